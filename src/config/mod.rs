@@ -1,0 +1,261 @@
+//! Configuration: TOML text → raw serde structs (with spans) → validated [`Config`].
+//!
+//! Runtime modules only ever see [`Config`]; they never touch TOML. Every
+//! error found is collected (not just the first) and carries
+//! `file:line:col: field.path: message`. Validation is pure except for
+//! resolving secret references (`env:`, `file:`), which it must do to prove a
+//! route can verify anything at all.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use http::{Method, Uri};
+use ipnet::IpNet;
+
+use crate::providers::SharedVerifier;
+use crate::secret::Secret;
+
+/// A fully validated configuration, ready to serve.
+#[derive(Clone)]
+pub struct Config {
+    /// The file it was loaded from (for reload and messages).
+    pub source: PathBuf,
+    /// `[server]`.
+    pub server: ServerConfig,
+    /// `[admin]`, when an admin listener is wanted.
+    pub admin: Option<AdminConfig>,
+    /// `[upstream]`, the default target of every route.
+    pub upstream: UpstreamConfig,
+    /// `[replay]`.
+    pub replay: ReplayConfig,
+    /// `[log]`.
+    pub log: LogConfig,
+    /// `[[route]]`, in file order; paths are unique.
+    pub routes: Vec<Route>,
+    /// Non-fatal findings (`check` prints them), e.g. literal secrets.
+    pub warnings: Vec<String>,
+}
+
+/// `[server]`: the inbound listener and its limits.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Where to accept connections.
+    pub listen: SocketAddr,
+    /// Certificate and key for TLS; `None` serves plain HTTP.
+    pub tls: Option<TlsFiles>,
+    /// Default body limit for every route, bytes.
+    pub max_body: u64,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Deadline for receiving a whole inbound request (headers and body).
+    pub request_timeout: Duration,
+    /// How long in-flight requests may take to finish after SIGTERM.
+    pub shutdown_grace: Duration,
+}
+
+/// PEM files for the inbound TLS listener.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// Certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// Private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
+/// `[admin]`: the separate operations listener.
+#[derive(Debug, Clone)]
+pub struct AdminConfig {
+    /// Where to listen (loopback by default).
+    pub listen: SocketAddr,
+    /// Bearer token required on every admin endpoint, when set.
+    pub token: Option<Secret>,
+}
+
+/// An upstream target: where verified requests go.
+#[derive(Debug, Clone)]
+pub struct UpstreamConfig {
+    /// `http://` or `https://` URL; a non-empty path replaces the request path.
+    pub url: Uri,
+    /// Deadline for the upstream's response head.
+    pub timeout: Duration,
+    /// Extra trust anchor (PEM) for an `https://` upstream.
+    pub ca: Option<PathBuf>,
+}
+
+/// `[replay]`: de-duplication store settings.
+#[derive(Debug, Clone)]
+pub struct ReplayConfig {
+    /// Which store backs de-duplication.
+    pub store: ReplayStoreKind,
+    /// How long a delivered event's key is remembered.
+    pub ttl: Duration,
+    /// Cap on remembered keys (memory store); the oldest is evicted first.
+    pub max_entries: usize,
+    /// What to do when the store cannot be reached.
+    pub on_store_error: OnStoreError,
+}
+
+/// Backing store for replay keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplayStoreKind {
+    /// In-process, bounded (default; one replica).
+    Memory,
+    /// Shared Redis at this URL (several replicas).
+    Redis(String),
+}
+
+/// Policy when the replay store is unreachable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnStoreError {
+    /// 503 `replay_store_unavailable`: the provider retries, nothing is lost.
+    Reject,
+    /// Forward without de-duplication, with a warning.
+    Allow,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogConfig {
+    /// Output format of events.
+    pub format: LogFormat,
+}
+
+/// Event output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line (default; for log pipelines).
+    Json,
+    /// Human-readable lines.
+    Pretty,
+}
+
+/// One secret (or public key) of a route, resolved.
+#[derive(Debug, Clone)]
+pub struct SecretEntry {
+    /// The resolved bytes (file contents with the trailing newline trimmed).
+    pub value: Secret,
+    /// After this instant (Unix seconds) the entry never verifies.
+    pub expires: Option<i64>,
+    /// Where it came from, for `check` and messages: `env:NAME`, `file:PATH`
+    /// or `literal` — never the value.
+    pub origin: String,
+}
+
+/// `[route.hmac]`: parameters of the generic HMAC scheme.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GenericHmac {
+    /// Hash function.
+    pub algorithm: HmacAlgorithm,
+    /// Header carrying the signature (lower-case).
+    pub header: String,
+    /// Optional prefix stripped before decoding, e.g. `sha256=`.
+    pub prefix: Option<String>,
+    /// How the signature bytes are encoded.
+    pub encoding: SignatureEncoding,
+    /// Header with a signed timestamp (enables the tolerance check).
+    pub timestamp_header: Option<String>,
+    /// Header with an event id (used for de-duplication only when signed).
+    pub id_header: Option<String>,
+    /// Template of the signed bytes; `{timestamp}`, `{id}`, `{body}`.
+    pub signed: String,
+}
+
+/// HMAC hash functions the generic scheme offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HmacAlgorithm {
+    /// HMAC-SHA1 (legacy providers only).
+    Sha1,
+    /// HMAC-SHA256.
+    Sha256,
+    /// HMAC-SHA512.
+    Sha512,
+}
+
+/// Text encodings of signature bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureEncoding {
+    /// Hexadecimal (either case accepted).
+    Hex,
+    /// Standard base64 with padding.
+    Base64,
+}
+
+/// Per-route token-bucket parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Sustained requests per second.
+    pub per_second: u32,
+    /// Bucket size.
+    pub burst: u32,
+}
+
+/// What happens to a verified request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Forward synchronously and relay the upstream's answer.
+    Forward,
+    /// Store durably, answer 202, deliver in the background.
+    Queue,
+}
+
+/// Queue-mode retry policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// First backoff.
+    pub base: Duration,
+    /// Largest backoff.
+    pub cap: Duration,
+    /// Attempts before dead-lettering.
+    pub max_attempts: u32,
+    /// Age before dead-lettering.
+    pub max_age: Duration,
+}
+
+/// One `[[route]]`, validated, with its verifier built.
+#[derive(Clone)]
+pub struct Route {
+    /// Exact request path that selects this route.
+    pub path: String,
+    /// Built-in provider name (`hookguard providers`).
+    pub provider: String,
+    /// Resolved secrets in configuration order.
+    pub secrets: Vec<SecretEntry>,
+    /// Resolved public keys in configuration order (asymmetric schemes).
+    pub public_keys: Vec<SecretEntry>,
+    /// The verifier built from provider, secrets and options.
+    pub verifier: SharedVerifier,
+    /// Where verified requests go (route `upstream`, else `[upstream]`).
+    pub upstream: UpstreamConfig,
+    /// Whether `upstream` came from the route (its path replaces the request path).
+    pub upstream_path_override: bool,
+    /// Route tolerance override, if set (the verifier already applies it).
+    pub tolerance: Option<Duration>,
+    /// Body limit for this route, bytes.
+    pub max_body: u64,
+    /// Source networks allowed; empty allows every address.
+    pub allow_ips: Vec<IpNet>,
+    /// Token bucket per route and client IP, if set.
+    pub rate_limit: Option<RateLimit>,
+    /// Methods accepted (default POST, plus what the provider's handshake needs).
+    pub methods: Vec<Method>,
+    /// Forward or queue.
+    pub delivery: Delivery,
+    /// Queue-mode retry policy.
+    pub retry: RetryPolicy,
+    /// Queue mode: deliver one at a time in arrival order.
+    pub ordered: bool,
+    /// Public URL override for schemes that sign the URL.
+    pub public_url: Option<String>,
+}
+
+impl std::fmt::Debug for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Route")
+            .field("path", &self.path)
+            .field("provider", &self.provider)
+            .field("secrets", &self.secrets.len())
+            .field("upstream", &self.upstream.url)
+            .finish_non_exhaustive()
+    }
+}

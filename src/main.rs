@@ -1,0 +1,3 @@
+//! The `hookguard` binary.
+
+fn main() {}

@@ -1,0 +1,168 @@
+//! Provider signature schemes: one trait, one file per scheme family.
+//!
+//! This module owns *how a provider proves a request is genuine*: which headers
+//! carry the signature, what bytes are signed, how keys are decoded, and how a
+//! signed timestamp or id is read. It does not own routing, body limits, the
+//! replay store or responses — the proxy pipeline does, and turns a
+//! [`Rejection`] into a status code in exactly one place.
+//!
+//! Every comparison of a received signature against an expected one is
+//! constant-time (`ring::hmac::verify`, or an asymmetric verify).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{HeaderMap, Method, Uri};
+
+use crate::config::{GenericHmac, SecretEntry};
+use crate::secret::Secret;
+
+/// What a verifier sees of an inbound request: the head only; the body is
+/// passed separately once it has been read under the route's limit.
+#[derive(Debug, Clone, Copy)]
+pub struct Inbound<'a> {
+    /// The request method as received.
+    pub method: &'a Method,
+    /// Path and query exactly as received (before any upstream rewrite).
+    pub uri: &'a Uri,
+    /// The inbound headers.
+    pub headers: &'a HeaderMap,
+    /// The public URL the provider called (`public_url`, else rebuilt from
+    /// scheme, Host and path) — needed by schemes that sign the URL.
+    pub public_url: &'a str,
+    /// Wall-clock time of arrival, Unix milliseconds; one reading per request
+    /// so every check agrees on "now".
+    pub now_ms: i64,
+}
+
+/// Why a request failed verification. The pipeline maps each variant to its
+/// status code and JSON error code; `detail` strings go only to the audit log
+/// and must never contain a secret, a signature or the body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejection {
+    /// The header (or field) that carries the signature, or material it signs
+    /// (a signed timestamp or id), is absent. → 401 `missing_signature`.
+    MissingSignature {
+        /// What was missing, e.g. `header "x-hub-signature-256"`.
+        detail: String,
+    },
+    /// No active secret or key verifies the request, or the signature is
+    /// malformed. → 401 `invalid_signature`.
+    InvalidSignature {
+        /// Why, redacted: encoding seen, prefix, number of secrets tried.
+        detail: String,
+    },
+    /// The signed timestamp is absent from the allowed window, in the past or
+    /// the future, or is not a usable time at all. → 401
+    /// `timestamp_out_of_tolerance`.
+    TimestampOutOfTolerance {
+        /// How far outside the window, or why it could not be read.
+        detail: String,
+    },
+}
+
+/// What a successful verification proves, for de-duplication and the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// Index (in the route's `secrets`/`public_keys`) of the entry that matched.
+    pub secret_index: usize,
+    /// The signed event id, where the scheme signs one; forwarded as
+    /// `X-Hookguard-Event-Id`.
+    pub event_id: Option<String>,
+    /// What the replay key is derived from; only ever signed material (or,
+    /// for schemes that sign nothing about the content, a delivery id).
+    pub dedup: Dedup,
+}
+
+/// Source of the de-duplication key (SPEC §3). The pipeline hashes it together
+/// with the route, so keys are bounded in size and never contain secrets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dedup {
+    /// A signed event id (e.g. Standard Webhooks `webhook-id`).
+    SignedId(String),
+    /// The verified signature bytes themselves (decoded), for schemes that sign
+    /// the content but no id.
+    Signature(Vec<u8>),
+    /// An unsigned delivery id header, only for token schemes that sign nothing.
+    DeliveryId(String),
+    /// Nothing to key on: no de-duplication for this request.
+    None,
+}
+
+/// A built verifier for one route: keys decoded and scheme parameters fixed at
+/// start-up, so the per-request path does no parsing of configuration.
+pub trait Verifier: Send + Sync + 'static {
+    /// The provider name that built this verifier (goes into
+    /// `X-Hookguard-Verified` and the audit log).
+    fn provider(&self) -> &str;
+
+    /// Checks that need only the head — signature header present, signed
+    /// timestamp within tolerance — so a hostile request is refused before its
+    /// body is read. Schemes whose material lives in the body return `Ok`.
+    fn precheck(&self, req: &Inbound<'_>) -> Result<(), Rejection>;
+
+    /// Full verification against the exact received body bytes.
+    fn verify(&self, req: &Inbound<'_>, body: &[u8]) -> Result<Verified, Rejection>;
+
+    /// Extra methods this provider needs beyond POST (e.g. GET for a
+    /// challenge handshake); added to the route's default method list.
+    fn extra_methods(&self) -> &'static [Method] {
+        &[]
+    }
+}
+
+/// Everything a route's configuration contributes to building its verifier.
+#[derive(Debug, Clone, Copy)]
+pub struct ProviderParams<'a> {
+    /// Resolved secrets, in configuration order (index = position).
+    pub secrets: &'a [SecretEntry],
+    /// Public keys for asymmetric schemes, as the provider's dashboard shows them.
+    pub public_keys: &'a [SecretEntry],
+    /// Route override of the provider's default tolerance.
+    pub tolerance: Option<Duration>,
+    /// `[route.hmac]` for the generic scheme.
+    pub hmac: Option<&'a GenericHmac>,
+    /// `verify_token` for challenge handshakes (Meta).
+    pub verify_token: Option<&'a Secret>,
+}
+
+/// A failure to build a verifier from otherwise well-formed configuration,
+/// e.g. a `whsec_` secret that decodes to too few bytes. Reported by `check`
+/// and at start-up against the route's location.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct BuildError {
+    /// The route field at fault, e.g. `secrets[1]` or `hmac.encoding`.
+    pub field: String,
+    /// What is wrong, never including secret material.
+    pub message: String,
+}
+
+/// Shared handle to a route's verifier.
+pub type SharedVerifier = Arc<dyn Verifier>;
+
+/// Names of every built-in provider, for `check`'s suggestions and
+/// `hookguard providers`. (Base commit: the issue-2 core set; the providers
+/// work replaces this with the declaration table.)
+pub fn names() -> Vec<&'static str> {
+    vec![
+        "github",
+        "gitlab",
+        "stripe",
+        "slack",
+        "shopify",
+        "standard-webhooks",
+        "svix",
+        "hmac",
+    ]
+}
+
+/// Builds the verifier for provider `name` from a route's parameters.
+/// Unknown names are a `BuildError` on field `provider`.
+pub fn build(name: &str, params: ProviderParams<'_>) -> Result<SharedVerifier, BuildError> {
+    let _ = params;
+    Err(BuildError {
+        field: "provider".into(),
+        message: format!("provider {name:?} is not built yet"),
+    })
+}
