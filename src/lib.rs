@@ -1,8 +1,23 @@
 //! hookguard: a reverse proxy that lets through only genuine webhooks.
 //!
 //! The crate is a library with a thin binary (`main.rs`) so that integration
-//! tests and benchmarks can drive the same code the binary runs.
+//! tests and benchmarks drive the same code the binary runs. Map of the
+//! problem, one module per concern:
+//!
+//! - [`config`]: TOML → validated [`config::Config`] (errors with file:line:col).
+//! - [`providers`]: signature schemes, one file per family, behind one trait.
+//! - [`proxy`]: the SPEC §3 pipeline; the only place errors become responses.
+//! - [`replay`]: de-duplication state machine and stores.
+//! - [`server`], [`tls`]: listener, HTTP/1.1 + HTTP/2, TLS, graceful drain.
+//! - [`audit`], [`telemetry`]: one decision event per request; log set-up.
+//! - [`secret`]: secret bytes that cannot be logged by accident.
 
+pub mod audit;
 pub mod config;
 pub mod providers;
+pub mod proxy;
+pub mod replay;
 pub mod secret;
+pub mod server;
+pub mod telemetry;
+pub mod tls;

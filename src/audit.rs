@@ -1,0 +1,116 @@
+//! The audit trail: exactly one structured event per request decision.
+//!
+//! Events go to the tracing target `audit` at INFO (rejections at WARN), so
+//! operators can route or filter them apart from diagnostics. A [`Decision`]
+//! holds only what is safe to log: route, provider, client IP, outcome, error
+//! code, a redacted detail, status, event id, the *index* of the matching
+//! secret, latencies and the upstream status. There is deliberately no field
+//! for a secret, a signature, a header value or the body.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// Tracing target of audit events.
+pub const TARGET: &str = "audit";
+
+/// How a request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Verified and forwarded; the upstream answered.
+    Forwarded,
+    /// Verified, but already delivered: answered 200 duplicate.
+    Duplicate,
+    /// Refused at some phase (see `error`).
+    Rejected,
+}
+
+impl Outcome {
+    /// Stable lower-case label (logs, metrics).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Forwarded => "forwarded",
+            Self::Duplicate => "duplicate",
+            Self::Rejected => "rejected",
+        }
+    }
+}
+
+/// What is known about a request when its decision is made.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    /// Matched route path, once known.
+    pub route: Option<String>,
+    /// Provider of the matched route.
+    pub provider: Option<String>,
+    /// Client address (after trusted-proxy resolution).
+    pub client_ip: IpAddr,
+    /// Final outcome.
+    pub outcome: Outcome,
+    /// Stable error code when rejected.
+    pub error: Option<&'static str>,
+    /// Redacted explanation for operators.
+    pub detail: Option<String>,
+    /// Status sent to the caller.
+    pub status: u16,
+    /// Signed event id, when the scheme has one.
+    pub event_id: Option<String>,
+    /// Index of the secret that verified the request.
+    pub secret_index: Option<usize>,
+    /// Time from request head to response head.
+    pub latency: Duration,
+    /// Time spent waiting for the upstream.
+    pub upstream_latency: Option<Duration>,
+    /// Upstream status, when it answered.
+    pub upstream_status: Option<u16>,
+}
+
+impl Decision {
+    /// A decision for a request from `peer`, rejected until proven otherwise.
+    pub fn new(peer: IpAddr) -> Self {
+        Self {
+            route: None,
+            provider: None,
+            client_ip: peer,
+            outcome: Outcome::Rejected,
+            error: None,
+            detail: None,
+            status: 0,
+            event_id: None,
+            secret_index: None,
+            latency: Duration::ZERO,
+            upstream_latency: None,
+            upstream_status: None,
+        }
+    }
+}
+
+/// Emits the decision as one event on the `audit` target.
+pub fn emit(d: &Decision) {
+    let latency_ms = d.latency.as_secs_f64() * 1000.0;
+    let upstream_ms = d.upstream_latency.map(|l| l.as_secs_f64() * 1000.0);
+    macro_rules! event {
+        ($level:expr) => {
+            tracing::event!(
+                target: TARGET,
+                $level,
+                route = d.route.as_deref(),
+                provider = d.provider.as_deref(),
+                client_ip = %d.client_ip,
+                outcome = d.outcome.as_str(),
+                error = d.error,
+                detail = d.detail.as_deref(),
+                status = d.status,
+                event_id = d.event_id.as_deref(),
+                secret_index = d.secret_index.map(|i| i as u64),
+                latency_ms,
+                upstream_ms,
+                upstream_status = d.upstream_status,
+                "request"
+            )
+        };
+    }
+    match d.outcome {
+        Outcome::Rejected => event!(tracing::Level::WARN),
+        Outcome::Forwarded | Outcome::Duplicate => event!(tracing::Level::INFO),
+    }
+}

@@ -1,0 +1,283 @@
+//! Header rules at the trust boundary: who the client is, and which headers
+//! may cross from the provider to the app.
+//!
+//! - The client IP is the socket peer. `X-Forwarded-For` is read only when the
+//!   peer is a trusted proxy, right to left, skipping trusted hops: a client
+//!   can write anything into that header, so its leftmost entry is never
+//!   believed on its own.
+//! - Hop-by-hop headers (RFC 9110 §7.6.1, plus those named by `Connection`)
+//!   are dropped in both directions; every inbound `X-Hookguard-*` header is
+//!   dropped so a caller cannot forge a verification result.
+
+use std::net::IpAddr;
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use ipnet::IpNet;
+
+/// `X-Hookguard-Verified: <provider>`, set on every forwarded request.
+pub const X_HOOKGUARD_VERIFIED: HeaderName = HeaderName::from_static("x-hookguard-verified");
+/// `X-Hookguard-Event-Id: <id>`, set when the scheme signs an event id.
+pub const X_HOOKGUARD_EVENT_ID: HeaderName = HeaderName::from_static("x-hookguard-event-id");
+/// `X-Forwarded-For`.
+pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+/// `X-Forwarded-Proto`.
+pub const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+/// `X-Forwarded-Host`.
+pub const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
+const HOOKGUARD_PREFIX: &str = "x-hookguard-";
+
+/// Hop-by-hop headers that never cross the proxy.
+const HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+];
+
+/// The client's address: the peer, or — only when the peer is trusted — the
+/// rightmost untrusted `X-Forwarded-For` entry.
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    if !is_trusted(peer, trusted) {
+        return peer;
+    }
+    let mut client = peer;
+    // Several X-Forwarded-For headers form one list, in order.
+    let values: Vec<&HeaderValue> = headers.get_all(&X_FORWARDED_FOR).iter().collect();
+    for value in values.into_iter().rev() {
+        let Ok(list) = value.to_str() else {
+            return client;
+        };
+        for entry in list.rsplit(',') {
+            match parse_forwarded_ip(entry) {
+                Some(ip) if is_trusted(ip, trusted) => client = ip,
+                Some(ip) => return ip,
+                // Garbage in the chain: stop at the last hop we could verify.
+                None => return client,
+            }
+        }
+    }
+    client
+}
+
+fn is_trusted(ip: IpAddr, trusted: &[IpNet]) -> bool {
+    let ip = canonical(ip);
+    trusted.iter().any(|net| net.contains(&ip))
+}
+
+/// IPv4-mapped IPv6 peers (dual-stack sockets) compare as IPv4.
+pub fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// Parses one `X-Forwarded-For` entry: a bare address, `[v6]`, or `v4:port`.
+fn parse_forwarded_ip(entry: &str) -> Option<IpAddr> {
+    let entry = entry.trim();
+    if let Ok(ip) = entry.parse::<IpAddr>() {
+        return Some(canonical(ip));
+    }
+    if let Some(rest) = entry.strip_prefix('[') {
+        let (v6, _) = rest.split_once(']')?;
+        return v6.parse().ok().map(canonical);
+    }
+    let (host, port) = entry.rsplit_once(':')?;
+    port.parse::<u16>().ok()?;
+    host.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4)
+}
+
+/// True when `ip` is inside one of `allowed`; an empty list allows all.
+pub fn ip_allowed(ip: IpAddr, allowed: &[IpNet]) -> bool {
+    allowed.is_empty() || is_trusted(ip, allowed)
+}
+
+/// Removes hop-by-hop headers, including any listed in `Connection`.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in named.iter().chain(HOP_BY_HOP.iter()) {
+        headers.remove(name);
+    }
+}
+
+/// Prepares inbound headers for the upstream: hop-by-hop and `X-Hookguard-*`
+/// removed, `Host` left for the client to set from the upstream URL, and the
+/// `X-Forwarded-*` set describing the original request.
+pub fn prepare_upstream(
+    headers: &mut HeaderMap,
+    forwarded_for: &str,
+    proto: &'static str,
+    host: Option<&HeaderValue>,
+) {
+    let host = host.cloned();
+    strip_hop_by_hop(headers);
+    let forged: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| name.as_str().starts_with(HOOKGUARD_PREFIX))
+        .cloned()
+        .collect();
+    for name in forged {
+        headers.remove(name);
+    }
+    headers.remove(header::HOST);
+    if let Ok(value) = HeaderValue::from_str(forwarded_for) {
+        headers.insert(X_FORWARDED_FOR, value);
+    }
+    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
+    match host {
+        Some(host) => headers.insert(X_FORWARDED_HOST, host),
+        None => headers.remove(X_FORWARDED_HOST),
+    };
+}
+
+/// The `X-Forwarded-For` value to send upstream: the chain we were given (only
+/// if the peer is trusted, else none of it) with the peer appended.
+pub fn forwarded_for_chain(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> String {
+    let peer = canonical(peer);
+    if !is_trusted(peer, trusted) {
+        return peer.to_string();
+    }
+    let mut chain = String::new();
+    for value in headers.get_all(&X_FORWARDED_FOR) {
+        if let Ok(v) = value.to_str() {
+            if !chain.is_empty() {
+                chain.push_str(", ");
+            }
+            chain.push_str(v.trim());
+        }
+    }
+    if !chain.is_empty() {
+        chain.push_str(", ");
+    }
+    chain.push_str(&peer.to_string());
+    chain
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        h
+    }
+
+    fn nets(list: &[&str]) -> Vec<IpNet> {
+        list.iter().map(|n| n.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn untrusted_peer_ignores_forwarded_for() {
+        let h = headers(&[("x-forwarded-for", "1.2.3.4")]);
+        let peer: IpAddr = "203.0.113.9".parse().unwrap();
+        assert_eq!(client_ip(peer, &h, &nets(&["10.0.0.0/8"])), peer);
+    }
+
+    #[test]
+    fn trusted_peer_reads_right_to_left_skipping_trusted_hops() {
+        // The leftmost entry is attacker-controlled; 198.51.100.7 is the first
+        // untrusted hop seen from the right.
+        let h = headers(&[("x-forwarded-for", "6.6.6.6, 198.51.100.7, 10.0.0.3")]);
+        let peer: IpAddr = "10.0.0.2".parse().unwrap();
+        assert_eq!(
+            client_ip(peer, &h, &nets(&["10.0.0.0/8"])),
+            "198.51.100.7".parse::<IpAddr>().unwrap()
+        );
+    }
+
+    #[test]
+    fn several_forwarded_for_headers_form_one_list() {
+        let h = headers(&[
+            ("x-forwarded-for", "6.6.6.6"),
+            ("x-forwarded-for", "198.51.100.7, 10.0.0.3"),
+        ]);
+        let peer: IpAddr = "10.0.0.2".parse().unwrap();
+        assert_eq!(
+            client_ip(peer, &h, &nets(&["10.0.0.0/8"])),
+            "198.51.100.7".parse::<IpAddr>().unwrap()
+        );
+    }
+
+    #[test]
+    fn garbage_stops_at_last_verified_hop() {
+        let h = headers(&[("x-forwarded-for", "1.1.1.1, not-an-ip, 10.0.0.3")]);
+        let peer: IpAddr = "10.0.0.2".parse().unwrap();
+        assert_eq!(
+            client_ip(peer, &h, &nets(&["10.0.0.0/8"])),
+            "10.0.0.3".parse::<IpAddr>().unwrap()
+        );
+    }
+
+    #[test]
+    fn forwarded_entries_with_ports_and_brackets() {
+        assert_eq!(parse_forwarded_ip(" 1.2.3.4:567 "), "1.2.3.4".parse().ok());
+        assert_eq!(
+            parse_forwarded_ip("[2001:db8::1]:80"),
+            "2001:db8::1".parse().ok()
+        );
+        assert_eq!(parse_forwarded_ip("::ffff:1.2.3.4"), "1.2.3.4".parse().ok());
+        assert_eq!(parse_forwarded_ip("unknown"), None);
+    }
+
+    #[test]
+    fn upstream_headers_drop_hop_by_hop_and_forged_hookguard_headers() {
+        let mut h = headers(&[
+            ("connection", "close, x-custom-hop"),
+            ("x-custom-hop", "1"),
+            ("keep-alive", "timeout=5"),
+            ("transfer-encoding", "chunked"),
+            ("x-hookguard-verified", "forged"),
+            ("X-Hookguard-Anything", "forged"),
+            ("host", "hooks.example.com"),
+            ("x-github-event", "push"),
+        ]);
+        let host = h.get("host").cloned();
+        prepare_upstream(&mut h, "203.0.113.9", "https", host.as_ref());
+        for gone in [
+            "connection",
+            "x-custom-hop",
+            "keep-alive",
+            "transfer-encoding",
+            "x-hookguard-verified",
+            "x-hookguard-anything",
+            "host",
+        ] {
+            assert!(!h.contains_key(gone), "{gone} should be dropped");
+        }
+        assert_eq!(h["x-github-event"], "push");
+        assert_eq!(h["x-forwarded-for"], "203.0.113.9");
+        assert_eq!(h["x-forwarded-proto"], "https");
+        assert_eq!(h["x-forwarded-host"], "hooks.example.com");
+    }
+
+    #[test]
+    fn forwarded_chain_only_kept_from_trusted_peers() {
+        let h = headers(&[("x-forwarded-for", "1.1.1.1")]);
+        let trusted = nets(&["10.0.0.0/8"]);
+        assert_eq!(
+            forwarded_for_chain("10.0.0.2".parse().unwrap(), &h, &trusted),
+            "1.1.1.1, 10.0.0.2"
+        );
+        assert_eq!(
+            forwarded_for_chain("8.8.8.8".parse().unwrap(), &h, &trusted),
+            "8.8.8.8"
+        );
+    }
+}

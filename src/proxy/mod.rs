@@ -1,0 +1,438 @@
+//! The request pipeline of SPEC §3, in order, and the one place where a
+//! refusal becomes an HTTP response.
+//!
+//! [`handle`] is the outer function: it runs [`handle_inner`], turns any
+//! [`Refusal`] into its status and `{"error":"<code>"}` body through a single
+//! exhaustive match, and emits exactly one audit event per request. The
+//! phases, in order: route → method → client IP → body limit (from
+//! Content-Length) → signature present / timestamp (headers only) → read body
+//! under the limit → verify signature → de-duplicate → forward.
+
+pub mod forward;
+pub mod headers;
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::{Bytes, BytesMut};
+use http::header::{self, HeaderValue};
+use http::{Method, Request, Response, StatusCode, Version};
+use http_body_util::{BodyExt, Either, Full};
+use hyper::body::Incoming;
+
+use crate::audit::{self, Decision, Outcome};
+use crate::config::{Config, Route};
+use crate::providers::{Inbound, Rejection};
+use crate::replay::{Claim, ClaimToken, ReplayKey, ReplayStore};
+use forward::{UpstreamClient, UpstreamError};
+
+/// Body of every response: a small buffered one we wrote, or the upstream's
+/// streamed through unchanged.
+pub type ResponseBody = Either<Full<Bytes>, Incoming>;
+
+/// Everything the pipeline needs, built once from a validated [`Config`].
+pub struct App {
+    config: Arc<Config>,
+    routes: HashMap<String, usize>,
+    replay: Arc<ReplayStore>,
+    client: UpstreamClient,
+}
+
+/// Facts about the connection a request arrived on.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnInfo {
+    /// The socket peer.
+    pub peer: SocketAddr,
+    /// Whether the connection is TLS (`X-Forwarded-Proto`, public URL).
+    pub tls: bool,
+}
+
+/// Why a request was not forwarded. Each variant has exactly one status code
+/// and one error code, mapped in [`Refusal::status_and_code`].
+#[derive(Debug)]
+pub enum Refusal {
+    /// HTTP/1.1 request without `Host` (RFC 9112 §3.2).
+    MissingHost,
+    /// No route for the exact path.
+    NoRoute,
+    /// Method not in the route's list.
+    MethodNotAllowed(Vec<Method>),
+    /// Client IP outside `allow_ips`.
+    IpNotAllowed,
+    /// Body larger than the route's `max_body`.
+    BodyTooLarge,
+    /// The body could not be read (client error or disconnect).
+    BadBody(String),
+    /// The whole request was not received within `request_timeout`.
+    RequestTimeout,
+    /// Signature scheme refused the request.
+    Verify(Rejection),
+    /// The same event is being forwarded right now: the provider retries later.
+    DuplicateInFlight,
+    /// Upstream could not be reached.
+    UpstreamUnreachable(String),
+    /// Upstream did not answer in time.
+    UpstreamTimeout(Duration),
+    /// The upstream request could not be built (bad URI); never the client's fault.
+    Internal(String),
+}
+
+// === impl Refusal ===
+
+impl Refusal {
+    /// The status code and stable JSON error code for this refusal.
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::MissingHost => (StatusCode::BAD_REQUEST, "bad_request"),
+            Self::NoRoute => (StatusCode::NOT_FOUND, "no_route"),
+            Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            Self::IpNotAllowed => (StatusCode::FORBIDDEN, "ip_not_allowed"),
+            Self::BodyTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+            Self::BadBody(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            Self::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
+            Self::Verify(Rejection::MissingSignature { .. }) => {
+                (StatusCode::UNAUTHORIZED, "missing_signature")
+            }
+            Self::Verify(Rejection::InvalidSignature { .. }) => {
+                (StatusCode::UNAUTHORIZED, "invalid_signature")
+            }
+            Self::Verify(Rejection::TimestampOutOfTolerance { .. }) => {
+                (StatusCode::UNAUTHORIZED, "timestamp_out_of_tolerance")
+            }
+            Self::DuplicateInFlight => (StatusCode::CONFLICT, "duplicate"),
+            Self::UpstreamUnreachable(_) => (StatusCode::BAD_GATEWAY, "upstream_unreachable"),
+            Self::UpstreamTimeout(_) => (StatusCode::GATEWAY_TIMEOUT, "upstream_timeout"),
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
+        }
+    }
+
+    /// Detail for the audit log only (never sent to the caller).
+    fn detail(&self) -> Option<String> {
+        match self {
+            Self::Verify(
+                Rejection::MissingSignature { detail }
+                | Rejection::InvalidSignature { detail }
+                | Rejection::TimestampOutOfTolerance { detail },
+            ) => Some(detail.clone()),
+            Self::BadBody(d) | Self::UpstreamUnreachable(d) | Self::Internal(d) => Some(d.clone()),
+            Self::UpstreamTimeout(t) => Some(format!("no response head within {t:?}")),
+            Self::MethodNotAllowed(_)
+            | Self::MissingHost
+            | Self::NoRoute
+            | Self::IpNotAllowed
+            | Self::BodyTooLarge
+            | Self::RequestTimeout
+            | Self::DuplicateInFlight => None,
+        }
+    }
+
+    fn into_response(self) -> Response<ResponseBody> {
+        let (status, code) = self.status_and_code();
+        let mut resp = json_response(status, format!("{{\"error\":\"{code}\"}}"));
+        if let Self::MethodNotAllowed(methods) = &self {
+            let allow = methods
+                .iter()
+                .map(Method::as_str)
+                .collect::<Vec<_>>()
+                .join(", ");
+            if let Ok(v) = HeaderValue::from_str(&allow) {
+                resp.headers_mut().insert(header::ALLOW, v);
+            }
+        }
+        resp
+    }
+}
+
+fn json_response(status: StatusCode, body: impl Into<Bytes>) -> Response<ResponseBody> {
+    let mut resp = Response::new(Either::Left(Full::new(body.into())));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+// === impl App ===
+
+impl App {
+    /// Builds the runtime state for `config`.
+    pub fn new(config: Arc<Config>, client: UpstreamClient, replay: Arc<ReplayStore>) -> Self {
+        let routes = config
+            .routes
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.path.clone(), i))
+            .collect();
+        Self {
+            config,
+            routes,
+            replay,
+            client,
+        }
+    }
+
+    /// The configuration this app serves.
+    pub fn config(&self) -> &Arc<Config> {
+        &self.config
+    }
+
+    /// The replay store (for metrics and tests).
+    pub fn replay(&self) -> &Arc<ReplayStore> {
+        &self.replay
+    }
+
+    fn route(&self, path: &str) -> Option<&Route> {
+        self.routes.get(path).map(|&i| &self.config.routes[i])
+    }
+}
+
+/// Handles one request end to end; never fails (errors become responses).
+pub async fn handle(
+    app: Arc<App>,
+    conn: ConnInfo,
+    req: Request<Incoming>,
+) -> Result<Response<ResponseBody>, Infallible> {
+    let started = Instant::now();
+    let mut decision = Decision::new(conn.peer.ip());
+    let response = match handle_inner(&app, conn, req, started, &mut decision).await {
+        Ok(resp) => resp,
+        Err(refusal) => {
+            let (_, code) = refusal.status_and_code();
+            decision.outcome = Outcome::Rejected;
+            decision.error = Some(code);
+            decision.detail = refusal.detail();
+            refusal.into_response()
+        }
+    };
+    decision.status = response.status().as_u16();
+    decision.latency = started.elapsed();
+    audit::emit(&decision);
+    Ok(response)
+}
+
+async fn handle_inner(
+    app: &Arc<App>,
+    conn: ConnInfo,
+    req: Request<Incoming>,
+    started: Instant,
+    decision: &mut Decision,
+) -> Result<Response<ResponseBody>, Refusal> {
+    let server = &app.config.server;
+    let (parts, body) = req.into_parts();
+
+    // Phase: host (HTTP/2 carries it as :authority in the URI).
+    let host = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| parts.uri.authority().map(|a| a.as_str()));
+    if host.is_none() && parts.version == Version::HTTP_11 {
+        return Err(Refusal::MissingHost);
+    }
+
+    // Phase: route.
+    let route = app.route(parts.uri.path()).ok_or(Refusal::NoRoute)?;
+    decision.route = Some(route.path.clone());
+    decision.provider = Some(route.provider.clone());
+
+    // Phase: method.
+    if !route.methods.contains(&parts.method) {
+        return Err(Refusal::MethodNotAllowed(route.methods.clone()));
+    }
+
+    // Phase: client IP.
+    let client_ip = headers::client_ip(conn.peer.ip(), &parts.headers, &server.trusted_proxies);
+    decision.client_ip = client_ip;
+    if !headers::ip_allowed(client_ip, &route.allow_ips) {
+        return Err(Refusal::IpNotAllowed);
+    }
+
+    // Phase: body limit, from the declared length, before reading anything.
+    let declared_len = content_length(&parts.headers);
+    if declared_len.is_some_and(|len| len > route.max_body) {
+        return Err(Refusal::BodyTooLarge);
+    }
+
+    // Phase: header-only signature checks.
+    let scheme = if conn.tls { "https" } else { "http" };
+    let public_url = match &route.public_url {
+        Some(url) => url.clone(),
+        None => format!(
+            "{scheme}://{}{}",
+            host.unwrap_or_default(),
+            parts.uri.path_and_query().map_or("/", |pq| pq.as_str())
+        ),
+    };
+    let inbound = Inbound {
+        method: &parts.method,
+        uri: &parts.uri,
+        headers: &parts.headers,
+        public_url: &public_url,
+        now_ms: unix_millis(),
+    };
+    route.verifier.precheck(&inbound).map_err(Refusal::Verify)?;
+
+    // Phase: read the body under the limit and the request deadline.
+    let deadline = started + server.request_timeout;
+    let body = read_body(body, route.max_body, declared_len, deadline).await?;
+
+    // Phase: verify.
+    let verified = route
+        .verifier
+        .verify(&inbound, &body)
+        .map_err(Refusal::Verify)?;
+    decision.secret_index = Some(verified.secret_index);
+    decision.event_id.clone_from(&verified.event_id);
+
+    // Phase: de-duplicate.
+    let key = ReplayKey::derive(&route.path, &verified.dedup);
+    let claim = match key {
+        Some(key) => match app.replay.claim(key).await {
+            Claim::Acquired(token) => Some((key, token)),
+            Claim::Delivered => {
+                decision.outcome = Outcome::Duplicate;
+                return Ok(json_response(StatusCode::OK, r#"{"status":"duplicate"}"#));
+            }
+            Claim::InFlight => return Err(Refusal::DuplicateInFlight),
+        },
+        None => None,
+    };
+
+    // Phase: forward.
+    let uri = forward::upstream_uri(
+        &route.upstream.url,
+        route.upstream_path_override,
+        &parts.uri,
+    )
+    .map_err(|e| Refusal::Internal(format!("upstream uri: {e}")))?;
+    let mut out_headers = parts.headers.clone();
+    let xff = headers::forwarded_for_chain(conn.peer.ip(), &parts.headers, &server.trusted_proxies);
+    headers::prepare_upstream(
+        &mut out_headers,
+        &xff,
+        scheme,
+        parts.headers.get(header::HOST),
+    );
+    if let Ok(v) = HeaderValue::from_str(route.verifier.provider()) {
+        out_headers.insert(headers::X_HOOKGUARD_VERIFIED, v);
+    }
+    if let Some(id) = verified.event_id.as_deref() {
+        if let Ok(v) = HeaderValue::from_str(id) {
+            out_headers.insert(headers::X_HOOKGUARD_EVENT_ID, v);
+        }
+    }
+    let mut upstream_req = Request::new(Full::new(body));
+    *upstream_req.method_mut() = parts.method.clone();
+    *upstream_req.uri_mut() = uri;
+    *upstream_req.headers_mut() = out_headers;
+
+    let upstream_started = Instant::now();
+    let result = forward_and_settle(app, upstream_req, route.upstream.timeout, claim).await;
+    decision.upstream_latency = Some(upstream_started.elapsed());
+    let mut resp = match result {
+        Ok(resp) => resp,
+        Err(UpstreamError::Unreachable(detail)) => {
+            return Err(Refusal::UpstreamUnreachable(detail))
+        }
+        Err(UpstreamError::Timeout(t)) => return Err(Refusal::UpstreamTimeout(t)),
+    };
+    decision.outcome = Outcome::Forwarded;
+    decision.upstream_status = Some(resp.status().as_u16());
+    headers::strip_hop_by_hop(resp.headers_mut());
+    Ok(resp.map(Either::Right))
+}
+
+/// Sends the request upstream and settles the replay claim from the outcome.
+///
+/// Runs as its own task: if the provider hangs up mid-request, the upstream
+/// exchange still completes and the claim is still settled, so the event is
+/// neither lost nor left blocked in flight.
+async fn forward_and_settle(
+    app: &Arc<App>,
+    req: Request<Full<Bytes>>,
+    timeout: Duration,
+    claim: Option<(ReplayKey, ClaimToken)>,
+) -> Result<Response<Incoming>, UpstreamError> {
+    let app = Arc::clone(app);
+    let task = tokio::spawn(async move {
+        let result = app.client.send(req, timeout).await;
+        if let Some((key, token)) = claim {
+            let delivered = matches!(&result, Ok(r) if r.status().is_success());
+            app.replay.settle(key, token, delivered).await;
+        }
+        result
+    });
+    match task.await {
+        Ok(result) => result,
+        Err(e) => Err(UpstreamError::Unreachable(format!(
+            "forwarding task failed: {e}"
+        ))),
+    }
+}
+
+/// Reads the whole body, refusing it as soon as it exceeds `limit` (also for
+/// chunked bodies with no declared length) or the deadline passes.
+async fn read_body(
+    mut body: Incoming,
+    limit: u64,
+    declared: Option<u64>,
+    deadline: Instant,
+) -> Result<Bytes, Refusal> {
+    let read = async move {
+        let mut first: Option<Bytes> = None;
+        let mut buf: Option<BytesMut> = None;
+        let mut total: u64 = 0;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| Refusal::BadBody(e.to_string()))?;
+            let Ok(data) = frame.into_data() else {
+                continue; // trailers carry nothing we sign
+            };
+            total = total.saturating_add(data.len() as u64);
+            if total > limit {
+                return Err(Refusal::BodyTooLarge);
+            }
+            // The common single-chunk body is kept without a copy.
+            match (&mut first, &mut buf) {
+                (None, None) => first = Some(data),
+                (Some(head), None) => {
+                    let cap = declared.unwrap_or(total).min(limit);
+                    let mut b = BytesMut::with_capacity(usize::try_from(cap).unwrap_or(0));
+                    b.extend_from_slice(head);
+                    b.extend_from_slice(&data);
+                    first = None;
+                    buf = Some(b);
+                }
+                (_, Some(b)) => b.extend_from_slice(&data),
+            }
+        }
+        Ok(match (first, buf) {
+            (_, Some(b)) => b.freeze(),
+            (Some(head), None) => head,
+            (None, None) => Bytes::new(),
+        })
+    };
+    match tokio::time::timeout_at(deadline.into(), read).await {
+        Ok(result) => result,
+        Err(_) => Err(Refusal::RequestTimeout),
+    }
+}
+
+fn content_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+fn unix_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}

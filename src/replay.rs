@@ -1,0 +1,377 @@
+//! De-duplication and replay protection (SPEC §3).
+//!
+//! Each verified request carries a key derived from signed material (see
+//! [`crate::providers::Dedup`]), hashed together with its route so keys are a
+//! fixed 16 bytes and never contain secrets or provider-chosen lengths. A key
+//! moves through a small state machine:
+//!
+//! ```text
+//!   (absent) --claim--> InFlight --upstream 2xx--> Delivered (for `ttl`)
+//!                          |
+//!                          +--upstream failure / request dropped--> (absent)
+//! ```
+//!
+//! The in-memory store is sharded to keep lock hold times short, bounded by
+//! `max_entries` (oldest evicted first) and uses memory proportional to the
+//! number of keys. The Redis store (several replicas) plugs in behind the same
+//! [`ReplayStore`] enum.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ring::digest;
+
+use crate::providers::Dedup;
+
+/// A replay key: the first 16 bytes of SHA-256(route, kind, material).
+///
+/// 128 bits keep a million remembered keys compact while making an accidental
+/// collision (which would drop a genuine webhook as a duplicate) practically
+/// impossible.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ReplayKey([u8; 16]);
+
+impl ReplayKey {
+    /// Derives the key for `dedup` on `route`; `None` when there is nothing
+    /// signed to key on (no de-duplication for that request).
+    pub fn derive(route: &str, dedup: &Dedup) -> Option<Self> {
+        let (tag, material): (u8, &[u8]) = match dedup {
+            Dedup::SignedId(id) => (b'i', id.as_bytes()),
+            Dedup::Signature(sig) => (b's', sig),
+            Dedup::DeliveryId(id) => (b'd', id.as_bytes()),
+            Dedup::None => return None,
+        };
+        let mut ctx = digest::Context::new(&digest::SHA256);
+        ctx.update(&(route.len() as u64).to_be_bytes());
+        ctx.update(route.as_bytes());
+        ctx.update(&[tag]);
+        ctx.update(material);
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&ctx.finish().as_ref()[..16]);
+        Some(Self(key))
+    }
+
+    /// Hex form, for stores that need a printable key.
+    pub fn to_hex(self) -> String {
+        hex::encode(self.0)
+    }
+}
+
+/// Result of trying to claim a key before forwarding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// This request owns the key now; it must settle it with the token.
+    Acquired(ClaimToken),
+    /// The event was delivered within `ttl`: answer 200 duplicate.
+    Delivered,
+    /// Another request for the same event is being forwarded: answer 409.
+    InFlight,
+}
+
+/// Proof of ownership of an in-flight claim, so only its owner settles it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClaimToken(u64);
+
+/// The replay store selected by `[replay] store`.
+#[derive(Debug)]
+pub enum ReplayStore {
+    /// Bounded in-process store (default; one replica).
+    Memory(MemoryStore),
+}
+
+// === impl ReplayStore ===
+
+impl ReplayStore {
+    /// Claims `key` for forwarding.
+    pub async fn claim(&self, key: ReplayKey) -> Claim {
+        match self {
+            Self::Memory(store) => store.claim(key),
+        }
+    }
+
+    /// Settles a claim: delivered (remember for `ttl`) or released (forget,
+    /// so the provider's retry goes through).
+    pub async fn settle(&self, key: ReplayKey, token: ClaimToken, delivered: bool) {
+        match self {
+            Self::Memory(store) => store.settle(key, token, delivered),
+        }
+    }
+
+    /// Number of keys currently remembered (in flight or delivered).
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Memory(store) => store.len(),
+        }
+    }
+
+    /// True when no key is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+const SHARDS: usize = 16;
+
+/// In-memory replay store: sharded maps plus per-shard FIFO queues that give
+/// both TTL expiry and oldest-first eviction in O(1) amortised per operation.
+#[derive(Debug)]
+pub struct MemoryStore {
+    shards: Box<[Mutex<Shard>]>,
+    ttl: Duration,
+    per_shard_cap: usize,
+    epoch: Instant,
+    next_token: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct Shard {
+    slots: HashMap<ReplayKey, Slot, KeyHasher>,
+    /// Insertion order: (key, token of the slot it was queued for).
+    order: VecDeque<(ReplayKey, u64)>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    token: u64,
+    /// `None` while in flight; milliseconds since `epoch` when it expires.
+    delivered_until_ms: Option<u64>,
+}
+
+// === impl MemoryStore ===
+
+impl MemoryStore {
+    /// A store remembering delivered keys for `ttl`, holding at most
+    /// `max_entries` keys (at least one per shard).
+    pub fn new(ttl: Duration, max_entries: usize) -> Self {
+        let shards = (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect();
+        Self {
+            shards,
+            ttl,
+            per_shard_cap: max_entries.div_ceil(SHARDS).max(1),
+            epoch: Instant::now(),
+            next_token: AtomicU64::new(1),
+        }
+    }
+
+    fn shard(&self, key: &ReplayKey) -> &Mutex<Shard> {
+        &self.shards[usize::from(key.0[0]) % SHARDS]
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Claims `key` (see [`Claim`]).
+    pub fn claim(&self, key: ReplayKey) -> Claim {
+        let now = self.now_ms();
+        let mut shard = lock(self.shard(&key));
+        shard.expire(now);
+        if let Some(slot) = shard.slots.get(&key) {
+            return match slot.delivered_until_ms {
+                Some(_) => Claim::Delivered,
+                None => Claim::InFlight,
+            };
+        }
+        let token = self.next_token.fetch_add(1, Ordering::Relaxed);
+        while shard.slots.len() >= self.per_shard_cap {
+            if !shard.evict_oldest() {
+                break;
+            }
+        }
+        shard.slots.insert(
+            key,
+            Slot {
+                token,
+                delivered_until_ms: None,
+            },
+        );
+        shard.order.push_back((key, token));
+        Claim::Acquired(ClaimToken(token))
+    }
+
+    /// Settles a claim this caller owns; a stale token changes nothing.
+    pub fn settle(&self, key: ReplayKey, token: ClaimToken, delivered: bool) {
+        let until = self
+            .now_ms()
+            .saturating_add(u64::try_from(self.ttl.as_millis()).unwrap_or(u64::MAX));
+        let mut shard = lock(self.shard(&key));
+        let owned = matches!(shard.slots.get(&key), Some(s) if s.token == token.0);
+        if !owned {
+            return;
+        }
+        if delivered {
+            if let Some(slot) = shard.slots.get_mut(&key) {
+                slot.delivered_until_ms = Some(until);
+            }
+        } else {
+            shard.slots.remove(&key);
+        }
+    }
+
+    /// Keys currently held across all shards.
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(|s| lock(s).slots.len()).sum()
+    }
+
+    /// True when no key is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+// === impl Shard ===
+
+impl Shard {
+    /// Drops delivered keys whose TTL has passed, from the front of the queue.
+    /// Queue entries whose slot was released or re-claimed are skipped.
+    fn expire(&mut self, now_ms: u64) {
+        while let Some(&(key, token)) = self.order.front() {
+            match self.slots.get(&key) {
+                Some(slot) if slot.token == token => match slot.delivered_until_ms {
+                    Some(until) if until <= now_ms => {
+                        self.slots.remove(&key);
+                        self.order.pop_front();
+                    }
+                    // The oldest live key is still valid (or in flight): stop.
+                    _ => return,
+                },
+                _ => {
+                    self.order.pop_front();
+                }
+            }
+        }
+    }
+
+    /// Removes the oldest live key; false when there is none.
+    fn evict_oldest(&mut self) -> bool {
+        while let Some((key, token)) = self.order.pop_front() {
+            if matches!(self.slots.get(&key), Some(s) if s.token == token) {
+                self.slots.remove(&key);
+                return true;
+            }
+        }
+        false
+    }
+}
+
+fn lock(m: &Mutex<Shard>) -> std::sync::MutexGuard<'_, Shard> {
+    // A panic while holding a shard lock cannot leave a slot half-written
+    // (each mutation is a single map operation), so poisoning is ignored.
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Keys are already uniform SHA-256 output: hashing them again with SipHash
+/// would only cost time, so the map uses the key's own bytes.
+#[derive(Debug, Default, Clone, Copy)]
+struct KeyHasher;
+
+impl BuildHasher for KeyHasher {
+    type Hasher = KeyHasherState;
+    fn build_hasher(&self) -> KeyHasherState {
+        KeyHasherState(0)
+    }
+}
+
+#[derive(Debug, Default)]
+struct KeyHasherState(u64);
+
+impl Hasher for KeyHasherState {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only ever fed one ReplayKey ([u8; 16] hashes as its bytes, possibly
+        // preceded by a length). Take 8 bytes from the middle of the key.
+        for &b in bytes.iter().skip(4).take(8) {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+}
+
+/// Shared handle to the replay store.
+pub type SharedReplayStore = Arc<ReplayStore>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(n: u32) -> ReplayKey {
+        ReplayKey::derive("/r", &Dedup::SignedId(format!("evt_{n}"))).unwrap()
+    }
+
+    #[test]
+    fn keys_are_scoped_to_route_and_kind() {
+        let id = Dedup::SignedId("x".into());
+        assert_ne!(ReplayKey::derive("/a", &id), ReplayKey::derive("/b", &id));
+        assert_ne!(
+            ReplayKey::derive("/a", &id),
+            ReplayKey::derive("/a", &Dedup::DeliveryId("x".into()))
+        );
+        // Route/material boundaries cannot be shifted to forge a collision.
+        assert_ne!(
+            ReplayKey::derive("/ab", &Dedup::SignedId("c".into())),
+            ReplayKey::derive("/a", &Dedup::SignedId("bc".into()))
+        );
+        assert_eq!(ReplayKey::derive("/a", &Dedup::None), None);
+    }
+
+    #[test]
+    fn claim_settle_state_machine() {
+        let store = MemoryStore::new(Duration::from_secs(60), 100);
+        let Claim::Acquired(t) = store.claim(key(1)) else {
+            panic!("first claim must be acquired")
+        };
+        assert_eq!(store.claim(key(1)), Claim::InFlight);
+        store.settle(key(1), t, true);
+        assert_eq!(store.claim(key(1)), Claim::Delivered);
+
+        let Claim::Acquired(t2) = store.claim(key(2)) else {
+            panic!("fresh key")
+        };
+        store.settle(key(2), t2, false);
+        assert!(matches!(store.claim(key(2)), Claim::Acquired(_)));
+    }
+
+    #[test]
+    fn stale_token_cannot_settle_a_newer_claim() {
+        let store = MemoryStore::new(Duration::from_secs(60), 100);
+        let Claim::Acquired(old) = store.claim(key(1)) else {
+            panic!()
+        };
+        store.settle(key(1), old, false);
+        let Claim::Acquired(_new) = store.claim(key(1)) else {
+            panic!()
+        };
+        store.settle(key(1), old, true);
+        assert_eq!(store.claim(key(1)), Claim::InFlight);
+    }
+
+    #[test]
+    fn delivered_keys_expire_after_ttl() {
+        let store = MemoryStore::new(Duration::from_millis(30), 100);
+        let Claim::Acquired(t) = store.claim(key(1)) else {
+            panic!()
+        };
+        store.settle(key(1), t, true);
+        assert_eq!(store.claim(key(1)), Claim::Delivered);
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(matches!(store.claim(key(1)), Claim::Acquired(_)));
+    }
+
+    #[test]
+    fn capacity_evicts_oldest_first() {
+        let store = MemoryStore::new(Duration::from_secs(60), SHARDS * 2);
+        for n in 0..10_000 {
+            if let Claim::Acquired(t) = store.claim(key(n)) {
+                store.settle(key(n), t, true);
+            }
+        }
+        assert!(store.len() <= SHARDS * 2, "len {}", store.len());
+        // The newest key is still remembered; the first is long gone.
+        assert_eq!(store.claim(key(9_999)), Claim::Delivered);
+        assert!(matches!(store.claim(key(0)), Claim::Acquired(_)));
+    }
+}
