@@ -158,8 +158,9 @@ pub(crate) fn match_one(
 
 /// Tries every unexpired key against every candidate signature (secret
 /// rotation on the sender's side). One HMAC per key, incrementally over the
-/// template's parts, then blinded constant-time comparisons with each
-/// candidate, so a long list costs no extra passes over the body.
+/// template's parts; that tag is sealed once and each candidate is checked
+/// against it with `ring::hmac::verify` under the blinding key — one short
+/// HMAC per candidate, so a long list costs no extra passes over the body.
 pub(crate) fn match_any(
     keys: &KeyRing,
     blind: &Blind,
@@ -173,12 +174,14 @@ pub(crate) fn match_any(
             candidate: 0,
         });
     }
-    let sealed: Vec<hmac::Tag> = candidates.iter().map(|c| blind.seal(c.bytes())).collect();
     let mut tried = 0usize;
     for (i, key) in keys.active(now_ms) {
         tried += 1;
-        let tag = signed.tag(key);
-        if let Some(j) = sealed.iter().position(|s| blind.matches(tag.as_ref(), s)) {
+        let expected = blind.seal(signed.tag(key).as_ref());
+        if let Some(j) = candidates
+            .iter()
+            .position(|c| blind.matches(c.bytes(), &expected))
+        {
             return Ok(Match {
                 secret_index: i,
                 candidate: j,
