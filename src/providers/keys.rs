@@ -225,3 +225,29 @@ impl Signed<'_> {
         ctx.sign()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expiry_boundary_is_exclusive() {
+        assert!(is_active(None, i64::MIN));
+        assert!(is_active(Some(10), 9_999));
+        assert!(!is_active(Some(10), 10_000));
+        assert!(!is_active(Some(10), i64::MAX));
+        assert!(is_active(Some(0), -1));
+    }
+
+    #[test]
+    fn blind_matches_only_the_same_bytes() {
+        let b = Blind::new().unwrap();
+        let sealed = b.seal(b"token");
+        assert!(b.matches(b"token", &sealed));
+        for other in [&b""[..], b"toke", b"token ", b"Token", b"tokens"] {
+            assert!(!b.matches(other, &sealed), "{other:?}");
+        }
+        let other_key = Blind::new().unwrap();
+        assert!(!other_key.matches(b"token", &sealed));
+    }
+}
