@@ -9,6 +9,17 @@
 //! Every comparison of a received signature against an expected one is
 //! constant-time (`ring::hmac::verify`, or an asymmetric verify).
 
+mod catalog;
+mod common;
+mod generic;
+mod hmac;
+mod keys;
+mod standard_webhooks;
+mod structured;
+#[cfg(test)]
+mod testutil;
+mod token;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -141,28 +152,71 @@ pub struct BuildError {
 /// Shared handle to a route's verifier.
 pub type SharedVerifier = Arc<dyn Verifier>;
 
-/// Names of every built-in provider, for `check`'s suggestions and
-/// `hookguard providers`. (Base commit: the issue-2 core set; the providers
-/// work replaces this with the declaration table.)
+/// One row of `hookguard providers`: what a built-in scheme checks, derived
+/// from the declaration table so the listing cannot drift from the code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderInfo {
+    /// Provider name as used in `route.provider`.
+    pub name: &'static str,
+    /// Algorithm, e.g. `HMAC-SHA256` or `shared token`.
+    pub algorithm: &'static str,
+    /// Headers read, with the shape of their values.
+    pub headers: String,
+    /// What is signed, as a template over `{id}`, `{timestamp}`, `{body}`.
+    pub signed: String,
+}
+
+/// Names of every built-in provider, in table order, for `check`'s
+/// suggestions and `hookguard providers`.
 pub fn names() -> Vec<&'static str> {
-    vec![
-        "github",
-        "gitlab",
-        "stripe",
-        "slack",
-        "shopify",
-        "standard-webhooks",
-        "svix",
-        "hmac",
-    ]
+    catalog::PROVIDERS.iter().map(|p| p.name).collect()
+}
+
+/// Every built-in provider described, in table order, for `hookguard providers`.
+pub fn describe_all() -> Vec<ProviderInfo> {
+    catalog::PROVIDERS
+        .iter()
+        .map(catalog::Provider::info)
+        .collect()
 }
 
 /// Builds the verifier for provider `name` from a route's parameters.
-/// Unknown names are a `BuildError` on field `provider`.
+/// Unknown names are a `BuildError` on field `provider`; options that the
+/// provider would silently ignore (`[route.hmac]` on a fixed scheme, public
+/// keys on an HMAC scheme) are errors too.
 pub fn build(name: &str, params: ProviderParams<'_>) -> Result<SharedVerifier, BuildError> {
-    let _ = params;
-    Err(BuildError {
+    use catalog::Family;
+
+    let provider = catalog::lookup(name).ok_or_else(|| BuildError {
         field: "provider".into(),
-        message: format!("provider {name:?} is not built yet"),
-    })
+        message: format!("unknown provider {name:?}"),
+    })?;
+    let name = provider.name;
+    if !params.public_keys.is_empty() {
+        return Err(BuildError {
+            field: "public_keys".into(),
+            message: format!("provider {name:?} verifies with `secrets`, not public keys"),
+        });
+    }
+    if params.hmac.is_some() && !matches!(provider.family, Family::GenericHmac) {
+        return Err(BuildError {
+            field: "hmac".into(),
+            message: format!("[route.hmac] applies only to provider \"hmac\", not {name:?}"),
+        });
+    }
+    let verifier: SharedVerifier = match &provider.family {
+        Family::Hmac(spec) => Arc::new(hmac::HmacVerifier::build(name, spec, params)?),
+        Family::GenericHmac => {
+            let spec = generic::generic_spec(params.hmac)?;
+            Arc::new(hmac::HmacVerifier::build(name, &spec, params)?)
+        }
+        Family::Structured(spec) => {
+            Arc::new(structured::StructuredVerifier::build(name, spec, params)?)
+        }
+        Family::StandardWebhooks(spec) => Arc::new(
+            standard_webhooks::StandardWebhooksVerifier::build(name, spec, params)?,
+        ),
+        Family::Token(spec) => Arc::new(token::TokenVerifier::build(name, spec, params)?),
+    };
+    Ok(verifier)
 }

@@ -1,0 +1,512 @@
+//! Building blocks shared by every HMAC scheme family.
+//!
+//! Owns: signed-message templates, reading one bounded header value,
+//! decoding hex/base64 signatures into a stack buffer, parsing signed
+//! timestamps (Unix seconds, RFC 3339) and the tolerance policy (past-only or
+//! both ways).
+//!
+//! Does not own: keys and the constant-time comparison (`keys.rs`), nor which
+//! headers a provider uses or what it signs — that is the family files' job,
+//! described as data in `catalog.rs`.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+use base64::engine::{DecodePaddingMode, Engine};
+use http::{HeaderMap, HeaderName};
+
+use super::{BuildError, Rejection};
+use crate::config::{HmacAlgorithm, SignatureEncoding};
+
+/// Longest header value we look at; real signature headers are far shorter,
+/// and the cap bounds the work a hostile header can cause.
+pub(crate) const MAX_HEADER_LEN: usize = 4096;
+
+/// Most signatures tried from one list header (Stripe `v1=`, Standard
+/// Webhooks entries); a request carrying more is refused, so a hostile list
+/// cannot multiply the hashing work.
+pub(crate) const MAX_CANDIDATES: usize = 16;
+
+/// Most pieces in a signed-message template (bounds the stack array).
+pub(crate) const MAX_PARTS: usize = 16;
+
+/// Largest tag any supported algorithm produces (HMAC-SHA512).
+const MAX_TAG: usize = 64;
+
+/// Standard base64 that accepts padded and unpadded input alike.
+pub(crate) const BASE64_LENIENT: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+// === Signed-message templates ===
+
+/// One piece of a signed message: the data families assemble what a provider
+/// signs from, so a new provider is a table entry, not code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Part {
+    /// The raw request body.
+    Body,
+    /// The signed timestamp exactly as received.
+    Timestamp,
+    /// The signed id exactly as received.
+    Id,
+    /// Fixed bytes, e.g. `"v0:"` or `"."`.
+    Literal(Cow<'static, str>),
+}
+
+/// Renders a template the way `hookguard providers` shows it.
+pub(crate) fn render_template(parts: &[Part]) -> String {
+    parts
+        .iter()
+        .map(|p| match p {
+            Part::Body => "{body}",
+            Part::Timestamp => "{timestamp}",
+            Part::Id => "{id}",
+            Part::Literal(s) => s,
+        })
+        .collect()
+}
+
+/// The message of one request, as borrowed pieces (no copy of the body).
+pub(crate) struct Signed<'a> {
+    parts: [&'a [u8]; MAX_PARTS],
+    len: usize,
+}
+
+impl<'a> Signed<'a> {
+    /// Resolves `template` against this request's values. Callers guarantee
+    /// that `timestamp`/`id` are present when the template uses them and that
+    /// the template has at most [`MAX_PARTS`] pieces (checked at build).
+    pub(crate) fn new(
+        template: &'a [Part],
+        body: &'a [u8],
+        timestamp: &'a [u8],
+        id: &'a [u8],
+    ) -> Self {
+        let mut parts: [&[u8]; MAX_PARTS] = [&[]; MAX_PARTS];
+        for (slot, part) in parts.iter_mut().zip(template) {
+            *slot = match part {
+                Part::Body => body,
+                Part::Timestamp => timestamp,
+                Part::Id => id,
+                Part::Literal(s) => s.as_bytes(),
+            };
+        }
+        Self {
+            parts,
+            len: template.len().min(MAX_PARTS),
+        }
+    }
+
+    /// The resolved pieces, in order.
+    pub(crate) fn parts(&self) -> &[&'a [u8]] {
+        &self.parts[..self.len]
+    }
+}
+
+// === Signatures ===
+
+/// A decoded signature on the stack: no allocation per candidate.
+#[derive(Clone, Copy)]
+pub(crate) struct Sig {
+    buf: [u8; MAX_TAG],
+    len: usize,
+}
+
+impl Sig {
+    /// A blank slot, for fixed-size arrays of candidates.
+    pub(crate) const EMPTY: Sig = Sig {
+        buf: [0; MAX_TAG],
+        len: 0,
+    };
+
+    /// The decoded signature bytes.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+/// Decodes one signature text into exactly `tag_len` bytes. The error is a
+/// reason for the audit log; it never repeats the text itself.
+pub(crate) fn decode_signature(
+    text: &[u8],
+    encoding: SignatureEncoding,
+    tag_len: usize,
+) -> Result<Sig, String> {
+    let mut sig = Sig {
+        buf: [0; MAX_TAG],
+        len: tag_len.min(MAX_TAG),
+    };
+    match encoding {
+        SignatureEncoding::Hex => {
+            if text.iter().any(|b| !b.is_ascii_hexdigit()) {
+                let hint = if looks_like_base64(text) {
+                    "something that looks like base64"
+                } else {
+                    "a non-hex character"
+                };
+                return Err(format!("expected hex, got {hint}"));
+            }
+            if text.len() != 2 * sig.len {
+                return Err(format!(
+                    "expected {} hex characters, got {}",
+                    2 * sig.len,
+                    text.len()
+                ));
+            }
+            hex::decode_to_slice(text, &mut sig.buf[..sig.len])
+                .map_err(|_| "expected hex, could not decode it".to_owned())?;
+        }
+        SignatureEncoding::Base64 => {
+            // 4 characters per 3 bytes, padded: anything longer cannot match.
+            if text.len() > 4 * MAX_TAG.div_ceil(3) {
+                return Err(format!("expected base64, got {} characters", text.len()));
+            }
+            let mut buf = [0u8; MAX_TAG + 3];
+            let n = BASE64_LENIENT.decode_slice(text, &mut buf).map_err(|_| {
+                if text.iter().all(u8::is_ascii_hexdigit) {
+                    "expected base64, got something that looks like hex".to_owned()
+                } else {
+                    "expected base64, could not decode it".to_owned()
+                }
+            })?;
+            if n != sig.len {
+                let hint = if text.iter().all(u8::is_ascii_hexdigit) {
+                    " (looks like hex)"
+                } else {
+                    ""
+                };
+                return Err(format!(
+                    "base64 decodes to {n} bytes, expected {}{hint}",
+                    sig.len
+                ));
+            }
+            sig.buf[..n].copy_from_slice(&buf[..n]);
+        }
+    }
+    Ok(sig)
+}
+
+fn looks_like_base64(text: &[u8]) -> bool {
+    text.iter()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'-' | b'_'))
+}
+
+/// Short names for `hookguard providers`.
+pub(crate) fn encoding_name(e: SignatureEncoding) -> &'static str {
+    match e {
+        SignatureEncoding::Hex => "hex",
+        SignatureEncoding::Base64 => "base64",
+    }
+}
+
+/// Display name of an HMAC algorithm.
+pub(crate) fn algorithm_name(a: HmacAlgorithm) -> &'static str {
+    match a {
+        HmacAlgorithm::Sha1 => "HMAC-SHA1",
+        HmacAlgorithm::Sha256 => "HMAC-SHA256",
+        HmacAlgorithm::Sha512 => "HMAC-SHA512",
+    }
+}
+
+// === Headers ===
+
+/// A validated header name, for build-time checking of names from the
+/// catalog or from `[route.hmac]` (a bad name is a `BuildError`, not a panic).
+pub(crate) fn header_name(field: &str, name: &str) -> Result<HeaderName, BuildError> {
+    HeaderName::from_bytes(name.as_bytes()).map_err(|_| BuildError {
+        field: field.to_owned(),
+        message: format!("{name:?} is not a valid HTTP header name"),
+    })
+}
+
+/// The single, non-empty, bounded value of header `name`, trimmed of
+/// surrounding whitespace. Absent or empty → `MissingSignature`; repeated or
+/// oversized → `InvalidSignature` (a repeated signed header is ambiguous).
+pub(crate) fn header_bytes<'h>(
+    headers: &'h HeaderMap,
+    name: &HeaderName,
+) -> Result<&'h [u8], Rejection> {
+    let mut all = headers.get_all(name).iter();
+    let Some(value) = all.next() else {
+        return Err(Rejection::MissingSignature {
+            detail: format!("header {name:?} is absent"),
+        });
+    };
+    if all.next().is_some() {
+        return Err(Rejection::InvalidSignature {
+            detail: format!("header {name:?} is repeated"),
+        });
+    }
+    let bytes = value.as_bytes().trim_ascii();
+    if bytes.is_empty() {
+        return Err(Rejection::MissingSignature {
+            detail: format!("header {name:?} is empty"),
+        });
+    }
+    if bytes.len() > MAX_HEADER_LEN {
+        return Err(Rejection::InvalidSignature {
+            detail: format!(
+                "header {name:?} is {} bytes, over the {MAX_HEADER_LEN}-byte limit",
+                bytes.len()
+            ),
+        });
+    }
+    Ok(bytes)
+}
+
+/// A signed id as text (it becomes `X-Hookguard-Event-Id` and the replay
+/// key), so it must be printable ASCII.
+pub(crate) fn id_text<'h>(name: &HeaderName, raw: &'h [u8]) -> Result<&'h str, Rejection> {
+    match std::str::from_utf8(raw) {
+        Ok(s) if raw.iter().all(u8::is_ascii_graphic) => Ok(s),
+        _ => Err(Rejection::InvalidSignature {
+            detail: format!("header {name:?} is not printable ASCII"),
+        }),
+    }
+}
+
+/// Case-insensitive prefix strip (`sha256=` vs `SHA256=` is not a secret).
+pub(crate) fn strip_prefix_ci<'v>(value: &'v [u8], prefix: &str) -> Option<&'v [u8]> {
+    let p = prefix.as_bytes();
+    (value.len() >= p.len() && value[..p.len()].eq_ignore_ascii_case(p)).then(|| &value[p.len()..])
+}
+
+// === Timestamps ===
+
+/// How a provider writes its signed timestamp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TimestampFormat {
+    /// Decimal Unix seconds (Stripe, Slack, Standard Webhooks).
+    UnixSeconds,
+    /// Unix seconds, or an RFC 3339 date-time (the generic scheme).
+    UnixSecondsOrRfc3339,
+}
+
+impl TimestampFormat {
+    /// Display name for `hookguard providers`.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::UnixSeconds => "unix s",
+            Self::UnixSecondsOrRfc3339 => "unix s or RFC 3339",
+        }
+    }
+}
+
+/// Parses a signed timestamp into Unix milliseconds. Never panics: anything
+/// odd (sign, overflow, garbage) is an `Err` with a reason for the audit log.
+pub(crate) fn parse_timestamp(raw: &[u8], format: TimestampFormat) -> Result<i64, &'static str> {
+    if !raw.is_empty() && raw.iter().all(u8::is_ascii_digit) {
+        // Only ASCII digits: from_utf8 cannot fail and parse fails only on overflow.
+        let secs: i64 = std::str::from_utf8(raw)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .ok_or("unix timestamp overflows")?;
+        return secs.checked_mul(1000).ok_or("unix timestamp overflows");
+    }
+    if raw.first() == Some(&b'-') {
+        return Err("negative unix timestamp");
+    }
+    match format {
+        TimestampFormat::UnixSeconds => Err("not a unix timestamp"),
+        TimestampFormat::UnixSecondsOrRfc3339 => {
+            let text = std::str::from_utf8(raw).map_err(|_| "not a unix timestamp or RFC 3339")?;
+            let t =
+                time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+                    .map_err(|_| "not a unix timestamp or RFC 3339")?;
+            i64::try_from(t.unix_timestamp_nanos() / 1_000_000).map_err(|_| "timestamp overflows")
+        }
+    }
+}
+
+/// Which side of "now" the tolerance window covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Direction {
+    /// Reject only timestamps older than the window (Stripe's SDKs).
+    PastOnly,
+    /// Reject timestamps too old or too far in the future (Slack, Standard Webhooks).
+    BothWays,
+}
+
+/// A provider's documented default window, as catalog data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ToleranceSpec {
+    /// Default window in seconds (route `tolerance` overrides it).
+    pub(crate) default_secs: u64,
+    /// Past-only or both ways (not overridable: it is the provider's policy).
+    pub(crate) direction: Direction,
+}
+
+/// The window a built verifier applies.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Tolerance {
+    window_ms: i64,
+    direction: Direction,
+}
+
+impl Tolerance {
+    /// The provider default, or the route's override.
+    pub(crate) fn new(spec: ToleranceSpec, route: Option<Duration>) -> Self {
+        let window = route.unwrap_or(Duration::from_secs(spec.default_secs));
+        Self {
+            window_ms: i64::try_from(window.as_millis()).unwrap_or(i64::MAX),
+            direction: spec.direction,
+        }
+    }
+
+    /// Parses `raw` (from header `name`) and checks it against `now_ms`.
+    pub(crate) fn check(
+        &self,
+        name: &HeaderName,
+        raw: &[u8],
+        format: TimestampFormat,
+        now_ms: i64,
+    ) -> Result<(), Rejection> {
+        let ts =
+            parse_timestamp(raw, format).map_err(|why| Rejection::TimestampOutOfTolerance {
+                detail: format!("header {name:?}: {why}"),
+            })?;
+        let skew = i128::from(now_ms) - i128::from(ts);
+        let window = i128::from(self.window_ms);
+        let secs = |ms: i128| ms / 1000;
+        if skew > window {
+            return Err(Rejection::TimestampOutOfTolerance {
+                detail: format!(
+                    "header {name:?}: timestamp is {} s old (tolerance {} s)",
+                    secs(skew),
+                    secs(window)
+                ),
+            });
+        }
+        if self.direction == Direction::BothWays && -skew > window {
+            return Err(Rejection::TimestampOutOfTolerance {
+                detail: format!(
+                    "header {name:?}: timestamp is {} s in the future (tolerance {} s)",
+                    secs(-skew),
+                    secs(window)
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_never_panic_and_explain() {
+        use TimestampFormat::*;
+        assert_eq!(
+            parse_timestamp(b"1700000000", UnixSeconds),
+            Ok(1_700_000_000_000)
+        );
+        assert_eq!(
+            parse_timestamp(b"-5", UnixSeconds),
+            Err("negative unix timestamp")
+        );
+        assert_eq!(
+            parse_timestamp(b"99999999999999999999", UnixSeconds),
+            Err("unix timestamp overflows")
+        );
+        assert_eq!(
+            parse_timestamp(b"9223372036854776", UnixSeconds),
+            Err("unix timestamp overflows")
+        );
+        assert_eq!(
+            parse_timestamp(b"", UnixSeconds),
+            Err("not a unix timestamp")
+        );
+        assert_eq!(
+            parse_timestamp(b"12.5", UnixSeconds),
+            Err("not a unix timestamp")
+        );
+        assert_eq!(
+            parse_timestamp(b"2023-11-14T22:13:20Z", UnixSeconds),
+            Err("not a unix timestamp")
+        );
+        assert_eq!(
+            parse_timestamp(b"2023-11-14T22:13:20Z", UnixSecondsOrRfc3339),
+            Ok(1_700_000_000_000)
+        );
+        assert_eq!(
+            parse_timestamp(b"2019-11-16T10:11:12.634234626Z", UnixSecondsOrRfc3339),
+            Ok(1_573_899_072_634)
+        );
+        assert!(parse_timestamp(b"\xff\xfe", UnixSecondsOrRfc3339).is_err());
+        assert!(parse_timestamp(b"9999-99-99T99:99:99Z", UnixSecondsOrRfc3339).is_err());
+    }
+
+    #[test]
+    fn tolerance_directions() {
+        let name = HeaderName::from_static("x-ts");
+        let both = Tolerance::new(
+            ToleranceSpec {
+                default_secs: 300,
+                direction: Direction::BothWays,
+            },
+            None,
+        );
+        let past = Tolerance::new(
+            ToleranceSpec {
+                default_secs: 300,
+                direction: Direction::PastOnly,
+            },
+            None,
+        );
+        let now = 1_700_000_000_000;
+        let fmt = TimestampFormat::UnixSeconds;
+        assert!(both.check(&name, b"1700000300", fmt, now).is_ok());
+        assert!(both.check(&name, b"1699999700", fmt, now).is_ok());
+        let err = both.check(&name, b"1700000301", fmt, now).unwrap_err();
+        assert_eq!(
+            err,
+            Rejection::TimestampOutOfTolerance {
+                detail: "header \"x-ts\": timestamp is 301 s in the future (tolerance 300 s)"
+                    .into()
+            }
+        );
+        assert!(both.check(&name, b"1699999699", fmt, now).is_err());
+        assert!(past.check(&name, b"1800000000", fmt, now).is_ok());
+        assert!(past.check(&name, b"1699999699", fmt, now).is_err());
+        // Extreme values do not overflow.
+        assert!(both
+            .check(&name, b"9223372036854775", fmt, i64::MIN)
+            .is_err());
+        assert!(both.check(&name, b"0", fmt, i64::MAX).is_err());
+        let wide = Tolerance::new(
+            ToleranceSpec {
+                default_secs: 300,
+                direction: Direction::BothWays,
+            },
+            Some(Duration::MAX),
+        );
+        assert!(wide.check(&name, b"0", fmt, now).is_ok());
+    }
+
+    #[test]
+    fn decode_explains_without_echoing() {
+        use SignatureEncoding::*;
+        let b64 = b"rlYwtxSz64KhPygOLXbekmzsjq0OqrcotnlUzAe2yuQ=";
+        let e = decode_signature(b64, Hex, 32).err().unwrap();
+        assert_eq!(e, "expected hex, got something that looks like base64");
+        let hex64 = [b'a'; 64];
+        let e = decode_signature(&hex64, Base64, 32).err().unwrap();
+        assert_eq!(
+            e,
+            "base64 decodes to 48 bytes, expected 32 (looks like hex)"
+        );
+        assert!(decode_signature(b"abc", Hex, 32).is_err());
+        assert!(decode_signature(&[b'A'; 4000], Base64, 64).is_err());
+        assert!(decode_signature(&hex64, Hex, 32).is_ok());
+        assert!(
+            decode_signature(&[b'A'; 64], Hex, 32).is_ok(),
+            "upper-case hex is accepted"
+        );
+        // Unpadded base64 is accepted.
+        assert!(decode_signature(&b64[..43], Base64, 32).is_ok());
+    }
+}

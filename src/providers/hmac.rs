@@ -1,0 +1,508 @@
+//! Family: one HMAC signature in its own header, over a template of the body,
+//! a timestamp header, an id header and literals; hex or base64, with an
+//! optional fixed prefix (`sha256=`, `v0=`).
+//!
+//! Owns the [`HmacSpec`] data shape (GitHub, Shopify, Slack today; Bitbucket,
+//! Meta, Zoom, Twitch, Typeform, ... later as catalog entries) and the
+//! verifier that the generic `hmac` provider shares. Does not own the
+//! `[route.hmac]` translation (`generic.rs`), list or `k=v` signature headers
+//! (`structured.rs`), Standard Webhooks (`standard_webhooks.rs`), or the
+//! constant-time comparison itself (`keys.rs`).
+
+use std::borrow::Cow;
+
+use http::{HeaderMap, HeaderName};
+
+use super::common::{
+    self, decode_signature, header_bytes, header_name, id_text, strip_prefix_ci, Direction, Part,
+    Sig, Signed, TimestampFormat, Tolerance, ToleranceSpec, MAX_PARTS,
+};
+use super::keys::{match_one, KeyRing};
+use super::{
+    BuildError, Dedup, Inbound, ProviderInfo, ProviderParams, Rejection, Verified, Verifier,
+};
+use crate::config::{HmacAlgorithm, SignatureEncoding};
+
+/// The signature-in-one-header scheme of one provider, as data. `Cow` so the
+/// catalog can hold `'static` entries and the generic `hmac` provider can
+/// build the same shape from configuration at start-up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct HmacSpec {
+    /// Hash function; the key is the secret's UTF-8 bytes.
+    pub(crate) algorithm: HmacAlgorithm,
+    /// Header carrying the signature.
+    pub(crate) header: Cow<'static, str>,
+    /// Fixed text before the encoded signature (matched case-insensitively).
+    pub(crate) prefix: Option<Cow<'static, str>>,
+    /// Hex or base64.
+    pub(crate) encoding: SignatureEncoding,
+    /// Header with the signed timestamp, and how it is written.
+    pub(crate) timestamp: Option<(Cow<'static, str>, TimestampFormat)>,
+    /// Header with the signed id; used only if `signed` contains [`Part::Id`].
+    pub(crate) id_header: Option<Cow<'static, str>>,
+    /// What is signed.
+    pub(crate) signed: Cow<'static, [Part]>,
+    /// Default window for the timestamp, when there is one.
+    pub(crate) tolerance: ToleranceSpec,
+}
+
+/// The template of providers that sign the raw body only.
+pub(crate) const BODY: &[Part] = &[Part::Body];
+
+/// Placeholder tolerance for schemes without a timestamp (never applied).
+pub(crate) const NO_TIMESTAMP: ToleranceSpec = ToleranceSpec {
+    default_secs: 0,
+    direction: Direction::BothWays,
+};
+
+impl HmacSpec {
+    /// A provider that signs the raw body into one header (GitHub, Shopify,
+    /// Bitbucket, Meta, ...): the common case as one line of the catalog.
+    pub(crate) const fn body(
+        algorithm: HmacAlgorithm,
+        header: &'static str,
+        prefix: Option<&'static str>,
+        encoding: SignatureEncoding,
+    ) -> Self {
+        Self {
+            algorithm,
+            header: Cow::Borrowed(header),
+            prefix: match prefix {
+                Some(p) => Some(Cow::Borrowed(p)),
+                None => None,
+            },
+            encoding,
+            timestamp: None,
+            id_header: None,
+            signed: Cow::Borrowed(BODY),
+            tolerance: NO_TIMESTAMP,
+        }
+    }
+
+    /// The row of `hookguard providers` for this shape.
+    pub(crate) fn info(&self, name: &'static str) -> ProviderInfo {
+        let mut headers = format!(
+            "{}: {}<{}>",
+            self.header,
+            self.prefix.as_deref().unwrap_or(""),
+            common::encoding_name(self.encoding)
+        );
+        if let Some((ts, format)) = &self.timestamp {
+            headers.push_str(&format!(", {ts}: <{}>", format.name()));
+        }
+        if let (Some(id), true) = (&self.id_header, self.signed.contains(&Part::Id)) {
+            headers.push_str(&format!(", {id}: <id>"));
+        }
+        ProviderInfo {
+            name,
+            algorithm: common::algorithm_name(self.algorithm),
+            headers,
+            signed: common::render_template(&self.signed),
+        }
+    }
+}
+
+// === impl HmacVerifier ===
+
+/// A built one-header HMAC verifier: names parsed and keys derived at start-up.
+pub(crate) struct HmacVerifier {
+    provider: &'static str,
+    keys: KeyRing,
+    header: HeaderName,
+    prefix: Option<Box<str>>,
+    encoding: SignatureEncoding,
+    timestamp: Option<(HeaderName, TimestampFormat)>,
+    /// Present only when the id is signed (part of the template).
+    id: Option<HeaderName>,
+    signed: Cow<'static, [Part]>,
+    tolerance: Tolerance,
+}
+
+/// What the head of one request holds for this scheme.
+struct Head<'h> {
+    sig: Sig,
+    timestamp: &'h [u8],
+    id: Option<&'h str>,
+}
+
+impl HmacVerifier {
+    /// Builds from `spec`; header names from the catalog are validated here.
+    pub(crate) fn build(
+        provider: &'static str,
+        spec: &HmacSpec,
+        params: ProviderParams<'_>,
+    ) -> Result<Self, BuildError> {
+        let id = match &spec.id_header {
+            Some(h) if spec.signed.contains(&Part::Id) => Some(header_name("hmac.id_header", h)?),
+            _ => None,
+        };
+        let timestamp = match &spec.timestamp {
+            Some((h, format)) => Some((header_name("hmac.timestamp_header", h)?, *format)),
+            None => None,
+        };
+        if spec.signed.len() > MAX_PARTS
+            || (spec.signed.contains(&Part::Timestamp) && timestamp.is_none())
+            || (spec.signed.contains(&Part::Id) && id.is_none())
+        {
+            return Err(BuildError {
+                field: "provider".into(),
+                message: format!("built-in scheme {provider:?} is inconsistent (template)"),
+            });
+        }
+        Ok(Self {
+            provider,
+            keys: KeyRing::utf8(params.secrets, spec.algorithm)?,
+            header: header_name("hmac.header", &spec.header)?,
+            prefix: spec.prefix.as_deref().map(Box::from),
+            encoding: spec.encoding,
+            timestamp,
+            id,
+            signed: spec.signed.clone(),
+            tolerance: Tolerance::new(spec.tolerance, params.tolerance),
+        })
+    }
+
+    /// Reads every header the scheme needs: absent ones first (missing),
+    /// then the signature's shape (invalid).
+    fn head<'h>(&self, headers: &'h HeaderMap) -> Result<Head<'h>, Rejection> {
+        let raw = header_bytes(headers, &self.header)?;
+        let timestamp = match &self.timestamp {
+            Some((name, _)) => header_bytes(headers, name)?,
+            None => &[],
+        };
+        let id = match &self.id {
+            Some(name) => Some(id_text(name, header_bytes(headers, name)?)?),
+            None => None,
+        };
+        let invalid = |why: &str| Rejection::InvalidSignature {
+            detail: format!("header {:?}: {why}", self.header),
+        };
+        let value = match &self.prefix {
+            Some(p) => strip_prefix_ci(raw, p)
+                .ok_or_else(|| invalid(&format!("unexpected prefix (expected {p:?})")))?,
+            None => raw,
+        };
+        let sig = decode_signature(value, self.encoding, self.keys.tag_len())
+            .map_err(|why| invalid(&why))?;
+        Ok(Head { sig, timestamp, id })
+    }
+
+    fn check_time(&self, head: &Head<'_>, now_ms: i64) -> Result<(), Rejection> {
+        match &self.timestamp {
+            Some((name, format)) => self.tolerance.check(name, head.timestamp, *format, now_ms),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Verifier for HmacVerifier {
+    fn provider(&self) -> &str {
+        self.provider
+    }
+
+    fn precheck(&self, req: &Inbound<'_>) -> Result<(), Rejection> {
+        let head = self.head(req.headers)?;
+        self.check_time(&head, req.now_ms)
+    }
+
+    fn verify(&self, req: &Inbound<'_>, body: &[u8]) -> Result<Verified, Rejection> {
+        let head = self.head(req.headers)?;
+        let id = head.id.unwrap_or("").as_bytes();
+        let signed = Signed::new(&self.signed, body, head.timestamp, id);
+        let secret_index = match_one(&self.keys, req.now_ms, &signed, &head.sig)?;
+        self.check_time(&head, req.now_ms)?;
+        Ok(Verified {
+            secret_index,
+            event_id: head.id.map(str::to_owned),
+            dedup: match head.id {
+                Some(id) => Dedup::SignedId(id.to_owned()),
+                None => Dedup::Signature(head.sig.bytes().to_vec()),
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::{build_with, headers, kind, run, secrets, verifier, Garbage};
+    use super::*;
+
+    // GitHub docs "Validating webhook deliveries" test values (providers.md §4
+    // GitHub; re-verified there with @octokit/webhooks-methods).
+    const GH_SECRET: &str = "It's a Secret to Everybody";
+    const GH_BODY: &[u8] = b"Hello, World!";
+    const GH_SIG: &[u8] =
+        b"sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
+
+    #[test]
+    fn github_docs_vector() {
+        let v = verifier("github", &secrets(&[GH_SECRET]));
+        assert_eq!(v.provider(), "github");
+        let h = headers(&[("X-Hub-Signature-256", GH_SIG)]);
+        let ok = run(&v, &h, GH_BODY, 1_700_000_000).unwrap();
+        assert_eq!(ok.secret_index, 0);
+        assert_eq!(ok.event_id, None);
+        let expected = hex::decode(&GH_SIG[7..]).unwrap();
+        assert_eq!(ok.dedup, Dedup::Signature(expected));
+        // Upper-case hex and prefix are the same signature.
+        let upper = GH_SIG.to_ascii_uppercase();
+        assert!(run(&v, &headers(&[("x-hub-signature-256", &upper)]), GH_BODY, 0).is_ok());
+    }
+
+    #[test]
+    fn github_tampered_body_and_wrong_secret_fail() {
+        let v = verifier("github", &secrets(&[GH_SECRET]));
+        let h = headers(&[("X-Hub-Signature-256", GH_SIG)]);
+        let r = run(&v, &h, b"Hello, World?", 0);
+        assert_eq!(
+            r,
+            Err(Rejection::InvalidSignature {
+                detail: "signature does not match (tried 1 active secrets, 0 expired)".into()
+            })
+        );
+        let other = verifier("github", &secrets(&["not it"]));
+        assert_eq!(kind(&run(&other, &h, GH_BODY, 0)), "invalid");
+    }
+
+    #[test]
+    fn rotation_expired_secret_never_verifies() {
+        // Expected value for "new-secret" computed with
+        // `printf 'Hello, World!' | openssl dgst -sha256 -hmac new-secret`.
+        let new_sig = b"sha256=693585aa43518a80e267fbc0ace9296f035480e1a1b11cd09cf6a9b8a7ef0330";
+        let mut s = secrets(&[GH_SECRET, "new-secret"]);
+        s[0].expires = Some(1_700_000_000);
+        let v = verifier("github", &s);
+        // Before expiry the old secret still verifies, as index 0.
+        let old = headers(&[("x-hub-signature-256", GH_SIG)]);
+        assert_eq!(
+            run(&v, &old, GH_BODY, 1_699_999_999).unwrap().secret_index,
+            0
+        );
+        // At and after expiry it never does, even with a valid signature.
+        let r = run(&v, &old, GH_BODY, 1_700_000_000);
+        assert_eq!(
+            r,
+            Err(Rejection::InvalidSignature {
+                detail: "signature does not match (tried 1 active secrets, 1 expired)".into()
+            })
+        );
+        let new = headers(&[("x-hub-signature-256", new_sig)]);
+        assert_eq!(
+            run(&v, &new, GH_BODY, 1_800_000_000).unwrap().secret_index,
+            1
+        );
+        // All expired: says so, without values.
+        let mut gone = s.clone();
+        gone[1].expires = Some(1);
+        let v = verifier("github", &gone);
+        let detail = format!("{:?}", run(&v, &new, GH_BODY, 1_800_000_000));
+        assert!(
+            detail.contains("no active secret: all 2 have expired"),
+            "{detail}"
+        );
+    }
+
+    #[test]
+    fn github_malformed_headers() {
+        let v = verifier("github", &secrets(&[GH_SECRET]));
+        let cases: &[(&[u8], &str, &str)] = &[
+            (b"", "missing", "is empty"),
+            (b"   ", "missing", "is empty"),
+            (
+                b"sha1=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
+                "invalid",
+                "unexpected prefix",
+            ),
+            (
+                b"sha256=75710",
+                "invalid",
+                "expected 64 hex characters, got 5",
+            ),
+            (
+                b"sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e1",
+                "invalid",
+                "got 63",
+            ),
+            (
+                b"sha256=dXY3MTA3ZWEwZWIyNTA5ZmMyMTEyMjFjY2U5ODRiOGE=",
+                "invalid",
+                "looks like base64",
+            ),
+            (b"sha256=\xff\xfe", "invalid", "non-hex"),
+            (b"sha256=", "invalid", "got 0"),
+        ];
+        for (value, want, needle) in cases {
+            let r = run(&v, &headers(&[("x-hub-signature-256", value)]), GH_BODY, 0);
+            assert_eq!(kind(&r), *want, "{value:?}");
+            let detail = format!("{r:?}");
+            assert!(detail.contains(needle), "{detail}");
+            assert!(
+                !detail.contains("757107"),
+                "detail echoes the signature: {detail}"
+            );
+        }
+        let huge = [b'a'; 5000];
+        assert_eq!(
+            kind(&run(
+                &v,
+                &headers(&[("x-hub-signature-256", &huge)]),
+                GH_BODY,
+                0
+            )),
+            "invalid"
+        );
+        let twice = headers(&[
+            ("x-hub-signature-256", GH_SIG),
+            ("x-hub-signature-256", GH_SIG),
+        ]);
+        assert_eq!(kind(&run(&v, &twice, GH_BODY, 0)), "invalid");
+        assert_eq!(kind(&run(&v, &headers(&[]), GH_BODY, 0)), "missing");
+        // The legacy SHA-1 header alone is not accepted.
+        assert_eq!(
+            kind(&run(
+                &v,
+                &headers(&[("x-hub-signature", b"sha1=00")]),
+                GH_BODY,
+                0
+            )),
+            "missing"
+        );
+    }
+
+    // Shopify: providers.md §4 Shopify, vector from @shopify/shopify-api
+    // `createSHA256HMAC` (cross-checked there with Python).
+    #[test]
+    fn shopify_sdk_vector() {
+        let v = verifier("shopify", &secrets(&["hush"]));
+        let body = br#"{"id":1,"topic":"orders/create"}"#;
+        let h = headers(&[(
+            "X-Shopify-Hmac-Sha256",
+            b"rlYwtxSz64KhPygOLXbekmzsjq0OqrcotnlUzAe2yuQ=",
+        )]);
+        assert!(
+            matches!(run(&v, &h, body, 0).unwrap().dedup, Dedup::Signature(s) if s.len() == 32)
+        );
+        assert_eq!(kind(&run(&v, &h, b"{}", 0)), "invalid");
+        let hexed = headers(&[("X-Shopify-Hmac-Sha256", &[b'a'; 64][..])]);
+        let r = format!("{:?}", run(&v, &hexed, body, 0));
+        assert!(r.contains("looks like hex"), "{r}");
+    }
+
+    // Slack docs "Verifying requests from Slack" worked example (providers.md
+    // §4 Slack; reproduced there with slack-sdk `generate_signature`).
+    const SLACK_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+    const SLACK_TS: i64 = 1_531_420_618;
+    const SLACK_BODY: &[u8] = b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c";
+    const SLACK_SIG: &[u8] = b"v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503";
+
+    fn slack_headers(ts: &[u8]) -> HeaderMap {
+        headers(&[
+            ("X-Slack-Signature", SLACK_SIG),
+            ("X-Slack-Request-Timestamp", ts),
+        ])
+    }
+
+    #[test]
+    fn slack_docs_vector_and_window() {
+        let v = verifier("slack", &secrets(&[SLACK_SECRET]));
+        let h = slack_headers(b"1531420618");
+        assert!(run(&v, &h, SLACK_BODY, SLACK_TS).is_ok());
+        assert!(run(&v, &h, SLACK_BODY, SLACK_TS + 300).is_ok());
+        assert!(run(&v, &h, SLACK_BODY, SLACK_TS - 300).is_ok());
+        let stale = run(&v, &h, SLACK_BODY, SLACK_TS + 301);
+        assert_eq!(
+            stale,
+            Err(Rejection::TimestampOutOfTolerance {
+                detail:
+                    "header \"x-slack-request-timestamp\": timestamp is 301 s old (tolerance 300 s)"
+                        .into()
+            })
+        );
+        assert_eq!(kind(&run(&v, &h, SLACK_BODY, SLACK_TS - 301)), "timestamp");
+        // Tampered body fails on the signature before the (stale) timestamp.
+        assert_eq!(kind(&run(&v, &h, b"x", SLACK_TS + 10_000)), "invalid");
+        // A changed timestamp changes the message: invalid, not a stale pass.
+        assert_eq!(
+            kind(&run(
+                &v,
+                &slack_headers(b"1531420619"),
+                SLACK_BODY,
+                SLACK_TS
+            )),
+            "invalid"
+        );
+        // Route override widens the window.
+        let wide = build_with(
+            "slack",
+            &secrets(&[SLACK_SECRET]),
+            Some(std::time::Duration::from_secs(3600)),
+            None,
+        )
+        .unwrap();
+        assert!(run(&wide, &h, SLACK_BODY, SLACK_TS + 3000).is_ok());
+    }
+
+    #[test]
+    fn slack_timestamp_header_problems() {
+        let v = verifier("slack", &secrets(&[SLACK_SECRET]));
+        let only_sig = headers(&[("X-Slack-Signature", SLACK_SIG)]);
+        assert_eq!(kind(&run(&v, &only_sig, SLACK_BODY, SLACK_TS)), "missing");
+        for ts in [
+            &b"-1"[..],
+            b"abc",
+            b"99999999999999999999999",
+            b"1531420618.5",
+            b"\xff",
+        ] {
+            // The signature no longer matches the message, so invalid comes first...
+            assert_eq!(
+                kind(&run(&v, &slack_headers(ts), SLACK_BODY, SLACK_TS)),
+                "invalid"
+            );
+        }
+        // ...but the head-only precheck already refuses the unusable timestamp.
+        let method = http::Method::POST;
+        let uri = http::Uri::from_static("/");
+        let h = slack_headers(b"not-a-time");
+        let req = Inbound {
+            method: &method,
+            uri: &uri,
+            headers: &h,
+            public_url: "",
+            now_ms: 0,
+        };
+        assert_eq!(
+            v.precheck(&req),
+            Err(Rejection::TimestampOutOfTolerance {
+                detail: "header \"x-slack-request-timestamp\": not a unix timestamp".into()
+            })
+        );
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        let slack = verifier("slack", &secrets(&[SLACK_SECRET]));
+        let shopify = verifier("shopify", &secrets(&["hush"]));
+        let mut g = Garbage::new(5);
+        for _ in 0..3000 {
+            let mut h = slack_headers(b"1531420618");
+            for (name, seed) in [
+                ("x-slack-signature", SLACK_SIG),
+                ("x-slack-request-timestamp", &b"1531420618"[..]),
+            ] {
+                if g.next() % 2 == 0 {
+                    if let Ok(hv) = http::HeaderValue::from_bytes(&g.value(seed)) {
+                        h.insert(name, hv);
+                    }
+                }
+            }
+            let _ = run(&slack, &h, SLACK_BODY, SLACK_TS);
+            let seed = b"rlYwtxSz64KhPygOLXbekmzsjq0OqrcotnlUzAe2yuQ=";
+            if let Ok(hv) = http::HeaderValue::from_bytes(&g.value(seed)) {
+                let mut h = HeaderMap::new();
+                h.insert("x-shopify-hmac-sha256", hv);
+                let _ = run(&shopify, &h, b"{}", 0);
+            }
+        }
+    }
+}

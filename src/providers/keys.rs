@@ -1,0 +1,253 @@
+//! A route's secrets as keys, and the one place where a received signature
+//! or token is compared with the expected one.
+//!
+//! Owns: the key ring (secrets in configuration order, precomputed
+//! `ring::hmac::Key`s, expiry), the blinding key for constant-time comparison
+//! of values that are not a single HMAC, and the matching loops that produce
+//! `Verified.secret_index` and the "tried N active secrets" audit detail.
+//! Every comparison goes through `ring::hmac::verify`; nothing here uses `==`
+//! on secret-dependent bytes.
+//!
+//! Does not own: decoding signatures or reading headers (`common.rs`).
+
+use std::borrow::Cow;
+
+use ring::hmac;
+
+use super::common::{Sig, Signed};
+use super::{BuildError, Rejection};
+use crate::config::{HmacAlgorithm, SecretEntry};
+
+/// A route's secrets as precomputed HMAC keys, in configuration order, so
+/// `Verified.secret_index` is the position in `secrets`.
+pub(crate) struct KeyRing {
+    keys: Vec<(hmac::Key, Option<i64>)>,
+    tag_len: usize,
+}
+
+impl KeyRing {
+    /// Keys whose bytes are the secret's UTF-8 text (most providers).
+    pub(crate) fn utf8(
+        secrets: &[SecretEntry],
+        algorithm: HmacAlgorithm,
+    ) -> Result<Self, BuildError> {
+        Self::build(secrets, algorithm, |raw| Ok(Cow::Borrowed(raw)))
+    }
+
+    /// Keys derived from each secret by `decode` (e.g. `whsec_` base64); a
+    /// decode error becomes a `BuildError` on `secrets[i]`.
+    pub(crate) fn build(
+        secrets: &[SecretEntry],
+        algorithm: HmacAlgorithm,
+        decode: impl Fn(&[u8]) -> Result<Cow<'_, [u8]>, String>,
+    ) -> Result<Self, BuildError> {
+        if secrets.is_empty() {
+            return Err(BuildError {
+                field: "secrets".into(),
+                message: "no secret configured: the route would verify nothing".into(),
+            });
+        }
+        let alg = ring_algorithm(algorithm);
+        let keys = secrets
+            .iter()
+            .enumerate()
+            .map(|(i, entry)| {
+                let field = || format!("secrets[{i}]");
+                if entry.value.is_empty() {
+                    return Err(BuildError {
+                        field: field(),
+                        message: "secret is empty".into(),
+                    });
+                }
+                let bytes = decode(entry.value.expose()).map_err(|message| BuildError {
+                    field: field(),
+                    message,
+                })?;
+                Ok((hmac::Key::new(alg, &bytes), entry.expires))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            keys,
+            tag_len: alg.digest_algorithm().output_len(),
+        })
+    }
+
+    /// Length of the tags these keys produce (bytes).
+    pub(crate) fn tag_len(&self) -> usize {
+        self.tag_len
+    }
+
+    fn active(&self, now_ms: i64) -> impl Iterator<Item = (usize, &hmac::Key)> {
+        self.keys
+            .iter()
+            .enumerate()
+            .filter(move |(_, (_, expires))| is_active(*expires, now_ms))
+            .map(|(i, (k, _))| (i, k))
+    }
+}
+
+/// A secret expiring at `expires` (Unix seconds) verifies strictly before it.
+pub(crate) fn is_active(expires: Option<i64>, now_ms: i64) -> bool {
+    expires.map_or(true, |e| now_ms.div_euclid(1000) < e)
+}
+
+/// Secret per-verifier key used to compare values in constant time via
+/// `ring::hmac::verify` when the other side is not an HMAC over one slice
+/// (several candidate signatures, shared tokens). Comparing blinded values
+/// also means a timing leak, if any, would be about random-looking bytes.
+pub(crate) struct Blind(hmac::Key);
+
+impl Blind {
+    /// A fresh random key.
+    pub(crate) fn new() -> Result<Self, BuildError> {
+        hmac::Key::generate(hmac::HMAC_SHA256, &ring::rand::SystemRandom::new())
+            .map(Self)
+            .map_err(|_| BuildError {
+                field: "provider".into(),
+                message: "system random number generator failed".into(),
+            })
+    }
+
+    /// Blinds a value for later [`Blind::matches`] calls.
+    pub(crate) fn seal(&self, value: &[u8]) -> hmac::Tag {
+        hmac::sign(&self.0, value)
+    }
+
+    /// True when `value` equals the value `sealed` was made from (constant time).
+    pub(crate) fn matches(&self, value: &[u8], sealed: &hmac::Tag) -> bool {
+        hmac::verify(&self.0, value, sealed.as_ref()).is_ok()
+    }
+}
+
+/// Which secret and which candidate signature verified the request.
+pub(crate) struct Match {
+    /// Index in the route's `secrets`.
+    pub(crate) secret_index: usize,
+    /// Index in the candidates given to [`match_any`].
+    pub(crate) candidate: usize,
+}
+
+/// Tries every unexpired key against one signature with
+/// `ring::hmac::verify` (constant time). The message is the body itself when
+/// the template is just `{body}`, else one joined copy: ring's only public
+/// constant-time comparison takes the message as one slice, and a copy costs
+/// far less than the hash. Returns the matching secret's index.
+pub(crate) fn match_one(
+    keys: &KeyRing,
+    now_ms: i64,
+    signed: &Signed<'_>,
+    sig: &Sig,
+) -> Result<usize, Rejection> {
+    let joined;
+    let data: &[u8] = match signed.parts() {
+        [one] => one,
+        parts => {
+            joined = parts.concat();
+            &joined
+        }
+    };
+    let mut tried = 0usize;
+    for (i, key) in keys.active(now_ms) {
+        tried += 1;
+        if hmac::verify(key, data, sig.bytes()).is_ok() {
+            return Ok(i);
+        }
+    }
+    Err(no_match(tried, keys.keys.len(), 1))
+}
+
+/// Tries every unexpired key against every candidate signature (secret
+/// rotation on the sender's side). One HMAC per key, incrementally over the
+/// template's parts; that tag is sealed once and each candidate is checked
+/// against it with `ring::hmac::verify` under the blinding key — one short
+/// HMAC per candidate, so a long list costs no extra passes over the body.
+pub(crate) fn match_any(
+    keys: &KeyRing,
+    blind: &Blind,
+    now_ms: i64,
+    signed: &Signed<'_>,
+    candidates: &[Sig],
+) -> Result<Match, Rejection> {
+    if let [only] = candidates {
+        return match_one(keys, now_ms, signed, only).map(|secret_index| Match {
+            secret_index,
+            candidate: 0,
+        });
+    }
+    let mut tried = 0usize;
+    for (i, key) in keys.active(now_ms) {
+        tried += 1;
+        let expected = blind.seal(signed.tag(key).as_ref());
+        if let Some(j) = candidates
+            .iter()
+            .position(|c| blind.matches(c.bytes(), &expected))
+        {
+            return Ok(Match {
+                secret_index: i,
+                candidate: j,
+            });
+        }
+    }
+    Err(no_match(tried, keys.keys.len(), candidates.len()))
+}
+
+/// The audit detail for "nothing matched": counts only, never values.
+pub(crate) fn no_match(tried: usize, total: usize, candidates: usize) -> Rejection {
+    let expired = total - tried;
+    let detail = if tried == 0 {
+        format!("no active secret: all {total} have expired")
+    } else {
+        let sigs = if candidates == 1 {
+            String::new()
+        } else {
+            format!(", {candidates} signatures")
+        };
+        format!("signature does not match (tried {tried} active secrets, {expired} expired{sigs})")
+    };
+    Rejection::InvalidSignature { detail }
+}
+
+fn ring_algorithm(a: HmacAlgorithm) -> hmac::Algorithm {
+    match a {
+        HmacAlgorithm::Sha1 => hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
+        HmacAlgorithm::Sha256 => hmac::HMAC_SHA256,
+        HmacAlgorithm::Sha512 => hmac::HMAC_SHA512,
+    }
+}
+
+impl Signed<'_> {
+    /// The HMAC of the message, fed piece by piece (no copy of the body).
+    fn tag(&self, key: &hmac::Key) -> hmac::Tag {
+        let mut ctx = hmac::Context::with_key(key);
+        for p in self.parts() {
+            ctx.update(p);
+        }
+        ctx.sign()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expiry_boundary_is_exclusive() {
+        assert!(is_active(None, i64::MIN));
+        assert!(is_active(Some(10), 9_999));
+        assert!(!is_active(Some(10), 10_000));
+        assert!(!is_active(Some(10), i64::MAX));
+        assert!(is_active(Some(0), -1));
+    }
+
+    #[test]
+    fn blind_matches_only_the_same_bytes() {
+        let b = Blind::new().unwrap();
+        let sealed = b.seal(b"token");
+        assert!(b.matches(b"token", &sealed));
+        for other in [&b""[..], b"toke", b"token ", b"Token", b"tokens"] {
+            assert!(!b.matches(other, &sealed), "{other:?}");
+        }
+        let other_key = Blind::new().unwrap();
+        assert!(!other_key.matches(b"token", &sealed));
+    }
+}

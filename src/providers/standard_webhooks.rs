@@ -1,0 +1,379 @@
+//! Family: Standard Webhooks (`webhook-id`, `webhook-timestamp`,
+//! `webhook-signature: v1,<b64> v1,<b64>`), and the same scheme under other
+//! header names (Svix `svix-*`; later OpenAI, Resend, Clerk, Replicate, GitLab
+//! signing tokens as catalog entries).
+//!
+//! Owns the `whsec_` key decoding, the space-separated signature list parser
+//! and the verifier. Does not own the asymmetric `v1a` (Ed25519) variant —
+//! entries of other versions are skipped — nor the constant-time comparison
+//! (`keys.rs`).
+
+use std::borrow::Cow;
+
+use http::{HeaderMap, HeaderName};
+
+use super::common::{
+    decode_signature, header_bytes, header_name, id_text, Part, Sig, Signed, TimestampFormat,
+    Tolerance, ToleranceSpec, BASE64_LENIENT, MAX_CANDIDATES,
+};
+use super::keys::{match_any, Blind, KeyRing};
+use super::{
+    BuildError, Dedup, Inbound, ProviderInfo, ProviderParams, Rejection, Verified, Verifier,
+};
+use crate::config::{HmacAlgorithm, SignatureEncoding};
+use base64::Engine as _;
+
+/// Header names and default window of one Standard Webhooks sender.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StandardWebhooksSpec {
+    /// Message id header (`webhook-id`, `svix-id`); signed, and the event id.
+    pub(crate) id_header: &'static str,
+    /// Unix-seconds timestamp header; signed.
+    pub(crate) timestamp_header: &'static str,
+    /// Space-separated `version,signature` list.
+    pub(crate) signature_header: &'static str,
+    /// Default window (the reference libraries: 300 s both ways).
+    pub(crate) tolerance: ToleranceSpec,
+}
+
+/// What every Standard Webhooks sender signs.
+const SIGNED: &[Part] = &[
+    Part::Id,
+    Part::Literal(Cow::Borrowed(".")),
+    Part::Timestamp,
+    Part::Literal(Cow::Borrowed(".")),
+    Part::Body,
+];
+
+/// Shortest key we accept (SPEC §2: a `whsec_` secret must decode to ≥ 16 bytes).
+const MIN_KEY_LEN: usize = 16;
+
+impl StandardWebhooksSpec {
+    /// The row of `hookguard providers` for this shape.
+    pub(crate) fn info(&self, name: &'static str) -> ProviderInfo {
+        ProviderInfo {
+            name,
+            algorithm: "HMAC-SHA256",
+            headers: format!(
+                "{}: <id>, {}: <unix s>, {}: v1,<base64>[ v1,<base64>...]",
+                self.id_header, self.timestamp_header, self.signature_header
+            ),
+            signed: super::common::render_template(SIGNED),
+        }
+    }
+}
+
+/// `whsec_<base64>` (or bare base64) → key bytes; padding optional.
+fn decode_secret(raw: &[u8]) -> Result<Cow<'_, [u8]>, String> {
+    let b64 = raw.strip_prefix(b"whsec_").unwrap_or(raw);
+    let key = BASE64_LENIENT.decode(b64).map_err(|_| {
+        "not a Standard Webhooks secret: expected \"whsec_\" followed by base64".to_owned()
+    })?;
+    if key.len() < MIN_KEY_LEN {
+        return Err(format!(
+            "Standard Webhooks secret decodes to {} bytes; at least {MIN_KEY_LEN} are required",
+            key.len()
+        ));
+    }
+    Ok(Cow::Owned(key))
+}
+
+// === impl StandardWebhooksVerifier ===
+
+/// A built Standard Webhooks verifier.
+pub(crate) struct StandardWebhooksVerifier {
+    provider: &'static str,
+    id: HeaderName,
+    timestamp: HeaderName,
+    signature: HeaderName,
+    keys: KeyRing,
+    blind: Blind,
+    tolerance: Tolerance,
+}
+
+/// The head of one request.
+struct Head<'h> {
+    id: &'h str,
+    timestamp: &'h [u8],
+    sigs: [Sig; MAX_CANDIDATES],
+    count: usize,
+}
+
+impl StandardWebhooksVerifier {
+    /// Builds from a catalog entry; secrets are `whsec_` base64 keys.
+    pub(crate) fn build(
+        provider: &'static str,
+        spec: &StandardWebhooksSpec,
+        params: ProviderParams<'_>,
+    ) -> Result<Self, BuildError> {
+        Ok(Self {
+            provider,
+            id: header_name("provider", spec.id_header)?,
+            timestamp: header_name("provider", spec.timestamp_header)?,
+            signature: header_name("provider", spec.signature_header)?,
+            keys: KeyRing::build(params.secrets, HmacAlgorithm::Sha256, decode_secret)?,
+            blind: Blind::new()?,
+            tolerance: Tolerance::new(spec.tolerance, params.tolerance),
+        })
+    }
+
+    fn head<'h>(&self, headers: &'h HeaderMap) -> Result<Head<'h>, Rejection> {
+        let raw_id = header_bytes(headers, &self.id)?;
+        let timestamp = header_bytes(headers, &self.timestamp)?;
+        let list = header_bytes(headers, &self.signature)?;
+        let id = id_text(&self.id, raw_id)?;
+        let name = &self.signature;
+        let invalid = |why: String| Rejection::InvalidSignature {
+            detail: format!("header {name:?}: {why}"),
+        };
+        let mut head = Head {
+            id,
+            timestamp,
+            sigs: [Sig::EMPTY; MAX_CANDIDATES],
+            count: 0,
+        };
+        let mut entries = 0usize;
+        let mut first_error: Option<String> = None;
+        for entry in list
+            .split(u8::is_ascii_whitespace)
+            .filter(|e| !e.is_empty())
+        {
+            let Some(value) = entry.strip_prefix(b"v1,") else {
+                continue; // other versions (v1a, future) are skipped
+            };
+            entries += 1;
+            if entries > MAX_CANDIDATES {
+                return Err(invalid(format!("more than {MAX_CANDIDATES} v1 signatures")));
+            }
+            match decode_signature(value, SignatureEncoding::Base64, self.keys.tag_len()) {
+                Ok(sig) => {
+                    head.sigs[head.count] = sig;
+                    head.count += 1;
+                }
+                Err(why) => {
+                    first_error.get_or_insert(why);
+                }
+            }
+        }
+        if head.count == 0 {
+            return Err(invalid(match first_error {
+                Some(why) => format!("no usable v1 signature ({why})"),
+                None => "no v1 signature".into(),
+            }));
+        }
+        Ok(head)
+    }
+}
+
+impl Verifier for StandardWebhooksVerifier {
+    fn provider(&self) -> &str {
+        self.provider
+    }
+
+    fn precheck(&self, req: &Inbound<'_>) -> Result<(), Rejection> {
+        let head = self.head(req.headers)?;
+        let (ts, fmt) = (head.timestamp, TimestampFormat::UnixSeconds);
+        self.tolerance.check(&self.timestamp, ts, fmt, req.now_ms)
+    }
+
+    fn verify(&self, req: &Inbound<'_>, body: &[u8]) -> Result<Verified, Rejection> {
+        let head = self.head(req.headers)?;
+        let signed = Signed::new(SIGNED, body, head.timestamp, head.id.as_bytes());
+        let candidates = &head.sigs[..head.count];
+        let m = match_any(&self.keys, &self.blind, req.now_ms, &signed, candidates)?;
+        let (ts, fmt) = (head.timestamp, TimestampFormat::UnixSeconds);
+        self.tolerance.check(&self.timestamp, ts, fmt, req.now_ms)?;
+        Ok(Verified {
+            secret_index: m.secret_index,
+            event_id: Some(head.id.to_owned()),
+            dedup: Dedup::SignedId(head.id.to_owned()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::{build_with, headers, kind, run, secrets, verifier, Garbage};
+    use super::*;
+
+    // Standard Webhooks reference libraries' published test
+    // (`libraries/python/tests/test_webhooks.py` `test_sign_function`), per
+    // providers.md §4; svix-python `sign()` gives the same value.
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    const ID: &[u8] = b"msg_p5jXN8AQM9LWM0D4loKWxJek";
+    const TS: i64 = 1_614_265_330;
+    const BODY: &[u8] = br#"{"test": 2432232314}"#;
+    const SIG: &str = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
+
+    fn sw(prefix: &str, sig: &str, ts: &[u8]) -> HeaderMap {
+        headers(&[
+            (&format!("{prefix}-id"), ID),
+            (&format!("{prefix}-timestamp"), ts),
+            (&format!("{prefix}-signature"), sig.as_bytes()),
+        ])
+    }
+
+    #[test]
+    fn reference_vector_webhook_and_svix_names() {
+        for (provider, prefix) in [("standard-webhooks", "webhook"), ("svix", "svix")] {
+            let v = verifier(provider, &secrets(&[SECRET]));
+            assert_eq!(v.provider(), provider);
+            let ok = run(&v, &sw(prefix, SIG, b"1614265330"), BODY, TS).unwrap();
+            assert_eq!(ok.secret_index, 0);
+            assert_eq!(ok.event_id.as_deref(), Some("msg_p5jXN8AQM9LWM0D4loKWxJek"));
+            assert_eq!(
+                ok.dedup,
+                Dedup::SignedId("msg_p5jXN8AQM9LWM0D4loKWxJek".into())
+            );
+            assert_eq!(
+                kind(&run(&v, &sw(prefix, SIG, b"1614265330"), b"{}", TS)),
+                "invalid"
+            );
+            // Each scheme reads only its own header names.
+            let other = if prefix == "svix" { "webhook" } else { "svix" };
+            assert_eq!(
+                kind(&run(&v, &sw(other, SIG, b"1614265330"), BODY, TS)),
+                "missing"
+            );
+        }
+    }
+
+    #[test]
+    fn list_with_other_versions_and_junk() {
+        let v = verifier("svix", &secrets(&[SECRET]));
+        // svix-node accepted `v1,bm9wZQ== v1,<valid>` (providers.md §4 Svix).
+        let list = format!("v1a,AAAA v2,xyz v1,bm9wZQ== {SIG}");
+        let ok = run(&v, &sw("svix", &list, b"1614265330"), BODY, TS).unwrap();
+        assert_eq!(ok.secret_index, 0);
+        let r = run(
+            &v,
+            &sw("svix", "v1a,AAAA v1,bm9wZQ==", b"1614265330"),
+            BODY,
+            TS,
+        );
+        assert_eq!(
+            r,
+            Err(Rejection::InvalidSignature {
+                detail: "header \"svix-signature\": no usable v1 signature (base64 decodes to 4 bytes, expected 32)".into()
+            })
+        );
+        let many = format!("{SIG} ").repeat(17);
+        let r = format!("{:?}", run(&v, &sw("svix", &many, b"1614265330"), BODY, TS));
+        assert!(r.contains("more than 16"), "{r}");
+    }
+
+    #[test]
+    fn window_both_ways_and_missing_parts() {
+        let v = verifier("standard-webhooks", &secrets(&[SECRET]));
+        let h = sw("webhook", SIG, b"1614265330");
+        assert!(run(&v, &h, BODY, TS + 300).is_ok());
+        assert!(run(&v, &h, BODY, TS - 300).is_ok());
+        assert_eq!(kind(&run(&v, &h, BODY, TS + 301)), "timestamp");
+        let r = run(&v, &h, BODY, TS - 301);
+        assert_eq!(
+            r,
+            Err(Rejection::TimestampOutOfTolerance {
+                detail: "header \"webhook-timestamp\": timestamp is 301 s in the future (tolerance 300 s)".into()
+            })
+        );
+        let wide = build_with(
+            "standard-webhooks",
+            &secrets(&[SECRET]),
+            Some(std::time::Duration::from_secs(600)),
+            None,
+        )
+        .unwrap();
+        assert!(run(&wide, &h, BODY, TS + 599).is_ok());
+        for drop in ["webhook-id", "webhook-timestamp", "webhook-signature"] {
+            let mut h = h.clone();
+            h.remove(drop);
+            assert_eq!(kind(&run(&v, &h, BODY, TS)), "missing", "{drop}");
+        }
+        // An id that is not printable ASCII cannot become an event id.
+        let mut odd = h.clone();
+        odd.insert(
+            "webhook-id",
+            http::HeaderValue::from_bytes(b"msg\xff").unwrap(),
+        );
+        assert_eq!(kind(&run(&v, &odd, BODY, TS)), "invalid");
+    }
+
+    #[test]
+    fn rotation_prefers_unexpired_second_secret() {
+        let mut s = secrets(&["whsec_AAAAAAAAAAAAAAAAAAAAAAAA", SECRET]);
+        s[0].expires = Some(TS + 10_000); // still active: tried, does not match
+        let v = verifier("standard-webhooks", &s);
+        let ok = run(&v, &sw("webhook", SIG, b"1614265330"), BODY, TS).unwrap();
+        assert_eq!(ok.secret_index, 1);
+        let mut s = secrets(&[SECRET, SECRET]);
+        s[0].expires = Some(TS); // expired at TS: index 1 must answer
+        let v = verifier("standard-webhooks", &s);
+        let ok = run(&v, &sw("webhook", SIG, b"1614265330"), BODY, TS).unwrap();
+        assert_eq!(ok.secret_index, 1);
+    }
+
+    #[test]
+    fn secret_decoding_errors_name_the_entry() {
+        // Unpadded (22 characters → 16 bytes) and padded secrets are accepted.
+        assert!(build_with(
+            "svix",
+            &secrets(&["whsec_AAAAAAAAAAAAAAAAAAAAAA"]),
+            None,
+            None
+        )
+        .is_ok());
+        assert!(build_with(
+            "svix",
+            &secrets(&["whsec_AAAAAAAAAAAAAAAAAAAAAA=="]),
+            None,
+            None
+        )
+        .is_ok());
+        assert!(build_with(
+            "svix",
+            &secrets(&["whsec_AAAAAAAAAAAAAAAAAAAA"]),
+            None,
+            None
+        )
+        .is_err());
+        let e = build_with("svix", &secrets(&[SECRET, "whsec_c2hvcnQ="]), None, None)
+            .err()
+            .unwrap();
+        assert_eq!(e.field, "secrets[1]");
+        assert!(e.message.contains("decodes to 5 bytes"), "{}", e.message);
+        let e = build_with(
+            "standard-webhooks",
+            &secrets(&["whsec_not base64!"]),
+            None,
+            None,
+        )
+        .err()
+        .unwrap();
+        assert_eq!(e.field, "secrets[0]");
+        assert!(
+            !e.message.contains("not base64!"),
+            "message echoes the secret"
+        );
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        let v = verifier("standard-webhooks", &secrets(&[SECRET]));
+        let mut g = Garbage::new(11);
+        for _ in 0..3000 {
+            let mut h = sw("webhook", SIG, b"1614265330");
+            for (name, seed) in [
+                ("webhook-signature", SIG.as_bytes()),
+                ("webhook-timestamp", b"1614265330"),
+                ("webhook-id", ID),
+            ] {
+                if g.next() % 2 == 0 {
+                    if let Ok(hv) = http::HeaderValue::from_bytes(&g.value(seed)) {
+                        h.insert(name, hv);
+                    }
+                }
+            }
+            let _ = run(&v, &h, BODY, TS);
+        }
+    }
+}

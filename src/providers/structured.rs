@@ -1,0 +1,360 @@
+//! Family: one header of `key=value` pairs carrying a timestamp and one or
+//! more signatures — Stripe's `t=..,v1=..,v1=..` today; Mux, Calendly,
+//! WorkOS (`, `), Paddle (`ts=..;h1=..`) and PagerDuty (`v1=..,v1=..`, no
+//! timestamp) later as catalog entries.
+//!
+//! Owns the [`StructuredSpec`] shape, the bounded parser of such headers and
+//! the verifier. Does not own single-value signature headers (`hmac.rs`),
+//! space-separated `v1,<b64>` lists (`standard_webhooks.rs`) or the
+//! constant-time comparison (`keys.rs`).
+
+use http::{HeaderMap, HeaderName};
+
+use super::common::{
+    self, decode_signature, header_bytes, header_name, Part, Sig, Signed, TimestampFormat,
+    Tolerance, ToleranceSpec, MAX_CANDIDATES, MAX_PARTS,
+};
+use super::keys::{match_any, Blind, KeyRing};
+use super::{
+    BuildError, Dedup, Inbound, ProviderInfo, ProviderParams, Rejection, Verified, Verifier,
+};
+use crate::config::{HmacAlgorithm, SignatureEncoding};
+
+/// A structured signature header of one provider, as catalog data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StructuredSpec {
+    /// Hash function; the key is the whole secret string's UTF-8 bytes
+    /// (Stripe's `whsec_` prefix included).
+    pub(crate) algorithm: HmacAlgorithm,
+    /// The header, e.g. `stripe-signature`.
+    pub(crate) header: &'static str,
+    /// Between pairs: `,` (Stripe) or `;` (Paddle); spaces around pairs are ignored.
+    pub(crate) separator: u8,
+    /// Key of the signed timestamp (`t`, `ts`), if the scheme has one.
+    pub(crate) timestamp_key: Option<&'static str>,
+    /// How the timestamp is written.
+    pub(crate) timestamp_format: TimestampFormat,
+    /// Key of each signature (`v1`, `h1`); other keys (`v0`) are ignored.
+    pub(crate) signature_key: &'static str,
+    /// Hex or base64.
+    pub(crate) encoding: SignatureEncoding,
+    /// What is signed; [`Part::Timestamp`] is the timestamp value as sent.
+    pub(crate) signed: &'static [Part],
+    /// Default window and direction.
+    pub(crate) tolerance: ToleranceSpec,
+}
+
+impl StructuredSpec {
+    /// The row of `hookguard providers` for this shape.
+    pub(crate) fn info(&self, name: &'static str) -> ProviderInfo {
+        let sep = char::from(self.separator);
+        let ts = self
+            .timestamp_key
+            .map(|k| format!("{k}=<{}>{sep}", self.timestamp_format.name()))
+            .unwrap_or_default();
+        let enc = common::encoding_name(self.encoding);
+        ProviderInfo {
+            name,
+            algorithm: common::algorithm_name(self.algorithm),
+            headers: format!(
+                "{}: {ts}{k}=<{enc}>[{sep}{k}=<{enc}>...]",
+                self.header,
+                k = self.signature_key
+            ),
+            signed: common::render_template(self.signed),
+        }
+    }
+}
+
+// === impl StructuredVerifier ===
+
+/// A built structured-header verifier.
+pub(crate) struct StructuredVerifier {
+    provider: &'static str,
+    spec: &'static StructuredSpec,
+    header: HeaderName,
+    keys: KeyRing,
+    blind: Blind,
+    tolerance: Tolerance,
+}
+
+/// The parsed header of one request.
+struct Head<'h> {
+    timestamp: &'h [u8],
+    sigs: [Sig; MAX_CANDIDATES],
+    count: usize,
+}
+
+impl StructuredVerifier {
+    /// Builds from a catalog entry.
+    pub(crate) fn build(
+        provider: &'static str,
+        spec: &'static StructuredSpec,
+        params: ProviderParams<'_>,
+    ) -> Result<Self, BuildError> {
+        if spec.signed.len() > MAX_PARTS
+            || spec.signed.contains(&Part::Id)
+            || (spec.signed.contains(&Part::Timestamp) != spec.timestamp_key.is_some())
+        {
+            return Err(BuildError {
+                field: "provider".into(),
+                message: format!("built-in scheme {provider:?} is inconsistent (template)"),
+            });
+        }
+        Ok(Self {
+            provider,
+            spec,
+            header: header_name("provider", spec.header)?,
+            keys: KeyRing::utf8(params.secrets, spec.algorithm)?,
+            blind: Blind::new()?,
+            tolerance: Tolerance::new(spec.tolerance, params.tolerance),
+        })
+    }
+
+    /// Splits the header into pairs and collects the timestamp and up to
+    /// [`MAX_CANDIDATES`] decodable signatures. Undecodable signature entries
+    /// are skipped (a sender may list old schemes); if none decodes, the
+    /// first reason is reported.
+    fn head<'h>(&self, headers: &'h HeaderMap) -> Result<Head<'h>, Rejection> {
+        let raw = header_bytes(headers, &self.header)?;
+        let name = &self.header;
+        let invalid = |why: String| Rejection::InvalidSignature {
+            detail: format!("header {name:?}: {why}"),
+        };
+        let mut head = Head {
+            timestamp: &[],
+            sigs: [Sig::EMPTY; MAX_CANDIDATES],
+            count: 0,
+        };
+        let mut seen_ts = false;
+        let mut entries = 0usize;
+        let mut first_error: Option<String> = None;
+        for pair in raw.split(|b| *b == self.spec.separator) {
+            let pair = pair.trim_ascii();
+            let Some(eq) = pair.iter().position(|b| *b == b'=') else {
+                continue;
+            };
+            let (key, value) = (&pair[..eq], &pair[eq + 1..]);
+            if Some(key) == self.spec.timestamp_key.map(str::as_bytes) {
+                if seen_ts {
+                    return Err(invalid("timestamp key is repeated".into()));
+                }
+                seen_ts = true;
+                head.timestamp = value;
+            } else if key == self.spec.signature_key.as_bytes() {
+                entries += 1;
+                if entries > MAX_CANDIDATES {
+                    return Err(invalid(format!(
+                        "more than {MAX_CANDIDATES} {}= signatures",
+                        self.spec.signature_key
+                    )));
+                }
+                match decode_signature(value, self.spec.encoding, self.keys.tag_len()) {
+                    Ok(sig) => {
+                        head.sigs[head.count] = sig;
+                        head.count += 1;
+                    }
+                    Err(why) => {
+                        first_error.get_or_insert(why);
+                    }
+                }
+            }
+        }
+        if let Some(key) = self.spec.timestamp_key {
+            if head.timestamp.is_empty() {
+                return Err(Rejection::MissingSignature {
+                    detail: format!("header {name:?} has no {key}= timestamp"),
+                });
+            }
+        }
+        if head.count == 0 {
+            let key = self.spec.signature_key;
+            return Err(invalid(match first_error {
+                Some(why) => format!("no usable {key}= signature ({why})"),
+                None => format!("no {key}= signature"),
+            }));
+        }
+        Ok(head)
+    }
+
+    fn check_time(&self, head: &Head<'_>, now_ms: i64) -> Result<(), Rejection> {
+        if self.spec.timestamp_key.is_none() {
+            return Ok(());
+        }
+        self.tolerance.check(
+            &self.header,
+            head.timestamp,
+            self.spec.timestamp_format,
+            now_ms,
+        )
+    }
+}
+
+impl Verifier for StructuredVerifier {
+    fn provider(&self) -> &str {
+        self.provider
+    }
+
+    fn precheck(&self, req: &Inbound<'_>) -> Result<(), Rejection> {
+        let head = self.head(req.headers)?;
+        self.check_time(&head, req.now_ms)
+    }
+
+    fn verify(&self, req: &Inbound<'_>, body: &[u8]) -> Result<Verified, Rejection> {
+        let head = self.head(req.headers)?;
+        let signed = Signed::new(self.spec.signed, body, head.timestamp, &[]);
+        let candidates = &head.sigs[..head.count];
+        let m = match_any(&self.keys, &self.blind, req.now_ms, &signed, candidates)?;
+        self.check_time(&head, req.now_ms)?;
+        Ok(Verified {
+            secret_index: m.secret_index,
+            event_id: None,
+            dedup: Dedup::Signature(candidates[m.candidate].bytes().to_vec()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::{build_with, headers, kind, run, secrets, verifier, Garbage};
+    use super::*;
+
+    // Stripe: providers.md §4 Stripe, generated with stripe-python 16.1.0
+    // `generate_signature_header` and stripe-node 23.1.0
+    // `generateTestHeaderString` (identical).
+    const SECRET: &str = "whsec_test_secret";
+    const BODY: &[u8] = br#"{"id":"evt_test_webhook","object":"event"}"#;
+    const T: i64 = 1_700_000_000;
+    const V1: &str = "d95c6b7477fbd7e9f90b1b0ef5f9c7ac25abca5382460e0d988c2b2a5b71b990";
+
+    fn stripe(value: &str) -> HeaderMap {
+        headers(&[("Stripe-Signature", value.as_bytes())])
+    }
+
+    #[test]
+    fn stripe_sdk_vector() {
+        let v = verifier("stripe", &secrets(&[SECRET]));
+        let ok = run(&v, &stripe(&format!("t=1700000000,v1={V1}")), BODY, T).unwrap();
+        assert_eq!(ok.secret_index, 0);
+        assert_eq!(ok.event_id, None);
+        assert_eq!(ok.dedup, Dedup::Signature(hex::decode(V1).unwrap()));
+        // Spaces after commas and unknown schemes (v0) are tolerated.
+        let spaced = format!("t=1700000000, v0=abc, v1={V1}");
+        assert!(run(&v, &stripe(&spaced), BODY, T).is_ok());
+        assert_eq!(
+            kind(&run(
+                &v,
+                &stripe(&format!("t=1700000000,v1={V1}")),
+                b"{}",
+                T
+            )),
+            "invalid"
+        );
+        // The key is the whole string, prefix included: the bare part fails.
+        let bare = verifier("stripe", &secrets(&["test_secret"]));
+        assert_eq!(
+            kind(&run(
+                &bare,
+                &stripe(&format!("t=1700000000,v1={V1}")),
+                BODY,
+                T
+            )),
+            "invalid"
+        );
+    }
+
+    #[test]
+    fn stripe_several_v1_and_rotation() {
+        let v = verifier("stripe", &secrets(&["whsec_other", SECRET]));
+        let zeros = "0".repeat(64);
+        // As providers.md notes stripe-python accepting `v1=00,v1=<good>`.
+        let h = stripe(&format!("t=1700000000,v1=00,v1={zeros},v1={V1}"));
+        let ok = run(&v, &h, BODY, T).unwrap();
+        assert_eq!(ok.secret_index, 1);
+        assert_eq!(ok.dedup, Dedup::Signature(hex::decode(V1).unwrap()));
+        let mut s = secrets(&["whsec_other", SECRET]);
+        s[1].expires = Some(T);
+        let v = verifier("stripe", &s);
+        let r = format!("{:?}", run(&v, &h, BODY, T));
+        assert!(
+            r.contains("tried 1 active secrets, 1 expired, 2 signatures"),
+            "{r}"
+        );
+    }
+
+    #[test]
+    fn stripe_tolerance_is_past_only() {
+        let v = verifier("stripe", &secrets(&[SECRET]));
+        let h = stripe(&format!("t=1700000000,v1={V1}"));
+        assert!(run(&v, &h, BODY, T + 300).is_ok());
+        let r = run(&v, &h, BODY, T + 301);
+        assert_eq!(
+            r,
+            Err(Rejection::TimestampOutOfTolerance {
+                detail: "header \"stripe-signature\": timestamp is 301 s old (tolerance 300 s)"
+                    .into()
+            })
+        );
+        assert!(
+            run(&v, &h, BODY, T - 86_400).is_ok(),
+            "future timestamps pass, as in Stripe's SDKs"
+        );
+        let tight = build_with(
+            "stripe",
+            &secrets(&[SECRET]),
+            Some(std::time::Duration::from_secs(10)),
+            None,
+        )
+        .unwrap();
+        assert_eq!(kind(&run(&tight, &h, BODY, T + 11)), "timestamp");
+    }
+
+    #[test]
+    fn stripe_malformed_headers() {
+        let v = verifier("stripe", &secrets(&[SECRET]));
+        let many = format!("t=1700000000{}", format!(",v1={V1}").repeat(17));
+        let cases: &[(&str, &str, &str)] = &[
+            ("", "missing", "is empty"),
+            (&format!("v1={V1}"), "missing", "no t= timestamp"),
+            ("t=1700000000", "invalid", "no v1= signature"),
+            (
+                "t=1700000000,v1=zz",
+                "invalid",
+                "no usable v1= signature (expected hex",
+            ),
+            (
+                &format!("t=1700000000,t=1700000000,v1={V1}"),
+                "invalid",
+                "repeated",
+            ),
+            (&many, "invalid", "more than 16"),
+            (&format!("t=abc,v1={V1}"), "invalid", "does not match"),
+            (",,,,==,=,", "missing", "no t="),
+        ];
+        for (value, want, needle) in cases {
+            let r = run(&v, &stripe(value), BODY, T);
+            assert_eq!(kind(&r), *want, "{value}");
+            let detail = format!("{r:?}");
+            assert!(detail.contains(needle), "{value}: {detail}");
+            assert!(!detail.contains("d95c6b"), "{detail}");
+        }
+        let twice = headers(&[("stripe-signature", b"t=1"), ("stripe-signature", b"v1=00")]);
+        assert_eq!(kind(&run(&v, &twice, BODY, T)), "invalid");
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        let v = verifier("stripe", &secrets(&[SECRET]));
+        let seed = format!("t=1700000000,v1={V1}");
+        let mut g = Garbage::new(7);
+        for _ in 0..3000 {
+            let value = g.value(seed.as_bytes());
+            let Ok(hv) = http::HeaderValue::from_bytes(&value) else {
+                continue;
+            };
+            let mut h = HeaderMap::new();
+            h.insert("stripe-signature", hv);
+            let _ = run(&v, &h, BODY, T);
+        }
+    }
+}
