@@ -38,6 +38,9 @@ mod tree;
 mod units;
 mod validate;
 
+#[cfg(test)]
+mod tests;
+
 pub use error::{ConfigError, ConfigErrors};
 pub use render::render_check;
 pub use secrets::Env;
@@ -45,7 +48,7 @@ pub use units::{format_duration, format_size, parse_duration, parse_size, UnitEr
 
 /// Builds a route's verifier; [`providers::build`] in production, a fake in
 /// tests that must not depend on real provider implementations.
-pub type BuildFn = dyn Fn(&str, ProviderParams<'_>) -> Result<SharedVerifier, BuildError>;
+pub type BuildFn<'a> = dyn Fn(&str, ProviderParams<'_>) -> Result<SharedVerifier, BuildError> + 'a;
 
 /// Reads, parses and validates the configuration file at `path`, resolving
 /// `env:` references from the process environment.
@@ -73,7 +76,7 @@ pub fn from_str_with(
     src: &str,
     path: &Path,
     env: &Env<'_>,
-    build: &BuildFn,
+    build: &BuildFn<'_>,
 ) -> Result<Config, ConfigErrors> {
     validate::validate(src, path, env, build)
 }

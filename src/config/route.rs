@@ -220,9 +220,10 @@ impl Ctx<'_> {
     /// Where to report a provider's `BuildError`: the field it names if the
     /// file has it, else the route key it is under, else the provider.
     fn build_error_span(&self, field: &str, provider_span: Range<usize>) -> Range<usize> {
+        // `route[i].secrets[1]` → `route[i].secrets`
         let top_level = field
             .match_indices(['.', '['])
-            .nth(1)
+            .nth(2)
             .map_or(field, |(end, _)| &field[..end]);
         self.tree
             .span_of(field)

@@ -32,7 +32,7 @@ pub(crate) fn validate(
     src: &str,
     file: &Path,
     env: &Env<'_>,
-    build: &BuildFn,
+    build: &BuildFn<'_>,
 ) -> Result<Config, ConfigErrors> {
     let mut diag = Diagnostics::new(file, src);
     let tree = match Node::parse(src) {
@@ -147,7 +147,7 @@ pub(crate) struct Ctx<'a> {
     pub(crate) tree: Node,
     base_dir: PathBuf,
     env: &'a Env<'a>,
-    pub(crate) build: &'a BuildFn,
+    pub(crate) build: &'a BuildFn<'a>,
     /// Unix seconds at validation, for warnings about expired secrets.
     now: i64,
 }
