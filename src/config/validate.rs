@@ -461,6 +461,9 @@ impl Ctx<'_> {
     pub(crate) fn url(&mut self, raw: Spanned<String>, field: &str) -> Option<Uri> {
         let text = raw.get_ref();
         let problem = match text.parse::<Uri>() {
+            Err(_) if !text.contains("://") => {
+                format!("{text:?} is not an absolute URL; expected http://host:port/...")
+            }
             Err(e) => format!("invalid URL {text:?}: {e}"),
             Ok(uri) => {
                 match (uri.scheme_str(), uri.host()) {
