@@ -136,3 +136,39 @@ fn errors_never_contain_secret_values() {
         }
     }
 }
+
+/// Validation must answer every input with `Ok` or errors, never a panic:
+/// every prefix of every case and example, and each with one line removed.
+#[test]
+fn mangled_inputs_never_panic() {
+    let mut files = cases();
+    files.push(PathBuf::from("config/example.toml"));
+    files.push(PathBuf::from("config/production.toml"));
+    for path in files {
+        let src = std::fs::read_to_string(&path).expect("readable");
+        let mut variants: Vec<String> = src
+            .char_indices()
+            .map(|(i, _)| src[..i].to_owned())
+            .collect();
+        let lines: Vec<&str> = src.lines().collect();
+        for skip in 0..lines.len() {
+            let kept: Vec<&str> = lines
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != skip)
+                .map(|(_, l)| *l)
+                .collect();
+            variants.push(kept.join("\n"));
+        }
+        for variant in variants {
+            let result = std::panic::catch_unwind(|| {
+                let _ = config::from_str_with(&variant, &path, &env, &fake_build);
+            });
+            assert!(
+                result.is_ok(),
+                "panic on a variant of {}:\n{variant}",
+                path.display()
+            );
+        }
+    }
+}

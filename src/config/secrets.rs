@@ -6,14 +6,22 @@
 //! Relative `file:` paths resolve against the directory that holds the
 //! configuration file, not the working directory.
 //!
-//! Messages say *which* reference failed and why, never what a value is.
+//! Also the validation of secret fields (`secrets`, `public_keys`,
+//! `admin.token`, `verify_token`): entry forms, expiry, and the warnings for
+//! literal or expired secrets. Messages say *which* reference failed and why,
+//! never what a value is.
 
 use std::io;
+use std::ops::Range;
 use std::path::Path;
 
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
+use toml::Spanned;
 
+use super::raw::{RawSecret, SecretList, SecretText};
+use super::validate::Ctx;
+use super::SecretEntry;
 use crate::secret::Secret;
 
 /// Looks up an environment variable; `load` uses the process environment,
@@ -127,6 +135,120 @@ pub(crate) fn parse_expires(value: &toml::Value) -> Result<i64, String> {
         .map_err(|_| {
             format!("invalid time {text:?}: expected RFC 3339 with a UTC offset ({EXAMPLE})")
         })
+}
+
+// === impl Ctx: secret fields ===
+
+/// The warning `check` prints for a secret written into the file.
+const LITERAL_WARNING: &str = "literal secret in the config file; prefer env: or file:";
+
+impl Ctx<'_> {
+    /// A single secret reference without expiry (`admin.token`, `verify_token`).
+    pub(crate) fn secret_ref(
+        &mut self,
+        raw: Spanned<SecretText>,
+        field: &str,
+        warn_literal: bool,
+    ) -> Option<Secret> {
+        match resolve(&raw.get_ref().0, &self.base_dir, self.env) {
+            Ok(r) => {
+                if r.literal && warn_literal {
+                    self.diag.warn(field, LITERAL_WARNING);
+                }
+                Some(r.value)
+            }
+            Err(message) => {
+                self.diag.error(raw.span(), field, message);
+                None
+            }
+        }
+    }
+
+    /// Resolves `secrets`/`public_keys` entries named `{field}[i]`. Returns the
+    /// resolved entries and how many were written (resolved or not), so that
+    /// "no secrets" is not reported on top of a failed reference.
+    pub(crate) fn secret_entries(
+        &mut self,
+        raw: Spanned<SecretList>,
+        field: &str,
+        warn_literal: bool,
+    ) -> (Vec<SecretEntry>, usize) {
+        let list_span = raw.span();
+        let items: Vec<(Range<usize>, RawSecret)> = match raw.into_inner() {
+            SecretList::One(item) => vec![(list_span, item)],
+            SecretList::Many(items) => items
+                .into_iter()
+                .map(|s| (s.span(), s.into_inner()))
+                .collect(),
+        };
+        let written = items.len();
+        let mut entries = Vec::new();
+        for (i, (span, item)) in items.into_iter().enumerate() {
+            let field = format!("{field}[{i}]");
+            if let Some(entry) = self.secret_entry(span, item, &field, warn_literal) {
+                entries.push(entry);
+            }
+        }
+        (entries, written)
+    }
+
+    /// Resolves one `secrets`/`public_keys` entry named `field`.
+    pub(crate) fn secret_entry(
+        &mut self,
+        span: Range<usize>,
+        item: RawSecret,
+        field: &str,
+        warn_literal: bool,
+    ) -> Option<SecretEntry> {
+        let (reference, value_span, expires) = match item {
+            RawSecret::Plain(s) => (s, span, None),
+            RawSecret::Table {
+                value: Some(v),
+                expires,
+            } => (v.get_ref().0.clone(), v.span(), expires),
+            RawSecret::Table { value: None, .. } => {
+                self.diag
+                    .error(span, field, "missing key \"value\" (the secret reference)");
+                return None;
+            }
+        };
+        let expires = match expires {
+            None => None,
+            Some(e) => match parse_expires(e.get_ref()) {
+                Ok(t) => Some(t),
+                Err(message) => {
+                    self.diag
+                        .error(e.span(), format!("{field}.expires"), message);
+                    return None;
+                }
+            },
+        };
+        let resolved = match resolve(&reference, &self.base_dir, self.env) {
+            Ok(r) => r,
+            Err(message) => {
+                self.diag.error(value_span, field, message);
+                return None;
+            }
+        };
+        if resolved.literal && warn_literal {
+            self.diag.warn(field, LITERAL_WARNING);
+        }
+        if let Some(t) = expires.filter(|t| *t <= self.now) {
+            let when = OffsetDateTime::from_unix_timestamp(t)
+                .ok()
+                .and_then(|d| d.format(&Rfc3339).ok())
+                .unwrap_or_else(|| t.to_string());
+            self.diag.warn(
+                field,
+                format!("expired at {when}; it no longer verifies anything"),
+            );
+        }
+        Some(SecretEntry {
+            value: resolved.value,
+            expires,
+            origin: resolved.origin,
+        })
+    }
 }
 
 #[cfg(test)]

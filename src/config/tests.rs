@@ -315,6 +315,7 @@ PATH       PROVIDER  SECRETS     UPSTREAM                METHODS  MAX_BODY  TOLE
 
 warnings:
   route[1].secrets[0]: literal secret in the config file; prefer env: or file:
+  route[1].tolerance: has no effect: [route.hmac] has no timestamp_header
 ";
     assert_eq!(out, expected);
 }

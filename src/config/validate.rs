@@ -17,15 +17,14 @@ use ipnet::IpNet;
 use toml::Spanned;
 
 use super::error::{ConfigErrors, Diagnostics};
-use super::raw::{self, DurationText, RawConfig, SecretList, SecretText, SizeText, Str};
-use super::secrets::{self, Env};
+use super::raw::{self, DurationText, RawConfig, SizeText, Str};
+use super::secrets::Env;
 use super::tree::Node;
 use super::{suggest, units, BuildFn};
 use super::{
     AdminConfig, Config, LogConfig, LogFormat, OnStoreError, ReplayConfig, ReplayStoreKind,
-    SecretEntry, ServerConfig, SpoolConfig, TlsFiles, UpstreamConfig,
+    ServerConfig, SpoolConfig, TlsFiles, UpstreamConfig,
 };
-use crate::secret::Secret;
 
 /// Parses and validates `src` (read from `file`), collecting every error.
 pub(crate) fn validate(
@@ -145,11 +144,11 @@ fn one_line(message: &str) -> String {
 pub(crate) struct Ctx<'a> {
     pub(crate) diag: Diagnostics<'a>,
     pub(crate) tree: Node,
-    base_dir: PathBuf,
-    env: &'a Env<'a>,
+    pub(crate) base_dir: PathBuf,
+    pub(crate) env: &'a Env<'a>,
     pub(crate) build: &'a BuildFn<'a>,
     /// Unix seconds at validation, for warnings about expired secrets.
-    now: i64,
+    pub(crate) now: i64,
 }
 
 // === impl Ctx: sections ===
@@ -506,117 +505,4 @@ impl Ctx<'_> {
             Some(p) => Some(self.path(p.get_ref())),
         }
     }
-
-    /// A single secret reference without expiry (`admin.token`, `verify_token`).
-    pub(crate) fn secret_ref(
-        &mut self,
-        raw: Spanned<SecretText>,
-        field: &str,
-        warn_literal: bool,
-    ) -> Option<Secret> {
-        match secrets::resolve(&raw.get_ref().0, &self.base_dir, self.env) {
-            Ok(r) => {
-                if r.literal && warn_literal {
-                    self.diag.warn(field, LITERAL_WARNING);
-                }
-                Some(r.value)
-            }
-            Err(message) => {
-                self.diag.error(raw.span(), field, message);
-                None
-            }
-        }
-    }
-
-    /// Resolves `secrets`/`public_keys` entries named `{field}[i]`. Returns the
-    /// resolved entries and how many were written (resolved or not), so that
-    /// "no secrets" is not reported on top of a failed reference.
-    pub(crate) fn secret_entries(
-        &mut self,
-        raw: Spanned<SecretList>,
-        field: &str,
-        warn_literal: bool,
-    ) -> (Vec<SecretEntry>, usize) {
-        let list_span = raw.span();
-        let items: Vec<(Range<usize>, raw::RawSecret)> = match raw.into_inner() {
-            SecretList::One(item) => vec![(list_span, item)],
-            SecretList::Many(items) => items
-                .into_iter()
-                .map(|s| (s.span(), s.into_inner()))
-                .collect(),
-        };
-        let written = items.len();
-        let mut entries = Vec::new();
-        for (i, (span, item)) in items.into_iter().enumerate() {
-            let field = format!("{field}[{i}]");
-            if let Some(entry) = self.secret_entry(span, item, &field, warn_literal) {
-                entries.push(entry);
-            }
-        }
-        (entries, written)
-    }
-
-    /// Resolves one `secrets`/`public_keys` entry named `field`.
-    pub(crate) fn secret_entry(
-        &mut self,
-        span: Range<usize>,
-        item: raw::RawSecret,
-        field: &str,
-        warn_literal: bool,
-    ) -> Option<SecretEntry> {
-        let (reference, value_span, expires) = match item {
-            raw::RawSecret::Plain(s) => (s, span, None),
-            raw::RawSecret::Table {
-                value: Some(v),
-                expires,
-            } => (v.get_ref().0.clone(), v.span(), expires),
-            raw::RawSecret::Table { value: None, .. } => {
-                self.diag
-                    .error(span, field, "missing key \"value\" (the secret reference)");
-                return None;
-            }
-        };
-        let expires = match expires {
-            None => None,
-            Some(e) => match secrets::parse_expires(e.get_ref()) {
-                Ok(t) => Some(t),
-                Err(message) => {
-                    self.diag
-                        .error(e.span(), format!("{field}.expires"), message);
-                    return None;
-                }
-            },
-        };
-        let resolved = match secrets::resolve(&reference, &self.base_dir, self.env) {
-            Ok(r) => r,
-            Err(message) => {
-                self.diag.error(value_span, field, message);
-                return None;
-            }
-        };
-        if resolved.literal && warn_literal {
-            self.diag.warn(field, LITERAL_WARNING);
-        }
-        if let Some(t) = expires.filter(|t| *t <= self.now) {
-            let when = time::OffsetDateTime::from_unix_timestamp(t)
-                .ok()
-                .and_then(|d| {
-                    d.format(&time::format_description::well_known::Rfc3339)
-                        .ok()
-                })
-                .unwrap_or_else(|| t.to_string());
-            self.diag.warn(
-                field,
-                format!("expired at {when}; it no longer verifies anything"),
-            );
-        }
-        Some(SecretEntry {
-            value: resolved.value,
-            expires,
-            origin: resolved.origin,
-        })
-    }
 }
-
-/// The warning `check` prints for a secret written into the file.
-const LITERAL_WARNING: &str = "literal secret in the config file; prefer env: or file:";
