@@ -2,19 +2,84 @@
 //!
 //! Runtime modules only ever see [`Config`]; they never touch TOML. Every
 //! error found is collected (not just the first) and carries
-//! `file:line:col: field.path: message`. Validation is pure except for
-//! resolving secret references (`env:`, `file:`), which it must do to prove a
-//! route can verify anything at all.
+//! `file:line:col: field.path: message`, where route indices are 0-based in
+//! file order (`route[0]` is the first `[[route]]`). Validation is pure except
+//! for resolving secret references (`env:`, `file:`), which it must do to
+//! prove a route can verify anything at all.
+//!
+//! Relative paths in the file — `file:` secrets, `[server] tls` cert and key,
+//! `[upstream] ca` — resolve against the directory holding the configuration
+//! file, so a config and its secrets can move together. (`[spool] dir` is the
+//! exception: like its default `./hookguard-spool`, it is relative to the
+//! working directory.)
+//!
+//! Layout: `raw` (serde shape) → `tree` (spans, unknown keys) → `validate`
+//! (sections, shared checks) + `route` → this module's types; `units`
+//! (durations, sizes), `secrets` (references), `suggest` (did you mean),
+//! `error` (messages), `render` (`check` output).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use http::{Method, Uri};
 use ipnet::IpNet;
 
-use crate::providers::SharedVerifier;
+use crate::providers::{self, BuildError, ProviderParams, SharedVerifier};
 use crate::secret::Secret;
+
+mod error;
+mod raw;
+mod render;
+mod route;
+mod secrets;
+mod suggest;
+mod tree;
+mod units;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+pub use error::{ConfigError, ConfigErrors};
+pub use render::render_check;
+pub use secrets::Env;
+pub use units::{format_duration, format_size, parse_duration, parse_size, UnitError};
+
+/// Builds a route's verifier; [`providers::build`] in production, a fake in
+/// tests that must not depend on real provider implementations.
+pub type BuildFn<'a> = dyn Fn(&str, ProviderParams<'_>) -> Result<SharedVerifier, BuildError> + 'a;
+
+/// Reads, parses and validates the configuration file at `path`, resolving
+/// `env:` references from the process environment.
+pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    let src = std::fs::read_to_string(path).map_err(|e| {
+        ConfigErrors::whole_file(path, format!("cannot read: {}", secrets::io_reason(&e)))
+    })?;
+    from_str_with(
+        &src,
+        path,
+        &|name| std::env::var(name).ok(),
+        &providers::build,
+    )
+}
+
+/// Parses and validates `src` as if read from `path` (used in messages and to
+/// resolve relative paths), with `env` standing in for the environment.
+pub fn from_str(src: &str, path: &Path, env: &Env<'_>) -> Result<Config, ConfigErrors> {
+    from_str_with(src, path, env, &providers::build)
+}
+
+/// [`from_str`] with the verifier builder passed in: the seam that lets tests
+/// validate configurations without real provider implementations.
+pub fn from_str_with(
+    src: &str,
+    path: &Path,
+    env: &Env<'_>,
+    build: &BuildFn<'_>,
+) -> Result<Config, ConfigErrors> {
+    validate::validate(src, path, env, build)
+}
 
 /// A fully validated configuration, ready to serve.
 #[derive(Clone)]
@@ -31,6 +96,8 @@ pub struct Config {
     pub replay: ReplayConfig,
     /// `[log]`.
     pub log: LogConfig,
+    /// `[spool]`, storage for queue delivery.
+    pub spool: SpoolConfig,
     /// `[[route]]`, in file order; paths are unique.
     pub routes: Vec<Route>,
     /// Non-fatal findings (`check` prints them), e.g. literal secrets.
@@ -112,6 +179,15 @@ pub enum OnStoreError {
     Reject,
     /// Forward without de-duplication, with a warning.
     Allow,
+}
+
+/// `[spool]`: where queue-mode deliveries are stored durably.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpoolConfig {
+    /// Directory of the spool (relative to the working directory).
+    pub dir: PathBuf,
+    /// Bytes the spool may hold; when full, new requests get 503.
+    pub max_size: u64,
 }
 
 /// `[log]`.

@@ -1,0 +1,122 @@
+//! What `hookguard check` prints for a valid configuration: a short summary,
+//! the route table, then the warnings.
+//!
+//! Secrets appear only as counts and origins (`env:NAME`, `file:PATH`,
+//! `literal`), never as values.
+
+use std::fmt::Write as _;
+
+use super::units::{format_duration, format_size};
+use super::{Config, Route, SecretEntry};
+
+/// Renders the listener summary, one row per route, and the warnings.
+pub fn render_check(cfg: &Config) -> String {
+    let mut out = String::new();
+    let scheme = if cfg.server.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let _ = writeln!(out, "listen    {} ({scheme})", cfg.server.listen);
+    match &cfg.admin {
+        Some(admin) => {
+            let token = if admin.token.is_some() {
+                "token required"
+            } else {
+                "no token"
+            };
+            let _ = writeln!(out, "admin     {} ({token})", admin.listen);
+        }
+        None => out.push_str("admin     off\n"),
+    }
+    let _ = writeln!(
+        out,
+        "upstream  {} (timeout {})",
+        cfg.upstream.url,
+        format_duration(cfg.upstream.timeout)
+    );
+    out.push('\n');
+
+    let header = [
+        "PATH",
+        "PROVIDER",
+        "SECRETS",
+        "UPSTREAM",
+        "METHODS",
+        "MAX_BODY",
+        "TOLERANCE",
+    ];
+    let rows: Vec<[String; 7]> = cfg.routes.iter().map(row).collect();
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut line = |cells: &[&str]| {
+        let mut text = String::new();
+        for (cell, w) in cells.iter().zip(widths) {
+            let _ = write!(text, "{cell:<w$}  ");
+        }
+        out.push_str(text.trim_end());
+        out.push('\n');
+    };
+    line(&header);
+    for row in &rows {
+        let cells: Vec<&str> = row.iter().map(String::as_str).collect();
+        line(&cells);
+    }
+
+    if !cfg.warnings.is_empty() {
+        out.push_str("\nwarnings:\n");
+        for w in &cfg.warnings {
+            let _ = writeln!(out, "  {w}");
+        }
+    }
+    out
+}
+
+fn row(route: &Route) -> [String; 7] {
+    let keys = if route.secrets.is_empty() {
+        format!(
+            "{} public key(s): {}",
+            route.public_keys.len(),
+            origins(&route.public_keys)
+        )
+    } else {
+        format!("{}: {}", route.secrets.len(), origins(&route.secrets))
+    };
+    let methods: Vec<&str> = route.methods.iter().map(http::Method::as_str).collect();
+    [
+        route.path.clone(),
+        route.provider.clone(),
+        keys,
+        route.upstream.url.to_string(),
+        methods.join(","),
+        format_size(route.max_body),
+        route
+            .tolerance
+            .map_or_else(|| "default".to_owned(), format_duration),
+    ]
+}
+
+fn origins(entries: &[SecretEntry]) -> String {
+    let list: Vec<String> = entries
+        .iter()
+        .map(|e| match e.expires {
+            Some(t) => format!("{} (expires {})", e.origin, rfc3339(t)),
+            None => e.origin.clone(),
+        })
+        .collect();
+    list.join(", ")
+}
+
+fn rfc3339(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| unix.to_string())
+}

@@ -1,0 +1,564 @@
+//! `[[route]]` validation: one raw route → one [`Route`] with its verifier.
+//!
+//! Owns the per-route rules of SPEC §2: unique paths, known providers (with a
+//! suggestion), at least one secret or public key, `[route.hmac]` exactly
+//! when `provider = "hmac"`, per-route overrides, and the default method list.
+//! The verifier is built only for a route with no other error, through the
+//! builder the caller passed in; a `BuildError` is reported at the field it
+//! names. Field paths are `route[i].…` with `i` 0-based in file order.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::time::Duration;
+
+use http::{HeaderName, Method};
+use toml::Spanned;
+
+use super::raw::{RawHmac, RawRateLimit, RawRetry, RawRoute, RawSecret, SecretList, Str};
+use super::suggest;
+use super::validate::Ctx;
+use super::{
+    Delivery, GenericHmac, HmacAlgorithm, RateLimit, RetryPolicy, Route, SecretEntry, ServerConfig,
+    SignatureEncoding, UpstreamConfig,
+};
+use crate::providers::{self, ProviderParams};
+
+/// The placeholders `[route.hmac] signed` may use.
+const PLACEHOLDERS: &[&str] = &["timestamp", "id", "body"];
+
+impl Ctx<'_> {
+    /// Validates every route; a route with any error is left out (its errors
+    /// are recorded, so the whole configuration is rejected).
+    pub(crate) fn routes(
+        &mut self,
+        raw: Vec<Spanned<RawRoute>>,
+        server: &ServerConfig,
+        upstream: Option<&UpstreamConfig>,
+    ) -> Vec<Route> {
+        let mut seen = HashMap::new();
+        let mut routes = Vec::new();
+        for (i, raw) in raw.into_iter().enumerate() {
+            if let Some(route) = self.route(i, raw, server, upstream, &mut seen) {
+                routes.push(route);
+            }
+        }
+        routes
+    }
+
+    fn route(
+        &mut self,
+        i: usize,
+        raw: Spanned<RawRoute>,
+        server: &ServerConfig,
+        default_upstream: Option<&UpstreamConfig>,
+        seen: &mut HashMap<String, usize>,
+    ) -> Option<Route> {
+        let errors_before = self.diag.error_count();
+        let route_span = raw.span();
+        let r = raw.into_inner();
+        let name = format!("route[{i}]");
+        let at = |field: &str| format!("route[{i}].{field}");
+
+        let path = match r.path {
+            Some(p) => self.route_path(p, &at("path"), i, seen),
+            None => {
+                self.diag
+                    .error(route_span.clone(), &name, "missing key \"path\"");
+                None
+            }
+        };
+        let provider_span = r
+            .provider
+            .as_ref()
+            .map_or(route_span.clone(), Spanned::span);
+        let provider = self.provider(r.provider, &at("provider"), route_span.clone());
+
+        let (secrets, secrets_written) = match r.secrets {
+            Some(list) => {
+                let span = list.span();
+                let (entries, written) = self.secret_entries(list, &at("secrets"), true);
+                if written == 0 {
+                    self.diag
+                        .error(span, at("secrets"), "empty: list at least one secret");
+                }
+                (entries, Some(written))
+            }
+            None => (Vec::new(), None),
+        };
+        let (public_keys, keys_written) = self.public_keys(i, r.public_key, r.public_keys);
+        if secrets_written.is_none() && keys_written == 0 {
+            self.diag.error(
+                route_span.clone(),
+                &name,
+                "no secrets: a route that verifies nothing cannot be configured; \
+                 set secrets (or public_key for asymmetric providers)",
+            );
+        }
+
+        let is_hmac = provider.as_deref() == Some("hmac");
+        let hmac = match (r.hmac, is_hmac) {
+            (Some(h), true) => self.hmac(h, &at("hmac")),
+            (Some(h), false) => {
+                if let Some(p) = &provider {
+                    self.diag.error(
+                        h.span(),
+                        at("hmac"),
+                        format!("[route.hmac] only applies to provider = \"hmac\", not {p:?}"),
+                    );
+                }
+                None
+            }
+            (None, true) => {
+                self.diag.error(
+                    provider_span.clone(),
+                    at("hmac"),
+                    "provider \"hmac\" needs a [route.hmac] table saying how requests are signed \
+                     (at least header = \"...\")",
+                );
+                None
+            }
+            (None, false) => None,
+        };
+
+        let upstream_path_override = r.upstream.is_some();
+        let upstream = match (r.upstream, default_upstream) {
+            (Some(u), default) => self.url(u, &at("upstream")).map(|url| UpstreamConfig {
+                url,
+                timeout: default.map_or(Duration::from_secs(30), |d| d.timeout),
+                ca: default.and_then(|d| d.ca.clone()),
+            }),
+            (None, default) => default.cloned(),
+        };
+        let tolerance = r
+            .tolerance
+            .map(|t| self.duration(Some(t), &at("tolerance"), Duration::ZERO, false));
+        if let (Some(h), Some(_)) = (&hmac, tolerance) {
+            if h.timestamp_header.is_none() {
+                self.diag.warn(
+                    &at("tolerance"),
+                    "has no effect: [route.hmac] has no timestamp_header",
+                );
+            }
+        }
+        let max_body = self.size(r.max_body, &at("max_body"), server.max_body);
+        let allow_ips = self.networks(r.allow_ips, &at("allow_ips"));
+        let rate_limit = r
+            .rate_limit
+            .and_then(|rl| self.rate_limit(rl, &at("rate_limit")));
+        let methods = r.methods.and_then(|m| self.methods(m, &at("methods")));
+        let delivery = self.choice(
+            r.delivery,
+            &at("delivery"),
+            &[("forward", Delivery::Forward), ("queue", Delivery::Queue)],
+            Delivery::Forward,
+        );
+        if delivery == Delivery::Forward {
+            if r.retry.is_some() {
+                self.diag
+                    .warn(&at("retry"), "only used with delivery = \"queue\"");
+            }
+            if r.ordered.is_some() {
+                self.diag
+                    .warn(&at("ordered"), "only used with delivery = \"queue\"");
+            }
+        }
+        let retry = self.retry(r.retry, &at("retry"));
+        let ordered = r.ordered.is_some_and(|o| *o.get_ref());
+        let public_url = r.public_url.and_then(|u| {
+            let text = u.get_ref().clone();
+            self.url(u, &at("public_url")).map(|_| text)
+        });
+        let verify_token = r
+            .verify_token
+            .and_then(|t| self.secret_ref(t, &at("verify_token"), true));
+
+        if self.diag.error_count() != errors_before {
+            return None;
+        }
+        let (path, provider, upstream) = (path?, provider?, upstream?);
+        let params = ProviderParams {
+            secrets: &secrets,
+            public_keys: &public_keys,
+            tolerance,
+            hmac: hmac.as_ref(),
+            verify_token: verify_token.as_ref(),
+        };
+        let verifier = match (self.build)(&provider, params) {
+            Ok(v) => v,
+            Err(e) => {
+                let field = if e.field.is_empty() {
+                    name.clone()
+                } else {
+                    at(&e.field)
+                };
+                let span = self.build_error_span(&field, provider_span);
+                self.diag.error(span, field, e.message);
+                return None;
+            }
+        };
+        let methods = methods.unwrap_or_else(|| {
+            let mut m = vec![Method::POST];
+            for extra in verifier.extra_methods() {
+                if !m.contains(extra) {
+                    m.push(extra.clone());
+                }
+            }
+            m
+        });
+        Some(Route {
+            path,
+            provider,
+            secrets,
+            public_keys,
+            verifier,
+            upstream,
+            upstream_path_override,
+            tolerance,
+            max_body,
+            allow_ips,
+            rate_limit,
+            methods,
+            delivery,
+            retry,
+            ordered,
+            public_url,
+        })
+    }
+
+    /// Where to report a provider's `BuildError`: the field it names if the
+    /// file has it, else the route key it is under, else the provider.
+    fn build_error_span(&self, field: &str, provider_span: Range<usize>) -> Range<usize> {
+        // `route[i].secrets[1]` → `route[i].secrets`
+        let top_level = field
+            .match_indices(['.', '['])
+            .nth(2)
+            .map_or(field, |(end, _)| &field[..end]);
+        self.tree
+            .span_of(field)
+            .or_else(|| self.tree.span_of(top_level))
+            .unwrap_or(provider_span)
+    }
+
+    fn route_path(
+        &mut self,
+        raw: Spanned<String>,
+        field: &str,
+        i: usize,
+        seen: &mut HashMap<String, usize>,
+    ) -> Option<String> {
+        let path = raw.get_ref();
+        let problem = if !path.starts_with('/') {
+            Some(format!("must start with \"/\", got {path:?}"))
+        } else if path.contains(['?', '#']) {
+            Some(format!(
+                "{path:?} has a query or fragment; routes match the path exactly"
+            ))
+        } else if path.parse::<http::uri::PathAndQuery>().is_err()
+            || path.contains(char::is_whitespace)
+        {
+            Some(format!("{path:?} is not a valid URL path"))
+        } else {
+            seen.get(path)
+                .map(|first| format!("duplicate path {path:?} (already used by route[{first}])"))
+        };
+        if let Some(problem) = problem {
+            self.diag.error(raw.span(), field, problem);
+            return None;
+        }
+        seen.insert(path.clone(), i);
+        Some(raw.into_inner())
+    }
+
+    fn provider(&mut self, raw: Str, field: &str, route_span: Range<usize>) -> Option<String> {
+        let names = providers::names();
+        let Some(raw) = raw else {
+            self.diag.error(
+                route_span,
+                field.trim_end_matches(".provider"),
+                "missing key \"provider\" (`hookguard providers` lists them)",
+            );
+            return None;
+        };
+        if names.contains(&raw.get_ref().as_str()) {
+            return Some(raw.into_inner());
+        }
+        let message = match suggest::closest(raw.get_ref(), &names) {
+            Some(near) => format!("unknown provider {:?} (did you mean {near:?}?)", raw.get_ref()),
+            None => format!(
+                "unknown provider {:?}; `hookguard providers` lists them (use \"hmac\" for a custom HMAC scheme)",
+                raw.get_ref()
+            ),
+        };
+        self.diag.error(raw.span(), field, message);
+        None
+    }
+
+    /// `public_key` (one) or `public_keys` (a list), never both. Public keys are
+    /// not secret, so literals draw no warning.
+    fn public_keys(
+        &mut self,
+        i: usize,
+        one: Option<Spanned<RawSecret>>,
+        many: Option<Spanned<SecretList>>,
+    ) -> (Vec<SecretEntry>, usize) {
+        match (one, many) {
+            (Some(_), Some(many)) => {
+                self.diag.error(
+                    many.span(),
+                    format!("route[{i}].public_keys"),
+                    "set either public_key or public_keys, not both",
+                );
+                (Vec::new(), 1)
+            }
+            (Some(one), None) => {
+                let span = one.span();
+                let field = format!("route[{i}].public_key");
+                let entry = self.secret_entry(span, one.into_inner(), &field, false);
+                (entry.into_iter().collect(), 1)
+            }
+            (None, Some(many)) => {
+                let span = many.span();
+                let field = format!("route[{i}].public_keys");
+                let (entries, written) = self.secret_entries(many, &field, false);
+                if written == 0 {
+                    self.diag
+                        .error(span, field, "empty: list at least one public key");
+                    return (entries, 1);
+                }
+                (entries, written)
+            }
+            (None, None) => (Vec::new(), 0),
+        }
+    }
+
+    fn rate_limit(&mut self, raw: Spanned<RawRateLimit>, field: &str) -> Option<RateLimit> {
+        let span = raw.span();
+        let raw = raw.into_inner();
+        let Some(per_second) = raw.per_second else {
+            self.diag
+                .error(span, format!("{field}.per_second"), "missing");
+            return None;
+        };
+        let per_second: u32 = self.count(per_second, &format!("{field}.per_second"), 1)?;
+        let burst = match raw.burst {
+            Some(b) => self.count(b, &format!("{field}.burst"), 1)?,
+            None => per_second,
+        };
+        Some(RateLimit { per_second, burst })
+    }
+
+    fn methods(&mut self, raw: Spanned<Vec<Spanned<String>>>, field: &str) -> Option<Vec<Method>> {
+        let span = raw.span();
+        let list = raw.into_inner();
+        if list.is_empty() {
+            self.diag
+                .error(span, field, "empty: the route would accept no request");
+            return None;
+        }
+        let mut methods = Vec::new();
+        for (j, m) in list.into_iter().enumerate() {
+            let upper = m.get_ref().to_ascii_uppercase();
+            match Method::from_bytes(upper.as_bytes()) {
+                Ok(method) if !methods.contains(&method) => methods.push(method),
+                Ok(_) => {}
+                Err(_) => self.diag.error(
+                    m.span(),
+                    format!("{field}[{j}]"),
+                    format!("invalid HTTP method {:?}", m.get_ref()),
+                ),
+            }
+        }
+        Some(methods)
+    }
+
+    fn retry(&mut self, raw: Option<Spanned<RawRetry>>, field: &str) -> RetryPolicy {
+        let default = RetryPolicy {
+            base: Duration::from_secs(1),
+            cap: Duration::from_secs(600),
+            max_attempts: 12,
+            max_age: Duration::from_secs(3 * 86_400),
+        };
+        let Some(raw) = raw else { return default };
+        let raw = raw.into_inner();
+        let cap_span = raw.cap.as_ref().map(Spanned::span);
+        let base = self.duration(raw.base, &format!("{field}.base"), default.base, false);
+        let cap = self.duration(raw.cap, &format!("{field}.cap"), default.cap, false);
+        if cap < base {
+            let span = cap_span.unwrap_or(0..0);
+            self.diag
+                .error(span, format!("{field}.cap"), "must be at least retry.base");
+        }
+        let max_attempts = raw
+            .max_attempts
+            .and_then(|n| self.count(n, &format!("{field}.max_attempts"), 1))
+            .unwrap_or(default.max_attempts);
+        let max_age = self.duration(
+            raw.max_age,
+            &format!("{field}.max_age"),
+            default.max_age,
+            false,
+        );
+        RetryPolicy {
+            base,
+            cap,
+            max_attempts,
+            max_age,
+        }
+    }
+
+    fn hmac(&mut self, raw: Spanned<RawHmac>, field: &str) -> Option<GenericHmac> {
+        let span = raw.span();
+        let raw = raw.into_inner();
+        let errors_before = self.diag.error_count();
+        let algorithm = self.choice(
+            raw.algorithm,
+            &format!("{field}.algorithm"),
+            &[
+                ("sha1", HmacAlgorithm::Sha1),
+                ("sha256", HmacAlgorithm::Sha256),
+                ("sha512", HmacAlgorithm::Sha512),
+            ],
+            HmacAlgorithm::Sha256,
+        );
+        let encoding = self.choice(
+            raw.encoding,
+            &format!("{field}.encoding"),
+            &[
+                ("hex", SignatureEncoding::Hex),
+                ("base64", SignatureEncoding::Base64),
+            ],
+            SignatureEncoding::Hex,
+        );
+        let header = match raw.header {
+            Some(h) => self.header_name(h, &format!("{field}.header")),
+            None => {
+                self.diag.error(
+                    span.clone(),
+                    format!("{field}.header"),
+                    "missing: the header that carries the signature",
+                );
+                None
+            }
+        };
+        let timestamp_header = raw
+            .timestamp_header
+            .as_ref()
+            .and_then(|h| self.header_name(h.clone(), &format!("{field}.timestamp_header")));
+        let id_header = raw
+            .id_header
+            .as_ref()
+            .and_then(|h| self.header_name(h.clone(), &format!("{field}.id_header")));
+        let prefix = raw
+            .prefix
+            .map(Spanned::into_inner)
+            .filter(|p| !p.is_empty());
+
+        let (signed, signed_span) = match raw.signed {
+            Some(s) => (s.get_ref().clone(), s.span()),
+            None => ("{body}".to_owned(), span),
+        };
+        let signed_field = format!("{field}.signed");
+        match placeholders(&signed) {
+            Err(problem) => self.diag.error(signed_span.clone(), &signed_field, problem),
+            Ok(used) => {
+                let mut problems = Vec::new();
+                if !used.contains(&"body") {
+                    problems.push(
+                        "must include {body}; otherwise the body is not authenticated".to_owned(),
+                    );
+                }
+                if used.contains(&"timestamp") && raw.timestamp_header.is_none() {
+                    problems.push("uses {timestamp} but timestamp_header is not set".to_owned());
+                }
+                if used.contains(&"id") && raw.id_header.is_none() {
+                    problems.push("uses {id} but id_header is not set".to_owned());
+                }
+                if raw.timestamp_header.is_some() && !used.contains(&"timestamp") {
+                    problems.push(
+                        "timestamp_header is set but {timestamp} is not signed; \
+                         an unsigned timestamp cannot stop replays"
+                            .to_owned(),
+                    );
+                }
+                for problem in problems {
+                    self.diag.error(signed_span.clone(), &signed_field, problem);
+                }
+            }
+        }
+        if self.diag.error_count() != errors_before {
+            return None;
+        }
+        Some(GenericHmac {
+            algorithm,
+            header: header?,
+            prefix,
+            encoding,
+            timestamp_header,
+            id_header,
+            signed,
+        })
+    }
+
+    /// A valid header name, lower-cased.
+    fn header_name(&mut self, raw: Spanned<String>, field: &str) -> Option<String> {
+        match HeaderName::from_bytes(raw.get_ref().as_bytes()) {
+            Ok(name) => Some(name.as_str().to_owned()),
+            Err(_) => {
+                self.diag.error(
+                    raw.span(),
+                    field,
+                    format!("invalid header name {:?}", raw.get_ref()),
+                );
+                None
+            }
+        }
+    }
+}
+
+/// The placeholders a `signed` template uses, or why it is malformed.
+fn placeholders(template: &str) -> Result<Vec<&'static str>, String> {
+    let mut used = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find(['{', '}']) {
+        if rest[open..].starts_with('}') {
+            return Err(format!("unmatched \"}}\" in {template:?}"));
+        }
+        let after = &rest[open + 1..];
+        let close = after
+            .find('}')
+            .ok_or_else(|| format!("unclosed \"{{\" in {template:?}"))?;
+        let name = &after[..close];
+        match PLACEHOLDERS.iter().find(|p| **p == name) {
+            Some(p) => used.push(*p),
+            None => {
+                return Err(format!(
+                    "unknown placeholder {{{name}}}{}; allowed: {{timestamp}}, {{id}}, {{body}}",
+                    suggest::did_you_mean(name, PLACEHOLDERS)
+                ))
+            }
+        }
+        rest = &after[close + 1..];
+    }
+    Ok(used)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::placeholders;
+
+    #[test]
+    fn signed_templates() {
+        assert_eq!(placeholders("{body}"), Ok(vec!["body"]));
+        assert_eq!(
+            placeholders("{timestamp}.{body}"),
+            Ok(vec!["timestamp", "body"])
+        );
+        assert_eq!(placeholders("v0:{id}:{body}"), Ok(vec!["id", "body"]));
+        assert!(placeholders("{bdy}")
+            .unwrap_err()
+            .contains("did you mean \"body\""));
+        assert!(placeholders("{body").unwrap_err().contains("unclosed"));
+        assert!(placeholders("body}").unwrap_err().contains("unmatched"));
+        assert_eq!(placeholders("plain"), Ok(vec![]));
+    }
+}

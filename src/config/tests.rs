@@ -1,0 +1,423 @@
+//! Whole-file validation tests through the public seam, with a fake verifier
+//! builder so that they do not depend on the real providers. (Error goldens
+//! live in `tests/config_errors.rs`; real-provider checks of the shipped
+//! example configs in `tests/config_examples.rs`.)
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::Method;
+
+use super::*;
+use crate::providers::{BuildError, Inbound, ProviderParams, Rejection, Verified, Verifier};
+
+struct Fake(String);
+
+static GET_ONLY: [Method; 1] = [Method::GET];
+
+impl Verifier for Fake {
+    fn provider(&self) -> &str {
+        &self.0
+    }
+
+    fn precheck(&self, _: &Inbound<'_>) -> Result<(), Rejection> {
+        Ok(())
+    }
+
+    fn verify(&self, _: &Inbound<'_>, _: &[u8]) -> Result<Verified, Rejection> {
+        Err(Rejection::InvalidSignature {
+            detail: "fake".into(),
+        })
+    }
+
+    fn extra_methods(&self) -> &'static [Method] {
+        if self.0 == "slack" {
+            &GET_ONLY
+        } else {
+            &[]
+        }
+    }
+}
+
+fn fake(name: &str, _: ProviderParams<'_>) -> Result<SharedVerifier, BuildError> {
+    Ok(Arc::new(Fake(name.to_owned())))
+}
+
+fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let map: HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    move |k| map.get(k).cloned()
+}
+
+fn parse(src: &str) -> Result<Config, ConfigErrors> {
+    from_str_with(
+        src,
+        Path::new("t.toml"),
+        &env(&[("S", "secret-value")]),
+        &fake,
+    )
+}
+
+fn errors(src: &str) -> String {
+    match parse(src) {
+        Ok(_) => panic!("expected errors for:\n{src}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+const MINIMAL: &str = r#"
+[upstream]
+url = "http://127.0.0.1:3000"
+
+[[route]]
+path = "/hook"
+provider = "github"
+secrets = ["env:S"]
+"#;
+
+/// A fresh directory under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("hookguard-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn minimal_config_gets_every_default() {
+    let cfg = parse(MINIMAL).unwrap();
+    assert_eq!(cfg.server.listen, "0.0.0.0:8080".parse().unwrap());
+    assert!(cfg.server.tls.is_none());
+    assert_eq!(cfg.server.max_body, 1 << 20);
+    assert!(cfg.server.trusted_proxies.is_empty());
+    assert_eq!(cfg.server.request_timeout, Duration::from_secs(30));
+    assert_eq!(cfg.server.shutdown_grace, Duration::from_secs(30));
+    assert!(cfg.admin.is_none());
+    assert_eq!(cfg.upstream.timeout, Duration::from_secs(30));
+    assert_eq!(cfg.replay.store, ReplayStoreKind::Memory);
+    assert_eq!(cfg.replay.ttl, Duration::from_secs(86_400));
+    assert_eq!(cfg.replay.max_entries, 1_000_000);
+    assert_eq!(cfg.replay.on_store_error, OnStoreError::Reject);
+    assert_eq!(cfg.log.format, LogFormat::Json);
+    assert_eq!(cfg.spool.dir, PathBuf::from("./hookguard-spool"));
+    assert_eq!(cfg.spool.max_size, 1 << 30);
+    let route = &cfg.routes[0];
+    assert_eq!(route.methods, vec![Method::POST]);
+    assert_eq!(route.max_body, 1 << 20);
+    assert_eq!(route.delivery, Delivery::Forward);
+    assert!(!route.upstream_path_override);
+    assert_eq!(route.secrets[0].origin, "env:S");
+    assert_eq!(route.secrets[0].value.expose(), b"secret-value");
+    assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
+}
+
+#[test]
+fn admin_defaults_and_token() {
+    let src = format!("{MINIMAL}\n[admin]\ntoken = \"env:S\"\n");
+    let admin = parse(&src).unwrap().admin.unwrap();
+    assert_eq!(admin.listen, "127.0.0.1:9090".parse().unwrap());
+    assert_eq!(admin.token.unwrap().expose(), b"secret-value");
+    let open = format!("{MINIMAL}\n[admin]\nlisten = \"0.0.0.0:9090\"\n");
+    let warnings = parse(&open).unwrap().warnings;
+    assert!(warnings[0].starts_with("admin.listen: "), "{warnings:?}");
+}
+
+#[test]
+fn route_overrides() {
+    let src = r#"
+[server]
+trusted_proxies = ["10.0.0.0/8", "192.0.2.7", "2001:db8::1", "10.1.2.3/16"]
+[upstream]
+url = "https://app.internal:8443"
+timeout = "5s"
+[[route]]
+path = "/slack"
+provider = "slack"
+secrets = [{ value = "env:S", expires = 2027-01-01T00:00:00Z }, "env:S"]
+upstream = "http://127.0.0.1:3000/in/slack"
+tolerance = "2m"
+max_body = "64KiB"
+allow_ips = ["2a0a:a440::/29"]
+methods = ["post", "Get", "POST"]
+public_url = "https://hooks.example.com/slack"
+verify_token = "env:S"
+"#;
+    let cfg = parse(src).unwrap();
+    let nets: Vec<String> = cfg
+        .server
+        .trusted_proxies
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    assert_eq!(
+        nets,
+        [
+            "10.0.0.0/8",
+            "192.0.2.7/32",
+            "2001:db8::1/128",
+            "10.1.0.0/16"
+        ]
+    );
+    let r = &cfg.routes[0];
+    assert_eq!(r.upstream.url.to_string(), "http://127.0.0.1:3000/in/slack");
+    assert_eq!(r.upstream.timeout, Duration::from_secs(5));
+    assert!(r.upstream_path_override);
+    assert_eq!(r.tolerance, Some(Duration::from_secs(120)));
+    assert_eq!(r.max_body, 65_536);
+    assert_eq!(r.methods, vec![Method::POST, Method::GET]);
+    assert_eq!(r.secrets[0].expires, Some(1_798_761_600));
+    assert_eq!(
+        r.public_url.as_deref(),
+        Some("https://hooks.example.com/slack")
+    );
+}
+
+#[test]
+fn default_methods_add_the_providers_extras() {
+    let src = MINIMAL.replace("github", "slack");
+    assert_eq!(
+        parse(&src).unwrap().routes[0].methods,
+        vec![Method::POST, Method::GET]
+    );
+}
+
+#[test]
+fn relative_paths_resolve_against_the_config_directory() {
+    let dir = TempDir::new("relpaths");
+    std::fs::create_dir_all(dir.0.join("secrets")).unwrap();
+    std::fs::write(dir.0.join("secrets/gh"), "from-file\r\n").unwrap();
+    let src = r#"
+[server]
+tls = { cert = "tls/cert.pem", key = "/abs/key.pem" }
+[upstream]
+url = "https://127.0.0.1:3000"
+ca = "ca.pem"
+[[route]]
+path = "/hook"
+provider = "github"
+secrets = "file:secrets/gh"
+"#;
+    let file = dir.0.join("app.toml");
+    let cfg = from_str_with(src, &file, &env(&[]), &fake).unwrap();
+    let tls = cfg.server.tls.unwrap();
+    assert_eq!(tls.cert, dir.0.join("tls/cert.pem"));
+    assert_eq!(tls.key, PathBuf::from("/abs/key.pem"));
+    assert_eq!(cfg.upstream.ca, Some(dir.0.join("ca.pem")));
+    let secret = &cfg.routes[0].secrets[0];
+    assert_eq!(secret.value.expose(), b"from-file");
+    assert_eq!(
+        secret.origin,
+        format!("file:{}", dir.0.join("secrets/gh").display())
+    );
+}
+
+#[test]
+fn build_errors_point_at_the_field_they_name() {
+    let src = "[upstream]\nurl = \"http://a\"\n[[route]]\npath = \"/h\"\nprovider = \"svix\"\nsecrets = [\n  \"env:S\",\n  \"whsec_AAAA\",\n]\n";
+    let build = |_: &str, _: ProviderParams<'_>| -> Result<SharedVerifier, BuildError> {
+        Err(BuildError {
+            field: "secrets[1]".into(),
+            message: "whsec_ secret decodes to 3 bytes; at least 16 are required".into(),
+        })
+    };
+    let err = from_str_with(src, Path::new("t.toml"), &env(&[("S", "x")]), &build)
+        .err()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        err,
+        "t.toml:8:3: route[0].secrets[1]: whsec_ secret decodes to 3 bytes; at least 16 are required"
+    );
+    // A field the file does not have falls back to the provider.
+    let build = |_: &str, _: ProviderParams<'_>| -> Result<SharedVerifier, BuildError> {
+        Err(BuildError {
+            field: "tolerance".into(),
+            message: "too long".into(),
+        })
+    };
+    let err = from_str_with(src, Path::new("t.toml"), &env(&[("S", "x")]), &build)
+        .err()
+        .unwrap()
+        .to_string();
+    assert_eq!(err, "t.toml:5:12: route[0].tolerance: too long");
+}
+
+#[test]
+fn verifiers_are_built_only_for_routes_without_errors() {
+    let calls = std::cell::Cell::new(0);
+    let build = |name: &str, p: ProviderParams<'_>| {
+        calls.set(calls.get() + 1);
+        fake(name, p)
+    };
+    let src = format!("{MINIMAL}\n[[route]]\npath = \"/two\"\nprovider = \"github\"\nsecrets = [\"env:MISSING\"]\n");
+    assert!(from_str_with(&src, Path::new("t.toml"), &env(&[("S", "x")]), &build).is_err());
+    assert_eq!(calls.get(), 1);
+}
+
+#[test]
+fn literal_and_expired_secrets_are_warnings_and_never_printed() {
+    let src = r#"
+[upstream]
+url = "http://127.0.0.1:3000"
+[[route]]
+path = "/hook"
+provider = "github"
+secrets = ["hunter2-literal", { value = "env:S", expires = "2001-01-01T00:00:00Z" }]
+"#;
+    let cfg = parse(src).unwrap();
+    assert_eq!(
+        cfg.warnings,
+        [
+            "route[0].secrets[0]: literal secret in the config file; prefer env: or file:",
+            "route[0].secrets[1]: expired at 2001-01-01T00:00:00Z; it no longer verifies anything",
+        ]
+    );
+    let out = render_check(&cfg);
+    assert!(
+        out.contains("2: literal, env:S (expires 2001-01-01T00:00:00Z)"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("hunter2") && !out.contains("secret-value"),
+        "{out}"
+    );
+    assert!(!format!("{:?}", cfg.routes).contains("hunter2"));
+}
+
+#[test]
+fn render_check_lists_routes_then_warnings() {
+    let src = format!(
+        "{MINIMAL}\n[[route]]\npath = \"/payments\"\nprovider = \"hmac\"\nsecrets = [\"lit\"]\ntolerance = \"5m\"\n[route.hmac]\nheader = \"X-Sig\"\n"
+    );
+    let out = render_check(&parse(&src).unwrap());
+    let expected = "\
+listen    0.0.0.0:8080 (http)
+admin     off
+upstream  http://127.0.0.1:3000/ (timeout 30s)
+
+PATH       PROVIDER  SECRETS     UPSTREAM                METHODS  MAX_BODY  TOLERANCE
+/hook      github    1: env:S    http://127.0.0.1:3000/  POST     1MiB      default
+/payments  hmac      1: literal  http://127.0.0.1:3000/  POST     1MiB      5m
+
+warnings:
+  route[1].secrets[0]: literal secret in the config file; prefer env: or file:
+  route[1].tolerance: has no effect: [route.hmac] has no timestamp_header
+";
+    assert_eq!(out, expected);
+}
+
+#[test]
+fn generic_hmac_is_normalised_and_passed_to_the_builder() {
+    let src = format!(
+        "{}\n[route.hmac]\nalgorithm = \"sha512\"\nheader = \"X-Signature\"\nprefix = \"\"\n\
+         encoding = \"base64\"\ntimestamp_header = \"X-Timestamp\"\nid_header = \"X-Id\"\n\
+         signed = \"{{id}}.{{timestamp}}.{{body}}\"\n",
+        MINIMAL.replace("github", "hmac")
+    );
+    let seen = std::cell::RefCell::new(None);
+    let build = |name: &str, p: ProviderParams<'_>| {
+        *seen.borrow_mut() = p.hmac.cloned();
+        fake(name, p)
+    };
+    from_str_with(&src, Path::new("t.toml"), &env(&[("S", "x")]), &build).unwrap();
+    let hmac = seen.into_inner().unwrap();
+    assert_eq!(
+        hmac,
+        GenericHmac {
+            algorithm: HmacAlgorithm::Sha512,
+            header: "x-signature".into(),
+            prefix: None,
+            encoding: SignatureEncoding::Base64,
+            timestamp_header: Some("x-timestamp".into()),
+            id_header: Some("x-id".into()),
+            signed: "{id}.{timestamp}.{body}".into(),
+        }
+    );
+    // defaults: sha256, hex, "{body}"
+    let src = format!(
+        "{}\n[route.hmac]\nheader = \"X-Sig\"\n",
+        MINIMAL.replace("github", "hmac")
+    );
+    let seen = std::cell::RefCell::new(None);
+    let build = |name: &str, p: ProviderParams<'_>| {
+        *seen.borrow_mut() = p.hmac.cloned();
+        fake(name, p)
+    };
+    from_str_with(&src, Path::new("t.toml"), &env(&[("S", "x")]), &build).unwrap();
+    let hmac = seen.into_inner().unwrap();
+    assert_eq!(hmac.algorithm, HmacAlgorithm::Sha256);
+    assert_eq!(hmac.encoding, SignatureEncoding::Hex);
+    assert_eq!(hmac.signed, "{body}");
+}
+
+#[test]
+fn secret_type_errors_are_located_and_redacted() {
+    let src = MINIMAL.replace("[\"env:S\"]", "98765432123");
+    assert_eq!(
+        errors(&src),
+        "t.toml:8:11: route[0].secrets: invalid type: integer, expected a secret: \
+         \"env:NAME\", \"file:PATH\", a literal, or { value = ..., expires = ... }"
+    );
+}
+
+#[test]
+fn example_configs_are_valid_with_any_verifier() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let path = root.join("config/example.toml");
+    let src = std::fs::read_to_string(&path).unwrap();
+    let cfg = from_str_with(&src, &path, &env(&[]), &fake).unwrap();
+    let paths: Vec<&str> = cfg.routes.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/webhooks/github",
+            "/webhooks/stripe",
+            "/webhooks/payments",
+            "/webhooks/orders"
+        ]
+    );
+    assert_eq!(cfg.server.listen, "127.0.0.1:8080".parse().unwrap());
+    assert_eq!(cfg.warnings.len(), 4);
+
+    // production.toml references files that exist only in a deployment:
+    // with its environment supplied, those are the only errors.
+    let path = root.join("config/production.toml");
+    let src = std::fs::read_to_string(&path).unwrap();
+    let vars = [
+        ("HOOKGUARD_ADMIN_TOKEN", "t"),
+        ("GITHUB_WEBHOOK_SECRET_OLD", "old"),
+        (
+            "STRIPE_WEBHOOK_SECRET",
+            "whsec_ZGVtby1zdHJpcGUtc2lnbmluZy1zZWNyZXQ=",
+        ),
+        (
+            "SVIX_WEBHOOK_SECRET",
+            "whsec_ZGVtby1zdml4LXNpZ25pbmctc2VjcmV0",
+        ),
+        ("PAYMENTS_WEBHOOK_SECRET", "p"),
+    ];
+    let errs = from_str_with(&src, &path, &env(&vars), &fake)
+        .err()
+        .unwrap();
+    for e in &errs.errors {
+        assert!(
+            e.message
+                .starts_with("cannot read secret file /run/secrets/"),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,508 @@
+//! Raw configuration → validated [`Config`]: the global sections, the shared
+//! field checkers, and the list of features this build cannot run yet.
+//!
+//! The flow is: TOML outline (syntax errors) → unknown keys (all at once) →
+//! serde into `raw` (type errors) → these checks (every semantic error,
+//! collected). Routes are checked in `route.rs`. Relative paths (`file:`
+//! secrets, TLS certificate and key, upstream CA) resolve against the
+//! directory that holds the configuration file.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use http::Uri;
+use ipnet::IpNet;
+use toml::Spanned;
+
+use super::error::{ConfigErrors, Diagnostics};
+use super::raw::{self, DurationText, RawConfig, SizeText, Str};
+use super::secrets::Env;
+use super::tree::Node;
+use super::{suggest, units, BuildFn};
+use super::{
+    AdminConfig, Config, LogConfig, LogFormat, OnStoreError, ReplayConfig, ReplayStoreKind,
+    ServerConfig, SpoolConfig, TlsFiles, UpstreamConfig,
+};
+
+/// Parses and validates `src` (read from `file`), collecting every error.
+pub(crate) fn validate(
+    src: &str,
+    file: &Path,
+    env: &Env<'_>,
+    build: &BuildFn<'_>,
+) -> Result<Config, ConfigErrors> {
+    let mut diag = Diagnostics::new(file, src);
+    let tree = match Node::parse(src) {
+        Ok(tree) => tree,
+        Err(e) => {
+            let span = e.span().unwrap_or(0..0);
+            diag.error(span, "", format!("invalid TOML: {}", one_line(e.message())));
+            return Err(diag.into_errors());
+        }
+    };
+    tree.check_keys(src, &raw::allowed_keys, &mut diag);
+    if diag.has_errors() {
+        return Err(diag.into_errors());
+    }
+    let raw: RawConfig = match toml::from_str(src) {
+        Ok(raw) => raw,
+        Err(e) => {
+            let span = e.span().unwrap_or(0..0);
+            let field = tree.path_at(src, span.start);
+            diag.error(span, field, one_line(e.message()));
+            return Err(diag.into_errors());
+        }
+    };
+    let mut ctx = Ctx {
+        diag,
+        tree,
+        base_dir: file.parent().map(Path::to_path_buf).unwrap_or_default(),
+        env,
+        build,
+        now: time::OffsetDateTime::now_utc().unix_timestamp(),
+    };
+    reject_unbuilt_features(&mut ctx, &raw);
+
+    let server = ctx.server(raw.server);
+    let admin = raw.admin.map(|a| ctx.admin(a));
+    let upstream = ctx.upstream(raw.upstream);
+    let replay = ctx.replay(raw.replay);
+    let log = ctx.log(raw.log);
+    let spool = ctx.spool(raw.spool);
+    let routes = ctx.routes(raw.route.unwrap_or_default(), &server, upstream.as_ref());
+
+    let warnings = ctx.diag.finish()?;
+    match upstream {
+        Some(upstream) => Ok(Config {
+            source: file.to_path_buf(),
+            server,
+            admin,
+            upstream,
+            replay,
+            log,
+            spool,
+            routes,
+            warnings,
+        }),
+        // `ctx.upstream` reports a missing url, so this is unreachable; an
+        // empty error list is still an error rather than a panic.
+        None => Err(ConfigErrors { errors: Vec::new() }),
+    }
+}
+
+/// Features SPEC describes that this build does not implement yet. Accepting
+/// them silently would promise behaviour that is not there, so each is an
+/// error at its location. Delete a check here when its feature lands.
+fn reject_unbuilt_features(ctx: &mut Ctx<'_>, raw: &RawConfig) {
+    if let Some(store) = raw.replay.as_ref().and_then(|r| r.store.as_ref()) {
+        if is_redis_url(store.get_ref()) {
+            ctx.diag.error(
+                store.span(),
+                "replay.store",
+                "the Redis replay store is not available in this build; use \"memory\"",
+            );
+        }
+    }
+    for (i, route) in raw.route.iter().flatten().enumerate() {
+        let route = route.get_ref();
+        if let Some(delivery) = &route.delivery {
+            if delivery.get_ref() == "queue" {
+                ctx.diag.error(
+                    delivery.span(),
+                    format!("route[{i}].delivery"),
+                    "queue delivery is not available in this build; use \"forward\"",
+                );
+            }
+        }
+        if let Some(limit) = &route.rate_limit {
+            ctx.diag.error(
+                limit.span(),
+                format!("route[{i}].rate_limit"),
+                "rate limiting is not available in this build; remove rate_limit",
+            );
+        }
+    }
+}
+
+fn is_redis_url(s: &str) -> bool {
+    s.starts_with("redis://") || s.starts_with("rediss://")
+}
+
+/// Joins a multi-line parser message into one line.
+fn one_line(message: &str) -> String {
+    let lines: Vec<&str> = message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines.join("; ")
+}
+
+/// Validation state: the error collector plus what every check needs.
+pub(crate) struct Ctx<'a> {
+    pub(crate) diag: Diagnostics<'a>,
+    pub(crate) tree: Node,
+    pub(crate) base_dir: PathBuf,
+    pub(crate) env: &'a Env<'a>,
+    pub(crate) build: &'a BuildFn<'a>,
+    /// Unix seconds at validation, for warnings about expired secrets.
+    pub(crate) now: i64,
+}
+
+// === impl Ctx: sections ===
+
+impl Ctx<'_> {
+    fn server(&mut self, raw: Option<raw::RawServer>) -> ServerConfig {
+        let raw = raw.unwrap_or(raw::RawServer {
+            listen: None,
+            tls: None,
+            max_body: None,
+            trusted_proxies: None,
+            request_timeout: None,
+            shutdown_grace: None,
+        });
+        let default_listen = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 8080);
+        let tls = raw.tls.and_then(|tls| {
+            let span = tls.span();
+            let tls = tls.into_inner();
+            let cert = self.required_path(tls.cert, "server.tls.cert", span.clone());
+            let key = self.required_path(tls.key, "server.tls.key", span);
+            Some(TlsFiles {
+                cert: cert?,
+                key: key?,
+            })
+        });
+        ServerConfig {
+            listen: self.socket_addr(raw.listen, "server.listen", default_listen),
+            tls,
+            max_body: self.size(raw.max_body, "server.max_body", 1 << 20),
+            trusted_proxies: self.networks(raw.trusted_proxies, "server.trusted_proxies"),
+            request_timeout: self.duration(
+                raw.request_timeout,
+                "server.request_timeout",
+                Duration::from_secs(30),
+                false,
+            ),
+            shutdown_grace: self.duration(
+                raw.shutdown_grace,
+                "server.shutdown_grace",
+                Duration::from_secs(30),
+                true,
+            ),
+        }
+    }
+
+    fn admin(&mut self, raw: Spanned<raw::RawAdmin>) -> AdminConfig {
+        let raw = raw.into_inner();
+        let default_listen = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 9090);
+        let listen = self.socket_addr(raw.listen, "admin.listen", default_listen);
+        let token = raw
+            .token
+            .and_then(|t| self.secret_ref(t, "admin.token", true));
+        if token.is_none() && !listen.ip().is_loopback() {
+            self.diag.warn(
+                "admin.listen",
+                format!("{listen} is not a loopback address and admin.token is not set"),
+            );
+        }
+        AdminConfig { listen, token }
+    }
+
+    /// `[upstream]`; `None` (with an error) when its url is missing or invalid.
+    fn upstream(&mut self, raw: Option<Spanned<raw::RawUpstream>>) -> Option<UpstreamConfig> {
+        let (span, raw) = match raw {
+            Some(raw) => (raw.span(), Some(raw.into_inner())),
+            None => (0..0, None),
+        };
+        let (url, timeout, ca) = match raw {
+            Some(r) => (r.url, r.timeout, r.ca),
+            None => (None, None, None),
+        };
+        let timeout = self.duration(timeout, "upstream.timeout", Duration::from_secs(30), false);
+        let ca = ca.map(|ca| self.path(ca.get_ref()));
+        let Some(url) = url else {
+            self.diag.error(
+                span,
+                "upstream.url",
+                "missing: [upstream] url is the default target of every route \
+                 (e.g. url = \"http://127.0.0.1:3000\")",
+            );
+            return None;
+        };
+        let url = self.url(url, "upstream.url")?;
+        if ca.is_some() && url.scheme_str() != Some("https") {
+            self.diag
+                .warn("upstream.ca", "only used for https:// upstreams");
+        }
+        Some(UpstreamConfig { url, timeout, ca })
+    }
+
+    fn replay(&mut self, raw: Option<raw::RawReplay>) -> ReplayConfig {
+        let raw = raw.unwrap_or(raw::RawReplay {
+            store: None,
+            ttl: None,
+            max_entries: None,
+            on_store_error: None,
+        });
+        let store = match raw.store {
+            None => ReplayStoreKind::Memory,
+            Some(s) if s.get_ref() == "memory" => ReplayStoreKind::Memory,
+            Some(s) if is_redis_url(s.get_ref()) => ReplayStoreKind::Redis(s.into_inner()),
+            Some(s) => {
+                let hint = suggest::did_you_mean(s.get_ref(), &["memory"]);
+                self.diag.error(
+                    s.span(),
+                    "replay.store",
+                    format!(
+                        "unknown store {:?}{hint}; expected \"memory\" or a redis:// URL",
+                        s.get_ref()
+                    ),
+                );
+                ReplayStoreKind::Memory
+            }
+        };
+        let ttl = self.duration(raw.ttl, "replay.ttl", Duration::from_secs(24 * 3600), false);
+        let max_entries = raw
+            .max_entries
+            .and_then(|n| self.count::<usize>(n, "replay.max_entries", 1))
+            .unwrap_or(1_000_000);
+        let on_store_error = self.choice(
+            raw.on_store_error,
+            "replay.on_store_error",
+            &[
+                ("reject", OnStoreError::Reject),
+                ("allow", OnStoreError::Allow),
+            ],
+            OnStoreError::Reject,
+        );
+        ReplayConfig {
+            store,
+            ttl,
+            max_entries,
+            on_store_error,
+        }
+    }
+
+    fn log(&mut self, raw: Option<raw::RawLog>) -> LogConfig {
+        let format = self.choice(
+            raw.and_then(|r| r.format),
+            "log.format",
+            &[("json", LogFormat::Json), ("pretty", LogFormat::Pretty)],
+            LogFormat::Json,
+        );
+        LogConfig { format }
+    }
+
+    fn spool(&mut self, raw: Option<raw::RawSpool>) -> SpoolConfig {
+        let (dir, max_size) = raw.map_or((None, None), |r| (r.dir, r.max_size));
+        let dir = match dir {
+            Some(d) if d.get_ref().is_empty() => {
+                self.diag.error(d.span(), "spool.dir", "empty path");
+                PathBuf::new()
+            }
+            Some(d) => PathBuf::from(d.into_inner()),
+            None => PathBuf::from("./hookguard-spool"),
+        };
+        let max_size = self.size(max_size, "spool.max_size", 1 << 30);
+        SpoolConfig { dir, max_size }
+    }
+}
+
+// === impl Ctx: field checks shared by sections and routes ===
+
+impl Ctx<'_> {
+    /// A duration, `default` when absent; zero only when `zero_ok`.
+    pub(crate) fn duration(
+        &mut self,
+        raw: Option<Spanned<DurationText>>,
+        field: &str,
+        default: Duration,
+        zero_ok: bool,
+    ) -> Duration {
+        let Some(raw) = raw else { return default };
+        match units::parse_duration(&raw.get_ref().0) {
+            Ok(d) if d.is_zero() && !zero_ok => {
+                self.diag
+                    .error(raw.span(), field, "must be greater than zero");
+                default
+            }
+            Ok(d) => d,
+            Err(e) => {
+                self.diag.error(raw.span(), field, e.to_string());
+                default
+            }
+        }
+    }
+
+    /// A size of at least one byte, `default` when absent.
+    pub(crate) fn size(
+        &mut self,
+        raw: Option<Spanned<SizeText>>,
+        field: &str,
+        default: u64,
+    ) -> u64 {
+        let Some(raw) = raw else { return default };
+        match units::parse_size(&raw.get_ref().0) {
+            Ok(0) => {
+                self.diag
+                    .error(raw.span(), field, "must be greater than zero");
+                default
+            }
+            Ok(n) => n,
+            Err(e) => {
+                self.diag.error(raw.span(), field, e.to_string());
+                default
+            }
+        }
+    }
+
+    /// One of a fixed set of words, with a suggestion for near misses.
+    pub(crate) fn choice<T: Copy>(
+        &mut self,
+        raw: Str,
+        field: &str,
+        options: &[(&'static str, T)],
+        default: T,
+    ) -> T {
+        let Some(raw) = raw else { return default };
+        if let Some((_, value)) = options.iter().find(|(name, _)| name == raw.get_ref()) {
+            return *value;
+        }
+        let names: Vec<&str> = options.iter().map(|(name, _)| *name).collect();
+        let hint = suggest::did_you_mean(raw.get_ref(), &names);
+        self.diag.error(
+            raw.span(),
+            field,
+            format!(
+                "unknown value {:?}{hint}; expected {}",
+                raw.get_ref(),
+                suggest::one_of(&names)
+            ),
+        );
+        default
+    }
+
+    /// An integer of at least `min` that fits `T`.
+    pub(crate) fn count<T: TryFrom<i64>>(
+        &mut self,
+        raw: Spanned<i64>,
+        field: &str,
+        min: i64,
+    ) -> Option<T> {
+        let n = *raw.get_ref();
+        if n < min {
+            self.diag.error(
+                raw.span(),
+                field,
+                format!("must be at least {min}, got {n}"),
+            );
+            return None;
+        }
+        match T::try_from(n) {
+            Ok(v) => Some(v),
+            Err(_) => {
+                self.diag
+                    .error(raw.span(), field, format!("{n} is too large"));
+                None
+            }
+        }
+    }
+
+    fn socket_addr(&mut self, raw: Str, field: &str, default: SocketAddr) -> SocketAddr {
+        let Some(raw) = raw else { return default };
+        match raw.get_ref().parse() {
+            Ok(addr) => addr,
+            Err(_) => {
+                self.diag.error(
+                    raw.span(),
+                    field,
+                    format!(
+                        "invalid address {:?}: expected IP:PORT, e.g. \"0.0.0.0:8443\" or \"[::]:8443\"",
+                        raw.get_ref()
+                    ),
+                );
+                default
+            }
+        }
+    }
+
+    /// CIDR networks; a bare address means that one host (/32 or /128).
+    pub(crate) fn networks(
+        &mut self,
+        raw: Option<Vec<Spanned<String>>>,
+        field: &str,
+    ) -> Vec<IpNet> {
+        let mut nets = Vec::new();
+        for (i, item) in raw.into_iter().flatten().enumerate() {
+            let text = item.get_ref().trim();
+            let parsed = text
+                .parse::<IpNet>()
+                .map(|n| n.trunc())
+                .or_else(|_| text.parse::<IpAddr>().map(IpNet::from));
+            match parsed {
+                Ok(net) => nets.push(net),
+                Err(_) => self.diag.error(
+                    item.span(),
+                    format!("{field}[{i}]"),
+                    format!(
+                        "invalid network {:?}: expected a CIDR such as \"10.0.0.0/8\" or an IP address",
+                        item.get_ref()
+                    ),
+                ),
+            }
+        }
+        nets
+    }
+
+    /// An absolute `http://` or `https://` URL with a host.
+    pub(crate) fn url(&mut self, raw: Spanned<String>, field: &str) -> Option<Uri> {
+        let text = raw.get_ref();
+        let problem = match text.parse::<Uri>() {
+            Err(_) if !text.contains("://") => {
+                format!("{text:?} is not an absolute URL; expected http://host:port/...")
+            }
+            Err(e) => format!("invalid URL {text:?}: {e}"),
+            Ok(uri) => {
+                match (uri.scheme_str(), uri.host()) {
+                    (Some("http" | "https"), Some(host)) if !host.is_empty() => return Some(uri),
+                    (Some("http" | "https"), _) => format!("invalid URL {text:?}: no host"),
+                    (Some(other), _) => {
+                        format!("unsupported scheme {other:?} in {text:?}; expected http:// or https://")
+                    }
+                    (None, _) => {
+                        format!("{text:?} is not an absolute URL; expected http://host:port/...")
+                    }
+                }
+            }
+        };
+        self.diag.error(raw.span(), field, problem);
+        None
+    }
+
+    /// A path relative to the configuration file's directory.
+    pub(crate) fn path(&self, text: &str) -> PathBuf {
+        self.base_dir.join(text)
+    }
+
+    /// A required, non-empty path inside a table at `table_span`.
+    fn required_path(
+        &mut self,
+        raw: Str,
+        field: &str,
+        table_span: Range<usize>,
+    ) -> Option<PathBuf> {
+        match raw {
+            None => {
+                self.diag.error(table_span, field, "missing");
+                None
+            }
+            Some(p) if p.get_ref().is_empty() => {
+                self.diag.error(p.span(), field, "empty path");
+                None
+            }
+            Some(p) => Some(self.path(p.get_ref())),
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! The shipped example configuration must pass `hookguard check` as is, with
+//! the real providers and an empty environment.
+//!
+//! `example_config_loads_with_real_providers` needs the real provider
+//! implementations (`providers::build`); it fails on a tree where `build` is
+//! still a placeholder.
+
+use std::path::Path;
+
+use hookguard::config;
+
+#[test]
+fn example_config_loads_with_real_providers() {
+    let cfg = match config::load(Path::new("config/example.toml")) {
+        Ok(cfg) => cfg,
+        Err(errors) => panic!("config/example.toml:\n{errors}"),
+    };
+    let out = config::render_check(&cfg);
+    for path in [
+        "/webhooks/github",
+        "/webhooks/stripe",
+        "/webhooks/payments",
+        "/webhooks/orders",
+    ] {
+        assert!(out.contains(path), "{out}");
+    }
+    assert!(!out.contains("demo-github-secret"), "{out}");
+}
+
+#[test]
+fn unreadable_file_is_one_error_without_a_position() {
+    let errors = config::load(Path::new("config/no-such-file.toml"))
+        .err()
+        .expect("a missing file is an error");
+    assert_eq!(
+        errors.to_string(),
+        "config/no-such-file.toml: cannot read: no such file"
+    );
+}
