@@ -13,10 +13,12 @@
 //! - [`secret`]: secret bytes that cannot be logged by accident.
 
 pub mod audit;
+pub mod cli;
 pub mod config;
 pub mod providers;
 pub mod proxy;
 pub mod replay;
+pub mod runtime;
 pub mod secret;
 pub mod server;
 pub mod telemetry;

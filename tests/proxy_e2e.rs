@@ -1,0 +1,521 @@
+//! End-to-end: the real proxy and a real upstream on ephemeral loopback ports,
+//! one test per row of SPEC §3's table, plus forwarding fidelity.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// GitHub's published vector (docs "Validating webhook deliveries").
+const GH_SECRET: &str = "It's a Secret to Everybody";
+const GH_BODY: &[u8] = b"Hello, World!";
+const GH_SIG: &str = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
+
+/// Standard Webhooks secret from the reference libraries' tests.
+const SW_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+const BASE: &str = r#"
+[server]
+listen = "127.0.0.1:0"
+max_body = "1KiB"
+request_timeout = "2s"
+shutdown_grace = "3s"
+
+[upstream]
+url = "{upstream}"
+timeout = "500ms"
+
+[[route]]
+path = "/gh"
+provider = "github"
+secrets = ["It's a Secret to Everybody"]
+
+[[route]]
+path = "/only-10"
+provider = "github"
+secrets = ["It's a Secret to Everybody"]
+allow_ips = ["10.0.0.0/8"]
+
+[[route]]
+path = "/sw"
+provider = "standard-webhooks"
+secrets = ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]
+
+[[route]]
+path = "/ts"
+provider = "hmac"
+secrets = ["ts-secret"]
+tolerance = "5m"
+[route.hmac]
+algorithm = "sha256"
+header = "X-Signature"
+encoding = "hex"
+timestamp_header = "X-Timestamp"
+signed = "{timestamp}.{body}"
+
+[[route]]
+path = "/rewrite"
+provider = "github"
+secrets = ["It's a Secret to Everybody"]
+upstream = "{upstream}/internal/hooks"
+"#;
+
+fn sw_headers(id: &str, ts: i64, body: &[u8]) -> Vec<(String, String)> {
+    let key = b64_decode(SW_SECRET.trim_start_matches("whsec_"));
+    let ts = ts.to_string();
+    let sig = hmac(
+        ring::hmac::HMAC_SHA256,
+        &key,
+        &[id.as_bytes(), b".", ts.as_bytes(), b".", body],
+    );
+    vec![
+        ("webhook-id".into(), id.into()),
+        ("webhook-timestamp".into(), ts),
+        ("webhook-signature".into(), format!("v1,{}", b64(&sig))),
+    ]
+}
+
+fn refs(h: &[(String, String)]) -> Vec<(&str, &str)> {
+    h.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
+#[tokio::test]
+async fn row_route_lookup_404() {
+    let up = Upstream::start().await;
+    let p = proxy(BASE, &up).await;
+    let a = post(&p, "/nope", &[("x-hub-signature-256", GH_SIG)], GH_BODY).await;
+    assert_rejected(&a, 404, "no_route");
+    // Exact match only: a prefix or trailing slash is another path.
+    let a = post(&p, "/gh/", &[("x-hub-signature-256", GH_SIG)], GH_BODY).await;
+    assert_rejected(&a, 404, "no_route");
+    assert_eq!(up.count(), 0);
+}
+
+#[tokio::test]
+async fn row_method_405_with_allow() {
+    let up = Upstream::start().await;
+    let p = proxy(BASE, &up).await;
+    let a = send(
+        &p,
+        "PUT",
+        "/gh",
+        &[("x-hub-signature-256", GH_SIG)],
+        GH_BODY,
+    )
+    .await;
+    assert_rejected(&a, 405, "method_not_allowed");
+    assert_eq!(a.headers["allow"], "POST");
+    assert_eq!(up.count(), 0);
+}
+
+#[tokio::test]
+async fn row_client_ip_403() {
+    let up = Upstream::start().await;
+    let p = proxy(BASE, &up).await;
+    // 127.0.0.1 is not in 10.0.0.0/8, and an untrusted peer's
+    // X-Forwarded-For is ignored however it is spelled.
+    let a = post(
+        &p,
+        "/only-10",
+        &[
+            ("x-hub-signature-256", GH_SIG),
+            ("x-forwarded-for", "10.1.2.3"),
+        ],
+        GH_BODY,
+    )
+    .await;
+    assert_rejected(&a, 403, "ip_not_allowed");
+    assert_eq!(up.count(), 0);
+}
+
+#[tokio::test]
+async fn trusted_proxy_forwarded_for_is_read_right_to_left() {
+    let up = Upstream::start().await;
+    let cfg = BASE.replace(
+        "max_body = \"1KiB\"",
+        "max_body = \"1KiB\"\ntrusted_proxies = [\"127.0.0.1/32\"]",
+    );
+    let p = proxy(&cfg, &up).await;
+    // The rightmost untrusted hop is 10.1.2.3: allowed.
+    let a = post(
+        &p,
+        "/only-10",
+        &[
+            ("x-hub-signature-256", GH_SIG),
+            ("x-forwarded-for", "203.0.113.5, 10.1.2.3"),
+        ],
+        GH_BODY,
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    // A spoofed leftmost entry does not help: the rightmost untrusted is 203.0.113.5.
+    let a = post(
+        &p,
+        "/only-10",
+        &[
+            ("x-hub-signature-256", GH_SIG),
+            ("x-forwarded-for", "10.9.9.9, 203.0.113.5"),
+        ],
+        GH_BODY,
+    )
+    .await;
+    assert_rejected(&a, 403, "ip_not_allowed");
+    let got = up.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        got[0].headers["x-forwarded-for"],
+        "203.0.113.5, 10.1.2.3, 127.0.0.1"
+    );
+}
+
+/// Sends raw bytes and returns the status line and the response text.
+async fn raw(p: &hookguard::runtime::Running, request: &[u8], then: &[u8]) -> String {
+    let mut s = TcpStream::connect(p.addr).await.unwrap();
+    s.write_all(request).await.unwrap();
+    if !then.is_empty() {
+        // Ignore errors: the proxy may already have answered and closed.
+        let _ = s.write_all(then).await;
+    }
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(3), s.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test]
+async fn row_body_limit_413_from_content_length_without_reading_body() {
+    let up = Upstream::start().await;
+    let p = proxy(BASE, &up).await;
+    // Declares 10 MB and sends none of it: the answer must come anyway.
+    let req = format!(
+        "POST /gh HTTP/1.1\r\nHost: x\r\nx-hub-signature-256: {GH_SIG}\r\nContent-Length: 10000000\r\nConnection: close\r\n\r\n"
+    );
+    let mut s = TcpStream::connect(p.addr).await.unwrap();
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 1024];
+    let n = tokio::time::timeout(Duration::from_secs(2), s.read(&mut buf))
+        .await
+        .expect("answered before the body was sent")
+        .unwrap();
+    let head = String::from_utf8_lossy(&buf[..n]);
+    assert!(head.starts_with("HTTP/1.1 413"), "{head}");
+    assert!(head.contains(r#"{"error":"body_too_large"}"#), "{head}");
+    assert_eq!(up.count(), 0);
+}
+
+#[tokio::test]
+async fn row_body_limit_413_for_chunked_body_growing_past_limit() {
+    let up = Upstream::start().await;
+    let p = proxy(BASE, &up).await;
+    let head = format!(
+        "POST /gh HTTP/1.1\r\nHost: x\r\nx-hub-signature-256: {GH_SIG}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    );
+    let chunk = format!("400\r\n{}\r\n", "a".repeat(0x400));
+    let body = format!("{chunk}{chunk}0\r\n\r\n");
+    let text = raw(&p, head.as_bytes(), body.as_bytes()).await;
+    assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+    assert!(text.contains(r#"{"error":"body_too_large"}"#), "{text}");
+    assert_eq!(up.count(), 0);
+}
+
+#[tokio::test]
+async fn row_signature_missing_and_invalid_401() {
+    let up = Upstream::start().await;
+    let p = proxy(BASE, &up).await;
+    let a = post(&p, "/gh", &[], GH_BODY).await;
+    assert_rejected(&a, 401, "missing_signature");
+    let a = post(
+        &p,
+        "/gh",
+        &[("x-hub-signature-256", GH_SIG)],
+        b"Hello, World?",
+    )
+    .await;
+    assert_rejected(&a, 401, "invalid_signature");
+    assert_eq!(up.count(), 0);
+}
+
+#[tokio::test]
+async fn row_timestamp_tolerance_past_and_future_401() {
+    let up = Upstream::start().await;
+    let p = proxy(BASE, &up).await;
+    let body = br#"{"order":1}"#;
+    for skew in [-600i64, 600] {
+        let ts = (now_secs() + skew).to_string();
+        let sig = hmac256_hex("ts-secret", &[ts.as_bytes(), b".", body]);
+        let a = post(
+            &p,
+            "/ts",
+            &[("x-timestamp", &ts), ("x-signature", &sig)],
+            body,
+        )
+        .await;
+        assert_rejected(&a, 401, "timestamp_out_of_tolerance");
+    }
+    let ts = now_secs().to_string();
+    let sig = hmac256_hex("ts-secret", &[ts.as_bytes(), b".", body]);
+    let a = post(
+        &p,
+        "/ts",
+        &[("x-timestamp", &ts), ("x-signature", &sig)],
+        body,
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    assert_eq!(up.count(), 1);
+}
+
+#[tokio::test]
+async fn row_duplicate_delivered_is_200_and_not_forwarded() {
+    let up = Upstream::start().await;
+    let p = proxy(BASE, &up).await;
+    let body = br#"{"n":1}"#;
+    let h = sw_headers("msg_dup_1", now_secs(), body);
+    let a = post(&p, "/sw", &refs(&h), body).await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.text(), "ok from upstream");
+    let a = post(&p, "/sw", &refs(&h), body).await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.headers["content-type"], "application/json");
+    assert_eq!(a.text(), r#"{"status":"duplicate"}"#);
+    // Re-signed with a new timestamp, the same signed id is still a duplicate.
+    let h2 = sw_headers("msg_dup_1", now_secs() - 1, body);
+    let a = post(&p, "/sw", &refs(&h2), body).await;
+    assert_eq!(a.text(), r#"{"status":"duplicate"}"#);
+    assert_eq!(up.count(), 1);
+}
+
+#[tokio::test]
+async fn row_duplicate_in_flight_is_409_exactly_one_reaches_upstream() {
+    let up = Upstream::start().await;
+    up.set(Behavior {
+        delay: Duration::from_millis(300),
+        ..Behavior::default()
+    });
+    let p = proxy(BASE, &up).await;
+    let body = br#"{"n":2}"#;
+    let h = sw_headers("msg_concurrent", now_secs(), body);
+    let h = refs(&h);
+    let (a, b) = tokio::join!(post(&p, "/sw", &h, body), post(&p, "/sw", &h, body));
+    let mut statuses = [a.status.as_u16(), b.status.as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 409], "{} / {}", a.text(), b.text());
+    let conflict = if a.status == 409 { &a } else { &b };
+    assert_rejected(conflict, 409, "duplicate");
+    assert_eq!(up.count(), 1);
+}
+
+#[tokio::test]
+async fn upstream_failure_releases_the_key_so_a_retry_goes_through() {
+    let up = Upstream::start().await;
+    up.set(Behavior {
+        status: 500,
+        ..Behavior::default()
+    });
+    let p = proxy(BASE, &up).await;
+    let body = br#"{"n":3}"#;
+    let h = sw_headers("msg_retry", now_secs(), body);
+    let a = post(&p, "/sw", &refs(&h), body).await;
+    assert_eq!(a.status, 500, "the upstream's status is relayed");
+    up.set(Behavior::default());
+    let a = post(&p, "/sw", &refs(&h), body).await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.text(), "ok from upstream");
+    assert_eq!(up.count(), 2);
+}
+
+#[tokio::test]
+async fn row_upstream_unreachable_502() {
+    // A port that was just free: nothing listens there.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let up = Upstream::start().await;
+    let cfg = BASE.replace(
+        "url = \"{upstream}\"",
+        &format!("url = \"http://{closed}\""),
+    );
+    let p = proxy(&cfg, &up).await;
+    let a = post(&p, "/gh", &[("x-hub-signature-256", GH_SIG)], GH_BODY).await;
+    assert_rejected(&a, 502, "upstream_unreachable");
+    // The failure released the key: the retry is tried again (not a duplicate).
+    let a = post(&p, "/gh", &[("x-hub-signature-256", GH_SIG)], GH_BODY).await;
+    assert_rejected(&a, 502, "upstream_unreachable");
+}
+
+#[tokio::test]
+async fn row_upstream_timeout_504() {
+    let up = Upstream::start().await;
+    up.set(Behavior {
+        delay: Duration::from_secs(2),
+        ..Behavior::default()
+    });
+    let p = proxy(BASE, &up).await;
+    let a = post(&p, "/gh", &[("x-hub-signature-256", GH_SIG)], GH_BODY).await;
+    assert_rejected(&a, 504, "upstream_timeout");
+}
+
+#[tokio::test]
+async fn forwarding_is_byte_identical_and_headers_are_rewritten() {
+    let up = Upstream::start().await;
+    up.set(Behavior {
+        status: 201,
+        body: "created",
+        ..Behavior::default()
+    });
+    let p = proxy(BASE, &up).await;
+    // JSON that any parse-and-reserialise would change: spacing, key order,
+    // a unicode escape, a duplicate key and a trailing newline.
+    let body: &[u8] = b"{\"z\": 1,  \"a\":\"\\u00e9\" ,\"a\":2,\n \"n\":1.0e0}\n";
+    let sig = format!("sha256={}", hmac256_hex(GH_SECRET, &[body]));
+    let a = post(
+        &p,
+        "/rewrite?x=1&y=%20",
+        &[
+            ("x-hub-signature-256", &sig),
+            ("x-github-event", "push"),
+            ("x-hookguard-verified", "forged"),
+            ("x-hookguard-event-id", "forged"),
+            ("connection", "x-private-hop"),
+            ("x-private-hop", "secret-ish"),
+        ],
+        body,
+    )
+    .await;
+    assert_eq!(a.status, 201);
+    assert_eq!(a.text(), "created");
+    assert_eq!(a.headers["x-upstream"], "yes");
+
+    let got = up.received();
+    assert_eq!(got.len(), 1);
+    let r = &got[0];
+    assert_eq!(&r.body[..], body, "body must be byte-identical");
+    assert_eq!(r.uri.path(), "/internal/hooks");
+    assert_eq!(r.uri.query(), Some("x=1&y=%20"));
+    assert_eq!(r.headers["x-hookguard-verified"], "github");
+    assert!(r.headers.get("x-hookguard-event-id").is_none());
+    assert!(r.headers.get("x-private-hop").is_none());
+    assert_eq!(r.headers["x-github-event"], "push");
+    assert_eq!(r.headers["x-hub-signature-256"], sig.as_str());
+    assert_eq!(r.headers["x-forwarded-for"], "127.0.0.1");
+    assert_eq!(r.headers["x-forwarded-proto"], "http");
+    assert_eq!(r.headers["x-forwarded-host"], p.addr.to_string().as_str());
+    assert_eq!(r.headers["content-length"], body.len().to_string().as_str());
+}
+
+#[tokio::test]
+async fn event_id_header_is_set_from_the_signed_id() {
+    let up = Upstream::start().await;
+    let p = proxy(BASE, &up).await;
+    let body = br#"{"n":4}"#;
+    let h = sw_headers("msg_evt_42", now_secs(), body);
+    let a = post(&p, "/sw", &refs(&h), body).await;
+    assert_eq!(a.status, 200);
+    assert_eq!(
+        up.received()[0].headers["x-hookguard-event-id"],
+        "msg_evt_42"
+    );
+    assert_eq!(
+        up.received()[0].headers["x-hookguard-verified"],
+        "standard-webhooks"
+    );
+}
+
+#[tokio::test]
+async fn missing_host_on_http11_is_400_and_garbage_never_panics() {
+    let up = Upstream::start().await;
+    let p = proxy(BASE, &up).await;
+    let text = raw(
+        &p,
+        b"POST /gh HTTP/1.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        b"",
+    )
+    .await;
+    assert!(text.starts_with("HTTP/1.1 400"), "{text}");
+    assert!(text.contains(r#"{"error":"bad_request"}"#), "{text}");
+
+    // Malformed signature headers of every shape get a 401, never a crash.
+    let huge = "a".repeat(8000);
+    let cases: Vec<Vec<u8>> = vec![
+        b"x-hub-signature-256: \r\n".to_vec(),
+        b"x-hub-signature-256: sha256=\r\n".to_vec(),
+        b"x-hub-signature-256: sha256=zz\r\n".to_vec(),
+        b"x-hub-signature-256: sha256=abc\r\n".to_vec(),
+        format!("x-hub-signature-256: sha256={huge}\r\n").into_bytes(),
+        b"x-hub-signature-256: \xff\xfe\x80\r\n".to_vec(),
+        format!("x-hub-signature-256: {GH_SIG}\r\nx-hub-signature-256: {GH_SIG}\r\n").into_bytes(),
+    ];
+    for case in cases {
+        let mut req =
+            b"POST /gh HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 13\r\n".to_vec();
+        req.extend_from_slice(&case);
+        req.extend_from_slice(b"\r\nHello, World?");
+        let text = raw(&p, &req, b"").await;
+        assert!(
+            text.starts_with("HTTP/1.1 401"),
+            "{}: {text}",
+            String::from_utf8_lossy(&case)
+        );
+    }
+    // Absurd timestamps: negative, overflowing, non-numeric.
+    for ts in ["-1", "99999999999999999999999", "yesterday", ""] {
+        let req = format!(
+            "POST /ts HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 2\r\nx-timestamp: {ts}\r\nx-signature: 00\r\n\r\n{{}}"
+        );
+        let text = raw(&p, req.as_bytes(), b"").await;
+        assert!(text.starts_with("HTTP/1.1 401"), "ts {ts:?}: {text}");
+    }
+    // The proxy is still serving.
+    let a = post(&p, "/gh", &[("x-hub-signature-256", GH_SIG)], GH_BODY).await;
+    assert_eq!(a.status, 200);
+}
+
+#[tokio::test]
+async fn slow_client_is_cut_off_by_request_timeout() {
+    let up = Upstream::start().await;
+    let p = proxy(BASE, &up).await;
+    let mut s = TcpStream::connect(p.addr).await.unwrap();
+    s.write_all(
+        format!("POST /gh HTTP/1.1\r\nHost: x\r\nx-hub-signature-256: {GH_SIG}\r\nContent-Length: 13\r\n\r\nHel")
+            .as_bytes(),
+    )
+    .await
+    .unwrap();
+    // Never send the rest: request_timeout is 2s.
+    let mut out = Vec::new();
+    let n = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out))
+        .await
+        .expect("cut off within the request timeout");
+    assert!(n.is_ok());
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert_eq!(up.count(), 0);
+}
+
+#[tokio::test]
+async fn graceful_shutdown_finishes_the_request_in_flight() {
+    let up = Upstream::start().await;
+    up.set(Behavior {
+        delay: Duration::from_millis(400),
+        ..Behavior::default()
+    });
+    let p = proxy(BASE.replace("500ms", "5s").as_str(), &up).await;
+    let addr = p.addr;
+    let in_flight = tokio::spawn(async move {
+        let req = http::Request::post(format!("http://{addr}/gh"))
+            .header("x-hub-signature-256", GH_SIG)
+            .body(http_body_util::Full::new(bytes::Bytes::from_static(
+                GH_BODY,
+            )))
+            .unwrap();
+        client().request(req).await.map(|r| r.status())
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(p.shutdown().await, "drained within the grace period");
+    assert_eq!(in_flight.await.unwrap().unwrap(), 200);
+    // No longer accepting.
+    assert!(TcpStream::connect(addr).await.is_err());
+}
