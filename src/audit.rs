@@ -22,6 +22,8 @@ pub enum Outcome {
     Duplicate,
     /// Refused at some phase (see `error`).
     Rejected,
+    /// A provider handshake answered by the proxy itself.
+    Handshake,
 }
 
 impl Outcome {
@@ -31,6 +33,7 @@ impl Outcome {
             Self::Forwarded => "forwarded",
             Self::Duplicate => "duplicate",
             Self::Rejected => "rejected",
+            Self::Handshake => "handshake",
         }
     }
 }
@@ -111,6 +114,8 @@ pub fn emit(d: &Decision) {
     }
     match d.outcome {
         Outcome::Rejected => event!(tracing::Level::WARN),
-        Outcome::Forwarded | Outcome::Duplicate => event!(tracing::Level::INFO),
+        Outcome::Forwarded | Outcome::Duplicate | Outcome::Handshake => {
+            event!(tracing::Level::INFO)
+        }
     }
 }

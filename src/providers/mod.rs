@@ -120,6 +120,51 @@ pub trait Verifier: Send + Sync + 'static {
     fn extra_methods(&self) -> &'static [Method] {
         &[]
     }
+
+    /// An unsigned challenge the proxy answers itself, checked right after
+    /// the route, method and client IP and before anything else (Meta's GET
+    /// `hub.challenge` with `verify_token`, Dropbox's GET `challenge`).
+    /// `None`: not a challenge, continue the pipeline. `Some(Err(_))`: a
+    /// challenge that must be refused (e.g. wrong `hub.verify_token`).
+    fn challenge(&self, req: &Inbound<'_>) -> Option<Result<HandshakeReply, Rejection>> {
+        let _ = req;
+        None
+    }
+
+    /// A *signed* handshake the proxy answers itself after `verify` succeeded
+    /// (Zoom `endpoint.url_validation`, Twitch
+    /// `webhook_callback_verification`, Discord PING). `None`: an ordinary
+    /// event, to be de-duplicated and forwarded.
+    fn handshake(&self, req: &Inbound<'_>, body: &[u8]) -> Option<HandshakeReply> {
+        let _ = (req, body);
+        None
+    }
+}
+
+/// The proxy's own answer to a provider handshake; never forwarded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandshakeReply {
+    /// Status code, usually 200.
+    pub status: u16,
+    /// `Content-Type` of `body`, e.g. `text/plain` or `application/json`.
+    pub content_type: &'static str,
+    /// Exact response body (the echoed challenge, a JSON token, ...).
+    pub body: Vec<u8>,
+}
+
+/// What `hookguard sign` needs to produce the headers a provider would send.
+#[derive(Debug, Clone, Copy)]
+pub struct SignRequest<'a> {
+    /// The exact body bytes.
+    pub body: &'a [u8],
+    /// Signing time, Unix seconds (schemes using ms multiply).
+    pub timestamp: i64,
+    /// Event/message id for schemes that sign one.
+    pub id: Option<&'a str>,
+    /// Full public URL for schemes that sign the URL.
+    pub url: Option<&'a str>,
+    /// Request method for schemes that sign it.
+    pub method: &'a str,
 }
 
 /// Everything a route's configuration contributes to building its verifier.

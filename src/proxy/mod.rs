@@ -25,7 +25,7 @@ use hyper::body::Incoming;
 
 use crate::audit::{self, Decision, Outcome};
 use crate::config::{Config, Route};
-use crate::providers::{Inbound, Rejection};
+use crate::providers::{HandshakeReply, Inbound, Rejection};
 use crate::replay::{Claim, ClaimToken, ReplayKey, ReplayStore};
 use forward::{UpstreamClient, UpstreamError};
 
@@ -156,6 +156,20 @@ fn json_response(status: StatusCode, body: impl Into<Bytes>) -> Response<Respons
     resp
 }
 
+fn handshake_response(reply: HandshakeReply) -> Response<ResponseBody> {
+    let mut resp = Response::new(Either::Left(Full::new(Bytes::from(reply.body))));
+    *resp.status_mut() = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(reply.content_type),
+    );
+    resp.headers_mut().insert(
+        header::HeaderName::from_static("x-content-type-options"),
+        HeaderValue::from_static("nosniff"),
+    );
+    resp
+}
+
 // === impl App ===
 
 impl App {
@@ -251,13 +265,7 @@ async fn handle_inner(
         return Err(Refusal::IpNotAllowed);
     }
 
-    // Phase: body limit, from the declared length, before reading anything.
-    let declared_len = content_length(&parts.headers);
-    if declared_len.is_some_and(|len| len > route.max_body) {
-        return Err(Refusal::BodyTooLarge);
-    }
-
-    // Phase: header-only signature checks.
+    // The request as verifiers see it (head only, for now).
     let scheme = if conn.tls { "https" } else { "http" };
     let public_url = match &route.public_url {
         Some(url) => url.clone(),
@@ -274,6 +282,21 @@ async fn handle_inner(
         public_url: &public_url,
         now_ms: unix_millis(),
     };
+
+    // Phase: unsigned challenges the proxy answers itself.
+    if let Some(reply) = route.verifier.challenge(&inbound) {
+        let reply = reply.map_err(Refusal::Verify)?;
+        decision.outcome = Outcome::Handshake;
+        return Ok(handshake_response(reply));
+    }
+
+    // Phase: body limit, from the declared length, before reading anything.
+    let declared_len = content_length(&parts.headers);
+    if declared_len.is_some_and(|len| len > route.max_body) {
+        return Err(Refusal::BodyTooLarge);
+    }
+
+    // Phase: header-only signature checks.
     route.verifier.precheck(&inbound).map_err(Refusal::Verify)?;
 
     // Phase: read the body under the limit and the request deadline.
@@ -287,6 +310,12 @@ async fn handle_inner(
         .map_err(Refusal::Verify)?;
     decision.secret_index = Some(verified.secret_index);
     decision.event_id.clone_from(&verified.event_id);
+
+    // Phase: signed handshakes are answered here, never forwarded.
+    if let Some(reply) = route.verifier.handshake(&inbound, &body) {
+        decision.outcome = Outcome::Handshake;
+        return Ok(handshake_response(reply));
+    }
 
     // Phase: de-duplicate.
     let key = ReplayKey::derive(&route.path, &verified.dedup);
