@@ -267,9 +267,13 @@ async fn handle_inner(
 
     // The request as verifiers see it (head only, for now).
     let scheme = if conn.tls { "https" } else { "http" };
-    let public_url = match &route.public_url {
-        Some(url) => url.clone(),
-        None => format!(
+    // A configured public URL names scheme, host and path as the provider
+    // sees them (behind load balancers that rewrite them); the query is
+    // always the request's own unless the configured URL fixes one.
+    let public_url = match (&route.public_url, parts.uri.query()) {
+        (Some(url), Some(query)) if !url.contains('?') => format!("{url}?{query}"),
+        (Some(url), _) => url.clone(),
+        (None, _) => format!(
             "{scheme}://{}{}",
             host.unwrap_or_default(),
             parts.uri.path_and_query().map_or("/", |pq| pq.as_str())
