@@ -18,8 +18,6 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls::RootCertStore;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::CertificateDer;
 
 /// Why the upstream gave no usable answer.
 #[derive(Debug, thiserror::Error)]
@@ -63,14 +61,7 @@ impl UpstreamClient {
                 path: path.display().to_string(),
                 message,
             };
-            let certs = CertificateDer::pem_file_iter(path)
-                .map_err(|e| ca_err(e.to_string()))?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| ca_err(e.to_string()))?;
-            if certs.is_empty() {
-                return Err(ca_err("no PEM certificate found".into()));
-            }
-            for cert in certs {
+            for cert in crate::tls::load_certs(path).map_err(|e| ca_err(e.to_string()))? {
                 roots.add(cert).map_err(|e| ca_err(e.to_string()))?;
             }
         }
