@@ -116,6 +116,7 @@ impl AsymScheme {
             algorithm,
             headers,
             signed: signed.into(),
+            tolerance: super::common::tolerance_text(self.tolerance()),
         }
     }
 

@@ -38,6 +38,7 @@ pub(crate) fn info(name: &'static str) -> ProviderInfo {
         algorithm: "HMAC-SHA256",
         headers: "none: body JSON {\"signature\":{\"timestamp\",\"token\",\"signature\":<hex>}} or form fields timestamp, token, signature".into(),
         signed: "{timestamp}{token}".into(),
+        tolerance: super::common::tolerance_text(Some(MAILGUN_TOLERANCE)),
     }
 }
 

@@ -63,6 +63,7 @@ impl Provider {
                 algorithm: "HMAC-SHA1 | HMAC-SHA256 | HMAC-SHA512",
                 headers: "configured in [route.hmac]".into(),
                 signed: "configured template over {timestamp} {id} {body} (default {body})".into(),
+                tolerance: "300 s, both ways, when a timestamp is configured".into(),
             },
             Family::Structured(spec) => spec.info(self.name),
             Family::StandardWebhooks(spec) => spec.info(self.name),
@@ -281,5 +282,13 @@ mod tests {
         );
         let svix = all.iter().find(|p| p.name == "svix").unwrap();
         assert_eq!(svix.signed, "{id}.{timestamp}.{body}");
+        let window = |n: &str| all.iter().find(|p| p.name == n).unwrap().tolerance.clone();
+        assert_eq!(window("svix"), "300 s, both ways");
+        assert_eq!(window("stripe"), "300 s, past only");
+        assert_eq!(window("github"), "none");
+        assert_eq!(window("hubspot"), "300 s, past only");
+        assert_eq!(window("contentful"), "30 s, past only");
+        assert_eq!(window("sendgrid"), "none");
+        assert_eq!(window("discord"), "300 s, both ways");
     }
 }

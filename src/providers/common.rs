@@ -345,6 +345,20 @@ pub(crate) struct ToleranceSpec {
     pub(crate) direction: Direction,
 }
 
+/// The default window as `hookguard providers` shows it; `None`: no window.
+pub(crate) fn tolerance_text(spec: Option<ToleranceSpec>) -> String {
+    match spec {
+        Some(t) => {
+            let way = match t.direction {
+                Direction::PastOnly => "past only",
+                Direction::BothWays => "both ways",
+            };
+            format!("{} s, {way}", t.default_secs)
+        }
+        None => "none".into(),
+    }
+}
+
 /// The window a built verifier applies.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Tolerance {

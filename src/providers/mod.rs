@@ -213,6 +213,9 @@ pub struct ProviderInfo {
     pub headers: String,
     /// What is signed, as a template over `{id}`, `{timestamp}`, `{body}`.
     pub signed: String,
+    /// Default timestamp window, e.g. `300 s, both ways`, or `none` when no
+    /// timestamp is signed or the provider documents no window.
+    pub tolerance: String,
 }
 
 /// Names of every built-in provider, in table order, for `check`'s
