@@ -28,6 +28,7 @@ fn print_providers() {
         println!("{:width$}  {}", r.name, r.algorithm);
         println!("{:width$}    headers: {}", "", r.headers);
         println!("{:width$}    signed:  {}", "", r.signed);
+        println!("{:width$}    window:  {}", "", r.tolerance);
     }
 }
 

@@ -10,11 +10,13 @@
 
 use std::borrow::Cow;
 
+use super::asymmetric::AsymScheme;
 use super::common::{Direction, Part, TimestampFormat, ToleranceSpec};
 use super::hmac::HmacSpec;
 use super::standard_webhooks::StandardWebhooksSpec;
 use super::structured::StructuredSpec;
 use super::token::TokenSpec;
+use super::url::UrlScheme;
 use super::ProviderInfo;
 use crate::config::HmacAlgorithm::Sha256;
 use crate::config::SignatureEncoding::{Base64, Hex};
@@ -32,6 +34,14 @@ pub(crate) enum Family {
     StandardWebhooks(StandardWebhooksSpec),
     /// A shared token compared in constant time (`token.rs`).
     Token(TokenSpec),
+    /// HMAC over the public URL with body, method or timestamp (`url.rs`).
+    Url(UrlScheme),
+    /// Ed25519 / ECDSA with public keys (`asymmetric.rs`).
+    Asymmetric(AsymScheme),
+    /// Signature fields inside the body: Mailgun (`body_fields.rs`).
+    BodyFields,
+    /// HMAC over a canonical request: Contentful (`canonical.rs`).
+    Canonical,
 }
 
 /// One row of the table.
@@ -53,10 +63,15 @@ impl Provider {
                 algorithm: "HMAC-SHA1 | HMAC-SHA256 | HMAC-SHA512",
                 headers: "configured in [route.hmac]".into(),
                 signed: "configured template over {timestamp} {id} {body} (default {body})".into(),
+                tolerance: "300 s, both ways, when a timestamp is configured".into(),
             },
             Family::Structured(spec) => spec.info(self.name),
             Family::StandardWebhooks(spec) => spec.info(self.name),
             Family::Token(spec) => spec.info(self.name),
+            Family::Url(scheme) => scheme.info(self.name),
+            Family::Asymmetric(scheme) => scheme.info(self.name),
+            Family::BodyFields => super::body_fields::info(self.name),
+            Family::Canonical => super::canonical::info(self.name),
         }
     }
 }
@@ -167,6 +182,52 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         name: "hmac",
         family: Family::GenericHmac,
     },
+    // --- families: url, asymmetric, body fields, canonical ---
+    // Twilio: HMAC-SHA1 over URL + sorted form params (or URL with bodySHA256).
+    Provider {
+        name: "twilio",
+        family: Family::Url(UrlScheme::Twilio),
+    },
+    // Square: HMAC-SHA256 over notification URL + body.
+    Provider {
+        name: "square",
+        family: Family::Url(UrlScheme::Square),
+    },
+    // HubSpot v3: method + URI + body + ms timestamp, 300 s past-only.
+    Provider {
+        name: "hubspot",
+        family: Family::Url(UrlScheme::HubSpotV3),
+    },
+    // Trello: HMAC-SHA1 over body + callback URL.
+    Provider {
+        name: "trello",
+        family: Family::Url(UrlScheme::Trello),
+    },
+    // Discord: Ed25519 over timestamp + body; PING answered by the proxy.
+    Provider {
+        name: "discord",
+        family: Family::Asymmetric(AsymScheme::Discord),
+    },
+    // SendGrid Event Webhook: ECDSA P-256 over timestamp + body.
+    Provider {
+        name: "sendgrid",
+        family: Family::Asymmetric(AsymScheme::SendGrid),
+    },
+    // Standard Webhooks `v1a`: Ed25519 with a `whpk_` public key.
+    Provider {
+        name: "standard-webhooks-ed25519",
+        family: Family::Asymmetric(AsymScheme::StandardWebhooksEd25519),
+    },
+    // Mailgun: timestamp + token from the body.
+    Provider {
+        name: "mailgun",
+        family: Family::BodyFields,
+    },
+    // Contentful: canonical request (method, path, signed headers, body).
+    Provider {
+        name: "contentful",
+        family: Family::Canonical,
+    },
 ];
 
 #[cfg(test)]
@@ -180,17 +241,21 @@ mod tests {
         for (i, n) in names.iter().enumerate() {
             assert!(!names[..i].contains(n), "duplicate {n}");
             assert!(
-                n.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'),
+                n.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
                 "{n}"
             );
         }
         for p in PROVIDERS {
             let secret = match p.family {
                 Family::StandardWebhooks(_) => "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                Family::Canonical => {
+                    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+                }
                 _ => "s3cret",
             };
-            if matches!(p.family, Family::GenericHmac) {
-                continue; // needs [route.hmac]; covered in hmac.rs
+            if matches!(p.family, Family::GenericHmac | Family::Asymmetric(_)) {
+                continue; // needs [route.hmac] / public keys; covered in their files
             }
             assert_eq!(verifier(p.name, &secrets(&[secret])).provider(), p.name);
         }
@@ -217,5 +282,13 @@ mod tests {
         );
         let svix = all.iter().find(|p| p.name == "svix").unwrap();
         assert_eq!(svix.signed, "{id}.{timestamp}.{body}");
+        let window = |n: &str| all.iter().find(|p| p.name == n).unwrap().tolerance.clone();
+        assert_eq!(window("svix"), "300 s, both ways");
+        assert_eq!(window("stripe"), "300 s, past only");
+        assert_eq!(window("github"), "none");
+        assert_eq!(window("hubspot"), "300 s, past only");
+        assert_eq!(window("contentful"), "30 s, past only");
+        assert_eq!(window("sendgrid"), "none");
+        assert_eq!(window("discord"), "300 s, both ways");
     }
 }

@@ -283,6 +283,8 @@ pub(crate) enum TimestampFormat {
     UnixSeconds,
     /// Unix seconds, or an RFC 3339 date-time (the generic scheme).
     UnixSecondsOrRfc3339,
+    /// Decimal Unix milliseconds (HubSpot v3, Contentful).
+    UnixMillis,
 }
 
 impl TimestampFormat {
@@ -291,6 +293,7 @@ impl TimestampFormat {
         match self {
             Self::UnixSeconds => "unix s",
             Self::UnixSecondsOrRfc3339 => "unix s or RFC 3339",
+            Self::UnixMillis => "unix ms",
         }
     }
 }
@@ -304,13 +307,16 @@ pub(crate) fn parse_timestamp(raw: &[u8], format: TimestampFormat) -> Result<i64
             .ok()
             .and_then(|s| s.parse().ok())
             .ok_or("unix timestamp overflows")?;
+        if format == TimestampFormat::UnixMillis {
+            return Ok(secs);
+        }
         return secs.checked_mul(1000).ok_or("unix timestamp overflows");
     }
     if raw.first() == Some(&b'-') {
         return Err("negative unix timestamp");
     }
     match format {
-        TimestampFormat::UnixSeconds => Err("not a unix timestamp"),
+        TimestampFormat::UnixSeconds | TimestampFormat::UnixMillis => Err("not a unix timestamp"),
         TimestampFormat::UnixSecondsOrRfc3339 => {
             let text = std::str::from_utf8(raw).map_err(|_| "not a unix timestamp or RFC 3339")?;
             let t =
@@ -337,6 +343,20 @@ pub(crate) struct ToleranceSpec {
     pub(crate) default_secs: u64,
     /// Past-only or both ways (not overridable: it is the provider's policy).
     pub(crate) direction: Direction,
+}
+
+/// The default window as `hookguard providers` shows it; `None`: no window.
+pub(crate) fn tolerance_text(spec: Option<ToleranceSpec>) -> String {
+    match spec {
+        Some(t) => {
+            let way = match t.direction {
+                Direction::PastOnly => "past only",
+                Direction::BothWays => "both ways",
+            };
+            format!("{} s, {way}", t.default_secs)
+        }
+        None => "none".into(),
+    }
 }
 
 /// The window a built verifier applies.

@@ -98,6 +98,7 @@ impl HmacSpec {
             algorithm: common::algorithm_name(self.algorithm),
             headers,
             signed: common::render_template(&self.signed),
+            tolerance: common::tolerance_text(self.timestamp.as_ref().map(|_| self.tolerance)),
         }
     }
 }

@@ -9,6 +9,9 @@
 //! Every comparison of a received signature against an expected one is
 //! constant-time (`ring::hmac::verify`, or an asymmetric verify).
 
+mod asymmetric;
+mod body_fields;
+mod canonical;
 mod catalog;
 mod common;
 mod generic;
@@ -19,6 +22,7 @@ mod structured;
 #[cfg(test)]
 mod testutil;
 mod token;
+mod url;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -209,6 +213,9 @@ pub struct ProviderInfo {
     pub headers: String,
     /// What is signed, as a template over `{id}`, `{timestamp}`, `{body}`.
     pub signed: String,
+    /// Default timestamp window, e.g. `300 s, both ways`, or `none` when no
+    /// timestamp is signed or the provider documents no window.
+    pub tolerance: String,
 }
 
 /// Names of every built-in provider, in table order, for `check`'s
@@ -237,7 +244,7 @@ pub fn build(name: &str, params: ProviderParams<'_>) -> Result<SharedVerifier, B
         message: format!("unknown provider {name:?}"),
     })?;
     let name = provider.name;
-    if !params.public_keys.is_empty() {
+    if !params.public_keys.is_empty() && !matches!(provider.family, Family::Asymmetric(_)) {
         return Err(BuildError {
             field: "public_keys".into(),
             message: format!("provider {name:?} verifies with `secrets`, not public keys"),
@@ -262,6 +269,12 @@ pub fn build(name: &str, params: ProviderParams<'_>) -> Result<SharedVerifier, B
             standard_webhooks::StandardWebhooksVerifier::build(name, spec, params)?,
         ),
         Family::Token(spec) => Arc::new(token::TokenVerifier::build(name, spec, params)?),
+        Family::Url(scheme) => Arc::new(url::UrlVerifier::build(name, *scheme, params)?),
+        Family::Asymmetric(scheme) => {
+            Arc::new(asymmetric::AsymVerifier::build(name, *scheme, params)?)
+        }
+        Family::BodyFields => Arc::new(body_fields::BodyFieldsVerifier::build(name, params)?),
+        Family::Canonical => Arc::new(canonical::CanonicalVerifier::build(name, params)?),
     };
     Ok(verifier)
 }

@@ -59,6 +59,7 @@ impl StandardWebhooksSpec {
                 self.id_header, self.timestamp_header, self.signature_header
             ),
             signed: super::common::render_template(SIGNED),
+            tolerance: super::common::tolerance_text(Some(self.tolerance)),
         }
     }
 }

@@ -62,6 +62,7 @@ impl StructuredSpec {
                 k = self.signature_key
             ),
             signed: common::render_template(self.signed),
+            tolerance: common::tolerance_text(self.timestamp_key.map(|_| self.tolerance)),
         }
     }
 }

@@ -41,6 +41,7 @@ impl TokenSpec {
             algorithm: "shared token",
             headers,
             signed: "nothing (the token is compared in constant time)".into(),
+            tolerance: super::common::tolerance_text(None),
         }
     }
 }

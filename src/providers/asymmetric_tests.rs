@@ -1,0 +1,297 @@
+//! Tests of the public-key family: external vectors, windows, key decoding,
+//! the Discord PING handshake and `sign` round trips.
+
+use http::Method;
+use ring::signature::KeyPair;
+
+use super::super::testutil::{headers, kind, secrets, Garbage};
+use super::super::{build, SharedVerifier};
+use super::*;
+
+fn with_keys(name: &str, keys: &[&str]) -> Result<SharedVerifier, BuildError> {
+    build(
+        name,
+        ProviderParams {
+            secrets: &[],
+            public_keys: &secrets(keys),
+            tolerance: None,
+            hmac: None,
+            verify_token: None,
+        },
+    )
+}
+
+fn run(
+    v: &SharedVerifier,
+    map: &HeaderMap,
+    body: &[u8],
+    now_secs: i64,
+) -> Result<Verified, Rejection> {
+    let method = Method::POST;
+    let uri = http::Uri::from_static("/hook");
+    let req = Inbound {
+        method: &method,
+        uri: &uri,
+        headers: map,
+        public_url: "https://example.com/hook",
+        now_ms: now_secs * 1000,
+    };
+    let pre = v.precheck(&req);
+    let full = v.verify(&req, body);
+    if full.is_ok() {
+        assert_eq!(pre, Ok(()));
+    }
+    full
+}
+
+fn handshake(v: &SharedVerifier, body: &[u8]) -> Option<HandshakeReply> {
+    let method = Method::POST;
+    let uri = http::Uri::from_static("/hook");
+    let map = HeaderMap::new();
+    let req = Inbound {
+        method: &method,
+        uri: &uri,
+        headers: &map,
+        public_url: "",
+        now_ms: 0,
+    };
+    v.handshake(&req, body)
+}
+
+// Discord: providers.md §4 Discord — signed with PyNaCl 1.6.2, verified with
+// discord-interactions `verifyKey`; reproduced here with `openssl pkeyutl`.
+const DISCORD_SEED: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+const DISCORD_PK: &str = "03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8";
+const DISCORD_SIG: &[u8] = b"c1098e97d711377f30225d53d94b89d43537f92e5b3afaddc590781b1f9f9d4b2eeab335d370be3b9a090bc61a85b86448bc140dcd195f1569c2bff181257607";
+
+#[test]
+fn discord_pynacl_vector_window_and_ping() {
+    let v = with_keys("discord", &[DISCORD_PK]).unwrap();
+    let h = headers(&[
+        ("X-Signature-Ed25519", DISCORD_SIG),
+        ("X-Signature-Timestamp", b"1700000000"),
+    ]);
+    let ok = run(&v, &h, br#"{"type":1}"#, 1_700_000_000).unwrap();
+    assert_eq!(ok.secret_index, 0);
+    assert!(matches!(ok.dedup, Dedup::Signature(ref d) if d.len() == 32));
+    assert_eq!(
+        kind(&run(&v, &h, br#"{"type":2}"#, 1_700_000_000)),
+        "invalid"
+    );
+    assert_eq!(
+        kind(&run(&v, &h, br#"{"type":1}"#, 1_700_000_301)),
+        "timestamp"
+    );
+    assert_eq!(
+        kind(&run(&v, &h, br#"{"type":1}"#, 1_699_999_699)),
+        "timestamp"
+    );
+    let no_ts = headers(&[("X-Signature-Ed25519", DISCORD_SIG)]);
+    assert_eq!(
+        kind(&run(&v, &no_ts, br#"{"type":1}"#, 1_700_000_000)),
+        "missing"
+    );
+    let short = headers(&[
+        ("X-Signature-Ed25519", &DISCORD_SIG[..126]),
+        ("X-Signature-Timestamp", b"1700000000"),
+    ]);
+    assert_eq!(
+        kind(&run(&v, &short, br#"{"type":1}"#, 1_700_000_000)),
+        "invalid"
+    );
+    // PING is answered; anything else is an event.
+    let reply = handshake(&v, br#"{"type":1}"#).unwrap();
+    assert_eq!(
+        (reply.status, reply.content_type),
+        (200, "application/json")
+    );
+    assert_eq!(reply.body, br#"{"type":1}"#);
+    assert!(handshake(&v, br#"{"type":2,"data":{}}"#).is_none());
+    assert!(handshake(&v, b"not json").is_none());
+    // A second (rotated) key: the first one expired.
+    let mut keys = secrets(&[DISCORD_PK, &"ab".repeat(32)]);
+    keys[0].expires = Some(1);
+    let rotated = build(
+        "discord",
+        ProviderParams {
+            secrets: &[],
+            public_keys: &keys,
+            tolerance: None,
+            hmac: None,
+            verify_token: None,
+        },
+    );
+    let r = run(&rotated.unwrap(), &h, br#"{"type":1}"#, 1_700_000_000);
+    assert!(format!("{r:?}").contains("1 expired"), "{r:?}");
+}
+
+// SendGrid: SDK test fixture `@sendgrid/eventwebhook` `src/eventwebhook.spec.js`
+// (providers.md §4 SendGrid; the body ends with CR LF).
+const SG_KEY: &str = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE83T4O/n84iotIvIW4mdBgQ/7dAfSmpqIM8kF9mN1flpVKS3GRqe62gw+2fNNRaINXvVpiglSI8eNEc6wEA3F+g==";
+const SG_SIG: &[u8] = b"MEUCIGHQVtGj+Y3LkG9fLcxf3qfI10QysgDWmMOVmxG0u6ZUAiEAyBiXDWzM+uOe5W0JuG+luQAbPIqHh89M15TluLtEZtM=";
+const SG_BODY: &[u8] = b"[{\"email\":\"hello@world.com\",\"event\":\"dropped\",\"reason\":\"Bounced Address\",\"sg_event_id\":\"ZHJvcC0xMDk5NDkxOS1MUnpYbF9OSFN0T0doUTRrb2ZTbV9BLTA\",\"sg_message_id\":\"LRzXl_NHStOGhQ4kofSm_A.filterdrecv-p3mdw1-756b745b58-kmzbl-18-5F5FC76C-9.0\",\"smtp-id\":\"<LRzXl_NHStOGhQ4kofSm_A@ismtpd0039p1iad1.sendgrid.net>\",\"timestamp\":1600112492}]\r\n";
+
+#[test]
+fn sendgrid_sdk_fixture() {
+    let v = with_keys("sendgrid", &[SG_KEY]).unwrap();
+    let h = headers(&[
+        ("X-Twilio-Email-Event-Webhook-Signature", SG_SIG),
+        ("X-Twilio-Email-Event-Webhook-Timestamp", b"1600112502"),
+    ]);
+    // No window: the fixture verifies years later.
+    assert!(run(&v, &h, SG_BODY, 1_800_000_000).is_ok());
+    assert_eq!(
+        kind(&run(&v, &h, &SG_BODY[..SG_BODY.len() - 2], 0)),
+        "invalid"
+    );
+    let other_ts = headers(&[
+        ("X-Twilio-Email-Event-Webhook-Signature", SG_SIG),
+        ("X-Twilio-Email-Event-Webhook-Timestamp", b"1600112503"),
+    ]);
+    assert_eq!(kind(&run(&v, &other_ts, SG_BODY, 0)), "invalid");
+    // Bad keys are build errors on the right field.
+    let e = with_keys("sendgrid", &["MFkw"]).err().unwrap();
+    assert_eq!(e.field, "public_keys[0]");
+    let e = with_keys("sendgrid", &[]).err().unwrap();
+    assert_eq!(e.field, "public_keys");
+}
+
+// Standard Webhooks v1a: signature made with OpenSSL 3.0.19
+// (`openssl pkeyutl -sign -rawin`, Ed25519 key from seed 00..1f) over the
+// reference libraries' published message (id, timestamp, body).
+const SW_PK: &str = "whpk_A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=";
+const SW_SIG: &[u8] =
+    b"v1a,yoUrgEkc12aGqm0n4Sydmdz55xJfTz4AsAgieHFjmkR7LJtqVCZOQYzvvHjI5kAey+r4iaBGxTFRrl2iBQxtDQ==";
+
+#[test]
+fn standard_webhooks_v1a_openssl_vector() {
+    let v = with_keys("standard-webhooks-ed25519", &[SW_PK]).unwrap();
+    let sig = [&b"v1,AAAA "[..], SW_SIG].concat();
+    let h = headers(&[
+        ("webhook-id", b"msg_p5jXN8AQM9LWM0D4loKWxJek"),
+        ("webhook-timestamp", b"1614265330"),
+        ("webhook-signature", &sig),
+    ]);
+    let body = br#"{"test": 2432232314}"#;
+    let ok = run(&v, &h, body, 1_614_265_330).unwrap();
+    assert_eq!(ok.event_id.as_deref(), Some("msg_p5jXN8AQM9LWM0D4loKWxJek"));
+    assert_eq!(
+        ok.dedup,
+        Dedup::SignedId("msg_p5jXN8AQM9LWM0D4loKWxJek".into())
+    );
+    assert_eq!(
+        kind(&run(&v, &h, br#"{"test": 2432232315}"#, 1_614_265_330)),
+        "invalid"
+    );
+    assert_eq!(kind(&run(&v, &h, body, 1_614_265_631)), "timestamp");
+    let only_v1 = headers(&[
+        ("webhook-id", b"msg_p5jXN8AQM9LWM0D4loKWxJek"),
+        ("webhook-timestamp", b"1614265330"),
+        (
+            "webhook-signature",
+            b"v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+        ),
+    ]);
+    assert_eq!(kind(&run(&v, &only_v1, body, 1_614_265_330)), "invalid");
+    // Secrets instead of a public key: refused at build.
+    let e = build(
+        "standard-webhooks-ed25519",
+        ProviderParams {
+            secrets: &secrets(&["whsec_x"]),
+            public_keys: &[],
+            tolerance: None,
+            hmac: None,
+            verify_token: None,
+        },
+    )
+    .err()
+    .unwrap();
+    assert_eq!(e.field, "secrets");
+}
+
+#[test]
+fn sign_round_trips() {
+    let req = SignRequest {
+        body: b"{\"type\":2}",
+        timestamp: 1_700_000_000,
+        id: Some("msg_1"),
+        url: None,
+        method: "POST",
+    };
+    let rng = SystemRandom::new();
+    let pkcs8 =
+        EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
+    let pair = EcdsaKeyPair::from_pkcs8(
+        &signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+        pkcs8.as_ref(),
+        &rng,
+    )
+    .unwrap();
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let spki = b64(&[&P256_SPKI_PREFIX[..], pair.public_key().as_ref()].concat());
+    let sg_secret = b64(pkcs8.as_ref());
+    let seed_b64 = b64(&hex::decode(DISCORD_SEED).unwrap());
+    let cases: [(&str, &str, &str); 3] = [
+        ("discord", DISCORD_SEED, DISCORD_PK),
+        ("standard-webhooks-ed25519", &seed_b64, SW_PK),
+        ("sendgrid", &sg_secret, &spki),
+    ];
+    for (name, secret, public) in cases {
+        let scheme = match name {
+            "discord" => AsymScheme::Discord,
+            "sendgrid" => AsymScheme::SendGrid,
+            _ => AsymScheme::StandardWebhooksEd25519,
+        };
+        let pairs = sign(scheme, secret.as_bytes(), &req).unwrap();
+        let mut map = HeaderMap::new();
+        for (k, val) in &pairs {
+            map.insert(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                val.parse().unwrap(),
+            );
+        }
+        let v = with_keys(name, &[public]).unwrap();
+        assert!(run(&v, &map, req.body, 1_700_000_000).is_ok(), "{name}");
+        assert_eq!(
+            kind(&run(&v, &map, b"{}", 1_700_000_000)),
+            "invalid",
+            "{name}"
+        );
+        assert!(sign(scheme, b"nope", &req).is_err(), "{name}");
+    }
+}
+
+#[test]
+fn garbage_never_panics() {
+    let d = with_keys("discord", &[DISCORD_PK]).unwrap();
+    let s = with_keys("sendgrid", &[SG_KEY]).unwrap();
+    let w = with_keys("standard-webhooks-ed25519", &[SW_PK]).unwrap();
+    let mut g = Garbage::new(11);
+    for _ in 0..1500 {
+        let sig = g.value(SW_SIG);
+        let ts = g.value(b"1700000000");
+        let (Ok(sig), Ok(ts)) = (
+            http::HeaderValue::from_bytes(&sig),
+            http::HeaderValue::from_bytes(&ts),
+        ) else {
+            continue;
+        };
+        for (v, names) in [
+            (&d, ["x-signature-ed25519", "x-signature-timestamp"]),
+            (
+                &s,
+                [
+                    "x-twilio-email-event-webhook-signature",
+                    "x-twilio-email-event-webhook-timestamp",
+                ],
+            ),
+            (&w, ["webhook-signature", "webhook-timestamp"]),
+        ] {
+            let mut h = HeaderMap::new();
+            h.insert(names[0], sig.clone());
+            h.insert(names[1], ts.clone());
+            h.insert("webhook-id", ts.clone());
+            let _ = run(v, &h, b"{}", 1_700_000_000);
+        }
+    }
+}

@@ -1,0 +1,537 @@
+//! Family: HMAC over the URL the provider called (`Inbound.public_url`),
+//! combined with the body, the method or a timestamp.
+//!
+//! Owns the four URL-bound schemes — Twilio (URL + sorted form parameters,
+//! or URL with `bodySHA256`), Square (URL + body), HubSpot v3 (method + URL +
+//! body + timestamp) and Trello (body + URL) — and their `hookguard sign`
+//! counterpart. Does not own key handling or the constant-time comparison
+//! (`keys.rs`), nor how `public_url` is derived (the proxy does that).
+
+use std::borrow::Cow;
+
+use http::{HeaderMap, HeaderName, Uri};
+use ring::digest;
+
+use super::common::{
+    self, decode_signature, header_bytes, header_name, Direction, Sig, Signed, TimestampFormat,
+    Tolerance, ToleranceSpec,
+};
+use super::hmac::{BODY, NO_TIMESTAMP};
+use super::keys::{match_one, KeyRing};
+use super::{
+    BuildError, Dedup, Inbound, ProviderInfo, ProviderParams, Rejection, SignRequest, Verified,
+    Verifier,
+};
+use crate::config::{HmacAlgorithm, SignatureEncoding};
+
+/// Which URL-bound scheme a provider uses; each fixes its algorithm,
+/// headers and message layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum UrlScheme {
+    /// HMAC-SHA1 over URL + form params sorted by name (or URL with
+    /// `bodySHA256`); `X-Twilio-Signature`.
+    Twilio,
+    /// HMAC-SHA256 over notification URL + body; `x-square-hmacsha256-signature`.
+    Square,
+    /// HMAC-SHA256 over method + URL + body + ms timestamp; 300 s past-only.
+    HubSpotV3,
+    /// HMAC-SHA1 over body + callback URL; `X-Trello-Webhook`.
+    Trello,
+}
+
+const HUBSPOT_TS: &str = "x-hubspot-request-timestamp";
+
+impl UrlScheme {
+    fn algorithm(self) -> HmacAlgorithm {
+        match self {
+            Self::Twilio | Self::Trello => HmacAlgorithm::Sha1,
+            Self::Square | Self::HubSpotV3 => HmacAlgorithm::Sha256,
+        }
+    }
+
+    fn header(self) -> &'static str {
+        match self {
+            Self::Twilio => "x-twilio-signature",
+            Self::Square => "x-square-hmacsha256-signature",
+            Self::HubSpotV3 => "x-hubspot-signature-v3",
+            Self::Trello => "x-trello-webhook",
+        }
+    }
+
+    fn tolerance(self) -> ToleranceSpec {
+        match self {
+            Self::HubSpotV3 => ToleranceSpec {
+                default_secs: 300,
+                direction: Direction::PastOnly,
+            },
+            Self::Twilio | Self::Square | Self::Trello => NO_TIMESTAMP,
+        }
+    }
+
+    /// The row of `hookguard providers` for this scheme.
+    pub(crate) fn info(self, name: &'static str) -> ProviderInfo {
+        let (headers, signed) = match self {
+            Self::Twilio => (
+                format!("{}: <base64>", self.header()),
+                "{url}{name}{value}... (form params sorted by name) | {url} incl. bodySHA256=<hex sha256 of {body}>",
+            ),
+            Self::Square => (format!("{}: <base64>", self.header()), "{url}{body}"),
+            Self::HubSpotV3 => (
+                format!("{}: <base64>, {HUBSPOT_TS}: <unix ms>", self.header()),
+                "{method}{url}{body}{timestamp}",
+            ),
+            Self::Trello => (format!("{}: <base64>", self.header()), "{body}{url}"),
+        };
+        ProviderInfo {
+            name,
+            algorithm: common::algorithm_name(self.algorithm()),
+            headers,
+            signed: signed.into(),
+            tolerance: common::tolerance_text((self == Self::HubSpotV3).then(|| self.tolerance())),
+        }
+    }
+}
+
+/// The exact bytes `scheme` signs for the URL form `url` (`ts` is the raw
+/// timestamp header, used by HubSpot only).
+fn message(scheme: UrlScheme, url: &str, method: &str, body: &[u8], ts: &[u8]) -> Vec<u8> {
+    match scheme {
+        UrlScheme::Twilio => {
+            let mut out = url.as_bytes().to_vec();
+            if body_sha256_param(url).is_none() {
+                let mut params: Vec<(Cow<'_, str>, Cow<'_, str>)> =
+                    form_urlencoded::parse(body).collect();
+                params.sort();
+                for (k, v) in params {
+                    out.extend_from_slice(k.as_bytes());
+                    out.extend_from_slice(v.as_bytes());
+                }
+            }
+            out
+        }
+        UrlScheme::Square => [url.as_bytes(), body].concat(),
+        UrlScheme::HubSpotV3 => [method.as_bytes(), url.as_bytes(), body, ts].concat(),
+        UrlScheme::Trello => [body, url.as_bytes()].concat(),
+    }
+}
+
+/// The `bodySHA256` query parameter Twilio adds for JSON bodies.
+fn body_sha256_param(url: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    let query = query.split('#').next().unwrap_or("");
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "bodySHA256")
+        .map(|(_, v)| v.into_owned())
+}
+
+/// The same URL with the default port toggled (removed if present, added if
+/// absent), as Twilio's SDKs accept both; `None` for a non-default port or
+/// an unparsable URL.
+fn port_variant(url: &str) -> Option<String> {
+    let uri: Uri = url.parse().ok()?;
+    let default = match uri.scheme_str()? {
+        "https" => 443,
+        "http" => 80,
+        _ => return None,
+    };
+    let authority = uri.authority()?;
+    let port = match authority.port_u16() {
+        Some(p) if p == default => String::new(),
+        Some(_) => return None,
+        None => format!(":{default}"),
+    };
+    let rest = uri.path_and_query().map_or("", |pq| pq.as_str());
+    let scheme = uri.scheme_str()?;
+    Some(format!("{scheme}://{}{port}{rest}", authority.host()))
+}
+
+// === impl UrlVerifier ===
+
+/// A built URL-bound verifier: header names and keys fixed at start-up.
+pub(crate) struct UrlVerifier {
+    provider: &'static str,
+    scheme: UrlScheme,
+    keys: KeyRing,
+    header: HeaderName,
+    timestamp: Option<HeaderName>,
+    tolerance: Tolerance,
+}
+
+impl UrlVerifier {
+    /// Builds from a catalog entry; secrets are UTF-8 keys.
+    pub(crate) fn build(
+        provider: &'static str,
+        scheme: UrlScheme,
+        params: ProviderParams<'_>,
+    ) -> Result<Self, BuildError> {
+        Ok(Self {
+            provider,
+            scheme,
+            keys: KeyRing::utf8(params.secrets, scheme.algorithm())?,
+            header: header_name("provider", scheme.header())?,
+            timestamp: match scheme {
+                UrlScheme::HubSpotV3 => Some(header_name("provider", HUBSPOT_TS)?),
+                _ => None,
+            },
+            tolerance: Tolerance::new(scheme.tolerance(), params.tolerance),
+        })
+    }
+
+    /// Signature (decoded) and timestamp (raw, empty if unsigned).
+    fn head<'h>(&self, headers: &'h HeaderMap) -> Result<(Sig, &'h [u8]), Rejection> {
+        let raw = header_bytes(headers, &self.header)?;
+        let ts = match &self.timestamp {
+            Some(name) => header_bytes(headers, name)?,
+            None => &[],
+        };
+        let sig = decode_signature(raw, SignatureEncoding::Base64, self.keys.tag_len()).map_err(
+            |why| Rejection::InvalidSignature {
+                detail: format!("header {:?}: {why}", self.header),
+            },
+        )?;
+        Ok((sig, ts))
+    }
+
+    fn check_time(&self, ts: &[u8], now_ms: i64) -> Result<(), Rejection> {
+        match &self.timestamp {
+            Some(name) => self
+                .tolerance
+                .check(name, ts, TimestampFormat::UnixMillis, now_ms),
+            None => Ok(()),
+        }
+    }
+
+    /// Tries the URL as given, then (Twilio) with the default port toggled.
+    fn match_urls(
+        &self,
+        req: &Inbound<'_>,
+        body: &[u8],
+        ts: &[u8],
+        sig: &Sig,
+    ) -> Result<usize, Rejection> {
+        let method = req.method.as_str();
+        let first = message(self.scheme, req.public_url, method, body, ts);
+        let result = match_one(
+            &self.keys,
+            req.now_ms,
+            &Signed::new(BODY, &first, &[], &[]),
+            sig,
+        );
+        if result.is_ok() || self.scheme != UrlScheme::Twilio {
+            return result;
+        }
+        match port_variant(req.public_url) {
+            Some(url) => {
+                let alt = message(self.scheme, &url, method, body, ts);
+                match_one(
+                    &self.keys,
+                    req.now_ms,
+                    &Signed::new(BODY, &alt, &[], &[]),
+                    sig,
+                )
+                .or(result)
+            }
+            None => result,
+        }
+    }
+}
+
+impl Verifier for UrlVerifier {
+    fn provider(&self) -> &str {
+        self.provider
+    }
+
+    fn precheck(&self, req: &Inbound<'_>) -> Result<(), Rejection> {
+        let (_, ts) = self.head(req.headers)?;
+        self.check_time(ts, req.now_ms)
+    }
+
+    fn verify(&self, req: &Inbound<'_>, body: &[u8]) -> Result<Verified, Rejection> {
+        let (sig, ts) = self.head(req.headers)?;
+        let secret_index = self.match_urls(req, body, ts, &sig)?;
+        self.check_time(ts, req.now_ms)?;
+        if self.scheme == UrlScheme::Twilio {
+            if let Some(expected) = body_sha256_param(req.public_url) {
+                // The URL (and so `expected`) is authenticated by now, and the
+                // body hash is not secret: a plain comparison leaks nothing.
+                let actual = hex::encode(digest::digest(&digest::SHA256, body));
+                if !expected.eq_ignore_ascii_case(&actual) {
+                    return Err(Rejection::InvalidSignature {
+                        detail: "body does not match the signed bodySHA256 URL parameter".into(),
+                    });
+                }
+            }
+        }
+        Ok(Verified {
+            secret_index,
+            event_id: None,
+            dedup: Dedup::Signature(sig.bytes().to_vec()),
+        })
+    }
+}
+
+/// The headers `hookguard sign` prints for a URL-bound provider; needs
+/// `req.url`. Twilio JSON bodies: put `bodySHA256=<hex>` in the URL first.
+// Called by `hookguard sign` once its per-family dispatch lands (issue #3 part B).
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) fn sign(
+    scheme: UrlScheme,
+    secret: &[u8],
+    req: &SignRequest<'_>,
+) -> Result<Vec<(String, String)>, BuildError> {
+    let url = req.url.ok_or_else(|| BuildError {
+        field: "url".into(),
+        message: "this provider signs the URL it calls: give the full public URL".into(),
+    })?;
+    let ts = req.timestamp.saturating_mul(1000).to_string();
+    let msg = message(scheme, url, req.method, req.body, ts.as_bytes());
+    let alg = match scheme.algorithm() {
+        HmacAlgorithm::Sha1 => ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
+        HmacAlgorithm::Sha256 => ring::hmac::HMAC_SHA256,
+        HmacAlgorithm::Sha512 => ring::hmac::HMAC_SHA512,
+    };
+    let tag = ring::hmac::sign(&ring::hmac::Key::new(alg, secret), &msg);
+    let mut out = vec![(
+        scheme.header().to_owned(),
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, tag.as_ref()),
+    )];
+    if scheme == UrlScheme::HubSpotV3 {
+        out.push((HUBSPOT_TS.to_owned(), ts));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::{headers, kind, secrets, verifier, Garbage};
+    use super::super::SharedVerifier;
+    use super::*;
+
+    /// `precheck` + `verify` at a given URL and method.
+    pub(super) fn run_at(
+        v: &SharedVerifier,
+        map: &HeaderMap,
+        body: &[u8],
+        url: &str,
+        method: &str,
+        now_ms: i64,
+    ) -> Result<Verified, Rejection> {
+        let method = http::Method::from_bytes(method.as_bytes()).unwrap();
+        let uri = Uri::from_static("/hook");
+        let req = Inbound {
+            method: &method,
+            uri: &uri,
+            headers: map,
+            public_url: url,
+            now_ms,
+        };
+        let pre = v.precheck(&req);
+        let full = v.verify(&req, body);
+        if full.is_ok() {
+            assert_eq!(pre, Ok(()));
+        }
+        full
+    }
+
+    // Twilio SDK unit tests (twilio-python `tests/unit/test_request_validator.py`;
+    // providers.md §4 Twilio, reproduced there with twilio 9.13.0).
+    const TW_URL: &str = "https://mycompany.com/myapp.php?foo=1&bar=2";
+    const TW_FORM: &[u8] = b"CallSid=CA1234567890ABCDE&Caller=%2B14158675309&Digits=1234&From=%2B14158675309&To=%2B18005551212";
+
+    #[test]
+    fn twilio_sdk_vectors_with_and_without_port() {
+        let v = verifier("twilio", &secrets(&["12345"]));
+        let h = headers(&[("X-Twilio-Signature", b"RSOYDt4T1cUTdK1PDd93/VVr8B8=")]);
+        assert!(run_at(&v, &h, TW_FORM, TW_URL, "POST", 0).is_ok());
+        // Parameter order in the body does not matter (sorted by name).
+        let shuffled = b"To=%2B18005551212&Digits=1234&CallSid=CA1234567890ABCDE&From=%2B14158675309&Caller=%2B14158675309";
+        assert!(run_at(&v, &h, shuffled, TW_URL, "POST", 0).is_ok());
+        // The same signature verifies when the proxy sees the URL with :443.
+        let with_port = "https://mycompany.com:443/myapp.php?foo=1&bar=2";
+        assert!(run_at(&v, &h, TW_FORM, with_port, "POST", 0).is_ok());
+        // And the SDK's :443 vector verifies against the port-less URL.
+        let h443 = headers(&[("X-Twilio-Signature", b"kvajT1Ptam85bY51eRf/AJRuM3w=")]);
+        assert!(run_at(&v, &h443, TW_FORM, TW_URL, "POST", 0).is_ok());
+        assert!(run_at(&v, &h443, TW_FORM, with_port, "POST", 0).is_ok());
+        // Tampered parameter, other URL, wrong token.
+        let tampered = b"CallSid=CA1234567890ABCDE&Caller=%2B14158675309&Digits=1235&From=%2B14158675309&To=%2B18005551212";
+        assert_eq!(
+            kind(&run_at(&v, &h, tampered, TW_URL, "POST", 0)),
+            "invalid"
+        );
+        let other = "https://mycompany.com/myapp.php?foo=1&bar=3";
+        assert_eq!(kind(&run_at(&v, &h, TW_FORM, other, "POST", 0)), "invalid");
+        let wrong = verifier("twilio", &secrets(&["54321"]));
+        assert_eq!(
+            kind(&run_at(&wrong, &h, TW_FORM, TW_URL, "POST", 0)),
+            "invalid"
+        );
+        assert_eq!(
+            kind(&run_at(&v, &headers(&[]), TW_FORM, TW_URL, "POST", 0)),
+            "missing"
+        );
+    }
+
+    #[test]
+    fn twilio_json_body_hash() {
+        let v = verifier("twilio", &secrets(&["12345"]));
+        let body = br#"{"property": "value", "boolean": true}"#;
+        let url = "https://mycompany.com/myapp.php?foo=1&bar=2&bodySHA256=0a1ff7634d9ab3b95db5c9a2dfe9416e41502b283a80c7cf19632632f96e6620";
+        let h = headers(&[("X-Twilio-Signature", b"a9nBmqA0ju/hNViExpshrM61xv4=")]);
+        assert!(run_at(&v, &h, body, url, "POST", 0).is_ok());
+        // The URL still verifies but the body no longer matches its hash.
+        let r = run_at(
+            &v,
+            &h,
+            br#"{"property": "value", "boolean": false}"#,
+            url,
+            "POST",
+            0,
+        );
+        assert!(format!("{r:?}").contains("bodySHA256"), "{r:?}");
+    }
+
+    // Square docs "Validate notifications" sample (providers.md §4 Square,
+    // verified there with both Square SDKs).
+    #[test]
+    fn square_docs_vector() {
+        let v = verifier("square", &secrets(&["asdf1234"]));
+        let h = headers(&[(
+            "x-square-hmacsha256-signature",
+            b"2kRE5qRU2tR+tBGlDwMEw2avJ7QM4ikPYD/PJ3bd9Og=",
+        )]);
+        let url = "https://example.com/webhook";
+        assert!(run_at(&v, &h, br#"{"hello":"world"}"#, url, "POST", 0).is_ok());
+        assert_eq!(
+            kind(&run_at(&v, &h, br#"{"hello":"World"}"#, url, "POST", 0)),
+            "invalid"
+        );
+        let elsewhere = "https://example.com/webhook2";
+        assert_eq!(
+            kind(&run_at(
+                &v,
+                &h,
+                br#"{"hello":"world"}"#,
+                elsewhere,
+                "POST",
+                0
+            )),
+            "invalid"
+        );
+    }
+
+    // HubSpot v3: computed with @hubspot/api-client `Signature.getSignature`
+    // and Python (providers.md §4 HubSpot).
+    #[test]
+    fn hubspot_v3_sdk_vector_and_window() {
+        let v = verifier(
+            "hubspot",
+            &secrets(&["yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy"]),
+        );
+        let h = headers(&[
+            (
+                "X-HubSpot-Signature-v3",
+                b"Lcil2KBLlmguaRy14OUMFBJcakfblmoGpO3lJ+Wjz40=",
+            ),
+            ("X-HubSpot-Request-Timestamp", b"1700000000000"),
+        ]);
+        let url = "https://www.example.com/webhook_uri";
+        let body = br#"[{"eventId":1,"subscriptionType":"contact.creation"}]"#;
+        let t = 1_700_000_000_000;
+        assert!(run_at(&v, &h, body, url, "POST", t).is_ok());
+        assert!(run_at(&v, &h, body, url, "POST", t + 300_000).is_ok());
+        assert_eq!(
+            kind(&run_at(&v, &h, body, url, "POST", t + 300_001)),
+            "timestamp"
+        );
+        // Past-only: a clock behind the sender's is fine.
+        assert!(run_at(&v, &h, body, url, "POST", t - 3_600_000).is_ok());
+        assert_eq!(kind(&run_at(&v, &h, body, url, "PUT", t)), "invalid");
+        assert_eq!(kind(&run_at(&v, &h, b"[]", url, "POST", t)), "invalid");
+    }
+
+    // Trello: computed with Python hmac (providers.md §4 Trello).
+    #[test]
+    fn trello_computed_vector() {
+        let v = verifier("trello", &secrets(&["trello_app_secret"]));
+        let h = headers(&[("X-Trello-Webhook", b"2vBTp1s1ADdzC49xMMilsHclC6U=")]);
+        let url = "https://example.com/trello/hook";
+        let body = br#"{"action":{"type":"updateCard"}}"#;
+        assert!(run_at(&v, &h, body, url, "POST", 0).is_ok());
+        assert_eq!(kind(&run_at(&v, &h, b"{}", url, "POST", 0)), "invalid");
+    }
+
+    #[test]
+    fn sign_round_trips() {
+        let cases = [
+            (UrlScheme::Twilio, "twilio", TW_FORM),
+            (UrlScheme::Square, "square", b"{\"a\":1}"),
+            (UrlScheme::HubSpotV3, "hubspot", b"[]"),
+            (UrlScheme::Trello, "trello", b"{}"),
+        ];
+        for (scheme, name, body) in cases {
+            let req = SignRequest {
+                body,
+                timestamp: 1_700_000_000,
+                id: None,
+                url: Some("https://hooks.example.com/in?x=1"),
+                method: "POST",
+            };
+            let pairs = sign(scheme, b"k3y", &req).unwrap();
+            let mut map = HeaderMap::new();
+            for (k, val) in &pairs {
+                map.insert(
+                    HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                    val.parse().unwrap(),
+                );
+            }
+            let v = verifier(name, &secrets(&["k3y"]));
+            let url = req.url.unwrap();
+            assert!(
+                run_at(&v, &map, body, url, "POST", 1_700_000_000_000).is_ok(),
+                "{name}"
+            );
+            assert_eq!(
+                kind(&run_at(&v, &map, b"x=2", url, "POST", 1_700_000_000_000)),
+                "invalid",
+                "{name}"
+            );
+            let no_url = SignRequest { url: None, ..req };
+            assert!(sign(scheme, b"k3y", &no_url).is_err());
+        }
+    }
+
+    #[test]
+    fn port_variants() {
+        assert_eq!(
+            port_variant("https://a.com/x?y=1").as_deref(),
+            Some("https://a.com:443/x?y=1")
+        );
+        assert_eq!(
+            port_variant("http://a.com:80/x").as_deref(),
+            Some("http://a.com/x")
+        );
+        assert_eq!(port_variant("https://a.com:8443/x"), None);
+        assert_eq!(port_variant("not a url"), None);
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        let v = verifier("twilio", &secrets(&["12345"]));
+        let hs = verifier("hubspot", &secrets(&["s"]));
+        let mut g = Garbage::new(9);
+        for _ in 0..2000 {
+            let body = g.value(TW_FORM);
+            let url = String::from_utf8_lossy(&g.value(TW_URL.as_bytes())).into_owned();
+            if let Ok(hv) = http::HeaderValue::from_bytes(&g.value(b"RSOYDt4T1cUTdK1PDd93/VVr8B8="))
+            {
+                let mut h = HeaderMap::new();
+                h.insert("x-twilio-signature", hv.clone());
+                let _ = run_at(&v, &h, &body, &url, "POST", 0);
+                h.insert("x-hubspot-signature-v3", hv.clone());
+                h.insert("x-hubspot-request-timestamp", hv);
+                let _ = run_at(&hs, &h, &body, &url, "POST", 0);
+            }
+        }
+    }
+}
