@@ -82,13 +82,36 @@ fn serve(args: &ConfigArg) -> ExitCode {
             routes = running.app().config().routes.len(),
             "listening"
         );
-        shutdown_signal().await;
+        serve_until_shutdown(&running).await;
         tracing::info!("shutdown signal received");
         if running.shutdown().await {
             tracing::info!("drained; exiting");
         }
         ExitCode::SUCCESS
     })
+}
+
+/// Waits for SIGTERM/SIGINT, reloading the configuration on every SIGHUP
+/// (a failed reload is logged by `reload` and the old configuration stays).
+async fn serve_until_shutdown(running: &runtime::Running) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut hup) = signal(SignalKind::hangup()) {
+            let shutdown = shutdown_signal();
+            tokio::pin!(shutdown);
+            loop {
+                tokio::select! {
+                    () = &mut shutdown => return,
+                    _ = hup.recv() => {
+                        tracing::info!("SIGHUP received: reloading configuration");
+                        let _ = running.reload();
+                    }
+                }
+            }
+        }
+    }
+    shutdown_signal().await;
 }
 
 /// Resolves on SIGTERM or SIGINT (Ctrl-C).
