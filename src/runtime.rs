@@ -203,6 +203,11 @@ impl Running {
         if new.server.max_connections != old.server.max_connections {
             needs_restart("server.max_connections");
         }
+        if new.server.request_timeout != old.server.request_timeout {
+            // The body deadline follows the new value at once; the header
+            // read timeout is fixed on the listener.
+            needs_restart("server.request_timeout (header read timeout)");
+        }
         match (&new.server.tls, &self.certs) {
             (Some(files), Some(store)) => store.reload(files)?,
             (None, None) => {}
