@@ -213,6 +213,8 @@ impl Running {
             (None, None) => {}
             _ => needs_restart("server.tls (on/off)"),
         }
+        // Everything is valid: from here on, nothing can fail.
+        current.sources().reconfigure(new.security);
         self.app
             .store(Arc::new(App::new(Arc::new(new), current.shared())));
         Ok(())

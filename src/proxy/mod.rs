@@ -218,7 +218,6 @@ impl App {
             .iter()
             .map(|r| r.rate_limit.map(RouteLimiter::new))
             .collect();
-        shared.sources.reconfigure(config.security);
         Self {
             config,
             routes,
