@@ -64,6 +64,11 @@ impl RouteLimiter {
         }
         result
     }
+
+    /// Client IPs currently holding state (memory bound, tests).
+    pub fn keys(&self) -> usize {
+        self.limiter.len()
+    }
 }
 
 /// `Retry-After` seconds for a wait: rounded up, at least 1.
@@ -91,5 +96,23 @@ mod tests {
         assert_eq!(retry_after_secs(wait), 1);
         assert_eq!(retry_after_secs(Duration::from_millis(1500)), 2);
         assert_eq!(retry_after_secs(Duration::ZERO), 1);
+    }
+
+    #[test]
+    fn idle_keys_are_swept() {
+        let l = RouteLimiter::new(RateLimit {
+            per_second: 1000,
+            burst: 1,
+        });
+        for i in 0..100u8 {
+            let _ = l.check([10, 0, 0, i].into());
+        }
+        assert_eq!(l.keys(), 100);
+        // Every bucket refills within 1 ms; the next sweep forgets them.
+        std::thread::sleep(Duration::from_millis(20));
+        for _ in 0..SWEEP_EVERY {
+            let _ = l.check([10, 0, 1, 1].into());
+        }
+        assert!(l.keys() <= 1, "{} keys left", l.keys());
     }
 }

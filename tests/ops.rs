@@ -206,6 +206,7 @@ async fn auto_block_after_threshold_then_expiry() {
             r#"
 [server]
 listen = "127.0.0.1:0"
+request_timeout = "30s"
 
 [admin]
 listen = "127.0.0.1:0"
@@ -238,6 +239,18 @@ secrets = ["{GH_SECRET}"]
     // Blocked: even a valid request is refused before its body is read.
     assert_rejected(&gh(&p, "/gh", GH_SECRET, b"d").await, 403, "ip_not_allowed");
     assert_eq!(up.count(), 0);
+    // ... before its body is read: a head announcing a body that never comes
+    // is answered at once (reading it would end in 408 after request_timeout).
+    let mut raw = TcpStream::connect(p.addr).await.unwrap();
+    raw.write_all(b"POST /gh HTTP/1.1\r\nhost: x\r\ncontent-length: 1000\r\n\r\n")
+        .await
+        .unwrap();
+    let mut head = [0u8; 12];
+    tokio::time::timeout(Duration::from_secs(10), raw.read_exact(&mut head))
+        .await
+        .expect("answered without the body")
+        .unwrap();
+    assert_eq!(&head, b"HTTP/1.1 403");
     let (_, report) = admin_get(admin, "/audit/report", None).await;
     let report: serde_json::Value = serde_json::from_str(&report).unwrap();
     let suspicious = report["suspicious_ips"].as_array().unwrap();
