@@ -67,6 +67,8 @@ fn serve(args: &ConfigArg) -> ExitCode {
         }
     };
     rt.block_on(async move {
+        // Registered before the listener is up: an early SIGHUP must not kill us.
+        let hangups = Hangups::register();
         let tls = cfg.server.tls.is_some();
         let running = match runtime::start(cfg).await {
             Ok(r) => r,
@@ -82,7 +84,7 @@ fn serve(args: &ConfigArg) -> ExitCode {
             routes = running.app().config().routes.len(),
             "listening"
         );
-        serve_until_shutdown(&running).await;
+        serve_until_shutdown(&running, hangups).await;
         tracing::info!("shutdown signal received");
         if running.shutdown().await {
             tracing::info!("drained; exiting");
@@ -93,25 +95,45 @@ fn serve(args: &ConfigArg) -> ExitCode {
 
 /// Waits for SIGTERM/SIGINT, reloading the configuration on every SIGHUP
 /// (a failed reload is logged by `reload` and the old configuration stays).
-async fn serve_until_shutdown(running: &runtime::Running) {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut hup) = signal(SignalKind::hangup()) {
-            let shutdown = shutdown_signal();
-            tokio::pin!(shutdown);
-            loop {
-                tokio::select! {
-                    () = &mut shutdown => return,
-                    _ = hup.recv() => {
-                        tracing::info!("SIGHUP received: reloading configuration");
-                        let _ = running.reload();
-                    }
-                }
+async fn serve_until_shutdown(running: &runtime::Running, mut hangups: Hangups) {
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => return,
+            () = hangups.recv() => {
+                tracing::info!("SIGHUP received: reloading configuration");
+                let _ = running.reload();
             }
         }
     }
-    shutdown_signal().await;
+}
+
+/// The SIGHUP stream (never fires where there is no SIGHUP).
+struct Hangups(#[cfg(unix)] Option<tokio::signal::unix::Signal>);
+
+impl Hangups {
+    fn register() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Self(signal(SignalKind::hangup()).ok())
+        }
+        #[cfg(not(unix))]
+        {
+            Self()
+        }
+    }
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        if let Some(hup) = &mut self.0 {
+            if hup.recv().await.is_some() {
+                return;
+            }
+        }
+        std::future::pending::<()>().await;
+    }
 }
 
 /// Resolves on SIGTERM or SIGINT (Ctrl-C).
