@@ -10,16 +10,24 @@
 //! - [`replay`]: de-duplication state machine and stores.
 //! - [`server`], [`tls`]: listener, HTTP/1.1 + HTTP/2, TLS, graceful drain.
 //! - [`audit`], [`telemetry`]: one decision event per request; log set-up.
+//! - [`metrics`], [`report`], [`admin`]: Prometheus metrics, the request
+//!   report, and the admin listener that serves them.
+//! - [`security`], [`ratelimit`]: suspicious sources / auto-block; token buckets.
 //! - [`secret`]: secret bytes that cannot be logged by accident.
 
+pub mod admin;
 pub mod audit;
 pub mod cli;
 pub mod config;
+pub mod metrics;
 pub mod providers;
 pub mod proxy;
+pub mod ratelimit;
 pub mod replay;
+pub mod report;
 pub mod runtime;
 pub mod secret;
+pub mod security;
 pub mod server;
 pub mod telemetry;
 pub mod tls;

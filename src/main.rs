@@ -68,6 +68,8 @@ fn serve(args: &ConfigArg) -> ExitCode {
         }
     };
     rt.block_on(async move {
+        // Registered before the listener is up: an early SIGHUP must not kill us.
+        let hangups = Hangups::register();
         let tls = cfg.server.tls.is_some();
         let running = match runtime::start(cfg).await {
             Ok(r) => r,
@@ -83,13 +85,56 @@ fn serve(args: &ConfigArg) -> ExitCode {
             routes = running.app().config().routes.len(),
             "listening"
         );
-        shutdown_signal().await;
+        serve_until_shutdown(&running, hangups).await;
         tracing::info!("shutdown signal received");
         if running.shutdown().await {
             tracing::info!("drained; exiting");
         }
         ExitCode::SUCCESS
     })
+}
+
+/// Waits for SIGTERM/SIGINT, reloading the configuration on every SIGHUP
+/// (a failed reload is logged by `reload` and the old configuration stays).
+async fn serve_until_shutdown(running: &runtime::Running, mut hangups: Hangups) {
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => return,
+            () = hangups.recv() => {
+                tracing::info!("SIGHUP received: reloading configuration");
+                let _ = running.reload();
+            }
+        }
+    }
+}
+
+/// The SIGHUP stream (never fires where there is no SIGHUP).
+struct Hangups(#[cfg(unix)] Option<tokio::signal::unix::Signal>);
+
+impl Hangups {
+    fn register() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Self(signal(SignalKind::hangup()).ok())
+        }
+        #[cfg(not(unix))]
+        {
+            Self()
+        }
+    }
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        if let Some(hup) = &mut self.0 {
+            if hup.recv().await.is_some() {
+                return;
+            }
+        }
+        std::future::pending::<()>().await;
+    }
 }
 
 /// Resolves on SIGTERM or SIGINT (Ctrl-C).

@@ -1,20 +1,31 @@
 //! Start-up and shutdown: from a validated [`Config`] to a bound, serving
 //! proxy, and back. Shared by the binary and the integration tests, so tests
 //! exercise exactly the start-up path production uses.
+//!
+//! Also the admin listener's life cycle (bound after the proxy, readiness
+//! latched on once serving and off when draining) and [`Running::reload`],
+//! the SIGHUP path: re-read and fully validate the configuration, `file:`
+//! secrets and the TLS certificate, then swap atomically.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+
+use arc_swap::ArcSwap;
 
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::config::{Config, ReplayStoreKind};
+use crate::admin::{self, AdminState};
+use crate::config::{self, Config, ConfigErrors, ReplayStoreKind};
+use crate::metrics::Metrics;
 use crate::proxy::forward::{ClientBuildError, UpstreamClient};
-use crate::proxy::App;
+use crate::proxy::{App, Shared};
 use crate::replay::{MemoryStore, ReplayStore};
+use crate::security::Sources;
 use crate::server;
-use crate::tls::{self, TlsError};
+use crate::tls::{self, CertStore, TlsError};
 
 /// Why the proxy could not start (after the configuration was valid).
 #[derive(Debug, thiserror::Error)]
@@ -38,24 +49,41 @@ pub enum StartError {
     ReplayStore(String),
 }
 
+/// Why a reload was refused; the old configuration keeps serving.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// The new configuration (or a `file:` secret) is invalid.
+    #[error("invalid configuration:\n{0}")]
+    Config(ConfigErrors),
+    /// The new TLS certificate or key is unusable.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+}
+
 /// A running proxy.
 pub struct Running {
     /// The address actually bound (useful with port 0).
     pub addr: SocketAddr,
-    app: Arc<App>,
+    /// The admin listener's address, when `[admin]` is configured.
+    pub admin_addr: Option<SocketAddr>,
+    app: Arc<ArcSwap<App>>,
+    certs: Option<Arc<CertStore>>,
+    ready: Arc<AtomicBool>,
     shutdown: oneshot::Sender<()>,
     task: JoinHandle<bool>,
+    admin: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
 }
 
 /// Binds the listener and starts serving in the background.
 pub async fn start(config: Config) -> Result<Running, StartError> {
     let config = Arc::new(config);
-    let tls = config
-        .server
-        .tls
-        .as_ref()
-        .map(tls::server_config)
-        .transpose()?;
+    let (tls, certs) = match config.server.tls.as_ref() {
+        Some(files) => {
+            let (tls, certs) = tls::reloadable_server_config(files)?;
+            (Some(tls), Some(certs))
+        }
+        None => (None, None),
+    };
     let client = UpstreamClient::new(config.upstream.ca.as_deref())?;
     let replay = match &config.replay.store {
         ReplayStoreKind::Memory => ReplayStore::Memory(MemoryStore::new(
@@ -75,30 +103,133 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         addr: listen,
         source,
     })?;
-    let app = Arc::new(App::new(config, client, Arc::new(replay)));
+    let admin_listener = match &config.admin {
+        Some(admin) => {
+            let listener =
+                TcpListener::bind(admin.listen)
+                    .await
+                    .map_err(|source| StartError::Bind {
+                        addr: admin.listen,
+                        source,
+                    })?;
+            let bound = listener.local_addr().map_err(|source| StartError::Bind {
+                addr: admin.listen,
+                source,
+            })?;
+            Some((listener, bound))
+        }
+        None => None,
+    };
+    let shared = Shared {
+        client,
+        replay: Arc::new(replay),
+        metrics: Arc::new(Metrics::new()),
+        sources: Arc::new(Sources::new(config.security)),
+    };
+    let app = Arc::new(ArcSwap::from_pointee(App::new(config, shared)));
     let (shutdown, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(server::serve(listener, Arc::clone(&app), tls, async {
         let _ = rx.await;
     }));
+    let ready = Arc::new(AtomicBool::new(true));
+    let (admin, admin_addr) = match admin_listener {
+        Some((listener, bound)) => {
+            tracing::info!(addr = %bound, "admin listening");
+            let state = Arc::new(AdminState::new(Arc::clone(&app), Arc::clone(&ready)));
+            let (stop, stopped) = oneshot::channel::<()>();
+            let task = tokio::spawn(admin::serve(listener, state, async {
+                let _ = stopped.await;
+            }));
+            (Some((stop, task)), Some(bound))
+        }
+        None => (None, None),
+    };
     Ok(Running {
         addr,
+        admin_addr,
         app,
+        certs,
+        ready,
         shutdown,
         task,
+        admin,
     })
 }
 
 // === impl Running ===
 
 impl Running {
-    /// The runtime state (replay store, config) of this instance.
-    pub fn app(&self) -> &Arc<App> {
-        &self.app
+    /// The current runtime state (replay store, config) of this instance.
+    pub fn app(&self) -> Arc<App> {
+        self.app.load_full()
     }
 
-    /// Stops accepting, drains within `shutdown_grace`; true if all drained.
+    /// Re-reads the configuration file, its `file:` secrets and the TLS
+    /// certificate; validates everything, then swaps atomically. On error the
+    /// old configuration keeps serving. Logs and counts the attempt.
+    pub fn reload(&self) -> Result<(), ReloadError> {
+        let current = self.app.load_full();
+        let result = self.try_reload(&current);
+        current.metrics().reload(result.is_ok());
+        match &result {
+            Ok(()) => tracing::info!(
+                config = %current.config().source.display(),
+                "configuration reloaded"
+            ),
+            Err(e) => tracing::error!(
+                config = %current.config().source.display(),
+                error = %e,
+                "configuration reload failed; the previous configuration keeps serving"
+            ),
+        }
+        result
+    }
+
+    fn try_reload(&self, current: &App) -> Result<(), ReloadError> {
+        let old = current.config();
+        let new = config::load(&old.source).map_err(ReloadError::Config)?;
+        for warning in &new.warnings {
+            tracing::warn!(config = %new.source.display(), "{warning}");
+        }
+        let needs_restart = |what: &str| {
+            tracing::warn!("{what} changed: the change needs a restart to take effect");
+        };
+        if new.server.listen != old.server.listen {
+            needs_restart("server.listen");
+        }
+        if new.admin.as_ref().map(|a| a.listen) != old.admin.as_ref().map(|a| a.listen) {
+            needs_restart("admin.listen");
+        }
+        if new.server.max_connections != old.server.max_connections {
+            needs_restart("server.max_connections");
+        }
+        if new.server.request_timeout != old.server.request_timeout {
+            // The body deadline follows the new value at once; the header
+            // read timeout is fixed on the listener.
+            needs_restart("server.request_timeout (header read timeout)");
+        }
+        match (&new.server.tls, &self.certs) {
+            (Some(files), Some(store)) => store.reload(files)?,
+            (None, None) => {}
+            _ => needs_restart("server.tls (on/off)"),
+        }
+        // Everything is valid: from here on, nothing can fail.
+        current.sources().reconfigure(new.security);
+        self.app
+            .store(Arc::new(App::new(Arc::new(new), current.shared())));
+        Ok(())
+    }
+
+    /// Stops accepting (readiness goes 503 first), drains within
+    /// `shutdown_grace`, then stops the admin listener; true if all drained.
     pub async fn shutdown(self) -> bool {
+        self.ready.store(false, Ordering::Release);
         let _ = self.shutdown.send(());
-        self.task.await.unwrap_or(false)
+        let drained = self.task.await.unwrap_or(false);
+        if let Some((stop, task)) = self.admin {
+            let _ = stop.send(());
+            let _ = task.await;
+        }
+        drained
     }
 }

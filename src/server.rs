@@ -3,18 +3,25 @@
 //!
 //! Limits enforced here, before the pipeline sees a request: header block
 //! size (64 KiB), header count (100), time to receive the headers
-//! (`request_timeout`) and time to finish a TLS handshake (10 s).
+//! (`request_timeout`) and time to finish a TLS handshake (10 s), and the
+//! number of open connections (`max_connections`: over it, the loop stops
+//! accepting until one closes; the kernel backlog holds the rest).
+//!
+//! Each request runs on the app generation current when it arrives, so a
+//! reload never changes the rules under an in-flight request.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
 use crate::proxy::{self, App, ConnInfo};
@@ -31,11 +38,13 @@ pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// connection drained in time.
 pub async fn serve(
     listener: TcpListener,
-    app: Arc<App>,
+    apps: Arc<ArcSwap<App>>,
     tls: Option<Arc<rustls::ServerConfig>>,
     shutdown: impl Future<Output = ()>,
 ) -> bool {
-    let server = &app.config().server;
+    let first = apps.load_full();
+    let server = &first.config().server;
+    let slots = Arc::new(Semaphore::new(server.max_connections));
     let grace = server.shutdown_grace;
     let mut http = auto::Builder::new(TokioExecutor::new());
     http.http1()
@@ -53,6 +62,13 @@ pub async fn serve(
     tokio::pin!(shutdown);
 
     loop {
+        let permit = tokio::select! {
+            () = &mut shutdown => break,
+            permit = Arc::clone(&slots).acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break, // the semaphore is never closed
+            },
+        };
         let (stream, peer) = tokio::select! {
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
@@ -70,19 +86,19 @@ pub async fn serve(
             peer,
             tls: acceptor.is_some(),
         };
-        let app = Arc::clone(&app);
+        let app = Arc::clone(&apps);
         let http = Arc::clone(&http);
         let watcher = graceful.watcher();
         match acceptor.clone() {
             None => {
-                tokio::spawn(serve_connection(stream, conn, app, http, watcher));
+                tokio::spawn(serve_connection(stream, conn, app, http, watcher, permit));
             }
             Some(acceptor) => {
                 tokio::spawn(async move {
                     match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
                     {
                         Ok(Ok(tls_stream)) => {
-                            serve_connection(tls_stream, conn, app, http, watcher).await;
+                            serve_connection(tls_stream, conn, app, http, watcher, permit).await;
                         }
                         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "tls handshake failed"),
                         Err(_) => tracing::debug!(%peer, "tls handshake timed out"),
@@ -109,13 +125,14 @@ pub async fn serve(
 async fn serve_connection<S>(
     stream: S,
     conn: ConnInfo,
-    app: Arc<App>,
+    apps: Arc<ArcSwap<App>>,
     http: Arc<auto::Builder<TokioExecutor>>,
     watcher: hyper_util::server::graceful::Watcher,
+    _permit: OwnedSemaphorePermit,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let service = service_fn(move |req| proxy::handle(Arc::clone(&app), conn, req));
+    let service = service_fn(move |req| proxy::handle(apps.load_full(), conn, req));
     let connection = http.serve_connection(TokioIo::new(stream), service);
     if let Err(e) = watcher.watch(connection.into_owned()).await {
         tracing::debug!(peer = %conn.peer, error = %e, "connection ended with error");

@@ -1,9 +1,16 @@
 //! Inbound TLS: PEM certificate and key → a rustls `ServerConfig` with ALPN
 //! (`h2`, `http/1.1`), TLS 1.2 and 1.3 only, on the `ring` provider.
+//!
+//! The certificate is served through a [`CertStore`] resolver so a reload
+//! (SIGHUP) can swap it: new handshakes get the new certificate, established
+//! connections keep theirs.
 
 use std::path::Path;
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
 use rustls::ServerConfig;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
@@ -26,20 +33,59 @@ pub enum TlsError {
     Rustls(#[from] rustls::Error),
 }
 
+/// The certificate currently served; swapped on reload.
+#[derive(Debug)]
+pub struct CertStore {
+    current: ArcSwap<CertifiedKey>,
+}
+
+impl ResolvesServerCert for CertStore {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.current.load_full())
+    }
+}
+
+impl CertStore {
+    /// Loads `files` (validated fully) and, if usable, serves them from now on.
+    pub fn reload(&self, files: &TlsFiles) -> Result<(), TlsError> {
+        self.current.store(Arc::new(certified_key(files)?));
+        Ok(())
+    }
+}
+
 /// Loads certificate chain and key and builds the server configuration.
 pub fn server_config(files: &TlsFiles) -> Result<Arc<ServerConfig>, TlsError> {
+    reloadable_server_config(files).map(|(config, _)| config)
+}
+
+/// [`server_config`], plus the handle that swaps its certificate.
+pub fn reloadable_server_config(
+    files: &TlsFiles,
+) -> Result<(Arc<ServerConfig>, Arc<CertStore>), TlsError> {
+    let store = Arc::new(CertStore {
+        current: ArcSwap::from_pointee(certified_key(files)?),
+    });
+    let mut config =
+        ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+            .with_no_client_auth()
+            .with_cert_resolver(Arc::clone(&store) as Arc<dyn ResolvesServerCert>);
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok((Arc::new(config), store))
+}
+
+/// Reads and checks a certificate chain and its private key.
+fn certified_key(files: &TlsFiles) -> Result<CertifiedKey, TlsError> {
     let certs = load_certs(&files.cert)?;
     let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|e| TlsError::Pem {
         path: files.key.display().to_string(),
         message: format!("no usable private key: {e}"),
     })?;
-    let mut config =
-        ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
-            .with_no_client_auth()
-            .with_single_cert(certs, key)?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+    let provider = rustls::crypto::ring::default_provider();
+    let key = provider.key_provider.load_private_key(key)?;
+    let certified = CertifiedKey::new(certs, key);
+    certified.keys_match()?;
+    Ok(certified)
 }
 
 /// Reads every certificate of a PEM file; an empty file is an error.

@@ -98,6 +98,8 @@ pub struct Config {
     pub log: LogConfig,
     /// `[spool]`, storage for queue delivery.
     pub spool: SpoolConfig,
+    /// `[security]`, suspicious-source detection and auto-block.
+    pub security: SecurityConfig,
     /// `[[route]]`, in file order; paths are unique.
     pub routes: Vec<Route>,
     /// Non-fatal findings (`check` prints them), e.g. literal secrets.
@@ -119,6 +121,33 @@ pub struct ServerConfig {
     pub request_timeout: Duration,
     /// How long in-flight requests may take to finish after SIGTERM.
     pub shutdown_grace: Duration,
+    /// Cap on concurrently open inbound connections; beyond it the accept
+    /// loop waits instead of accepting.
+    pub max_connections: usize,
+}
+
+/// `[security]`: when failed verifications from one IP become suspicious.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SecurityConfig {
+    /// Failed verifications (401s) from one IP within `window` that make it suspicious.
+    pub failure_threshold: u32,
+    /// Length of the counting window.
+    pub window: Duration,
+    /// When set, a suspicious IP gets 403 `ip_not_allowed` for this long.
+    pub auto_block: Option<Duration>,
+    /// Cap on IPs tracked at once (memory bound); the stalest is evicted.
+    pub max_tracked_ips: usize,
+}
+
+impl Default for SecurityConfig {
+    fn default() -> Self {
+        Self {
+            failure_threshold: 20,
+            window: Duration::from_secs(60),
+            auto_block: None,
+            max_tracked_ips: 10_000,
+        }
+    }
 }
 
 /// PEM files for the inbound TLS listener.

@@ -27,6 +27,7 @@ pub(crate) struct RawConfig {
     pub replay: Option<RawReplay>,
     pub log: Option<RawLog>,
     pub spool: Option<RawSpool>,
+    pub security: Option<RawSecurity>,
     pub route: Option<Vec<Spanned<RawRoute>>>,
 }
 
@@ -40,6 +41,7 @@ pub(crate) struct RawServer {
     pub trusted_proxies: Option<Vec<Spanned<String>>>,
     pub request_timeout: Option<Spanned<DurationText>>,
     pub shutdown_grace: Option<Spanned<DurationText>>,
+    pub max_connections: Option<Spanned<i64>>,
 }
 
 /// `[server] tls = { cert, key }`.
@@ -75,6 +77,16 @@ pub(crate) struct RawReplay {
     pub ttl: Option<Spanned<DurationText>>,
     pub max_entries: Option<Spanned<i64>>,
     pub on_store_error: Str,
+}
+
+/// `[security]`: suspicious-source detection.
+#[derive(DeriveDeserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSecurity {
+    pub failure_threshold: Option<Spanned<i64>>,
+    pub window: Option<Spanned<DurationText>>,
+    pub auto_block: Option<Spanned<DurationText>>,
+    pub max_tracked_ips: Option<Spanned<i64>>,
 }
 
 /// `[log]`.
@@ -393,6 +405,7 @@ pub(crate) fn allowed_keys(shape: &str) -> Option<&'static [&'static str]> {
         "admin" => fields_of::<RawAdmin>(),
         "upstream" => fields_of::<RawUpstream>(),
         "replay" => fields_of::<RawReplay>(),
+        "security" => fields_of::<RawSecurity>(),
         "log" => fields_of::<RawLog>(),
         "spool" => fields_of::<RawSpool>(),
         "route[]" => fields_of::<RawRoute>(),

@@ -421,3 +421,32 @@ fn example_configs_are_valid_with_any_verifier() {
         );
     }
 }
+
+// --- ops (issue 4): [security], max_connections, rate_limit ---
+
+#[test]
+fn security_section_defaults_and_overrides() {
+    let cfg = parse(MINIMAL).unwrap();
+    assert_eq!(cfg.security, SecurityConfig::default());
+    assert_eq!(cfg.server.max_connections, 10_000);
+    let src = format!(
+        "{MINIMAL}\n[security]\nfailure_threshold = 5\nwindow = \"30s\"\nauto_block = \"15m\"\nmax_tracked_ips = 100\n"
+    );
+    let cfg = parse(&src).unwrap();
+    assert_eq!(
+        cfg.security,
+        SecurityConfig {
+            failure_threshold: 5,
+            window: Duration::from_secs(30),
+            auto_block: Some(Duration::from_secs(900)),
+            max_tracked_ips: 100,
+        }
+    );
+    let bad = format!("{MINIMAL}\n[security]\nfailure_threshold = 0\nauto_block = \"soon\"\n");
+    let err = errors(&bad);
+    assert!(
+        err.contains("security.failure_threshold: must be at least 1"),
+        "{err}"
+    );
+    assert!(err.contains("security.auto_block"), "{err}");
+}

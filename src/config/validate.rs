@@ -23,7 +23,7 @@ use super::tree::Node;
 use super::{suggest, units, BuildFn};
 use super::{
     AdminConfig, Config, LogConfig, LogFormat, OnStoreError, ReplayConfig, ReplayStoreKind,
-    ServerConfig, SpoolConfig, TlsFiles, UpstreamConfig,
+    SecurityConfig, ServerConfig, SpoolConfig, TlsFiles, UpstreamConfig,
 };
 
 /// Parses and validates `src` (read from `file`), collecting every error.
@@ -71,6 +71,7 @@ pub(crate) fn validate(
     let replay = ctx.replay(raw.replay);
     let log = ctx.log(raw.log);
     let spool = ctx.spool(raw.spool);
+    let security = ctx.security(raw.security);
     let routes = ctx.routes(raw.route.unwrap_or_default(), &server, upstream.as_ref());
 
     let warnings = ctx.diag.finish()?;
@@ -83,6 +84,7 @@ pub(crate) fn validate(
             replay,
             log,
             spool,
+            security,
             routes,
             warnings,
         }),
@@ -115,13 +117,6 @@ fn reject_unbuilt_features(ctx: &mut Ctx<'_>, raw: &RawConfig) {
                     "queue delivery is not available in this build; use \"forward\"",
                 );
             }
-        }
-        if let Some(limit) = &route.rate_limit {
-            ctx.diag.error(
-                limit.span(),
-                format!("route[{i}].rate_limit"),
-                "rate limiting is not available in this build; remove rate_limit",
-            );
         }
     }
 }
@@ -162,6 +157,7 @@ impl Ctx<'_> {
             trusted_proxies: None,
             request_timeout: None,
             shutdown_grace: None,
+            max_connections: None,
         });
         let default_listen = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 8080);
         let tls = raw.tls.and_then(|tls| {
@@ -191,6 +187,29 @@ impl Ctx<'_> {
                 Duration::from_secs(30),
                 true,
             ),
+            max_connections: raw
+                .max_connections
+                .and_then(|n| self.count::<usize>(n, "server.max_connections", 1))
+                .unwrap_or(10_000),
+        }
+    }
+
+    fn security(&mut self, raw: Option<raw::RawSecurity>) -> SecurityConfig {
+        let defaults = SecurityConfig::default();
+        let Some(raw) = raw else { return defaults };
+        SecurityConfig {
+            failure_threshold: raw
+                .failure_threshold
+                .and_then(|n| self.count::<u32>(n, "security.failure_threshold", 1))
+                .unwrap_or(defaults.failure_threshold),
+            window: self.duration(raw.window, "security.window", defaults.window, false),
+            auto_block: raw
+                .auto_block
+                .map(|d| self.duration(Some(d), "security.auto_block", Duration::ZERO, false)),
+            max_tracked_ips: raw
+                .max_tracked_ips
+                .and_then(|n| self.count::<usize>(n, "security.max_tracked_ips", 1))
+                .unwrap_or(defaults.max_tracked_ips),
         }
     }
 

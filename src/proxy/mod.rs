@@ -25,20 +25,42 @@ use hyper::body::Incoming;
 
 use crate::audit::{self, Decision, Outcome};
 use crate::config::{Config, Route};
+use crate::metrics::Metrics;
 use crate::providers::{HandshakeReply, Inbound, Rejection};
+use crate::ratelimit::{self, RouteLimiter};
 use crate::replay::{Claim, ClaimToken, ReplayKey, ReplayStore};
+use crate::security::{Sources, Verdict};
 use forward::{UpstreamClient, UpstreamError};
 
 /// Body of every response: a small buffered one we wrote, or the upstream's
 /// streamed through unchanged.
 pub type ResponseBody = Either<Full<Bytes>, Incoming>;
 
-/// Everything the pipeline needs, built once from a validated [`Config`].
+/// Everything the pipeline needs, built from a validated [`Config`]; rebuilt
+/// on reload around the same [`Shared`] state.
 pub struct App {
     config: Arc<Config>,
     routes: HashMap<String, usize>,
     replay: Arc<ReplayStore>,
     client: UpstreamClient,
+    // --- ops (issue 4): state that outlives a reload, and per-route limiters.
+    metrics: Arc<Metrics>,
+    sources: Arc<Sources>,
+    limiters: Vec<Option<RouteLimiter>>,
+}
+
+/// Process-lifetime state every [`App`] generation shares: a reload swaps the
+/// routes, not these.
+#[derive(Clone)]
+pub struct Shared {
+    /// Pooled upstream client.
+    pub client: UpstreamClient,
+    /// De-duplication store.
+    pub replay: Arc<ReplayStore>,
+    /// Metrics and the request report.
+    pub metrics: Arc<Metrics>,
+    /// Suspicious-source tracking and auto-block.
+    pub sources: Arc<Sources>,
 }
 
 /// Facts about the connection a request arrived on.
@@ -78,6 +100,8 @@ pub enum Refusal {
     UpstreamTimeout(Duration),
     /// The upstream request could not be built (bad URI); never the client's fault.
     Internal(String),
+    /// The route's per-IP token bucket is empty; retry after this long.
+    RateLimited(Duration),
 }
 
 // === impl Refusal ===
@@ -106,6 +130,7 @@ impl Refusal {
             Self::UpstreamUnreachable(_) => (StatusCode::BAD_GATEWAY, "upstream_unreachable"),
             Self::UpstreamTimeout(_) => (StatusCode::GATEWAY_TIMEOUT, "upstream_timeout"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
+            Self::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
         }
     }
 
@@ -125,7 +150,8 @@ impl Refusal {
             | Self::IpNotAllowed
             | Self::BodyTooLarge
             | Self::RequestTimeout
-            | Self::DuplicateInFlight => None,
+            | Self::DuplicateInFlight
+            | Self::RateLimited(_) => None,
         }
     }
 
@@ -141,6 +167,12 @@ impl Refusal {
             if let Ok(v) = HeaderValue::from_str(&allow) {
                 resp.headers_mut().insert(header::ALLOW, v);
             }
+        }
+        if let Self::RateLimited(wait) = &self {
+            resp.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(ratelimit::retry_after_secs(*wait)),
+            );
         }
         resp
     }
@@ -173,20 +205,48 @@ fn handshake_response(reply: HandshakeReply) -> Response<ResponseBody> {
 // === impl App ===
 
 impl App {
-    /// Builds the runtime state for `config`.
-    pub fn new(config: Arc<Config>, client: UpstreamClient, replay: Arc<ReplayStore>) -> Self {
+    /// Builds the runtime state for `config` around the process's `shared` state.
+    pub fn new(config: Arc<Config>, shared: Shared) -> Self {
         let routes = config
             .routes
             .iter()
             .enumerate()
             .map(|(i, r)| (r.path.clone(), i))
             .collect();
+        let limiters = config
+            .routes
+            .iter()
+            .map(|r| r.rate_limit.map(RouteLimiter::new))
+            .collect();
         Self {
             config,
             routes,
-            replay,
-            client,
+            replay: shared.replay,
+            client: shared.client,
+            metrics: shared.metrics,
+            sources: shared.sources,
+            limiters,
         }
+    }
+
+    /// The process-lifetime state, to build the next generation on reload.
+    pub fn shared(&self) -> Shared {
+        Shared {
+            client: self.client.clone(),
+            replay: Arc::clone(&self.replay),
+            metrics: Arc::clone(&self.metrics),
+            sources: Arc::clone(&self.sources),
+        }
+    }
+
+    /// Metrics and the request report.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Suspicious-source tracking.
+    pub fn sources(&self) -> &Arc<Sources> {
+        &self.sources
     }
 
     /// The configuration this app serves.
@@ -199,8 +259,13 @@ impl App {
         &self.replay
     }
 
-    fn route(&self, path: &str) -> Option<&Route> {
-        self.routes.get(path).map(|&i| &self.config.routes[i])
+    fn route(&self, path: &str) -> Option<(&Route, Option<&RouteLimiter>)> {
+        self.routes.get(path).map(|&i| {
+            (
+                &self.config.routes[i],
+                self.limiters.get(i).and_then(Option::as_ref),
+            )
+        })
     }
 }
 
@@ -211,6 +276,7 @@ pub async fn handle(
     req: Request<Incoming>,
 ) -> Result<Response<ResponseBody>, Infallible> {
     let started = Instant::now();
+    let _in_flight = app.metrics.in_flight();
     let mut decision = Decision::new(conn.peer.ip());
     let response = match handle_inner(&app, conn, req, started, &mut decision).await {
         Ok(resp) => resp,
@@ -224,6 +290,12 @@ pub async fn handle(
     };
     decision.status = response.status().as_u16();
     decision.latency = started.elapsed();
+    if decision.status == StatusCode::UNAUTHORIZED.as_u16()
+        && app.sources.record_failure(decision.client_ip) == Verdict::Suspicious
+    {
+        app.metrics.suspicious_source();
+    }
+    app.metrics.record(&decision);
     audit::emit(&decision);
     Ok(response)
 }
@@ -249,7 +321,7 @@ async fn handle_inner(
     }
 
     // Phase: route.
-    let route = app.route(parts.uri.path()).ok_or(Refusal::NoRoute)?;
+    let (route, limiter) = app.route(parts.uri.path()).ok_or(Refusal::NoRoute)?;
     decision.route = Some(route.path.clone());
     decision.provider = Some(route.provider.clone());
 
@@ -261,8 +333,13 @@ async fn handle_inner(
     // Phase: client IP.
     let client_ip = headers::client_ip(conn.peer.ip(), &parts.headers, &server.trusted_proxies);
     decision.client_ip = client_ip;
-    if !headers::ip_allowed(client_ip, &route.allow_ips) {
+    if !headers::ip_allowed(client_ip, &route.allow_ips) || app.sources.is_blocked(client_ip) {
         return Err(Refusal::IpNotAllowed);
+    }
+
+    // Phase: rate limit per route and client IP.
+    if let Some(limiter) = limiter {
+        limiter.check(client_ip).map_err(Refusal::RateLimited)?;
     }
 
     // The request as verifiers see it (head only, for now).

@@ -1,0 +1,192 @@
+//! The admin listener (`[admin]`), separate from the proxy's: health,
+//! readiness, Prometheus metrics, the request report and secret usage.
+//!
+//! | path            | answer                                                  |
+//! |-----------------|---------------------------------------------------------|
+//! | `/healthz`      | 200 while the process runs                              |
+//! | `/readyz`       | 200 once serving; 503 while draining on shutdown        |
+//! | `/metrics`      | Prometheus text exposition                              |
+//! | `/audit/report` | JSON totals, per route and code, 24 h hourly, suspicious IPs |
+//! | `/secrets`      | JSON per route and secret index: uses, last use, expiry |
+//!
+//! When `admin.token` is set every path (health included) needs
+//! `Authorization: Bearer <token>`, compared in constant time; otherwise 401.
+//! The token is read from the current configuration, so a reload rotates it.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use ring::hmac;
+use tokio::net::TcpListener;
+
+use crate::proxy::App;
+use crate::report::rfc3339;
+
+/// What the admin endpoints read.
+pub struct AdminState {
+    /// The current app generation (swapped on reload).
+    pub app: Arc<ArcSwap<App>>,
+    /// Readiness latch: true while the proxy listener accepts.
+    pub ready: Arc<AtomicBool>,
+    blind: Option<hmac::Key>,
+}
+
+impl AdminState {
+    /// State over the live app and readiness latch.
+    pub fn new(app: Arc<ArcSwap<App>>, ready: Arc<AtomicBool>) -> Self {
+        let blind = hmac::Key::generate(hmac::HMAC_SHA256, &ring::rand::SystemRandom::new()).ok();
+        Self { app, ready, blind }
+    }
+
+    /// True when no token is configured or `req` presents the right one.
+    fn authorized(&self, app: &App, req: &Request<Incoming>) -> bool {
+        let Some(token) = app.config().admin.as_ref().and_then(|a| a.token.as_ref()) else {
+            return true;
+        };
+        let presented = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        let (Some(presented), Some(blind)) = (presented, &self.blind) else {
+            return false;
+        };
+        // Compare blinded values: ring's HMAC verify is constant time.
+        let expected = hmac::sign(blind, token.expose());
+        hmac::verify(blind, presented.as_bytes(), expected.as_ref()).is_ok()
+    }
+}
+
+/// Serves the admin endpoints on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<AdminState>,
+    shutdown: impl Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    tracing::warn!(error = %e, "admin accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let state = Arc::clone(&state);
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let state = Arc::clone(&state);
+                async move { Ok::<_, std::convert::Infallible>(respond(&state, &req)) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(std::time::Duration::from_secs(10))
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+fn respond(state: &AdminState, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+    let app = state.app.load_full();
+    if !state.authorized(&app, req) {
+        let mut resp = text(StatusCode::UNAUTHORIZED, "unauthorized\n");
+        resp.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return resp;
+    }
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+    }
+    match req.uri().path() {
+        "/healthz" => text(StatusCode::OK, "ok\n"),
+        "/readyz" if state.ready.load(Ordering::Acquire) => text(StatusCode::OK, "ready\n"),
+        "/readyz" => text(StatusCode::SERVICE_UNAVAILABLE, "draining\n"),
+        "/metrics" => {
+            let mut resp = text(StatusCode::OK, app.metrics().encode(app.replay().len()));
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                ),
+            );
+            resp
+        }
+        "/audit/report" => json(&audit_report(&app)),
+        "/secrets" => json(&secrets(&app)),
+        _ => text(StatusCode::NOT_FOUND, "not found\n"),
+    }
+}
+
+/// The `/audit/report` document.
+pub fn audit_report(app: &App) -> serde_json::Value {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let mut doc = app.metrics().with_report(|r| r.to_json(now));
+    doc["suspicious_ips"] = serde_json::json!(app.sources().suspicious());
+    doc
+}
+
+/// The `/secrets` document: one row per route and secret index, never a value.
+pub fn secrets(app: &App) -> serde_json::Value {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let rows: Vec<_> = app
+        .config()
+        .routes
+        .iter()
+        .flat_map(|route| {
+            let entries = if route.secrets.is_empty() {
+                &route.public_keys
+            } else {
+                &route.secrets
+            };
+            entries.iter().enumerate().map(move |(index, entry)| {
+                let used = app
+                    .metrics()
+                    .with_report(|r| r.secret_use(&route.path, index));
+                serde_json::json!({
+                    "route": route.path,
+                    "index": index,
+                    "origin": entry.origin,
+                    "matched": used.matched,
+                    "last_matched": used.last_matched.map(rfc3339),
+                    "expires": entry.expires.map(rfc3339),
+                    "expired": entry.expires.is_some_and(|e| e <= now),
+                })
+            })
+        })
+        .collect();
+    serde_json::json!({ "secrets": rows })
+}
+
+fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(body.into()));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
+}
+
+fn json(doc: &serde_json::Value) -> Response<Full<Bytes>> {
+    let mut resp = text(StatusCode::OK, doc.to_string());
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}

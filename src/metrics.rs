@@ -1,0 +1,238 @@
+//! Prometheus metrics: every metric name hookguard exports is declared here.
+//!
+//! Requests are recorded from one place, [`Metrics::record`], called by
+//! `proxy::handle` with the request's audit [`Decision`]; the same call feeds
+//! the in-process [`Report`] behind `/audit/report` and `/secrets`. Labels
+//! are bounded: `route` is a configured path (or `unmatched`), `code` one of
+//! the fixed error codes (or `none`), `class` an HTTP status class. Gauges
+//! that mirror state elsewhere (replay store size) are set at scrape time.
+
+use std::sync::atomic::AtomicI64;
+use std::sync::Mutex;
+
+use prometheus_client::encoding::{text::encode, EncodeLabelSet};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+use crate::audit::Decision;
+use crate::report::Report;
+
+/// Route label for requests that matched no route.
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: String,
+    outcome: &'static str,
+    code: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct UpstreamLabels {
+    route: String,
+    class: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReloadLabels {
+    result: &'static str,
+}
+
+/// Latency buckets: 1 ms doubling to ~16 s.
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.001, 2.0, 15))
+}
+
+/// The process's metrics and request report; lives as long as the process
+/// (survives configuration reloads).
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram>,
+    upstream_latency: Family<RouteLabels, Histogram>,
+    upstream_status: Family<UpstreamLabels, Counter>,
+    replay_entries: Gauge,
+    in_flight: Gauge<i64, AtomicI64>,
+    reloads: Family<ReloadLabels, Counter>,
+    suspicious: Counter,
+    report: Mutex<Report>,
+}
+
+/// Decrements the in-flight gauge when the request is done (or dropped).
+pub struct InFlight<'a>(&'a Gauge<i64, AtomicI64>);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+// === impl Metrics ===
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("hookguard");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "requests",
+            "Requests by route, outcome and error code",
+            requests.clone(),
+        );
+        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
+        registry.register(
+            "request_duration_seconds",
+            "Time from request head to response head",
+            latency.clone(),
+        );
+        let upstream_latency = Family::<RouteLabels, Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
+        registry.register(
+            "upstream_duration_seconds",
+            "Time waiting for the upstream's response head",
+            upstream_latency.clone(),
+        );
+        let upstream_status = Family::<UpstreamLabels, Counter>::default();
+        registry.register(
+            "upstream_responses",
+            "Upstream answers by status class",
+            upstream_status.clone(),
+        );
+        let replay_entries = Gauge::default();
+        registry.register(
+            "replay_store_entries",
+            "Keys held by the de-duplication store",
+            replay_entries.clone(),
+        );
+        let in_flight = Gauge::<i64, AtomicI64>::default();
+        registry.register(
+            "in_flight_requests",
+            "Requests being handled right now",
+            in_flight.clone(),
+        );
+        let reloads = Family::<ReloadLabels, Counter>::default();
+        registry.register(
+            "config_reloads",
+            "Configuration reloads by result (success, failure)",
+            reloads.clone(),
+        );
+        let suspicious = Counter::default();
+        registry.register(
+            "suspicious_sources",
+            "Times a client IP crossed the failed-verification threshold",
+            suspicious.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            latency,
+            upstream_latency,
+            upstream_status,
+            replay_entries,
+            in_flight,
+            reloads,
+            suspicious,
+            report: Mutex::new(Report::default()),
+        }
+    }
+
+    /// Records one finished request from its audit decision.
+    pub fn record(&self, d: &Decision) {
+        let route = d.route.clone().unwrap_or_else(|| UNMATCHED_ROUTE.into());
+        self.requests
+            .get_or_create(&RequestLabels {
+                route: route.clone(),
+                outcome: d.outcome.as_str(),
+                code: d.error.unwrap_or("none"),
+            })
+            .inc();
+        let by_route = RouteLabels { route };
+        self.latency
+            .get_or_create(&by_route)
+            .observe(d.latency.as_secs_f64());
+        if let Some(l) = d.upstream_latency {
+            self.upstream_latency
+                .get_or_create(&by_route)
+                .observe(l.as_secs_f64());
+        }
+        if let Some(status) = d.upstream_status {
+            self.upstream_status
+                .get_or_create(&UpstreamLabels {
+                    route: by_route.route,
+                    class: status_class(status),
+                })
+                .inc();
+        }
+        if let Ok(mut report) = self.report.lock() {
+            report.record(d, time::OffsetDateTime::now_utc().unix_timestamp());
+        }
+    }
+
+    /// Counts a request as in flight until the guard is dropped.
+    pub fn in_flight(&self) -> InFlight<'_> {
+        self.in_flight.inc();
+        InFlight(&self.in_flight)
+    }
+
+    /// Counts a configuration reload attempt.
+    pub fn reload(&self, success: bool) {
+        let result = if success { "success" } else { "failure" };
+        self.reloads.get_or_create(&ReloadLabels { result }).inc();
+    }
+
+    /// Counts an IP crossing the suspicious threshold.
+    pub fn suspicious_source(&self) {
+        self.suspicious.inc();
+    }
+
+    /// Runs `f` on the request report (for the admin endpoints).
+    pub fn with_report<T>(&self, f: impl FnOnce(&Report) -> T) -> T {
+        match self.report.lock() {
+            Ok(r) => f(&r),
+            Err(poisoned) => f(&poisoned.into_inner()),
+        }
+    }
+
+    /// The Prometheus text exposition, with scrape-time gauges set first.
+    pub fn encode(&self, replay_entries: usize) -> String {
+        self.replay_entries
+            .set(i64::try_from(replay_entries).unwrap_or(i64::MAX));
+        let mut out = String::new();
+        if encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+
+    /// Current value of the in-flight gauge (tests).
+    pub fn in_flight_now(&self) -> i64 {
+        self.in_flight.get()
+    }
+}
+
+fn status_class(status: u16) -> &'static str {
+    match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
+}
