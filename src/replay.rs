@@ -133,12 +133,18 @@ struct Shard {
     order: VecDeque<(ReplayKey, u64)>,
 }
 
+/// 16 bytes (an `Option<u64>` would make it 24): at a million keys the slot
+/// size decides whether the store fits its memory budget (bench/run.sh).
 #[derive(Debug, Clone, Copy)]
 struct Slot {
     token: u64,
-    /// `None` while in flight; milliseconds since `epoch` when it expires.
-    delivered_until_ms: Option<u64>,
+    /// [`IN_FLIGHT`] while in flight; else milliseconds since `epoch` when the
+    /// delivered key expires (never 0, see [`MemoryStore::settle`]).
+    delivered_until_ms: u64,
 }
+
+/// `Slot::delivered_until_ms` of a claim not settled yet.
+const IN_FLIGHT: u64 = 0;
 
 // === impl MemoryStore ===
 
@@ -171,8 +177,8 @@ impl MemoryStore {
         shard.expire(now);
         if let Some(slot) = shard.slots.get(&key) {
             return match slot.delivered_until_ms {
-                Some(_) => Claim::Delivered,
-                None => Claim::InFlight,
+                IN_FLIGHT => Claim::InFlight,
+                _ => Claim::Delivered,
             };
         }
         let token = self.next_token.fetch_add(1, Ordering::Relaxed);
@@ -185,7 +191,7 @@ impl MemoryStore {
             key,
             Slot {
                 token,
-                delivered_until_ms: None,
+                delivered_until_ms: IN_FLIGHT,
             },
         );
         shard.order.push_back((key, token));
@@ -196,7 +202,8 @@ impl MemoryStore {
     pub fn settle(&self, key: ReplayKey, token: ClaimToken, delivered: bool) {
         let until = self
             .now_ms()
-            .saturating_add(u64::try_from(self.ttl.as_millis()).unwrap_or(u64::MAX));
+            .saturating_add(u64::try_from(self.ttl.as_millis()).unwrap_or(u64::MAX))
+            .max(IN_FLIGHT + 1);
         let mut shard = lock(self.shard(&key));
         let owned = matches!(shard.slots.get(&key), Some(s) if s.token == token.0);
         if !owned {
@@ -204,7 +211,7 @@ impl MemoryStore {
         }
         if delivered {
             if let Some(slot) = shard.slots.get_mut(&key) {
-                slot.delivered_until_ms = Some(until);
+                slot.delivered_until_ms = until;
             }
         } else {
             shard.slots.remove(&key);
@@ -230,14 +237,15 @@ impl Shard {
     fn expire(&mut self, now_ms: u64) {
         while let Some(&(key, token)) = self.order.front() {
             match self.slots.get(&key) {
-                Some(slot) if slot.token == token => match slot.delivered_until_ms {
-                    Some(until) if until <= now_ms => {
-                        self.slots.remove(&key);
-                        self.order.pop_front();
+                Some(slot) if slot.token == token => {
+                    let until = slot.delivered_until_ms;
+                    // The oldest live key is in flight or still valid: stop.
+                    if until == IN_FLIGHT || until > now_ms {
+                        return;
                     }
-                    // The oldest live key is still valid (or in flight): stop.
-                    _ => return,
-                },
+                    self.slots.remove(&key);
+                    self.order.pop_front();
+                }
                 _ => {
                     self.order.pop_front();
                 }

@@ -1,0 +1,246 @@
+#!/usr/bin/env bash
+# Load benchmark: hookguard (verifying every request) against nginx (passing
+# requests through), both in front of the same minimal upstream, on loopback.
+# See the README, section "Performance".
+#
+#   bench/run.sh                 # full run: 10 s per run, A B A B three times per body size
+#   bench/run.sh --quick         # smoke run: a few seconds in total
+#   bench/run.sh --duration 20 --rounds 5 --keep
+#
+# Needs nginx, wrk (Debian: apt-get install nginx wrk), python3 and cargo;
+# installs nothing. Every process it starts is stopped on exit; every wait is
+# bounded. Exits non-zero when any check fails (a non-2xx answer, a request
+# that did not reach the upstream, too few pre-generated requests).
+set -euo pipefail
+
+DURATION=10 ROUNDS=3 CONNS=64 IDLE_CONNS=10000 REPLAY_KEYS=1000000 KEEP=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) DURATION=2 ROUNDS=1 IDLE_CONNS=1000 REPLAY_KEYS=100000 ;;
+    --duration) DURATION="$2"; shift ;;
+    --rounds) ROUNDS="$2"; shift ;;
+    --keep) KEEP=1 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    *) echo "unknown argument: $1 (try --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+TOOLS=(python3 "$ROOT/bench/tools.py")
+
+missing=()
+for tool in nginx wrk python3 cargo; do
+  command -v "$tool" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin" command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "bench: missing: ${missing[*]}" >&2
+  echo "bench: on Debian/Ubuntu: sudo apt-get install nginx wrk python3 (and cargo from rustup.rs)" >&2
+  exit 2
+fi
+NGINX="$(PATH="$PATH:/usr/sbin" command -v nginx)"
+
+# 10,000 idle connections need as many descriptors (children inherit this).
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((IDLE_CONNS + 100)) ]; then
+  echo "bench: ulimit -n is $(ulimit -n); the idle-connection test will use fewer connections" >&2
+  IDLE_CONNS=$(( $(ulimit -n) - 100 ))
+fi
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/hookguard-bench.XXXXXX")"
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  done
+  if [ "$KEEP" = 1 ]; then echo "bench: files kept in $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { echo "bench: $*" >&2; }
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }  # utime+stime, all threads
+CLK_TCK="$(getconf CLK_TCK)"
+vm() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+wait_port() { # port seconds
+  for _ in $(seq $(($2 * 100))); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.01
+  done
+  log "nothing accepted on 127.0.0.1:$1 within $2 s"; return 1
+}
+
+log "building (release)"
+(cd "$ROOT" && cargo build --release --quiet --bin hookguard --example bench_upstream --example bench_replay_mem)
+TARGET="$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release"
+
+# --- upstream -----------------------------------------------------------------
+"$TARGET/examples/bench_upstream" 127.0.0.1:0 >"$WORK/upstream.out" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 500); do grep -q '^listening' "$WORK/upstream.out" && break; sleep 0.01; done
+UP_ADDR="$(awk '/^listening/ { print $2 }' "$WORK/upstream.out")"
+[ -n "$UP_ADDR" ] || { log "upstream did not start"; cat "$WORK/upstream.out" >&2; exit 1; }
+upstream_count() { "${TOOLS[@]}" get "http://$UP_ADDR/count"; }
+
+# --- nginx --------------------------------------------------------------------
+NGINX_PORT="$("${TOOLS[@]}" port)"
+mkdir -p "$WORK/nginx/logs"
+cat >"$WORK/nginx/nginx.conf" <<CONF
+daemon off;
+worker_processes 1;
+error_log $WORK/nginx/logs/error.log warn;
+pid $WORK/nginx/nginx.pid;
+events { worker_connections 1024; }
+http {
+  access_log $WORK/nginx/logs/access.log;
+  client_max_body_size 1m;
+  client_body_buffer_size 128k;   # keep 64 KiB bodies in memory, as hookguard does
+  client_body_temp_path $WORK/nginx/body;
+  proxy_temp_path $WORK/nginx/proxy;
+  fastcgi_temp_path $WORK/nginx/fastcgi;
+  uwsgi_temp_path $WORK/nginx/uwsgi;
+  scgi_temp_path $WORK/nginx/scgi;
+  upstream app {
+    server $UP_ADDR;
+    keepalive 64;
+  }
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    location / {
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+CONF
+"$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" >"$WORK/nginx/stdout.log" 2>&1 &
+NGINX_MASTER=$!
+PIDS+=("$NGINX_MASTER")
+wait_port "$NGINX_PORT" 10
+NGINX_WORKER="$(ps -o pid= --ppid "$NGINX_MASTER" | head -n1 | tr -d ' ')"
+[ -n "$NGINX_WORKER" ] || { log "no nginx worker found"; exit 1; }
+
+# --- hookguard ----------------------------------------------------------------
+SECRET="bench-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+export HOOKGUARD_BENCH_SECRET="$SECRET"
+export TOKIO_WORKER_THREADS=1
+ROUTE=/webhooks/bench
+hookguard_config() { # port file
+  cat >"$2" <<CONF
+[server]
+listen = "127.0.0.1:$1"
+max_body = "1MiB"
+
+[upstream]
+url = "http://$UP_ADDR"
+
+[replay]
+ttl = "24h"
+
+[log]
+format = "json"
+
+[[route]]
+path = "$ROUTE"
+provider = "hmac"
+secrets = ["env:HOOKGUARD_BENCH_SECRET"]
+[route.hmac]
+algorithm = "sha256"
+header = "X-Signature"
+encoding = "hex"
+timestamp_header = "X-Timestamp"
+id_header = "X-Event-Id"
+signed = "{id}.{timestamp}.{body}"
+CONF
+}
+start_hookguard() { # port config log -> "pid ms"
+  "${TOOLS[@]}" startup "$1" "$3" -- "$TARGET/hookguard" serve -c "$2"
+}
+HG_PORT="$("${TOOLS[@]}" port)"
+hookguard_config "$HG_PORT" "$WORK/hookguard.toml"
+"$TARGET/hookguard" check -c "$WORK/hookguard.toml" >/dev/null
+read -r HG_PID START_MS < <(start_hookguard "$HG_PORT" "$WORK/hookguard.toml" "$WORK/hookguard.log")
+PIDS+=("$HG_PID")
+sleep 1
+IDLE_RSS_KIB="$(vm "$HG_PID" VmRSS)"
+NGINX_IDLE_KIB="$(vm "$NGINX_WORKER" VmRSS)"
+log "hookguard pid $HG_PID: first connection accepted after $START_MS ms, idle RSS $IDLE_RSS_KIB KiB"
+
+# --- load ---------------------------------------------------------------------
+RESULTS="$WORK/results.tsv"
+: >"$RESULTS"
+FAILED=0
+for SIZE in 1024 65536; do
+  "${TOOLS[@]}" body "$SIZE" "$WORK/body-$SIZE.json"
+  # Requests to pre-sign per run: 1.5 x the best rate seen so far x duration.
+  case "$SIZE" in 1024) RATE=40000 ;; *) RATE=12000 ;; esac
+  for ROUND in $(seq "$ROUNDS"); do
+    COUNT=$(( RATE * DURATION * 3 / 2 ))
+    # One fresh list per round (new ids, timestamp of now), used by both systems.
+    "${TOOLS[@]}" gen "$SECRET" "$ROUTE" "$WORK/body-$SIZE.json" "$COUNT" "$WORK/requests.txt"
+    for SYSTEM in nginx hookguard; do
+      if [ "$SYSTEM" = nginx ]; then PORT=$NGINX_PORT PID=$NGINX_WORKER; else PORT=$HG_PORT PID=$HG_PID; fi
+      before="$(upstream_count)"
+      cpu0="$(cpu_ticks "$PID")"
+      out="$(timeout $((DURATION + 60)) wrk -t1 -c"$CONNS" -d"${DURATION}s" --timeout 10s \
+        -s "$ROOT/bench/wrk/signed.lua" "http://127.0.0.1:$PORT$ROUTE" -- "$WORK/requests.txt" "$WORK/body-$SIZE.json")"
+      cpu1="$(cpu_ticks "$PID")"
+      sleep 0.5   # let in-flight requests that wrk stopped waiting for settle
+      after="$(upstream_count)"
+      line="$(grep '^RESULT' <<<"$out")" || { log "wrk printed no RESULT:"; echo "$out" >&2; exit 1; }
+      eval "$(sed 's/^RESULT //; s/statuses=\[.*\]//' <<<"$line")"   # requests= duration_us= p50_us= ...
+      reached=$((after - before))
+      rps=$(( requests * 1000000 / duration_us ))
+      [ "$rps" -gt "$RATE" ] && RATE=$rps
+      ok=ok
+      # Every 2xx must have reached the upstream; at most CONNS more may have
+      # reached it (requests still in flight when wrk stopped counting).
+      if [ "$non2xx" -ne 0 ] || [ "$exhausted" -ne 0 ] || [ "$sock_errors" -ne 0 ] \
+         || [ "$reached" -lt "$requests" ] || [ "$reached" -gt $((requests + CONNS)) ]; then
+        ok=FAIL; FAILED=1
+        log "$SYSTEM $SIZE round $ROUND FAILED: $line; upstream received $reached"
+      fi
+      # CPU time the system under test spent per request (all its threads):
+      # steadier than req/s when other work shares the machine.
+      cpu_us=$(( (cpu1 - cpu0) * 1000000 / CLK_TCK / (requests > 0 ? requests : 1) ))
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$SYSTEM" "$SIZE" "$ROUND" "$rps" "$p50_us" \
+        "$p99_us" "$requests" "$reached" "$(vm "$PID" VmHWM)" "$cpu_us" "$ok" >>"$RESULTS"
+      log "$(printf '%-9s %6s B round %s: %6s req/s  p50 %6s us  p99 %6s us  cpu %4s us/req  %s' \
+        "$SYSTEM" "$SIZE" "$ROUND" "$rps" "$p50_us" "$p99_us" "$cpu_us" "$ok")"
+    done
+  done
+done
+HG_LOG_LINES="$(wc -l <"$WORK/hookguard.log")"
+NGINX_LOG_LINES="$(wc -l <"$WORK/nginx/logs/access.log")"
+kill "$HG_PID" 2>/dev/null || true
+
+# --- idle keep-alive connections (a fresh hookguard) --------------------------
+HG2_PORT="$("${TOOLS[@]}" port)"
+hookguard_config "$HG2_PORT" "$WORK/hookguard-idle.toml"
+read -r HG2_PID _ < <(start_hookguard "$HG2_PORT" "$WORK/hookguard-idle.toml" "$WORK/hookguard-idle.log")
+PIDS+=("$HG2_PID")
+sleep 0.5
+IDLE_LINE="$(timeout 120 "${TOOLS[@]}" idle "$HG2_PORT" "$HG2_PID" "$IDLE_CONNS")"
+log "idle connections: $IDLE_LINE"
+kill "$HG2_PID" 2>/dev/null || true
+
+# --- replay store with many keys ----------------------------------------------
+REPLAY_LINE="$(timeout 300 "$TARGET/examples/bench_replay_mem" "$REPLAY_KEYS")"
+log "replay store: $REPLAY_LINE"
+
+# --- report -------------------------------------------------------------------
+cat >"$WORK/extra.txt" <<EXTRA
+start_ms=$START_MS
+idle_rss_kib=$IDLE_RSS_KIB
+nginx_idle_rss_kib=$NGINX_IDLE_KIB
+idle=$IDLE_LINE
+replay=$REPLAY_LINE
+log_lines=hookguard $HG_LOG_LINES, nginx access log $NGINX_LOG_LINES
+EXTRA
+echo
+echo "hookguard bench: wrk -t1 -c$CONNS -d${DURATION}s, $ROUNDS rounds (nginx, hookguard alternating), $(nproc) CPUs, $(uname -sr)"
+"${TOOLS[@]}" report "$RESULTS" "$WORK/extra.txt"
+if [ "$FAILED" != 0 ]; then log "some runs FAILED their checks (see above)"; exit 1; fi
