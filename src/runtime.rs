@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -12,7 +13,7 @@ use tokio::task::JoinHandle;
 use crate::config::{Config, ReplayStoreKind};
 use crate::proxy::forward::{ClientBuildError, UpstreamClient};
 use crate::proxy::App;
-use crate::replay::{MemoryStore, ReplayStore};
+use crate::replay::{MemoryStore, RedisStore, ReplayStore};
 use crate::server;
 use crate::tls::{self, TlsError};
 
@@ -33,8 +34,8 @@ pub enum StartError {
     /// Upstream client could not be built.
     #[error(transparent)]
     Client(#[from] ClientBuildError),
-    /// The configured replay store is not available in this build.
-    #[error("replay store {0:?} is not available in this build")]
+    /// The configured replay store cannot be set up (e.g. a malformed URL).
+    #[error("replay store: {0}")]
     ReplayStore(String),
 }
 
@@ -62,7 +63,19 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             config.replay.ttl,
             config.replay.max_entries,
         )),
-        ReplayStoreKind::Redis(url) => return Err(StartError::ReplayStore(url.clone())),
+        ReplayStoreKind::Redis(url) => {
+            let store = RedisStore::new(url, config.replay.ttl, replay_lease(&config))
+                .map_err(|e| StartError::ReplayStore(e.to_string()))?;
+            // Reachability is reported, not required: requests apply
+            // `on_store_error` until Redis answers, and readiness says so.
+            if !store.ping().await {
+                tracing::warn!(
+                    target: "hookguard::replay",
+                    "replay store (Redis) not reachable at start; retrying on each request"
+                );
+            }
+            ReplayStore::Redis(store)
+        }
     };
     let listen = config.server.listen;
     let listener = TcpListener::bind(listen)
@@ -87,6 +100,23 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         task,
     })
 }
+
+/// How long a shared in-flight claim lives when its replica never settles it
+/// (it died mid-request): the longest upstream timeout plus a margin for the
+/// settle round trip, so a live replica's claim never expires under it.
+fn replay_lease(config: &Config) -> Duration {
+    let longest = config
+        .routes
+        .iter()
+        .map(|r| r.upstream.timeout)
+        .chain([config.upstream.timeout])
+        .max()
+        .unwrap_or_default();
+    longest + LEASE_MARGIN
+}
+
+/// Margin added to the upstream timeout for a claim's lease.
+const LEASE_MARGIN: Duration = Duration::from_secs(5);
 
 // === impl Running ===
 

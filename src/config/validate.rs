@@ -96,15 +96,6 @@ pub(crate) fn validate(
 /// them silently would promise behaviour that is not there, so each is an
 /// error at its location. Delete a check here when its feature lands.
 fn reject_unbuilt_features(ctx: &mut Ctx<'_>, raw: &RawConfig) {
-    if let Some(store) = raw.replay.as_ref().and_then(|r| r.store.as_ref()) {
-        if is_redis_url(store.get_ref()) {
-            ctx.diag.error(
-                store.span(),
-                "replay.store",
-                "the Redis replay store is not available in this build; use \"memory\"",
-            );
-        }
-    }
     for (i, route) in raw.route.iter().flatten().enumerate() {
         let route = route.get_ref();
         if let Some(delivery) = &route.delivery {
@@ -249,7 +240,19 @@ impl Ctx<'_> {
         let store = match raw.store {
             None => ReplayStoreKind::Memory,
             Some(s) if s.get_ref() == "memory" => ReplayStoreKind::Memory,
-            Some(s) if is_redis_url(s.get_ref()) => ReplayStoreKind::Redis(s.into_inner()),
+            Some(s) if is_redis_url(s.get_ref()) => {
+                // Parsed now so a typo fails `check`, not the first request.
+                // The message never repeats the URL: it may hold a password.
+                if redis::IntoConnectionInfo::into_connection_info(s.get_ref().as_str()).is_err() {
+                    self.diag.error(
+                        s.span(),
+                        "replay.store",
+                        "invalid Redis URL; expected redis://[:password@]host[:port][/db] \
+                         (or rediss:// for TLS)",
+                    );
+                }
+                ReplayStoreKind::Redis(s.into_inner())
+            }
             Some(s) => {
                 let hint = suggest::did_you_mean(s.get_ref(), &["memory"]);
                 self.diag.error(

@@ -24,7 +24,7 @@ use http_body_util::{BodyExt, Either, Full};
 use hyper::body::Incoming;
 
 use crate::audit::{self, Decision, Outcome};
-use crate::config::{Config, Route};
+use crate::config::{Config, OnStoreError, Route};
 use crate::providers::{HandshakeReply, Inbound, Rejection};
 use crate::replay::{Claim, ClaimToken, ReplayKey, ReplayStore};
 use forward::{UpstreamClient, UpstreamError};
@@ -72,6 +72,8 @@ pub enum Refusal {
     Verify(Rejection),
     /// The same event is being forwarded right now: the provider retries later.
     DuplicateInFlight,
+    /// The shared replay store is unreachable and `on_store_error = "reject"`.
+    ReplayStoreUnavailable(String),
     /// Upstream could not be reached.
     UpstreamUnreachable(String),
     /// Upstream did not answer in time.
@@ -103,6 +105,9 @@ impl Refusal {
                 (StatusCode::UNAUTHORIZED, "timestamp_out_of_tolerance")
             }
             Self::DuplicateInFlight => (StatusCode::CONFLICT, "duplicate"),
+            Self::ReplayStoreUnavailable(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "replay_store_unavailable")
+            }
             Self::UpstreamUnreachable(_) => (StatusCode::BAD_GATEWAY, "upstream_unreachable"),
             Self::UpstreamTimeout(_) => (StatusCode::GATEWAY_TIMEOUT, "upstream_timeout"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
@@ -117,7 +122,10 @@ impl Refusal {
                 | Rejection::InvalidSignature { detail }
                 | Rejection::TimestampOutOfTolerance { detail },
             ) => Some(detail.clone()),
-            Self::BadBody(d) | Self::UpstreamUnreachable(d) | Self::Internal(d) => Some(d.clone()),
+            Self::BadBody(d)
+            | Self::UpstreamUnreachable(d)
+            | Self::Internal(d)
+            | Self::ReplayStoreUnavailable(d) => Some(d.clone()),
             Self::UpstreamTimeout(t) => Some(format!("no response head within {t:?}")),
             Self::MethodNotAllowed(_)
             | Self::MissingHost
@@ -141,6 +149,10 @@ impl Refusal {
             if let Ok(v) = HeaderValue::from_str(&allow) {
                 resp.headers_mut().insert(header::ALLOW, v);
             }
+        }
+        if let Self::ReplayStoreUnavailable(_) = &self {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
         resp
     }
@@ -325,12 +337,21 @@ async fn handle_inner(
     let key = ReplayKey::derive(&route.path, &verified.dedup);
     let claim = match key {
         Some(key) => match app.replay.claim(key).await {
-            Claim::Acquired(token) => Some((key, token)),
-            Claim::Delivered => {
+            Ok(Claim::Acquired(token)) => Some((key, token)),
+            Ok(Claim::Delivered) => {
                 decision.outcome = Outcome::Duplicate;
                 return Ok(json_response(StatusCode::OK, r#"{"status":"duplicate"}"#));
             }
-            Claim::InFlight => return Err(Refusal::DuplicateInFlight),
+            Ok(Claim::InFlight) => return Err(Refusal::DuplicateInFlight),
+            Err(e) => match app.config.replay.on_store_error {
+                OnStoreError::Reject => return Err(Refusal::ReplayStoreUnavailable(e.to_string())),
+                OnStoreError::Allow => {
+                    app.replay.record_error_allowed();
+                    tracing::warn!(target: "hookguard::replay", route = %route.path, error = %e,
+                        "replay store unavailable; forwarding without de-duplication");
+                    None
+                }
+            },
         },
         None => None,
     };
