@@ -26,7 +26,7 @@ use hyper::body::Incoming;
 use crate::audit::{self, Decision, Outcome};
 use crate::config::{Config, OnStoreError, Route};
 use crate::providers::{HandshakeReply, Inbound, Rejection};
-use crate::replay::{Claim, ClaimToken, ReplayKey, ReplayStore};
+use crate::replay::{Claim, ClaimToken, ReplayKey, ReplayStore, StoreError};
 use forward::{UpstreamClient, UpstreamError};
 
 /// Body of every response: a small buffered one we wrote, or the upstream's
@@ -343,15 +343,10 @@ async fn handle_inner(
                 return Ok(json_response(StatusCode::OK, r#"{"status":"duplicate"}"#));
             }
             Ok(Claim::InFlight) => return Err(Refusal::DuplicateInFlight),
-            Err(e) => match app.config.replay.on_store_error {
-                OnStoreError::Reject => return Err(Refusal::ReplayStoreUnavailable(e.to_string())),
-                OnStoreError::Allow => {
-                    app.replay.record_error_allowed();
-                    tracing::warn!(target: "hookguard::replay", route = %route.path, error = %e,
-                        "replay store unavailable; forwarding without de-duplication");
-                    None
-                }
-            },
+            Err(e) => {
+                store_unavailable(app, &route.path, e, decision)?;
+                None
+            }
         },
         None => None,
     };
@@ -425,6 +420,31 @@ async fn forward_and_settle(
         Err(e) => Err(UpstreamError::Unreachable(format!(
             "forwarding task failed: {e}"
         ))),
+    }
+}
+
+/// Applies `[replay] on_store_error` when the shared replay store failed:
+/// refuse with 503 (the provider retries), or forward without de-duplication,
+/// counted and logged.
+fn store_unavailable(
+    app: &App,
+    route: &str,
+    error: StoreError,
+    decision: &mut Decision,
+) -> Result<(), Refusal> {
+    match app.config.replay.on_store_error {
+        OnStoreError::Reject => Err(Refusal::ReplayStoreUnavailable(error.to_string())),
+        OnStoreError::Allow => {
+            app.replay.record_error_allowed();
+            tracing::warn!(
+                target: "hookguard::replay",
+                route,
+                error = %error,
+                "replay store unavailable; forwarding without de-duplication"
+            );
+            decision.detail = Some(format!("not de-duplicated: {error}"));
+            Ok(())
+        }
     }
 }
 

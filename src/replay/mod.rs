@@ -98,6 +98,8 @@ pub enum StoreError {
 }
 
 /// The replay store selected by `[replay] store`.
+// One per process, behind an Arc: the variants' size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum ReplayStore {
     /// Bounded in-process store (default; one replica).
