@@ -26,16 +26,22 @@ const PATIENCE: Duration = Duration::from_secs(20);
 struct Redis {
     port: u16,
     child: Option<Child>,
+    /// Extra server arguments (TLS).
+    args: Vec<String>,
 }
 
 impl Redis {
     fn start() -> Self {
-        let port = StdListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut redis = Self { port, child: None };
+        Self::start_with(Vec::new())
+    }
+
+    fn start_with(args: Vec<String>) -> Self {
+        let port = free_port();
+        let mut redis = Self {
+            port,
+            child: None,
+            args,
+        };
         redis.restart();
         redis
     }
@@ -45,25 +51,31 @@ impl Redis {
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(&self.args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server on PATH (.ci/run installs it)");
         self.child = Some(child);
         let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Ok(mut conn) = self.client().get_connection() {
-                if redis::cmd("PING").query::<String>(&mut conn).is_ok() {
-                    return;
-                }
-            }
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
             assert!(Instant::now() < deadline, "redis-server did not come up");
             std::thread::sleep(Duration::from_millis(20));
         }
     }
 
+    /// Sends `signal` (STOP/CONT) to the server: a hung, not a dead, Redis.
+    fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().expect("running").id().to_string();
+        let status = Command::new("kill").args([signal, &pid]).status().unwrap();
+        assert!(status.success());
+    }
+
     fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-CONT", &child.id().to_string()])
+                .status();
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -78,6 +90,14 @@ impl Redis {
     }
 }
 
+fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 impl Drop for Redis {
     fn drop(&mut self) {
         self.stop();
@@ -85,6 +105,10 @@ impl Drop for Redis {
 }
 
 fn config(redis: &Redis, on_store_error: &str) -> String {
+    config_for(&redis.url(), on_store_error)
+}
+
+fn config_for(url: &str, on_store_error: &str) -> String {
     format!(
         r#"
 [server]
@@ -97,15 +121,14 @@ url = "{{upstream}}"
 timeout = "3s"
 
 [replay]
-store = "{}"
+store = "{url}"
 on_store_error = "{on_store_error}"
 
 [[route]]
 path = "/sw"
 provider = "standard-webhooks"
 secrets = ["{SW_SECRET}"]
-"#,
-        redis.url()
+"#
     )
 }
 
@@ -155,6 +178,14 @@ fn forwarded(a: &Answer) -> bool {
 
 fn duplicate_delivered(a: &Answer) -> bool {
     a.status == 200 && a.text() == r#"{"status":"duplicate"}"#
+}
+
+/// How many times event `id` reached the upstream.
+fn deliveries_of(up: &Upstream, id: &str) -> usize {
+    up.received()
+        .iter()
+        .filter(|r| r.headers["webhook-id"] == id)
+        .count()
 }
 
 /// The replay key the proxy derives for event `id` on `/sw`.
@@ -392,4 +423,93 @@ async fn in_flight_claims_carry_a_lease_just_over_the_upstream_timeout() {
     // Upstream timeout 3 s + 5 s margin: longer than any live request.
     assert!(pttl > 3_000 && pttl <= 8_000, "pttl {pttl}");
     assert!(forwarded(&in_flight.await.unwrap()));
+}
+
+#[tokio::test]
+async fn a_hung_redis_costs_a_bounded_wait_then_503() {
+    let redis = Redis::start();
+    let up = Upstream::start().await;
+    let (a, _b) = replicas(&redis, &up, "reject").await;
+    assert!(forwarded(&Event::new("msg_hang_0").send(&a).await));
+
+    // SIGSTOP: the socket stays open but nothing answers.
+    redis.signal("-STOP");
+    let answer = tokio::time::timeout(PATIENCE, Event::new("msg_hang_1").send(&a))
+        .await
+        .expect("a hung Redis must not hang the request");
+    assert_rejected(&answer, 503, "replay_store_unavailable");
+    assert_eq!(up.count(), 1);
+
+    redis.signal("-CONT");
+    wait_until_recovered(&a, "hang").await;
+    // The claim sent while Redis hung landed late; the replica undoes it, so
+    // the provider's retry gets through well before the 8 s lease would end.
+    let event = Event::new("msg_hang_1");
+    let deadline = Instant::now() + Duration::from_secs(4);
+    loop {
+        let answer = event.send(&a).await;
+        if forwarded(&answer) {
+            break;
+        }
+        assert_rejected(&answer, 409, "duplicate");
+        assert!(
+            Instant::now() < deadline,
+            "the late claim was never released"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(duplicate_delivered(&event.send(&a).await));
+    assert_eq!(deliveries_of(&up, "msg_hang_1"), 1);
+}
+
+#[tokio::test]
+async fn rediss_uses_tls_with_rustls() {
+    // A private CA-less certificate for 127.0.0.1, trusted through
+    // SSL_CERT_FILE (read by rustls-native-certs). Only this test in this
+    // binary connects over TLS, so the variable affects nothing else.
+    let dir = std::env::temp_dir().join(format!("hookguard-rediss-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).unwrap();
+    let (cert, key) = (dir.join("redis.crt"), dir.join("redis.key"));
+    std::fs::write(&cert, certified.cert.pem()).unwrap();
+    std::fs::write(&key, certified.key_pair.serialize_pem()).unwrap();
+    std::env::set_var("SSL_CERT_FILE", &cert);
+
+    let tls_port = free_port();
+    let path = |p: &std::path::Path| p.to_str().unwrap().to_owned();
+    let redis = Redis::start_with(vec![
+        "--tls-port".into(),
+        tls_port.to_string(),
+        "--tls-cert-file".into(),
+        path(&cert),
+        "--tls-key-file".into(),
+        path(&key),
+        "--tls-ca-cert-file".into(),
+        path(&cert),
+        "--tls-auth-clients".into(),
+        "no".into(),
+    ]);
+    let deadline = Instant::now() + PATIENCE;
+    while std::net::TcpStream::connect(("127.0.0.1", tls_port)).is_err() {
+        assert!(Instant::now() < deadline, "redis TLS port did not come up");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let up = Upstream::start().await;
+    let toml = config_for(&format!("rediss://127.0.0.1:{tls_port}/0"), "reject");
+    let (a, b) = (proxy(&toml, &up).await, proxy(&toml, &up).await);
+    let event = Event::new("msg_tls_1");
+    let first = event.send(&a).await;
+    assert!(forwarded(&first), "{first:?}");
+    assert!(duplicate_delivered(&event.send(&b).await));
+    assert_eq!(up.count(), 1);
+    // The key landed in the plain-port view of the same server.
+    let mut conn = redis.client().get_connection().unwrap();
+    let value: String = redis::cmd("GET")
+        .arg(format!("hookguard:{}", key_of("msg_tls_1").to_hex()))
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(value, "d");
+    drop(redis);
+    let _ = std::fs::remove_dir_all(&dir);
 }

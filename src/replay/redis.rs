@@ -35,6 +35,9 @@ use super::{Claim, ClaimToken, ReplayKey, StoreError};
 /// Upper bound on one Redis operation, connecting included.
 pub const OP_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// Pause between attempts to undo a claim whose answer timed out.
+const RELEASE_RETRY: Duration = Duration::from_millis(200);
+
 /// Prefix of every key hookguard writes.
 pub const KEY_PREFIX: &str = "hookguard:";
 
@@ -120,7 +123,7 @@ impl RedisStore {
         let mut bytes = [0u8; 16];
         self.rng.fill(&mut bytes).map_err(|_| StoreError::Random)?;
         let token = ClaimToken(u128::from_be_bytes(bytes));
-        let answer: i64 = self
+        let answer: Result<i64, _> = self
             .run(|mut conn| async move {
                 self.claim
                     .key(redis_key(key))
@@ -129,8 +132,14 @@ impl RedisStore {
                     .invoke_async(&mut conn)
                     .await
             })
-            .await?;
-        match answer {
+            .await;
+        if answer.is_err() {
+            // Without an answer the claim may still have run (or run once a
+            // slow Redis catches up), and would then block the provider's
+            // retry until the lease ends: undo it. Safe: the token is ours.
+            self.release_in_background(key, token);
+        }
+        match answer? {
             1 => Ok(Claim::Acquired(token)),
             2 => Ok(Claim::Delivered),
             3 => Ok(Claim::InFlight),
@@ -164,6 +173,29 @@ impl RedisStore {
             })
             .await?;
         Ok(changed == 1)
+    }
+
+    /// Best-effort release of a claim whose answer never came back: retried
+    /// until Redis answers (it then has run the late claim, if it ever
+    /// arrived), within the lease. The token is this claim's own, so this can
+    /// never release another request's claim.
+    fn release_in_background(&self, key: ReplayKey, token: ClaimToken) {
+        let Some(mut conn) = lock(&self.conn).clone() else {
+            return;
+        };
+        let release = self.release.clone();
+        let give_up = tokio::time::Instant::now() + Duration::from_millis(self.lease_ms);
+        tokio::spawn(async move {
+            while tokio::time::Instant::now() < give_up {
+                let mut call = release.key(redis_key(key));
+                call.arg(token_value(token));
+                let undo = call.invoke_async::<i64>(&mut conn);
+                if let Ok(Ok(_)) = tokio::time::timeout(OP_TIMEOUT, undo).await {
+                    return;
+                }
+                tokio::time::sleep(RELEASE_RETRY).await;
+            }
+        });
     }
 
     /// Sends `PING` (bounded) and returns whether Redis answered.
