@@ -22,8 +22,8 @@
 //! hung Redis costs a request at most that long.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -35,8 +35,13 @@ use super::{Claim, ClaimToken, ReplayKey, StoreError};
 /// Upper bound on one Redis operation, connecting included.
 pub const OP_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// Pause between attempts to undo a claim whose answer timed out.
+/// Pause between attempts to undo a claim whose answer was lost.
 const RELEASE_RETRY: Duration = Duration::from_millis(200);
+
+/// Most claims being undone at once. During a long outage every request
+/// fails; past this many, the rest are left to expire with their lease
+/// rather than multiply the retries against a Redis that is down.
+const MAX_UNDOING: usize = 256;
 
 /// Prefix of every key hookguard writes.
 pub const KEY_PREFIX: &str = "hookguard:";
@@ -80,6 +85,8 @@ pub struct RedisStore {
     rng: SystemRandom,
     healthy: AtomicBool,
     errors_allowed: AtomicU64,
+    /// Background undo tasks running (bounded by [`MAX_UNDOING`]).
+    undoing: Arc<AtomicUsize>,
     claim: Script,
     deliver: Script,
     release: Script,
@@ -112,6 +119,7 @@ impl RedisStore {
             rng: SystemRandom::new(),
             healthy: AtomicBool::new(false),
             errors_allowed: AtomicU64::new(0),
+            undoing: Arc::new(AtomicUsize::new(0)),
             claim: Script::new(CLAIM_LUA),
             deliver: Script::new(DELIVER_LUA),
             release: Script::new(RELEASE_LUA),
@@ -181,8 +189,13 @@ impl RedisStore {
     /// never release another request's claim.
     fn release_in_background(&self, key: ReplayKey, token: ClaimToken) {
         let Some(mut conn) = lock(&self.conn).clone() else {
-            return;
+            return; // never connected: the claim was never sent
         };
+        if self.undoing.fetch_add(1, Ordering::Relaxed) >= MAX_UNDOING {
+            self.undoing.fetch_sub(1, Ordering::Relaxed);
+            return;
+        }
+        let undoing = Arc::clone(&self.undoing);
         let release = self.release.clone();
         let give_up = tokio::time::Instant::now() + Duration::from_millis(self.lease_ms);
         tokio::spawn(async move {
@@ -191,10 +204,11 @@ impl RedisStore {
                 call.arg(token_value(token));
                 let undo = call.invoke_async::<i64>(&mut conn);
                 if let Ok(Ok(_)) = tokio::time::timeout(OP_TIMEOUT, undo).await {
-                    return;
+                    break;
                 }
                 tokio::time::sleep(RELEASE_RETRY).await;
             }
+            undoing.fetch_sub(1, Ordering::Relaxed);
         });
     }
 
