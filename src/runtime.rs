@@ -64,6 +64,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             config.replay.max_entries,
         )),
         ReplayStoreKind::Redis(url) => {
+            let url = std::str::from_utf8(url.expose()).unwrap_or_default();
             let store = RedisStore::new(url, config.replay.ttl, replay_lease(&config))
                 .map_err(|e| StartError::ReplayStore(e.to_string()))?;
             // Reachability is reported, not required: requests apply

@@ -513,3 +513,22 @@ async fn rediss_uses_tls_with_rustls() {
     drop(redis);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn the_url_can_come_from_the_environment() {
+    // Kubernetes: the URL (with its password) comes from a Secret, not the file.
+    let redis = Redis::start();
+    let up = Upstream::start().await;
+    let toml = config_for("env:HOOKGUARD_REDIS_URL", "reject");
+    let env = std::collections::HashMap::from([("HOOKGUARD_REDIS_URL".to_owned(), redis.url())]);
+    let (a, b) = (
+        proxy_with_env(&toml, &up, &env).await,
+        proxy_with_env(&toml, &up, &env).await,
+    );
+    let event = Event::new("msg_env_1");
+    assert!(forwarded(&event.send(&a).await));
+    assert!(duplicate_delivered(&event.send(&b).await));
+    assert_eq!(up.count(), 1);
+    // The URL is held as a secret: Debug never shows it.
+    assert!(!format!("{:?}", a.app().config().replay).contains("redis://"));
+}
