@@ -10,6 +10,7 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 
@@ -22,7 +23,7 @@ use crate::config::{self, Config, ConfigErrors, ReplayStoreKind};
 use crate::metrics::Metrics;
 use crate::proxy::forward::{ClientBuildError, UpstreamClient};
 use crate::proxy::{App, Shared};
-use crate::replay::{MemoryStore, ReplayStore};
+use crate::replay::{MemoryStore, RedisStore, ReplayStore};
 use crate::security::Sources;
 use crate::server;
 use crate::tls::{self, CertStore, TlsError};
@@ -44,8 +45,8 @@ pub enum StartError {
     /// Upstream client could not be built.
     #[error(transparent)]
     Client(#[from] ClientBuildError),
-    /// The configured replay store is not available in this build.
-    #[error("replay store {0:?} is not available in this build")]
+    /// The configured replay store cannot be set up (e.g. a malformed URL).
+    #[error("replay store: {0}")]
     ReplayStore(String),
 }
 
@@ -90,7 +91,20 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             config.replay.ttl,
             config.replay.max_entries,
         )),
-        ReplayStoreKind::Redis(url) => return Err(StartError::ReplayStore(url.clone())),
+        ReplayStoreKind::Redis(url) => {
+            let url = std::str::from_utf8(url.expose()).unwrap_or_default();
+            let store = RedisStore::new(url, config.replay.ttl, replay_lease(&config))
+                .map_err(|e| StartError::ReplayStore(e.to_string()))?;
+            // Reachability is reported, not required: requests apply
+            // `on_store_error` until Redis answers, and readiness says so.
+            if !store.ping().await {
+                tracing::warn!(
+                    target: "hookguard::replay",
+                    "replay store (Redis) not reachable at start; retrying on each request"
+                );
+            }
+            ReplayStore::Redis(store)
+        }
     };
     let listen = config.server.listen;
     let listener = TcpListener::bind(listen)
@@ -155,6 +169,23 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         admin,
     })
 }
+
+/// How long a shared in-flight claim lives when its replica never settles it
+/// (it died mid-request): the longest upstream timeout plus a margin for the
+/// settle round trip, so a live replica's claim never expires under it.
+fn replay_lease(config: &Config) -> Duration {
+    let longest = config
+        .routes
+        .iter()
+        .map(|r| r.upstream.timeout)
+        .chain([config.upstream.timeout])
+        .max()
+        .unwrap_or_default();
+    longest + LEASE_MARGIN
+}
+
+/// Margin added to the upstream timeout for a claim's lease.
+const LEASE_MARGIN: Duration = Duration::from_secs(5);
 
 // === impl Running ===
 

@@ -197,8 +197,9 @@ pub struct ReplayConfig {
 pub enum ReplayStoreKind {
     /// In-process, bounded (default; one replica).
     Memory,
-    /// Shared Redis at this URL (several replicas).
-    Redis(String),
+    /// Shared Redis at this URL (several replicas); a secret, since the URL
+    /// may carry a password.
+    Redis(crate::secret::Secret),
 }
 
 /// Policy when the replay store is unreachable.

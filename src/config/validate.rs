@@ -18,13 +18,14 @@ use toml::Spanned;
 
 use super::error::{ConfigErrors, Diagnostics};
 use super::raw::{self, DurationText, RawConfig, SizeText, Str};
-use super::secrets::Env;
+use super::secrets::{resolve, Env};
 use super::tree::Node;
 use super::{suggest, units, BuildFn};
 use super::{
     AdminConfig, Config, LogConfig, LogFormat, OnStoreError, ReplayConfig, ReplayStoreKind,
     SecurityConfig, ServerConfig, SpoolConfig, TlsFiles, UpstreamConfig,
 };
+use crate::secret::Secret;
 
 /// Parses and validates `src` (read from `file`), collecting every error.
 pub(crate) fn validate(
@@ -98,15 +99,6 @@ pub(crate) fn validate(
 /// them silently would promise behaviour that is not there, so each is an
 /// error at its location. Delete a check here when its feature lands.
 fn reject_unbuilt_features(ctx: &mut Ctx<'_>, raw: &RawConfig) {
-    if let Some(store) = raw.replay.as_ref().and_then(|r| r.store.as_ref()) {
-        if is_redis_url(store.get_ref()) {
-            ctx.diag.error(
-                store.span(),
-                "replay.store",
-                "the Redis replay store is not available in this build; use \"memory\"",
-            );
-        }
-    }
     for (i, route) in raw.route.iter().flatten().enumerate() {
         let route = route.get_ref();
         if let Some(delivery) = &route.delivery {
@@ -123,6 +115,11 @@ fn reject_unbuilt_features(ctx: &mut Ctx<'_>, raw: &RawConfig) {
 
 fn is_redis_url(s: &str) -> bool {
     s.starts_with("redis://") || s.starts_with("rediss://")
+}
+
+/// A Redis URL, or a reference that should hold one.
+fn is_redis_ref(s: &str) -> bool {
+    is_redis_url(s) || s.starts_with("env:") || s.starts_with("file:")
 }
 
 /// Joins a multi-line parser message into one line.
@@ -268,14 +265,15 @@ impl Ctx<'_> {
         let store = match raw.store {
             None => ReplayStoreKind::Memory,
             Some(s) if s.get_ref() == "memory" => ReplayStoreKind::Memory,
-            Some(s) if is_redis_url(s.get_ref()) => ReplayStoreKind::Redis(s.into_inner()),
+            Some(s) if is_redis_ref(s.get_ref()) => self.redis_store(&s),
             Some(s) => {
                 let hint = suggest::did_you_mean(s.get_ref(), &["memory"]);
                 self.diag.error(
                     s.span(),
                     "replay.store",
                     format!(
-                        "unknown store {:?}{hint}; expected \"memory\" or a redis:// URL",
+                        "unknown store {:?}{hint}; expected \"memory\", a redis:// URL, \
+                         or env:/file: holding one",
                         s.get_ref()
                     ),
                 );
@@ -302,6 +300,40 @@ impl Ctx<'_> {
             max_entries,
             on_store_error,
         }
+    }
+
+    /// `replay.store` naming Redis: a URL, or `env:`/`file:` holding one (the
+    /// URL may carry a password, so it is kept as a [`Secret`]). Parsed now
+    /// so a typo fails `check`, not the first request; messages never repeat
+    /// the URL.
+    fn redis_store(&mut self, raw: &Spanned<String>) -> ReplayStoreKind {
+        let resolved = match resolve(raw.get_ref(), &self.base_dir, self.env) {
+            Ok(r) => r,
+            Err(message) => {
+                self.diag.error(raw.span(), "replay.store", message);
+                return ReplayStoreKind::Memory;
+            }
+        };
+        let url = std::str::from_utf8(resolved.value.expose()).unwrap_or_default();
+        let valid = is_redis_url(url)
+            && redis::IntoConnectionInfo::into_connection_info(url.trim()).is_ok();
+        if !valid {
+            self.diag.error(
+                raw.span(),
+                "replay.store",
+                format!(
+                    "invalid Redis URL ({}); expected \
+                     redis://[:password@]host[:port][/db] (or rediss:// for TLS)",
+                    resolved.origin
+                ),
+            );
+        } else if resolved.literal && url.contains('@') {
+            self.diag.warn(
+                "replay.store",
+                "Redis password in the config file; prefer env: or file:",
+            );
+        }
+        ReplayStoreKind::Redis(Secret::new(url.trim()))
     }
 
     fn log(&mut self, raw: Option<raw::RawLog>) -> LogConfig {

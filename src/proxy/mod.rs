@@ -24,11 +24,11 @@ use http_body_util::{BodyExt, Either, Full};
 use hyper::body::Incoming;
 
 use crate::audit::{self, Decision, Outcome};
-use crate::config::{Config, Route};
+use crate::config::{Config, OnStoreError, Route};
 use crate::metrics::Metrics;
 use crate::providers::{HandshakeReply, Inbound, Rejection};
 use crate::ratelimit::{self, RouteLimiter};
-use crate::replay::{Claim, ClaimToken, ReplayKey, ReplayStore};
+use crate::replay::{Claim, ClaimToken, ReplayKey, ReplayStore, StoreError};
 use crate::security::{Sources, Verdict};
 use forward::{UpstreamClient, UpstreamError};
 
@@ -94,6 +94,8 @@ pub enum Refusal {
     Verify(Rejection),
     /// The same event is being forwarded right now: the provider retries later.
     DuplicateInFlight,
+    /// The shared replay store is unreachable and `on_store_error = "reject"`.
+    ReplayStoreUnavailable(String),
     /// Upstream could not be reached.
     UpstreamUnreachable(String),
     /// Upstream did not answer in time.
@@ -127,6 +129,9 @@ impl Refusal {
                 (StatusCode::UNAUTHORIZED, "timestamp_out_of_tolerance")
             }
             Self::DuplicateInFlight => (StatusCode::CONFLICT, "duplicate"),
+            Self::ReplayStoreUnavailable(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "replay_store_unavailable")
+            }
             Self::UpstreamUnreachable(_) => (StatusCode::BAD_GATEWAY, "upstream_unreachable"),
             Self::UpstreamTimeout(_) => (StatusCode::GATEWAY_TIMEOUT, "upstream_timeout"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
@@ -142,7 +147,10 @@ impl Refusal {
                 | Rejection::InvalidSignature { detail }
                 | Rejection::TimestampOutOfTolerance { detail },
             ) => Some(detail.clone()),
-            Self::BadBody(d) | Self::UpstreamUnreachable(d) | Self::Internal(d) => Some(d.clone()),
+            Self::BadBody(d)
+            | Self::UpstreamUnreachable(d)
+            | Self::Internal(d)
+            | Self::ReplayStoreUnavailable(d) => Some(d.clone()),
             Self::UpstreamTimeout(t) => Some(format!("no response head within {t:?}")),
             Self::MethodNotAllowed(_)
             | Self::MissingHost
@@ -173,6 +181,10 @@ impl Refusal {
                 header::RETRY_AFTER,
                 HeaderValue::from(ratelimit::retry_after_secs(*wait)),
             );
+        }
+        if let Self::ReplayStoreUnavailable(_) = &self {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
         resp
     }
@@ -402,12 +414,16 @@ async fn handle_inner(
     let key = ReplayKey::derive(&route.path, &verified.dedup);
     let claim = match key {
         Some(key) => match app.replay.claim(key).await {
-            Claim::Acquired(token) => Some((key, token)),
-            Claim::Delivered => {
+            Ok(Claim::Acquired(token)) => Some((key, token)),
+            Ok(Claim::Delivered) => {
                 decision.outcome = Outcome::Duplicate;
                 return Ok(json_response(StatusCode::OK, r#"{"status":"duplicate"}"#));
             }
-            Claim::InFlight => return Err(Refusal::DuplicateInFlight),
+            Ok(Claim::InFlight) => return Err(Refusal::DuplicateInFlight),
+            Err(e) => {
+                store_unavailable(app, &route.path, e, decision)?;
+                None
+            }
         },
         None => None,
     };
@@ -481,6 +497,31 @@ async fn forward_and_settle(
         Err(e) => Err(UpstreamError::Unreachable(format!(
             "forwarding task failed: {e}"
         ))),
+    }
+}
+
+/// Applies `[replay] on_store_error` when the shared replay store failed:
+/// refuse with 503 (the provider retries), or forward without de-duplication,
+/// counted and logged.
+fn store_unavailable(
+    app: &App,
+    route: &str,
+    error: StoreError,
+    decision: &mut Decision,
+) -> Result<(), Refusal> {
+    match app.config.replay.on_store_error {
+        OnStoreError::Reject => Err(Refusal::ReplayStoreUnavailable(error.to_string())),
+        OnStoreError::Allow => {
+            app.replay.record_error_allowed();
+            tracing::warn!(
+                target: "hookguard::replay",
+                route,
+                error = %error,
+                "replay store unavailable; forwarding without de-duplication"
+            );
+            decision.detail = Some(format!("not de-duplicated: {error}"));
+            Ok(())
+        }
     }
 }
 

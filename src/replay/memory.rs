@@ -1,117 +1,14 @@
-//! De-duplication and replay protection (SPEC §3).
-//!
-//! Each verified request carries a key derived from signed material (see
-//! [`crate::providers::Dedup`]), hashed together with its route so keys are a
-//! fixed 16 bytes and never contain secrets or provider-chosen lengths. A key
-//! moves through a small state machine:
-//!
-//! ```text
-//!   (absent) --claim--> InFlight --upstream 2xx--> Delivered (for `ttl`)
-//!                          |
-//!                          +--upstream failure / request dropped--> (absent)
-//! ```
-//!
-//! The in-memory store is sharded to keep lock hold times short, bounded by
-//! `max_entries` (oldest evicted first) and uses memory proportional to the
-//! number of keys. The Redis store (several replicas) plugs in behind the same
-//! [`ReplayStore`] enum.
+//! The in-process replay store (default; one replica): sharded maps bounded
+//! by `max_entries`, oldest evicted first, with memory proportional to the
+//! number of keys.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use ring::digest;
-
-use crate::providers::Dedup;
-
-/// A replay key: the first 16 bytes of SHA-256(route, kind, material).
-///
-/// 128 bits keep a million remembered keys compact while making an accidental
-/// collision (which would drop a genuine webhook as a duplicate) practically
-/// impossible.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ReplayKey([u8; 16]);
-
-impl ReplayKey {
-    /// Derives the key for `dedup` on `route`; `None` when there is nothing
-    /// signed to key on (no de-duplication for that request).
-    pub fn derive(route: &str, dedup: &Dedup) -> Option<Self> {
-        let (tag, material): (u8, &[u8]) = match dedup {
-            Dedup::SignedId(id) => (b'i', id.as_bytes()),
-            Dedup::Signature(sig) => (b's', sig),
-            Dedup::DeliveryId(id) => (b'd', id.as_bytes()),
-            Dedup::None => return None,
-        };
-        let mut ctx = digest::Context::new(&digest::SHA256);
-        ctx.update(&(route.len() as u64).to_be_bytes());
-        ctx.update(route.as_bytes());
-        ctx.update(&[tag]);
-        ctx.update(material);
-        let mut key = [0u8; 16];
-        key.copy_from_slice(&ctx.finish().as_ref()[..16]);
-        Some(Self(key))
-    }
-
-    /// Hex form, for stores that need a printable key.
-    pub fn to_hex(self) -> String {
-        hex::encode(self.0)
-    }
-}
-
-/// Result of trying to claim a key before forwarding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Claim {
-    /// This request owns the key now; it must settle it with the token.
-    Acquired(ClaimToken),
-    /// The event was delivered within `ttl`: answer 200 duplicate.
-    Delivered,
-    /// Another request for the same event is being forwarded: answer 409.
-    InFlight,
-}
-
-/// Proof of ownership of an in-flight claim, so only its owner settles it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ClaimToken(u64);
-
-/// The replay store selected by `[replay] store`.
-#[derive(Debug)]
-pub enum ReplayStore {
-    /// Bounded in-process store (default; one replica).
-    Memory(MemoryStore),
-}
-
-// === impl ReplayStore ===
-
-impl ReplayStore {
-    /// Claims `key` for forwarding.
-    pub async fn claim(&self, key: ReplayKey) -> Claim {
-        match self {
-            Self::Memory(store) => store.claim(key),
-        }
-    }
-
-    /// Settles a claim: delivered (remember for `ttl`) or released (forget,
-    /// so the provider's retry goes through).
-    pub async fn settle(&self, key: ReplayKey, token: ClaimToken, delivered: bool) {
-        match self {
-            Self::Memory(store) => store.settle(key, token, delivered),
-        }
-    }
-
-    /// Number of keys currently remembered (in flight or delivered).
-    pub fn len(&self) -> usize {
-        match self {
-            Self::Memory(store) => store.len(),
-        }
-    }
-
-    /// True when no key is remembered.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
+use super::{Claim, ClaimToken, ReplayKey};
 
 const SHARDS: usize = 16;
 
@@ -195,7 +92,7 @@ impl MemoryStore {
             },
         );
         shard.order.push_back((key, token));
-        Claim::Acquired(ClaimToken(token))
+        Claim::Acquired(ClaimToken(u128::from(token)))
     }
 
     /// Settles a claim this caller owns; a stale token changes nothing.
@@ -205,7 +102,7 @@ impl MemoryStore {
             .saturating_add(u64::try_from(self.ttl.as_millis()).unwrap_or(u64::MAX))
             .max(IN_FLIGHT + 1);
         let mut shard = lock(self.shard(&key));
-        let owned = matches!(shard.slots.get(&key), Some(s) if s.token == token.0);
+        let owned = matches!(shard.slots.get(&key), Some(s) if u128::from(s.token) == token.0);
         if !owned {
             return;
         }
@@ -299,31 +196,13 @@ impl Hasher for KeyHasherState {
     }
 }
 
-/// Shared handle to the replay store.
-pub type SharedReplayStore = Arc<ReplayStore>;
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::Dedup;
 
     fn key(n: u32) -> ReplayKey {
         ReplayKey::derive("/r", &Dedup::SignedId(format!("evt_{n}"))).unwrap()
-    }
-
-    #[test]
-    fn keys_are_scoped_to_route_and_kind() {
-        let id = Dedup::SignedId("x".into());
-        assert_ne!(ReplayKey::derive("/a", &id), ReplayKey::derive("/b", &id));
-        assert_ne!(
-            ReplayKey::derive("/a", &id),
-            ReplayKey::derive("/a", &Dedup::DeliveryId("x".into()))
-        );
-        // Route/material boundaries cannot be shifted to forge a collision.
-        assert_ne!(
-            ReplayKey::derive("/ab", &Dedup::SignedId("c".into())),
-            ReplayKey::derive("/a", &Dedup::SignedId("bc".into()))
-        );
-        assert_eq!(ReplayKey::derive("/a", &Dedup::None), None);
     }
 
     #[test]

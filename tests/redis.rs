@@ -1,0 +1,534 @@
+//! Several replicas sharing one Redis replay store (issue 6): two real
+//! hookguard instances, a real recording upstream and a real `redis-server`
+//! that each test starts on its own ephemeral loopback port (no 6379, no state
+//! shared between tests). Requests are signed test-side (Standard Webhooks).
+//!
+//! `.ci/run` installs `redis-server`; a machine without it fails these tests
+//! loudly rather than skipping them.
+
+mod common;
+
+use std::net::TcpListener as StdListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use hookguard::providers::Dedup;
+use hookguard::replay::{Claim, RedisStore, ReplayKey};
+use hookguard::runtime::Running;
+
+const SW_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+/// Upper bound for waiting on a process or a reconnection (never a timing assertion).
+const PATIENCE: Duration = Duration::from_secs(20);
+
+/// A private `redis-server` child, killed on drop.
+struct Redis {
+    port: u16,
+    child: Option<Child>,
+    /// Extra server arguments (TLS).
+    args: Vec<String>,
+}
+
+impl Redis {
+    fn start() -> Self {
+        Self::start_with(Vec::new())
+    }
+
+    fn start_with(args: Vec<String>) -> Self {
+        let port = free_port();
+        let mut redis = Self {
+            port,
+            child: None,
+            args,
+        };
+        redis.restart();
+        redis
+    }
+
+    /// (Re)starts the server on the same port and waits until it answers.
+    fn restart(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string()])
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(&self.args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server on PATH (.ci/run installs it)");
+        self.child = Some(child);
+        let deadline = Instant::now() + PATIENCE;
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not come up");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends `signal` (STOP/CONT) to the server: a hung, not a dead, Redis.
+    fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().expect("running").id().to_string();
+        let status = Command::new("kill").args([signal, &pid]).status().unwrap();
+        assert!(status.success());
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-CONT", &child.id().to_string()])
+                .status();
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    fn client(&self) -> redis::Client {
+        redis::Client::open(self.url()).unwrap()
+    }
+}
+
+fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn config(redis: &Redis, on_store_error: &str) -> String {
+    config_for(&redis.url(), on_store_error)
+}
+
+fn config_for(url: &str, on_store_error: &str) -> String {
+    format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+request_timeout = "5s"
+shutdown_grace = "1s"
+
+[upstream]
+url = "{{upstream}}"
+timeout = "3s"
+
+[replay]
+store = "{url}"
+on_store_error = "{on_store_error}"
+
+[[route]]
+path = "/sw"
+provider = "standard-webhooks"
+secrets = ["{SW_SECRET}"]
+"#
+    )
+}
+
+/// Two replicas sharing `redis`, both forwarding to `up`.
+async fn replicas(redis: &Redis, up: &Upstream, on_store_error: &str) -> (Running, Running) {
+    let toml = config(redis, on_store_error);
+    (proxy(&toml, up).await, proxy(&toml, up).await)
+}
+
+/// A signed Standard Webhooks delivery of event `id`.
+struct Event {
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Event {
+    fn new(id: &str) -> Self {
+        let body = format!(r#"{{"type":"test","id":"{id}"}}"#).into_bytes();
+        let key = b64_decode(SW_SECRET.trim_start_matches("whsec_"));
+        let ts = now_secs().to_string();
+        let sig = hmac(
+            ring::hmac::HMAC_SHA256,
+            &key,
+            &[id.as_bytes(), b".", ts.as_bytes(), b".", &body],
+        );
+        let headers = vec![
+            ("webhook-id".into(), id.into()),
+            ("webhook-timestamp".into(), ts),
+            ("webhook-signature".into(), format!("v1,{}", b64(&sig))),
+        ];
+        Self { headers, body }
+    }
+
+    async fn send(&self, to: &Running) -> Answer {
+        let h: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        post(to, "/sw", &h, &self.body).await
+    }
+}
+
+fn forwarded(a: &Answer) -> bool {
+    a.status == 200 && a.text() == "ok from upstream"
+}
+
+fn duplicate_delivered(a: &Answer) -> bool {
+    a.status == 200 && a.text() == r#"{"status":"duplicate"}"#
+}
+
+/// How many times event `id` reached the upstream.
+fn deliveries_of(up: &Upstream, id: &str) -> usize {
+    up.received()
+        .iter()
+        .filter(|r| r.headers["webhook-id"] == id)
+        .count()
+}
+
+/// The replay key the proxy derives for event `id` on `/sw`.
+fn key_of(id: &str) -> ReplayKey {
+    ReplayKey::derive("/sw", &Dedup::SignedId(id.into())).unwrap()
+}
+
+/// Sends fresh probe events to `replica` until one is forwarded (Redis back
+/// and reconnected), within [`PATIENCE`].
+async fn wait_until_recovered(replica: &Running, tag: &str) {
+    let deadline = Instant::now() + PATIENCE;
+    for n in 0.. {
+        let a = Event::new(&format!("probe_{tag}_{n}")).send(replica).await;
+        if forwarded(&a) {
+            return;
+        }
+        assert_rejected(&a, 503, "replay_store_unavailable");
+        assert!(Instant::now() < deadline, "replica did not recover");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn same_event_on_both_replicas_reaches_upstream_once() {
+    let redis = Redis::start();
+    let up = Upstream::start().await;
+    let (a, b) = replicas(&redis, &up, "reject").await;
+
+    let event = Event::new("msg_both_1");
+    assert!(forwarded(&event.send(&a).await));
+    assert!(duplicate_delivered(&event.send(&b).await));
+    assert!(duplicate_delivered(&event.send(&a).await));
+    assert_eq!(up.count(), 1);
+
+    // The key is namespaced, fixed-size and carries no event material.
+    let mut conn = redis.client().get_connection().unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut conn).unwrap();
+    assert_eq!(
+        keys,
+        vec![format!("hookguard:{}", key_of("msg_both_1").to_hex())]
+    );
+    let value: String = redis::cmd("GET").arg(&keys[0]).query(&mut conn).unwrap();
+    assert_eq!(value, "d");
+    assert!(a.app().replay().healthy() && b.app().replay().healthy());
+}
+
+#[tokio::test]
+async fn twenty_concurrent_copies_over_both_replicas_reach_upstream_once() {
+    let redis = Redis::start();
+    let up = Upstream::start().await;
+    // Slow upstream: the copies overlap the first one's forwarding.
+    up.set(Behavior {
+        delay: Duration::from_millis(300),
+        ..Behavior::default()
+    });
+    let (a, b) = replicas(&redis, &up, "reject").await;
+    let replicas = std::sync::Arc::new([a, b]);
+    let event = std::sync::Arc::new(Event::new("msg_concurrent_1"));
+
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let replicas = replicas.clone();
+            let event = event.clone();
+            tokio::spawn(async move { event.send(&replicas[i % 2]).await })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for t in tasks {
+        answers.push(t.await.unwrap());
+    }
+    let delivered = answers.iter().filter(|a| forwarded(a)).count();
+    assert_eq!(delivered, 1, "{answers:?}");
+    for a in answers.iter().filter(|a| !forwarded(a)) {
+        // Either still in flight (409) or already delivered (200 duplicate).
+        assert!(
+            duplicate_delivered(a) || (a.status == 409 && a.text() == r#"{"error":"duplicate"}"#),
+            "{a:?}"
+        );
+    }
+    assert_eq!(up.count(), 1);
+}
+
+#[tokio::test]
+async fn upstream_failure_on_one_replica_lets_the_retry_through_on_the_other() {
+    let redis = Redis::start();
+    let up = Upstream::start().await;
+    let (a, b) = replicas(&redis, &up, "reject").await;
+    let event = Event::new("msg_retry_1");
+
+    up.set(Behavior {
+        status: 500,
+        ..Behavior::default()
+    });
+    assert_eq!(event.send(&a).await.status, 500);
+    up.set(Behavior::default());
+    assert!(forwarded(&event.send(&b).await));
+    assert!(duplicate_delivered(&event.send(&a).await));
+    assert_eq!(up.count(), 2);
+}
+
+#[tokio::test]
+async fn redis_down_rejects_with_503_and_dedup_recovers_after_restart() {
+    let mut redis = Redis::start();
+    let up = Upstream::start().await;
+    let (a, b) = replicas(&redis, &up, "reject").await;
+    assert!(forwarded(&Event::new("msg_before").send(&a).await));
+
+    redis.stop();
+    let answer = Event::new("msg_during").send(&a).await;
+    assert_rejected(&answer, 503, "replay_store_unavailable");
+    assert_eq!(answer.headers["retry-after"], "5");
+    assert_rejected(
+        &Event::new("msg_during").send(&b).await,
+        503,
+        "replay_store_unavailable",
+    );
+    assert!(!a.app().replay().healthy());
+    assert!(!a.app().replay().check().await);
+    let before = up.count();
+    assert_eq!(before, 1, "nothing is forwarded while the store is down");
+
+    // Same port, empty Redis (no persistence): hookguard reconnects by itself.
+    redis.restart();
+    wait_until_recovered(&a, "a").await;
+    wait_until_recovered(&b, "b").await;
+    assert!(a.app().replay().check().await);
+
+    let event = Event::new("msg_after");
+    assert!(forwarded(&event.send(&b).await));
+    assert!(duplicate_delivered(&event.send(&a).await));
+    assert!(duplicate_delivered(&event.send(&b).await));
+    // The 503'd event goes through on the provider's retry, exactly once.
+    let during = Event::new("msg_during");
+    assert!(forwarded(&during.send(&a).await));
+    assert!(duplicate_delivered(&during.send(&b).await));
+}
+
+#[tokio::test]
+async fn redis_down_under_allow_forwards_without_dedup_and_counts() {
+    let mut redis = Redis::start();
+    let up = Upstream::start().await;
+    let (a, b) = replicas(&redis, &up, "allow").await;
+    redis.stop();
+
+    let event = Event::new("msg_allow_1");
+    assert!(forwarded(&event.send(&a).await));
+    assert!(forwarded(&event.send(&b).await));
+    assert!(forwarded(&event.send(&a).await));
+    assert_eq!(up.count(), 3, "no de-duplication without the store");
+    assert_eq!(a.app().replay().store_errors_allowed(), 2);
+    assert_eq!(b.app().replay().store_errors_allowed(), 1);
+
+    redis.restart();
+    let deadline = Instant::now() + PATIENCE;
+    while !a.app().replay().check().await {
+        assert!(Instant::now() < deadline, "replica did not reconnect");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let event = Event::new("msg_allow_2");
+    assert!(forwarded(&event.send(&a).await));
+    let again = event.send(&b).await;
+    // b may still be reconnecting (then it forwards and counts); once both
+    // are back, de-duplication holds again.
+    if !duplicate_delivered(&again) {
+        assert!(forwarded(&again));
+        assert_eq!(b.app().replay().store_errors_allowed(), 2);
+    }
+    assert!(duplicate_delivered(&event.send(&a).await));
+}
+
+#[tokio::test]
+async fn a_dead_replicas_claim_expires_after_its_lease() {
+    let redis = Redis::start();
+    let up = Upstream::start().await;
+    let (a, b) = replicas(&redis, &up, "reject").await;
+
+    // A "replica" that claims the event and dies before settling it.
+    let lease = Duration::from_millis(300);
+    let dead = RedisStore::new(&redis.url(), Duration::from_secs(60), lease).unwrap();
+    let Claim::Acquired(stale) = dead.claim(key_of("msg_dead_1")).await.unwrap() else {
+        panic!("fresh key must be acquired");
+    };
+
+    let event = Event::new("msg_dead_1");
+    assert_rejected(&event.send(&a).await, 409, "duplicate");
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let answer = event.send(&b).await;
+        if forwarded(&answer) {
+            break;
+        }
+        assert_rejected(&answer, 409, "duplicate");
+        assert!(Instant::now() < deadline, "claim never expired");
+        tokio::time::sleep(lease / 3).await;
+    }
+    assert_eq!(up.count(), 1);
+
+    // The slow owner comes back: its token no longer owns the key, so it
+    // can neither release nor overwrite the live replica's delivered state.
+    assert!(!dead
+        .settle(key_of("msg_dead_1"), stale, false)
+        .await
+        .unwrap());
+    assert!(duplicate_delivered(&event.send(&a).await));
+}
+
+#[tokio::test]
+async fn in_flight_claims_carry_a_lease_just_over_the_upstream_timeout() {
+    let redis = Redis::start();
+    let up = Upstream::start().await;
+    up.set(Behavior {
+        delay: Duration::from_millis(1500),
+        ..Behavior::default()
+    });
+    let (a, _b) = replicas(&redis, &up, "reject").await;
+    let event = std::sync::Arc::new(Event::new("msg_lease_1"));
+    let in_flight = {
+        let event = event.clone();
+        tokio::spawn(async move { event.send(&a).await })
+    };
+
+    let key = format!("hookguard:{}", key_of("msg_lease_1").to_hex());
+    let mut conn = redis.client().get_connection().unwrap();
+    let deadline = Instant::now() + PATIENCE;
+    let pttl: i64 = loop {
+        let pttl: i64 = redis::cmd("PTTL").arg(&key).query(&mut conn).unwrap();
+        if pttl > 0 {
+            break pttl;
+        }
+        assert!(Instant::now() < deadline, "claim never appeared");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let value: String = redis::cmd("GET").arg(&key).query(&mut conn).unwrap();
+    assert_eq!(value.len(), 32, "an owner token, not the delivered marker");
+    // Upstream timeout 3 s + 5 s margin: longer than any live request.
+    assert!(pttl > 3_000 && pttl <= 8_000, "pttl {pttl}");
+    assert!(forwarded(&in_flight.await.unwrap()));
+}
+
+#[tokio::test]
+async fn a_hung_redis_costs_a_bounded_wait_then_503() {
+    let redis = Redis::start();
+    let up = Upstream::start().await;
+    let (a, _b) = replicas(&redis, &up, "reject").await;
+    assert!(forwarded(&Event::new("msg_hang_0").send(&a).await));
+
+    // SIGSTOP: the socket stays open but nothing answers.
+    redis.signal("-STOP");
+    let answer = tokio::time::timeout(PATIENCE, Event::new("msg_hang_1").send(&a))
+        .await
+        .expect("a hung Redis must not hang the request");
+    assert_rejected(&answer, 503, "replay_store_unavailable");
+    assert_eq!(up.count(), 1);
+
+    redis.signal("-CONT");
+    wait_until_recovered(&a, "hang").await;
+    // The claim sent while Redis hung landed late; the replica undoes it, so
+    // the provider's retry gets through well before the 8 s lease would end.
+    let event = Event::new("msg_hang_1");
+    let deadline = Instant::now() + Duration::from_secs(4);
+    loop {
+        let answer = event.send(&a).await;
+        if forwarded(&answer) {
+            break;
+        }
+        assert_rejected(&answer, 409, "duplicate");
+        assert!(
+            Instant::now() < deadline,
+            "the late claim was never released"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(duplicate_delivered(&event.send(&a).await));
+    assert_eq!(deliveries_of(&up, "msg_hang_1"), 1);
+}
+
+#[tokio::test]
+async fn rediss_uses_tls_with_rustls() {
+    // A private CA-less certificate for 127.0.0.1, trusted through
+    // SSL_CERT_FILE (read by rustls-native-certs). Only this test in this
+    // binary connects over TLS, so the variable affects nothing else.
+    let dir = std::env::temp_dir().join(format!("hookguard-rediss-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).unwrap();
+    let (cert, key) = (dir.join("redis.crt"), dir.join("redis.key"));
+    std::fs::write(&cert, certified.cert.pem()).unwrap();
+    std::fs::write(&key, certified.key_pair.serialize_pem()).unwrap();
+    std::env::set_var("SSL_CERT_FILE", &cert);
+
+    let tls_port = free_port();
+    let path = |p: &std::path::Path| p.to_str().unwrap().to_owned();
+    let redis = Redis::start_with(vec![
+        "--tls-port".into(),
+        tls_port.to_string(),
+        "--tls-cert-file".into(),
+        path(&cert),
+        "--tls-key-file".into(),
+        path(&key),
+        "--tls-ca-cert-file".into(),
+        path(&cert),
+        "--tls-auth-clients".into(),
+        "no".into(),
+    ]);
+    let deadline = Instant::now() + PATIENCE;
+    while std::net::TcpStream::connect(("127.0.0.1", tls_port)).is_err() {
+        assert!(Instant::now() < deadline, "redis TLS port did not come up");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let up = Upstream::start().await;
+    let toml = config_for(&format!("rediss://127.0.0.1:{tls_port}/0"), "reject");
+    let (a, b) = (proxy(&toml, &up).await, proxy(&toml, &up).await);
+    let event = Event::new("msg_tls_1");
+    let first = event.send(&a).await;
+    assert!(forwarded(&first), "{first:?}");
+    assert!(duplicate_delivered(&event.send(&b).await));
+    assert_eq!(up.count(), 1);
+    // The key landed in the plain-port view of the same server.
+    let mut conn = redis.client().get_connection().unwrap();
+    let value: String = redis::cmd("GET")
+        .arg(format!("hookguard:{}", key_of("msg_tls_1").to_hex()))
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(value, "d");
+    drop(redis);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn the_url_can_come_from_the_environment() {
+    // Kubernetes: the URL (with its password) comes from a Secret, not the file.
+    let redis = Redis::start();
+    let up = Upstream::start().await;
+    let toml = config_for("env:HOOKGUARD_REDIS_URL", "reject");
+    let env = std::collections::HashMap::from([("HOOKGUARD_REDIS_URL".to_owned(), redis.url())]);
+    let (a, b) = (
+        proxy_with_env(&toml, &up, &env).await,
+        proxy_with_env(&toml, &up, &env).await,
+    );
+    let event = Event::new("msg_env_1");
+    assert!(forwarded(&event.send(&a).await));
+    assert!(duplicate_delivered(&event.send(&b).await));
+    assert_eq!(up.count(), 1);
+    // The URL is held as a secret: Debug never shows it.
+    assert!(!format!("{:?}", a.app().config().replay).contains("redis://"));
+}
