@@ -9,11 +9,12 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::config::{Config, ReplayStoreKind};
+use crate::config::{Config, Delivery, ReplayStoreKind};
 use crate::proxy::forward::{ClientBuildError, UpstreamClient};
 use crate::proxy::App;
 use crate::replay::{MemoryStore, ReplayStore};
 use crate::server;
+use crate::spool::{self, Spool, SpoolError};
 use crate::tls::{self, TlsError};
 
 /// Why the proxy could not start (after the configuration was valid).
@@ -36,6 +37,14 @@ pub enum StartError {
     /// The configured replay store is not available in this build.
     #[error("replay store {0:?} is not available in this build")]
     ReplayStore(String),
+    /// The spool of queue-mode routes could not be opened.
+    #[error("spool {dir}: {source}")]
+    Spool {
+        /// The spool directory.
+        dir: std::path::PathBuf,
+        /// What went wrong.
+        source: SpoolError,
+    },
 }
 
 /// A running proxy.
@@ -45,6 +54,7 @@ pub struct Running {
     app: Arc<App>,
     shutdown: oneshot::Sender<()>,
     task: JoinHandle<bool>,
+    worker: Option<JoinHandle<()>>,
 }
 
 /// Binds the listener and starts serving in the background.
@@ -75,7 +85,21 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         addr: listen,
         source,
     })?;
-    let app = Arc::new(App::new(config, client, Arc::new(replay)));
+    let mut app = App::new(Arc::clone(&config), client.clone(), Arc::new(replay));
+    // Queue mode: open the spool (loading what a previous run left) and
+    // start delivering; the worker stops with the runtime.
+    let mut worker = None;
+    if config.routes.iter().any(|r| r.delivery == Delivery::Queue) {
+        let dir = &config.spool.dir;
+        let spool =
+            Spool::open(dir, config.spool.max_size).map_err(|source| StartError::Spool {
+                dir: dir.clone(),
+                source,
+            })?;
+        worker = Some(spool::worker::start(Arc::clone(&spool), config, client));
+        app = app.with_spool(spool);
+    }
+    let app = Arc::new(app);
     let (shutdown, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(server::serve(listener, Arc::clone(&app), tls, async {
         let _ = rx.await;
@@ -85,6 +109,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         app,
         shutdown,
         task,
+        worker,
     })
 }
 
@@ -99,6 +124,10 @@ impl Running {
     /// Stops accepting, drains within `shutdown_grace`; true if all drained.
     pub async fn shutdown(self) -> bool {
         let _ = self.shutdown.send(());
-        self.task.await.unwrap_or(false)
+        let drained = self.task.await.unwrap_or(false);
+        if let Some(worker) = self.worker {
+            worker.abort(); // undelivered records stay on disk for the next start
+        }
+        drained
     }
 }

@@ -107,15 +107,6 @@ fn reject_unbuilt_features(ctx: &mut Ctx<'_>, raw: &RawConfig) {
     }
     for (i, route) in raw.route.iter().flatten().enumerate() {
         let route = route.get_ref();
-        if let Some(delivery) = &route.delivery {
-            if delivery.get_ref() == "queue" {
-                ctx.diag.error(
-                    delivery.span(),
-                    format!("route[{i}].delivery"),
-                    "queue delivery is not available in this build; use \"forward\"",
-                );
-            }
-        }
         if let Some(limit) = &route.rate_limit {
             ctx.diag.error(
                 limit.span(),

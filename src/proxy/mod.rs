@@ -10,6 +10,7 @@
 
 pub mod forward;
 pub mod headers;
+mod queue;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -24,7 +25,7 @@ use http_body_util::{BodyExt, Either, Full};
 use hyper::body::Incoming;
 
 use crate::audit::{self, Decision, Outcome};
-use crate::config::{Config, Route};
+use crate::config::{Config, Delivery, Route};
 use crate::providers::{HandshakeReply, Inbound, Rejection};
 use crate::replay::{Claim, ClaimToken, ReplayKey, ReplayStore};
 use forward::{UpstreamClient, UpstreamError};
@@ -39,6 +40,8 @@ pub struct App {
     routes: HashMap<String, usize>,
     replay: Arc<ReplayStore>,
     client: UpstreamClient,
+    /// The durable spool, when some route uses queue delivery.
+    spool: Option<Arc<crate::spool::Spool>>,
 }
 
 /// Facts about the connection a request arrived on.
@@ -78,6 +81,8 @@ pub enum Refusal {
     UpstreamTimeout(Duration),
     /// The upstream request could not be built (bad URI); never the client's fault.
     Internal(String),
+    /// Queue mode: the spool is full or cannot be written; retry later.
+    SpoolUnavailable(String),
 }
 
 // === impl Refusal ===
@@ -106,6 +111,7 @@ impl Refusal {
             Self::UpstreamUnreachable(_) => (StatusCode::BAD_GATEWAY, "upstream_unreachable"),
             Self::UpstreamTimeout(_) => (StatusCode::GATEWAY_TIMEOUT, "upstream_timeout"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
+            Self::SpoolUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "spool_unavailable"),
         }
     }
 
@@ -117,7 +123,10 @@ impl Refusal {
                 | Rejection::InvalidSignature { detail }
                 | Rejection::TimestampOutOfTolerance { detail },
             ) => Some(detail.clone()),
-            Self::BadBody(d) | Self::UpstreamUnreachable(d) | Self::Internal(d) => Some(d.clone()),
+            Self::BadBody(d)
+            | Self::UpstreamUnreachable(d)
+            | Self::Internal(d)
+            | Self::SpoolUnavailable(d) => Some(d.clone()),
             Self::UpstreamTimeout(t) => Some(format!("no response head within {t:?}")),
             Self::MethodNotAllowed(_)
             | Self::MissingHost
@@ -141,6 +150,10 @@ impl Refusal {
             if let Ok(v) = HeaderValue::from_str(&allow) {
                 resp.headers_mut().insert(header::ALLOW, v);
             }
+        }
+        if let Self::SpoolUnavailable(_) = &self {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
         }
         resp
     }
@@ -186,7 +199,19 @@ impl App {
             routes,
             replay,
             client,
+            spool: None,
         }
+    }
+
+    /// Attaches the spool that queue-mode routes append to.
+    pub fn with_spool(mut self, spool: Arc<crate::spool::Spool>) -> Self {
+        self.spool = Some(spool);
+        self
+    }
+
+    /// The spool, if queue delivery is in use (admin endpoints, metrics).
+    pub fn spool(&self) -> Option<&Arc<crate::spool::Spool>> {
+        self.spool.as_ref()
     }
 
     /// The configuration this app serves.
@@ -358,6 +383,22 @@ async fn handle_inner(
             out_headers.insert(headers::X_HOOKGUARD_EVENT_ID, v);
         }
     }
+    // Phase: queue (delivery = "queue"): on disk, then 202; delivered later.
+    if route.delivery == Delivery::Queue {
+        let (parts, verified) = (&parts, &verified);
+        return queue::accept(
+            app,
+            route,
+            parts,
+            &out_headers,
+            body,
+            verified,
+            claim,
+            decision,
+        )
+        .await;
+    }
+
     let mut upstream_req = Request::new(Full::new(body));
     *upstream_req.method_mut() = parts.method.clone();
     *upstream_req.uri_mut() = uri;

@@ -1,0 +1,10 @@
+//! Queue mode (`delivery = "queue"`): verified requests are stored durably,
+//! acknowledged with 202, and delivered in the background with retries.
+//!
+//! - [`store`]: the on-disk spool (redb), group commit, dead letters.
+//! - [`worker`]: the scheduler and delivery attempts, backoff, dead-lettering.
+
+pub mod store;
+pub mod worker;
+
+pub use store::{Meta, NewRecord, Spool, SpoolError, State};
