@@ -313,7 +313,12 @@ impl Spool {
 
     /// Dead letters held (metrics).
     pub fn dead_count(&self) -> usize {
-        self.lock().records.len() - self.pending_count()
+        let index = self.lock();
+        index
+            .records
+            .values()
+            .filter(|m| m.state == State::Dead)
+            .count()
     }
 
     /// Age in milliseconds of the oldest pending record (metrics), if any.
