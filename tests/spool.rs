@@ -430,3 +430,77 @@ async fn kill_9_loses_no_acknowledged_webhook() {
         up.hits().len()
     );
 }
+
+/// Runs `hookguard spool <args> --dir <dir>`, retrying while the database is
+/// still locked by the proxy that was just stopped in this process (its
+/// tasks release it once this runtime polls them again).
+async fn spool_cli(dir: &Path, args: &[&str]) -> String {
+    let until = Instant::now() + PATIENCE;
+    loop {
+        let out = Command::new(env!("CARGO_BIN_EXE_hookguard"))
+            .arg("spool")
+            .args(args)
+            .arg("--dir")
+            .arg(dir)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if out.status.success() {
+            return String::from_utf8(out.stdout).unwrap();
+        }
+        assert!(
+            stderr.contains("still running") && Instant::now() < until,
+            "spool {args:?} failed: {stderr}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn spool_cli_lists_retries_and_purges_dead_letters() {
+    let (up, addr) = Scripted::start().await;
+    up.script(&[(410, None), (422, None)]);
+    let dir = spool_dir("cli");
+    let proxy = start(&config(addr, &dir, "", FAST_RETRY)).await;
+    let spool = Arc::clone(proxy.app().spool().unwrap());
+    for id in ["msg_cli_a", "msg_cli_b"] {
+        assert_eq!(send_signed(proxy.addr, id).await.unwrap().0, 202);
+    }
+    eventually("two dead letters", || spool.dead_count() == 2).await;
+    drop(spool);
+    proxy.shutdown().await;
+
+    let ls = spool_cli(&dir, &["ls"]).await;
+    assert_eq!(ls.lines().count(), 3, "header and two records:\n{ls}");
+    for id in ["msg_cli_a", "msg_cli_b"] {
+        assert!(ls.contains(id), "{ls}");
+    }
+    assert!(ls.contains("\tdead\t1\t410\t/sw\t") || ls.contains("\tdead\t1\t422\t/sw\t"));
+    assert!(!ls.contains("bytes"), "ls never prints bodies:\n{ls}");
+    assert!(!ls.contains("v1,"), "ls never prints signatures:\n{ls}");
+
+    let first_id = ls
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split('\t')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(spool_cli(&dir, &["retry", &first_id])
+        .await
+        .starts_with("1 "));
+    let dead = spool_cli(&dir, &["ls", "--dead"]).await;
+    assert_eq!(dead.lines().count(), 2, "one dead letter left:\n{dead}");
+    assert!(spool_cli(&dir, &["purge"]).await.starts_with("1 "));
+    let ls = spool_cli(&dir, &["ls"]).await;
+    assert_eq!(ls.lines().count(), 2, "the retried one is pending:\n{ls}");
+    assert!(ls.contains("\tpending\t0\t"), "{ls}");
+
+    // A restarted proxy delivers the retried letter.
+    let proxy = start(&config(addr, &dir, "", FAST_RETRY)).await;
+    let spool = Arc::clone(proxy.app().spool().unwrap());
+    eventually("redelivery", || spool.pending_count() == 0).await;
+    assert_eq!(up.hits().len(), 3);
+    proxy.shutdown().await;
+}
