@@ -213,6 +213,7 @@ async fn outage_every_webhook_acknowledged_then_delivered_exactly_once() {
     let proxy = start(&config(upstream_addr, &dir, "", FAST_RETRY)).await;
 
     let ids: Vec<String> = (0..OUTAGE_N).map(|i| format!("msg_outage_{i}")).collect();
+    let acking = Instant::now();
     let mut tasks = Vec::new();
     for chunk in ids.chunks(OUTAGE_N / 8) {
         let (chunk, addr) = (chunk.to_vec(), proxy.addr);
@@ -233,6 +234,11 @@ async fn outage_every_webhook_acknowledged_then_delivered_exactly_once() {
             );
         }
     }
+    let took = acking.elapsed();
+    eprintln!(
+        "outage: {OUTAGE_N} acknowledged (fsynced) in {took:?} by 8 sequential clients: {:.0}/s",
+        OUTAGE_N as f64 / took.as_secs_f64()
+    );
     let spool = Arc::clone(proxy.app().spool().expect("queue mode has a spool"));
     assert_eq!(spool.pending_count(), OUTAGE_N);
 
@@ -332,6 +338,26 @@ async fn full_spool_answers_503_spool_unavailable() {
     assert_rejected(&again, 503, "spool_unavailable");
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(up.hits().is_empty(), "nothing refused is ever delivered");
+    proxy.shutdown().await;
+}
+
+#[tokio::test]
+async fn ordered_route_delivers_one_at_a_time_in_arrival_order() {
+    let (up, addr) = Scripted::start().await;
+    up.script(&[(503, None)]); // the head fails once: the others must wait
+    let dir = spool_dir("ordered");
+    let toml = config(addr, &dir, "", FAST_RETRY) + "ordered = true\n";
+    let proxy = start(&toml).await;
+    let spool = Arc::clone(proxy.app().spool().unwrap());
+    let ids: Vec<String> = (0..6).map(|i| format!("msg_ordered_{i}")).collect();
+    for id in &ids {
+        assert_eq!(send_signed(proxy.addr, id).await.unwrap().0, 202);
+    }
+    eventually("delivery", || spool.pending_count() == 0).await;
+    let seen: Vec<String> = up.hits().into_iter().map(|h| h.event_id).collect();
+    let mut expected = vec![ids[0].clone()];
+    expected.extend(ids.iter().cloned());
+    assert_eq!(seen, expected, "head retried before anything behind it");
     proxy.shutdown().await;
 }
 

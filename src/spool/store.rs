@@ -130,7 +130,10 @@ enum Op {
 #[derive(Default)]
 struct Index {
     records: BTreeMap<u64, Meta>,
+    /// Bytes of the records on disk.
     used: u64,
+    /// Bytes of appends in flight (admitted, not yet committed).
+    reserved: u64,
 }
 
 /// The spool: a durable queue of verified requests awaiting delivery.
@@ -198,19 +201,29 @@ impl Spool {
     /// the spool is full or the write fails: then nothing was stored.
     pub async fn append(&self, mut record: NewRecord) -> Result<u64, SpoolError> {
         record.meta.body_len = record.body.len() as u64;
+        // Reserve the room first, so concurrent appends cannot overshoot.
+        let need = record.meta.footprint();
         {
-            let index = self.lock();
-            let need = record.meta.footprint();
-            if index.used.saturating_add(need) > self.max_size {
+            let mut index = self.lock();
+            let used = index.used.saturating_add(index.reserved);
+            if used.saturating_add(need) > self.max_size {
                 return Err(SpoolError::Full {
-                    used: index.used,
+                    used,
                     max: self.max_size,
                 });
             }
+            index.reserved += need;
         }
         let (tx, rx) = oneshot::channel();
-        self.send(Op::Append(Box::new(record), tx))?;
-        let id = rx.await.map_err(storage)??;
+        let result = match self.send(Op::Append(Box::new(record), tx)) {
+            Ok(()) => rx.await.map_err(storage).and_then(|r| r),
+            Err(e) => Err(e),
+        };
+        {
+            let mut index = self.lock();
+            index.reserved = index.reserved.saturating_sub(need);
+        }
+        let id = result?;
         self.wake.notify_one();
         Ok(id)
     }

@@ -28,6 +28,8 @@ use crate::proxy::headers::X_HOOKGUARD_EVENT_ID;
 pub const ROUTE_CONCURRENCY: usize = 8;
 /// `X-Hookguard-Attempt: N`, 1 for the first delivery attempt.
 pub const X_HOOKGUARD_ATTEMPT: HeaderName = HeaderName::from_static("x-hookguard-attempt");
+/// Pause after the spool failed to record an outcome (storage trouble).
+const STORAGE_PAUSE: Duration = Duration::from_secs(5);
 /// Longest the scheduler sleeps without a reason (a safety net only).
 const IDLE: Duration = Duration::from_secs(60);
 
@@ -149,6 +151,7 @@ async fn deliver(spool: &Spool, route: &Route, client: &UpstreamClient, id: u64,
         if let Err(e) = spool.remove(id).await {
             // Still on disk: it will be delivered again (at least once).
             tracing::error!(target: "spool", id, error = %e, "cannot remove delivered record");
+            tokio::time::sleep(STORAGE_PAUSE).await;
         }
         return;
     }
@@ -177,6 +180,8 @@ async fn deliver(spool: &Spool, route: &Route, client: &UpstreamClient, id: u64,
     }
     if let Err(e) = spool.update(id, meta).await {
         tracing::error!(target: "spool", id, error = %e, "cannot record delivery attempt");
+        // The record is unchanged and due again: do not hammer the upstream.
+        tokio::time::sleep(STORAGE_PAUSE).await;
     }
 }
 
