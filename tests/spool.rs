@@ -256,7 +256,13 @@ async fn outage_every_webhook_acknowledged_then_delivered_exactly_once() {
         assert_eq!(seen.get(id), Some(&1), "{id} delivered exactly once");
     }
     assert_eq!(hits.len(), OUTAGE_N);
-    assert_eq!(spool.dead_count(), 0);
+    let stats = spool.stats();
+    assert_eq!((stats.pending, stats.dead), (0, 0));
+    assert_eq!(stats.delivered_total, OUTAGE_N as u64);
+    assert!(
+        stats.attempts_total > OUTAGE_N as u64,
+        "failed attempts counted"
+    );
     proxy.shutdown().await;
 }
 
@@ -277,6 +283,7 @@ async fn upstream_400_is_a_dead_letter_after_one_attempt_and_retry_redelivers() 
     assert_eq!(meta.event_id, "msg_dead");
     assert_eq!(meta.attempts, 1);
     assert_eq!(meta.last_status, Some(400));
+    assert_eq!(spool.stats().dead_lettered_total, 1);
     assert_eq!(up.hits().len(), 1, "a 400 is not retried");
     assert_eq!(up.hits()[0].attempt, "1");
 

@@ -9,4 +9,4 @@ pub mod ops;
 pub mod store;
 pub mod worker;
 
-pub use store::{Meta, NewRecord, Spool, SpoolError, State};
+pub use store::{Meta, NewRecord, Spool, SpoolError, SpoolStats, State};

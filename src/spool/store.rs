@@ -17,6 +17,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use redb::{Database, Durability, ReadableTable, TableDefinition};
@@ -136,6 +137,37 @@ struct Index {
     reserved: u64,
 }
 
+/// A point-in-time view of the spool for metrics (`/metrics`, admin API).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SpoolStats {
+    /// Records waiting for delivery (queue depth).
+    pub pending: u64,
+    /// Dead letters held.
+    pub dead: u64,
+    /// Age of the oldest pending record, milliseconds.
+    pub oldest_pending_age_ms: Option<u64>,
+    /// Bytes counted against `[spool] max_size`.
+    pub used_bytes: u64,
+    /// Delivery attempts made since start (counter).
+    pub attempts_total: u64,
+    /// Records delivered (2xx) since start (counter).
+    pub delivered_total: u64,
+    /// Records dead-lettered since start (counter).
+    pub dead_lettered_total: u64,
+    /// Sum over delivered records of accept → 2xx time, ms (counter; divide
+    /// by `delivered_total` for the mean delivery latency).
+    pub delivery_latency_ms_sum: u64,
+}
+
+/// Counters the worker bumps; read through [`Spool::stats`].
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) attempts: AtomicU64,
+    pub(crate) delivered: AtomicU64,
+    pub(crate) dead_lettered: AtomicU64,
+    pub(crate) latency_ms_sum: AtomicU64,
+}
+
 /// The spool: a durable queue of verified requests awaiting delivery.
 pub struct Spool {
     dir: PathBuf,
@@ -145,6 +177,7 @@ pub struct Spool {
     writer: mpsc::UnboundedSender<Op>,
     /// Signalled after every append and every retry request.
     pub(crate) wake: Notify,
+    pub(crate) counters: Counters,
 }
 
 impl std::fmt::Debug for Spool {
@@ -194,6 +227,7 @@ impl Spool {
             index,
             writer,
             wake: Notify::new(),
+            counters: Counters::default(),
         }))
     }
 
@@ -344,6 +378,33 @@ impl Spool {
             .map(|m| m.received_at_ms)
             .min()?;
         Some(unix_millis().saturating_sub(oldest).max(0))
+    }
+
+    /// Depth, age, size and delivery counters in one snapshot (metrics).
+    pub fn stats(&self) -> SpoolStats {
+        let now = unix_millis();
+        let mut stats = SpoolStats::default();
+        {
+            let index = self.lock();
+            stats.used_bytes = index.used;
+            for meta in index.records.values() {
+                match meta.state {
+                    State::Pending => {
+                        stats.pending += 1;
+                        let age = u64::try_from(now - meta.received_at_ms).unwrap_or(0);
+                        stats.oldest_pending_age_ms =
+                            Some(stats.oldest_pending_age_ms.map_or(age, |a| a.max(age)));
+                    }
+                    State::Dead => stats.dead += 1,
+                }
+            }
+        }
+        let c = &self.counters;
+        stats.attempts_total = c.attempts.load(Ordering::Relaxed);
+        stats.delivered_total = c.delivered.load(Ordering::Relaxed);
+        stats.dead_lettered_total = c.dead_lettered.load(Ordering::Relaxed);
+        stats.delivery_latency_ms_sum = c.latency_ms_sum.load(Ordering::Relaxed);
+        stats
     }
 
     /// Bytes counted against `[spool] max_size` (metrics).

@@ -9,6 +9,7 @@
 //! previous run are simply pending records: that is crash recovery.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -139,6 +140,7 @@ struct Attempt {
 /// Makes one delivery attempt and records its outcome in the spool.
 async fn deliver(spool: &Spool, route: &Route, client: &UpstreamClient, id: u64, mut meta: Meta) {
     meta.attempts += 1;
+    spool.counters.attempts.fetch_add(1, Ordering::Relaxed);
     let attempt = match build_request(spool, route, id, &meta) {
         Ok(req) => send(client, req, route.upstream.timeout).await,
         Err(error) => Attempt {
@@ -148,6 +150,12 @@ async fn deliver(spool: &Spool, route: &Route, client: &UpstreamClient, id: u64,
         },
     };
     if attempt.status.is_some_and(|s| (200..300).contains(&s)) {
+        let latency = u64::try_from(unix_millis() - meta.received_at_ms).unwrap_or(0);
+        spool.counters.delivered.fetch_add(1, Ordering::Relaxed);
+        spool
+            .counters
+            .latency_ms_sum
+            .fetch_add(latency, Ordering::Relaxed);
         if let Err(e) = spool.remove(id).await {
             // Still on disk: it will be delivered again (at least once).
             tracing::error!(target: "spool", id, error = %e, "cannot remove delivered record");
@@ -166,6 +174,7 @@ async fn deliver(spool: &Spool, route: &Route, client: &UpstreamClient, id: u64,
     let permanent = attempt.status.is_some_and(is_permanent);
     if permanent || meta.attempts >= route.retry.max_attempts || next > age_limit {
         meta.state = State::Dead;
+        spool.counters.dead_lettered.fetch_add(1, Ordering::Relaxed);
         tracing::warn!(
             target: "spool",
             id,
