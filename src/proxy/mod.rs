@@ -385,14 +385,13 @@ async fn handle_inner(
     }
     // Phase: queue (delivery = "queue"): on disk, then 202; delivered later.
     if route.delivery == Delivery::Queue {
-        let (parts, verified) = (&parts, &verified);
         return queue::accept(
             app,
             route,
-            parts,
+            &parts,
             &out_headers,
             body,
-            verified,
+            &verified,
             claim,
             decision,
         )
