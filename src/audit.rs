@@ -24,6 +24,8 @@ pub enum Outcome {
     Rejected,
     /// A provider handshake answered by the proxy itself.
     Handshake,
+    /// Queue mode: stored durably and acknowledged with 202.
+    Queued,
 }
 
 impl Outcome {
@@ -31,6 +33,7 @@ impl Outcome {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Forwarded => "forwarded",
+            Self::Queued => "queued",
             Self::Duplicate => "duplicate",
             Self::Rejected => "rejected",
             Self::Handshake => "handshake",
@@ -114,7 +117,7 @@ pub fn emit(d: &Decision) {
     }
     match d.outcome {
         Outcome::Rejected => event!(tracing::Level::WARN),
-        Outcome::Forwarded | Outcome::Duplicate | Outcome::Handshake => {
+        Outcome::Forwarded | Outcome::Duplicate | Outcome::Handshake | Outcome::Queued => {
             event!(tracing::Level::INFO)
         }
     }

@@ -22,6 +22,46 @@ pub enum Command {
     Check(ConfigArg),
     /// List every built-in provider scheme.
     Providers,
+    /// Inspect or repair the queue-mode spool of a stopped proxy.
+    Spool(SpoolArgs),
+}
+
+/// `hookguard spool ls|retry|purge --dir PATH`.
+#[derive(Debug, clap::Args)]
+pub struct SpoolArgs {
+    /// What to do with the spool.
+    #[command(subcommand)]
+    pub action: SpoolAction,
+    /// The spool directory (`[spool] dir`).
+    #[arg(
+        long,
+        global = true,
+        default_value = "./hookguard-spool",
+        value_name = "PATH"
+    )]
+    pub dir: PathBuf,
+}
+
+/// Operations on a stopped proxy's spool.
+#[derive(Debug, Subcommand)]
+pub enum SpoolAction {
+    /// List records (metadata only, never bodies); `--dead` for dead letters only.
+    Ls {
+        /// Only dead letters.
+        #[arg(long)]
+        dead: bool,
+    },
+    /// Put dead letters back in the queue: one by id, or `--all`.
+    Retry {
+        /// The record id (first column of `ls`).
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        id: Option<u64>,
+        /// Every dead letter.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Delete every dead letter.
+    Purge,
 }
 
 /// Where the configuration file is.

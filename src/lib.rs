@@ -8,6 +8,7 @@
 //! - [`providers`]: signature schemes, one file per family, behind one trait.
 //! - [`proxy`]: the SPEC §3 pipeline; the only place errors become responses.
 //! - [`replay`]: de-duplication state machine and stores.
+//! - [`spool`]: queue mode: durable spool, delivery worker, dead letters.
 //! - [`server`], [`tls`]: listener, HTTP/1.1 + HTTP/2, TLS, graceful drain.
 //! - [`audit`], [`telemetry`]: one decision event per request; log set-up.
 //! - [`metrics`], [`report`], [`admin`]: Prometheus metrics, the request
@@ -29,5 +30,6 @@ pub mod runtime;
 pub mod secret;
 pub mod security;
 pub mod server;
+pub mod spool;
 pub mod telemetry;
 pub mod tls;

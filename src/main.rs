@@ -17,6 +17,7 @@ fn main() -> ExitCode {
             print_providers();
             ExitCode::SUCCESS
         }
+        Command::Spool(args) => ExitCode::from(hookguard::spool::ops::run(&args)),
     }
 }
 

@@ -27,6 +27,8 @@ pub struct Counts {
     pub handshake: u64,
     /// Refused.
     pub rejected: u64,
+    /// Stored durably for queue delivery (202).
+    pub queued: u64,
 }
 
 impl Counts {
@@ -37,6 +39,7 @@ impl Counts {
             Outcome::Duplicate => self.duplicate += 1,
             Outcome::Handshake => self.handshake += 1,
             Outcome::Rejected => self.rejected += 1,
+            Outcome::Queued => self.queued += 1,
         }
     }
 

@@ -19,13 +19,14 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::admin::{self, AdminState};
-use crate::config::{self, Config, ConfigErrors, ReplayStoreKind};
+use crate::config::{self, Config, ConfigErrors, Delivery, ReplayStoreKind};
 use crate::metrics::Metrics;
 use crate::proxy::forward::{ClientBuildError, UpstreamClient};
 use crate::proxy::{App, Shared};
 use crate::replay::{MemoryStore, RedisStore, ReplayStore};
 use crate::security::Sources;
 use crate::server;
+use crate::spool::{self, Spool, SpoolError};
 use crate::tls::{self, CertStore, TlsError};
 
 /// Why the proxy could not start (after the configuration was valid).
@@ -48,6 +49,14 @@ pub enum StartError {
     /// The configured replay store cannot be set up (e.g. a malformed URL).
     #[error("replay store: {0}")]
     ReplayStore(String),
+    /// The spool of queue-mode routes could not be opened.
+    #[error("spool {dir}: {source}")]
+    Spool {
+        /// The spool directory.
+        dir: std::path::PathBuf,
+        /// What went wrong.
+        source: SpoolError,
+    },
 }
 
 /// Why a reload was refused; the old configuration keeps serving.
@@ -73,6 +82,7 @@ pub struct Running {
     shutdown: oneshot::Sender<()>,
     task: JoinHandle<bool>,
     admin: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
+    worker: Option<JoinHandle<()>>,
 }
 
 /// Binds the listener and starts serving in the background.
@@ -134,11 +144,30 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         }
         None => None,
     };
+    // Queue mode: open the spool (loading what a previous run left) and
+    // start delivering; the worker stops with the runtime.
+    let mut worker = None;
+    let mut spool = None;
+    if config.routes.iter().any(|r| r.delivery == Delivery::Queue) {
+        let dir = &config.spool.dir;
+        let opened =
+            Spool::open(dir, config.spool.max_size).map_err(|source| StartError::Spool {
+                dir: dir.clone(),
+                source,
+            })?;
+        worker = Some(spool::worker::start(
+            Arc::clone(&opened),
+            Arc::clone(&config),
+            client.clone(),
+        ));
+        spool = Some(opened);
+    }
     let shared = Shared {
         client,
         replay: Arc::new(replay),
         metrics: Arc::new(Metrics::new()),
         sources: Arc::new(Sources::new(config.security)),
+        spool,
     };
     let app = Arc::new(ArcSwap::from_pointee(App::new(config, shared)));
     let (shutdown, rx) = oneshot::channel::<()>();
@@ -167,6 +196,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         shutdown,
         task,
         admin,
+        worker,
     })
 }
 
@@ -260,6 +290,9 @@ impl Running {
         if let Some((stop, task)) = self.admin {
             let _ = stop.send(());
             let _ = task.await;
+        }
+        if let Some(worker) = self.worker {
+            worker.abort(); // undelivered records stay on disk for the next start
         }
         drained
     }

@@ -64,7 +64,6 @@ pub(crate) fn validate(
         build,
         now: time::OffsetDateTime::now_utc().unix_timestamp(),
     };
-    reject_unbuilt_features(&mut ctx, &raw);
 
     let server = ctx.server(raw.server);
     let admin = raw.admin.map(|a| ctx.admin(a));
@@ -92,24 +91,6 @@ pub(crate) fn validate(
         // `ctx.upstream` reports a missing url, so this is unreachable; an
         // empty error list is still an error rather than a panic.
         None => Err(ConfigErrors { errors: Vec::new() }),
-    }
-}
-
-/// Features SPEC describes that this build does not implement yet. Accepting
-/// them silently would promise behaviour that is not there, so each is an
-/// error at its location. Delete a check here when its feature lands.
-fn reject_unbuilt_features(ctx: &mut Ctx<'_>, raw: &RawConfig) {
-    for (i, route) in raw.route.iter().flatten().enumerate() {
-        let route = route.get_ref();
-        if let Some(delivery) = &route.delivery {
-            if delivery.get_ref() == "queue" {
-                ctx.diag.error(
-                    delivery.span(),
-                    format!("route[{i}].delivery"),
-                    "queue delivery is not available in this build; use \"forward\"",
-                );
-            }
-        }
     }
 }
 

@@ -88,7 +88,7 @@ impl KeyRing {
 
 /// A secret expiring at `expires` (Unix seconds) verifies strictly before it.
 pub(crate) fn is_active(expires: Option<i64>, now_ms: i64) -> bool {
-    expires.map_or(true, |e| now_ms.div_euclid(1000) < e)
+    expires.is_none_or(|e| now_ms.div_euclid(1000) < e)
 }
 
 /// Secret per-verifier key used to compare values in constant time via

@@ -10,6 +10,7 @@
 
 pub mod forward;
 pub mod headers;
+mod queue;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -24,7 +25,7 @@ use http_body_util::{BodyExt, Either, Full};
 use hyper::body::Incoming;
 
 use crate::audit::{self, Decision, Outcome};
-use crate::config::{Config, OnStoreError, Route};
+use crate::config::{Config, Delivery, OnStoreError, Route};
 use crate::metrics::Metrics;
 use crate::providers::{HandshakeReply, Inbound, Rejection};
 use crate::ratelimit::{self, RouteLimiter};
@@ -47,6 +48,8 @@ pub struct App {
     metrics: Arc<Metrics>,
     sources: Arc<Sources>,
     limiters: Vec<Option<RouteLimiter>>,
+    /// The durable spool, when some route uses queue delivery.
+    spool: Option<Arc<crate::spool::Spool>>,
 }
 
 /// Process-lifetime state every [`App`] generation shares: a reload swaps the
@@ -61,6 +64,8 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// Suspicious-source tracking and auto-block.
     pub sources: Arc<Sources>,
+    /// The durable spool, when some route uses queue delivery.
+    pub spool: Option<Arc<crate::spool::Spool>>,
 }
 
 /// Facts about the connection a request arrived on.
@@ -104,6 +109,8 @@ pub enum Refusal {
     Internal(String),
     /// The route's per-IP token bucket is empty; retry after this long.
     RateLimited(Duration),
+    /// Queue mode: the spool is full or cannot be written; retry later.
+    SpoolUnavailable(String),
 }
 
 // === impl Refusal ===
@@ -136,6 +143,7 @@ impl Refusal {
             Self::UpstreamTimeout(_) => (StatusCode::GATEWAY_TIMEOUT, "upstream_timeout"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
             Self::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            Self::SpoolUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "spool_unavailable"),
         }
     }
 
@@ -151,6 +159,7 @@ impl Refusal {
             | Self::UpstreamUnreachable(d)
             | Self::Internal(d)
             | Self::ReplayStoreUnavailable(d) => Some(d.clone()),
+            Self::SpoolUnavailable(d) => Some(d.clone()),
             Self::UpstreamTimeout(t) => Some(format!("no response head within {t:?}")),
             Self::MethodNotAllowed(_)
             | Self::MissingHost
@@ -185,6 +194,10 @@ impl Refusal {
         if let Self::ReplayStoreUnavailable(_) = &self {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        if let Self::SpoolUnavailable(_) = &self {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
         }
         resp
     }
@@ -238,6 +251,7 @@ impl App {
             metrics: shared.metrics,
             sources: shared.sources,
             limiters,
+            spool: shared.spool,
         }
     }
 
@@ -248,6 +262,7 @@ impl App {
             replay: Arc::clone(&self.replay),
             metrics: Arc::clone(&self.metrics),
             sources: Arc::clone(&self.sources),
+            spool: self.spool.clone(),
         }
     }
 
@@ -259,6 +274,11 @@ impl App {
     /// Suspicious-source tracking.
     pub fn sources(&self) -> &Arc<Sources> {
         &self.sources
+    }
+
+    /// The spool, if queue delivery is in use (admin endpoints, metrics).
+    pub fn spool(&self) -> Option<&Arc<crate::spool::Spool>> {
+        self.spool.as_ref()
     }
 
     /// The configuration this app serves.
@@ -451,6 +471,21 @@ async fn handle_inner(
             out_headers.insert(headers::X_HOOKGUARD_EVENT_ID, v);
         }
     }
+    // Phase: queue (delivery = "queue"): on disk, then 202; delivered later.
+    if route.delivery == Delivery::Queue {
+        return queue::accept(
+            app,
+            route,
+            &parts,
+            &out_headers,
+            body,
+            &verified,
+            claim,
+            decision,
+        )
+        .await;
+    }
+
     let mut upstream_req = Request::new(Full::new(body));
     *upstream_req.method_mut() = parts.method.clone();
     *upstream_req.uri_mut() = uri;

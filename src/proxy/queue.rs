@@ -1,0 +1,74 @@
+//! The queue-mode end of the pipeline (`delivery = "queue"`): after
+//! de-duplication, the request goes to the durable spool instead of the
+//! upstream, and the provider gets `202 {"status":"queued"}` only once it is
+//! on disk. Delivery is the spool worker's job from then on.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::request::Parts;
+use http::{HeaderMap, Response, StatusCode};
+
+use super::{json_response, App, Refusal, ResponseBody};
+use crate::audit::{Decision, Outcome};
+use crate::config::Route;
+use crate::providers::Verified;
+use crate::replay::{ClaimToken, ReplayKey};
+use crate::spool::{Meta, NewRecord, State};
+
+/// Spools the request and settles the replay claim: delivered once it is on
+/// disk (the spool now owns delivery, so a provider retry is a duplicate),
+/// released when the spool refuses it (the provider's retry is then welcome).
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn accept(
+    app: &Arc<App>,
+    route: &Route,
+    parts: &Parts,
+    headers: &HeaderMap,
+    body: Bytes,
+    verified: &Verified,
+    claim: Option<(ReplayKey, ClaimToken)>,
+    decision: &mut Decision,
+) -> Result<Response<ResponseBody>, Refusal> {
+    let Some(spool) = app.spool.as_ref() else {
+        return Err(Refusal::SpoolUnavailable("no spool opened".into()));
+    };
+    let now = crate::spool::store::unix_millis();
+    let meta = Meta {
+        route: route.path.clone(),
+        method: parts.method.as_str().to_owned(),
+        path_and_query: parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| "/".to_owned(), |pq| pq.as_str().to_owned()),
+        headers: headers
+            .iter()
+            .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec()))
+            .collect(),
+        provider: route.verifier.provider().to_owned(),
+        event_id: verified.event_id.clone().unwrap_or_default(),
+        secret_index: verified.secret_index,
+        replay_key: claim.as_ref().map(|(key, _)| key.to_hex()),
+        received_at_ms: now,
+        attempts: 0,
+        next_attempt_ms: now,
+        last_status: None,
+        last_error: None,
+        state: State::Pending,
+        body_len: body.len() as u64,
+    };
+    let result = spool.append(NewRecord { meta, body }).await;
+    if let Some((key, token)) = claim {
+        app.replay.settle(key, token, result.is_ok()).await;
+    }
+    match result {
+        Ok(_) => {
+            decision.outcome = Outcome::Queued;
+            Ok(json_response(
+                StatusCode::ACCEPTED,
+                r#"{"status":"queued"}"#,
+            ))
+        }
+        Err(e) => Err(Refusal::SpoolUnavailable(e.to_string())),
+    }
+}

@@ -1,0 +1,538 @@
+//! The durable spool: queue-mode requests on disk, in a `redb` database.
+//!
+//! Layout: table `meta` (id → JSON [`Meta`], small, rewritten per attempt),
+//! table `body` (id → exact body bytes, written once) and table `seq` (the
+//! next id, so ids and printable event ids never repeat across restarts).
+//!
+//! Every write goes through one writer thread that batches whatever is
+//! queued into a single write transaction committed with
+//! `Durability::Immediate` (fsync) — group commit. [`Spool::append`] returns
+//! only after that commit, so a request is acknowledged only once it is on
+//! disk. redb's pages are checksummed and its commit is atomic, so a crash
+//! mid-commit leaves the previous commit intact: a torn append is dropped,
+//! and it was never acknowledged.
+//!
+//! An in-memory index of every record's [`Meta`] (bodies stay on disk) is
+//! the scheduler's view; it is loaded at open, which is crash recovery.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use redb::{Database, Durability, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot, Notify};
+
+const META: TableDefinition<u64, &[u8]> = TableDefinition::new("meta");
+const BODY: TableDefinition<u64, &[u8]> = TableDefinition::new("body");
+const SEQ: TableDefinition<&str, u64> = TableDefinition::new("seq");
+const NEXT_ID: &str = "next_id";
+/// Most operations committed in one transaction.
+const MAX_BATCH: usize = 512;
+
+/// Why the spool refused or failed an operation.
+#[derive(Debug, thiserror::Error)]
+pub enum SpoolError {
+    /// Accepting the request would exceed `[spool] max_size`.
+    #[error("spool full ({used} of {max} bytes used)")]
+    Full {
+        /// Bytes in use.
+        used: u64,
+        /// The cap.
+        max: u64,
+    },
+    /// The database could not be opened, read or written.
+    #[error("spool storage: {0}")]
+    Storage(String),
+    /// No record with this id.
+    #[error("no spooled record {0}")]
+    NotFound(u64),
+}
+
+fn storage(e: impl std::fmt::Display) -> SpoolError {
+    SpoolError::Storage(e.to_string())
+}
+
+/// Whether a record still waits for delivery or has been given up on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    /// Waiting for (another) delivery attempt.
+    Pending,
+    /// Dead letter: permanent failure or retries exhausted.
+    Dead,
+}
+
+/// Everything about a spooled request except its body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Meta {
+    /// The route (its exact path) that accepted the request.
+    pub route: String,
+    /// Request method.
+    pub method: String,
+    /// Request path and query as received (the upstream URI is built from
+    /// it at delivery time, like forward mode does).
+    pub path_and_query: String,
+    /// Headers exactly as forward mode would send them upstream (already
+    /// prepared: hop-by-hop removed, `X-Forwarded-*`, `X-Hookguard-*` set).
+    pub headers: Vec<(String, Vec<u8>)>,
+    /// Provider that verified the request.
+    pub provider: String,
+    /// The event id sent as `X-Hookguard-Event-Id` (the scheme's, else ours).
+    pub event_id: String,
+    /// Index of the secret that verified the signature.
+    pub secret_index: usize,
+    /// De-duplication key (hex), if the scheme gave one.
+    pub replay_key: Option<String>,
+    /// When the proxy accepted it, Unix milliseconds.
+    pub received_at_ms: i64,
+    /// Delivery attempts made so far.
+    pub attempts: u32,
+    /// Earliest time of the next attempt, Unix milliseconds.
+    pub next_attempt_ms: i64,
+    /// Status of the last attempt, if the upstream answered.
+    pub last_status: Option<u16>,
+    /// Error of the last attempt, if any.
+    pub last_error: Option<String>,
+    /// Pending or dead.
+    pub state: State,
+    /// Body length in bytes (the body itself stays on disk); set by append.
+    pub body_len: u64,
+}
+
+impl Meta {
+    /// Bytes this record counts against `[spool] max_size`.
+    fn footprint(&self) -> u64 {
+        let headers: usize = self
+            .headers
+            .iter()
+            .map(|(n, v)| n.len() + v.len() + 4)
+            .sum();
+        self.body_len + (headers + self.path_and_query.len() + 256) as u64
+    }
+}
+
+/// A request to append: its metadata (the id is assigned by the spool).
+#[derive(Debug)]
+pub struct NewRecord {
+    /// Metadata; `event_id` may be empty (then `hg_<id>` is assigned).
+    pub meta: Meta,
+    /// Exact body bytes.
+    pub body: bytes::Bytes,
+}
+
+enum Op {
+    Append(Box<NewRecord>, oneshot::Sender<Result<u64, SpoolError>>),
+    Put(u64, Box<Meta>, oneshot::Sender<Result<(), SpoolError>>),
+    Delete(u64, oneshot::Sender<Result<(), SpoolError>>),
+}
+
+#[derive(Default)]
+struct Index {
+    records: BTreeMap<u64, Meta>,
+    /// Bytes of the records on disk.
+    used: u64,
+    /// Bytes of appends in flight (admitted, not yet committed).
+    reserved: u64,
+}
+
+/// A point-in-time view of the spool for metrics (`/metrics`, admin API).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SpoolStats {
+    /// Records waiting for delivery (queue depth).
+    pub pending: u64,
+    /// Dead letters held.
+    pub dead: u64,
+    /// Age of the oldest pending record, milliseconds.
+    pub oldest_pending_age_ms: Option<u64>,
+    /// Bytes counted against `[spool] max_size`.
+    pub used_bytes: u64,
+    /// Delivery attempts made since start (counter).
+    pub attempts_total: u64,
+    /// Records delivered (2xx) since start (counter).
+    pub delivered_total: u64,
+    /// Records dead-lettered since start (counter).
+    pub dead_lettered_total: u64,
+    /// Sum over delivered records of accept → 2xx time, ms (counter; divide
+    /// by `delivered_total` for the mean delivery latency).
+    pub delivery_latency_ms_sum: u64,
+}
+
+/// Counters the worker bumps; read through [`Spool::stats`].
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) attempts: AtomicU64,
+    pub(crate) delivered: AtomicU64,
+    pub(crate) dead_lettered: AtomicU64,
+    pub(crate) latency_ms_sum: AtomicU64,
+}
+
+/// The spool: a durable queue of verified requests awaiting delivery.
+pub struct Spool {
+    dir: PathBuf,
+    max_size: u64,
+    db: Arc<Database>,
+    index: Arc<Mutex<Index>>,
+    writer: mpsc::UnboundedSender<Op>,
+    /// Signalled after every append and every retry request.
+    pub(crate) wake: Notify,
+    pub(crate) counters: Counters,
+}
+
+impl std::fmt::Debug for Spool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Spool").field("dir", &self.dir).finish()
+    }
+}
+
+// === impl Spool ===
+
+impl Spool {
+    /// Opens (creating if needed) the spool in `dir`, loading every record
+    /// left by a previous run. Must be called inside a Tokio runtime.
+    pub fn open(dir: &Path, max_size: u64) -> Result<Arc<Self>, SpoolError> {
+        std::fs::create_dir_all(dir).map_err(storage)?;
+        let db = Database::create(dir.join("spool.redb")).map_err(storage)?;
+        let mut index = Index::default();
+        let txn = db.begin_write().map_err(storage)?;
+        {
+            // Creating the tables here lets readers assume they exist.
+            txn.open_table(BODY).map_err(storage)?;
+            txn.open_table(SEQ).map_err(storage)?;
+            let meta = txn.open_table(META).map_err(storage)?;
+            for row in meta.iter().map_err(storage)? {
+                let (id, bytes) = row.map_err(storage)?;
+                let meta: Meta = serde_json::from_slice(bytes.value()).map_err(storage)?;
+                index.used += meta.footprint();
+                index.records.insert(id.value(), meta);
+            }
+        }
+        txn.commit().map_err(storage)?;
+        let db = Arc::new(db);
+        let index = Arc::new(Mutex::new(index));
+        let (writer, rx) = mpsc::unbounded_channel();
+        {
+            let db = Arc::clone(&db);
+            let index = Arc::clone(&index);
+            std::thread::Builder::new()
+                .name("hookguard-spool".into())
+                .spawn(move || writer_loop(&db, &index, rx))
+                .map_err(storage)?;
+        }
+        Ok(Arc::new(Self {
+            dir: dir.to_path_buf(),
+            max_size,
+            db,
+            index,
+            writer,
+            wake: Notify::new(),
+            counters: Counters::default(),
+        }))
+    }
+
+    /// Stores `record` durably (fsynced) and returns its id. Refuses when
+    /// the spool is full or the write fails: then nothing was stored.
+    pub async fn append(&self, mut record: NewRecord) -> Result<u64, SpoolError> {
+        record.meta.body_len = record.body.len() as u64;
+        // Reserve the room first, so concurrent appends cannot overshoot.
+        let need = record.meta.footprint();
+        {
+            let mut index = self.lock();
+            let used = index.used.saturating_add(index.reserved);
+            if used.saturating_add(need) > self.max_size {
+                return Err(SpoolError::Full {
+                    used,
+                    max: self.max_size,
+                });
+            }
+            index.reserved += need;
+        }
+        let (tx, rx) = oneshot::channel();
+        let result = match self.send(Op::Append(Box::new(record), tx)) {
+            Ok(()) => rx.await.map_err(storage).and_then(|r| r),
+            Err(e) => Err(e),
+        };
+        {
+            let mut index = self.lock();
+            index.reserved = index.reserved.saturating_sub(need);
+        }
+        let id = result?;
+        self.wake.notify_one();
+        Ok(id)
+    }
+
+    /// Replaces a record's metadata (attempt results, state changes).
+    pub async fn update(&self, id: u64, meta: Meta) -> Result<(), SpoolError> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Op::Put(id, Box::new(meta), tx))?;
+        rx.await.map_err(storage)?
+    }
+
+    /// Removes a record (delivered, or purged).
+    pub async fn remove(&self, id: u64) -> Result<(), SpoolError> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Op::Delete(id, tx))?;
+        rx.await.map_err(storage)?
+    }
+
+    /// The body of a record, read from disk.
+    pub fn body(&self, id: u64) -> Result<Vec<u8>, SpoolError> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let table = txn.open_table(BODY).map_err(storage)?;
+        let body = table.get(id).map_err(storage)?;
+        body.map(|b| b.value().to_vec())
+            .ok_or(SpoolError::NotFound(id))
+    }
+
+    /// A snapshot of every record's id and metadata, in arrival order.
+    pub fn snapshot(&self) -> Vec<(u64, Meta)> {
+        let index = self.lock();
+        index
+            .records
+            .iter()
+            .map(|(id, m)| (*id, m.clone()))
+            .collect()
+    }
+
+    /// Runs `f` over the index (arrival order) without copying it.
+    pub(crate) fn with_records<R>(&self, f: impl FnOnce(&BTreeMap<u64, Meta>) -> R) -> R {
+        f(&self.lock().records)
+    }
+
+    /// Dead letters (metadata only), in arrival order.
+    pub fn list_dead(&self) -> Vec<(u64, Meta)> {
+        let index = self.lock();
+        index
+            .records
+            .iter()
+            .filter(|(_, m)| m.state == State::Dead)
+            .map(|(id, m)| (*id, m.clone()))
+            .collect()
+    }
+
+    /// Puts dead letters back in the queue with a fresh attempt budget:
+    /// one (`Some(id)`) or all (`None`). Returns how many were revived.
+    pub async fn retry(&self, which: Option<u64>) -> Result<usize, SpoolError> {
+        let dead: Vec<(u64, Meta)> = match which {
+            Some(id) => {
+                let index = self.lock();
+                let meta = index.records.get(&id).ok_or(SpoolError::NotFound(id))?;
+                if meta.state == State::Dead {
+                    vec![(id, meta.clone())]
+                } else {
+                    Vec::new()
+                }
+            }
+            None => self.list_dead(),
+        };
+        let now = unix_millis();
+        for (id, mut meta) in dead.iter().cloned() {
+            meta.state = State::Pending;
+            meta.attempts = 0;
+            // The age budget restarts too, or an old letter dies at once.
+            meta.received_at_ms = now;
+            meta.next_attempt_ms = now;
+            self.update(id, meta).await?;
+        }
+        self.wake.notify_one();
+        Ok(dead.len())
+    }
+
+    /// Deletes every dead letter. Returns how many were deleted.
+    pub async fn purge(&self) -> Result<usize, SpoolError> {
+        let dead = self.list_dead();
+        for (id, _) in &dead {
+            self.remove(*id).await?;
+        }
+        Ok(dead.len())
+    }
+
+    /// Records waiting for delivery (metrics: queue depth).
+    pub fn pending_count(&self) -> usize {
+        let index = self.lock();
+        index
+            .records
+            .values()
+            .filter(|m| m.state == State::Pending)
+            .count()
+    }
+
+    /// Dead letters held (metrics).
+    pub fn dead_count(&self) -> usize {
+        let index = self.lock();
+        index
+            .records
+            .values()
+            .filter(|m| m.state == State::Dead)
+            .count()
+    }
+
+    /// Age in milliseconds of the oldest pending record (metrics), if any.
+    pub fn oldest_pending_age_ms(&self) -> Option<i64> {
+        let index = self.lock();
+        let oldest = index
+            .records
+            .values()
+            .filter(|m| m.state == State::Pending)
+            .map(|m| m.received_at_ms)
+            .min()?;
+        Some(unix_millis().saturating_sub(oldest).max(0))
+    }
+
+    /// Depth, age, size and delivery counters in one snapshot (metrics).
+    pub fn stats(&self) -> SpoolStats {
+        let now = unix_millis();
+        let mut stats = SpoolStats::default();
+        {
+            let index = self.lock();
+            stats.used_bytes = index.used;
+            for meta in index.records.values() {
+                match meta.state {
+                    State::Pending => {
+                        stats.pending += 1;
+                        let age = u64::try_from(now - meta.received_at_ms).unwrap_or(0);
+                        stats.oldest_pending_age_ms =
+                            Some(stats.oldest_pending_age_ms.map_or(age, |a| a.max(age)));
+                    }
+                    State::Dead => stats.dead += 1,
+                }
+            }
+        }
+        let c = &self.counters;
+        stats.attempts_total = c.attempts.load(Ordering::Relaxed);
+        stats.delivered_total = c.delivered.load(Ordering::Relaxed);
+        stats.dead_lettered_total = c.dead_lettered.load(Ordering::Relaxed);
+        stats.delivery_latency_ms_sum = c.latency_ms_sum.load(Ordering::Relaxed);
+        stats
+    }
+
+    /// Bytes counted against `[spool] max_size` (metrics).
+    pub fn used_bytes(&self) -> u64 {
+        self.lock().used
+    }
+
+    fn send(&self, op: Op) -> Result<(), SpoolError> {
+        self.writer
+            .send(op)
+            .map_err(|_| SpoolError::Storage("spool writer stopped".into()))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Index> {
+        // A poisoned lock means a panic mid-update of plain data: keep going.
+        self.index.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The writer thread: batches queued operations into one fsynced commit,
+/// then updates the index and answers every caller with the outcome.
+fn writer_loop(db: &Database, index: &Mutex<Index>, mut rx: mpsc::UnboundedReceiver<Op>) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(op) => batch.push(op),
+                Err(_) => break,
+            }
+        }
+        match commit(db, &mut batch) {
+            Ok(ids) => {
+                let mut index = index.lock().unwrap_or_else(|e| e.into_inner());
+                for (op, id) in batch.into_iter().zip(ids) {
+                    apply(&mut index, op, id);
+                }
+            }
+            Err(e) => {
+                for op in batch {
+                    let err = || SpoolError::Storage(e.clone());
+                    match op {
+                        Op::Append(_, tx) => drop(tx.send(Err(err()))),
+                        Op::Put(_, _, tx) | Op::Delete(_, tx) => drop(tx.send(Err(err()))),
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Writes a batch in one transaction; returns the id of each operation.
+fn commit(db: &Database, batch: &mut [Op]) -> Result<Vec<u64>, String> {
+    let s = |e: &dyn std::fmt::Display| e.to_string();
+    let mut txn = db.begin_write().map_err(|e| s(&e))?;
+    txn.set_durability(Durability::Immediate);
+    let mut ids = Vec::with_capacity(batch.len());
+    {
+        let mut meta_t = txn.open_table(META).map_err(|e| s(&e))?;
+        let mut body_t = txn.open_table(BODY).map_err(|e| s(&e))?;
+        let mut seq_t = txn.open_table(SEQ).map_err(|e| s(&e))?;
+        let mut next = seq_t
+            .get(NEXT_ID)
+            .map_err(|e| s(&e))?
+            .map_or(1, |v| v.value());
+        for op in batch.iter_mut() {
+            let id = match op {
+                Op::Append(rec, _) => {
+                    let id = next;
+                    next += 1;
+                    if rec.meta.event_id.is_empty() {
+                        rec.meta.event_id = format!("hg_{id}");
+                    }
+                    let json = serde_json::to_vec(&rec.meta).map_err(|e| s(&e))?;
+                    meta_t.insert(id, json.as_slice()).map_err(|e| s(&e))?;
+                    body_t.insert(id, &rec.body[..]).map_err(|e| s(&e))?;
+                    id
+                }
+                Op::Put(id, meta, _) => {
+                    // Only update what still exists (it may have been purged).
+                    if meta_t.get(*id).map_err(|e| s(&e))?.is_some() {
+                        let json = serde_json::to_vec(meta).map_err(|e| s(&e))?;
+                        meta_t.insert(*id, json.as_slice()).map_err(|e| s(&e))?;
+                    }
+                    *id
+                }
+                Op::Delete(id, _) => {
+                    meta_t.remove(*id).map_err(|e| s(&e))?;
+                    body_t.remove(*id).map_err(|e| s(&e))?;
+                    *id
+                }
+            };
+            ids.push(id);
+        }
+        seq_t.insert(NEXT_ID, next).map_err(|e| s(&e))?;
+    }
+    txn.commit().map_err(|e| s(&e))?;
+    Ok(ids)
+}
+
+fn apply(index: &mut Index, op: Op, id: u64) {
+    match op {
+        Op::Append(rec, tx) => {
+            index.used += rec.meta.footprint();
+            index.records.insert(id, rec.meta);
+            let _ = tx.send(Ok(id));
+        }
+        Op::Put(_, meta, tx) => {
+            if let Some(slot) = index.records.get_mut(&id) {
+                *slot = *meta;
+            }
+            let _ = tx.send(Ok(()));
+        }
+        Op::Delete(_, tx) => {
+            if let Some(old) = index.records.remove(&id) {
+                index.used = index.used.saturating_sub(old.footprint());
+            }
+            let _ = tx.send(Ok(()));
+        }
+    }
+}
+
+/// Now as Unix milliseconds.
+pub fn unix_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+#[path = "store_tests.rs"]
+mod tests;

@@ -1,0 +1,89 @@
+//! Unit tests of the spool store: persistence across reopen, ids, the size cap.
+
+use super::*;
+
+fn meta(route: &str) -> Meta {
+    Meta {
+        route: route.into(),
+        method: "POST".into(),
+        path_and_query: "/q?a=1".into(),
+        headers: vec![("content-type".into(), b"application/json".to_vec())],
+        provider: "github".into(),
+        event_id: String::new(),
+        secret_index: 0,
+        replay_key: None,
+        received_at_ms: unix_millis(),
+        attempts: 0,
+        next_attempt_ms: 0,
+        last_status: None,
+        last_error: None,
+        state: State::Pending,
+        body_len: 3,
+    }
+}
+
+#[tokio::test]
+async fn records_survive_reopen_and_ids_never_repeat() {
+    let dir = std::env::temp_dir().join(format!("hg-spool-unit-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let first = {
+        let spool = Spool::open(&dir, 1 << 20).unwrap();
+        let body = bytes::Bytes::from_static(b"\x00\xffz");
+        let a = spool
+            .append(NewRecord {
+                meta: meta("/q"),
+                body: body.clone(),
+            })
+            .await
+            .unwrap();
+        let b = spool
+            .append(NewRecord {
+                meta: meta("/q"),
+                body,
+            })
+            .await
+            .unwrap();
+        spool.remove(b).await.unwrap();
+        assert_eq!(spool.body(a).unwrap(), b"\x00\xffz");
+        a
+    };
+    // The writer thread exits once the spool is dropped; wait for the lock.
+    let mut tries = 0;
+    let spool = loop {
+        match Spool::open(&dir, 1 << 20) {
+            Ok(s) => break s,
+            Err(e) if tries > 250 => panic!("reopen: {e}"),
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+        }
+        tries += 1;
+    };
+    let all = spool.snapshot();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].0, first);
+    assert_eq!(all[0].1.event_id, format!("hg_{first}"));
+    assert_eq!(spool.body(first).unwrap(), b"\x00\xffz");
+    let c = spool
+        .append(NewRecord {
+            meta: meta("/q"),
+            body: bytes::Bytes::new(),
+        })
+        .await
+        .unwrap();
+    assert!(c > first + 1, "ids are never reused");
+}
+
+#[tokio::test]
+async fn full_spool_refuses() {
+    let dir = std::env::temp_dir().join(format!("hg-spool-full-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let spool = Spool::open(&dir, 300).unwrap();
+    let err = spool
+        .append(NewRecord {
+            meta: meta("/q"),
+            body: bytes::Bytes::from(vec![0u8; 100]),
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SpoolError::Full { .. }), "{err}");
+    assert_eq!(spool.pending_count(), 0);
+}

@@ -1,0 +1,332 @@
+//! The delivery worker: takes pending spool records to their route's
+//! upstream, exactly as forward mode would send them, until they succeed or
+//! become dead letters.
+//!
+//! One scheduler task picks due records (per-route concurrency limit;
+//! `ordered` routes one at a time, oldest first) and spawns one delivery
+//! task each. It sleeps until the earliest next attempt or until woken by an
+//! append, a finished delivery or a retry request. Records left by a
+//! previous run are simply pending records: that is crash recovery.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue, RETRY_AFTER};
+use http::{HeaderMap, Method, Request, StatusCode, Uri};
+use http_body_util::{BodyExt, Full};
+use ring::rand::SecureRandom;
+use tokio::task::JoinHandle;
+
+use super::store::{unix_millis, Meta, Spool, State};
+use crate::config::{Config, Delivery, RetryPolicy, Route};
+use crate::proxy::forward::{upstream_uri, UpstreamClient, UpstreamError};
+use crate::proxy::headers::X_HOOKGUARD_EVENT_ID;
+
+/// Deliveries in flight at once per route (unordered routes).
+pub const ROUTE_CONCURRENCY: usize = 8;
+/// `X-Hookguard-Attempt: N`, 1 for the first delivery attempt.
+pub const X_HOOKGUARD_ATTEMPT: HeaderName = HeaderName::from_static("x-hookguard-attempt");
+/// Pause after the spool failed to record an outcome (storage trouble).
+const STORAGE_PAUSE: Duration = Duration::from_secs(5);
+/// Longest the scheduler sleeps without a reason (a safety net only).
+const IDLE: Duration = Duration::from_secs(60);
+
+#[derive(Default)]
+struct InFlight {
+    ids: HashSet<u64>,
+    per_route: HashMap<String, usize>,
+}
+
+/// Starts the scheduler for every queue-mode route of `config`.
+pub fn start(spool: Arc<Spool>, config: Arc<Config>, client: UpstreamClient) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let routes: HashMap<String, Route> = config
+            .routes
+            .iter()
+            .filter(|r| r.delivery == Delivery::Queue)
+            .map(|r| (r.path.clone(), r.clone()))
+            .collect();
+        let routes = Arc::new(routes);
+        let flight = Arc::new(Mutex::new(InFlight::default()));
+        loop {
+            let wake = spool.wake.notified();
+            let next = schedule(&spool, &routes, &flight, &client);
+            let sleep = next.map_or(IDLE, |at| {
+                Duration::from_millis(u64::try_from(at - unix_millis()).unwrap_or(0))
+            });
+            tokio::select! {
+                () = wake => {}
+                () = tokio::time::sleep(sleep.min(IDLE)) => {}
+            }
+        }
+    })
+}
+
+/// Spawns every delivery that is due and allowed; returns the earliest
+/// future attempt time among records it had to leave waiting.
+fn schedule(
+    spool: &Arc<Spool>,
+    routes: &Arc<HashMap<String, Route>>,
+    flight: &Arc<Mutex<InFlight>>,
+    client: &UpstreamClient,
+) -> Option<i64> {
+    let now = unix_millis();
+    let mut next: Option<i64> = None;
+    let mut due: Vec<(u64, Meta)> = Vec::new();
+    {
+        let mut fl = flight.lock().unwrap_or_else(|e| e.into_inner());
+        spool.with_records(|records| {
+            // Ordered routes whose head (oldest pending record) is already seen.
+            let mut headed: HashSet<&str> = HashSet::new();
+            for (id, meta) in records {
+                if fl.ids.contains(id) {
+                    headed.insert(meta.route.as_str());
+                    continue;
+                }
+                if meta.state != State::Pending {
+                    continue;
+                }
+                let Some(route) = routes.get(&meta.route) else {
+                    continue; // route gone from the config: kept until restored or purged
+                };
+                if route.ordered && !headed.insert(meta.route.as_str()) {
+                    continue; // not the oldest pending record of an ordered route
+                }
+                let limit = if route.ordered { 1 } else { ROUTE_CONCURRENCY };
+                let busy = fl.per_route.get(&meta.route).copied().unwrap_or(0);
+                if busy >= limit {
+                    continue; // a finished delivery wakes the scheduler
+                }
+                if meta.next_attempt_ms > now {
+                    next = Some(next.map_or(meta.next_attempt_ms, |n| n.min(meta.next_attempt_ms)));
+                    continue;
+                }
+                fl.ids.insert(*id);
+                *fl.per_route.entry(meta.route.clone()).or_default() += 1;
+                due.push((*id, meta.clone()));
+            }
+        });
+    }
+    for (id, meta) in due {
+        let Some(route) = routes.get(&meta.route).cloned() else {
+            continue;
+        };
+        let (spool, flight, client) = (Arc::clone(spool), Arc::clone(flight), client.clone());
+        tokio::spawn(async move {
+            deliver(&spool, &route, &client, id, meta).await;
+            {
+                let mut fl = flight.lock().unwrap_or_else(|e| e.into_inner());
+                fl.ids.remove(&id);
+                if let Some(n) = fl.per_route.get_mut(&route.path) {
+                    *n = n.saturating_sub(1);
+                }
+            }
+            spool.wake.notify_one();
+        });
+    }
+    next
+}
+
+/// What one attempt came to.
+struct Attempt {
+    status: Option<u16>,
+    error: Option<String>,
+    retry_after: Option<Duration>,
+}
+
+/// Makes one delivery attempt and records its outcome in the spool.
+async fn deliver(spool: &Spool, route: &Route, client: &UpstreamClient, id: u64, mut meta: Meta) {
+    meta.attempts += 1;
+    spool.counters.attempts.fetch_add(1, Ordering::Relaxed);
+    let attempt = match build_request(spool, route, id, &meta) {
+        Ok(req) => send(client, req, route.upstream.timeout).await,
+        Err(error) => Attempt {
+            status: None,
+            error: Some(error),
+            retry_after: None,
+        },
+    };
+    if attempt.status.is_some_and(|s| (200..300).contains(&s)) {
+        let latency = u64::try_from(unix_millis() - meta.received_at_ms).unwrap_or(0);
+        spool.counters.delivered.fetch_add(1, Ordering::Relaxed);
+        spool
+            .counters
+            .latency_ms_sum
+            .fetch_add(latency, Ordering::Relaxed);
+        if let Err(e) = spool.remove(id).await {
+            // Still on disk: it will be delivered again (at least once).
+            tracing::error!(target: "spool", id, error = %e, "cannot remove delivered record");
+            tokio::time::sleep(STORAGE_PAUSE).await;
+        }
+        return;
+    }
+    meta.last_status = attempt.status;
+    meta.last_error = attempt.error;
+    let now = unix_millis();
+    let delay = backoff(&route.retry, meta.attempts, attempt.retry_after);
+    let next = now.saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
+    let age_limit = meta
+        .received_at_ms
+        .saturating_add(i64::try_from(route.retry.max_age.as_millis()).unwrap_or(i64::MAX));
+    let permanent = attempt.status.is_some_and(is_permanent);
+    if permanent || meta.attempts >= route.retry.max_attempts || next > age_limit {
+        meta.state = State::Dead;
+        spool.counters.dead_lettered.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(
+            target: "spool",
+            id,
+            event_id = %meta.event_id,
+            route = %meta.route,
+            attempts = meta.attempts,
+            status = meta.last_status,
+            "delivery failed permanently: dead letter"
+        );
+    } else {
+        meta.next_attempt_ms = next;
+    }
+    if let Err(e) = spool.update(id, meta).await {
+        tracing::error!(target: "spool", id, error = %e, "cannot record delivery attempt");
+        // The record is unchanged and due again: do not hammer the upstream.
+        tokio::time::sleep(STORAGE_PAUSE).await;
+    }
+}
+
+/// The upstream request, byte for byte what forward mode sends, plus the
+/// event id and attempt number.
+fn build_request(
+    spool: &Spool,
+    route: &Route,
+    id: u64,
+    meta: &Meta,
+) -> Result<Request<Full<Bytes>>, String> {
+    let body = spool.body(id).map_err(|e| e.to_string())?;
+    let request_uri: Uri = meta
+        .path_and_query
+        .parse()
+        .map_err(|e| format!("stored uri: {e}"))?;
+    let uri = upstream_uri(
+        &route.upstream.url,
+        route.upstream_path_override,
+        &request_uri,
+    )
+    .map_err(|e| format!("upstream uri: {e}"))?;
+    let method = Method::from_bytes(meta.method.as_bytes()).map_err(|e| e.to_string())?;
+    let mut headers = HeaderMap::with_capacity(meta.headers.len() + 2);
+    for (name, value) in &meta.headers {
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| e.to_string())?;
+        let value = HeaderValue::from_bytes(value).map_err(|e| e.to_string())?;
+        headers.append(name, value);
+    }
+    if let Ok(v) = HeaderValue::from_str(&meta.event_id) {
+        headers.insert(X_HOOKGUARD_EVENT_ID, v);
+    }
+    headers.insert(X_HOOKGUARD_ATTEMPT, HeaderValue::from(meta.attempts));
+    let mut req = Request::new(Full::new(Bytes::from(body)));
+    *req.method_mut() = method;
+    *req.uri_mut() = uri;
+    *req.headers_mut() = headers;
+    Ok(req)
+}
+
+async fn send(client: &UpstreamClient, req: Request<Full<Bytes>>, timeout: Duration) -> Attempt {
+    match client.send(req, timeout).await {
+        Ok(resp) => {
+            let status = resp.status();
+            let retry_after = if matches!(
+                status,
+                StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+            ) {
+                resp.headers()
+                    .get(RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .map(Duration::from_secs)
+            } else {
+                None
+            };
+            // Read the answer (bounded in time) so the connection is reused.
+            let _ = tokio::time::timeout(timeout, resp.into_body().collect()).await;
+            Attempt {
+                status: Some(status.as_u16()),
+                error: (!status.is_success()).then(|| format!("upstream answered {status}")),
+                retry_after,
+            }
+        }
+        Err(e @ (UpstreamError::Unreachable(_) | UpstreamError::Timeout(_))) => Attempt {
+            status: None,
+            error: Some(e.to_string()),
+            retry_after: None,
+        },
+    }
+}
+
+/// 4xx other than 408 and 429 will not get better by retrying.
+fn is_permanent(status: u16) -> bool {
+    (400..500).contains(&status) && status != 408 && status != 429
+}
+
+/// Exponential backoff with full jitter: uniform in `[0, min(cap, base·2^(n-1))]`,
+/// and never shorter than the upstream's `Retry-After`.
+pub fn backoff(policy: &RetryPolicy, attempts: u32, retry_after: Option<Duration>) -> Duration {
+    let exp = attempts.saturating_sub(1).min(32);
+    let ceiling = policy
+        .base
+        .checked_mul(1u32 << exp.min(31))
+        .unwrap_or(policy.cap)
+        .min(policy.cap);
+    let jittered = ceiling.mul_f64(random_unit());
+    retry_after.map_or(jittered, |ra| jittered.max(ra))
+}
+
+/// A uniform random number in `[0, 1)`.
+fn random_unit() -> f64 {
+    let mut bytes = [0u8; 8];
+    if ring::rand::SystemRandom::new().fill(&mut bytes).is_err() {
+        return 1.0 - f64::EPSILON; // no randomness: plain exponential backoff
+    }
+    (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> RetryPolicy {
+        RetryPolicy {
+            base: Duration::from_secs(1),
+            cap: Duration::from_secs(600),
+            max_attempts: 12,
+            max_age: Duration::from_secs(3 * 86_400),
+        }
+    }
+
+    #[test]
+    fn backoff_is_jittered_under_the_exponential_ceiling() {
+        for attempts in 1..=40 {
+            let ceiling = Duration::from_secs(1u64 << (attempts - 1).min(20)).min(policy().cap);
+            for _ in 0..50 {
+                assert!(backoff(&policy(), attempts, None) <= ceiling);
+            }
+        }
+        let spread: HashSet<Duration> = (0..20).map(|_| backoff(&policy(), 10, None)).collect();
+        assert!(spread.len() > 1, "full jitter varies the delay");
+    }
+
+    #[test]
+    fn retry_after_is_a_minimum() {
+        let ra = Duration::from_secs(30);
+        for _ in 0..50 {
+            assert!(backoff(&policy(), 1, Some(ra)) >= ra);
+        }
+    }
+
+    #[test]
+    fn permanent_statuses() {
+        assert!(is_permanent(400) && is_permanent(404) && is_permanent(410));
+        assert!(!is_permanent(408) && !is_permanent(429));
+        assert!(!is_permanent(500) && !is_permanent(503) && !is_permanent(302));
+    }
+}
