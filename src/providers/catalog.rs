@@ -11,12 +11,13 @@
 use std::borrow::Cow;
 
 use super::common::{Direction, Part, TimestampFormat, ToleranceSpec};
-use super::hmac::HmacSpec;
+use super::handshake::Handshake;
+use super::hmac::{HmacSpec, BODY, NO_TIMESTAMP};
 use super::standard_webhooks::StandardWebhooksSpec;
 use super::structured::StructuredSpec;
 use super::token::TokenSpec;
 use super::ProviderInfo;
-use crate::config::HmacAlgorithm::Sha256;
+use crate::config::HmacAlgorithm::{Sha1, Sha256, Sha512};
 use crate::config::SignatureEncoding::{Base64, Hex};
 
 /// Which family verifies a provider, with that family's parameters.
@@ -41,23 +42,59 @@ pub(crate) struct Provider {
     pub(crate) name: &'static str,
     /// How requests from it are verified.
     pub(crate) family: Family,
+    /// The handshake the proxy answers for it, if any.
+    pub(crate) handshake: Handshake,
+    /// Where the facts come from (vendor docs or SDK), for the README table.
+    pub(crate) source: &'static str,
 }
 
 impl Provider {
     /// Describes this provider for `hookguard providers`.
     pub(crate) fn info(&self) -> ProviderInfo {
-        match &self.family {
-            Family::Hmac(spec) => spec.info(self.name),
-            Family::GenericHmac => ProviderInfo {
-                name: self.name,
-                algorithm: "HMAC-SHA1 | HMAC-SHA256 | HMAC-SHA512",
-                headers: "configured in [route.hmac]".into(),
-                signed: "configured template over {timestamp} {id} {body} (default {body})".into(),
-            },
-            Family::Structured(spec) => spec.info(self.name),
-            Family::StandardWebhooks(spec) => spec.info(self.name),
-            Family::Token(spec) => spec.info(self.name),
+        let (info, family, tolerance) = match &self.family {
+            Family::Hmac(spec) => (
+                spec.info(self.name),
+                "hmac",
+                spec.timestamp.as_ref().map(|_| spec.tolerance),
+            ),
+            Family::GenericHmac => (
+                ProviderInfo {
+                    name: self.name,
+                    algorithm: "HMAC-SHA1 | HMAC-SHA256 | HMAC-SHA512",
+                    headers: "configured in [route.hmac]".into(),
+                    signed: "configured template over {timestamp} {id} {body} (default {body})"
+                        .into(),
+                    ..ProviderInfo::default()
+                },
+                "hmac",
+                None,
+            ),
+            Family::Structured(spec) => (
+                spec.info(self.name),
+                "structured",
+                spec.timestamp_key.map(|_| spec.tolerance),
+            ),
+            Family::StandardWebhooks(spec) => (
+                spec.info(self.name),
+                "standard-webhooks",
+                Some(spec.tolerance),
+            ),
+            Family::Token(spec) => (spec.info(self.name), "token", None),
+        };
+        ProviderInfo {
+            family,
+            tolerance: tolerance.map_or_else(|| "-".into(), describe_tolerance),
+            handshake: self.handshake.name(),
+            source: self.source,
+            ..info
         }
+    }
+}
+
+fn describe_tolerance(t: ToleranceSpec) -> String {
+    match t.direction {
+        Direction::PastOnly => format!("{} s, past only", t.default_secs),
+        Direction::BothWays => format!("{} s, both ways", t.default_secs),
     }
 }
 
@@ -80,7 +117,12 @@ const fn lit(s: &'static str) -> Part {
 /// Stripe-style `{t}.{body}`.
 const T_DOT_BODY: &[Part] = &[Part::Timestamp, lit("."), Part::Body];
 
+/// Paddle-style `{ts}:{body}`.
+const TS_COLON_BODY: &[Part] = &[Part::Timestamp, lit(":"), Part::Body];
+
 /// Every built-in provider, in the order `hookguard providers` lists them.
+/// Each `source` says where the facts come from (`providers.md` section and
+/// the vendor docs or SDK named there).
 pub(crate) static PROVIDERS: &[Provider] = &[
     // GitHub: `X-Hub-Signature-256: sha256=<hex>` over the raw body.
     Provider {
@@ -91,6 +133,8 @@ pub(crate) static PROVIDERS: &[Provider] = &[
             Some("sha256="),
             Hex,
         )),
+        handshake: Handshake::None,
+        source: "GitHub docs \"Validating webhook deliveries\"",
     },
     // GitLab classic: the secret token sent verbatim; delivery id unsigned.
     Provider {
@@ -99,6 +143,8 @@ pub(crate) static PROVIDERS: &[Provider] = &[
             header: "x-gitlab-token",
             delivery_id_header: Some("x-gitlab-event-uuid"),
         }),
+        handshake: Handshake::None,
+        source: "GitLab docs \"Webhooks\" (X-Gitlab-Token)",
     },
     // Stripe: `t=<s>,v1=<hex>[,v1=..]` over `{t}.{body}`; key is the whole
     // `whsec_...` string; SDKs check 300 s into the past only.
@@ -108,6 +154,7 @@ pub(crate) static PROVIDERS: &[Provider] = &[
             algorithm: Sha256,
             header: "stripe-signature",
             separator: b',',
+            joiner: ",",
             timestamp_key: Some("t"),
             timestamp_format: TimestampFormat::UnixSeconds,
             signature_key: "v1",
@@ -115,6 +162,8 @@ pub(crate) static PROVIDERS: &[Provider] = &[
             signed: T_DOT_BODY,
             tolerance: secs(300, Direction::PastOnly),
         }),
+        handshake: Handshake::None,
+        source: "stripe-node Webhooks.js; Stripe docs \"Verify webhook signatures\"",
     },
     // Slack: `v0=<hex>` over `v0:{ts}:{body}`, 300 s both ways.
     Provider {
@@ -132,6 +181,8 @@ pub(crate) static PROVIDERS: &[Provider] = &[
             signed: Cow::Borrowed(&[lit("v0:"), Part::Timestamp, lit(":"), Part::Body]),
             tolerance: secs(300, Direction::BothWays),
         }),
+        handshake: Handshake::SlackUrlVerification,
+        source: "Slack docs \"Verifying requests from Slack\"; slack-sdk",
     },
     // Shopify: bare base64 over the raw body.
     Provider {
@@ -142,6 +193,8 @@ pub(crate) static PROVIDERS: &[Provider] = &[
             None,
             Base64,
         )),
+        handshake: Handshake::None,
+        source: "@shopify/shopify-api createSHA256HMAC",
     },
     // Standard Webhooks and Svix: `{id}.{ts}.{body}`, 300 s both ways.
     Provider {
@@ -152,6 +205,8 @@ pub(crate) static PROVIDERS: &[Provider] = &[
             signature_header: "webhook-signature",
             tolerance: secs(300, Direction::BothWays),
         }),
+        handshake: Handshake::None,
+        source: "standardwebhooks.com spec and reference libraries",
     },
     Provider {
         name: "svix",
@@ -161,11 +216,346 @@ pub(crate) static PROVIDERS: &[Provider] = &[
             signature_header: "svix-signature",
             tolerance: secs(300, Direction::BothWays),
         }),
+        handshake: Handshake::None,
+        source: "svix libraries (webhooks.py, svix-webhooks)",
     },
     // Anything else of the one-header HMAC shape, from `[route.hmac]`.
     Provider {
         name: "hmac",
         family: Family::GenericHmac,
+        handshake: Handshake::None,
+        source: "configured in [route.hmac]",
+    },
+    Provider {
+        name: "bitbucket",
+        family: Family::Hmac(HmacSpec::body(
+            Sha256,
+            "x-hub-signature",
+            Some("sha256="),
+            Hex,
+        )),
+        handshake: Handshake::None,
+        source: "Bitbucket Cloud docs \"Secure webhooks\" (providers.md §4)",
+    },
+    Provider {
+        name: "meta",
+        family: Family::Hmac(HmacSpec::body(
+            Sha256,
+            "x-hub-signature-256",
+            Some("sha256="),
+            Hex,
+        )),
+        handshake: Handshake::MetaVerifyToken,
+        source: "Meta docs \"Webhooks for Messenger Platform\" (providers.md §4 Meta)",
+    },
+    Provider {
+        name: "facebook",
+        family: Family::Hmac(HmacSpec::body(
+            Sha256,
+            "x-hub-signature-256",
+            Some("sha256="),
+            Hex,
+        )),
+        handshake: Handshake::MetaVerifyToken,
+        source: "Meta docs \"Webhooks for Messenger Platform\" (providers.md §4 Meta)",
+    },
+    Provider {
+        name: "instagram",
+        family: Family::Hmac(HmacSpec::body(
+            Sha256,
+            "x-hub-signature-256",
+            Some("sha256="),
+            Hex,
+        )),
+        handshake: Handshake::MetaVerifyToken,
+        source: "Meta docs \"Webhooks for Messenger Platform\" (providers.md §4 Meta)",
+    },
+    Provider {
+        name: "whatsapp",
+        family: Family::Hmac(HmacSpec::body(
+            Sha256,
+            "x-hub-signature-256",
+            Some("sha256="),
+            Hex,
+        )),
+        handshake: Handshake::MetaVerifyToken,
+        source: "Meta docs \"Webhooks for Messenger Platform\" (providers.md §4 Meta)",
+    },
+    Provider {
+        name: "intercom",
+        family: Family::Hmac(HmacSpec::body(Sha1, "x-hub-signature", Some("sha1="), Hex)),
+        handshake: Handshake::None,
+        source: "Intercom developer docs, webhooks signed notifications (providers.md §4)",
+    },
+    // PagerDuty v3: a comma list of `v1=<hex>` (one per active secret).
+    Provider {
+        name: "pagerduty",
+        family: Family::Structured(StructuredSpec {
+            algorithm: Sha256,
+            header: "x-pagerduty-signature",
+            separator: b',',
+            joiner: ",",
+            timestamp_key: None,
+            timestamp_format: TimestampFormat::UnixSeconds,
+            signature_key: "v1",
+            encoding: Hex,
+            signed: BODY,
+            tolerance: NO_TIMESTAMP,
+        }),
+        handshake: Handshake::None,
+        source: "PagerDuty docs \"Verifying signatures\" (providers.md §4)",
+    },
+    Provider {
+        name: "lemonsqueezy",
+        family: Family::Hmac(HmacSpec::body(Sha256, "x-signature", None, Hex)),
+        handshake: Handshake::None,
+        source: "Lemon Squeezy docs \"Signing requests\" (providers.md §4)",
+    },
+    Provider {
+        name: "coinbase-commerce",
+        family: Family::Hmac(HmacSpec::body(Sha256, "x-cc-webhook-signature", None, Hex)),
+        handshake: Handshake::None,
+        source: "coinbase-commerce-node lib/Webhook.js computeSignature",
+    },
+    Provider {
+        name: "razorpay",
+        family: Family::Hmac(HmacSpec::body(Sha256, "x-razorpay-signature", None, Hex)),
+        handshake: Handshake::None,
+        source: "razorpay SDK validateWebhookSignature (providers.md §4)",
+    },
+    Provider {
+        name: "paystack",
+        family: Family::Hmac(HmacSpec::body(Sha512, "x-paystack-signature", None, Hex)),
+        handshake: Handshake::None,
+        source: "Paystack docs \"Webhooks: verifying events\" (providers.md §4)",
+    },
+    Provider {
+        name: "vercel",
+        family: Family::Hmac(HmacSpec::body(Sha1, "x-vercel-signature", None, Hex)),
+        handshake: Handshake::None,
+        source: "Vercel docs \"Securing webhooks\" (providers.md §4)",
+    },
+    Provider {
+        name: "sentry",
+        family: Family::Hmac(HmacSpec::body(Sha256, "sentry-hook-signature", None, Hex)),
+        handshake: Handshake::None,
+        source: "Sentry integration platform docs \"Webhooks\" (providers.md §4)",
+    },
+    Provider {
+        name: "dropbox",
+        family: Family::Hmac(HmacSpec::body(Sha256, "x-dropbox-signature", None, Hex)),
+        handshake: Handshake::DropboxChallenge,
+        source: "Dropbox webhooks reference (providers.md §4)",
+    },
+    Provider {
+        name: "asana",
+        family: Family::Hmac(HmacSpec::body(Sha256, "x-hook-signature", None, Hex)),
+        handshake: Handshake::None,
+        source: "Asana docs \"Establish a webhook\" (providers.md §4)",
+    },
+    Provider {
+        name: "typeform",
+        family: Family::Hmac(HmacSpec::body(
+            Sha256,
+            "typeform-signature",
+            Some("sha256="),
+            Base64,
+        )),
+        handshake: Handshake::None,
+        source: "Typeform docs \"Secure your webhooks\" (providers.md §4)",
+    },
+    Provider {
+        name: "xero",
+        family: Family::Hmac(HmacSpec::body(Sha256, "x-xero-signature", None, Base64)),
+        handshake: Handshake::None,
+        source: "Xero developer docs, webhooks (providers.md §4)",
+    },
+    // Zoom: Slack's shape under x-zm-*; no documented window, 300 s as Slack.
+    Provider {
+        name: "zoom",
+        family: Family::Hmac(HmacSpec {
+            algorithm: Sha256,
+            header: Cow::Borrowed("x-zm-signature"),
+            prefix: Some(Cow::Borrowed("v0=")),
+            encoding: Hex,
+            timestamp: Some((
+                Cow::Borrowed("x-zm-request-timestamp"),
+                TimestampFormat::UnixSeconds,
+            )),
+            id_header: None,
+            signed: Cow::Borrowed(&[lit("v0:"), Part::Timestamp, lit(":"), Part::Body]),
+            tolerance: secs(300, Direction::BothWays),
+        }),
+        handshake: Handshake::ZoomUrlValidation,
+        source: "Zoom changelog \"Webhook validation and verification changes\" (providers.md §4)",
+    },
+    Provider {
+        name: "frameio",
+        family: Family::Hmac(HmacSpec {
+            algorithm: Sha256,
+            header: Cow::Borrowed("x-frameio-signature"),
+            prefix: Some(Cow::Borrowed("v0=")),
+            encoding: Hex,
+            timestamp: Some((
+                Cow::Borrowed("x-frameio-request-timestamp"),
+                TimestampFormat::UnixSeconds,
+            )),
+            id_header: None,
+            signed: Cow::Borrowed(&[lit("v0:"), Part::Timestamp, lit(":"), Part::Body]),
+            tolerance: secs(300, Direction::BothWays),
+        }),
+        handshake: Handshake::None,
+        source: "Frame.io developer docs \"Webhooks\" (providers.md §4)",
+    },
+    // Twitch EventSub: `{id}{ts}{body}`, RFC 3339 ts, older than 10 min refused.
+    Provider {
+        name: "twitch",
+        family: Family::Hmac(HmacSpec {
+            algorithm: Sha256,
+            header: Cow::Borrowed("twitch-eventsub-message-signature"),
+            prefix: Some(Cow::Borrowed("sha256=")),
+            encoding: Hex,
+            timestamp: Some((
+                Cow::Borrowed("twitch-eventsub-message-timestamp"),
+                TimestampFormat::Rfc3339,
+            )),
+            id_header: Some(Cow::Borrowed("twitch-eventsub-message-id")),
+            signed: Cow::Borrowed(&[Part::Id, Part::Timestamp, Part::Body]),
+            tolerance: secs(600, Direction::PastOnly),
+        }),
+        handshake: Handshake::TwitchCallbackVerification,
+        source: "Twitch docs \"Handling webhook events\"; @twurple/eventsub-http",
+    },
+    // Zendesk: base64 over `{ts}{body}`; no window prescribed, 300 s used.
+    Provider {
+        name: "zendesk",
+        family: Family::Hmac(HmacSpec {
+            algorithm: Sha256,
+            header: Cow::Borrowed("x-zendesk-webhook-signature"),
+            prefix: None,
+            encoding: Base64,
+            timestamp: Some((
+                Cow::Borrowed("x-zendesk-webhook-signature-timestamp"),
+                TimestampFormat::Rfc3339,
+            )),
+            id_header: None,
+            signed: Cow::Borrowed(&[Part::Timestamp, Part::Body]),
+            tolerance: secs(300, Direction::BothWays),
+        }),
+        handshake: Handshake::None,
+        source: "Zendesk docs \"Verifying webhook authenticity\" (providers.md §4)",
+    },
+    Provider {
+        name: "paddle",
+        family: Family::Structured(StructuredSpec {
+            algorithm: Sha256,
+            header: "paddle-signature",
+            separator: b';',
+            joiner: ";",
+            timestamp_key: Some("ts"),
+            timestamp_format: TimestampFormat::UnixSeconds,
+            signature_key: "h1",
+            encoding: Hex,
+            signed: TS_COLON_BODY,
+            tolerance: secs(5, Direction::PastOnly),
+        }),
+        handshake: Handshake::None,
+        source: "Paddle docs \"Verify webhook signatures\"; @paddle/paddle-node-sdk",
+    },
+    Provider {
+        name: "mux",
+        family: Family::Structured(StructuredSpec {
+            algorithm: Sha256,
+            header: "mux-signature",
+            separator: b',',
+            joiner: ",",
+            timestamp_key: Some("t"),
+            timestamp_format: TimestampFormat::UnixSeconds,
+            signature_key: "v1",
+            encoding: Hex,
+            signed: T_DOT_BODY,
+            tolerance: secs(300, Direction::PastOnly),
+        }),
+        handshake: Handshake::None,
+        source: "@mux/mux-node webhooks verifySignature",
+    },
+    Provider {
+        name: "calendly",
+        family: Family::Structured(StructuredSpec {
+            algorithm: Sha256,
+            header: "calendly-webhook-signature",
+            separator: b',',
+            joiner: ",",
+            timestamp_key: Some("t"),
+            timestamp_format: TimestampFormat::UnixSeconds,
+            signature_key: "v1",
+            encoding: Hex,
+            signed: T_DOT_BODY,
+            tolerance: secs(180, Direction::PastOnly),
+        }),
+        handshake: Handshake::None,
+        source: "Calendly developer docs \"Webhook signatures\" (providers.md §4)",
+    },
+    Provider {
+        name: "workos",
+        family: Family::Structured(StructuredSpec {
+            algorithm: Sha256,
+            header: "workos-signature",
+            separator: b',',
+            joiner: ", ",
+            timestamp_key: Some("t"),
+            timestamp_format: TimestampFormat::UnixMillis,
+            signature_key: "v1",
+            encoding: Hex,
+            signed: T_DOT_BODY,
+            tolerance: secs(180, Direction::PastOnly),
+        }),
+        handshake: Handshake::None,
+        source: "@workos-inc/node webhooks (providers.md §4)",
+    },
+    Provider {
+        name: "openai",
+        family: Family::StandardWebhooks(StandardWebhooksSpec {
+            id_header: "webhook-id",
+            timestamp_header: "webhook-timestamp",
+            signature_header: "webhook-signature",
+            tolerance: secs(300, Direction::BothWays),
+        }),
+        handshake: Handshake::None,
+        source: "OpenAI docs \"Webhooks\" (Standard Webhooks)",
+    },
+    Provider {
+        name: "resend",
+        family: Family::StandardWebhooks(StandardWebhooksSpec {
+            id_header: "svix-id",
+            timestamp_header: "svix-timestamp",
+            signature_header: "svix-signature",
+            tolerance: secs(300, Direction::BothWays),
+        }),
+        handshake: Handshake::None,
+        source: "Resend docs \"Verify webhooks\" (Svix)",
+    },
+    Provider {
+        name: "clerk",
+        family: Family::StandardWebhooks(StandardWebhooksSpec {
+            id_header: "svix-id",
+            timestamp_header: "svix-timestamp",
+            signature_header: "svix-signature",
+            tolerance: secs(300, Direction::BothWays),
+        }),
+        handshake: Handshake::None,
+        source: "@clerk/backend verifyWebhook (Svix)",
+    },
+    Provider {
+        name: "replicate",
+        family: Family::StandardWebhooks(StandardWebhooksSpec {
+            id_header: "webhook-id",
+            timestamp_header: "webhook-timestamp",
+            signature_header: "webhook-signature",
+            tolerance: secs(300, Direction::BothWays),
+        }),
+        handshake: Handshake::None,
+        source: "replicate SDK validateWebhook (Standard Webhooks)",
     },
 ];
 
