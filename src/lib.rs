@@ -11,6 +11,7 @@
 //! - [`server`], [`tls`]: listener, HTTP/1.1 + HTTP/2, TLS, graceful drain.
 //! - [`audit`], [`telemetry`]: one decision event per request; log set-up.
 //! - [`secret`]: secret bytes that cannot be logged by accident.
+//! - [`tools`]: offline `sign` / `verify` / `providers` for testing a setup.
 
 pub mod audit;
 pub mod cli;
@@ -23,3 +24,4 @@ pub mod secret;
 pub mod server;
 pub mod telemetry;
 pub mod tls;
+pub mod tools;
