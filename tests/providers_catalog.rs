@@ -184,5 +184,10 @@ async fn handshakes_are_answered_and_not_forwarded() {
     let a = send(&p, "GET", &long, &[], b"").await;
     assert_rejected(&a, 401, "invalid_signature");
 
+    // Nylas uses the same GET ?challenge= echo.
+    let a = send(&p, "GET", "/p/nylas?challenge=nylas-123", &[], b"").await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.text(), "nylas-123");
+
     assert_eq!(up.count(), 0, "a handshake was forwarded");
 }

@@ -299,6 +299,124 @@ const VECTORS: &[Vector] = &[
     standard("resend", true),
     standard("clerk", true),
     standard("replicate", false),
+    // comp (Python hmac): Webex for Developers Using a Webhook Secret.
+    plain(
+        "webex",
+        "webex_secret",
+        &[("x-spark-signature", "86b4c84c462ae87dfab69c8e63d14ac48c3e9447")],
+        r#"{"resource":"messages","event":"created"}"#,
+    ),
+    // comp (Python hmac): Plain docs Request signing.
+    plain(
+        "plain",
+        "plain_secret",
+        &[("plain-request-signature", "3656dbab9a17e752228a675e85f86ceb85ada890db7acfb309895a6d9a11679d")],
+        r#"{"type":"thread.thread_created"}"#,
+    ),
+    // comp (Python hmac): ClickUp developer docs Webhook signature.
+    plain(
+        "clickup",
+        "clickup_secret",
+        &[("x-signature", "0eabb33f9c98baad7faf4c378d45b849a5d7276c40afb5107a5b3f4dfdff139b")],
+        r#"{"event":"taskCreated","task_id":"c0j"}"#,
+    ),
+    // comp (Python hmac): Fourthwall docs Signature verification.
+    plain(
+        "fourthwall",
+        "fourthwall_secret",
+        &[("x-fourthwall-hmac-sha256", "KMux74DQbVaG2h5KYFciPENeVOL9Wn/7gjJP8LZJ51c=")],
+        r#"{"type":"ORDER_PLACED"}"#,
+    ),
+    // comp (Python hmac): Oracle CX Commerce docs Secure webhooks.
+    plain(
+        "oracle-commerce",
+        "occ_secret",
+        &[("x-oracle-cc-webhook-signature", "LM5sBVegxmlqXXKZ4xEDLUBz4X0TbkDx1QrR+qOL6Uumf8BUfZdPIFoqR6HDgDzLnyLhcjYBE40ksUNDnIy69g==")],
+        r#"{"orderId":"o1"}"#,
+    ),
+    // pub: Datasaur docs publish this exact example; Datasaur docs Webhook Signature.
+    plain(
+        "datasaur",
+        "secret",
+        &[("x-datasaur-signature", "0278b1a603de4c561ac0feb960354d0d00e8846b74813d81bddb43ad45bff767")],
+        r#"{"body":"sample"}"#,
+    ),
+    // comp (Python hmac): AfterShip Tracking docs Webhook Signature.
+    plain(
+        "aftership",
+        "aftership_secret",
+        &[("aftership-hmac-sha256", "k5JmGsBFiDOZtezehukatCMsujr0Y28XzyT6tckRrWg=")],
+        r#"{"msg":{"tag":"Delivered"}}"#,
+    ),
+    // comp (Python hmac): Nylas SDK verifyWebhookSignature.
+    plain(
+        "nylas",
+        "nylas_secret",
+        &[("x-nylas-signature", "53fb197f6382341195bb6ec86eac6b3ac21f0224a8432405b33263225b756773")],
+        r#"{"type":"message.created"}"#,
+    ),
+    // comp (Python hmac): Signable developer docs Signed webhooks.
+    plain(
+        "signable",
+        "signable_secret",
+        &[("signature", "DFZWEY4wmRM8pFnlAWjv6vZHzr+55U02PCn3Wk604yE=")],
+        r#"{"action":"signed-envelope"}"#,
+    ),
+    // comp (Python hmac): HashiCorp docs Notifications.
+    plain(
+        "terraform",
+        "tfe_token",
+        &[("x-tfe-notification-signature", "6a6e8ccc0062c360bfe1dd57e79e5e457a5faf3dab91bdb189d5408716bfbf893b5f4fcd142bec5f7dd5406f8a1f2883e6c0204e8570f8b4cf070a55616165d7")],
+        r#"{"payload_version":1}"#,
+    ),
+    // comp (Python hmac): GoCardless developer example.
+    plain(
+        "gocardless",
+        "gc_secret",
+        &[("webhook-signature", "8c1a261cd03ebf850efc633a4763f65875e01ae5bd8d994912f764a63441dab5")],
+        r#"{"events":[]}"#,
+    ),
+    // comp (Python hmac): Heroku Dev Center App Webhooks / Using Webhooks as an Add-on Partner.
+    plain(
+        "heroku",
+        "heroku_secret",
+        &[("heroku-webhook-hmac-sha256", "SaZvOBoBd9fVjp6LnokGaTcWSh6Q/1q9woAoFZ4SC94=")],
+        r#"{"action":"create","resource":"release"}"#,
+    ),
+    // comp (Python hmac): Docusign docs How to validate an HMAC signature.
+    plain(
+        "docusign",
+        "docusign_hmac_key",
+        &[("x-docusign-signature-1", "EaRTcZ9lxckCj8oo1rXUmGzKk5HmBR8fAskLzwTYids=")],
+        r#"{"event":"envelope-completed"}"#,
+    ),
+    // comp (Python hmac): MongoDB Atlas docs Integrate with Webhooks.
+    plain(
+        "mongodb-atlas",
+        "atlas_secret",
+        &[("x-mms-signature", "+lwNv1RBWt72GLaQDcWbLjd3ntE=")],
+        r#"{"eventTypeName":"OUTSIDE_METRIC_THRESHOLD"}"#,
+    ),
+    // comp (Python hmac): LaunchDarkly docs Webhooks: Sign a webhook.
+    plain(
+        "launchdarkly",
+        "ld_secret",
+        &[("x-ld-signature", "c56f04ffda452deafabcbdced8da730051caf7e92ce0a08ae26558df3e8a1e1a")],
+        r#"{"kind":"flag"}"#,
+    ),
+    Vector {
+        provider: "persona",
+        secret: "persona_secret",
+        headers: &[("persona-signature", "t=1700000000,v1=c15c7914c2d0cbbea575ae027fa5662f85ede6586df24204e2c61038f56270a7")],
+        body: r#"{"data":{"type":"event"}}"#,
+        now: 1_700_000_000,
+    },
+    plain(
+        "circleci",
+        "circleci_secret",
+        &[("circleci-signature", "v1=0be199a1d6c4b368937ff2f8df884d6c79537620965866766df4e9ad7baee9c6")],
+        r#"{"type":"workflow-completed"}"#,
+    ),
 ];
 
 fn header_map(pairs: &[(&str, &str)]) -> http::HeaderMap {
