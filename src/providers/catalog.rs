@@ -315,7 +315,7 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         name: "coinbase-commerce",
         family: Family::Hmac(HmacSpec::body(Sha256, "x-cc-webhook-signature", None, Hex)),
         handshake: Handshake::None,
-        source: "coinbase-commerce-node lib/Webhook.js computeSignature",
+        source: "Coinbase Commerce docs \"Webhooks security\"; coinbase-commerce-node Webhook.js",
     },
     Provider {
         name: "razorpay",
@@ -682,6 +682,19 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         }),
         handshake: Handshake::None,
         source: "CircleCI docs \"Outbound webhooks\" and CircleCI staff answer on discuss.circleci.com",
+    },
+    Provider {
+        name: "coinify",
+        family: Family::Hmac(HmacSpec::body(Sha256, "x-coinify-webhook-signature", None, Hex)),
+        handshake: Handshake::None,
+        source: "Coinify docs \"Webhook Signature\" (published example)",
+    },
+    // Pusher Channels: `X-Pusher-Signature` hex over the body, key = app secret.
+    Provider {
+        name: "pusher",
+        family: Family::Hmac(HmacSpec::body(Sha256, "x-pusher-signature", None, Hex)),
+        handshake: Handshake::None,
+        source: "pusher-http-swift README verifyWebhook; Pusher Channels docs \"Webhooks\"",
     },
 ];
 

@@ -417,6 +417,23 @@ const VECTORS: &[Vector] = &[
         &[("circleci-signature", "v1=0be199a1d6c4b368937ff2f8df884d6c79537620965866766df4e9ad7baee9c6")],
         r#"{"type":"workflow-completed"}"#,
     ),
+    // pub: Coinify docs "Webhook Signature" publish this exact example.
+    plain(
+        "coinify",
+        "my-shared-secret",
+        &[(
+            "x-coinify-webhook-signature",
+            "bcdbb89e3031905f3cc1a20d16b5f969a17a7d8fa0c26e4a807c2193402d66f4",
+        )],
+        r#"{"examplePayload":true}"#,
+    ),
+    // comp (Python hmac): Pusher Channels webhook body.
+    plain(
+        "pusher",
+        "pusher_app_secret",
+        &[("x-pusher-signature", "d99635c93e5b7d4e3e38e643dc301c9abb7b846e9500c23f2a7587257200a897")],
+        r#"{"time_ms":1700000000000,"events":[{"name":"channel_occupied","channel":"test"}]}"#,
+    ),
 ];
 
 fn header_map(pairs: &[(&str, &str)]) -> http::HeaderMap {
