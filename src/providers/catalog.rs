@@ -696,6 +696,24 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         handshake: Handshake::None,
         source: "pusher-http-swift README verifyWebhook; Pusher Channels docs \"Webhooks\"",
     },
+    Provider {
+        name: "chargify",
+        family: Family::Hmac(HmacSpec::body(Sha256, "x-chargify-webhook-signature-hmac-sha-256", None, Hex)),
+        handshake: Handshake::None,
+        source: "Chargify (Maxio) webhooks: HMAC-SHA256 hex of the body with the site shared key (Chargify webhook reflector gist by moklett)",
+    },
+    Provider {
+        name: "strike",
+        family: Family::Hmac(HmacSpec::body(Sha256, "x-webhook-signature", None, Hex)),
+        handshake: Handshake::None,
+        source: "Strike API docs \"Signature verification\" (X-Webhook-Signature, HMAC-SHA256 hex)",
+    },
+    Provider {
+        name: "bland",
+        family: Family::Hmac(HmacSpec::body(Sha256, "x-webhook-signature", None, Hex)),
+        handshake: Handshake::None,
+        source: "Bland docs \"Webhook signing\" (X-Webhook-Signature, HMAC-SHA256 hex)",
+    },
 ];
 
 #[cfg(test)]

@@ -183,3 +183,91 @@ fn same_token(expected: &[u8], got: &[u8]) -> bool {
     let tag = hmac::sign(&key, expected);
     hmac::verify(&key, got, tag.as_ref()).is_ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::{HeaderMap, Uri};
+
+    fn inbound<'a>(method: &'a Method, uri: &'a Uri, headers: &'a HeaderMap) -> Inbound<'a> {
+        Inbound {
+            method,
+            uri,
+            headers,
+            public_url: "",
+            now_ms: 0,
+        }
+    }
+
+    #[test]
+    fn meta_challenge_needs_mode_and_the_right_token() {
+        let (get, h) = (Method::GET, HeaderMap::new());
+        let token = Secret::new(b"tok".to_vec());
+        let ask = |q: &'static str, t: Option<&Secret>| {
+            let uri = Uri::from_static(q);
+            Handshake::MetaVerifyToken.challenge(&inbound(&get, &uri, &h), t)
+        };
+        let ok = ask(
+            "/m?hub.mode=subscribe&hub.verify_token=tok&hub.challenge=42",
+            Some(&token),
+        );
+        assert_eq!(ok.unwrap().unwrap().body, b"42");
+        // Not a subscribe: an ordinary request, not a challenge.
+        assert!(ask("/m?hub.mode=other&hub.challenge=1", Some(&token)).is_none());
+        assert!(ask("/m", Some(&token)).is_none());
+        let missing = ask("/m?hub.mode=subscribe&hub.challenge=1", Some(&token));
+        assert!(matches!(
+            missing,
+            Some(Err(Rejection::MissingSignature { .. }))
+        ));
+        let wrong = ask(
+            "/m?hub.mode=subscribe&hub.verify_token=tok2&hub.challenge=1",
+            Some(&token),
+        );
+        assert!(matches!(
+            wrong,
+            Some(Err(Rejection::InvalidSignature { .. }))
+        ));
+        let unconfigured = ask(
+            "/m?hub.mode=subscribe&hub.verify_token=tok&hub.challenge=1",
+            None,
+        );
+        assert!(matches!(
+            unconfigured,
+            Some(Err(Rejection::InvalidSignature { .. }))
+        ));
+        // POST is never a challenge.
+        let post = Method::POST;
+        let uri = Uri::from_static("/m?hub.mode=subscribe&hub.verify_token=tok&hub.challenge=1");
+        assert!(Handshake::MetaVerifyToken
+            .challenge(&inbound(&post, &uri, &h), Some(&token))
+            .is_none());
+    }
+
+    #[test]
+    fn signed_handshakes_recognise_only_their_message() {
+        let (post, uri, h) = (Method::POST, Uri::from_static("/"), HeaderMap::new());
+        let req = inbound(&post, &uri, &h);
+        let slack = Handshake::SlackUrlVerification;
+        assert!(slack
+            .handshake(&req, br#"{"type":"event_callback"}"#, None)
+            .is_none());
+        assert!(slack.handshake(&req, b"not json", None).is_none());
+        let long = format!(
+            r#"{{"type":"url_verification","challenge":"{}"}}"#,
+            "a".repeat(600)
+        );
+        assert!(slack.handshake(&req, long.as_bytes(), None).is_none());
+        // Twitch needs its message-type header.
+        let twitch = Handshake::TwitchCallbackVerification;
+        assert!(twitch
+            .handshake(&req, br#"{"challenge":"x"}"#, None)
+            .is_none());
+        // Zoom without the key that verified cannot answer.
+        let zoom = br#"{"event":"endpoint.url_validation","payload":{"plainToken":"p"}}"#;
+        assert!(Handshake::ZoomUrlValidation
+            .handshake(&req, zoom, None)
+            .is_none());
+        assert!(Handshake::None.handshake(&req, zoom, None).is_none());
+    }
+}

@@ -434,6 +434,12 @@ const VECTORS: &[Vector] = &[
         &[("x-pusher-signature", "d99635c93e5b7d4e3e38e643dc301c9abb7b846e9500c23f2a7587257200a897")],
         r#"{"time_ms":1700000000000,"events":[{"name":"channel_occupied","channel":"test"}]}"#,
     ),
+    // comp (Python hmac): chargify.
+    plain("chargify", "chargify_site_key", &[("x-chargify-webhook-signature-hmac-sha-256", "376dd0d96f92d22c6fc32f263e689c22964b2b6810b542c70a9cfec0ca759cd8")], r#"{"event":"signup_success"}"#),
+    // comp (Python hmac): strike.
+    plain("strike", "strike_secret", &[("x-webhook-signature", "b1318424521a1948c06a1b02019509b381a7024e1ce4077d9474d1934cd7c50a")], r#"{"eventType":"invoice.updated"}"#),
+    // comp (Python hmac): bland.
+    plain("bland", "bland_secret", &[("x-webhook-signature", "2df45d7bced6e50971ad8971e656032a7b882c506f7ecfb0676762fb5144b0b1")], r#"{"call_id":"c1","status":"completed"}"#),
 ];
 
 fn header_map(pairs: &[(&str, &str)]) -> http::HeaderMap {
