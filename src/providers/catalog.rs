@@ -714,6 +714,13 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         handshake: Handshake::None,
         source: "Bland docs \"Webhook signing\" (X-Webhook-Signature, HMAC-SHA256 hex)",
     },
+    // Greenhouse: `Signature: sha256 <hex>` (a space, not `=`) over the body.
+    Provider {
+        name: "greenhouse",
+        family: Family::Hmac(HmacSpec::body(Sha256, "signature", Some("sha256 "), Hex)),
+        handshake: Handshake::None,
+        source: "Greenhouse developer docs \"Onboarding webhooks: Authentication\"",
+    },
 ];
 
 #[cfg(test)]

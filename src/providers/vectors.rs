@@ -440,6 +440,8 @@ const VECTORS: &[Vector] = &[
     plain("strike", "strike_secret", &[("x-webhook-signature", "b1318424521a1948c06a1b02019509b381a7024e1ce4077d9474d1934cd7c50a")], r#"{"eventType":"invoice.updated"}"#),
     // comp (Python hmac): bland.
     plain("bland", "bland_secret", &[("x-webhook-signature", "2df45d7bced6e50971ad8971e656032a7b882c506f7ecfb0676762fb5144b0b1")], r#"{"call_id":"c1","status":"completed"}"#),
+    // comp (Python hmac): greenhouse, prefix as in its docs' example header.
+    plain("greenhouse", "greenhouse_secret", &[("signature", "sha256 029196dae26d39aab5ee34b24e8e998498af0eb22d56c94f950f5bc8ce28a807")], r#"{"action":"new_candidate_application"}"#),
 ];
 
 fn header_map(pairs: &[(&str, &str)]) -> http::HeaderMap {
