@@ -721,6 +721,24 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         handshake: Handshake::None,
         source: "Greenhouse developer docs \"Onboarding webhooks: Authentication\"",
     },
+    Provider {
+        name: "helpscout",
+        family: Family::Hmac(HmacSpec::body(Sha1, "x-helpscout-signature", None, Base64)),
+        handshake: Handshake::None,
+        source: "Help Scout Help Desk API docs \"Webhooks: Verifying\" (base64 HMAC-SHA1)",
+    },
+    Provider {
+        name: "quickbooks",
+        family: Family::Hmac(HmacSpec::body(Sha256, "intuit-signature", None, Base64)),
+        handshake: Handshake::None,
+        source: "Intuit developer docs \"Managing webhooks notifications: Validating the notification\"",
+    },
+    Provider {
+        name: "kontent-ai",
+        family: Family::Hmac(HmacSpec::body(Sha256, "x-kc-signature", None, Base64)),
+        handshake: Handshake::None,
+        source: "Kontent.ai Learn code samples \"webhooks_validate_signature\" (base64 HMAC-SHA256)",
+    },
 ];
 
 #[cfg(test)]

@@ -442,6 +442,12 @@ const VECTORS: &[Vector] = &[
     plain("bland", "bland_secret", &[("x-webhook-signature", "2df45d7bced6e50971ad8971e656032a7b882c506f7ecfb0676762fb5144b0b1")], r#"{"call_id":"c1","status":"completed"}"#),
     // comp (Python hmac): greenhouse, prefix as in its docs' example header.
     plain("greenhouse", "greenhouse_secret", &[("signature", "sha256 029196dae26d39aab5ee34b24e8e998498af0eb22d56c94f950f5bc8ce28a807")], r#"{"action":"new_candidate_application"}"#),
+    // comp (Python hmac): helpscout.
+    plain("helpscout", "helpscout_secret", &[("x-helpscout-signature", "tdGXDeQiNowyRX9jJ/PA3lAp+n8=")], r#"{"id":1,"type":"email"}"#),
+    // comp (Python hmac): quickbooks.
+    plain("quickbooks", "qbo_verifier_token", &[("intuit-signature", "QSTl0/vRElilCEfHHhkJlSdnKtUGQqHuMDwsE4nBg10=")], r#"{"eventNotifications":[]}"#),
+    // comp (Python hmac): kontent-ai.
+    plain("kontent-ai", "kontent_secret", &[("x-kc-signature", "t+DxQVpMzFllTtVxZfGMFb+w/lwo0fPBDoB2KTNj2cM=")], r#"{"notifications":[]}"#),
 ];
 
 fn header_map(pairs: &[(&str, &str)]) -> http::HeaderMap {
