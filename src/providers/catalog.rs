@@ -739,6 +739,24 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         handshake: Handshake::None,
         source: "Kontent.ai Learn code samples \"webhooks_validate_signature\" (base64 HMAC-SHA256)",
     },
+    Provider {
+        name: "segment",
+        family: Family::Hmac(HmacSpec::body(Sha1, "x-signature", None, Hex)),
+        handshake: Handshake::None,
+        source: "Twilio Segment docs \"Webhooks (Actions) Destination\" (X-Signature, hex HMAC-SHA1)",
+    },
+    Provider {
+        name: "customerio-cdp",
+        family: Family::Hmac(HmacSpec::body(Sha1, "x-signature", None, Hex)),
+        handshake: Handshake::None,
+        source: "Customer.io docs \"Webhook Destination\" (Data Pipelines; X-Signature, hex HMAC-SHA1)",
+    },
+    Provider {
+        name: "sendbird",
+        family: Family::Hmac(HmacSpec::body(Sha256, "x-sendbird-signature", None, Hex)),
+        handshake: Handshake::None,
+        source: "Sendbird Platform API docs \"Webhooks\" (x-sendbird-signature; hex as in Sendbird community example)",
+    },
 ];
 
 #[cfg(test)]

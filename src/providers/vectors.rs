@@ -448,6 +448,12 @@ const VECTORS: &[Vector] = &[
     plain("quickbooks", "qbo_verifier_token", &[("intuit-signature", "QSTl0/vRElilCEfHHhkJlSdnKtUGQqHuMDwsE4nBg10=")], r#"{"eventNotifications":[]}"#),
     // comp (Python hmac): kontent-ai.
     plain("kontent-ai", "kontent_secret", &[("x-kc-signature", "t+DxQVpMzFllTtVxZfGMFb+w/lwo0fPBDoB2KTNj2cM=")], r#"{"notifications":[]}"#),
+    // comp (Python hmac): segment.
+    plain("segment", "segment_shared_secret", &[("x-signature", "79b41561c446469ffd1cdbf9bdb619302d3ea69f")], r#"{"type":"track","event":"Signed Up"}"#),
+    // comp (Python hmac): customerio-cdp.
+    plain("customerio-cdp", "cio_shared_secret", &[("x-signature", "d67f53910108bfe6438093d15c7512343cec6add")], r#"{"type":"identify","userId":"u1"}"#),
+    // comp (Python hmac): sendbird.
+    plain("sendbird", "sendbird_master_api_token", &[("x-sendbird-signature", "81960014670e57325a8dd38767e82d899bcbaf0cb581baaaf70897c7610a5a29")], r#"{"category":"group_channel:message_send"}"#),
 ];
 
 fn header_map(pairs: &[(&str, &str)]) -> http::HeaderMap {
