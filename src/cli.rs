@@ -1,4 +1,5 @@
 //! Command line (SPEC §1): one subcommand per job, one name per option.
+//! The offline tools' logic lives in `tools.rs`.
 
 use std::path::PathBuf;
 
@@ -22,8 +23,58 @@ pub enum Command {
     Check(ConfigArg),
     /// List every built-in provider scheme.
     Providers,
+    /// Print the headers a provider would send for a body (to test a setup).
+    Sign(SignArgs),
+    /// Check a captured request offline and explain why it fails.
+    Verify(VerifyArgs),
     /// Inspect or repair the queue-mode spool of a stopped proxy.
     Spool(SpoolArgs),
+}
+
+/// `hookguard sign`.
+#[derive(Debug, clap::Args)]
+pub struct SignArgs {
+    /// Provider name (see `hookguard providers`).
+    #[arg(long)]
+    pub provider: String,
+    /// The secret: literal, `env:NAME` or `file:PATH`.
+    #[arg(long)]
+    pub secret: String,
+    /// Signing time, Unix seconds (default: now).
+    #[arg(long)]
+    pub timestamp: Option<i64>,
+    /// Event/message id, for schemes that sign one.
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Public URL, for schemes that sign it.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Body file; `-` or absent reads stdin.
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
+/// `hookguard verify`.
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// Provider name (see `hookguard providers`).
+    #[arg(long)]
+    pub provider: String,
+    /// A secret (repeat for rotation): literal, `env:NAME` or `file:PATH`.
+    #[arg(long, required = true)]
+    pub secret: Vec<String>,
+    /// A received header, `Name: value` (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    /// Public URL the provider called, for schemes that sign it.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Override the provider's default tolerance, e.g. `10m`.
+    #[arg(long)]
+    pub tolerance: Option<String>,
+    /// Body file; `-` or absent reads stdin.
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
 }
 
 /// `hookguard spool ls|retry|purge --dir PATH`.

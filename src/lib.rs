@@ -15,6 +15,7 @@
 //!   report, and the admin listener that serves them.
 //! - [`security`], [`ratelimit`]: suspicious sources / auto-block; token buckets.
 //! - [`secret`]: secret bytes that cannot be logged by accident.
+//! - [`tools`]: offline `sign` / `verify` / `providers` for testing a setup.
 
 pub mod admin;
 pub mod audit;
@@ -33,3 +34,4 @@ pub mod server;
 pub mod spool;
 pub mod telemetry;
 pub mod tls;
+pub mod tools;

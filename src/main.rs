@@ -5,8 +5,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use hookguard::cli::{Cli, Command, ConfigArg};
-use hookguard::{config, providers, runtime, telemetry};
+use hookguard::cli::{Cli, Command, ConfigArg, SignArgs, VerifyArgs};
+use hookguard::providers::SignRequest;
+use hookguard::{config, runtime, telemetry, tools};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -14,23 +15,84 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve(&args),
         Command::Check(args) => check(&args),
         Command::Providers => {
-            print_providers();
+            print!("{}", tools::providers_table());
             ExitCode::SUCCESS
         }
         Command::Spool(args) => ExitCode::from(hookguard::spool::ops::run(&args)),
+        Command::Sign(args) => report(sign(&args)),
+        Command::Verify(args) => report(verify(&args)),
     }
 }
 
-fn print_providers() {
-    let rows = providers::describe_all();
-    let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(4);
-    println!("{:width$}  ALGORITHM / HEADERS / SIGNED", "NAME");
-    for r in rows {
-        println!("{:width$}  {}", r.name, r.algorithm);
-        println!("{:width$}    headers: {}", "", r.headers);
-        println!("{:width$}    signed:  {}", "", r.signed);
-        println!("{:width$}    window:  {}", "", r.tolerance);
+/// Prints an offline tool's result: stdout and 0, or stderr and 1.
+fn report(result: Result<String, String>) -> ExitCode {
+    match result {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(text) => {
+            eprintln!("{}", text.trim_end());
+            ExitCode::from(1)
+        }
     }
+}
+
+fn read_body(file: Option<&std::path::Path>) -> Result<Vec<u8>, String> {
+    use std::io::Read as _;
+    match file {
+        Some(p) if p.as_os_str() != "-" => {
+            std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
+        }
+        _ => {
+            let mut body = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut body)
+                .map_err(|e| format!("cannot read stdin: {e}"))?;
+            Ok(body)
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn sign(args: &SignArgs) -> Result<String, String> {
+    let secret = tools::read_secret(&args.secret)?;
+    let body = read_body(args.file.as_deref())?;
+    let req = SignRequest {
+        body: &body,
+        timestamp: args.timestamp.unwrap_or(now_ms() / 1000),
+        id: args.id.as_deref(),
+        url: args.url.as_deref(),
+        method: "POST",
+    };
+    tools::sign_lines(&args.provider, secret.expose(), &req)
+}
+
+fn verify(args: &VerifyArgs) -> Result<String, String> {
+    let secrets = args
+        .secret
+        .iter()
+        .map(|s| tools::read_secret(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let tolerance = match &args.tolerance {
+        Some(t) => Some(config::parse_duration(t).map_err(|e| format!("--tolerance: {e}"))?),
+        None => None,
+    };
+    let body = read_body(args.file.as_deref())?;
+    tools::verify_report(&tools::VerifyInput {
+        provider: &args.provider,
+        secrets,
+        headers: &args.headers,
+        url: args.url.as_deref(),
+        tolerance,
+        body: &body,
+        now_ms: now_ms(),
+    })
 }
 
 fn check(args: &ConfigArg) -> ExitCode {

@@ -117,6 +117,7 @@ impl AsymScheme {
             headers,
             signed: signed.into(),
             tolerance: super::common::tolerance_text(self.tolerance()),
+            ..ProviderInfo::default()
         }
     }
 

@@ -39,6 +39,7 @@ pub(crate) fn info(name: &'static str) -> ProviderInfo {
         headers: "none: body JSON {\"signature\":{\"timestamp\",\"token\",\"signature\":<hex>}} or form fields timestamp, token, signature".into(),
         signed: "{timestamp}{token}".into(),
         tolerance: super::common::tolerance_text(Some(MAILGUN_TOLERANCE)),
+        ..ProviderInfo::default()
     }
 }
 

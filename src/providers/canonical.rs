@@ -67,6 +67,7 @@ pub(crate) fn info(name: &'static str) -> ProviderInfo {
         headers: "x-contentful-signature: <hex>, x-contentful-timestamp: <unix ms>, x-contentful-signed-headers: <names,...>".into(),
         signed: "{method}\\n{path}\\n{name:value;... of signed headers, sorted}\\n{body}".into(),
         tolerance: super::common::tolerance_text(Some(TTL)),
+        ..ProviderInfo::default()
     }
 }
 

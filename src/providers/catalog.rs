@@ -12,13 +12,14 @@ use std::borrow::Cow;
 
 use super::asymmetric::AsymScheme;
 use super::common::{Direction, Part, TimestampFormat, ToleranceSpec};
-use super::hmac::HmacSpec;
+use super::handshake::Handshake;
+use super::hmac::{HmacSpec, BODY, NO_TIMESTAMP};
 use super::standard_webhooks::StandardWebhooksSpec;
 use super::structured::StructuredSpec;
 use super::token::TokenSpec;
 use super::url::UrlScheme;
 use super::ProviderInfo;
-use crate::config::HmacAlgorithm::Sha256;
+use crate::config::HmacAlgorithm::{Sha1, Sha256, Sha512};
 use crate::config::SignatureEncoding::{Base64, Hex};
 
 /// Which family verifies a provider, with that family's parameters.
@@ -51,27 +52,61 @@ pub(crate) struct Provider {
     pub(crate) name: &'static str,
     /// How requests from it are verified.
     pub(crate) family: Family,
+    /// The handshake the proxy answers for it, if any.
+    pub(crate) handshake: Handshake,
+    /// Where the facts come from (vendor docs or SDK), for the README table.
+    pub(crate) source: &'static str,
 }
 
 impl Provider {
     /// Describes this provider for `hookguard providers`.
     pub(crate) fn info(&self) -> ProviderInfo {
-        match &self.family {
-            Family::Hmac(spec) => spec.info(self.name),
-            Family::GenericHmac => ProviderInfo {
-                name: self.name,
-                algorithm: "HMAC-SHA1 | HMAC-SHA256 | HMAC-SHA512",
-                headers: "configured in [route.hmac]".into(),
-                signed: "configured template over {timestamp} {id} {body} (default {body})".into(),
-                tolerance: "300 s, both ways, when a timestamp is configured".into(),
-            },
-            Family::Structured(spec) => spec.info(self.name),
-            Family::StandardWebhooks(spec) => spec.info(self.name),
-            Family::Token(spec) => spec.info(self.name),
-            Family::Url(scheme) => scheme.info(self.name),
-            Family::Asymmetric(scheme) => scheme.info(self.name),
-            Family::BodyFields => super::body_fields::info(self.name),
-            Family::Canonical => super::canonical::info(self.name),
+        // `window`: Some(default window) for families whose tolerance the
+        // catalog describes; None where the family's own `info` does.
+        let (info, family, window) = match &self.family {
+            Family::Hmac(spec) => (
+                spec.info(self.name),
+                "hmac",
+                Some(spec.timestamp.as_ref().map(|_| spec.tolerance)),
+            ),
+            Family::GenericHmac => (
+                ProviderInfo {
+                    name: self.name,
+                    algorithm: "HMAC-SHA1 | HMAC-SHA256 | HMAC-SHA512",
+                    headers: "configured in [route.hmac]".into(),
+                    signed: "configured template over {timestamp} {id} {body} (default {body})"
+                        .into(),
+                    ..ProviderInfo::default()
+                },
+                "hmac",
+                Some(None),
+            ),
+            Family::Structured(spec) => (
+                spec.info(self.name),
+                "structured",
+                Some(spec.timestamp_key.map(|_| spec.tolerance)),
+            ),
+            Family::StandardWebhooks(spec) => (
+                spec.info(self.name),
+                "standard-webhooks",
+                Some(Some(spec.tolerance)),
+            ),
+            Family::Token(spec) => (spec.info(self.name), "token", Some(None)),
+            Family::Url(scheme) => (scheme.info(self.name), "url", None),
+            Family::Asymmetric(scheme) => (scheme.info(self.name), "asymmetric", None),
+            Family::BodyFields => (super::body_fields::info(self.name), "body-fields", None),
+            Family::Canonical => (super::canonical::info(self.name), "canonical", None),
+        };
+        let tolerance = match window {
+            Some(window) => super::common::tolerance_text(window),
+            None => info.tolerance.clone(),
+        };
+        ProviderInfo {
+            family,
+            tolerance,
+            handshake: self.handshake.name(),
+            source: self.source,
+            ..info
         }
     }
 }
@@ -95,7 +130,12 @@ const fn lit(s: &'static str) -> Part {
 /// Stripe-style `{t}.{body}`.
 const T_DOT_BODY: &[Part] = &[Part::Timestamp, lit("."), Part::Body];
 
+/// Paddle-style `{ts}:{body}`.
+const TS_COLON_BODY: &[Part] = &[Part::Timestamp, lit(":"), Part::Body];
+
 /// Every built-in provider, in the order `hookguard providers` lists them.
+/// Each `source` says where the facts come from (`providers.md` section and
+/// the vendor docs or SDK named there).
 pub(crate) static PROVIDERS: &[Provider] = &[
     // GitHub: `X-Hub-Signature-256: sha256=<hex>` over the raw body.
     Provider {
@@ -106,6 +146,8 @@ pub(crate) static PROVIDERS: &[Provider] = &[
             Some("sha256="),
             Hex,
         )),
+        handshake: Handshake::None,
+        source: "GitHub docs \"Validating webhook deliveries\"",
     },
     // GitLab classic: the secret token sent verbatim; delivery id unsigned.
     Provider {
@@ -114,6 +156,8 @@ pub(crate) static PROVIDERS: &[Provider] = &[
             header: "x-gitlab-token",
             delivery_id_header: Some("x-gitlab-event-uuid"),
         }),
+        handshake: Handshake::None,
+        source: "GitLab docs \"Webhooks\" (X-Gitlab-Token)",
     },
     // Stripe: `t=<s>,v1=<hex>[,v1=..]` over `{t}.{body}`; key is the whole
     // `whsec_...` string; SDKs check 300 s into the past only.
@@ -123,6 +167,7 @@ pub(crate) static PROVIDERS: &[Provider] = &[
             algorithm: Sha256,
             header: "stripe-signature",
             separator: b',',
+            joiner: ",",
             timestamp_key: Some("t"),
             timestamp_format: TimestampFormat::UnixSeconds,
             signature_key: "v1",
@@ -130,6 +175,8 @@ pub(crate) static PROVIDERS: &[Provider] = &[
             signed: T_DOT_BODY,
             tolerance: secs(300, Direction::PastOnly),
         }),
+        handshake: Handshake::None,
+        source: "stripe-node Webhooks.js; Stripe docs \"Verify webhook signatures\"",
     },
     // Slack: `v0=<hex>` over `v0:{ts}:{body}`, 300 s both ways.
     Provider {
@@ -147,6 +194,8 @@ pub(crate) static PROVIDERS: &[Provider] = &[
             signed: Cow::Borrowed(&[lit("v0:"), Part::Timestamp, lit(":"), Part::Body]),
             tolerance: secs(300, Direction::BothWays),
         }),
+        handshake: Handshake::SlackUrlVerification,
+        source: "Slack docs \"Verifying requests from Slack\"; slack-sdk",
     },
     // Shopify: bare base64 over the raw body.
     Provider {
@@ -157,6 +206,8 @@ pub(crate) static PROVIDERS: &[Provider] = &[
             None,
             Base64,
         )),
+        handshake: Handshake::None,
+        source: "@shopify/shopify-api createSHA256HMAC",
     },
     // Standard Webhooks and Svix: `{id}.{ts}.{body}`, 300 s both ways.
     Provider {
@@ -167,6 +218,8 @@ pub(crate) static PROVIDERS: &[Provider] = &[
             signature_header: "webhook-signature",
             tolerance: secs(300, Direction::BothWays),
         }),
+        handshake: Handshake::None,
+        source: "standardwebhooks.com spec and reference libraries",
     },
     Provider {
         name: "svix",
@@ -176,57 +229,610 @@ pub(crate) static PROVIDERS: &[Provider] = &[
             signature_header: "svix-signature",
             tolerance: secs(300, Direction::BothWays),
         }),
+        handshake: Handshake::None,
+        source: "svix libraries (webhooks.py, svix-webhooks)",
     },
     // Anything else of the one-header HMAC shape, from `[route.hmac]`.
     Provider {
         name: "hmac",
         family: Family::GenericHmac,
+        handshake: Handshake::None,
+        source: "configured in [route.hmac]",
+    },
+    Provider {
+        name: "bitbucket",
+        family: Family::Hmac(HmacSpec::body(
+            Sha256,
+            "x-hub-signature",
+            Some("sha256="),
+            Hex,
+        )),
+        handshake: Handshake::None,
+        source: "Bitbucket Cloud docs \"Secure webhooks\" (providers.md §4)",
+    },
+    Provider {
+        name: "meta",
+        family: Family::Hmac(HmacSpec::body(
+            Sha256,
+            "x-hub-signature-256",
+            Some("sha256="),
+            Hex,
+        )),
+        handshake: Handshake::MetaVerifyToken,
+        source: "Meta docs \"Webhooks for Messenger Platform\" (providers.md §4 Meta)",
+    },
+    Provider {
+        name: "facebook",
+        family: Family::Hmac(HmacSpec::body(
+            Sha256,
+            "x-hub-signature-256",
+            Some("sha256="),
+            Hex,
+        )),
+        handshake: Handshake::MetaVerifyToken,
+        source: "Meta docs \"Webhooks for Messenger Platform\" (providers.md §4 Meta)",
+    },
+    Provider {
+        name: "instagram",
+        family: Family::Hmac(HmacSpec::body(
+            Sha256,
+            "x-hub-signature-256",
+            Some("sha256="),
+            Hex,
+        )),
+        handshake: Handshake::MetaVerifyToken,
+        source: "Meta docs \"Webhooks for Messenger Platform\" (providers.md §4 Meta)",
+    },
+    Provider {
+        name: "whatsapp",
+        family: Family::Hmac(HmacSpec::body(
+            Sha256,
+            "x-hub-signature-256",
+            Some("sha256="),
+            Hex,
+        )),
+        handshake: Handshake::MetaVerifyToken,
+        source: "Meta docs \"Webhooks for Messenger Platform\" (providers.md §4 Meta)",
+    },
+    Provider {
+        name: "intercom",
+        family: Family::Hmac(HmacSpec::body(Sha1, "x-hub-signature", Some("sha1="), Hex)),
+        handshake: Handshake::None,
+        source: "Intercom developer docs, webhooks signed notifications (providers.md §4)",
+    },
+    // PagerDuty v3: a comma list of `v1=<hex>` (one per active secret).
+    Provider {
+        name: "pagerduty",
+        family: Family::Structured(StructuredSpec {
+            algorithm: Sha256,
+            header: "x-pagerduty-signature",
+            separator: b',',
+            joiner: ",",
+            timestamp_key: None,
+            timestamp_format: TimestampFormat::UnixSeconds,
+            signature_key: "v1",
+            encoding: Hex,
+            signed: BODY,
+            tolerance: NO_TIMESTAMP,
+        }),
+        handshake: Handshake::None,
+        source: "PagerDuty docs \"Verifying signatures\" (providers.md §4)",
+    },
+    Provider {
+        name: "lemonsqueezy",
+        family: Family::Hmac(HmacSpec::body(Sha256, "x-signature", None, Hex)),
+        handshake: Handshake::None,
+        source: "Lemon Squeezy docs \"Signing requests\" (providers.md §4)",
+    },
+    Provider {
+        name: "coinbase-commerce",
+        family: Family::Hmac(HmacSpec::body(Sha256, "x-cc-webhook-signature", None, Hex)),
+        handshake: Handshake::None,
+        source: "Coinbase Commerce docs \"Webhooks security\"; coinbase-commerce-node Webhook.js",
+    },
+    Provider {
+        name: "razorpay",
+        family: Family::Hmac(HmacSpec::body(Sha256, "x-razorpay-signature", None, Hex)),
+        handshake: Handshake::None,
+        source: "razorpay SDK validateWebhookSignature (providers.md §4)",
+    },
+    Provider {
+        name: "paystack",
+        family: Family::Hmac(HmacSpec::body(Sha512, "x-paystack-signature", None, Hex)),
+        handshake: Handshake::None,
+        source: "Paystack docs \"Webhooks: verifying events\" (providers.md §4)",
+    },
+    Provider {
+        name: "vercel",
+        family: Family::Hmac(HmacSpec::body(Sha1, "x-vercel-signature", None, Hex)),
+        handshake: Handshake::None,
+        source: "Vercel docs \"Securing webhooks\" (providers.md §4)",
+    },
+    Provider {
+        name: "sentry",
+        family: Family::Hmac(HmacSpec::body(Sha256, "sentry-hook-signature", None, Hex)),
+        handshake: Handshake::None,
+        source: "Sentry integration platform docs \"Webhooks\" (providers.md §4)",
+    },
+    Provider {
+        name: "dropbox",
+        family: Family::Hmac(HmacSpec::body(Sha256, "x-dropbox-signature", None, Hex)),
+        handshake: Handshake::DropboxChallenge,
+        source: "Dropbox webhooks reference (providers.md §4)",
+    },
+    Provider {
+        name: "asana",
+        family: Family::Hmac(HmacSpec::body(Sha256, "x-hook-signature", None, Hex)),
+        handshake: Handshake::None,
+        source: "Asana docs \"Establish a webhook\" (providers.md §4)",
+    },
+    Provider {
+        name: "typeform",
+        family: Family::Hmac(HmacSpec::body(
+            Sha256,
+            "typeform-signature",
+            Some("sha256="),
+            Base64,
+        )),
+        handshake: Handshake::None,
+        source: "Typeform docs \"Secure your webhooks\" (providers.md §4)",
+    },
+    Provider {
+        name: "xero",
+        family: Family::Hmac(HmacSpec::body(Sha256, "x-xero-signature", None, Base64)),
+        handshake: Handshake::None,
+        source: "Xero developer docs, webhooks (providers.md §4)",
+    },
+    // Zoom: Slack's shape under x-zm-*; no documented window, 300 s as Slack.
+    Provider {
+        name: "zoom",
+        family: Family::Hmac(HmacSpec {
+            algorithm: Sha256,
+            header: Cow::Borrowed("x-zm-signature"),
+            prefix: Some(Cow::Borrowed("v0=")),
+            encoding: Hex,
+            timestamp: Some((
+                Cow::Borrowed("x-zm-request-timestamp"),
+                TimestampFormat::UnixSeconds,
+            )),
+            id_header: None,
+            signed: Cow::Borrowed(&[lit("v0:"), Part::Timestamp, lit(":"), Part::Body]),
+            tolerance: secs(300, Direction::BothWays),
+        }),
+        handshake: Handshake::ZoomUrlValidation,
+        source: "Zoom changelog \"Webhook validation and verification changes\" (providers.md §4)",
+    },
+    Provider {
+        name: "frameio",
+        family: Family::Hmac(HmacSpec {
+            algorithm: Sha256,
+            header: Cow::Borrowed("x-frameio-signature"),
+            prefix: Some(Cow::Borrowed("v0=")),
+            encoding: Hex,
+            timestamp: Some((
+                Cow::Borrowed("x-frameio-request-timestamp"),
+                TimestampFormat::UnixSeconds,
+            )),
+            id_header: None,
+            signed: Cow::Borrowed(&[lit("v0:"), Part::Timestamp, lit(":"), Part::Body]),
+            tolerance: secs(300, Direction::BothWays),
+        }),
+        handshake: Handshake::None,
+        source: "Frame.io developer docs \"Webhooks\" (providers.md §4)",
+    },
+    // Twitch EventSub: `{id}{ts}{body}`, RFC 3339 ts, older than 10 min refused.
+    Provider {
+        name: "twitch",
+        family: Family::Hmac(HmacSpec {
+            algorithm: Sha256,
+            header: Cow::Borrowed("twitch-eventsub-message-signature"),
+            prefix: Some(Cow::Borrowed("sha256=")),
+            encoding: Hex,
+            timestamp: Some((
+                Cow::Borrowed("twitch-eventsub-message-timestamp"),
+                TimestampFormat::Rfc3339,
+            )),
+            id_header: Some(Cow::Borrowed("twitch-eventsub-message-id")),
+            signed: Cow::Borrowed(&[Part::Id, Part::Timestamp, Part::Body]),
+            tolerance: secs(600, Direction::PastOnly),
+        }),
+        handshake: Handshake::TwitchCallbackVerification,
+        source: "Twitch docs \"Handling webhook events\"; @twurple/eventsub-http",
+    },
+    // Zendesk: base64 over `{ts}{body}`; no window prescribed, 300 s used.
+    Provider {
+        name: "zendesk",
+        family: Family::Hmac(HmacSpec {
+            algorithm: Sha256,
+            header: Cow::Borrowed("x-zendesk-webhook-signature"),
+            prefix: None,
+            encoding: Base64,
+            timestamp: Some((
+                Cow::Borrowed("x-zendesk-webhook-signature-timestamp"),
+                TimestampFormat::Rfc3339,
+            )),
+            id_header: None,
+            signed: Cow::Borrowed(&[Part::Timestamp, Part::Body]),
+            tolerance: secs(300, Direction::BothWays),
+        }),
+        handshake: Handshake::None,
+        source: "Zendesk docs \"Verifying webhook authenticity\" (providers.md §4)",
+    },
+    Provider {
+        name: "paddle",
+        family: Family::Structured(StructuredSpec {
+            algorithm: Sha256,
+            header: "paddle-signature",
+            separator: b';',
+            joiner: ";",
+            timestamp_key: Some("ts"),
+            timestamp_format: TimestampFormat::UnixSeconds,
+            signature_key: "h1",
+            encoding: Hex,
+            signed: TS_COLON_BODY,
+            tolerance: secs(5, Direction::PastOnly),
+        }),
+        handshake: Handshake::None,
+        source: "Paddle docs \"Verify webhook signatures\"; @paddle/paddle-node-sdk",
+    },
+    Provider {
+        name: "mux",
+        family: Family::Structured(StructuredSpec {
+            algorithm: Sha256,
+            header: "mux-signature",
+            separator: b',',
+            joiner: ",",
+            timestamp_key: Some("t"),
+            timestamp_format: TimestampFormat::UnixSeconds,
+            signature_key: "v1",
+            encoding: Hex,
+            signed: T_DOT_BODY,
+            tolerance: secs(300, Direction::PastOnly),
+        }),
+        handshake: Handshake::None,
+        source: "@mux/mux-node webhooks verifySignature",
+    },
+    Provider {
+        name: "calendly",
+        family: Family::Structured(StructuredSpec {
+            algorithm: Sha256,
+            header: "calendly-webhook-signature",
+            separator: b',',
+            joiner: ",",
+            timestamp_key: Some("t"),
+            timestamp_format: TimestampFormat::UnixSeconds,
+            signature_key: "v1",
+            encoding: Hex,
+            signed: T_DOT_BODY,
+            tolerance: secs(180, Direction::PastOnly),
+        }),
+        handshake: Handshake::None,
+        source: "Calendly developer docs \"Webhook signatures\" (providers.md §4)",
+    },
+    Provider {
+        name: "workos",
+        family: Family::Structured(StructuredSpec {
+            algorithm: Sha256,
+            header: "workos-signature",
+            separator: b',',
+            joiner: ", ",
+            timestamp_key: Some("t"),
+            timestamp_format: TimestampFormat::UnixMillis,
+            signature_key: "v1",
+            encoding: Hex,
+            signed: T_DOT_BODY,
+            tolerance: secs(180, Direction::PastOnly),
+        }),
+        handshake: Handshake::None,
+        source: "@workos-inc/node webhooks (providers.md §4)",
+    },
+    Provider {
+        name: "openai",
+        family: Family::StandardWebhooks(StandardWebhooksSpec {
+            id_header: "webhook-id",
+            timestamp_header: "webhook-timestamp",
+            signature_header: "webhook-signature",
+            tolerance: secs(300, Direction::BothWays),
+        }),
+        handshake: Handshake::None,
+        source: "OpenAI docs \"Webhooks\" (Standard Webhooks)",
+    },
+    Provider {
+        name: "resend",
+        family: Family::StandardWebhooks(StandardWebhooksSpec {
+            id_header: "svix-id",
+            timestamp_header: "svix-timestamp",
+            signature_header: "svix-signature",
+            tolerance: secs(300, Direction::BothWays),
+        }),
+        handshake: Handshake::None,
+        source: "Resend docs \"Verify webhooks\" (Svix)",
+    },
+    Provider {
+        name: "clerk",
+        family: Family::StandardWebhooks(StandardWebhooksSpec {
+            id_header: "svix-id",
+            timestamp_header: "svix-timestamp",
+            signature_header: "svix-signature",
+            tolerance: secs(300, Direction::BothWays),
+        }),
+        handshake: Handshake::None,
+        source: "@clerk/backend verifyWebhook (Svix)",
+    },
+    Provider {
+        name: "replicate",
+        family: Family::StandardWebhooks(StandardWebhooksSpec {
+            id_header: "webhook-id",
+            timestamp_header: "webhook-timestamp",
+            signature_header: "webhook-signature",
+            tolerance: secs(300, Direction::BothWays),
+        }),
+        handshake: Handshake::None,
+        source: "replicate SDK validateWebhook (Standard Webhooks)",
+    },
+    Provider {
+        name: "webex",
+        family: Family::Hmac(HmacSpec::body(Sha1, "x-spark-signature", None, Hex)),
+        handshake: Handshake::None,
+        source: "Webex for Developers \"Using a Webhook Secret\" (X-Spark-Signature, HMAC-SHA1 hex)",
+    },
+    Provider {
+        name: "plain",
+        family: Family::Hmac(HmacSpec::body(Sha256, "plain-request-signature", None, Hex)),
+        handshake: Handshake::None,
+        source: "Plain docs \"Request signing\" (HMAC-SHA256 hex of the body)",
+    },
+    Provider {
+        name: "clickup",
+        family: Family::Hmac(HmacSpec::body(Sha256, "x-signature", None, Hex)),
+        handshake: Handshake::None,
+        source: "ClickUp developer docs \"Webhook signature\" (X-Signature, HMAC-SHA256 hex)",
+    },
+    Provider {
+        name: "fourthwall",
+        family: Family::Hmac(HmacSpec::body(Sha256, "x-fourthwall-hmac-sha256", None, Base64)),
+        handshake: Handshake::None,
+        source: "Fourthwall docs \"Signature verification\" (base64 HMAC-SHA256)",
+    },
+    Provider {
+        name: "oracle-commerce",
+        family: Family::Hmac(HmacSpec::body(Sha512, "x-oracle-cc-webhook-signature", None, Base64)),
+        handshake: Handshake::None,
+        source: "Oracle CX Commerce docs \"Secure webhooks\" (base64 HMAC-SHA512)",
+    },
+    Provider {
+        name: "datasaur",
+        family: Family::Hmac(HmacSpec::body(Sha256, "x-datasaur-signature", None, Hex)),
+        handshake: Handshake::None,
+        source: "Datasaur docs \"Webhook Signature\" (published example)",
+    },
+    Provider {
+        name: "aftership",
+        family: Family::Hmac(HmacSpec::body(Sha256, "aftership-hmac-sha256", None, Base64)),
+        handshake: Handshake::None,
+        source: "AfterShip Tracking docs \"Webhook Signature\" (base64 HMAC-SHA256)",
+    },
+    Provider {
+        name: "nylas",
+        family: Family::Hmac(HmacSpec::body(Sha256, "x-nylas-signature", None, Hex)),
+        handshake: Handshake::DropboxChallenge,
+        source: "Nylas SDK verifyWebhookSignature (changelog 2023-04-04); Nylas docs webhooks challenge",
+    },
+    Provider {
+        name: "signable",
+        family: Family::Hmac(HmacSpec::body(Sha256, "signature", None, Base64)),
+        handshake: Handshake::None,
+        source: "Signable developer docs \"Signed webhooks\" (base64 HMAC-SHA256)",
+    },
+    Provider {
+        name: "terraform",
+        family: Family::Hmac(HmacSpec::body(Sha512, "x-tfe-notification-signature", None, Hex)),
+        handshake: Handshake::None,
+        source: "HashiCorp docs \"Notifications\" (X-TFE-Notification-Signature, HMAC-SHA512 hex)",
+    },
+    Provider {
+        name: "gocardless",
+        family: Family::Hmac(HmacSpec::body(Sha256, "webhook-signature", None, Hex)),
+        handshake: Handshake::None,
+        source: "GoCardless developer example (com.gocardless.example WebhookExample); gocardless SDK webhooks",
+    },
+    Provider {
+        name: "heroku",
+        family: Family::Hmac(HmacSpec::body(Sha256, "heroku-webhook-hmac-sha256", None, Base64)),
+        handshake: Handshake::None,
+        source: "Heroku Dev Center \"App Webhooks\" / \"Using Webhooks as an Add-on Partner\"",
+    },
+    Provider {
+        name: "docusign",
+        family: Family::Hmac(HmacSpec::body(Sha256, "x-docusign-signature-1", None, Base64)),
+        handshake: Handshake::None,
+        source: "Docusign docs \"How to validate an HMAC signature\" (first key's header)",
+    },
+    Provider {
+        name: "mongodb-atlas",
+        family: Family::Hmac(HmacSpec::body(Sha1, "x-mms-signature", None, Base64)),
+        handshake: Handshake::None,
+        source: "MongoDB Atlas docs \"Integrate with Webhooks\" (base64 HMAC-SHA1)",
+    },
+    Provider {
+        name: "launchdarkly",
+        family: Family::Hmac(HmacSpec::body(Sha256, "x-ld-signature", None, Hex)),
+        handshake: Handshake::None,
+        source: "LaunchDarkly docs \"Webhooks: Sign a webhook\" (X-LD-Signature)",
+    },
+    // Persona: Stripe-style `t=..,v1=..`; no window documented, 300 s past-only as Stripe.
+    Provider {
+        name: "persona",
+        family: Family::Structured(StructuredSpec {
+            algorithm: Sha256,
+            header: "persona-signature",
+            separator: b',',
+            joiner: ",",
+            timestamp_key: Some("t"),
+            timestamp_format: TimestampFormat::UnixSeconds,
+            signature_key: "v1",
+            encoding: Hex,
+            signed: T_DOT_BODY,
+            tolerance: secs(300, Direction::PastOnly),
+        }),
+        handshake: Handshake::None,
+        source: "Persona docs \"Best Practices: Checking Signatures\" (window not documented; 300 s)",
+    },
+    // CircleCI: `circleci-signature: v1=<hex>` over the body.
+    Provider {
+        name: "circleci",
+        family: Family::Structured(StructuredSpec {
+            algorithm: Sha256,
+            header: "circleci-signature",
+            separator: b',',
+            joiner: ",",
+            timestamp_key: None,
+            timestamp_format: TimestampFormat::UnixSeconds,
+            signature_key: "v1",
+            encoding: Hex,
+            signed: BODY,
+            tolerance: NO_TIMESTAMP,
+        }),
+        handshake: Handshake::None,
+        source: "CircleCI docs \"Outbound webhooks\" and CircleCI staff answer on discuss.circleci.com",
+    },
+    Provider {
+        name: "coinify",
+        family: Family::Hmac(HmacSpec::body(Sha256, "x-coinify-webhook-signature", None, Hex)),
+        handshake: Handshake::None,
+        source: "Coinify docs \"Webhook Signature\" (published example)",
+    },
+    // Pusher Channels: `X-Pusher-Signature` hex over the body, key = app secret.
+    Provider {
+        name: "pusher",
+        family: Family::Hmac(HmacSpec::body(Sha256, "x-pusher-signature", None, Hex)),
+        handshake: Handshake::None,
+        source: "pusher-http-swift README verifyWebhook; Pusher Channels docs \"Webhooks\"",
+    },
+    Provider {
+        name: "chargify",
+        family: Family::Hmac(HmacSpec::body(Sha256, "x-chargify-webhook-signature-hmac-sha-256", None, Hex)),
+        handshake: Handshake::None,
+        source: "Chargify (Maxio) webhooks: HMAC-SHA256 hex of the body with the site shared key (Chargify webhook reflector gist by moklett)",
+    },
+    Provider {
+        name: "strike",
+        family: Family::Hmac(HmacSpec::body(Sha256, "x-webhook-signature", None, Hex)),
+        handshake: Handshake::None,
+        source: "Strike API docs \"Signature verification\" (X-Webhook-Signature, HMAC-SHA256 hex)",
+    },
+    Provider {
+        name: "bland",
+        family: Family::Hmac(HmacSpec::body(Sha256, "x-webhook-signature", None, Hex)),
+        handshake: Handshake::None,
+        source: "Bland docs \"Webhook signing\" (X-Webhook-Signature, HMAC-SHA256 hex)",
+    },
+    // Greenhouse: `Signature: sha256 <hex>` (a space, not `=`) over the body.
+    Provider {
+        name: "greenhouse",
+        family: Family::Hmac(HmacSpec::body(Sha256, "signature", Some("sha256 "), Hex)),
+        handshake: Handshake::None,
+        source: "Greenhouse developer docs \"Onboarding webhooks: Authentication\"",
+    },
+    Provider {
+        name: "helpscout",
+        family: Family::Hmac(HmacSpec::body(Sha1, "x-helpscout-signature", None, Base64)),
+        handshake: Handshake::None,
+        source: "Help Scout Help Desk API docs \"Webhooks: Verifying\" (base64 HMAC-SHA1)",
+    },
+    Provider {
+        name: "quickbooks",
+        family: Family::Hmac(HmacSpec::body(Sha256, "intuit-signature", None, Base64)),
+        handshake: Handshake::None,
+        source: "Intuit developer docs \"Managing webhooks notifications: Validating the notification\"",
+    },
+    Provider {
+        name: "kontent-ai",
+        family: Family::Hmac(HmacSpec::body(Sha256, "x-kc-signature", None, Base64)),
+        handshake: Handshake::None,
+        source: "Kontent.ai Learn code samples \"webhooks_validate_signature\" (base64 HMAC-SHA256)",
+    },
+    Provider {
+        name: "segment",
+        family: Family::Hmac(HmacSpec::body(Sha1, "x-signature", None, Hex)),
+        handshake: Handshake::None,
+        source: "Twilio Segment docs \"Webhooks (Actions) Destination\" (X-Signature, hex HMAC-SHA1)",
+    },
+    Provider {
+        name: "customerio-cdp",
+        family: Family::Hmac(HmacSpec::body(Sha1, "x-signature", None, Hex)),
+        handshake: Handshake::None,
+        source: "Customer.io docs \"Webhook Destination\" (Data Pipelines; X-Signature, hex HMAC-SHA1)",
+    },
+    Provider {
+        name: "sendbird",
+        family: Family::Hmac(HmacSpec::body(Sha256, "x-sendbird-signature", None, Hex)),
+        handshake: Handshake::None,
+        source: "Sendbird Platform API docs \"Webhooks\" (x-sendbird-signature; hex as in Sendbird community example)",
     },
     // --- families: url, asymmetric, body fields, canonical ---
     // Twilio: HMAC-SHA1 over URL + sorted form params (or URL with bodySHA256).
     Provider {
         name: "twilio",
         family: Family::Url(UrlScheme::Twilio),
+        handshake: Handshake::None,
+        source: "twilio-python 9.13.0 request_validator.py (SDK source and unit-test vectors)",
     },
     // Square: HMAC-SHA256 over notification URL + body.
     Provider {
         name: "square",
         family: Family::Url(UrlScheme::Square),
+        handshake: Handshake::None,
+        source: "Square docs \"Validate notifications\"; square npm 46.0.0 WebhooksHelper",
     },
     // HubSpot v3: method + URI + body + ms timestamp, 300 s past-only.
     Provider {
         name: "hubspot",
         family: Family::Url(UrlScheme::HubSpotV3),
+        handshake: Handshake::None,
+        source: "HubSpot docs \"Validating requests\" (v3); @hubspot/api-client 13.5.0 signature.js",
     },
     // Trello: HMAC-SHA1 over body + callback URL.
     Provider {
         name: "trello",
         family: Family::Url(UrlScheme::Trello),
+        handshake: Handshake::None,
+        source: "Atlassian Trello \"Webhooks\" guide; secondary sources for the HMAC-SHA1 details",
     },
     // Discord: Ed25519 over timestamp + body; PING answered by the proxy.
     Provider {
         name: "discord",
         family: Family::Asymmetric(AsymScheme::Discord),
+        handshake: Handshake::DiscordPing,
+        source: "discord-interactions 4.4.0 (SDK source); Discord docs \"Interactions\"",
     },
     // SendGrid Event Webhook: ECDSA P-256 over timestamp + body.
     Provider {
         name: "sendgrid",
         family: Family::Asymmetric(AsymScheme::SendGrid),
+        handshake: Handshake::None,
+        source: "@sendgrid/eventwebhook 8.0.0 and sendgrid PyPI 6.12.5 (SDK source and test fixture)",
     },
     // Standard Webhooks `v1a`: Ed25519 with a `whpk_` public key.
     Provider {
         name: "standard-webhooks-ed25519",
         family: Family::Asymmetric(AsymScheme::StandardWebhooksEd25519),
+        handshake: Handshake::None,
+        source: "Standard Webhooks spec (standard-webhooks/standard-webhooks spec/standard-webhooks.md, v1a)",
     },
     // Mailgun: timestamp + token from the body.
     Provider {
         name: "mailgun",
         family: Family::BodyFields,
+        handshake: Handshake::None,
+        source: "Mailgun docs \"Securing Webhooks\"",
     },
     // Contentful: canonical request (method, path, signed headers, body).
     Provider {
         name: "contentful",
         family: Family::Canonical,
+        handshake: Handshake::None,
+        source: "@contentful/node-apps-toolkit 3.16.1 (SDK source, canonical request)",
     },
 ];
 

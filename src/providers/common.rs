@@ -283,8 +283,10 @@ pub(crate) enum TimestampFormat {
     UnixSeconds,
     /// Unix seconds, or an RFC 3339 date-time (the generic scheme).
     UnixSecondsOrRfc3339,
-    /// Decimal Unix milliseconds (HubSpot v3, Contentful).
+    /// Decimal Unix milliseconds (WorkOS, HubSpot v3, Contentful).
     UnixMillis,
+    /// An RFC 3339 date-time only (Twitch, Zendesk).
+    Rfc3339,
 }
 
 impl TimestampFormat {
@@ -294,6 +296,22 @@ impl TimestampFormat {
             Self::UnixSeconds => "unix s",
             Self::UnixSecondsOrRfc3339 => "unix s or RFC 3339",
             Self::UnixMillis => "unix ms",
+            Self::Rfc3339 => "RFC 3339",
+        }
+    }
+
+    /// How a sender writes Unix time `secs` in this format (`hookguard sign`).
+    pub(crate) fn render(self, secs: i64) -> String {
+        match self {
+            Self::UnixSeconds | Self::UnixSecondsOrRfc3339 => secs.to_string(),
+            Self::UnixMillis => secs.saturating_mul(1000).to_string(),
+            Self::Rfc3339 => time::OffsetDateTime::from_unix_timestamp(secs)
+                .ok()
+                .and_then(|t| {
+                    t.format(&time::format_description::well_known::Rfc3339)
+                        .ok()
+                })
+                .unwrap_or_else(|| "1970-01-01T00:00:00Z".into()),
         }
     }
 }
@@ -301,23 +319,24 @@ impl TimestampFormat {
 /// Parses a signed timestamp into Unix milliseconds. Never panics: anything
 /// odd (sign, overflow, garbage) is an `Err` with a reason for the audit log.
 pub(crate) fn parse_timestamp(raw: &[u8], format: TimestampFormat) -> Result<i64, &'static str> {
-    if !raw.is_empty() && raw.iter().all(u8::is_ascii_digit) {
+    if format != TimestampFormat::Rfc3339 && !raw.is_empty() && raw.iter().all(u8::is_ascii_digit) {
         // Only ASCII digits: from_utf8 cannot fail and parse fails only on overflow.
-        let secs: i64 = std::str::from_utf8(raw)
+        let n: i64 = std::str::from_utf8(raw)
             .ok()
             .and_then(|s| s.parse().ok())
             .ok_or("unix timestamp overflows")?;
         if format == TimestampFormat::UnixMillis {
-            return Ok(secs);
+            return Ok(n);
         }
-        return secs.checked_mul(1000).ok_or("unix timestamp overflows");
+        return n.checked_mul(1000).ok_or("unix timestamp overflows");
     }
     if raw.first() == Some(&b'-') {
         return Err("negative unix timestamp");
     }
     match format {
-        TimestampFormat::UnixSeconds | TimestampFormat::UnixMillis => Err("not a unix timestamp"),
-        TimestampFormat::UnixSecondsOrRfc3339 => {
+        TimestampFormat::UnixSeconds => Err("not a unix timestamp"),
+        TimestampFormat::UnixMillis => Err("not a unix timestamp in milliseconds"),
+        TimestampFormat::UnixSecondsOrRfc3339 | TimestampFormat::Rfc3339 => {
             let text = std::str::from_utf8(raw).map_err(|_| "not a unix timestamp or RFC 3339")?;
             let t =
                 time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
@@ -411,6 +430,35 @@ impl Tolerance {
         }
         Ok(())
     }
+}
+
+// === Signing (for `hookguard sign` and round-trip tests) ===
+
+/// HMAC of the concatenated `parts` under `key`: what a sender computes.
+pub(crate) fn hmac_sign(algorithm: HmacAlgorithm, key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    let alg = match algorithm {
+        HmacAlgorithm::Sha1 => ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
+        HmacAlgorithm::Sha256 => ring::hmac::HMAC_SHA256,
+        HmacAlgorithm::Sha512 => ring::hmac::HMAC_SHA512,
+    };
+    let mut ctx = ring::hmac::Context::with_key(&ring::hmac::Key::new(alg, key));
+    for p in parts {
+        ctx.update(p);
+    }
+    ctx.sign().as_ref().to_vec()
+}
+
+/// Encodes a tag the way a provider sends it.
+pub(crate) fn encode_signature(tag: &[u8], encoding: SignatureEncoding) -> String {
+    match encoding {
+        SignatureEncoding::Hex => hex::encode(tag),
+        SignatureEncoding::Base64 => base64::engine::general_purpose::STANDARD.encode(tag),
+    }
+}
+
+/// The id `hookguard sign` uses when the scheme signs one and none was given.
+pub(crate) fn default_id(timestamp: i64) -> String {
+    format!("msg_hookguard_{timestamp}")
 }
 
 #[cfg(test)]

@@ -17,11 +17,14 @@ use super::common::{
     self, decode_signature, header_bytes, header_name, id_text, strip_prefix_ci, Direction, Part,
     Sig, Signed, TimestampFormat, Tolerance, ToleranceSpec, MAX_PARTS,
 };
+use super::handshake::Handshake;
 use super::keys::{match_one, KeyRing};
 use super::{
-    BuildError, Dedup, Inbound, ProviderInfo, ProviderParams, Rejection, Verified, Verifier,
+    BuildError, Dedup, HandshakeReply, Inbound, ProviderInfo, ProviderParams, Rejection,
+    SignRequest, Verified, Verifier,
 };
 use crate::config::{HmacAlgorithm, SignatureEncoding};
+use crate::secret::Secret;
 
 /// The signature-in-one-header scheme of one provider, as data. `Cow` so the
 /// catalog can hold `'static` entries and the generic `hmac` provider can
@@ -99,8 +102,45 @@ impl HmacSpec {
             headers,
             signed: common::render_template(&self.signed),
             tolerance: common::tolerance_text(self.timestamp.as_ref().map(|_| self.tolerance)),
+            ..ProviderInfo::default()
         }
     }
+}
+
+/// The headers a sender of this scheme would send for `req` (`hookguard sign`).
+pub(crate) fn sign(
+    spec: &HmacSpec,
+    secret: &[u8],
+    req: &SignRequest<'_>,
+) -> Result<Vec<(String, String)>, BuildError> {
+    let timestamp = spec
+        .timestamp
+        .as_ref()
+        .map(|(_, format)| format.render(req.timestamp))
+        .unwrap_or_default();
+    let signs_id = spec.signed.contains(&Part::Id);
+    let id = match req.id {
+        Some(id) => id.to_owned(),
+        None => common::default_id(req.timestamp),
+    };
+    let id = if signs_id { id } else { String::new() };
+    let signed = Signed::new(&spec.signed, req.body, timestamp.as_bytes(), id.as_bytes());
+    let tag = common::hmac_sign(spec.algorithm, secret, signed.parts());
+    let mut out = vec![(
+        spec.header.to_string(),
+        format!(
+            "{}{}",
+            spec.prefix.as_deref().unwrap_or(""),
+            common::encode_signature(&tag, spec.encoding)
+        ),
+    )];
+    if let Some((name, _)) = &spec.timestamp {
+        out.push((name.to_string(), timestamp));
+    }
+    if let (Some(name), true) = (&spec.id_header, signs_id) {
+        out.push((name.to_string(), id));
+    }
+    Ok(out)
 }
 
 // === impl HmacVerifier ===
@@ -117,6 +157,8 @@ pub(crate) struct HmacVerifier {
     id: Option<HeaderName>,
     signed: Cow<'static, [Part]>,
     tolerance: Tolerance,
+    handshake: Handshake,
+    verify_token: Option<Secret>,
 }
 
 /// What the head of one request holds for this scheme.
@@ -160,7 +202,16 @@ impl HmacVerifier {
             id,
             signed: spec.signed.clone(),
             tolerance: Tolerance::new(spec.tolerance, params.tolerance),
+            handshake: Handshake::None,
+            verify_token: None,
         })
+    }
+
+    /// Adds the provider's handshake (and Meta's `verify_token`).
+    pub(crate) fn with_handshake(mut self, handshake: Handshake, token: Option<&Secret>) -> Self {
+        self.handshake = handshake;
+        self.verify_token = token.cloned();
+        self
     }
 
     /// Reads every header the scheme needs: absent ones first (missing),
@@ -220,6 +271,23 @@ impl Verifier for HmacVerifier {
                 None => Dedup::Signature(head.sig.bytes().to_vec()),
             },
         })
+    }
+
+    fn extra_methods(&self) -> &'static [http::Method] {
+        self.handshake.extra_methods()
+    }
+
+    fn challenge(&self, req: &Inbound<'_>) -> Option<Result<HandshakeReply, Rejection>> {
+        self.handshake.challenge(req, self.verify_token.as_ref())
+    }
+
+    fn handshake(&self, req: &Inbound<'_>, body: &[u8]) -> Option<HandshakeReply> {
+        if self.handshake == Handshake::None {
+            return None;
+        }
+        // Runs only after `verify` succeeded; verifying again names the key.
+        let index = self.verify(req, body).ok()?.secret_index;
+        self.handshake.handshake(req, body, self.keys.key(index))
     }
 }
 

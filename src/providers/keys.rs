@@ -77,6 +77,12 @@ impl KeyRing {
         self.tag_len
     }
 
+    /// The key of secret `index` (for replies signed with the secret that
+    /// verified, e.g. Zoom's `encryptedToken`).
+    pub(crate) fn key(&self, index: usize) -> Option<&hmac::Key> {
+        self.keys.get(index).map(|(k, _)| k)
+    }
+
     fn active(&self, now_ms: i64) -> impl Iterator<Item = (usize, &hmac::Key)> {
         self.keys
             .iter()

@@ -15,6 +15,7 @@ mod canonical;
 mod catalog;
 mod common;
 mod generic;
+mod handshake;
 mod hmac;
 mod keys;
 mod standard_webhooks;
@@ -23,6 +24,8 @@ mod structured;
 mod testutil;
 mod token;
 mod url;
+#[cfg(test)]
+mod vectors;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -203,7 +206,7 @@ pub type SharedVerifier = Arc<dyn Verifier>;
 
 /// One row of `hookguard providers`: what a built-in scheme checks, derived
 /// from the declaration table so the listing cannot drift from the code.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ProviderInfo {
     /// Provider name as used in `route.provider`.
     pub name: &'static str,
@@ -213,9 +216,14 @@ pub struct ProviderInfo {
     pub headers: String,
     /// What is signed, as a template over `{id}`, `{timestamp}`, `{body}`.
     pub signed: String,
-    /// Default timestamp window, e.g. `300 s, both ways`, or `none` when no
-    /// timestamp is signed or the provider documents no window.
+    /// Scheme family, e.g. `hmac` or `structured`.
+    pub family: &'static str,
+    /// Default timestamp window and direction, or `-` when nothing is timed.
     pub tolerance: String,
+    /// The handshake the proxy answers, or `-`.
+    pub handshake: &'static str,
+    /// Where the facts come from (vendor docs or SDK).
+    pub source: &'static str,
 }
 
 /// Names of every built-in provider, in table order, for `check`'s
@@ -230,6 +238,36 @@ pub fn describe_all() -> Vec<ProviderInfo> {
         .iter()
         .map(catalog::Provider::info)
         .collect()
+}
+
+/// The headers provider `name` would send for `req`, signed with `secret`
+/// (the secret as configured: `whsec_...` for Standard Webhooks), one
+/// `(name, value)` per header, for `hookguard sign` and tests.
+pub fn sign(
+    name: &str,
+    secret: &[u8],
+    req: &SignRequest<'_>,
+) -> Result<Vec<(String, String)>, BuildError> {
+    use catalog::Family;
+
+    let provider = catalog::lookup(name).ok_or_else(|| BuildError {
+        field: "provider".into(),
+        message: format!("unknown provider {name:?}"),
+    })?;
+    match &provider.family {
+        Family::Hmac(spec) => hmac::sign(spec, secret, req),
+        Family::GenericHmac => Err(BuildError {
+            field: "provider".into(),
+            message: "the generic \"hmac\" provider is shaped by [route.hmac]; sign with a named provider".into(),
+        }),
+        Family::Structured(spec) => structured::sign(spec, secret, req),
+        Family::StandardWebhooks(spec) => standard_webhooks::sign(spec, secret, req),
+        Family::Token(spec) => token::sign(spec, secret, req),
+        Family::Url(scheme) => url::sign(*scheme, secret, req),
+        Family::Asymmetric(scheme) => asymmetric::sign(*scheme, secret, req),
+        Family::BodyFields => body_fields::sign(secret, req),
+        Family::Canonical => canonical::sign(secret, req),
+    }
 }
 
 /// Builds the verifier for provider `name` from a route's parameters.
@@ -257,7 +295,10 @@ pub fn build(name: &str, params: ProviderParams<'_>) -> Result<SharedVerifier, B
         });
     }
     let verifier: SharedVerifier = match &provider.family {
-        Family::Hmac(spec) => Arc::new(hmac::HmacVerifier::build(name, spec, params)?),
+        Family::Hmac(spec) => Arc::new(
+            hmac::HmacVerifier::build(name, spec, params)?
+                .with_handshake(provider.handshake, params.verify_token),
+        ),
         Family::GenericHmac => {
             let spec = generic::generic_spec(params.hmac)?;
             Arc::new(hmac::HmacVerifier::build(name, &spec, params)?)

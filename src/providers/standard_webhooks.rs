@@ -18,7 +18,8 @@ use super::common::{
 };
 use super::keys::{match_any, Blind, KeyRing};
 use super::{
-    BuildError, Dedup, Inbound, ProviderInfo, ProviderParams, Rejection, Verified, Verifier,
+    BuildError, Dedup, Inbound, ProviderInfo, ProviderParams, Rejection, SignRequest, Verified,
+    Verifier,
 };
 use crate::config::{HmacAlgorithm, SignatureEncoding};
 use base64::Engine as _;
@@ -60,6 +61,7 @@ impl StandardWebhooksSpec {
             ),
             signed: super::common::render_template(SIGNED),
             tolerance: super::common::tolerance_text(Some(self.tolerance)),
+            ..ProviderInfo::default()
         }
     }
 }
@@ -77,6 +79,32 @@ fn decode_secret(raw: &[u8]) -> Result<Cow<'_, [u8]>, String> {
         ));
     }
     Ok(Cow::Owned(key))
+}
+
+/// The three headers a Standard Webhooks sender would send (`hookguard sign`);
+/// `secret` is the `whsec_` string.
+pub(crate) fn sign(
+    spec: &StandardWebhooksSpec,
+    secret: &[u8],
+    req: &SignRequest<'_>,
+) -> Result<Vec<(String, String)>, BuildError> {
+    let key = decode_secret(secret).map_err(|message| BuildError {
+        field: "secret".into(),
+        message,
+    })?;
+    let id = match req.id {
+        Some(id) => id.to_owned(),
+        None => super::common::default_id(req.timestamp),
+    };
+    let ts = req.timestamp.to_string();
+    let signed = Signed::new(SIGNED, req.body, ts.as_bytes(), id.as_bytes());
+    let tag = super::common::hmac_sign(HmacAlgorithm::Sha256, &key, signed.parts());
+    let sig = super::common::encode_signature(&tag, SignatureEncoding::Base64);
+    Ok(vec![
+        (spec.id_header.to_owned(), id),
+        (spec.timestamp_header.to_owned(), ts),
+        (spec.signature_header.to_owned(), format!("v1,{sig}")),
+    ])
 }
 
 // === impl StandardWebhooksVerifier ===

@@ -16,7 +16,8 @@ use super::common::{
 };
 use super::keys::{match_any, Blind, KeyRing};
 use super::{
-    BuildError, Dedup, Inbound, ProviderInfo, ProviderParams, Rejection, Verified, Verifier,
+    BuildError, Dedup, Inbound, ProviderInfo, ProviderParams, Rejection, SignRequest, Verified,
+    Verifier,
 };
 use crate::config::{HmacAlgorithm, SignatureEncoding};
 
@@ -30,6 +31,8 @@ pub(crate) struct StructuredSpec {
     pub(crate) header: &'static str,
     /// Between pairs: `,` (Stripe) or `;` (Paddle); spaces around pairs are ignored.
     pub(crate) separator: u8,
+    /// How a sender joins pairs (`,`; WorkOS `, `), for `hookguard sign`.
+    pub(crate) joiner: &'static str,
     /// Key of the signed timestamp (`t`, `ts`), if the scheme has one.
     pub(crate) timestamp_key: Option<&'static str>,
     /// How the timestamp is written.
@@ -63,8 +66,30 @@ impl StructuredSpec {
             ),
             signed: common::render_template(self.signed),
             tolerance: common::tolerance_text(self.timestamp_key.map(|_| self.tolerance)),
+            ..ProviderInfo::default()
         }
     }
+}
+
+/// The header a sender of this scheme would send for `req` (`hookguard sign`).
+pub(crate) fn sign(
+    spec: &StructuredSpec,
+    secret: &[u8],
+    req: &SignRequest<'_>,
+) -> Result<Vec<(String, String)>, BuildError> {
+    let timestamp = spec.timestamp_format.render(req.timestamp);
+    let signed = Signed::new(spec.signed, req.body, timestamp.as_bytes(), b"");
+    let tag = common::hmac_sign(spec.algorithm, secret, signed.parts());
+    let sig = format!(
+        "{}={}",
+        spec.signature_key,
+        common::encode_signature(&tag, spec.encoding)
+    );
+    let value = match spec.timestamp_key {
+        Some(k) => format!("{k}={timestamp}{}{sig}", spec.joiner),
+        None => sig,
+    };
+    Ok(vec![(spec.header.to_owned(), value)])
 }
 
 // === impl StructuredVerifier ===

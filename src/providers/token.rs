@@ -14,7 +14,8 @@ use ring::hmac;
 use super::common::{header_bytes, header_name};
 use super::keys::{is_active, Blind};
 use super::{
-    BuildError, Dedup, Inbound, ProviderInfo, ProviderParams, Rejection, Verified, Verifier,
+    BuildError, Dedup, Inbound, ProviderInfo, ProviderParams, Rejection, SignRequest, Verified,
+    Verifier,
 };
 
 /// Longest delivery id used as a dedup key; longer values are ignored.
@@ -42,8 +43,27 @@ impl TokenSpec {
             headers,
             signed: "nothing (the token is compared in constant time)".into(),
             tolerance: super::common::tolerance_text(None),
+            ..ProviderInfo::default()
         }
     }
+}
+
+/// The headers a token sender would send (`hookguard sign`): the token
+/// itself, and the delivery id when one is given.
+pub(crate) fn sign(
+    spec: &TokenSpec,
+    secret: &[u8],
+    req: &SignRequest<'_>,
+) -> Result<Vec<(String, String)>, BuildError> {
+    let token = std::str::from_utf8(secret).map_err(|_| BuildError {
+        field: "secret".into(),
+        message: "a token must be UTF-8 text".into(),
+    })?;
+    let mut out = vec![(spec.header.to_owned(), token.to_owned())];
+    if let (Some(h), Some(id)) = (spec.delivery_id_header, req.id) {
+        out.push((h.to_owned(), id.to_owned()));
+    }
+    Ok(out)
 }
 
 // === impl TokenVerifier ===

@@ -88,6 +88,7 @@ impl UrlScheme {
             headers,
             signed: signed.into(),
             tolerance: common::tolerance_text((self == Self::HubSpotV3).then(|| self.tolerance())),
+            ..ProviderInfo::default()
         }
     }
 }

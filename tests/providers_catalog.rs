@@ -1,0 +1,201 @@
+//! Every catalog provider through the real proxy, driven by the catalog:
+//! requests are produced with `providers::sign` (the external vectors are
+//! checked in `src/providers/vectors.rs`), so these tests pin the pipeline
+//! behaviour per provider — valid, tampered, missing, stale, replayed — and
+//! the handshakes the proxy answers itself without forwarding.
+//!
+//! It covers the families whose requests are headers over the body (HMAC,
+//! structured, Standard Webhooks, token). Providers whose signing input is a
+//! URL, a private key or body fields (Twilio, Square, HubSpot, Trello,
+//! Discord, SendGrid, Standard Webhooks Ed25519, Mailgun, Contentful) are
+//! driven through the proxy by `providers_new_families.rs`.
+
+mod common;
+
+use common::*;
+use hookguard::providers::{self, SignRequest};
+
+const SW_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const SECRET: &str = "catalog-test-secret";
+const VERIFY_TOKEN: &str = "meta-verify-token";
+
+fn secret_for(name: &str) -> &'static str {
+    let info = providers::describe_all();
+    let row = info.iter().find(|r| r.name == name).unwrap();
+    if row.family == "standard-webhooks" {
+        SW_SECRET
+    } else {
+        SECRET
+    }
+}
+
+fn names() -> Vec<&'static str> {
+    const HEADER_FAMILIES: [&str; 4] = ["hmac", "structured", "standard-webhooks", "token"];
+    providers::describe_all()
+        .into_iter()
+        .filter(|r| r.name != "hmac" && HEADER_FAMILIES.contains(&r.family))
+        .map(|r| r.name)
+        .collect()
+}
+
+fn config() -> String {
+    let mut toml = String::from(
+        "[server]\nlisten = \"127.0.0.1:0\"\n\n[upstream]\nurl = \"{upstream}\"\ntimeout = \"5s\"\n",
+    );
+    for name in names() {
+        toml.push_str(&format!(
+            "\n[[route]]\npath = \"/p/{name}\"\nprovider = \"{name}\"\nsecrets = [\"{}\"]\n",
+            secret_for(name)
+        ));
+        if providers::describe_all()
+            .iter()
+            .any(|r| r.name == name && r.handshake.contains("verify_token"))
+        {
+            toml.push_str(&format!("verify_token = \"{VERIFY_TOKEN}\"\n"));
+        }
+    }
+    toml
+}
+
+fn signed(name: &str, body: &[u8], timestamp: i64, id: &str) -> Vec<(String, String)> {
+    let req = SignRequest {
+        body,
+        timestamp,
+        id: Some(id),
+        url: None,
+        method: "POST",
+    };
+    providers::sign(name, secret_for(name).as_bytes(), &req).unwrap()
+}
+
+fn refs(h: &[(String, String)]) -> Vec<(&str, &str)> {
+    h.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect()
+}
+
+#[tokio::test]
+async fn every_provider_valid_tampered_missing_stale_and_replayed() {
+    let up = Upstream::start().await;
+    let p = proxy(&config(), &up).await;
+    let rows = providers::describe_all();
+    for name in names() {
+        let path = format!("/p/{name}");
+        let body = format!(r#"{{"event":"test","provider":"{name}"}}"#);
+        let h = signed(name, body.as_bytes(), now_secs(), &format!("evt_{name}"));
+        let before = up.count();
+
+        let a = post(&p, &path, &refs(&h), body.as_bytes()).await;
+        assert_eq!(a.status, 200, "{name}: {}", a.text());
+        assert_eq!(a.text(), "ok from upstream", "{name}");
+        let got = up.received().pop().unwrap();
+        assert_eq!(got.headers["x-hookguard-verified"], name);
+        assert_eq!(got.body, body.as_bytes(), "{name}");
+
+        // Replay of the same delivery: answered, not forwarded.
+        let a = post(&p, &path, &refs(&h), body.as_bytes()).await;
+        assert_eq!(a.text(), r#"{"status":"duplicate"}"#, "{name}");
+        assert_eq!(up.count(), before + 1, "{name}");
+
+        // Tampered body (token schemes sign nothing about the body).
+        let family = rows.iter().find(|r| r.name == name).unwrap().family;
+        if family != "token" {
+            let a = post(&p, &path, &refs(&h), b"{\"event\":\"forged\"}").await;
+            assert_rejected(&a, 401, "invalid_signature");
+        }
+
+        // The signature header removed.
+        let sig_header = &h[0].0;
+        let rest: Vec<(String, String)> =
+            h.iter().filter(|(n, _)| n != sig_header).cloned().collect();
+        let a = post(&p, &path, &refs(&rest), body.as_bytes()).await;
+        assert_rejected(&a, 401, "missing_signature");
+
+        // A stale timestamp, for schemes that sign one.
+        let timed = rows.iter().find(|r| r.name == name).unwrap().tolerance != "none";
+        if timed {
+            let old = signed(name, body.as_bytes(), now_secs() - 86_400, "evt_old");
+            let a = post(&p, &path, &refs(&old), body.as_bytes()).await;
+            assert_rejected(&a, 401, "timestamp_out_of_tolerance");
+        }
+        assert_eq!(
+            up.count(),
+            before + 1,
+            "{name}: a rejection reached upstream"
+        );
+    }
+}
+
+#[tokio::test]
+async fn handshakes_are_answered_and_not_forwarded() {
+    let up = Upstream::start().await;
+    let p = proxy(&config(), &up).await;
+
+    // Slack url_verification (signed).
+    let body = br#"{"token":"t","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}"#;
+    let h = signed("slack", body, now_secs(), "x");
+    let a = post(&p, "/p/slack", &refs(&h), body).await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.headers["content-type"], "text/plain");
+    assert_eq!(
+        a.text(),
+        "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
+    );
+    // Unsigned, it is refused like any other request.
+    let a = post(&p, "/p/slack", &[], body).await;
+    assert_rejected(&a, 401, "missing_signature");
+
+    // Zoom endpoint.url_validation: encryptedToken = hex(HMAC-SHA256(secret, plainToken)).
+    let body = br#"{"event":"endpoint.url_validation","payload":{"plainToken":"qgg8vlvZRS6UYooatFL8Aw"},"event_ts":1654503849680}"#;
+    let h = signed("zoom", body, now_secs(), "x");
+    let a = post(&p, "/p/zoom", &refs(&h), body).await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    assert_eq!(a.headers["content-type"], "application/json");
+    let v: serde_json::Value = serde_json::from_slice(&a.body).unwrap();
+    assert_eq!(v["plainToken"], "qgg8vlvZRS6UYooatFL8Aw");
+    let expected = hmac256_hex(SECRET, &[b"qgg8vlvZRS6UYooatFL8Aw"]);
+    assert_eq!(v["encryptedToken"], expected.as_str());
+
+    // Twitch webhook_callback_verification (signed; type header unsigned but
+    // only honoured after the signature verified).
+    let body = br#"{"challenge":"pogchamp-kappa-360noscope-vohiyo","subscription":{"type":"channel.follow"}}"#;
+    let mut h = signed("twitch", body, now_secs(), "tw-1");
+    h.push((
+        "twitch-eventsub-message-type".into(),
+        "webhook_callback_verification".into(),
+    ));
+    let a = post(&p, "/p/twitch", &refs(&h), body).await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.text(), "pogchamp-kappa-360noscope-vohiyo");
+
+    // Meta GET hub.challenge with the right and a wrong verify_token.
+    let q = format!(
+        "/p/meta?hub.mode=subscribe&hub.verify_token={VERIFY_TOKEN}&hub.challenge=1158201444"
+    );
+    let a = send(&p, "GET", &q, &[], b"").await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.text(), "1158201444");
+    let a = send(
+        &p,
+        "GET",
+        "/p/meta?hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=1",
+        &[],
+        b"",
+    )
+    .await;
+    assert_rejected(&a, 401, "invalid_signature");
+
+    // Dropbox GET ?challenge= echo; plain GET without one is not a handshake.
+    let a = send(&p, "GET", "/p/dropbox?challenge=abc%20123", &[], b"").await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.headers["content-type"], "text/plain");
+    assert_eq!(a.text(), "abc 123");
+    let long = format!("/p/dropbox?challenge={}", "a".repeat(600));
+    let a = send(&p, "GET", &long, &[], b"").await;
+    assert_rejected(&a, 401, "invalid_signature");
+
+    // Nylas uses the same GET ?challenge= echo.
+    let a = send(&p, "GET", "/p/nylas?challenge=nylas-123", &[], b"").await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.text(), "nylas-123");
+
+    assert_eq!(up.count(), 0, "a handshake was forwarded");
+}
