@@ -79,7 +79,14 @@ async fn every_provider_valid_tampered_missing_stale_and_replayed() {
     let rows = providers::describe_all();
     for name in names() {
         let path = format!("/p/{name}");
-        let body = format!(r#"{{"event":"test","provider":"{name}"}}"#);
+        // webhookTimestamp (ms): Linear signs its timestamp inside the body.
+        let body_at = |secs: i64| {
+            format!(
+                r#"{{"event":"test","provider":"{name}","webhookTimestamp":{}}}"#,
+                secs * 1000
+            )
+        };
+        let body = body_at(now_secs());
         let h = signed(name, body.as_bytes(), now_secs(), &format!("evt_{name}"));
         let before = up.count();
 
@@ -112,8 +119,10 @@ async fn every_provider_valid_tampered_missing_stale_and_replayed() {
         // A stale timestamp, for schemes that sign one.
         let timed = rows.iter().find(|r| r.name == name).unwrap().tolerance != "none";
         if timed {
-            let old = signed(name, body.as_bytes(), now_secs() - 86_400, "evt_old");
-            let a = post(&p, &path, &refs(&old), body.as_bytes()).await;
+            let then = now_secs() - 86_400;
+            let old_body = body_at(then);
+            let old = signed(name, old_body.as_bytes(), then, "evt_old");
+            let a = post(&p, &path, &refs(&old), old_body.as_bytes()).await;
             assert_rejected(&a, 401, "timestamp_out_of_tolerance");
         }
         assert_eq!(

@@ -67,7 +67,10 @@ impl Provider {
             Family::Hmac(spec) => (
                 spec.info(self.name),
                 "hmac",
-                Some(spec.timestamp.as_ref().map(|_| spec.tolerance)),
+                Some(
+                    (spec.timestamp.is_some() || spec.body_timestamp.is_some())
+                        .then_some(spec.tolerance),
+                ),
             ),
             Family::GenericHmac => (
                 ProviderInfo {
@@ -193,6 +196,7 @@ pub(crate) static PROVIDERS: &[Provider] = &[
             id_header: None,
             signed: Cow::Borrowed(&[lit("v0:"), Part::Timestamp, lit(":"), Part::Body]),
             tolerance: secs(300, Direction::BothWays),
+            body_timestamp: None,
         }),
         handshake: Handshake::SlackUrlVerification,
         source: "Slack docs \"Verifying requests from Slack\"; slack-sdk",
@@ -398,6 +402,7 @@ pub(crate) static PROVIDERS: &[Provider] = &[
             id_header: None,
             signed: Cow::Borrowed(&[lit("v0:"), Part::Timestamp, lit(":"), Part::Body]),
             tolerance: secs(300, Direction::BothWays),
+            body_timestamp: None,
         }),
         handshake: Handshake::ZoomUrlValidation,
         source: "Zoom changelog \"Webhook validation and verification changes\" (providers.md §4)",
@@ -416,6 +421,7 @@ pub(crate) static PROVIDERS: &[Provider] = &[
             id_header: None,
             signed: Cow::Borrowed(&[lit("v0:"), Part::Timestamp, lit(":"), Part::Body]),
             tolerance: secs(300, Direction::BothWays),
+            body_timestamp: None,
         }),
         handshake: Handshake::None,
         source: "Frame.io developer docs \"Webhooks\" (providers.md §4)",
@@ -435,6 +441,7 @@ pub(crate) static PROVIDERS: &[Provider] = &[
             id_header: Some(Cow::Borrowed("twitch-eventsub-message-id")),
             signed: Cow::Borrowed(&[Part::Id, Part::Timestamp, Part::Body]),
             tolerance: secs(600, Direction::PastOnly),
+            body_timestamp: None,
         }),
         handshake: Handshake::TwitchCallbackVerification,
         source: "Twitch docs \"Handling webhook events\"; @twurple/eventsub-http",
@@ -454,6 +461,7 @@ pub(crate) static PROVIDERS: &[Provider] = &[
             id_header: None,
             signed: Cow::Borrowed(&[Part::Timestamp, Part::Body]),
             tolerance: secs(300, Direction::BothWays),
+            body_timestamp: None,
         }),
         handshake: Handshake::None,
         source: "Zendesk docs \"Verifying webhook authenticity\" (providers.md §4)",
@@ -769,6 +777,17 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         family: Family::Hmac(HmacSpec::body(Sha256, "x-sendbird-signature", None, Hex)),
         handshake: Handshake::None,
         source: "Sendbird Platform API docs \"Webhooks\" (x-sendbird-signature; hex as in Sendbird community example)",
+    },
+    // Linear: hex HMAC-SHA256 of the body; the signed body's own
+    // `webhookTimestamp` (ms) must be within 60 s (the SDK's check).
+    Provider {
+        name: "linear",
+        family: Family::Hmac(
+            HmacSpec::body(Sha256, "linear-signature", None, Hex)
+                .with_body_timestamp("webhookTimestamp", secs(60, Direction::BothWays)),
+        ),
+        handshake: Handshake::None,
+        source: "@linear/sdk 98.0.0 webhooks (SDK source: Linear-Signature hex, webhookTimestamp within 60 s)",
     },
     // --- families: url, asymmetric, body fields, canonical ---
     // Twilio: HMAC-SHA1 over URL + sorted form params (or URL with bodySHA256).

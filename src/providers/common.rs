@@ -407,13 +407,19 @@ impl Tolerance {
             parse_timestamp(raw, format).map_err(|why| Rejection::TimestampOutOfTolerance {
                 detail: format!("header {name:?}: {why}"),
             })?;
+        self.check_ms(&format!("header {name:?}"), ts, now_ms)
+    }
+
+    /// Checks an already parsed timestamp (Unix ms) read from `what` (for
+    /// the audit detail, e.g. `header "x-timestamp"` or `body field ...`).
+    pub(crate) fn check_ms(&self, what: &str, ts: i64, now_ms: i64) -> Result<(), Rejection> {
         let skew = i128::from(now_ms) - i128::from(ts);
         let window = i128::from(self.window_ms);
         let secs = |ms: i128| ms / 1000;
         if skew > window {
             return Err(Rejection::TimestampOutOfTolerance {
                 detail: format!(
-                    "header {name:?}: timestamp is {} s old (tolerance {} s)",
+                    "{what}: timestamp is {} s old (tolerance {} s)",
                     secs(skew),
                     secs(window)
                 ),
@@ -422,7 +428,7 @@ impl Tolerance {
         if self.direction == Direction::BothWays && -skew > window {
             return Err(Rejection::TimestampOutOfTolerance {
                 detail: format!(
-                    "header {name:?}: timestamp is {} s in the future (tolerance {} s)",
+                    "{what}: timestamp is {} s in the future (tolerance {} s)",
                     secs(-skew),
                     secs(window)
                 ),

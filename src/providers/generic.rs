@@ -79,6 +79,7 @@ pub(crate) fn generic_spec(cfg: Option<&GenericHmac>) -> Result<HmacSpec, BuildE
         id_header: cfg.id_header.as_ref().map(|h| Cow::Owned(h.clone())),
         signed: Cow::Owned(signed),
         tolerance: GENERIC_TOLERANCE,
+        body_timestamp: None,
     })
 }
 

@@ -103,6 +103,18 @@ const VECTORS: &[Vector] = &[
         body: r#"{"id":"evt_test_webhook","object":"event"}"#,
         now: 1_700_000_000,
     },
+    // comp: providers.md, Linear — Python hmac; @linear/sdk 98.0.0 accepted the
+    // same construction. The signed body carries webhookTimestamp (ms).
+    Vector {
+        provider: "linear",
+        secret: "lin_wh_secret",
+        headers: &[(
+            "linear-signature",
+            "91e919dc0fd99df1cae12efef1ca08b082cfa523f101b572ec14ed98863fdf35",
+        )],
+        body: r#"{"action":"create","type":"Issue","webhookTimestamp":1700000000000}"#,
+        now: 1_700_000_010,
+    },
     // pub: Slack docs worked example.
     Vector {
         provider: "slack",
@@ -528,7 +540,8 @@ fn sign_then_verify_round_trips_for_every_provider() {
         } else {
             "round-trip-secret"
         };
-        let body = br#"{"event":"round.trip","n":1}"#;
+        // webhookTimestamp: Linear signs its timestamp inside the body.
+        let body = br#"{"event":"round.trip","n":1,"webhookTimestamp":1700000000000}"#;
         let req = SignRequest {
             body,
             timestamp: 1_700_000_000,
