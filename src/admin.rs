@@ -4,7 +4,8 @@
 //! | path            | answer                                                  |
 //! |-----------------|---------------------------------------------------------|
 //! | `/healthz`      | 200 while the process runs                              |
-//! | `/readyz`       | 200 once serving; 503 while draining on shutdown        |
+//! | `/readyz`       | 200 once serving; 503 while draining on shutdown, or    |
+//! |                 | while the replay store is down under `reject`          |
 //! | `/metrics`      | Prometheus text exposition                              |
 //! | `/audit/report` | JSON totals, per route and code, 24 h hourly, suspicious IPs |
 //! | `/secrets`      | JSON per route and secret index: uses, last use, expiry |
@@ -28,6 +29,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use ring::hmac;
 use tokio::net::TcpListener;
 
+use crate::config::OnStoreError;
 use crate::proxy::App;
 use crate::report::rfc3339;
 
@@ -90,7 +92,7 @@ pub async fn serve(
         tokio::spawn(async move {
             let service = service_fn(move |req| {
                 let state = Arc::clone(&state);
-                async move { Ok::<_, std::convert::Infallible>(respond(&state, &req)) }
+                async move { Ok::<_, std::convert::Infallible>(respond(&state, &req).await) }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -101,7 +103,7 @@ pub async fn serve(
     }
 }
 
-fn respond(state: &AdminState, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+async fn respond(state: &AdminState, req: &Request<Incoming>) -> Response<Full<Bytes>> {
     let app = state.app.load_full();
     if !state.authorized(&app, req) {
         let mut resp = text(StatusCode::UNAUTHORIZED, "unauthorized\n");
@@ -114,8 +116,21 @@ fn respond(state: &AdminState, req: &Request<Incoming>) -> Response<Full<Bytes>>
     }
     match req.uri().path() {
         "/healthz" => text(StatusCode::OK, "ok\n"),
-        "/readyz" if state.ready.load(Ordering::Acquire) => text(StatusCode::OK, "ready\n"),
-        "/readyz" => text(StatusCode::SERVICE_UNAVAILABLE, "draining\n"),
+        "/readyz" if !state.ready.load(Ordering::Acquire) => {
+            text(StatusCode::SERVICE_UNAVAILABLE, "draining\n")
+        }
+        // Under `on_store_error = "reject"` a replica whose replay store is
+        // down refuses every webhook: take it out of the load balancer.
+        "/readyz"
+            if app.config().replay.on_store_error == OnStoreError::Reject
+                && !app.replay().check().await =>
+        {
+            text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "replay store unavailable\n",
+            )
+        }
+        "/readyz" => text(StatusCode::OK, "ready\n"),
         "/metrics" => {
             let mut resp = text(StatusCode::OK, app.metrics().encode(app.replay().len()));
             resp.headers_mut().insert(

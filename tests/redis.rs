@@ -532,3 +532,46 @@ async fn the_url_can_come_from_the_environment() {
     // The URL is held as a secret: Debug never shows it.
     assert!(!format!("{:?}", a.app().config().replay).contains("redis://"));
 }
+
+/// GET `/readyz` on the admin listener: status and body.
+async fn readyz(p: &Running) -> (u16, String) {
+    use http_body_util::BodyExt;
+    let addr = p.admin_addr.expect("admin listener configured");
+    let req = http::Request::get(format!("http://{addr}/readyz"))
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .unwrap();
+    let resp = client().request(req).await.unwrap();
+    let status = resp.status().as_u16();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test]
+async fn readiness_follows_the_store_under_reject() {
+    let mut redis = Redis::start();
+    let up = Upstream::start().await;
+    let toml = format!(
+        "{}\n[admin]\nlisten = \"127.0.0.1:0\"\n",
+        config(&redis, "reject")
+    );
+    let p = proxy(&toml, &up).await;
+    assert_eq!(readyz(&p).await, (200, "ready\n".into()));
+
+    redis.stop();
+    assert_eq!(readyz(&p).await, (503, "replay store unavailable\n".into()));
+
+    redis.restart();
+    let mut last = readyz(&p).await;
+    for _ in 0..50 {
+        if last.0 == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        last = readyz(&p).await;
+    }
+    assert_eq!(
+        last,
+        (200, "ready\n".into()),
+        "ready again once Redis is back"
+    );
+}
