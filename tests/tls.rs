@@ -98,6 +98,11 @@ secrets = ["It's a Secret to Everybody"]
     let got = up.received();
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].headers["x-forwarded-proto"], "https");
+    // HTTP/2 has no Host header: X-Forwarded-Host comes from :authority.
+    assert_eq!(
+        got[0].headers["x-forwarded-host"],
+        format!("localhost:{}", p.addr.port()).as_str()
+    );
     assert_eq!(&got[0].body[..], b"Hello, World!");
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -340,7 +340,7 @@ async fn handle_inner(
     decision: &mut Decision,
 ) -> Result<Response<ResponseBody>, Refusal> {
     let server = &app.config.server;
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
 
     // Phase: host (HTTP/2 carries it as :authority in the URI).
     let host = parts
@@ -455,14 +455,12 @@ async fn handle_inner(
         &parts.uri,
     )
     .map_err(|e| Refusal::Internal(format!("upstream uri: {e}")))?;
-    let mut out_headers = parts.headers.clone();
     let xff = headers::forwarded_for_chain(conn.peer.ip(), &parts.headers, &server.trusted_proxies);
-    headers::prepare_upstream(
-        &mut out_headers,
-        &xff,
-        scheme,
-        parts.headers.get(header::HOST),
-    );
+    // Host, or HTTP/2's :authority, as the provider addressed us.
+    let inbound_host = host.and_then(|h| HeaderValue::from_str(h).ok());
+    // The inbound headers are not needed past this point: move, don't copy.
+    let mut out_headers = std::mem::take(&mut parts.headers);
+    headers::prepare_upstream(&mut out_headers, &xff, scheme, inbound_host.as_ref());
     if let Ok(v) = HeaderValue::from_str(route.verifier.provider()) {
         out_headers.insert(headers::X_HOOKGUARD_VERIFIED, v);
     }
