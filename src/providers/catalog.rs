@@ -114,6 +114,25 @@ impl Provider {
     }
 }
 
+/// The template `v0:{timestamp}:{body}` (Slack, Zoom, Frame.io).
+const V0_TEMPLATE: &[Part] = &[lit("v0:"), Part::Timestamp, lit(":"), Part::Body];
+
+/// Slack's shape, shared by Zoom and Frame.io: `v0=<hex>` of HMAC-SHA256 over
+/// `v0:{timestamp}:{body}`, Unix-seconds timestamp header, 300 s both ways.
+const fn v0_timestamped(signature: &'static str, timestamp: &'static str) -> HmacSpec {
+    HmacSpec {
+        algorithm: Sha256,
+        header: Cow::Borrowed(signature),
+        prefix: Some(Cow::Borrowed("v0=")),
+        encoding: Hex,
+        timestamp: Some((Cow::Borrowed(timestamp), TimestampFormat::UnixSeconds)),
+        id_header: None,
+        signed: Cow::Borrowed(V0_TEMPLATE),
+        tolerance: secs(300, Direction::BothWays),
+        body_timestamp: None,
+    }
+}
+
 /// The provider named `name` (exact, lower-case match).
 pub(crate) fn lookup(name: &str) -> Option<&'static Provider> {
     PROVIDERS.iter().find(|p| p.name == name)
@@ -184,20 +203,7 @@ pub(crate) static PROVIDERS: &[Provider] = &[
     // Slack: `v0=<hex>` over `v0:{ts}:{body}`, 300 s both ways.
     Provider {
         name: "slack",
-        family: Family::Hmac(HmacSpec {
-            algorithm: Sha256,
-            header: Cow::Borrowed("x-slack-signature"),
-            prefix: Some(Cow::Borrowed("v0=")),
-            encoding: Hex,
-            timestamp: Some((
-                Cow::Borrowed("x-slack-request-timestamp"),
-                TimestampFormat::UnixSeconds,
-            )),
-            id_header: None,
-            signed: Cow::Borrowed(&[lit("v0:"), Part::Timestamp, lit(":"), Part::Body]),
-            tolerance: secs(300, Direction::BothWays),
-            body_timestamp: None,
-        }),
+        family: Family::Hmac(v0_timestamped("x-slack-signature", "x-slack-request-timestamp")),
         handshake: Handshake::SlackUrlVerification,
         source: "Slack docs \"Verifying requests from Slack\"; slack-sdk",
     },
@@ -390,39 +396,13 @@ pub(crate) static PROVIDERS: &[Provider] = &[
     // Zoom: Slack's shape under x-zm-*; no documented window, 300 s as Slack.
     Provider {
         name: "zoom",
-        family: Family::Hmac(HmacSpec {
-            algorithm: Sha256,
-            header: Cow::Borrowed("x-zm-signature"),
-            prefix: Some(Cow::Borrowed("v0=")),
-            encoding: Hex,
-            timestamp: Some((
-                Cow::Borrowed("x-zm-request-timestamp"),
-                TimestampFormat::UnixSeconds,
-            )),
-            id_header: None,
-            signed: Cow::Borrowed(&[lit("v0:"), Part::Timestamp, lit(":"), Part::Body]),
-            tolerance: secs(300, Direction::BothWays),
-            body_timestamp: None,
-        }),
+        family: Family::Hmac(v0_timestamped("x-zm-signature", "x-zm-request-timestamp")),
         handshake: Handshake::ZoomUrlValidation,
         source: "Zoom changelog \"Webhook validation and verification changes\" (providers.md §4)",
     },
     Provider {
         name: "frameio",
-        family: Family::Hmac(HmacSpec {
-            algorithm: Sha256,
-            header: Cow::Borrowed("x-frameio-signature"),
-            prefix: Some(Cow::Borrowed("v0=")),
-            encoding: Hex,
-            timestamp: Some((
-                Cow::Borrowed("x-frameio-request-timestamp"),
-                TimestampFormat::UnixSeconds,
-            )),
-            id_header: None,
-            signed: Cow::Borrowed(&[lit("v0:"), Part::Timestamp, lit(":"), Part::Body]),
-            tolerance: secs(300, Direction::BothWays),
-            body_timestamp: None,
-        }),
+        family: Family::Hmac(v0_timestamped("x-frameio-signature", "x-frameio-request-timestamp")),
         handshake: Handshake::None,
         source: "Frame.io developer docs \"Webhooks\" (providers.md §4)",
     },
