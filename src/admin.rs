@@ -9,6 +9,10 @@
 //! | `/metrics`      | Prometheus text exposition                              |
 //! | `/audit/report` | JSON totals, per route and code, 24 h hourly, suspicious IPs |
 //! | `/secrets`      | JSON per route and secret index: uses, last use, expiry |
+//! | `/spool`        | queue mode: JSON depth, oldest age, size, counters      |
+//! | `/spool/dead`   | queue mode: dead letters, metadata only (no body, no header values) |
+//! | `POST /spool/retry[?id=N]` | queue mode: dead letter N (or all) back to pending |
+//! | `POST /spool/purge` | queue mode: delete every dead letter               |
 //!
 //! When `admin.token` is set every path (health included) needs
 //! `Authorization: Bearer <token>`, compared in constant time; otherwise 401.
@@ -111,10 +115,21 @@ async fn respond(state: &AdminState, req: &Request<Incoming>) -> Response<Full<B
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         return resp;
     }
+    if req.method() == Method::POST {
+        return spool_action(&app, req).await;
+    }
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
     }
     match req.uri().path() {
+        "/spool" => match app.spool() {
+            Some(spool) => json(&spool_stats(spool)),
+            None => no_spool(),
+        },
+        "/spool/dead" => match app.spool() {
+            Some(spool) => json(&dead_letters(spool)),
+            None => no_spool(),
+        },
         "/healthz" => text(StatusCode::OK, "ok\n"),
         "/readyz" if !state.ready.load(Ordering::Acquire) => {
             text(StatusCode::SERVICE_UNAVAILABLE, "draining\n")
@@ -145,6 +160,84 @@ async fn respond(state: &AdminState, req: &Request<Incoming>) -> Response<Full<B
         "/secrets" => json(&secrets(&app)),
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
     }
+}
+
+fn no_spool() -> Response<Full<Bytes>> {
+    text(
+        StatusCode::NOT_FOUND,
+        "no route uses delivery = \"queue\"\n",
+    )
+}
+
+/// `POST /spool/retry[?id=N]` and `POST /spool/purge`.
+async fn spool_action(app: &App, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+    let Some(spool) = app.spool() else {
+        return no_spool();
+    };
+    let result = match req.uri().path() {
+        "/spool/retry" => {
+            let id = req
+                .uri()
+                .query()
+                .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("id=")));
+            let id = match id.map(str::parse::<u64>) {
+                None => None,
+                Some(Ok(id)) => Some(id),
+                Some(Err(_)) => return text(StatusCode::BAD_REQUEST, "id must be a number\n"),
+            };
+            spool
+                .retry(id)
+                .await
+                .map(|n| serde_json::json!({ "retried": n }))
+        }
+        "/spool/purge" => spool
+            .purge()
+            .await
+            .map(|n| serde_json::json!({ "purged": n })),
+        _ => return text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n"),
+    };
+    match result {
+        Ok(doc) => json(&doc),
+        Err(e) => text(StatusCode::SERVICE_UNAVAILABLE, format!("spool: {e}\n")),
+    }
+}
+
+/// The `/spool` document: queue depth, age, size and delivery counters.
+pub fn spool_stats(spool: &crate::spool::Spool) -> serde_json::Value {
+    let s = spool.stats();
+    serde_json::json!({
+        "pending": s.pending,
+        "dead": s.dead,
+        "oldest_pending_age_ms": s.oldest_pending_age_ms,
+        "used_bytes": s.used_bytes,
+        "attempts_total": s.attempts_total,
+        "delivered_total": s.delivered_total,
+        "dead_lettered_total": s.dead_lettered_total,
+        "delivery_latency_ms_sum": s.delivery_latency_ms_sum,
+    })
+}
+
+/// The `/spool/dead` document. Metadata only: stored headers carry the
+/// provider's signature and are never shown, nor is the body.
+pub fn dead_letters(spool: &crate::spool::Spool) -> serde_json::Value {
+    let rows: Vec<_> = spool
+        .list_dead()
+        .into_iter()
+        .map(|(id, m)| {
+            serde_json::json!({
+                "id": id,
+                "route": m.route,
+                "provider": m.provider,
+                "event_id": m.event_id,
+                "received_at_ms": m.received_at_ms,
+                "attempts": m.attempts,
+                "last_status": m.last_status,
+                "last_error": m.last_error,
+                "body_len": m.body_len,
+            })
+        })
+        .collect();
+    serde_json::json!({ "dead_letters": rows })
 }
 
 /// The `/audit/report` document.

@@ -24,9 +24,9 @@ use hookguard::runtime::Running;
 
 /// Standard Webhooks secret from the reference libraries' tests.
 const SW_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-/// Webhooks sent during the outage. The issue asks for 1,000; 200 keeps CI
-/// time sane on a shared 2-core machine and exercises the same paths.
-const OUTAGE_N: usize = 200;
+/// Webhooks sent during the outage, as issue #7 asks (about 10 s in a debug
+/// build on a 2-core machine).
+const OUTAGE_N: usize = 1_000;
 /// Webhooks sent around the `kill -9`.
 const CRASH_N: usize = 500;
 /// Upper bound for anything we wait on (avoids hangs; never asserted).
@@ -271,8 +271,13 @@ async fn upstream_400_is_a_dead_letter_after_one_attempt_and_retry_redelivers() 
     let (up, addr) = Scripted::start().await;
     up.script(&[(400, None)]);
     let dir = spool_dir("dead");
-    let proxy = start(&config(addr, &dir, "", FAST_RETRY)).await;
+    let toml = format!(
+        "{}\n[admin]\nlisten = \"127.0.0.1:0\"\n",
+        config(addr, &dir, "", FAST_RETRY)
+    );
+    let proxy = start(&toml).await;
     let spool = Arc::clone(proxy.app().spool().unwrap());
+    let admin = proxy.admin_addr.expect("admin listener");
 
     let answer = send_signed(proxy.addr, "msg_dead").await.unwrap();
     assert_eq!(answer.0, 202);
@@ -287,8 +292,27 @@ async fn upstream_400_is_a_dead_letter_after_one_attempt_and_retry_redelivers() 
     assert_eq!(up.hits().len(), 1, "a 400 is not retried");
     assert_eq!(up.hits()[0].attempt, "1");
 
-    // An operator retries it; the upstream now accepts.
-    assert_eq!(spool.retry(Some(*id)).await.unwrap(), 1);
+    // The admin API lists it: metadata only, never the body or header values
+    // (the stored headers include the provider's signature).
+    let (status, listed) = admin_call(admin, "GET", "/spool/dead").await;
+    assert_eq!(status, 200);
+    let doc: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    let row = &doc["dead_letters"][0];
+    assert_eq!(row["id"], *id);
+    assert_eq!(row["event_id"], "msg_dead");
+    assert_eq!(row["last_status"], 400);
+    assert_eq!(row["attempts"], 1);
+    assert!(
+        !listed.contains("v1,"),
+        "no signature in the listing: {listed}"
+    );
+    assert!(!listed.contains("msg_dead\\\""), "no body in the listing");
+    let (_, stats) = admin_call(admin, "GET", "/spool").await;
+    assert!(stats.contains("\"dead\":1"), "{stats}");
+
+    // An operator retries it through the admin API; the upstream now accepts.
+    let (status, retried) = admin_call(admin, "POST", &format!("/spool/retry?id={id}")).await;
+    assert_eq!((status, retried.as_str()), (200, r#"{"retried":1}"#));
     eventually("redelivery", || {
         spool.pending_count() == 0 && spool.dead_count() == 0
     })
@@ -297,7 +321,22 @@ async fn upstream_400_is_a_dead_letter_after_one_attempt_and_retry_redelivers() 
     assert_eq!(hits.len(), 2);
     assert_eq!(hits[1].event_id, "msg_dead");
     assert_eq!(hits[1].body, body_of("msg_dead"));
+    let (status, purged) = admin_call(admin, "POST", "/spool/purge").await;
+    assert_eq!((status, purged.as_str()), (200, r#"{"purged":0}"#));
     proxy.shutdown().await;
+}
+
+/// One request to the admin listener: status and body text.
+async fn admin_call(admin: SocketAddr, method: &str, path: &str) -> (u16, String) {
+    let req = Request::builder()
+        .method(method)
+        .uri(format!("http://{admin}{path}"))
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let resp = client().request(req).await.unwrap();
+    let status = resp.status().as_u16();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
 }
 
 #[tokio::test]
