@@ -114,6 +114,23 @@ impl Provider {
     }
 }
 
+/// Stripe's shape, shared by Mux, Calendly and others: `t=<unix s>,v1=<hex>`
+/// (several `v1` allowed), HMAC-SHA256 over `{t}.{body}`.
+const fn stripe_style(header: &'static str, tolerance: ToleranceSpec) -> StructuredSpec {
+    StructuredSpec {
+        algorithm: Sha256,
+        header,
+        separator: b',',
+        joiner: ",",
+        timestamp_key: Some("t"),
+        timestamp_format: TimestampFormat::UnixSeconds,
+        signature_key: "v1",
+        encoding: Hex,
+        signed: T_DOT_BODY,
+        tolerance,
+    }
+}
+
 /// The template `v0:{timestamp}:{body}` (Slack, Zoom, Frame.io).
 const V0_TEMPLATE: &[Part] = &[lit("v0:"), Part::Timestamp, lit(":"), Part::Body];
 
@@ -185,18 +202,7 @@ pub(crate) static PROVIDERS: &[Provider] = &[
     // `whsec_...` string; SDKs check 300 s into the past only.
     Provider {
         name: "stripe",
-        family: Family::Structured(StructuredSpec {
-            algorithm: Sha256,
-            header: "stripe-signature",
-            separator: b',',
-            joiner: ",",
-            timestamp_key: Some("t"),
-            timestamp_format: TimestampFormat::UnixSeconds,
-            signature_key: "v1",
-            encoding: Hex,
-            signed: T_DOT_BODY,
-            tolerance: secs(300, Direction::PastOnly),
-        }),
+        family: Family::Structured(stripe_style("stripe-signature", secs(300, Direction::PastOnly))),
         handshake: Handshake::None,
         source: "stripe-node Webhooks.js; Stripe docs \"Verify webhook signatures\"",
     },
@@ -465,35 +471,13 @@ pub(crate) static PROVIDERS: &[Provider] = &[
     },
     Provider {
         name: "mux",
-        family: Family::Structured(StructuredSpec {
-            algorithm: Sha256,
-            header: "mux-signature",
-            separator: b',',
-            joiner: ",",
-            timestamp_key: Some("t"),
-            timestamp_format: TimestampFormat::UnixSeconds,
-            signature_key: "v1",
-            encoding: Hex,
-            signed: T_DOT_BODY,
-            tolerance: secs(300, Direction::PastOnly),
-        }),
+        family: Family::Structured(stripe_style("mux-signature", secs(300, Direction::PastOnly))),
         handshake: Handshake::None,
         source: "@mux/mux-node webhooks verifySignature",
     },
     Provider {
         name: "calendly",
-        family: Family::Structured(StructuredSpec {
-            algorithm: Sha256,
-            header: "calendly-webhook-signature",
-            separator: b',',
-            joiner: ",",
-            timestamp_key: Some("t"),
-            timestamp_format: TimestampFormat::UnixSeconds,
-            signature_key: "v1",
-            encoding: Hex,
-            signed: T_DOT_BODY,
-            tolerance: secs(180, Direction::PastOnly),
-        }),
+        family: Family::Structured(stripe_style("calendly-webhook-signature", secs(180, Direction::PastOnly))),
         handshake: Handshake::None,
         source: "Calendly developer docs \"Webhook signatures\" (providers.md §4)",
     },
@@ -651,18 +635,7 @@ pub(crate) static PROVIDERS: &[Provider] = &[
     // Persona: Stripe-style `t=..,v1=..`; no window documented, 300 s past-only as Stripe.
     Provider {
         name: "persona",
-        family: Family::Structured(StructuredSpec {
-            algorithm: Sha256,
-            header: "persona-signature",
-            separator: b',',
-            joiner: ",",
-            timestamp_key: Some("t"),
-            timestamp_format: TimestampFormat::UnixSeconds,
-            signature_key: "v1",
-            encoding: Hex,
-            signed: T_DOT_BODY,
-            tolerance: secs(300, Direction::PastOnly),
-        }),
+        family: Family::Structured(stripe_style("persona-signature", secs(300, Direction::PastOnly))),
         handshake: Handshake::None,
         source: "Persona docs \"Best Practices: Checking Signatures\" (window not documented; 300 s)",
     },
