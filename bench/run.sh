@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # Load benchmark: hookguard (verifying every request) against nginx (passing
-# requests through), both in front of the same minimal upstream, on loopback.
-# See the README, section "Performance".
+# requests through), both in front of the same minimal upstream, on loopback;
+# with 1 KiB bodies also hookguard with the Redis replay store and hookguard in
+# queue mode (202 once spooled, delivered later). README, "Performance".
 #
-#   bench/run.sh                 # full run: 10 s per run, A B A B three times per body size
+#   bench/run.sh                 # full run: 10 s per run, 3 rounds per body size (nginx,
+#                                #   hookguard, then for 1 KiB hookguard-redis, hookguard-queue)
 #   bench/run.sh --quick         # smoke run: a few seconds in total
 #   bench/run.sh --duration 20 --rounds 5 --keep
 #
-# Needs nginx, wrk (Debian: apt-get install nginx wrk), python3 and cargo;
-# installs nothing. Every process it starts is stopped on exit; every wait is
-# bounded. Exits non-zero when any check fails (a non-2xx answer, a request
-# that did not reach the upstream, too few pre-generated requests).
+# Needs nginx, wrk, redis-server (Debian: apt-get install nginx wrk redis-server),
+# python3 and cargo; installs nothing. Every process it starts is stopped on
+# exit; every wait is bounded. Exits non-zero when any check fails (a non-2xx
+# answer, a request that did not reach the upstream, too few pre-generated
+# requests, a queued webhook not delivered within 60 s).
 set -euo pipefail
 
 DURATION=10 ROUNDS=3 CONNS=64 IDLE_CONNS=10000 REPLAY_KEYS=1000000 KEEP=0
@@ -20,7 +23,7 @@ while [ $# -gt 0 ]; do
     --duration) DURATION="$2"; shift ;;
     --rounds) ROUNDS="$2"; shift ;;
     --keep) KEEP=1 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1 (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -30,15 +33,16 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 TOOLS=(python3 "$ROOT/bench/tools.py")
 
 missing=()
-for tool in nginx wrk python3 cargo; do
+for tool in nginx wrk redis-server python3 cargo; do
   command -v "$tool" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin" command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "bench: missing: ${missing[*]}" >&2
-  echo "bench: on Debian/Ubuntu: sudo apt-get install nginx wrk python3 (and cargo from rustup.rs)" >&2
+  echo "bench: on Debian/Ubuntu: sudo apt-get install nginx wrk redis-server python3 (and cargo from rustup.rs)" >&2
   exit 2
 fi
 NGINX="$(PATH="$PATH:/usr/sbin" command -v nginx)"
+REDIS="$(PATH="$PATH:/usr/sbin" command -v redis-server)"
 
 # 10,000 idle connections need as many descriptors (children inherit this).
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -123,12 +127,19 @@ wait_port "$NGINX_PORT" 10
 NGINX_WORKER="$(ps -o pid= --ppid "$NGINX_MASTER" | head -n1 | tr -d ' ')"
 [ -n "$NGINX_WORKER" ] || { log "no nginx worker found"; exit 1; }
 
+# --- redis (replay store of hookguard-redis) ------------------------------------
+REDIS_PORT="$("${TOOLS[@]}" port)"
+"$REDIS" --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$WORK" \
+  --daemonize no >"$WORK/redis.log" 2>&1 &
+PIDS+=($!)
+wait_port "$REDIS_PORT" 10
+
 # --- hookguard ----------------------------------------------------------------
 SECRET="bench-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 export HOOKGUARD_BENCH_SECRET="$SECRET"
 export TOKIO_WORKER_THREADS=1
 ROUTE=/webhooks/bench
-hookguard_config() { # port file
+hookguard_config() { # port file [store] [delivery]
   cat >"$2" <<CONF
 [server]
 listen = "127.0.0.1:$1"
@@ -139,6 +150,10 @@ url = "http://$UP_ADDR"
 
 [replay]
 ttl = "24h"
+store = "${3:-memory}"
+
+[spool]
+dir = "$WORK/spool-$1"
 
 [log]
 format = "json"
@@ -146,6 +161,7 @@ format = "json"
 [[route]]
 path = "$ROUTE"
 provider = "hmac"
+delivery = "${4:-forward}"
 secrets = ["env:HOOKGUARD_BENCH_SECRET"]
 [route.hmac]
 algorithm = "sha256"
@@ -159,11 +175,23 @@ CONF
 start_hookguard() { # port config log -> "pid ms"
   "${TOOLS[@]}" startup "$1" "$3" -- "$TARGET/hookguard" serve -c "$2"
 }
-HG_PORT="$("${TOOLS[@]}" port)"
-hookguard_config "$HG_PORT" "$WORK/hookguard.toml"
-"$TARGET/hookguard" check -c "$WORK/hookguard.toml" >/dev/null
-read -r HG_PID START_MS < <(start_hookguard "$HG_PORT" "$WORK/hookguard.toml" "$WORK/hookguard.log")
-PIDS+=("$HG_PID")
+# Three instances, configs identical but for the replay store / delivery mode.
+declare -A PORT_OF PID_OF
+for SYSTEM in hookguard hookguard-redis hookguard-queue; do
+  PORT_OF[$SYSTEM]="$("${TOOLS[@]}" port)"
+  case "$SYSTEM" in
+    hookguard) hookguard_config "${PORT_OF[$SYSTEM]}" "$WORK/$SYSTEM.toml" ;;
+    hookguard-redis) hookguard_config "${PORT_OF[$SYSTEM]}" "$WORK/$SYSTEM.toml" "redis://127.0.0.1:$REDIS_PORT/0" ;;
+    hookguard-queue) hookguard_config "${PORT_OF[$SYSTEM]}" "$WORK/$SYSTEM.toml" memory queue ;;
+  esac
+  "$TARGET/hookguard" check -c "$WORK/$SYSTEM.toml" >/dev/null
+  read -r pid ms < <(start_hookguard "${PORT_OF[$SYSTEM]}" "$WORK/$SYSTEM.toml" "$WORK/$SYSTEM.log")
+  PID_OF[$SYSTEM]=$pid
+  PIDS+=("$pid")
+  if [ "$SYSTEM" = hookguard ]; then START_MS=$ms; fi
+done
+PORT_OF[nginx]=$NGINX_PORT PID_OF[nginx]=$NGINX_WORKER
+HG_PID=${PID_OF[hookguard]}
 sleep 1
 IDLE_RSS_KIB="$(vm "$HG_PID" VmRSS)"
 NGINX_IDLE_KIB="$(vm "$NGINX_WORKER" VmRSS)"
@@ -177,21 +205,36 @@ for SIZE in 1024 65536; do
   "${TOOLS[@]}" body "$SIZE" "$WORK/body-$SIZE.json"
   # Requests to pre-sign per run: 1.5 x the best rate seen so far x duration.
   case "$SIZE" in 1024) RATE=40000 ;; *) RATE=12000 ;; esac
+  # The store and delivery variants with 1 KiB bodies only (to keep time).
+  case "$SIZE" in 1024) SYSTEMS="nginx hookguard hookguard-redis hookguard-queue" ;; *) SYSTEMS="nginx hookguard" ;; esac
   for ROUND in $(seq "$ROUNDS"); do
-    COUNT=$(( RATE * DURATION * 3 / 2 ))
-    # One fresh list per round (new ids, timestamp of now), used by both systems.
-    "${TOOLS[@]}" gen "$SECRET" "$ROUTE" "$WORK/body-$SIZE.json" "$COUNT" "$WORK/requests.txt"
-    for SYSTEM in nginx hookguard; do
-      if [ "$SYSTEM" = nginx ]; then PORT=$NGINX_PORT PID=$NGINX_WORKER; else PORT=$HG_PORT PID=$HG_PID; fi
+    for SYSTEM in $SYSTEMS; do
+      PORT=${PORT_OF[$SYSTEM]} PID=${PID_OF[$SYSTEM]}
+      COUNT=$(( RATE * DURATION * 3 / 2 ))
+      # A fresh list for every run (new ids, timestamp of now): no system ever
+      # sees an id twice, nor one another system has seen.
+      "${TOOLS[@]}" gen "$SECRET" "$ROUTE" "$WORK/body-$SIZE.json" "$COUNT" "$WORK/requests.txt"
       before="$(upstream_count)"
       cpu0="$(cpu_ticks "$PID")"
       out="$(timeout $((DURATION + 60)) wrk -t1 -c"$CONNS" -d"${DURATION}s" --timeout 10s \
         -s "$ROOT/bench/wrk/signed.lua" "http://127.0.0.1:$PORT$ROUTE" -- "$WORK/requests.txt" "$WORK/body-$SIZE.json")"
+      line="$(grep '^RESULT' <<<"$out")" || { log "wrk printed no RESULT:"; echo "$out" >&2; exit 1; }
+      eval "$(sed 's/^RESULT //; s/statuses=\[.*\]//' <<<"$line")"   # requests= duration_us= p50_us= ...
+      drain_ms=0
+      if [ "$SYSTEM" = hookguard-queue ]; then
+        # Acknowledged is not delivered: wait (at most 60 s) until the upstream
+        # has received every acknowledged webhook. CPU includes the delivery.
+        t0=$(date +%s%N)
+        for _ in $(seq 600); do
+          [ $(( $(upstream_count) - before )) -ge "$requests" ] && break
+          sleep 0.1
+        done
+        drain_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+        [ "$acked" -eq "$requests" ] || { log "$SYSTEM: $acked of $requests answers were 202"; non2xx=$((non2xx + 1)); }
+      fi
       cpu1="$(cpu_ticks "$PID")"
       sleep 0.5   # let in-flight requests that wrk stopped waiting for settle
       after="$(upstream_count)"
-      line="$(grep '^RESULT' <<<"$out")" || { log "wrk printed no RESULT:"; echo "$out" >&2; exit 1; }
-      eval "$(sed 's/^RESULT //; s/statuses=\[.*\]//' <<<"$line")"   # requests= duration_us= p50_us= ...
       reached=$((after - before))
       rps=$(( requests * 1000000 / duration_us ))
       [ "$rps" -gt "$RATE" ] && RATE=$rps
@@ -206,16 +249,16 @@ for SIZE in 1024 65536; do
       # CPU time the system under test spent per request (all its threads):
       # steadier than req/s when other work shares the machine.
       cpu_us=$(( (cpu1 - cpu0) * 1000000 / CLK_TCK / (requests > 0 ? requests : 1) ))
-      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$SYSTEM" "$SIZE" "$ROUND" "$rps" "$p50_us" \
-        "$p99_us" "$requests" "$reached" "$(vm "$PID" VmHWM)" "$cpu_us" "$ok" >>"$RESULTS"
-      log "$(printf '%-9s %6s B round %s: %6s req/s  p50 %6s us  p99 %6s us  cpu %4s us/req  %s' \
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$SYSTEM" "$SIZE" "$ROUND" "$rps" "$p50_us" \
+        "$p99_us" "$requests" "$reached" "$(vm "$PID" VmHWM)" "$cpu_us" "$ok" "$drain_ms" >>"$RESULTS"
+      log "$(printf '%-15s %6s B round %s: %6s req/s  p50 %6s us  p99 %6s us  cpu %4s us/req  %s' \
         "$SYSTEM" "$SIZE" "$ROUND" "$rps" "$p50_us" "$p99_us" "$cpu_us" "$ok")"
     done
   done
 done
 HG_LOG_LINES="$(wc -l <"$WORK/hookguard.log")"
 NGINX_LOG_LINES="$(wc -l <"$WORK/nginx/logs/access.log")"
-kill "$HG_PID" 2>/dev/null || true
+for SYSTEM in hookguard hookguard-redis hookguard-queue; do kill "${PID_OF[$SYSTEM]}" 2>/dev/null || true; done
 
 # --- idle keep-alive connections (a fresh hookguard) --------------------------
 HG2_PORT="$("${TOOLS[@]}" port)"
@@ -241,6 +284,6 @@ replay=$REPLAY_LINE
 log_lines=hookguard $HG_LOG_LINES, nginx access log $NGINX_LOG_LINES
 EXTRA
 echo
-echo "hookguard bench: wrk -t1 -c$CONNS -d${DURATION}s, $ROUNDS rounds (nginx, hookguard alternating), $(nproc) CPUs, $(uname -sr)"
+echo "hookguard bench: wrk -t1 -c$CONNS -d${DURATION}s, $ROUNDS rounds (in each: nginx, hookguard[, hookguard-redis, hookguard-queue]), $(nproc) CPUs, $(uname -sr)"
 "${TOOLS[@]}" report "$RESULTS" "$WORK/extra.txt"
 if [ "$FAILED" != 0 ]; then log "some runs FAILED their checks (see above)"; exit 1; fi

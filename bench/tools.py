@@ -127,23 +127,26 @@ async def idle(port, pid, conns):
 
 
 def report(results, extra):
+    # Columns: system body round req/s p50 p99 2xx upstream VmHWM cpu check drain_ms.
     rows = [l.rstrip("\n").split("\t") for l in open(results) if l.strip()]
     kv = dict(l.rstrip("\n").split("=", 1) for l in open(extra) if "=" in l)
     med = statistics.median
     print()
     print("per run:")
-    print(f"  {'system':<10}{'body':>7}{'round':>6}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
-          f"{'2xx':>9}{'upstream':>10}{'VmHWM MiB':>11}{'CPU us/req':>12}  check")
-    for sysn, size, rnd, rps, p50, p99, req, reached, hwm, cpu, ok in rows:
-        print(f"  {sysn:<10}{int(size)//1024:>5}Ki{rnd:>6}{int(rps):>9}{int(p50)/1000:>9.2f}"
+    print(f"  {'system':<16}{'body':>7}{'round':>6}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+          f"{'2xx':>9}{'upstream':>10}{'VmHWM MiB':>11}{'CPU us/req':>12}{'drain s':>9}  check")
+    for sysn, size, rnd, rps, p50, p99, req, reached, hwm, cpu, ok, drain in rows:
+        print(f"  {sysn:<16}{int(size)//1024:>5}Ki{rnd:>6}{int(rps):>9}{int(p50)/1000:>9.2f}"
               f"{int(p99)/1000:>9.2f}{int(req):>9}{int(reached):>10}{int(hwm)/1024:>11.1f}"
-              f"{int(cpu):>12}  {ok}")
+              f"{int(cpu):>12}{int(drain)/1000:>9.1f}  {ok}")
     agg = {}
-    for sysn, size, _, rps, p50, p99, _, _, hwm, cpu, _ in rows:
+    for sysn, size, _, rps, p50, p99, req, reached, hwm, cpu, ok, drain in rows:
         a = agg.setdefault((sysn, int(size)),
-                           {"rps": [], "p50": [], "p99": [], "hwm": [], "cpu": []})
+                           {"rps": [], "p50": [], "p99": [], "hwm": [], "cpu": [], "drain": [],
+                            "req": 0, "reached": 0, "ok": True})
         a["rps"].append(int(rps)); a["p50"].append(int(p50)); a["p99"].append(int(p99))
-        a["hwm"].append(int(hwm)); a["cpu"].append(int(cpu))
+        a["hwm"].append(int(hwm)); a["cpu"].append(int(cpu)); a["drain"].append(int(drain))
+        a["req"] += int(req); a["reached"] += int(reached); a["ok"] = a["ok"] and ok == "ok"
     print()
     print("median over rounds (peak RSS: VmHWM; nginx: its one worker process):")
     print("  | system    | body   | requests/s | p50 ms | p99 ms | peak RSS MiB | CPU us/req |")
@@ -165,6 +168,26 @@ def report(results, extra):
                   f"{max(h['hwm'])/max(n['hwm']):>12.2f} | {med(h['cpu'])/max(1, med(n['cpu'])):>10.2f} |")
             verdicts.append((f"throughput hookguard/nginx, {size//1024} KiB", f"{tr:.2f}", ">= 1.0", tr >= 1.0))
             verdicts.append((f"p99 latency hookguard/nginx, {size//1024} KiB", f"{pr:.2f}", "<= 1.0", pr <= 1.0))
+    variants = [("hookguard", "memory", "forward"), ("hookguard-redis", "redis", "forward"),
+                ("hookguard-queue", "memory", "queue")]
+    if any((v[0], 1024) in agg for v in variants[1:]):
+        print()
+        print("replay store and delivery mode, 1 KiB (queue: requests/s and latency are of the 202")
+        print("acknowledgements; CPU includes the later delivery; drain: time after the run until")
+        print("the upstream had every acknowledged webhook):")
+        print("  | system          | store  | delivery | requests/s | p50 ms | p99 ms | CPU us/req | answered / reached upstream | drain s |")
+        print("  |-----------------|--------|----------|-----------:|-------:|-------:|-----------:|-----------------------------|--------:|")
+        for sysn, store, mode in variants:
+            a = agg.get((sysn, 1024))
+            if a:
+                print(f"  | {sysn:<15} | {store:<6} | {mode:<8} | {med(a['rps']):>10.0f} | "
+                      f"{med(a['p50'])/1000:>6.2f} | {med(a['p99'])/1000:>6.2f} | {med(a['cpu']):>10.0f} | "
+                      f"{a['req']:>12} / {a['reached']:<12} | {max(a['drain'])/1000:>7.1f} |")
+        q = agg.get(("hookguard-queue", 1024))
+        if q:
+            verdicts.append(("every acknowledged (202) webhook reached the upstream",
+                             f"{q['reached']} of {q['req']}", "all, within 60 s",
+                             q["ok"] and q["reached"] >= q["req"]))
     hg_peak = max((max(a["hwm"]) for (sn, _), a in agg.items() if sn == "hookguard"), default=0) / 1024
     idle = int(kv.get("idle_rss_kib", 0)) / 1024
     start = float(kv.get("start_ms", 0))

@@ -1,5 +1,7 @@
 -- wrk script for bench/run.sh: sends pre-generated, distinct, validly signed
 -- webhooks (one unique signed id each) and counts every non-2xx answer.
+-- Any 2xx is success: 200 from a forwarding proxy, 202 ("queued") from
+-- hookguard in queue mode; 202s are also counted on their own ("acked").
 --
 --   wrk -t1 -c64 -d10s -s bench/wrk/signed.lua http://127.0.0.1:PORT -- DATA BODY
 --
@@ -14,6 +16,7 @@ local ids, sigs = {}, {}
 local n, i = 0, 0
 local path, ts, body, head
 non2xx = 0
+acked = 0
 exhausted = 0
 statuses = ""
 
@@ -49,6 +52,9 @@ end
 
 local seen = {}
 function response(status, headers, rbody)
+  if status == 202 then
+    acked = acked + 1
+  end
   if status < 200 or status > 299 then
     non2xx = non2xx + 1
     if not seen[status] then
@@ -64,16 +70,17 @@ function setup(thread)
 end
 
 function done(summary, latency, requests)
-  local bad, ex, st = 0, 0, ""
+  local bad, ack, ex, st = 0, 0, 0, ""
   for _, t in ipairs(threads) do
     bad = bad + t:get("non2xx")
+    ack = ack + t:get("acked")
     ex = ex + t:get("exhausted")
     st = st .. t:get("statuses")
   end
   local e = summary.errors
   io.write(string.format(
-    "RESULT requests=%d duration_us=%d p50_us=%d p99_us=%d non2xx=%d exhausted=%d "
+    "RESULT requests=%d duration_us=%d p50_us=%d p99_us=%d non2xx=%d acked=%d exhausted=%d "
       .. "sock_errors=%d statuses=[%s]\n",
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-    bad, ex, e.connect + e.read + e.write + e.timeout, st))
+    bad, ack, ex, e.connect + e.read + e.write + e.timeout, st))
 end
