@@ -131,6 +131,22 @@ const fn stripe_style(header: &'static str, tolerance: ToleranceSpec) -> Structu
     }
 }
 
+/// Meta's Graph API webhooks, under each product's name (Facebook,
+/// Instagram, WhatsApp): `sha256=<hex>` of the body, GET `hub.challenge`.
+const fn meta_platform(name: &'static str) -> Provider {
+    Provider {
+        name,
+        family: Family::Hmac(HmacSpec::body(
+            Sha256,
+            "x-hub-signature-256",
+            Some("sha256="),
+            Hex,
+        )),
+        handshake: Handshake::MetaVerifyToken,
+        source: "Meta docs \"Webhooks for Messenger Platform\" (providers.md §4 Meta)",
+    }
+}
+
 /// The template `v0:{timestamp}:{body}` (Slack, Zoom, Frame.io).
 const V0_TEMPLATE: &[Part] = &[lit("v0:"), Part::Timestamp, lit(":"), Part::Body];
 
@@ -266,50 +282,10 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         handshake: Handshake::None,
         source: "Bitbucket Cloud docs \"Secure webhooks\" (providers.md §4)",
     },
-    Provider {
-        name: "meta",
-        family: Family::Hmac(HmacSpec::body(
-            Sha256,
-            "x-hub-signature-256",
-            Some("sha256="),
-            Hex,
-        )),
-        handshake: Handshake::MetaVerifyToken,
-        source: "Meta docs \"Webhooks for Messenger Platform\" (providers.md §4 Meta)",
-    },
-    Provider {
-        name: "facebook",
-        family: Family::Hmac(HmacSpec::body(
-            Sha256,
-            "x-hub-signature-256",
-            Some("sha256="),
-            Hex,
-        )),
-        handshake: Handshake::MetaVerifyToken,
-        source: "Meta docs \"Webhooks for Messenger Platform\" (providers.md §4 Meta)",
-    },
-    Provider {
-        name: "instagram",
-        family: Family::Hmac(HmacSpec::body(
-            Sha256,
-            "x-hub-signature-256",
-            Some("sha256="),
-            Hex,
-        )),
-        handshake: Handshake::MetaVerifyToken,
-        source: "Meta docs \"Webhooks for Messenger Platform\" (providers.md §4 Meta)",
-    },
-    Provider {
-        name: "whatsapp",
-        family: Family::Hmac(HmacSpec::body(
-            Sha256,
-            "x-hub-signature-256",
-            Some("sha256="),
-            Hex,
-        )),
-        handshake: Handshake::MetaVerifyToken,
-        source: "Meta docs \"Webhooks for Messenger Platform\" (providers.md §4 Meta)",
-    },
+    meta_platform("meta"),
+    meta_platform("facebook"),
+    meta_platform("instagram"),
+    meta_platform("whatsapp"),
     Provider {
         name: "intercom",
         family: Family::Hmac(HmacSpec::body(Sha1, "x-hub-signature", Some("sha1="), Hex)),
