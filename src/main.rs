@@ -116,7 +116,13 @@ fn serve(args: &ConfigArg) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let _log_guard = telemetry::init(cfg.log.format);
+    let _log_guard = match telemetry::init(cfg.log.format) {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("hookguard: cannot start the log writer: {e}");
+            return ExitCode::from(1);
+        }
+    };
     for warning in &cfg.warnings {
         tracing::warn!(config = %cfg.source.display(), "{warning}");
     }
