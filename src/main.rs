@@ -126,10 +126,7 @@ fn serve(args: &ConfigArg) -> ExitCode {
     for warning in &cfg.warnings {
         tracing::warn!(config = %cfg.source.display(), "{warning}");
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match build_runtime() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("hookguard: cannot start the runtime: {e}");
@@ -161,6 +158,26 @@ fn serve(args: &ConfigArg) -> ExitCode {
         }
         ExitCode::SUCCESS
     })
+}
+
+/// The async runtime: as many worker threads as `TOKIO_WORKER_THREADS` (else
+/// one per CPU). With a single worker, a current-thread runtime: one thread
+/// that owns every task, where a work-stealing scheduler would only add
+/// cross-thread hand-offs and wake-ups to each request.
+fn build_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    let workers = std::env::var("TOKIO_WORKER_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+    if workers <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+    }
 }
 
 /// Waits for SIGTERM/SIGINT, reloading the configuration on every SIGHUP

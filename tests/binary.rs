@@ -16,10 +16,21 @@ const GH_SIG: &str = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f
 const OLD_SECRET: &str = "old-secret-value-9f8e7d";
 const NEW_SECRET: &str = "new-secret-value-1a2b3c";
 
+/// One worker thread: the binary runs a current-thread runtime.
 #[tokio::test]
-async fn binary_logs_decisions_without_secrets_and_drains_on_sigterm() {
+async fn binary_on_one_worker_logs_decisions_without_secrets_and_drains_on_sigterm() {
+    logs_decisions_and_drains("1").await;
+}
+
+/// Several worker threads: the multi-thread runtime.
+#[tokio::test]
+async fn binary_on_two_workers_logs_decisions_without_secrets_and_drains_on_sigterm() {
+    logs_decisions_and_drains("2").await;
+}
+
+async fn logs_decisions_and_drains(workers: &str) {
     let up = Upstream::start().await;
-    let dir = std::env::temp_dir().join(format!("hookguard-bin-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("hookguard-bin-{}-{workers}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("new.secret"), format!("{NEW_SECRET}\n")).unwrap();
     let cfg = format!(
@@ -55,6 +66,7 @@ secrets = [
         .arg(&path)
         .env("HG_TEST_GH_SECRET", GH_SECRET)
         .env("HOOKGUARD_LOG", "info")
+        .env("TOKIO_WORKER_THREADS", workers)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
