@@ -8,6 +8,9 @@
 //! for a secret, a signature, a header value or the body.
 
 use std::net::IpAddr;
+use std::sync::Arc;
+
+use crate::proxy::headers::IpText;
 use std::time::Duration;
 
 /// Tracing target of audit events.
@@ -44,10 +47,10 @@ impl Outcome {
 /// What is known about a request when its decision is made.
 #[derive(Debug, Clone)]
 pub struct Decision {
-    /// Matched route path, once known.
-    pub route: Option<String>,
+    /// Matched route path, once known (shared with the app: no copy per request).
+    pub route: Option<Arc<str>>,
     /// Provider of the matched route.
-    pub provider: Option<String>,
+    pub provider: Option<Arc<str>>,
     /// Client address (after trusted-proxy resolution).
     pub client_ip: IpAddr,
     /// Final outcome.
@@ -101,7 +104,7 @@ pub fn emit(d: &Decision) {
                 $level,
                 route = d.route.as_deref(),
                 provider = d.provider.as_deref(),
-                client_ip = %d.client_ip,
+                client_ip = IpText::new(d.client_ip).as_str(),
                 outcome = d.outcome.as_str(),
                 error = d.error,
                 detail = d.detail.as_deref(),

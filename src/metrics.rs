@@ -8,9 +8,11 @@
 //! that mirror state elsewhere (replay store size) are set at scrape time.
 
 use std::sync::atomic::AtomicI64;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use prometheus_client::encoding::{text::encode, EncodeLabelSet};
+use prometheus_client::encoding::{
+    text::encode, EncodeLabelSet, EncodeLabelValue, LabelValueEncoder,
+};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -23,21 +25,32 @@ use crate::report::Report;
 /// Route label for requests that matched no route.
 pub const UNMATCHED_ROUTE: &str = "unmatched";
 
+/// A route label: the configured path, shared with the app so that labelling
+/// a request copies no string.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+struct RouteName(Arc<str>);
+
+impl EncodeLabelValue for RouteName {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
+        std::fmt::Write::write_str(encoder, &self.0)
+    }
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    route: String,
+    route: RouteName,
     outcome: &'static str,
     code: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
-    route: String,
+    route: RouteName,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct UpstreamLabels {
-    route: String,
+    route: RouteName,
     class: &'static str,
 }
 
@@ -155,7 +168,7 @@ impl Metrics {
 
     /// Records one finished request from its audit decision.
     pub fn record(&self, d: &Decision) {
-        let route = d.route.clone().unwrap_or_else(|| UNMATCHED_ROUTE.into());
+        let route = RouteName(d.route.clone().unwrap_or_else(|| UNMATCHED_ROUTE.into()));
         self.requests
             .get_or_create(&RequestLabels {
                 route: route.clone(),

@@ -6,6 +6,7 @@
 //! from the configuration and the fixed code set, the ring has 24 slots.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -74,9 +75,9 @@ struct Hour {
 pub struct Report {
     totals: Counts,
     by_code: BTreeMap<&'static str, u64>,
-    routes: BTreeMap<String, Counts>,
+    routes: BTreeMap<Arc<str>, Counts>,
     hours: [Hour; HOURS],
-    secrets: BTreeMap<(String, usize), SecretUse>,
+    secrets: BTreeMap<(Arc<str>, usize), SecretUse>,
 }
 
 // === impl Report ===
@@ -89,9 +90,12 @@ impl Report {
             *self.by_code.entry(code).or_default() += 1;
         }
         if let Some(route) = &d.route {
-            self.routes.entry(route.clone()).or_default().add(d.outcome);
+            self.routes
+                .entry(Arc::clone(route))
+                .or_default()
+                .add(d.outcome);
             if let Some(i) = d.secret_index {
-                let used = self.secrets.entry((route.clone(), i)).or_default();
+                let used = self.secrets.entry((Arc::clone(route), i)).or_default();
                 used.matched += 1;
                 used.last_matched = Some(now);
             }
@@ -110,7 +114,7 @@ impl Report {
     /// Usage of secret `index` of `route`.
     pub fn secret_use(&self, route: &str, index: usize) -> SecretUse {
         self.secrets
-            .get(&(route.to_owned(), index))
+            .get(&(Arc::from(route), index))
             .copied()
             .unwrap_or_default()
     }
@@ -136,7 +140,7 @@ impl Report {
             .iter()
             .map(|(path, c)| {
                 (
-                    path.clone(),
+                    path.to_string(),
                     serde_json::json!({ "counts": c, "success_rate": c.success_rate() }),
                 )
             })

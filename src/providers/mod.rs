@@ -46,7 +46,8 @@ pub struct Inbound<'a> {
     /// The inbound headers.
     pub headers: &'a HeaderMap,
     /// The public URL the provider called (`public_url`, else rebuilt from
-    /// scheme, Host and path) — needed by schemes that sign the URL.
+    /// scheme, Host and path) — for schemes that sign the URL; empty for the
+    /// others (see [`Verifier::signs_url`]).
     pub public_url: &'a str,
     /// Wall-clock time of arrival, Unix milliseconds; one reading per request
     /// so every check agrees on "now".
@@ -113,6 +114,12 @@ pub trait Verifier: Send + Sync + 'static {
     /// The provider name that built this verifier (goes into
     /// `X-Hookguard-Verified` and the audit log).
     fn provider(&self) -> &str;
+
+    /// Whether the scheme signs the URL the provider called, so the proxy
+    /// must build [`Inbound::public_url`] (it skips that work otherwise).
+    fn signs_url(&self) -> bool {
+        false
+    }
 
     /// Checks that need only the head — signature header present, signed
     /// timestamp within tolerance — so a hostile request is refused before its

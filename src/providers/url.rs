@@ -238,6 +238,10 @@ impl UrlVerifier {
 }
 
 impl Verifier for UrlVerifier {
+    fn signs_url(&self) -> bool {
+        true
+    }
+
     fn provider(&self) -> &str {
         self.provider
     }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use http::uri::PathAndQuery;
 use http::{Request, Response, Uri};
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -130,23 +131,20 @@ fn error_chain(err: &dyn std::error::Error) -> String {
 /// path when the route overrides it (else the request's path), and the
 /// request's query, unchanged.
 pub fn upstream_uri(base: &Uri, override_path: bool, request: &Uri) -> Result<Uri, http::Error> {
-    let path = if override_path {
-        base.path()
-    } else {
-        request.path()
+    let path_and_query = match (override_path, request.path_and_query()) {
+        // The request's own path and query, shared rather than copied.
+        (false, Some(pq)) => pq.clone(),
+        (false, None) => PathAndQuery::from_static("/"),
+        (true, _) => match request.query() {
+            Some(query) => format!("{}?{query}", base.path()).parse()?,
+            None => base.path().parse()?,
+        },
     };
-    let path_and_query = match request.query() {
-        Some(query) => format!("{path}?{query}"),
-        None => path.to_owned(),
-    };
-    let mut builder = Uri::builder();
-    if let Some(scheme) = base.scheme() {
-        builder = builder.scheme(scheme.clone());
-    }
-    if let Some(authority) = base.authority() {
-        builder = builder.authority(authority.clone());
-    }
-    builder.path_and_query(path_and_query).build()
+    let mut parts = http::uri::Parts::default();
+    parts.scheme = base.scheme().cloned();
+    parts.authority = base.authority().cloned();
+    parts.path_and_query = Some(path_and_query);
+    Ok(Uri::from_parts(parts)?)
 }
 
 #[cfg(test)]
@@ -164,6 +162,24 @@ mod tests {
         assert_eq!(
             upstream_uri(&base, false, &req).unwrap(),
             "http://127.0.0.1:3000/webhooks/github?a=1&b=%20"
+        );
+        let plain: Uri = "/webhooks/github".parse().unwrap();
+        assert_eq!(
+            upstream_uri(&base, false, &plain).unwrap(),
+            "http://127.0.0.1:3000/webhooks/github"
+        );
+        assert_eq!(
+            upstream_uri(&base, true, &plain).unwrap(),
+            "http://127.0.0.1:3000/hooks/github"
+        );
+        let bare: Uri = "https://app.internal:8443".parse().unwrap();
+        assert_eq!(
+            upstream_uri(&bare, true, &req).unwrap(),
+            "https://app.internal:8443/?a=1&b=%20"
+        );
+        assert_eq!(
+            upstream_uri(&bare, false, &req).unwrap(),
+            "https://app.internal:8443/webhooks/github?a=1&b=%20"
         );
     }
 }

@@ -48,8 +48,18 @@ pub struct App {
     metrics: Arc<Metrics>,
     sources: Arc<Sources>,
     limiters: Vec<Option<RouteLimiter>>,
+    /// Each route's path and provider, shared with audit events and metric
+    /// labels instead of copied into each.
+    names: Vec<RouteNames>,
     /// The durable spool, when some route uses queue delivery.
     spool: Option<Arc<crate::spool::Spool>>,
+}
+
+/// A route's path and provider name, shared by every request's audit event
+/// and metric labels.
+struct RouteNames {
+    path: Arc<str>,
+    provider: Arc<str>,
 }
 
 /// Process-lifetime state every [`App`] generation shares: a reload swaps the
@@ -243,7 +253,16 @@ impl App {
             .iter()
             .map(|r| r.rate_limit.map(RouteLimiter::new))
             .collect();
+        let names = config
+            .routes
+            .iter()
+            .map(|r| RouteNames {
+                path: Arc::from(r.path.as_str()),
+                provider: Arc::from(r.provider.as_str()),
+            })
+            .collect();
         Self {
+            names,
             config,
             routes,
             replay: shared.replay,
@@ -291,11 +310,12 @@ impl App {
         &self.replay
     }
 
-    fn route(&self, path: &str) -> Option<(&Route, Option<&RouteLimiter>)> {
+    fn route(&self, path: &str) -> Option<(&Route, Option<&RouteLimiter>, &RouteNames)> {
         self.routes.get(path).map(|&i| {
             (
                 &self.config.routes[i],
                 self.limiters.get(i).and_then(Option::as_ref),
+                &self.names[i],
             )
         })
     }
@@ -353,9 +373,9 @@ async fn handle_inner(
     }
 
     // Phase: route.
-    let (route, limiter) = app.route(parts.uri.path()).ok_or(Refusal::NoRoute)?;
-    decision.route = Some(route.path.clone());
-    decision.provider = Some(route.provider.clone());
+    let (route, limiter, names) = app.route(parts.uri.path()).ok_or(Refusal::NoRoute)?;
+    decision.route = Some(Arc::clone(&names.path));
+    decision.provider = Some(Arc::clone(&names.provider));
 
     // Phase: method.
     if !route.methods.contains(&parts.method) {
@@ -380,6 +400,7 @@ async fn handle_inner(
     // sees them (behind load balancers that rewrite them); the query is
     // always the request's own unless the configured URL fixes one.
     let public_url = match (&route.public_url, parts.uri.query()) {
+        _ if !route.verifier.signs_url() => String::new(),
         (Some(url), Some(query)) if !url.contains('?') => format!("{url}?{query}"),
         (Some(url), _) => url.clone(),
         (None, _) => format!(

@@ -5,6 +5,7 @@
 //! The level comes from `HOOKGUARD_LOG`, else `RUST_LOG`, else `info`.
 
 pub mod batch_writer;
+pub mod json;
 
 use tracing_subscriber::EnvFilter;
 
@@ -29,11 +30,7 @@ pub fn init(format: LogFormat) -> std::io::Result<FlushGuard> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()));
     // A second init (tests in one process) keeps the first subscriber.
     let _ = match format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .try_init(),
+        LogFormat::Json => builder.event_format(json::JsonLines).try_init(),
         LogFormat::Pretty => builder.compact().try_init(),
     };
     Ok(guard)
