@@ -404,6 +404,57 @@ async fn forwarding_is_byte_identical_and_headers_are_rewritten() {
     assert_eq!(r.headers["x-forwarded-proto"], "http");
     assert_eq!(r.headers["x-forwarded-host"], p.addr.to_string().as_str());
     assert_eq!(r.headers["content-length"], body.len().to_string().as_str());
+    // An HTTP/1.1 request as a client sends it: origin-form target, and
+    // the upstream's own authority as Host.
+    assert!(
+        r.uri.scheme().is_none() && r.uri.authority().is_none(),
+        "{}",
+        r.uri
+    );
+    assert_eq!(r.headers["host"], up.addr.to_string().as_str());
+}
+
+#[tokio::test]
+async fn upstream_connections_are_kept_alive_and_closed_ones_never_reused() {
+    let up = Upstream::start().await;
+    let p = proxy(BASE, &up).await;
+    let send = |i: usize| {
+        let p = &p;
+        async move {
+            let body = format!("{{\"n\":{i}}}");
+            let sig = format!("sha256={}", hmac256_hex(GH_SECRET, &[body.as_bytes()]));
+            post(
+                p,
+                "/gh",
+                &[("x-hub-signature-256", sig.as_str())],
+                body.as_bytes(),
+            )
+            .await
+        }
+    };
+    for i in 0..5 {
+        assert_eq!(send(i).await.status, 200);
+    }
+    assert_eq!(
+        up.connections(),
+        1,
+        "one keep-alive connection for sequential requests"
+    );
+    // An upstream that closes after every answer: no request fails on a
+    // connection it closed, and each answer costs a new connection.
+    up.set(Behavior {
+        close: true,
+        ..Behavior::default()
+    });
+    for i in 5..10 {
+        assert_eq!(send(i).await.status, 200, "request {i}");
+    }
+    assert_eq!(
+        up.count(),
+        10,
+        "every request reached the upstream exactly once"
+    );
+    assert_eq!(up.connections(), 5);
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::uri::PathAndQuery;
+use http::uri::{PathAndQuery, Scheme};
 use http::{Request, Response, Uri};
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -19,6 +19,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls::RootCertStore;
+
+use super::pool::Http1Pool;
 
 /// Why the upstream gave no usable answer.
 #[derive(Debug, thiserror::Error)]
@@ -44,9 +46,12 @@ pub enum ClientBuildError {
     },
 }
 
-/// Pooled HTTP/1.1 (and, over TLS with ALPN, HTTP/2) client to upstreams.
+/// Pooled HTTP/1.1 (and, over TLS with ALPN, HTTP/2) client to upstreams:
+/// plain `http://` upstreams through [`Http1Pool`], `https://` through
+/// hyper-util's client.
 #[derive(Clone, Debug)]
 pub struct UpstreamClient {
+    plain: Arc<Http1Pool>,
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
 }
 
@@ -81,6 +86,7 @@ impl UpstreamClient {
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_connect_timeout(Some(Duration::from_secs(5)));
+        let plain = Arc::new(Http1Pool::new(http.clone()));
         let connector = HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()
@@ -98,7 +104,7 @@ impl UpstreamClient {
             // deliver a webhook twice.
             .retry_canceled_requests(true)
             .build(connector);
-        Ok(Self { client })
+        Ok(Self { plain, client })
     }
 
     /// Sends `req`, waiting at most `timeout` for the response head.
@@ -107,6 +113,12 @@ impl UpstreamClient {
         req: Request<Full<Bytes>>,
         timeout: Duration,
     ) -> Result<Response<Incoming>, UpstreamError> {
+        if req.uri().scheme() == Some(&Scheme::HTTP) {
+            return match tokio::time::timeout(timeout, self.plain.send(req)).await {
+                Err(_) => Err(UpstreamError::Timeout(timeout)),
+                Ok(result) => result.map_err(UpstreamError::Unreachable),
+            };
+        }
         match tokio::time::timeout(timeout, self.client.request(req)).await {
             Err(_) => Err(UpstreamError::Timeout(timeout)),
             Ok(Ok(resp)) => Ok(resp),
@@ -116,7 +128,7 @@ impl UpstreamClient {
 }
 
 /// Joins an error's source chain into one line for the audit log.
-fn error_chain(err: &dyn std::error::Error) -> String {
+pub(super) fn error_chain(err: &dyn std::error::Error) -> String {
     let mut out = err.to_string();
     let mut source = err.source();
     while let Some(e) = source {

@@ -10,6 +10,7 @@
 
 pub mod forward;
 pub mod headers;
+mod pool;
 mod queue;
 
 use std::collections::HashMap;

@@ -43,6 +43,8 @@ pub struct Behavior {
     pub status: u16,
     pub delay: Duration,
     pub body: &'static str,
+    /// Answer with `Connection: close` (the connection ends after it).
+    pub close: bool,
 }
 
 impl Default for Behavior {
@@ -51,6 +53,7 @@ impl Default for Behavior {
             status: 200,
             delay: Duration::ZERO,
             body: "ok from upstream",
+            close: false,
         }
     }
 }
@@ -61,6 +64,7 @@ pub struct Upstream {
     pub addr: SocketAddr,
     received: Arc<Mutex<Vec<Recorded>>>,
     behavior: Arc<Mutex<Behavior>>,
+    connections: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Upstream {
@@ -71,6 +75,7 @@ impl Upstream {
             addr,
             received: Arc::default(),
             behavior: Arc::default(),
+            connections: Arc::default(),
         };
         let state = up.clone();
         tokio::spawn(async move {
@@ -79,6 +84,9 @@ impl Upstream {
                     return;
                 };
                 let state = state.clone();
+                state
+                    .connections
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 tokio::spawn(async move {
                     let svc = service_fn(move |req: Request<Incoming>| {
                         let state = state.clone();
@@ -93,10 +101,14 @@ impl Upstream {
                             });
                             let b = state.behavior.lock().unwrap().clone();
                             tokio::time::sleep(b.delay).await;
-                            let resp = Response::builder()
+                            let mut resp = Response::builder()
                                 .status(b.status)
                                 .header("x-upstream", "yes")
-                                .header("content-type", "text/plain")
+                                .header("content-type", "text/plain");
+                            if b.close {
+                                resp = resp.header("connection", "close");
+                            }
+                            let resp = resp
                                 .body(Full::new(Bytes::from_static(b.body.as_bytes())))
                                 .unwrap();
                             Ok::<_, std::convert::Infallible>(resp)
@@ -121,6 +133,11 @@ impl Upstream {
 
     pub fn received(&self) -> Vec<Recorded> {
         self.received.lock().unwrap().clone()
+    }
+
+    /// TCP connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.connections.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub fn count(&self) -> usize {
