@@ -308,6 +308,51 @@ async fn row_duplicate_in_flight_is_409_exactly_one_reaches_upstream() {
 }
 
 #[tokio::test]
+async fn provider_hanging_up_mid_forward_still_settles_the_claim() {
+    let up = Upstream::start().await;
+    up.set(Behavior {
+        delay: Duration::from_millis(300),
+        ..Behavior::default()
+    });
+    let p = proxy(BASE, &up).await;
+    let body = br#"{"n":3}"#;
+    let h = sw_headers("msg_hangup", now_secs(), body);
+    let mut head = format!(
+        "POST /sw HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in &h {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    let mut s = TcpStream::connect(p.addr).await.unwrap();
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(body).await.unwrap();
+    // Hang up once the upstream has the request, before it answers.
+    let patience = std::time::Instant::now() + Duration::from_secs(5);
+    while up.count() == 0 {
+        assert!(std::time::Instant::now() < patience, "never forwarded");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    drop(s);
+    // The exchange finishes without the provider and settles the claim as
+    // delivered: the provider's retry is a duplicate — not a 409 until the
+    // lease runs out, and not a second delivery.
+    loop {
+        let a = post(&p, "/sw", &refs(&h), body).await;
+        if a.status == 409 {
+            assert!(std::time::Instant::now() < patience, "claim never settled");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        }
+        assert_eq!(a.status, 200, "{}", a.text());
+        assert_eq!(a.text(), r#"{"status":"duplicate"}"#);
+        break;
+    }
+    assert_eq!(up.count(), 1);
+}
+
+#[tokio::test]
 async fn upstream_failure_releases_the_key_so_a_retry_goes_through() {
     let up = Upstream::start().await;
     up.set(Behavior {

@@ -15,8 +15,11 @@ mod queue;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
@@ -529,9 +532,9 @@ async fn handle_inner(
 
 /// Sends the request upstream and settles the replay claim from the outcome.
 ///
-/// Runs as its own task: if the provider hangs up mid-request, the upstream
-/// exchange still completes and the claim is still settled, so the event is
-/// neither lost nor left blocked in flight.
+/// If the provider hangs up mid-request, the upstream exchange still
+/// completes and the claim is still settled (in a task of its own, see
+/// [`FinishOnDrop`]), so the event is neither lost nor left blocked in flight.
 async fn forward_and_settle(
     app: &Arc<App>,
     req: Request<Full<Bytes>>,
@@ -539,19 +542,54 @@ async fn forward_and_settle(
     claim: Option<(ReplayKey, ClaimToken)>,
 ) -> Result<Response<Incoming>, UpstreamError> {
     let app = Arc::clone(app);
-    let task = tokio::spawn(async move {
+    FinishOnDrop(Some(Box::pin(async move {
         let result = app.client.send(req, timeout).await;
         if let Some((key, token)) = claim {
             let delivered = matches!(&result, Ok(r) if r.status().is_success());
             app.replay.settle(key, token, delivered).await;
         }
         result
-    });
-    match task.await {
-        Ok(result) => result,
-        Err(e) => Err(UpstreamError::Unreachable(format!(
-            "forwarding task failed: {e}"
-        ))),
+    })))
+    .await
+}
+
+/// Polls a future in place, and if dropped before it finished (the request
+/// handler was cancelled because the client went away), hands it to a task
+/// of its own to run to completion. Cheaper than a task per request, with
+/// the same guarantee.
+struct FinishOnDrop<F>(Option<Pin<Box<F>>>)
+where
+    F: Future + Send + 'static,
+    F::Output: Send;
+
+impl<F> Future for FinishOnDrop<F>
+where
+    F: Future + Send + 'static,
+    F::Output: Send,
+{
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let Some(inner) = self.0.as_mut() else {
+            return Poll::Pending; // polled after completion: never resolves again
+        };
+        let out = std::task::ready!(inner.as_mut().poll(cx));
+        self.0 = None;
+        Poll::Ready(out)
+    }
+}
+
+impl<F> Drop for FinishOnDrop<F>
+where
+    F: Future + Send + 'static,
+    F::Output: Send,
+{
+    fn drop(&mut self) {
+        if let (Some(unfinished), Ok(runtime)) =
+            (self.0.take(), tokio::runtime::Handle::try_current())
+        {
+            runtime.spawn(unfinished);
+        }
     }
 }
 

@@ -119,6 +119,9 @@ struct Escaping<'a, W: fmt::Write>(&'a mut W);
 impl<W: fmt::Write> fmt::Write for Escaping<'_, W> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         let bytes = s.as_bytes();
+        if !bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\') {
+            return self.0.write_str(s); // the common case: nothing to escape
+        }
         let mut clean = 0;
         for (i, &b) in bytes.iter().enumerate() {
             let escape: &str = match b {
@@ -153,14 +156,24 @@ pub fn write_rfc3339_micros(w: &mut impl fmt::Write, at: SystemTime) -> fmt::Res
     let days = i64::try_from(secs / 86_400).unwrap_or(i64::MAX);
     let (year, month, day) = civil_from_days(days);
     let rem = secs % 86_400;
-    write!(
-        w,
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60,
-        since.subsec_micros()
-    )
+    // Digits placed by hand: `write!` with padding cost more than the rest
+    // of the line put together.
+    let mut text = *b"0000-00-00T00:00:00.000000Z";
+    let mut put = |at: usize, width: usize, mut value: u64| {
+        for slot in text[at..at + width].iter_mut().rev() {
+            *slot = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    };
+    put(0, 4, u64::try_from(year.clamp(0, 9999)).unwrap_or(0));
+    put(5, 2, u64::from(month));
+    put(8, 2, u64::from(day));
+    put(11, 2, rem / 3600);
+    put(14, 2, rem / 60 % 60);
+    put(17, 2, rem % 60);
+    put(20, 6, u64::from(since.subsec_micros()));
+    // Only ASCII digits were written into an ASCII template.
+    w.write_str(std::str::from_utf8(&text).unwrap_or_default())
 }
 
 /// Days since 1970-01-01 → (year, month, day) in the proleptic Gregorian
