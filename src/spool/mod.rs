@@ -3,10 +3,13 @@
 //!
 //! - [`store`]: the on-disk spool (redb), group commit, dead letters.
 //! - [`ops`]: `hookguard spool ls|retry|purge` on a stopped proxy's spool.
+//! - [`sched`]: which pending records are due, per route, in O(log n).
 //! - [`worker`]: the scheduler and delivery attempts, backoff, dead-lettering.
 
 pub mod ops;
+pub mod sched;
 pub mod store;
 pub mod worker;
 
+pub use sched::RouteStats;
 pub use store::{Meta, NewRecord, Spool, SpoolError, SpoolStats, State};

@@ -12,8 +12,9 @@
 //! mid-commit leaves the previous commit intact: a torn append is dropped,
 //! and it was never acknowledged.
 //!
-//! An in-memory index of every record's [`Meta`] (bodies stay on disk) is
-//! the scheduler's view; it is loaded at open, which is crash recovery.
+//! An in-memory index of every record's [`Meta`] (bodies stay on disk),
+//! with the delivery [`Schedule`] over it, is the scheduler's view; it is
+//! loaded at open, which is crash recovery.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -23,6 +24,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use redb::{Database, Durability, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot, Notify};
+
+use super::sched::{Policy, RouteStats, Schedule};
 
 const META: TableDefinition<u64, &[u8]> = TableDefinition::new("meta");
 const BODY: TableDefinition<u64, &[u8]> = TableDefinition::new("body");
@@ -131,10 +134,32 @@ enum Op {
 #[derive(Default)]
 struct Index {
     records: BTreeMap<u64, Meta>,
+    /// Pending records by route and due time, claims, dead letters.
+    sched: Schedule,
     /// Bytes of the records on disk.
     used: u64,
     /// Bytes of appends in flight (admitted, not yet committed).
     reserved: u64,
+}
+
+// === impl Index ===
+
+impl Index {
+    /// Adds record `id`, or replaces it; keeps the schedule and size in step.
+    fn put(&mut self, id: u64, meta: Meta) {
+        self.delete(id);
+        self.used += meta.footprint();
+        self.sched.insert(id, &meta);
+        self.records.insert(id, meta);
+    }
+
+    /// Removes record `id`, if present.
+    fn delete(&mut self, id: u64) {
+        if let Some(old) = self.records.remove(&id) {
+            self.sched.remove(id, &old);
+            self.used = self.used.saturating_sub(old.footprint());
+        }
+    }
 }
 
 /// A point-in-time view of the spool for metrics (`/metrics`, admin API).
@@ -204,8 +229,7 @@ impl Spool {
             for row in meta.iter().map_err(storage)? {
                 let (id, bytes) = row.map_err(storage)?;
                 let meta: Meta = serde_json::from_slice(bytes.value()).map_err(storage)?;
-                index.used += meta.footprint();
-                index.records.insert(id.value(), meta);
+                index.put(id.value(), meta);
             }
         }
         txn.commit().map_err(storage)?;
@@ -295,19 +319,50 @@ impl Spool {
             .collect()
     }
 
-    /// Runs `f` over the index (arrival order) without copying it.
-    pub(crate) fn with_records<R>(&self, f: impl FnOnce(&BTreeMap<u64, Meta>) -> R) -> R {
-        f(&self.lock().records)
+    /// Claims every record that is due at `now` on the given routes (path
+    /// and policy), for delivery: each comes back with the position of its
+    /// route in `routes`. A claimed record is not handed out again until
+    /// [`Spool::release`]. Also returns the earliest future attempt time
+    /// among the records left waiting. Records of routes not listed are
+    /// left alone. O(routes + claimed · log n).
+    pub(crate) fn claim_due(
+        &self,
+        routes: &[(&str, Policy)],
+        now: i64,
+    ) -> (Vec<(usize, u64, Meta)>, Option<i64>) {
+        let mut index = self.lock();
+        let index = &mut *index;
+        let mut next: Option<i64> = None;
+        let mut due = Vec::new();
+        let mut ids = Vec::new();
+        for (pos, &(route, policy)) in routes.iter().enumerate() {
+            ids.clear();
+            if let Some(at) = index.sched.claim_due(route, policy, now, &mut ids) {
+                next = Some(next.map_or(at, |n| n.min(at)));
+            }
+            for &id in &ids {
+                match index.records.get(&id) {
+                    Some(meta) => due.push((pos, id, meta.clone())),
+                    None => index.sched.release(id, route),
+                }
+            }
+        }
+        (due, next)
+    }
+
+    /// Ends the claim on record `id` of `route` once its attempt is over
+    /// (outcome recorded or not): if still pending it can be claimed again.
+    pub(crate) fn release(&self, id: u64, route: &str) {
+        self.lock().sched.release(id, route);
     }
 
     /// Dead letters (metadata only), in arrival order.
     pub fn list_dead(&self) -> Vec<(u64, Meta)> {
         let index = self.lock();
         index
-            .records
-            .iter()
-            .filter(|(_, m)| m.state == State::Dead)
-            .map(|(id, m)| (*id, m.clone()))
+            .sched
+            .dead_ids()
+            .filter_map(|id| index.records.get(&id).map(|m| (id, m.clone())))
             .collect()
     }
 
@@ -351,53 +406,56 @@ impl Spool {
     /// Records waiting for delivery (metrics: queue depth).
     pub fn pending_count(&self) -> usize {
         let index = self.lock();
-        index
-            .records
-            .values()
-            .filter(|m| m.state == State::Pending)
-            .count()
+        let pending: u64 = index.sched.route_stats().map(|(_, s)| s.pending).sum();
+        usize::try_from(pending).unwrap_or(usize::MAX)
     }
 
     /// Dead letters held (metrics).
     pub fn dead_count(&self) -> usize {
-        let index = self.lock();
-        index
-            .records
-            .values()
-            .filter(|m| m.state == State::Dead)
-            .count()
+        self.lock().sched.dead_ids().count()
     }
 
     /// Age in milliseconds of the oldest pending record (metrics), if any.
     pub fn oldest_pending_age_ms(&self) -> Option<i64> {
         let index = self.lock();
         let oldest = index
-            .records
-            .values()
-            .filter(|m| m.state == State::Pending)
-            .map(|m| m.received_at_ms)
+            .sched
+            .route_stats()
+            .filter_map(|(_, s)| s.oldest_received_ms)
             .min()?;
         Some(unix_millis().saturating_sub(oldest).max(0))
     }
 
+    /// Pending, dead and oldest pending record of every route that has (or
+    /// had) records, in route order (metrics). O(routes).
+    pub fn route_stats(&self) -> Vec<(String, RouteStats)> {
+        let index = self.lock();
+        let mut rows: Vec<(String, RouteStats)> = index
+            .sched
+            .route_stats()
+            .map(|(route, s)| (route.to_owned(), s))
+            .collect();
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        rows
+    }
+
     /// Depth, age, size and delivery counters in one snapshot (metrics).
+    /// O(routes), not O(records).
     pub fn stats(&self) -> SpoolStats {
         let now = unix_millis();
         let mut stats = SpoolStats::default();
         {
             let index = self.lock();
             stats.used_bytes = index.used;
-            for meta in index.records.values() {
-                match meta.state {
-                    State::Pending => {
-                        stats.pending += 1;
-                        let age = u64::try_from(now - meta.received_at_ms).unwrap_or(0);
-                        stats.oldest_pending_age_ms =
-                            Some(stats.oldest_pending_age_ms.map_or(age, |a| a.max(age)));
-                    }
-                    State::Dead => stats.dead += 1,
+            let mut oldest: Option<i64> = None;
+            for (_, route) in index.sched.route_stats() {
+                stats.pending += route.pending;
+                stats.dead += route.dead;
+                if let Some(at) = route.oldest_received_ms {
+                    oldest = Some(oldest.map_or(at, |o| o.min(at)));
                 }
             }
+            stats.oldest_pending_age_ms = oldest.map(|at| u64::try_from(now - at).unwrap_or(0));
         }
         let c = &self.counters;
         stats.attempts_total = c.attempts.load(Ordering::Relaxed);
@@ -507,20 +565,18 @@ fn commit(db: &Database, batch: &mut [Op]) -> Result<Vec<u64>, String> {
 fn apply(index: &mut Index, op: Op, id: u64) {
     match op {
         Op::Append(rec, tx) => {
-            index.used += rec.meta.footprint();
-            index.records.insert(id, rec.meta);
+            index.put(id, rec.meta);
             let _ = tx.send(Ok(id));
         }
         Op::Put(_, meta, tx) => {
-            if let Some(slot) = index.records.get_mut(&id) {
-                *slot = *meta;
+            // Only what still exists (it may have been purged meanwhile).
+            if index.records.contains_key(&id) {
+                index.put(id, *meta);
             }
             let _ = tx.send(Ok(()));
         }
         Op::Delete(_, tx) => {
-            if let Some(old) = index.records.remove(&id) {
-                index.used = index.used.saturating_sub(old.footprint());
-            }
+            index.delete(id);
             let _ = tx.send(Ok(()));
         }
     }

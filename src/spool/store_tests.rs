@@ -87,3 +87,58 @@ async fn full_spool_refuses() {
     assert!(matches!(err, SpoolError::Full { .. }), "{err}");
     assert_eq!(spool.pending_count(), 0);
 }
+
+#[tokio::test]
+async fn schedule_follows_appends_updates_and_removes() {
+    let dir = std::env::temp_dir().join(format!("hg-spool-sched-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let spool = Spool::open(&dir, 1 << 20).unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let record = NewRecord {
+            meta: meta("/q"),
+            body: bytes::Bytes::from_static(b"abc"),
+        };
+        ids.push(spool.append(record).await.unwrap());
+    }
+    let routes = [("/q", Policy::Concurrent(2)), ("/gone", Policy::Ordered)];
+    let (due, next) = spool.claim_due(&routes, unix_millis());
+    let claimed: Vec<u64> = due.iter().map(|(_, id, _)| *id).collect();
+    assert_eq!(claimed, ids[..2], "two at most, oldest first");
+    assert!(due.iter().all(|(pos, _, m)| *pos == 0 && m.route == "/q"));
+    assert_eq!(next, None, "at the limit: nothing to wait for");
+
+    // First delivered, second failed for good, third retried later.
+    spool.remove(ids[0]).await.unwrap();
+    spool.release(ids[0], "/q");
+    let mut dead = due[1].2.clone();
+    dead.state = State::Dead;
+    spool.update(ids[1], dead).await.unwrap();
+    spool.release(ids[1], "/q");
+    let (due, _) = spool.claim_due(&routes, unix_millis());
+    assert_eq!(due.len(), 1);
+    let mut later = due[0].2.clone();
+    later.next_attempt_ms = unix_millis() + 60_000;
+    spool.update(ids[2], later.clone()).await.unwrap();
+    spool.release(ids[2], "/q");
+    let (due, next) = spool.claim_due(&routes, unix_millis());
+    assert!(due.is_empty());
+    assert_eq!(next, Some(later.next_attempt_ms));
+
+    let stats = spool.stats();
+    assert_eq!((stats.pending, stats.dead), (1, 1));
+    assert_eq!(spool.list_dead()[0].0, ids[1]);
+    assert_eq!(
+        spool.route_stats(),
+        vec![(
+            "/q".to_owned(),
+            RouteStats {
+                pending: 1,
+                dead: 1,
+                oldest_received_ms: Some(later.received_at_ms),
+            }
+        )]
+    );
+    assert_eq!(spool.purge().await.unwrap(), 1);
+    assert_eq!(spool.dead_count(), 0);
+}

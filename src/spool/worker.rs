@@ -8,9 +8,8 @@
 //! append, a finished delivery or a retry request. Records left by a
 //! previous run are simply pending records: that is crash recovery.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -20,6 +19,7 @@ use http_body_util::{BodyExt, Full};
 use ring::rand::SecureRandom;
 use tokio::task::JoinHandle;
 
+use super::sched::Policy;
 use super::store::{unix_millis, Meta, Spool, State};
 use crate::config::{Config, Delivery, RetryPolicy, Route};
 use crate::proxy::forward::{upstream_uri, UpstreamClient, UpstreamError};
@@ -34,26 +34,12 @@ const STORAGE_PAUSE: Duration = Duration::from_secs(5);
 /// Longest the scheduler sleeps without a reason (a safety net only).
 const IDLE: Duration = Duration::from_secs(60);
 
-#[derive(Default)]
-struct InFlight {
-    ids: HashSet<u64>,
-    per_route: HashMap<String, usize>,
-}
-
 /// Starts the scheduler for every queue-mode route of `config`.
 pub fn start(spool: Arc<Spool>, config: Arc<Config>, client: UpstreamClient) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let routes: HashMap<String, Route> = config
-            .routes
-            .iter()
-            .filter(|r| r.delivery == Delivery::Queue)
-            .map(|r| (r.path.clone(), r.clone()))
-            .collect();
-        let routes = Arc::new(routes);
-        let flight = Arc::new(Mutex::new(InFlight::default()));
         loop {
             let wake = spool.wake.notified();
-            let next = schedule(&spool, &routes, &flight, &client);
+            let next = schedule(&spool, &config, &client);
             let sleep = next.map_or(IDLE, |at| {
                 Duration::from_millis(u64::try_from(at - unix_millis()).unwrap_or(0))
             });
@@ -65,65 +51,38 @@ pub fn start(spool: Arc<Spool>, config: Arc<Config>, client: UpstreamClient) -> 
     })
 }
 
-/// Spawns every delivery that is due and allowed; returns the earliest
-/// future attempt time among records it had to leave waiting.
-fn schedule(
-    spool: &Arc<Spool>,
-    routes: &Arc<HashMap<String, Route>>,
-    flight: &Arc<Mutex<InFlight>>,
-    client: &UpstreamClient,
-) -> Option<i64> {
-    let now = unix_millis();
-    let mut next: Option<i64> = None;
-    let mut due: Vec<(u64, Meta)> = Vec::new();
-    {
-        let mut fl = flight.lock().unwrap_or_else(|e| e.into_inner());
-        spool.with_records(|records| {
-            // Ordered routes whose head (oldest pending record) is already seen.
-            let mut headed: HashSet<&str> = HashSet::new();
-            for (id, meta) in records {
-                if fl.ids.contains(id) {
-                    headed.insert(meta.route.as_str());
-                    continue;
-                }
-                if meta.state != State::Pending {
-                    continue;
-                }
-                let Some(route) = routes.get(&meta.route) else {
-                    continue; // route gone from the config: kept until restored or purged
-                };
-                if route.ordered && !headed.insert(meta.route.as_str()) {
-                    continue; // not the oldest pending record of an ordered route
-                }
-                let limit = if route.ordered { 1 } else { ROUTE_CONCURRENCY };
-                let busy = fl.per_route.get(&meta.route).copied().unwrap_or(0);
-                if busy >= limit {
-                    continue; // a finished delivery wakes the scheduler
-                }
-                if meta.next_attempt_ms > now {
-                    next = Some(next.map_or(meta.next_attempt_ms, |n| n.min(meta.next_attempt_ms)));
-                    continue;
-                }
-                fl.ids.insert(*id);
-                *fl.per_route.entry(meta.route.clone()).or_default() += 1;
-                due.push((*id, meta.clone()));
-            }
-        });
+/// How many deliveries a route may have in flight.
+fn policy(route: &Route) -> Policy {
+    if route.ordered {
+        Policy::Ordered
+    } else {
+        Policy::Concurrent(ROUTE_CONCURRENCY)
     }
-    for (id, meta) in due {
-        let Some(route) = routes.get(&meta.route).cloned() else {
-            continue;
-        };
-        let (spool, flight, client) = (Arc::clone(spool), Arc::clone(flight), client.clone());
+}
+
+/// Spawns every delivery that is due and allowed; returns the earliest
+/// future attempt time among records it had to leave waiting. Records of
+/// routes that are not (or no longer) queue routes stay in the spool until
+/// restored or purged.
+fn schedule(spool: &Arc<Spool>, config: &Arc<Config>, client: &UpstreamClient) -> Option<i64> {
+    let queued: Vec<(usize, &Route)> = config
+        .routes
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.delivery == Delivery::Queue)
+        .collect();
+    let policies: Vec<(&str, Policy)> = queued
+        .iter()
+        .map(|(_, r)| (r.path.as_str(), policy(r)))
+        .collect();
+    let (due, next) = spool.claim_due(&policies, unix_millis());
+    for (pos, id, meta) in due {
+        let index = queued[pos].0;
+        let (spool, config, client) = (Arc::clone(spool), Arc::clone(config), client.clone());
         tokio::spawn(async move {
-            deliver(&spool, &route, &client, id, meta).await;
-            {
-                let mut fl = flight.lock().unwrap_or_else(|e| e.into_inner());
-                fl.ids.remove(&id);
-                if let Some(n) = fl.per_route.get_mut(&route.path) {
-                    *n = n.saturating_sub(1);
-                }
-            }
+            let route = &config.routes[index];
+            deliver(&spool, route, &client, id, meta).await;
+            spool.release(id, &route.path);
             spool.wake.notify_one();
         });
     }
@@ -311,7 +270,8 @@ mod tests {
                 assert!(backoff(&policy(), attempts, None) <= ceiling);
             }
         }
-        let spread: HashSet<Duration> = (0..20).map(|_| backoff(&policy(), 10, None)).collect();
+        let spread: std::collections::HashSet<Duration> =
+            (0..20).map(|_| backoff(&policy(), 10, None)).collect();
         assert!(spread.len() > 1, "full jitter varies the delay");
     }
 
