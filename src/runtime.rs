@@ -294,6 +294,12 @@ impl Running {
         if let Some(worker) = self.worker {
             worker.abort(); // undelivered records stay on disk for the next start
         }
+        if let Some(spool) = self.app.load().spool() {
+            // Delivery outcomes not yet fsynced (at most 1 s of them).
+            if let Err(e) = spool.flush().await {
+                tracing::error!(target: "spool", error = %e, "cannot flush the spool");
+            }
+        }
         drained
     }
 }

@@ -12,6 +12,11 @@
 //! mid-commit leaves the previous commit intact: a torn append is dropped,
 //! and it was never acknowledged.
 //!
+//! Delivery outcomes (a delivered record's delete, a failed attempt's new
+//! retry time or dead-letter state) are the exception: a batch made only of
+//! those is committed without an fsync, and reaches the disk with the next
+//! durable commit, at most [`LAZY_SYNC`] later (see [`Sync::Lazy`]).
+//!
 //! An in-memory index of every record's [`Meta`] (bodies stay on disk),
 //! with the delivery [`Schedule`] over it, is the scheduler's view; it is
 //! loaded at open, which is crash recovery.
@@ -19,11 +24,13 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use redb::{Database, Durability, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::{oneshot, Notify};
 
 use super::sched::{Policy, RouteStats, Schedule};
 
@@ -33,6 +40,8 @@ const SEQ: TableDefinition<&str, u64> = TableDefinition::new("seq");
 const NEXT_ID: &str = "next_id";
 /// Most operations committed in one transaction.
 const MAX_BATCH: usize = 512;
+/// Longest a [`Sync::Lazy`] commit waits for a durable one.
+pub const LAZY_SYNC: Duration = Duration::from_secs(1);
 
 /// Why the spool refused or failed an operation.
 #[derive(Debug, thiserror::Error)]
@@ -125,10 +134,48 @@ pub struct NewRecord {
     pub body: bytes::Bytes,
 }
 
+/// How soon a write must be on disk when its caller hears back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sync {
+    /// Committed with an fsync before the caller hears back: appends (the
+    /// provider is told "queued") and operator actions (retry, purge).
+    Now,
+    /// Delivery outcomes. Committed with `Durability::None` unless the
+    /// batch holds a `Now` write or the last durable commit is older than
+    /// [`LAZY_SYNC`]; the next durable commit persists them, and the writer
+    /// makes one at most [`LAZY_SYNC`] after the first such commit.
+    ///
+    /// Why that is safe: redb keeps a non-durable commit out of the on-disk
+    /// header and reuses no page the last durable commit needs, so a crash
+    /// (even `kill -9` mid-write) reopens exactly at the last durable
+    /// commit, with every acknowledged append in it. What a crash can undo
+    /// is at most [`LAZY_SYNC`] of delivery outcomes: a delivered record
+    /// comes back pending and is delivered again, and a failed attempt is
+    /// made again — both allowed by at-least-once delivery, the promise
+    /// queue mode makes. Appends never take this path.
+    Lazy,
+}
+
 enum Op {
     Append(Box<NewRecord>, oneshot::Sender<Result<u64, SpoolError>>),
-    Put(u64, Box<Meta>, oneshot::Sender<Result<(), SpoolError>>),
-    Delete(u64, oneshot::Sender<Result<(), SpoolError>>),
+    Put(
+        u64,
+        Box<Meta>,
+        Sync,
+        oneshot::Sender<Result<(), SpoolError>>,
+    ),
+    Delete(u64, Sync, oneshot::Sender<Result<(), SpoolError>>),
+    /// Nothing to write: make everything committed so far durable.
+    Flush(oneshot::Sender<Result<(), SpoolError>>),
+}
+
+impl Op {
+    fn sync(&self) -> Sync {
+        match self {
+            Op::Append(..) | Op::Flush(_) => Sync::Now,
+            Op::Put(_, _, sync, _) | Op::Delete(_, sync, _) => *sync,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -199,7 +246,7 @@ pub struct Spool {
     max_size: u64,
     db: Arc<Database>,
     index: Arc<Mutex<Index>>,
-    writer: mpsc::UnboundedSender<Op>,
+    writer: mpsc::Sender<Op>,
     /// Signalled after every append and every retry request.
     pub(crate) wake: Notify,
     pub(crate) counters: Counters,
@@ -235,13 +282,13 @@ impl Spool {
         txn.commit().map_err(storage)?;
         let db = Arc::new(db);
         let index = Arc::new(Mutex::new(index));
-        let (writer, rx) = mpsc::unbounded_channel();
+        let (writer, rx) = mpsc::channel();
         {
             let db = Arc::clone(&db);
             let index = Arc::clone(&index);
             std::thread::Builder::new()
                 .name("hookguard-spool".into())
-                .spawn(move || writer_loop(&db, &index, rx))
+                .spawn(move || writer_loop(&db, &index, &rx))
                 .map_err(storage)?;
         }
         Ok(Arc::new(Self {
@@ -286,18 +333,74 @@ impl Spool {
         Ok(id)
     }
 
-    /// Replaces a record's metadata (attempt results, state changes).
+    /// Replaces a record's metadata (state changes), durably.
     pub async fn update(&self, id: u64, meta: Meta) -> Result<(), SpoolError> {
+        self.put(id, meta, Sync::Now).await
+    }
+
+    /// Records a delivery attempt's outcome (new retry time, or dead
+    /// letter); on disk within [`LAZY_SYNC`] (see [`Sync::Lazy`]).
+    pub(crate) async fn record_attempt(&self, id: u64, meta: Meta) -> Result<(), SpoolError> {
+        self.put(id, meta, Sync::Lazy).await
+    }
+
+    /// Removes a record (purged), durably.
+    pub async fn remove(&self, id: u64) -> Result<(), SpoolError> {
+        self.delete(id, Sync::Now).await
+    }
+
+    /// Makes every write committed so far durable (at shutdown).
+    pub async fn flush(&self) -> Result<(), SpoolError> {
         let (tx, rx) = oneshot::channel();
-        self.send(Op::Put(id, Box::new(meta), tx))?;
+        self.send(Op::Flush(tx))?;
         rx.await.map_err(storage)?
     }
 
-    /// Removes a record (delivered, or purged).
-    pub async fn remove(&self, id: u64) -> Result<(), SpoolError> {
+    async fn put(&self, id: u64, meta: Meta, sync: Sync) -> Result<(), SpoolError> {
         let (tx, rx) = oneshot::channel();
-        self.send(Op::Delete(id, tx))?;
+        self.send(Op::Put(id, Box::new(meta), sync, tx))?;
         rx.await.map_err(storage)?
+    }
+
+    async fn delete(&self, id: u64, sync: Sync) -> Result<(), SpoolError> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Op::Delete(id, sync, tx))?;
+        rx.await.map_err(storage)?
+    }
+
+    /// Removes a record the upstream has accepted. It leaves the schedule,
+    /// and frees its route's delivery slot, at once: a delivery does not wait
+    /// for the disk. The delete is then committed lazily ([`Sync::Lazy`]);
+    /// if that fails the record is still on disk, so after `pause` it is
+    /// scheduled again (delivered at least once) and the error returned.
+    pub(crate) async fn delivered(
+        &self,
+        id: u64,
+        route: &str,
+        pause: std::time::Duration,
+    ) -> Result<(), SpoolError> {
+        {
+            let mut index = self.lock();
+            let Index { records, sched, .. } = &mut *index;
+            if let Some(meta) = records.get(&id) {
+                sched.remove(id, meta);
+            }
+            sched.release(id, route);
+        }
+        self.wake.notify_one();
+        let result = self.delete(id, Sync::Lazy).await;
+        if result.is_err() {
+            tokio::time::sleep(pause).await;
+            let mut index = self.lock();
+            let Index { records, sched, .. } = &mut *index;
+            if let Some(meta) = records.get(&id) {
+                sched.remove(id, meta);
+                sched.insert(id, meta);
+            }
+            drop(index);
+            self.wake.notify_one();
+        }
+        result
     }
 
     /// The body of a record, read from disk.
@@ -482,10 +585,28 @@ impl Spool {
     }
 }
 
-/// The writer thread: batches queued operations into one fsynced commit,
-/// then updates the index and answers every caller with the outcome.
-fn writer_loop(db: &Database, index: &Mutex<Index>, mut rx: mpsc::UnboundedReceiver<Op>) {
-    while let Some(first) = rx.blocking_recv() {
+/// The writer thread: batches queued operations into one commit (fsynced
+/// unless every operation in it is [`Sync::Lazy`]), then updates the index
+/// and answers every caller with the outcome. Makes a durable commit at
+/// most [`LAZY_SYNC`] after a non-durable one, and one before it exits.
+fn writer_loop(db: &Database, index: &Mutex<Index>, rx: &mpsc::Receiver<Op>) {
+    // When the first commit not yet made durable was made.
+    let mut unsynced_since: Option<Instant> = None;
+    loop {
+        let received = match unsynced_since {
+            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            Some(since) => rx.recv_timeout(LAZY_SYNC.saturating_sub(since.elapsed())),
+        };
+        let first = match received {
+            Ok(op) => op,
+            Err(RecvTimeoutError::Timeout) => Op::Flush(oneshot::channel().0),
+            Err(RecvTimeoutError::Disconnected) => {
+                if unsynced_since.is_some() {
+                    let _ = commit(db, &mut [], true);
+                }
+                return;
+            }
+        };
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -493,8 +614,15 @@ fn writer_loop(db: &Database, index: &Mutex<Index>, mut rx: mpsc::UnboundedRecei
                 Err(_) => break,
             }
         }
-        match commit(db, &mut batch) {
+        let durable = batch.iter().any(|op| op.sync() == Sync::Now)
+            || unsynced_since.is_some_and(|since| since.elapsed() >= LAZY_SYNC);
+        match commit(db, &mut batch, durable) {
             Ok(ids) => {
+                if durable {
+                    unsynced_since = None;
+                } else {
+                    unsynced_since.get_or_insert_with(Instant::now);
+                }
                 let mut index = index.lock().unwrap_or_else(|e| e.into_inner());
                 for (op, id) in batch.into_iter().zip(ids) {
                     apply(&mut index, op, id);
@@ -505,7 +633,9 @@ fn writer_loop(db: &Database, index: &Mutex<Index>, mut rx: mpsc::UnboundedRecei
                     let err = || SpoolError::Storage(e.clone());
                     match op {
                         Op::Append(_, tx) => drop(tx.send(Err(err()))),
-                        Op::Put(_, _, tx) | Op::Delete(_, tx) => drop(tx.send(Err(err()))),
+                        Op::Put(.., tx) | Op::Delete(.., tx) | Op::Flush(tx) => {
+                            drop(tx.send(Err(err())));
+                        }
                     }
                 }
             }
@@ -513,25 +643,33 @@ fn writer_loop(db: &Database, index: &Mutex<Index>, mut rx: mpsc::UnboundedRecei
     }
 }
 
-/// Writes a batch in one transaction; returns the id of each operation.
-fn commit(db: &Database, batch: &mut [Op]) -> Result<Vec<u64>, String> {
+/// Writes a batch in one transaction, fsynced if `durable`; returns the id
+/// of each operation.
+fn commit(db: &Database, batch: &mut [Op], durable: bool) -> Result<Vec<u64>, String> {
     let s = |e: &dyn std::fmt::Display| e.to_string();
     let mut txn = db.begin_write().map_err(|e| s(&e))?;
-    txn.set_durability(Durability::Immediate);
+    txn.set_durability(if durable {
+        Durability::Immediate
+    } else {
+        Durability::None
+    });
     let mut ids = Vec::with_capacity(batch.len());
     {
         let mut meta_t = txn.open_table(META).map_err(|e| s(&e))?;
         let mut body_t = txn.open_table(BODY).map_err(|e| s(&e))?;
-        let mut seq_t = txn.open_table(SEQ).map_err(|e| s(&e))?;
-        let mut next = seq_t
-            .get(NEXT_ID)
-            .map_err(|e| s(&e))?
-            .map_or(1, |v| v.value());
+        let mut next: Option<u64> = None;
         for op in batch.iter_mut() {
             let id = match op {
                 Op::Append(rec, _) => {
-                    let id = next;
-                    next += 1;
+                    let id = match next {
+                        Some(id) => id,
+                        None => {
+                            let seq_t = txn.open_table(SEQ).map_err(|e| s(&e))?;
+                            let stored = seq_t.get(NEXT_ID).map_err(|e| s(&e))?;
+                            stored.map_or(1, |v| v.value())
+                        }
+                    };
+                    next = Some(id + 1);
                     if rec.meta.event_id.is_empty() {
                         rec.meta.event_id = format!("hg_{id}");
                     }
@@ -540,7 +678,7 @@ fn commit(db: &Database, batch: &mut [Op]) -> Result<Vec<u64>, String> {
                     body_t.insert(id, &rec.body[..]).map_err(|e| s(&e))?;
                     id
                 }
-                Op::Put(id, meta, _) => {
+                Op::Put(id, meta, ..) => {
                     // Only update what still exists (it may have been purged).
                     if meta_t.get(*id).map_err(|e| s(&e))?.is_some() {
                         let json = serde_json::to_vec(meta).map_err(|e| s(&e))?;
@@ -548,15 +686,19 @@ fn commit(db: &Database, batch: &mut [Op]) -> Result<Vec<u64>, String> {
                     }
                     *id
                 }
-                Op::Delete(id, _) => {
+                Op::Delete(id, ..) => {
                     meta_t.remove(*id).map_err(|e| s(&e))?;
                     body_t.remove(*id).map_err(|e| s(&e))?;
                     *id
                 }
+                Op::Flush(_) => 0,
             };
             ids.push(id);
         }
-        seq_t.insert(NEXT_ID, next).map_err(|e| s(&e))?;
+        if let Some(next) = next {
+            let mut seq_t = txn.open_table(SEQ).map_err(|e| s(&e))?;
+            seq_t.insert(NEXT_ID, next).map_err(|e| s(&e))?;
+        }
     }
     txn.commit().map_err(|e| s(&e))?;
     Ok(ids)
@@ -568,15 +710,18 @@ fn apply(index: &mut Index, op: Op, id: u64) {
             index.put(id, rec.meta);
             let _ = tx.send(Ok(id));
         }
-        Op::Put(_, meta, tx) => {
+        Op::Put(_, meta, _, tx) => {
             // Only what still exists (it may have been purged meanwhile).
             if index.records.contains_key(&id) {
                 index.put(id, *meta);
             }
             let _ = tx.send(Ok(()));
         }
-        Op::Delete(_, tx) => {
+        Op::Delete(_, _, tx) => {
             index.delete(id);
+            let _ = tx.send(Ok(()));
+        }
+        Op::Flush(tx) => {
             let _ = tx.send(Ok(()));
         }
     }

@@ -48,15 +48,7 @@ async fn records_survive_reopen_and_ids_never_repeat() {
         a
     };
     // The writer thread exits once the spool is dropped; wait for the lock.
-    let mut tries = 0;
-    let spool = loop {
-        match Spool::open(&dir, 1 << 20) {
-            Ok(s) => break s,
-            Err(e) if tries > 250 => panic!("reopen: {e}"),
-            Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
-        }
-        tries += 1;
-    };
+    let spool = reopen(&dir);
     let all = spool.snapshot();
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].0, first);
@@ -109,8 +101,12 @@ async fn schedule_follows_appends_updates_and_removes() {
     assert_eq!(next, None, "at the limit: nothing to wait for");
 
     // First delivered, second failed for good, third retried later.
-    spool.remove(ids[0]).await.unwrap();
-    spool.release(ids[0], "/q");
+    spool
+        .delivered(ids[0], "/q", std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    spool.release(ids[0], "/q"); // the worker's release after it: no effect
+    assert_eq!(spool.pending_count(), 2);
     let mut dead = due[1].2.clone();
     dead.state = State::Dead;
     spool.update(ids[1], dead).await.unwrap();
@@ -141,4 +137,54 @@ async fn schedule_follows_appends_updates_and_removes() {
     );
     assert_eq!(spool.purge().await.unwrap(), 1);
     assert_eq!(spool.dead_count(), 0);
+}
+
+/// Opens the spool in `dir`, waiting for a dropped one's writer to let go.
+fn reopen(dir: &std::path::Path) -> Arc<Spool> {
+    let mut tries = 0;
+    loop {
+        match Spool::open(dir, 1 << 20) {
+            Ok(s) => return s,
+            Err(e) if tries > 250 => panic!("reopen: {e}"),
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+        }
+        tries += 1;
+    }
+}
+
+#[tokio::test]
+async fn lazy_delivery_outcomes_reach_the_disk() {
+    let dir = std::env::temp_dir().join(format!("hg-spool-lazy-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (delivered, failed) = {
+        let spool = Spool::open(&dir, 1 << 20).unwrap();
+        let mut ids = Vec::new();
+        for _ in 0..2 {
+            let record = NewRecord {
+                meta: meta("/q"),
+                body: bytes::Bytes::from_static(b"abc"),
+            };
+            ids.push(spool.append(record).await.unwrap());
+        }
+        let (due, _) = spool.claim_due(&[("/q", Policy::Concurrent(8))], unix_millis());
+        assert_eq!(due.len(), 2);
+        spool
+            .delivered(ids[0], "/q", std::time::Duration::ZERO)
+            .await
+            .unwrap();
+        let mut failed = due[1].2.clone();
+        failed.attempts = 1;
+        failed.last_status = Some(503);
+        spool.record_attempt(ids[1], failed.clone()).await.unwrap();
+        // Committed without an fsync so far; made durable within LAZY_SYNC
+        // (here: when the spool is dropped and its writer stops).
+        (ids[0], (ids[1], failed))
+    };
+    let spool = reopen(&dir);
+    let all = spool.snapshot();
+    assert!(
+        all.iter().all(|(id, _)| *id != delivered),
+        "delete persisted"
+    );
+    assert_eq!(all, vec![failed], "attempt persisted");
 }

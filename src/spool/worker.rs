@@ -115,10 +115,9 @@ async fn deliver(spool: &Spool, route: &Route, client: &UpstreamClient, id: u64,
             .counters
             .latency_ms_sum
             .fetch_add(latency, Ordering::Relaxed);
-        if let Err(e) = spool.remove(id).await {
+        if let Err(e) = spool.delivered(id, &meta.route, STORAGE_PAUSE).await {
             // Still on disk: it will be delivered again (at least once).
             tracing::error!(target: "spool", id, error = %e, "cannot remove delivered record");
-            tokio::time::sleep(STORAGE_PAUSE).await;
         }
         return;
     }
@@ -146,7 +145,7 @@ async fn deliver(spool: &Spool, route: &Route, client: &UpstreamClient, id: u64,
     } else {
         meta.next_attempt_ms = next;
     }
-    if let Err(e) = spool.update(id, meta).await {
+    if let Err(e) = spool.record_attempt(id, meta).await {
         tracing::error!(target: "spool", id, error = %e, "cannot record delivery attempt");
         // The record is unchanged and due again: do not hammer the upstream.
         tokio::time::sleep(STORAGE_PAUSE).await;
