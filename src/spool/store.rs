@@ -17,9 +17,11 @@
 //! those is committed without an fsync, and reaches the disk with the next
 //! durable commit, at most [`LAZY_SYNC`] later (see `writer.rs`).
 //!
-//! An in-memory index of every record's [`Meta`] (bodies stay on disk),
-//! with the delivery [`Schedule`] over it, is the scheduler's view; it is
-//! loaded at open, which is crash recovery.
+//! An in-memory index of every record's [`Meta`], with the delivery
+//! [`Schedule`] over it, is the scheduler's view; it is loaded at open,
+//! which is crash recovery. Bodies stay on disk, except that the bodies of
+//! pending records appended by this process are also kept in memory up to
+//! [`BODY_CACHE`] bytes, so a delivery seldom reads the disk.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -27,6 +29,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use bytes::Bytes;
 use redb::{Database, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{oneshot, Notify};
@@ -39,6 +42,8 @@ pub(super) const META: TableDefinition<u64, &[u8]> = TableDefinition::new("meta"
 pub(super) const BODY: TableDefinition<u64, &[u8]> = TableDefinition::new("body");
 pub(super) const SEQ: TableDefinition<&str, u64> = TableDefinition::new("seq");
 pub(super) const NEXT_ID: &str = "next_id";
+/// Bytes of pending records' bodies kept in memory (beyond it: read from disk).
+pub const BODY_CACHE: u64 = 8 << 20;
 
 /// Why the spool refused or failed an operation.
 #[derive(Debug, thiserror::Error)]
@@ -131,36 +136,68 @@ pub struct NewRecord {
     pub body: bytes::Bytes,
 }
 
+/// One record in memory.
+pub(super) struct Entry {
+    /// Its metadata, shared with a delivery in flight (no copy per attempt).
+    meta: Arc<Meta>,
+    /// Its body, while pending and within [`BODY_CACHE`]; else on disk only.
+    body: Option<Bytes>,
+}
+
 /// Every record's metadata in memory, with the schedule over it.
 #[derive(Default)]
 pub(super) struct Index {
-    pub(super) records: BTreeMap<u64, Meta>,
+    pub(super) records: BTreeMap<u64, Entry>,
     /// Pending records by route and due time, claims, dead letters.
     sched: Schedule,
     /// Bytes of the records on disk.
     used: u64,
     /// Bytes of appends in flight (admitted, not yet committed).
     reserved: u64,
+    /// Bytes of bodies held in [`Entry::body`].
+    cached: u64,
 }
 
 // === impl Index ===
 
 impl Index {
-    /// Adds record `id`, or replaces it; keeps the schedule and size in step.
-    pub(super) fn put(&mut self, id: u64, meta: Meta) {
-        self.delete(id);
+    /// Adds record `id`, or replaces its metadata (a replaced record keeps
+    /// its cached body while pending); keeps schedule and sizes in step.
+    pub(super) fn put(&mut self, id: u64, meta: Meta, body: Option<Bytes>) {
+        let kept = self.delete(id);
+        let body = if meta.state == State::Pending {
+            body.or(kept)
+                .filter(|b| self.cached + b.len() as u64 <= BODY_CACHE)
+        } else {
+            None // dead letters wait for an operator: no memory for them
+        };
+        self.cached += body.as_ref().map_or(0, |b| b.len() as u64);
         self.used += meta.footprint();
         self.sched.insert(id, &meta);
-        self.records.insert(id, meta);
+        let meta = Arc::new(meta);
+        self.records.insert(id, Entry { meta, body });
     }
 
-    /// Removes record `id`, if present.
-    pub(super) fn delete(&mut self, id: u64) {
-        if let Some(old) = self.records.remove(&id) {
-            self.sched.remove(id, &old);
-            self.used = self.used.saturating_sub(old.footprint());
-        }
+    /// Removes record `id`, if present; returns its cached body, if any.
+    pub(super) fn delete(&mut self, id: u64) -> Option<Bytes> {
+        let old = self.records.remove(&id)?;
+        self.sched.remove(id, &old.meta);
+        self.used = self.used.saturating_sub(old.meta.footprint());
+        let body = old.body?;
+        self.cached = self.cached.saturating_sub(body.len() as u64);
+        Some(body)
     }
+}
+
+/// A record handed out for delivery by [`Spool::claim_due`].
+#[derive(Debug)]
+pub(crate) struct Claimed {
+    /// Position of its route in the list given to `claim_due`.
+    pub(crate) route: usize,
+    /// Its id.
+    pub(crate) id: u64,
+    /// Its metadata (shared with the index: not copied).
+    pub(crate) meta: Arc<Meta>,
 }
 
 /// A point-in-time view of the spool for metrics (`/metrics`, admin API).
@@ -230,7 +267,7 @@ impl Spool {
             for row in meta.iter().map_err(storage)? {
                 let (id, bytes) = row.map_err(storage)?;
                 let meta: Meta = serde_json::from_slice(bytes.value()).map_err(storage)?;
-                index.put(id.value(), meta);
+                index.put(id.value(), meta, None);
             }
         }
         txn.commit().map_err(storage)?;
@@ -336,8 +373,8 @@ impl Spool {
         {
             let mut index = self.lock();
             let Index { records, sched, .. } = &mut *index;
-            if let Some(meta) = records.get(&id) {
-                sched.remove(id, meta);
+            if let Some(entry) = records.get(&id) {
+                sched.remove(id, &entry.meta);
             }
             sched.release(id, route);
         }
@@ -347,9 +384,9 @@ impl Spool {
             tokio::time::sleep(pause).await;
             let mut index = self.lock();
             let Index { records, sched, .. } = &mut *index;
-            if let Some(meta) = records.get(&id) {
-                sched.remove(id, meta);
-                sched.insert(id, meta);
+            if let Some(entry) = records.get(&id) {
+                sched.remove(id, &entry.meta);
+                sched.insert(id, &entry.meta);
             }
             drop(index);
             self.wake.notify_one();
@@ -357,12 +394,16 @@ impl Spool {
         result
     }
 
-    /// The body of a record, read from disk.
-    pub fn body(&self, id: u64) -> Result<Vec<u8>, SpoolError> {
+    /// The body of a record: from memory if cached, else read from disk.
+    pub fn body(&self, id: u64) -> Result<Bytes, SpoolError> {
+        let cached = self.lock().records.get(&id).and_then(|e| e.body.clone());
+        if let Some(body) = cached {
+            return Ok(body);
+        }
         let txn = self.db.begin_read().map_err(storage)?;
         let table = txn.open_table(BODY).map_err(storage)?;
         let body = table.get(id).map_err(storage)?;
-        body.map(|b| b.value().to_vec())
+        body.map(|b| Bytes::copy_from_slice(b.value()))
             .ok_or(SpoolError::NotFound(id))
     }
 
@@ -372,7 +413,7 @@ impl Spool {
         index
             .records
             .iter()
-            .map(|(id, m)| (*id, m.clone()))
+            .map(|(id, e)| (*id, Meta::clone(&e.meta)))
             .collect()
     }
 
@@ -386,7 +427,7 @@ impl Spool {
         &self,
         routes: &[(&str, Policy)],
         now: i64,
-    ) -> (Vec<(usize, u64, Meta)>, Option<i64>) {
+    ) -> (Vec<Claimed>, Option<i64>) {
         let mut index = self.lock();
         let index = &mut *index;
         let mut next: Option<i64> = None;
@@ -399,7 +440,11 @@ impl Spool {
             }
             for &id in &ids {
                 match index.records.get(&id) {
-                    Some(meta) => due.push((pos, id, meta.clone())),
+                    Some(entry) => due.push(Claimed {
+                        route: pos,
+                        id,
+                        meta: Arc::clone(&entry.meta),
+                    }),
                     None => index.sched.release(id, route),
                 }
             }
@@ -419,7 +464,7 @@ impl Spool {
         index
             .sched
             .dead_ids()
-            .filter_map(|id| index.records.get(&id).map(|m| (id, m.clone())))
+            .filter_map(|id| index.records.get(&id).map(|e| (id, Meta::clone(&e.meta))))
             .collect()
     }
 
@@ -429,9 +474,9 @@ impl Spool {
         let dead: Vec<(u64, Meta)> = match which {
             Some(id) => {
                 let index = self.lock();
-                let meta = index.records.get(&id).ok_or(SpoolError::NotFound(id))?;
-                if meta.state == State::Dead {
-                    vec![(id, meta.clone())]
+                let entry = index.records.get(&id).ok_or(SpoolError::NotFound(id))?;
+                if entry.meta.state == State::Dead {
+                    vec![(id, Meta::clone(&entry.meta))]
                 } else {
                     Vec::new()
                 }

@@ -44,7 +44,7 @@ async fn records_survive_reopen_and_ids_never_repeat() {
             .await
             .unwrap();
         spool.remove(b).await.unwrap();
-        assert_eq!(spool.body(a).unwrap(), b"\x00\xffz");
+        assert_eq!(spool.body(a).unwrap(), &b"\x00\xffz"[..]);
         a
     };
     // The writer thread exits once the spool is dropped; wait for the lock.
@@ -53,7 +53,7 @@ async fn records_survive_reopen_and_ids_never_repeat() {
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].0, first);
     assert_eq!(all[0].1.event_id, format!("hg_{first}"));
-    assert_eq!(spool.body(first).unwrap(), b"\x00\xffz");
+    assert_eq!(spool.body(first).unwrap(), &b"\x00\xffz"[..]);
     let c = spool
         .append(NewRecord {
             meta: meta("/q"),
@@ -95,9 +95,9 @@ async fn schedule_follows_appends_updates_and_removes() {
     }
     let routes = [("/q", Policy::Concurrent(2)), ("/gone", Policy::Ordered)];
     let (due, next) = spool.claim_due(&routes, unix_millis());
-    let claimed: Vec<u64> = due.iter().map(|(_, id, _)| *id).collect();
+    let claimed: Vec<u64> = due.iter().map(|c| c.id).collect();
     assert_eq!(claimed, ids[..2], "two at most, oldest first");
-    assert!(due.iter().all(|(pos, _, m)| *pos == 0 && m.route == "/q"));
+    assert!(due.iter().all(|c| c.route == 0 && c.meta.route == "/q"));
     assert_eq!(next, None, "at the limit: nothing to wait for");
 
     // First delivered, second failed for good, third retried later.
@@ -107,13 +107,24 @@ async fn schedule_follows_appends_updates_and_removes() {
         .unwrap();
     spool.release(ids[0], "/q"); // the worker's release after it: no effect
     assert_eq!(spool.pending_count(), 2);
-    let mut dead = due[1].2.clone();
+    assert_eq!(
+        spool.lock().cached,
+        2 * 3,
+        "pending records' bodies in memory"
+    );
+    let mut dead = Meta::clone(&due[1].meta);
     dead.state = State::Dead;
     spool.update(ids[1], dead).await.unwrap();
     spool.release(ids[1], "/q");
+    assert_eq!(
+        spool.lock().cached,
+        3,
+        "no body in memory for a dead letter"
+    );
+    assert_eq!(spool.body(ids[1]).unwrap(), &b"abc"[..], "read from disk");
     let (due, _) = spool.claim_due(&routes, unix_millis());
     assert_eq!(due.len(), 1);
-    let mut later = due[0].2.clone();
+    let mut later = Meta::clone(&due[0].meta);
     later.next_attempt_ms = unix_millis() + 60_000;
     spool.update(ids[2], later.clone()).await.unwrap();
     spool.release(ids[2], "/q");
@@ -172,7 +183,7 @@ async fn lazy_delivery_outcomes_reach_the_disk() {
             .delivered(ids[0], "/q", std::time::Duration::ZERO)
             .await
             .unwrap();
-        let mut failed = due[1].2.clone();
+        let mut failed = Meta::clone(&due[1].meta);
         failed.attempts = 1;
         failed.last_status = Some(503);
         spool.record_attempt(ids[1], failed.clone()).await.unwrap();

@@ -20,7 +20,7 @@ use ring::rand::SecureRandom;
 use tokio::task::JoinHandle;
 
 use super::sched::Policy;
-use super::store::{unix_millis, Meta, Spool, State};
+use super::store::{unix_millis, Claimed, Meta, Spool, State};
 use crate::config::{Config, Delivery, RetryPolicy, Route};
 use crate::proxy::forward::{upstream_uri, UpstreamClient, UpstreamError};
 use crate::proxy::headers::X_HOOKGUARD_EVENT_ID;
@@ -76,8 +76,8 @@ fn schedule(spool: &Arc<Spool>, config: &Arc<Config>, client: &UpstreamClient) -
         .map(|(_, r)| (r.path.as_str(), policy(r)))
         .collect();
     let (due, next) = spool.claim_due(&policies, unix_millis());
-    for (pos, id, meta) in due {
-        let index = queued[pos].0;
+    for Claimed { route, id, meta } in due {
+        let index = queued[route].0;
         let (spool, config, client) = (Arc::clone(spool), Arc::clone(config), client.clone());
         tokio::spawn(async move {
             let route = &config.routes[index];
@@ -97,10 +97,10 @@ struct Attempt {
 }
 
 /// Makes one delivery attempt and records its outcome in the spool.
-async fn deliver(spool: &Spool, route: &Route, client: &UpstreamClient, id: u64, mut meta: Meta) {
-    meta.attempts += 1;
+async fn deliver(spool: &Spool, route: &Route, client: &UpstreamClient, id: u64, meta: Arc<Meta>) {
+    let number = meta.attempts + 1;
     spool.counters.attempts.fetch_add(1, Ordering::Relaxed);
-    let attempt = match build_request(spool, route, id, &meta) {
+    let attempt = match build_request(spool, route, id, &meta, number) {
         Ok(req) => send(client, req, route.upstream.timeout).await,
         Err(error) => Attempt {
             status: None,
@@ -121,6 +121,8 @@ async fn deliver(spool: &Spool, route: &Route, client: &UpstreamClient, id: u64,
         }
         return;
     }
+    let mut meta = Arc::unwrap_or_clone(meta);
+    meta.attempts = number;
     meta.last_status = attempt.status;
     meta.last_error = attempt.error;
     let now = unix_millis();
@@ -153,12 +155,13 @@ async fn deliver(spool: &Spool, route: &Route, client: &UpstreamClient, id: u64,
 }
 
 /// The upstream request, byte for byte what forward mode sends, plus the
-/// event id and attempt number.
+/// event id and attempt `number`.
 fn build_request(
     spool: &Spool,
     route: &Route,
     id: u64,
     meta: &Meta,
+    number: u32,
 ) -> Result<Request<Full<Bytes>>, String> {
     let body = spool.body(id).map_err(|e| e.to_string())?;
     let request_uri: Uri = meta
@@ -181,8 +184,8 @@ fn build_request(
     if let Ok(v) = HeaderValue::from_str(&meta.event_id) {
         headers.insert(X_HOOKGUARD_EVENT_ID, v);
     }
-    headers.insert(X_HOOKGUARD_ATTEMPT, HeaderValue::from(meta.attempts));
-    let mut req = Request::new(Full::new(Bytes::from(body)));
+    headers.insert(X_HOOKGUARD_ATTEMPT, HeaderValue::from(number));
+    let mut req = Request::new(Full::new(body));
     *req.method_mut() = method;
     *req.uri_mut() = uri;
     *req.headers_mut() = headers;

@@ -186,13 +186,14 @@ fn commit(db: &Database, batch: &mut [Op], durable: bool) -> Result<Vec<u64>, St
 fn apply(index: &mut Index, op: Op, id: u64) {
     match op {
         Op::Append(rec, tx) => {
-            index.put(id, rec.meta);
+            let NewRecord { meta, body } = *rec;
+            index.put(id, meta, Some(body));
             let _ = tx.send(Ok(id));
         }
         Op::Put(_, meta, _, tx) => {
             // Only what still exists (it may have been purged meanwhile).
             if index.records.contains_key(&id) {
-                index.put(id, *meta);
+                index.put(id, *meta, None);
             }
             let _ = tx.send(Ok(()));
         }
