@@ -576,3 +576,54 @@ async fn spool_cli_lists_retries_and_purges_dead_letters() {
     assert_eq!(up.hits().len(), 3);
     proxy.shutdown().await;
 }
+
+#[tokio::test]
+async fn reload_sends_later_deliveries_to_the_new_upstream() {
+    let (old, old_addr) = Scripted::start().await;
+    let (new, new_addr) = Scripted::start().await;
+    let dir = spool_dir("reload");
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg_path = dir.join("hookguard.toml");
+    let spool_path = dir.join("spool");
+    std::fs::write(&cfg_path, config(old_addr, &spool_path, "", FAST_RETRY)).unwrap();
+    let cfg = hookguard::config::load(&cfg_path).unwrap();
+    let proxy = hookguard::runtime::start(cfg).await.expect("proxy starts");
+    let spool = Arc::clone(proxy.app().spool().unwrap());
+
+    assert_eq!(send_signed(proxy.addr, "msg_before").await.unwrap().0, 202);
+    eventually("delivery to the old upstream", || {
+        spool.pending_count() == 0
+    })
+    .await;
+    // The old upstream now fails: the next webhook stays pending, retried.
+    old.script(&[(503, None); 10_000]);
+    assert_eq!(send_signed(proxy.addr, "msg_during").await.unwrap().0, 202);
+    eventually("a failed attempt at the old upstream", || {
+        old.hits().iter().any(|h| h.event_id == "msg_during")
+    })
+    .await;
+
+    // Reload with the route's upstream changed (the spool stays the same).
+    std::fs::write(&cfg_path, config(new_addr, &spool_path, "", FAST_RETRY)).unwrap();
+    proxy.reload().expect("reload succeeds");
+    assert_eq!(send_signed(proxy.addr, "msg_after").await.unwrap().0, 202);
+    eventually("both delivered to the new upstream", || {
+        spool.pending_count() == 0
+    })
+    .await;
+    let delivered: Vec<String> = new.hits().into_iter().map(|h| h.event_id).collect();
+    assert!(
+        delivered.contains(&"msg_during".to_owned()),
+        "{delivered:?}"
+    );
+    assert!(delivered.contains(&"msg_after".to_owned()), "{delivered:?}");
+    for hit in new.hits() {
+        assert_eq!(hit.body, body_of(&hit.event_id));
+    }
+    assert!(
+        old.hits().iter().all(|h| h.event_id != "msg_after"),
+        "nothing accepted after the reload goes to the old upstream"
+    );
+    assert_eq!(spool.stats().dead, 0);
+    proxy.shutdown().await;
+}

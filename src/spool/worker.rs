@@ -5,13 +5,19 @@
 //! One scheduler task picks due records (per-route concurrency limit;
 //! `ordered` routes one at a time, oldest first) and spawns one delivery
 //! task each. It sleeps until the earliest next attempt or until woken by an
-//! append, a finished delivery or a retry request. Records left by a
-//! previous run are simply pending records: that is crash recovery.
+//! append, a finished delivery, a retry request or a reload. Records left by
+//! a previous run are simply pending records: that is crash recovery.
+//!
+//! Routes come from the current configuration at each pass (the app behind
+//! the `ArcSwap` that a reload swaps), so a reloaded route's upstream,
+//! timeout and retry policy apply from the next attempt on; an attempt
+//! already under way finishes with the route it started with.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, RETRY_AFTER};
 use http::{HeaderMap, Method, Request, StatusCode, Uri};
@@ -21,9 +27,10 @@ use tokio::task::JoinHandle;
 
 use super::sched::Policy;
 use super::store::{unix_millis, Claimed, Meta, Spool, State};
-use crate::config::{Config, Delivery, RetryPolicy, Route};
+use crate::config::{Delivery, RetryPolicy, Route};
 use crate::proxy::forward::{upstream_uri, UpstreamClient, UpstreamError};
 use crate::proxy::headers::X_HOOKGUARD_EVENT_ID;
+use crate::proxy::App;
 
 /// Deliveries in flight at once per route (unordered routes).
 pub const ROUTE_CONCURRENCY: usize = 8;
@@ -34,12 +41,12 @@ const STORAGE_PAUSE: Duration = Duration::from_secs(5);
 /// Longest the scheduler sleeps without a reason (a safety net only).
 const IDLE: Duration = Duration::from_secs(60);
 
-/// Starts the scheduler for every queue-mode route of `config`.
-pub fn start(spool: Arc<Spool>, config: Arc<Config>, client: UpstreamClient) -> JoinHandle<()> {
+/// Starts the scheduler for the queue-mode routes of the current app.
+pub fn start(spool: Arc<Spool>, app: Arc<ArcSwap<App>>, client: UpstreamClient) -> JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             let wake = spool.wake.notified();
-            let next = schedule(&spool, &config, &client);
+            let next = schedule(&spool, &app.load_full(), &client);
             let sleep = next.map_or(IDLE, |at| {
                 Duration::from_millis(u64::try_from(at - unix_millis()).unwrap_or(0))
             });
@@ -64,8 +71,9 @@ fn policy(route: &Route) -> Policy {
 /// future attempt time among records it had to leave waiting. Records of
 /// routes that are not (or no longer) queue routes stay in the spool until
 /// restored or purged.
-fn schedule(spool: &Arc<Spool>, config: &Arc<Config>, client: &UpstreamClient) -> Option<i64> {
-    let queued: Vec<(usize, &Route)> = config
+fn schedule(spool: &Arc<Spool>, app: &Arc<App>, client: &UpstreamClient) -> Option<i64> {
+    let queued: Vec<(usize, &Route)> = app
+        .config()
         .routes
         .iter()
         .enumerate()
@@ -78,9 +86,9 @@ fn schedule(spool: &Arc<Spool>, config: &Arc<Config>, client: &UpstreamClient) -
     let (due, next) = spool.claim_due(&policies, unix_millis());
     for Claimed { route, id, meta } in due {
         let index = queued[route].0;
-        let (spool, config, client) = (Arc::clone(spool), Arc::clone(config), client.clone());
+        let (spool, app, client) = (Arc::clone(spool), Arc::clone(app), client.clone());
         tokio::spawn(async move {
-            let route = &config.routes[index];
+            let route = &app.config().routes[index];
             deliver(&spool, route, &client, id, meta).await;
             spool.release(id, &route.path);
             spool.wake.notify_one();
