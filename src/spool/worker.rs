@@ -28,6 +28,7 @@ use tokio::task::JoinHandle;
 use super::sched::Policy;
 use super::store::{unix_millis, Claimed, Meta, Spool, State};
 use crate::config::{Delivery, RetryPolicy, Route};
+use crate::metrics::SpoolMetrics;
 use crate::proxy::forward::{upstream_uri, UpstreamClient, UpstreamError};
 use crate::proxy::headers::X_HOOKGUARD_EVENT_ID;
 use crate::proxy::App;
@@ -89,7 +90,7 @@ fn schedule(spool: &Arc<Spool>, app: &Arc<App>, client: &UpstreamClient) -> Opti
         let (spool, app, client) = (Arc::clone(spool), Arc::clone(app), client.clone());
         tokio::spawn(async move {
             let route = &app.config().routes[index];
-            deliver(&spool, route, &client, id, meta).await;
+            deliver(&spool, app.metrics().spool(), route, &client, id, meta).await;
             spool.release(id, &route.path);
             spool.wake.notify_one();
         });
@@ -105,9 +106,17 @@ struct Attempt {
 }
 
 /// Makes one delivery attempt and records its outcome in the spool.
-async fn deliver(spool: &Spool, route: &Route, client: &UpstreamClient, id: u64, meta: Arc<Meta>) {
+async fn deliver(
+    spool: &Spool,
+    metrics: &SpoolMetrics,
+    route: &Route,
+    client: &UpstreamClient,
+    id: u64,
+    meta: Arc<Meta>,
+) {
     let number = meta.attempts + 1;
     spool.counters.attempts.fetch_add(1, Ordering::Relaxed);
+    metrics.attempt(&route.path);
     let attempt = match build_request(spool, route, id, &meta, number) {
         Ok(req) => send(client, req, route.upstream.timeout).await,
         Err(error) => Attempt {
@@ -118,6 +127,7 @@ async fn deliver(spool: &Spool, route: &Route, client: &UpstreamClient, id: u64,
     };
     if attempt.status.is_some_and(|s| (200..300).contains(&s)) {
         let latency = u64::try_from(unix_millis() - meta.received_at_ms).unwrap_or(0);
+        metrics.delivered(&route.path, Duration::from_millis(latency));
         spool.counters.delivered.fetch_add(1, Ordering::Relaxed);
         spool
             .counters
@@ -143,6 +153,7 @@ async fn deliver(spool: &Spool, route: &Route, client: &UpstreamClient, id: u64,
     if permanent || meta.attempts >= route.retry.max_attempts || next > age_limit {
         meta.state = State::Dead;
         spool.counters.dead_lettered.fetch_add(1, Ordering::Relaxed);
+        metrics.dead_lettered(&route.path);
         tracing::warn!(
             target: "spool",
             id,
