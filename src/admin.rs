@@ -147,6 +147,9 @@ async fn respond(state: &AdminState, req: &Request<Incoming>) -> Response<Full<B
         }
         "/readyz" => text(StatusCode::OK, "ready\n"),
         "/metrics" => {
+            if let Some(spool) = app.spool() {
+                app.metrics().spool().observe(spool);
+            }
             let mut resp = text(StatusCode::OK, app.metrics().encode(app.replay().len()));
             resp.headers_mut().insert(
                 header::CONTENT_TYPE,

@@ -6,6 +6,7 @@
 //! are bounded: `route` is a configured path (or `unmatched`), `code` one of
 //! the fixed error codes (or `none`), `class` an HTTP status class. Gauges
 //! that mirror state elsewhere (replay store size) are set at scrape time.
+//! Queue mode's `hookguard_spool_*` metrics are apart, in [`SpoolMetrics`].
 
 use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, Mutex};
@@ -77,6 +78,7 @@ pub struct Metrics {
     reloads: Family<ReloadLabels, Counter>,
     suspicious: Counter,
     report: Mutex<Report>,
+    spool: SpoolMetrics,
 }
 
 /// Decrements the in-flight gauge when the request is done (or dropped).
@@ -152,6 +154,7 @@ impl Metrics {
             "Times a client IP crossed the failed-verification threshold",
             suspicious.clone(),
         );
+        let spool = SpoolMetrics::register(registry.sub_registry_with_prefix("spool"));
         Self {
             registry,
             requests,
@@ -163,7 +166,13 @@ impl Metrics {
             reloads,
             suspicious,
             report: Mutex::new(Report::default()),
+            spool,
         }
+    }
+
+    /// Queue-mode (spool) metrics.
+    pub fn spool(&self) -> &SpoolMetrics {
+        &self.spool
     }
 
     /// Records one finished request from its audit decision.
@@ -247,5 +256,134 @@ fn status_class(status: u16) -> &'static str {
         300..=399 => "3xx",
         400..=499 => "4xx",
         _ => "5xx",
+    }
+}
+
+// === Queue mode: hookguard_spool_* ===
+
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use crate::spool::store::unix_millis;
+use crate::spool::Spool;
+
+/// Delivery latency buckets (accept → 2xx): 1 ms, ×4 each, to ~18.6 h;
+/// a delivery can wait for retries for days (`retry.max_age`).
+fn delivery_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.001, 4.0, 14))
+}
+
+/// Queue-mode metrics, per route (`route` is the record's route path, also
+/// for records of a route since removed from the configuration). The
+/// worker counts attempts and outcomes as they happen; the gauges mirror
+/// the spool and are set at scrape time by [`SpoolMetrics::observe`].
+pub struct SpoolMetrics {
+    pending: Family<RouteLabels, Gauge>,
+    oldest_pending_age: Family<RouteLabels, Gauge<f64, AtomicU64>>,
+    dead_letters: Family<RouteLabels, Gauge>,
+    used_bytes: Gauge,
+    attempts: Family<RouteLabels, Counter>,
+    delivered: Family<RouteLabels, Counter>,
+    dead_lettered: Family<RouteLabels, Counter>,
+    delivery_latency: Family<RouteLabels, Histogram>,
+}
+
+// === impl SpoolMetrics ===
+
+impl SpoolMetrics {
+    /// Registers every spool metric in `registry` (prefix `hookguard_spool`).
+    fn register(registry: &mut Registry) -> Self {
+        let this = Self {
+            pending: Family::default(),
+            oldest_pending_age: Family::default(),
+            dead_letters: Family::default(),
+            used_bytes: Gauge::default(),
+            attempts: Family::default(),
+            delivered: Family::default(),
+            dead_lettered: Family::default(),
+            delivery_latency: Family::new_with_constructor(delivery_histogram as fn() -> Histogram),
+        };
+        registry.register(
+            "pending",
+            "Records waiting for delivery, in flight included (queue depth)",
+            this.pending.clone(),
+        );
+        registry.register(
+            "oldest_pending_age_seconds",
+            "Age of the oldest pending record (0 when none)",
+            this.oldest_pending_age.clone(),
+        );
+        registry.register(
+            "dead_letters",
+            "Dead letters held",
+            this.dead_letters.clone(),
+        );
+        registry.register(
+            "used_bytes",
+            "Bytes counted against [spool] max_size",
+            this.used_bytes.clone(),
+        );
+        registry.register("attempts", "Delivery attempts made", this.attempts.clone());
+        registry.register(
+            "delivered",
+            "Records delivered (upstream answered 2xx)",
+            this.delivered.clone(),
+        );
+        registry.register(
+            "dead_lettered",
+            "Records turned into dead letters",
+            this.dead_lettered.clone(),
+        );
+        registry.register(
+            "delivery_duration_seconds",
+            "Time from acceptance (202) to the upstream's 2xx",
+            this.delivery_latency.clone(),
+        );
+        this
+    }
+
+    /// Counts a delivery attempt on `route`.
+    pub fn attempt(&self, route: &str) {
+        self.attempts.get_or_create(&route_labels(route)).inc();
+    }
+
+    /// Counts a delivered record of `route`, `latency` after it was accepted.
+    pub fn delivered(&self, route: &str, latency: Duration) {
+        let labels = route_labels(route);
+        self.delivered.get_or_create(&labels).inc();
+        self.delivery_latency
+            .get_or_create(&labels)
+            .observe(latency.as_secs_f64());
+    }
+
+    /// Counts a record of `route` that became a dead letter.
+    pub fn dead_lettered(&self, route: &str) {
+        self.dead_lettered.get_or_create(&route_labels(route)).inc();
+    }
+
+    /// Sets the gauges from the spool (at scrape time); O(routes).
+    pub fn observe(&self, spool: &Spool) {
+        let now = unix_millis();
+        for (route, stats) in spool.route_stats() {
+            let labels = RouteLabels { route };
+            let age_ms = stats.oldest_received_ms.map_or(0, |at| (now - at).max(0));
+            self.pending
+                .get_or_create(&labels)
+                .set(i64::try_from(stats.pending).unwrap_or(i64::MAX));
+            self.dead_letters
+                .get_or_create(&labels)
+                .set(i64::try_from(stats.dead).unwrap_or(i64::MAX));
+            self.oldest_pending_age
+                .get_or_create(&labels)
+                .set(age_ms as f64 / 1000.0);
+        }
+        self.used_bytes
+            .set(i64::try_from(spool.used_bytes()).unwrap_or(i64::MAX));
+    }
+}
+
+fn route_labels(route: &str) -> RouteLabels {
+    RouteLabels {
+        route: route.to_owned(),
     }
 }

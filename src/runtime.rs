@@ -144,9 +144,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         }
         None => None,
     };
-    // Queue mode: open the spool (loading what a previous run left) and
-    // start delivering; the worker stops with the runtime.
-    let mut worker = None;
+    // Queue mode: open the spool (loading what a previous run left).
     let mut spool = None;
     if config.routes.iter().any(|r| r.delivery == Delivery::Queue) {
         let dir = &config.spool.dir;
@@ -155,21 +153,19 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
                 dir: dir.clone(),
                 source,
             })?;
-        worker = Some(spool::worker::start(
-            Arc::clone(&opened),
-            Arc::clone(&config),
-            client.clone(),
-        ));
         spool = Some(opened);
     }
     let shared = Shared {
-        client,
+        client: client.clone(),
         replay: Arc::new(replay),
         metrics: Arc::new(Metrics::new()),
         sources: Arc::new(Sources::new(config.security)),
-        spool,
+        spool: spool.clone(),
     };
     let app = Arc::new(ArcSwap::from_pointee(App::new(config, shared)));
+    // Then start delivering, from the current route table (reloads
+    // included); the worker stops with the runtime.
+    let worker = spool.map(|spool| spool::worker::start(spool, Arc::clone(&app), client));
     let (shutdown, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(server::serve(listener, Arc::clone(&app), tls, async {
         let _ = rx.await;
@@ -278,6 +274,10 @@ impl Running {
         current.sources().reconfigure(new.security);
         self.app
             .store(Arc::new(App::new(Arc::new(new), current.shared())));
+        if let Some(spool) = current.spool() {
+            // The worker picks up changed queue routes at its next pass.
+            spool.wake.notify_one();
+        }
         Ok(())
     }
 
@@ -293,6 +293,12 @@ impl Running {
         }
         if let Some(worker) = self.worker {
             worker.abort(); // undelivered records stay on disk for the next start
+        }
+        if let Some(spool) = self.app.load().spool() {
+            // Delivery outcomes not yet fsynced (at most 1 s of them).
+            if let Err(e) = spool.flush().await {
+                tracing::error!(target: "spool", error = %e, "cannot flush the spool");
+            }
         }
         drained
     }

@@ -576,3 +576,130 @@ async fn spool_cli_lists_retries_and_purges_dead_letters() {
     assert_eq!(up.hits().len(), 3);
     proxy.shutdown().await;
 }
+
+#[tokio::test]
+async fn reload_sends_later_deliveries_to_the_new_upstream() {
+    let (old, old_addr) = Scripted::start().await;
+    let (new, new_addr) = Scripted::start().await;
+    let dir = spool_dir("reload");
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg_path = dir.join("hookguard.toml");
+    let spool_path = dir.join("spool");
+    std::fs::write(&cfg_path, config(old_addr, &spool_path, "", FAST_RETRY)).unwrap();
+    let cfg = hookguard::config::load(&cfg_path).unwrap();
+    let proxy = hookguard::runtime::start(cfg).await.expect("proxy starts");
+    let spool = Arc::clone(proxy.app().spool().unwrap());
+
+    assert_eq!(send_signed(proxy.addr, "msg_before").await.unwrap().0, 202);
+    eventually("delivery to the old upstream", || {
+        spool.pending_count() == 0
+    })
+    .await;
+    // The old upstream now fails: the next webhook stays pending, retried.
+    old.script(&[(503, None); 10_000]);
+    assert_eq!(send_signed(proxy.addr, "msg_during").await.unwrap().0, 202);
+    eventually("a failed attempt at the old upstream", || {
+        old.hits().iter().any(|h| h.event_id == "msg_during")
+    })
+    .await;
+
+    // Reload with the route's upstream changed (the spool stays the same).
+    std::fs::write(&cfg_path, config(new_addr, &spool_path, "", FAST_RETRY)).unwrap();
+    proxy.reload().expect("reload succeeds");
+    assert_eq!(send_signed(proxy.addr, "msg_after").await.unwrap().0, 202);
+    eventually("both delivered to the new upstream", || {
+        spool.pending_count() == 0
+    })
+    .await;
+    let delivered: Vec<String> = new.hits().into_iter().map(|h| h.event_id).collect();
+    assert!(
+        delivered.contains(&"msg_during".to_owned()),
+        "{delivered:?}"
+    );
+    assert!(delivered.contains(&"msg_after".to_owned()), "{delivered:?}");
+    for hit in new.hits() {
+        assert_eq!(hit.body, body_of(&hit.event_id));
+    }
+    assert!(
+        old.hits().iter().all(|h| h.event_id != "msg_after"),
+        "nothing accepted after the reload goes to the old upstream"
+    );
+    assert_eq!(spool.stats().dead, 0);
+    proxy.shutdown().await;
+}
+
+/// The value of the sample `series` (name and labels, exactly as printed)
+/// in a Prometheus text exposition.
+fn sample(metrics: &str, series: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {series} in:\n{metrics}"))
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn metrics_show_depth_age_dead_letters_size_and_delivery_counts() {
+    let (up, addr) = Scripted::start().await;
+    let dir = spool_dir("metrics");
+    let toml = format!(
+        "{}\n[admin]\nlisten = \"127.0.0.1:0\"\n",
+        config(addr, &dir, "", FAST_RETRY)
+    );
+    let proxy = start(&toml).await;
+    let spool = Arc::clone(proxy.app().spool().unwrap());
+    let admin = proxy.admin_addr.unwrap();
+
+    // One dead letter (400), one delivered on its second attempt (503,
+    // then 200), one delivered at once: 4 attempts, 2 delivered.
+    up.script(&[(400, None)]);
+    assert_eq!(send_signed(proxy.addr, "msg_m_dead").await.unwrap().0, 202);
+    eventually("a dead letter", || spool.dead_count() == 1).await;
+    up.script(&[(503, None)]);
+    assert_eq!(
+        send_signed(proxy.addr, "msg_m_retried").await.unwrap().0,
+        202
+    );
+    assert_eq!(send_signed(proxy.addr, "msg_m_ok").await.unwrap().0, 202);
+    eventually("two deliveries", || {
+        spool.pending_count() == 0 && spool.stats().delivered_total == 2
+    })
+    .await;
+
+    let (status, metrics) = admin_call(admin, "GET", "/metrics").await;
+    assert_eq!(status, 200);
+    let route = r#"{route="/sw"}"#;
+    let value = |name: &str| sample(&metrics, &format!("hookguard_spool_{name}{route}"));
+    assert_eq!(value("pending"), 0.0);
+    assert_eq!(value("oldest_pending_age_seconds"), 0.0);
+    assert_eq!(value("dead_letters"), 1.0);
+    assert_eq!(value("attempts_total"), 4.0);
+    assert_eq!(value("delivered_total"), 2.0);
+    assert_eq!(value("dead_lettered_total"), 1.0);
+    assert_eq!(value("delivery_duration_seconds_count"), 2.0);
+    let used = sample(&metrics, "hookguard_spool_used_bytes");
+    assert_eq!(used, spool.used_bytes() as f64);
+    assert!(used > 0.0, "the dead letter takes room");
+
+    // A record the upstream keeps refusing: pending, and aging.
+    up.script(&[(503, None); 10_000]);
+    let sent = Instant::now();
+    assert_eq!(send_signed(proxy.addr, "msg_m_stuck").await.unwrap().0, 202);
+    eventually("a failed attempt", || {
+        up.hits().iter().any(|h| h.event_id == "msg_m_stuck")
+    })
+    .await;
+    let (_, metrics) = admin_call(admin, "GET", "/metrics").await;
+    let since_sent = sent.elapsed().as_secs_f64();
+    let value = |name: &str| sample(&metrics, &format!("hookguard_spool_{name}{route}"));
+    assert_eq!(value("pending"), 1.0);
+    let age = value("oldest_pending_age_seconds");
+    assert!(
+        (0.0..=since_sent + 0.002).contains(&age),
+        "age {age} s, sent {since_sent} s ago"
+    );
+    assert!(value("attempts_total") >= 5.0);
+    assert_eq!(value("delivered_total"), 2.0);
+    proxy.shutdown().await;
+}

@@ -12,24 +12,38 @@
 //! mid-commit leaves the previous commit intact: a torn append is dropped,
 //! and it was never acknowledged.
 //!
-//! An in-memory index of every record's [`Meta`] (bodies stay on disk) is
-//! the scheduler's view; it is loaded at open, which is crash recovery.
+//! Delivery outcomes (a delivered record's delete, a failed attempt's new
+//! retry time or dead-letter state) are the exception: a batch made only of
+//! those is committed without an fsync, and reaches the disk with the next
+//! durable commit, at most [`LAZY_SYNC`] later (see `writer.rs`).
+//!
+//! An in-memory index of every record's [`Meta`], with the delivery
+//! [`Schedule`] over it, is the scheduler's view; it is loaded at open,
+//! which is crash recovery. Bodies stay on disk, except that the bodies of
+//! pending records appended by this process are also kept in memory up to
+//! [`BODY_CACHE`] bytes, so a delivery seldom reads the disk.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use redb::{Database, Durability, ReadableTable, TableDefinition};
+use bytes::Bytes;
+use redb::{Database, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::{oneshot, Notify};
 
-const META: TableDefinition<u64, &[u8]> = TableDefinition::new("meta");
-const BODY: TableDefinition<u64, &[u8]> = TableDefinition::new("body");
-const SEQ: TableDefinition<&str, u64> = TableDefinition::new("seq");
-const NEXT_ID: &str = "next_id";
-/// Most operations committed in one transaction.
-const MAX_BATCH: usize = 512;
+use super::sched::{Policy, RouteStats, Schedule};
+pub use super::writer::LAZY_SYNC;
+use super::writer::{writer_loop, Op, Sync};
+
+pub(super) const META: TableDefinition<u64, &[u8]> = TableDefinition::new("meta");
+pub(super) const BODY: TableDefinition<u64, &[u8]> = TableDefinition::new("body");
+pub(super) const SEQ: TableDefinition<&str, u64> = TableDefinition::new("seq");
+pub(super) const NEXT_ID: &str = "next_id";
+/// Bytes of pending records' bodies kept in memory (beyond it: read from disk).
+pub const BODY_CACHE: u64 = 8 << 20;
 
 /// Why the spool refused or failed an operation.
 #[derive(Debug, thiserror::Error)]
@@ -122,19 +136,68 @@ pub struct NewRecord {
     pub body: bytes::Bytes,
 }
 
-enum Op {
-    Append(Box<NewRecord>, oneshot::Sender<Result<u64, SpoolError>>),
-    Put(u64, Box<Meta>, oneshot::Sender<Result<(), SpoolError>>),
-    Delete(u64, oneshot::Sender<Result<(), SpoolError>>),
+/// One record in memory.
+pub(super) struct Entry {
+    /// Its metadata, shared with a delivery in flight (no copy per attempt).
+    meta: Arc<Meta>,
+    /// Its body, while pending and within [`BODY_CACHE`]; else on disk only.
+    body: Option<Bytes>,
 }
 
+/// Every record's metadata in memory, with the schedule over it.
 #[derive(Default)]
-struct Index {
-    records: BTreeMap<u64, Meta>,
+pub(super) struct Index {
+    pub(super) records: BTreeMap<u64, Entry>,
+    /// Pending records by route and due time, claims, dead letters.
+    sched: Schedule,
     /// Bytes of the records on disk.
     used: u64,
     /// Bytes of appends in flight (admitted, not yet committed).
     reserved: u64,
+    /// Bytes of bodies held in [`Entry::body`].
+    cached: u64,
+}
+
+// === impl Index ===
+
+impl Index {
+    /// Adds record `id`, or replaces its metadata (a replaced record keeps
+    /// its cached body while pending); keeps schedule and sizes in step.
+    pub(super) fn put(&mut self, id: u64, meta: Meta, body: Option<Bytes>) {
+        let kept = self.delete(id);
+        let body = if meta.state == State::Pending {
+            body.or(kept)
+                .filter(|b| self.cached + b.len() as u64 <= BODY_CACHE)
+        } else {
+            None // dead letters wait for an operator: no memory for them
+        };
+        self.cached += body.as_ref().map_or(0, |b| b.len() as u64);
+        self.used += meta.footprint();
+        self.sched.insert(id, &meta);
+        let meta = Arc::new(meta);
+        self.records.insert(id, Entry { meta, body });
+    }
+
+    /// Removes record `id`, if present; returns its cached body, if any.
+    pub(super) fn delete(&mut self, id: u64) -> Option<Bytes> {
+        let old = self.records.remove(&id)?;
+        self.sched.remove(id, &old.meta);
+        self.used = self.used.saturating_sub(old.meta.footprint());
+        let body = old.body?;
+        self.cached = self.cached.saturating_sub(body.len() as u64);
+        Some(body)
+    }
+}
+
+/// A record handed out for delivery by [`Spool::claim_due`].
+#[derive(Debug)]
+pub(crate) struct Claimed {
+    /// Position of its route in the list given to `claim_due`.
+    pub(crate) route: usize,
+    /// Its id.
+    pub(crate) id: u64,
+    /// Its metadata (shared with the index: not copied).
+    pub(crate) meta: Arc<Meta>,
 }
 
 /// A point-in-time view of the spool for metrics (`/metrics`, admin API).
@@ -174,7 +237,7 @@ pub struct Spool {
     max_size: u64,
     db: Arc<Database>,
     index: Arc<Mutex<Index>>,
-    writer: mpsc::UnboundedSender<Op>,
+    writer: mpsc::Sender<Op>,
     /// Signalled after every append and every retry request.
     pub(crate) wake: Notify,
     pub(crate) counters: Counters,
@@ -204,20 +267,19 @@ impl Spool {
             for row in meta.iter().map_err(storage)? {
                 let (id, bytes) = row.map_err(storage)?;
                 let meta: Meta = serde_json::from_slice(bytes.value()).map_err(storage)?;
-                index.used += meta.footprint();
-                index.records.insert(id.value(), meta);
+                index.put(id.value(), meta, None);
             }
         }
         txn.commit().map_err(storage)?;
         let db = Arc::new(db);
         let index = Arc::new(Mutex::new(index));
-        let (writer, rx) = mpsc::unbounded_channel();
+        let (writer, rx) = mpsc::channel();
         {
             let db = Arc::clone(&db);
             let index = Arc::clone(&index);
             std::thread::Builder::new()
                 .name("hookguard-spool".into())
-                .spawn(move || writer_loop(&db, &index, rx))
+                .spawn(move || writer_loop(&db, &index, &rx))
                 .map_err(storage)?;
         }
         Ok(Arc::new(Self {
@@ -262,26 +324,86 @@ impl Spool {
         Ok(id)
     }
 
-    /// Replaces a record's metadata (attempt results, state changes).
+    /// Replaces a record's metadata (state changes), durably.
     pub async fn update(&self, id: u64, meta: Meta) -> Result<(), SpoolError> {
-        let (tx, rx) = oneshot::channel();
-        self.send(Op::Put(id, Box::new(meta), tx))?;
-        rx.await.map_err(storage)?
+        self.put(id, meta, Sync::Now).await
     }
 
-    /// Removes a record (delivered, or purged).
+    /// Records a delivery attempt's outcome (new retry time, or dead
+    /// letter); on disk within [`LAZY_SYNC`] (see [`Sync::Lazy`]).
+    pub(crate) async fn record_attempt(&self, id: u64, meta: Meta) -> Result<(), SpoolError> {
+        self.put(id, meta, Sync::Lazy).await
+    }
+
+    /// Removes a record (purged), durably.
     pub async fn remove(&self, id: u64) -> Result<(), SpoolError> {
+        self.delete(id, Sync::Now).await
+    }
+
+    /// Makes every write committed so far durable (at shutdown).
+    pub async fn flush(&self) -> Result<(), SpoolError> {
         let (tx, rx) = oneshot::channel();
-        self.send(Op::Delete(id, tx))?;
+        self.send(Op::Flush(tx))?;
         rx.await.map_err(storage)?
     }
 
-    /// The body of a record, read from disk.
-    pub fn body(&self, id: u64) -> Result<Vec<u8>, SpoolError> {
+    async fn put(&self, id: u64, meta: Meta, sync: Sync) -> Result<(), SpoolError> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Op::Put(id, Box::new(meta), sync, tx))?;
+        rx.await.map_err(storage)?
+    }
+
+    async fn delete(&self, id: u64, sync: Sync) -> Result<(), SpoolError> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Op::Delete(id, sync, tx))?;
+        rx.await.map_err(storage)?
+    }
+
+    /// Removes a record the upstream has accepted. It leaves the schedule,
+    /// and frees its route's delivery slot, at once: a delivery does not wait
+    /// for the disk. The delete is then committed lazily ([`Sync::Lazy`]);
+    /// if that fails the record is still on disk, so after `pause` it is
+    /// scheduled again (delivered at least once) and the error returned.
+    pub(crate) async fn delivered(
+        &self,
+        id: u64,
+        route: &str,
+        pause: std::time::Duration,
+    ) -> Result<(), SpoolError> {
+        {
+            let mut index = self.lock();
+            let Index { records, sched, .. } = &mut *index;
+            if let Some(entry) = records.get(&id) {
+                sched.remove(id, &entry.meta);
+            }
+            sched.release(id, route);
+        }
+        self.wake.notify_one();
+        let result = self.delete(id, Sync::Lazy).await;
+        if result.is_err() {
+            tokio::time::sleep(pause).await;
+            let mut index = self.lock();
+            let Index { records, sched, .. } = &mut *index;
+            if let Some(entry) = records.get(&id) {
+                sched.remove(id, &entry.meta);
+                sched.insert(id, &entry.meta);
+            }
+            drop(index);
+            self.wake.notify_one();
+        }
+        result
+    }
+
+    /// The body of a record: from memory if cached, else read from disk.
+    pub fn body(&self, id: u64) -> Result<Bytes, SpoolError> {
+        let cached = self.lock().records.get(&id).and_then(|e| e.body.clone());
+        if let Some(body) = cached {
+            return Ok(body);
+        }
         let txn = self.db.begin_read().map_err(storage)?;
         let table = txn.open_table(BODY).map_err(storage)?;
         let body = table.get(id).map_err(storage)?;
-        body.map(|b| b.value().to_vec())
+        body.map(|b| Bytes::copy_from_slice(b.value()))
             .ok_or(SpoolError::NotFound(id))
     }
 
@@ -291,23 +413,58 @@ impl Spool {
         index
             .records
             .iter()
-            .map(|(id, m)| (*id, m.clone()))
+            .map(|(id, e)| (*id, Meta::clone(&e.meta)))
             .collect()
     }
 
-    /// Runs `f` over the index (arrival order) without copying it.
-    pub(crate) fn with_records<R>(&self, f: impl FnOnce(&BTreeMap<u64, Meta>) -> R) -> R {
-        f(&self.lock().records)
+    /// Claims every record that is due at `now` on the given routes (path
+    /// and policy), for delivery: each comes back with the position of its
+    /// route in `routes`. A claimed record is not handed out again until
+    /// [`Spool::release`]. Also returns the earliest future attempt time
+    /// among the records left waiting. Records of routes not listed are
+    /// left alone. O(routes + claimed · log n).
+    pub(crate) fn claim_due(
+        &self,
+        routes: &[(&str, Policy)],
+        now: i64,
+    ) -> (Vec<Claimed>, Option<i64>) {
+        let mut index = self.lock();
+        let index = &mut *index;
+        let mut next: Option<i64> = None;
+        let mut due = Vec::new();
+        let mut ids = Vec::new();
+        for (pos, &(route, policy)) in routes.iter().enumerate() {
+            ids.clear();
+            if let Some(at) = index.sched.claim_due(route, policy, now, &mut ids) {
+                next = Some(next.map_or(at, |n| n.min(at)));
+            }
+            for &id in &ids {
+                match index.records.get(&id) {
+                    Some(entry) => due.push(Claimed {
+                        route: pos,
+                        id,
+                        meta: Arc::clone(&entry.meta),
+                    }),
+                    None => index.sched.release(id, route),
+                }
+            }
+        }
+        (due, next)
+    }
+
+    /// Ends the claim on record `id` of `route` once its attempt is over
+    /// (outcome recorded or not): if still pending it can be claimed again.
+    pub(crate) fn release(&self, id: u64, route: &str) {
+        self.lock().sched.release(id, route);
     }
 
     /// Dead letters (metadata only), in arrival order.
     pub fn list_dead(&self) -> Vec<(u64, Meta)> {
         let index = self.lock();
         index
-            .records
-            .iter()
-            .filter(|(_, m)| m.state == State::Dead)
-            .map(|(id, m)| (*id, m.clone()))
+            .sched
+            .dead_ids()
+            .filter_map(|id| index.records.get(&id).map(|e| (id, Meta::clone(&e.meta))))
             .collect()
     }
 
@@ -317,9 +474,9 @@ impl Spool {
         let dead: Vec<(u64, Meta)> = match which {
             Some(id) => {
                 let index = self.lock();
-                let meta = index.records.get(&id).ok_or(SpoolError::NotFound(id))?;
-                if meta.state == State::Dead {
-                    vec![(id, meta.clone())]
+                let entry = index.records.get(&id).ok_or(SpoolError::NotFound(id))?;
+                if entry.meta.state == State::Dead {
+                    vec![(id, Meta::clone(&entry.meta))]
                 } else {
                     Vec::new()
                 }
@@ -351,53 +508,56 @@ impl Spool {
     /// Records waiting for delivery (metrics: queue depth).
     pub fn pending_count(&self) -> usize {
         let index = self.lock();
-        index
-            .records
-            .values()
-            .filter(|m| m.state == State::Pending)
-            .count()
+        let pending: u64 = index.sched.route_stats().map(|(_, s)| s.pending).sum();
+        usize::try_from(pending).unwrap_or(usize::MAX)
     }
 
     /// Dead letters held (metrics).
     pub fn dead_count(&self) -> usize {
-        let index = self.lock();
-        index
-            .records
-            .values()
-            .filter(|m| m.state == State::Dead)
-            .count()
+        self.lock().sched.dead_ids().count()
     }
 
     /// Age in milliseconds of the oldest pending record (metrics), if any.
     pub fn oldest_pending_age_ms(&self) -> Option<i64> {
         let index = self.lock();
         let oldest = index
-            .records
-            .values()
-            .filter(|m| m.state == State::Pending)
-            .map(|m| m.received_at_ms)
+            .sched
+            .route_stats()
+            .filter_map(|(_, s)| s.oldest_received_ms)
             .min()?;
         Some(unix_millis().saturating_sub(oldest).max(0))
     }
 
+    /// Pending, dead and oldest pending record of every route that has (or
+    /// had) records, in route order (metrics). O(routes).
+    pub fn route_stats(&self) -> Vec<(String, RouteStats)> {
+        let index = self.lock();
+        let mut rows: Vec<(String, RouteStats)> = index
+            .sched
+            .route_stats()
+            .map(|(route, s)| (route.to_owned(), s))
+            .collect();
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        rows
+    }
+
     /// Depth, age, size and delivery counters in one snapshot (metrics).
+    /// O(routes), not O(records).
     pub fn stats(&self) -> SpoolStats {
         let now = unix_millis();
         let mut stats = SpoolStats::default();
         {
             let index = self.lock();
             stats.used_bytes = index.used;
-            for meta in index.records.values() {
-                match meta.state {
-                    State::Pending => {
-                        stats.pending += 1;
-                        let age = u64::try_from(now - meta.received_at_ms).unwrap_or(0);
-                        stats.oldest_pending_age_ms =
-                            Some(stats.oldest_pending_age_ms.map_or(age, |a| a.max(age)));
-                    }
-                    State::Dead => stats.dead += 1,
+            let mut oldest: Option<i64> = None;
+            for (_, route) in index.sched.route_stats() {
+                stats.pending += route.pending;
+                stats.dead += route.dead;
+                if let Some(at) = route.oldest_received_ms {
+                    oldest = Some(oldest.map_or(at, |o| o.min(at)));
                 }
             }
+            stats.oldest_pending_age_ms = oldest.map(|at| u64::try_from(now - at).unwrap_or(0));
         }
         let c = &self.counters;
         stats.attempts_total = c.attempts.load(Ordering::Relaxed);
@@ -421,108 +581,6 @@ impl Spool {
     fn lock(&self) -> MutexGuard<'_, Index> {
         // A poisoned lock means a panic mid-update of plain data: keep going.
         self.index.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-/// The writer thread: batches queued operations into one fsynced commit,
-/// then updates the index and answers every caller with the outcome.
-fn writer_loop(db: &Database, index: &Mutex<Index>, mut rx: mpsc::UnboundedReceiver<Op>) {
-    while let Some(first) = rx.blocking_recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(op) => batch.push(op),
-                Err(_) => break,
-            }
-        }
-        match commit(db, &mut batch) {
-            Ok(ids) => {
-                let mut index = index.lock().unwrap_or_else(|e| e.into_inner());
-                for (op, id) in batch.into_iter().zip(ids) {
-                    apply(&mut index, op, id);
-                }
-            }
-            Err(e) => {
-                for op in batch {
-                    let err = || SpoolError::Storage(e.clone());
-                    match op {
-                        Op::Append(_, tx) => drop(tx.send(Err(err()))),
-                        Op::Put(_, _, tx) | Op::Delete(_, tx) => drop(tx.send(Err(err()))),
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Writes a batch in one transaction; returns the id of each operation.
-fn commit(db: &Database, batch: &mut [Op]) -> Result<Vec<u64>, String> {
-    let s = |e: &dyn std::fmt::Display| e.to_string();
-    let mut txn = db.begin_write().map_err(|e| s(&e))?;
-    txn.set_durability(Durability::Immediate);
-    let mut ids = Vec::with_capacity(batch.len());
-    {
-        let mut meta_t = txn.open_table(META).map_err(|e| s(&e))?;
-        let mut body_t = txn.open_table(BODY).map_err(|e| s(&e))?;
-        let mut seq_t = txn.open_table(SEQ).map_err(|e| s(&e))?;
-        let mut next = seq_t
-            .get(NEXT_ID)
-            .map_err(|e| s(&e))?
-            .map_or(1, |v| v.value());
-        for op in batch.iter_mut() {
-            let id = match op {
-                Op::Append(rec, _) => {
-                    let id = next;
-                    next += 1;
-                    if rec.meta.event_id.is_empty() {
-                        rec.meta.event_id = format!("hg_{id}");
-                    }
-                    let json = serde_json::to_vec(&rec.meta).map_err(|e| s(&e))?;
-                    meta_t.insert(id, json.as_slice()).map_err(|e| s(&e))?;
-                    body_t.insert(id, &rec.body[..]).map_err(|e| s(&e))?;
-                    id
-                }
-                Op::Put(id, meta, _) => {
-                    // Only update what still exists (it may have been purged).
-                    if meta_t.get(*id).map_err(|e| s(&e))?.is_some() {
-                        let json = serde_json::to_vec(meta).map_err(|e| s(&e))?;
-                        meta_t.insert(*id, json.as_slice()).map_err(|e| s(&e))?;
-                    }
-                    *id
-                }
-                Op::Delete(id, _) => {
-                    meta_t.remove(*id).map_err(|e| s(&e))?;
-                    body_t.remove(*id).map_err(|e| s(&e))?;
-                    *id
-                }
-            };
-            ids.push(id);
-        }
-        seq_t.insert(NEXT_ID, next).map_err(|e| s(&e))?;
-    }
-    txn.commit().map_err(|e| s(&e))?;
-    Ok(ids)
-}
-
-fn apply(index: &mut Index, op: Op, id: u64) {
-    match op {
-        Op::Append(rec, tx) => {
-            index.used += rec.meta.footprint();
-            index.records.insert(id, rec.meta);
-            let _ = tx.send(Ok(id));
-        }
-        Op::Put(_, meta, tx) => {
-            if let Some(slot) = index.records.get_mut(&id) {
-                *slot = *meta;
-            }
-            let _ = tx.send(Ok(()));
-        }
-        Op::Delete(_, tx) => {
-            if let Some(old) = index.records.remove(&id) {
-                index.used = index.used.saturating_sub(old.footprint());
-            }
-            let _ = tx.send(Ok(()));
-        }
     }
 }
 

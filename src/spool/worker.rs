@@ -5,14 +5,19 @@
 //! One scheduler task picks due records (per-route concurrency limit;
 //! `ordered` routes one at a time, oldest first) and spawns one delivery
 //! task each. It sleeps until the earliest next attempt or until woken by an
-//! append, a finished delivery or a retry request. Records left by a
-//! previous run are simply pending records: that is crash recovery.
+//! append, a finished delivery, a retry request or a reload. Records left by
+//! a previous run are simply pending records: that is crash recovery.
+//!
+//! Routes come from the current configuration at each pass (the app behind
+//! the `ArcSwap` that a reload swaps), so a reloaded route's upstream,
+//! timeout and retry policy apply from the next attempt on; an attempt
+//! already under way finishes with the route it started with.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, RETRY_AFTER};
 use http::{HeaderMap, Method, Request, StatusCode, Uri};
@@ -20,10 +25,13 @@ use http_body_util::{BodyExt, Full};
 use ring::rand::SecureRandom;
 use tokio::task::JoinHandle;
 
-use super::store::{unix_millis, Meta, Spool, State};
-use crate::config::{Config, Delivery, RetryPolicy, Route};
+use super::sched::Policy;
+use super::store::{unix_millis, Claimed, Meta, Spool, State};
+use crate::config::{Delivery, RetryPolicy, Route};
+use crate::metrics::SpoolMetrics;
 use crate::proxy::forward::{upstream_uri, UpstreamClient, UpstreamError};
 use crate::proxy::headers::X_HOOKGUARD_EVENT_ID;
+use crate::proxy::App;
 
 /// Deliveries in flight at once per route (unordered routes).
 pub const ROUTE_CONCURRENCY: usize = 8;
@@ -34,26 +42,12 @@ const STORAGE_PAUSE: Duration = Duration::from_secs(5);
 /// Longest the scheduler sleeps without a reason (a safety net only).
 const IDLE: Duration = Duration::from_secs(60);
 
-#[derive(Default)]
-struct InFlight {
-    ids: HashSet<u64>,
-    per_route: HashMap<String, usize>,
-}
-
-/// Starts the scheduler for every queue-mode route of `config`.
-pub fn start(spool: Arc<Spool>, config: Arc<Config>, client: UpstreamClient) -> JoinHandle<()> {
+/// Starts the scheduler for the queue-mode routes of the current app.
+pub fn start(spool: Arc<Spool>, app: Arc<ArcSwap<App>>, client: UpstreamClient) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let routes: HashMap<String, Route> = config
-            .routes
-            .iter()
-            .filter(|r| r.delivery == Delivery::Queue)
-            .map(|r| (r.path.clone(), r.clone()))
-            .collect();
-        let routes = Arc::new(routes);
-        let flight = Arc::new(Mutex::new(InFlight::default()));
         loop {
             let wake = spool.wake.notified();
-            let next = schedule(&spool, &routes, &flight, &client);
+            let next = schedule(&spool, &app.load_full(), &client);
             let sleep = next.map_or(IDLE, |at| {
                 Duration::from_millis(u64::try_from(at - unix_millis()).unwrap_or(0))
             });
@@ -65,65 +59,39 @@ pub fn start(spool: Arc<Spool>, config: Arc<Config>, client: UpstreamClient) -> 
     })
 }
 
-/// Spawns every delivery that is due and allowed; returns the earliest
-/// future attempt time among records it had to leave waiting.
-fn schedule(
-    spool: &Arc<Spool>,
-    routes: &Arc<HashMap<String, Route>>,
-    flight: &Arc<Mutex<InFlight>>,
-    client: &UpstreamClient,
-) -> Option<i64> {
-    let now = unix_millis();
-    let mut next: Option<i64> = None;
-    let mut due: Vec<(u64, Meta)> = Vec::new();
-    {
-        let mut fl = flight.lock().unwrap_or_else(|e| e.into_inner());
-        spool.with_records(|records| {
-            // Ordered routes whose head (oldest pending record) is already seen.
-            let mut headed: HashSet<&str> = HashSet::new();
-            for (id, meta) in records {
-                if fl.ids.contains(id) {
-                    headed.insert(meta.route.as_str());
-                    continue;
-                }
-                if meta.state != State::Pending {
-                    continue;
-                }
-                let Some(route) = routes.get(&meta.route) else {
-                    continue; // route gone from the config: kept until restored or purged
-                };
-                if route.ordered && !headed.insert(meta.route.as_str()) {
-                    continue; // not the oldest pending record of an ordered route
-                }
-                let limit = if route.ordered { 1 } else { ROUTE_CONCURRENCY };
-                let busy = fl.per_route.get(&meta.route).copied().unwrap_or(0);
-                if busy >= limit {
-                    continue; // a finished delivery wakes the scheduler
-                }
-                if meta.next_attempt_ms > now {
-                    next = Some(next.map_or(meta.next_attempt_ms, |n| n.min(meta.next_attempt_ms)));
-                    continue;
-                }
-                fl.ids.insert(*id);
-                *fl.per_route.entry(meta.route.clone()).or_default() += 1;
-                due.push((*id, meta.clone()));
-            }
-        });
+/// How many deliveries a route may have in flight.
+fn policy(route: &Route) -> Policy {
+    if route.ordered {
+        Policy::Ordered
+    } else {
+        Policy::Concurrent(ROUTE_CONCURRENCY)
     }
-    for (id, meta) in due {
-        let Some(route) = routes.get(&meta.route).cloned() else {
-            continue;
-        };
-        let (spool, flight, client) = (Arc::clone(spool), Arc::clone(flight), client.clone());
+}
+
+/// Spawns every delivery that is due and allowed; returns the earliest
+/// future attempt time among records it had to leave waiting. Records of
+/// routes that are not (or no longer) queue routes stay in the spool until
+/// restored or purged.
+fn schedule(spool: &Arc<Spool>, app: &Arc<App>, client: &UpstreamClient) -> Option<i64> {
+    let queued: Vec<(usize, &Route)> = app
+        .config()
+        .routes
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.delivery == Delivery::Queue)
+        .collect();
+    let policies: Vec<(&str, Policy)> = queued
+        .iter()
+        .map(|(_, r)| (r.path.as_str(), policy(r)))
+        .collect();
+    let (due, next) = spool.claim_due(&policies, unix_millis());
+    for Claimed { route, id, meta } in due {
+        let index = queued[route].0;
+        let (spool, app, client) = (Arc::clone(spool), Arc::clone(app), client.clone());
         tokio::spawn(async move {
-            deliver(&spool, &route, &client, id, meta).await;
-            {
-                let mut fl = flight.lock().unwrap_or_else(|e| e.into_inner());
-                fl.ids.remove(&id);
-                if let Some(n) = fl.per_route.get_mut(&route.path) {
-                    *n = n.saturating_sub(1);
-                }
-            }
+            let route = &app.config().routes[index];
+            deliver(&spool, app.metrics().spool(), route, &client, id, meta).await;
+            spool.release(id, &route.path);
             spool.wake.notify_one();
         });
     }
@@ -138,10 +106,18 @@ struct Attempt {
 }
 
 /// Makes one delivery attempt and records its outcome in the spool.
-async fn deliver(spool: &Spool, route: &Route, client: &UpstreamClient, id: u64, mut meta: Meta) {
-    meta.attempts += 1;
+async fn deliver(
+    spool: &Spool,
+    metrics: &SpoolMetrics,
+    route: &Route,
+    client: &UpstreamClient,
+    id: u64,
+    meta: Arc<Meta>,
+) {
+    let number = meta.attempts + 1;
     spool.counters.attempts.fetch_add(1, Ordering::Relaxed);
-    let attempt = match build_request(spool, route, id, &meta) {
+    metrics.attempt(&route.path);
+    let attempt = match build_request(spool, route, id, &meta, number) {
         Ok(req) => send(client, req, route.upstream.timeout).await,
         Err(error) => Attempt {
             status: None,
@@ -151,18 +127,20 @@ async fn deliver(spool: &Spool, route: &Route, client: &UpstreamClient, id: u64,
     };
     if attempt.status.is_some_and(|s| (200..300).contains(&s)) {
         let latency = u64::try_from(unix_millis() - meta.received_at_ms).unwrap_or(0);
+        metrics.delivered(&route.path, Duration::from_millis(latency));
         spool.counters.delivered.fetch_add(1, Ordering::Relaxed);
         spool
             .counters
             .latency_ms_sum
             .fetch_add(latency, Ordering::Relaxed);
-        if let Err(e) = spool.remove(id).await {
+        if let Err(e) = spool.delivered(id, &meta.route, STORAGE_PAUSE).await {
             // Still on disk: it will be delivered again (at least once).
             tracing::error!(target: "spool", id, error = %e, "cannot remove delivered record");
-            tokio::time::sleep(STORAGE_PAUSE).await;
         }
         return;
     }
+    let mut meta = Arc::unwrap_or_clone(meta);
+    meta.attempts = number;
     meta.last_status = attempt.status;
     meta.last_error = attempt.error;
     let now = unix_millis();
@@ -175,6 +153,7 @@ async fn deliver(spool: &Spool, route: &Route, client: &UpstreamClient, id: u64,
     if permanent || meta.attempts >= route.retry.max_attempts || next > age_limit {
         meta.state = State::Dead;
         spool.counters.dead_lettered.fetch_add(1, Ordering::Relaxed);
+        metrics.dead_lettered(&route.path);
         tracing::warn!(
             target: "spool",
             id,
@@ -187,7 +166,7 @@ async fn deliver(spool: &Spool, route: &Route, client: &UpstreamClient, id: u64,
     } else {
         meta.next_attempt_ms = next;
     }
-    if let Err(e) = spool.update(id, meta).await {
+    if let Err(e) = spool.record_attempt(id, meta).await {
         tracing::error!(target: "spool", id, error = %e, "cannot record delivery attempt");
         // The record is unchanged and due again: do not hammer the upstream.
         tokio::time::sleep(STORAGE_PAUSE).await;
@@ -195,12 +174,13 @@ async fn deliver(spool: &Spool, route: &Route, client: &UpstreamClient, id: u64,
 }
 
 /// The upstream request, byte for byte what forward mode sends, plus the
-/// event id and attempt number.
+/// event id and attempt `number`.
 fn build_request(
     spool: &Spool,
     route: &Route,
     id: u64,
     meta: &Meta,
+    number: u32,
 ) -> Result<Request<Full<Bytes>>, String> {
     let body = spool.body(id).map_err(|e| e.to_string())?;
     let request_uri: Uri = meta
@@ -223,8 +203,8 @@ fn build_request(
     if let Ok(v) = HeaderValue::from_str(&meta.event_id) {
         headers.insert(X_HOOKGUARD_EVENT_ID, v);
     }
-    headers.insert(X_HOOKGUARD_ATTEMPT, HeaderValue::from(meta.attempts));
-    let mut req = Request::new(Full::new(Bytes::from(body)));
+    headers.insert(X_HOOKGUARD_ATTEMPT, HeaderValue::from(number));
+    let mut req = Request::new(Full::new(body));
     *req.method_mut() = method;
     *req.uri_mut() = uri;
     *req.headers_mut() = headers;
@@ -311,7 +291,8 @@ mod tests {
                 assert!(backoff(&policy(), attempts, None) <= ceiling);
             }
         }
-        let spread: HashSet<Duration> = (0..20).map(|_| backoff(&policy(), 10, None)).collect();
+        let spread: std::collections::HashSet<Duration> =
+            (0..20).map(|_| backoff(&policy(), 10, None)).collect();
         assert!(spread.len() > 1, "full jitter varies the delay");
     }
 
