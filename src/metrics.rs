@@ -365,7 +365,9 @@ impl SpoolMetrics {
     pub fn observe(&self, spool: &Spool) {
         let now = unix_millis();
         for (route, stats) in spool.route_stats() {
-            let labels = RouteLabels { route };
+            let labels = RouteLabels {
+                route: RouteName(Arc::from(route)),
+            };
             let age_ms = stats.oldest_received_ms.map_or(0, |at| (now - at).max(0));
             self.pending
                 .get_or_create(&labels)
@@ -384,6 +386,6 @@ impl SpoolMetrics {
 
 fn route_labels(route: &str) -> RouteLabels {
     RouteLabels {
-        route: route.to_owned(),
+        route: RouteName(Arc::from(route)),
     }
 }
