@@ -44,6 +44,11 @@ pub(super) const SEQ: TableDefinition<&str, u64> = TableDefinition::new("seq");
 pub(super) const NEXT_ID: &str = "next_id";
 /// Bytes of pending records' bodies kept in memory (beyond it: read from disk).
 pub const BODY_CACHE: u64 = 8 << 20;
+/// redb's page cache. Its default (1 GiB) keeps every page written in
+/// memory up to that size, so RSS grew with the webhooks spooled; records
+/// are written once, read once (bodies mostly from [`BODY_CACHE`]) and
+/// deleted, so a small cache holding the B-trees' inner pages is enough.
+const REDB_CACHE: usize = 16 << 20;
 
 /// Why the spool refused or failed an operation.
 #[derive(Debug, thiserror::Error)]
@@ -256,7 +261,10 @@ impl Spool {
     /// left by a previous run. Must be called inside a Tokio runtime.
     pub fn open(dir: &Path, max_size: u64) -> Result<Arc<Self>, SpoolError> {
         std::fs::create_dir_all(dir).map_err(storage)?;
-        let db = Database::create(dir.join("spool.redb")).map_err(storage)?;
+        let db = redb::Builder::new()
+            .set_cache_size(REDB_CACHE)
+            .create(dir.join("spool.redb"))
+            .map_err(storage)?;
         let mut index = Index::default();
         let txn = db.begin_write().map_err(storage)?;
         {
