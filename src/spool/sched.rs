@@ -6,7 +6,7 @@
 //! head is its oldest pending record), the records handed to the worker and
 //! not yet released (claims), and the counts and ages the metrics need.
 //! Does not own the records themselves (`store.rs` keeps them and calls
-//! [`Schedule::insert`] / [`Schedule::remove`] on every change) nor the
+//! `Schedule::insert` / `Schedule::remove` on every change) nor the
 //! delivery policy: the worker passes each route's concurrency limit in.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};

@@ -18,7 +18,7 @@
 //! durable commit, at most [`LAZY_SYNC`] later (see `writer.rs`).
 //!
 //! An in-memory index of every record's [`Meta`], with the delivery
-//! [`Schedule`] over it, is the scheduler's view; it is loaded at open,
+//! `Schedule` over it, is the scheduler's view; it is loaded at open,
 //! which is crash recovery. Bodies stay on disk, except that the bodies of
 //! pending records appended by this process are also kept in memory up to
 //! [`BODY_CACHE`] bytes, so a delivery seldom reads the disk.

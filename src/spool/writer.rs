@@ -17,7 +17,7 @@ use super::store::{Index, Meta, NewRecord, SpoolError, BODY, META, NEXT_ID, SEQ}
 
 /// Most operations committed in one transaction.
 const MAX_BATCH: usize = 512;
-/// Longest a [`Sync::Lazy`] commit waits for a durable one.
+/// Longest a lazily synced commit (`Sync::Lazy`) waits for a durable one.
 pub const LAZY_SYNC: Duration = Duration::from_secs(1);
 
 /// How soon a write must be on disk when its caller hears back.
