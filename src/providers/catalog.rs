@@ -131,6 +131,40 @@ const fn stripe_style(header: &'static str, tolerance: ToleranceSpec) -> Structu
     }
 }
 
+/// PagerDuty's shape, shared by CircleCI: a comma list of `v1=<hex>` (one
+/// per active secret), HMAC-SHA256 over the body, no timestamp.
+const fn v1_list(header: &'static str) -> StructuredSpec {
+    StructuredSpec {
+        algorithm: Sha256,
+        header,
+        separator: b',',
+        joiner: ",",
+        timestamp_key: None,
+        timestamp_format: TimestampFormat::UnixSeconds,
+        signature_key: "v1",
+        encoding: Hex,
+        signed: BODY,
+        tolerance: NO_TIMESTAMP,
+    }
+}
+
+/// Standard Webhooks headers (`webhook-id`, `-timestamp`, `-signature`), as
+/// sent by OpenAI and Replicate too; 300 s both ways.
+const STANDARD_WEBHOOKS: StandardWebhooksSpec = StandardWebhooksSpec {
+    id_header: "webhook-id",
+    timestamp_header: "webhook-timestamp",
+    signature_header: "webhook-signature",
+    tolerance: secs(300, Direction::BothWays),
+};
+
+/// The same scheme under Svix's header names (Svix, Resend, Clerk).
+const SVIX: StandardWebhooksSpec = StandardWebhooksSpec {
+    id_header: "svix-id",
+    timestamp_header: "svix-timestamp",
+    signature_header: "svix-signature",
+    tolerance: secs(300, Direction::BothWays),
+};
+
 /// Meta's Graph API webhooks, under each product's name (Facebook,
 /// Instagram, WhatsApp): `sha256=<hex>` of the body, GET `hub.challenge`.
 const fn meta_platform(name: &'static str) -> Provider {
@@ -244,23 +278,13 @@ pub(crate) static PROVIDERS: &[Provider] = &[
     // Standard Webhooks and Svix: `{id}.{ts}.{body}`, 300 s both ways.
     Provider {
         name: "standard-webhooks",
-        family: Family::StandardWebhooks(StandardWebhooksSpec {
-            id_header: "webhook-id",
-            timestamp_header: "webhook-timestamp",
-            signature_header: "webhook-signature",
-            tolerance: secs(300, Direction::BothWays),
-        }),
+        family: Family::StandardWebhooks(STANDARD_WEBHOOKS),
         handshake: Handshake::None,
         source: "standardwebhooks.com spec and reference libraries",
     },
     Provider {
         name: "svix",
-        family: Family::StandardWebhooks(StandardWebhooksSpec {
-            id_header: "svix-id",
-            timestamp_header: "svix-timestamp",
-            signature_header: "svix-signature",
-            tolerance: secs(300, Direction::BothWays),
-        }),
+        family: Family::StandardWebhooks(SVIX),
         handshake: Handshake::None,
         source: "svix libraries (webhooks.py, svix-webhooks)",
     },
@@ -295,18 +319,7 @@ pub(crate) static PROVIDERS: &[Provider] = &[
     // PagerDuty v3: a comma list of `v1=<hex>` (one per active secret).
     Provider {
         name: "pagerduty",
-        family: Family::Structured(StructuredSpec {
-            algorithm: Sha256,
-            header: "x-pagerduty-signature",
-            separator: b',',
-            joiner: ",",
-            timestamp_key: None,
-            timestamp_format: TimestampFormat::UnixSeconds,
-            signature_key: "v1",
-            encoding: Hex,
-            signed: BODY,
-            tolerance: NO_TIMESTAMP,
-        }),
+        family: Family::Structured(v1_list("x-pagerduty-signature")),
         handshake: Handshake::None,
         source: "PagerDuty docs \"Verifying signatures\" (providers.md §4)",
     },
@@ -476,45 +489,25 @@ pub(crate) static PROVIDERS: &[Provider] = &[
     },
     Provider {
         name: "openai",
-        family: Family::StandardWebhooks(StandardWebhooksSpec {
-            id_header: "webhook-id",
-            timestamp_header: "webhook-timestamp",
-            signature_header: "webhook-signature",
-            tolerance: secs(300, Direction::BothWays),
-        }),
+        family: Family::StandardWebhooks(STANDARD_WEBHOOKS),
         handshake: Handshake::None,
         source: "OpenAI docs \"Webhooks\" (Standard Webhooks)",
     },
     Provider {
         name: "resend",
-        family: Family::StandardWebhooks(StandardWebhooksSpec {
-            id_header: "svix-id",
-            timestamp_header: "svix-timestamp",
-            signature_header: "svix-signature",
-            tolerance: secs(300, Direction::BothWays),
-        }),
+        family: Family::StandardWebhooks(SVIX),
         handshake: Handshake::None,
         source: "Resend docs \"Verify webhooks\" (Svix)",
     },
     Provider {
         name: "clerk",
-        family: Family::StandardWebhooks(StandardWebhooksSpec {
-            id_header: "svix-id",
-            timestamp_header: "svix-timestamp",
-            signature_header: "svix-signature",
-            tolerance: secs(300, Direction::BothWays),
-        }),
+        family: Family::StandardWebhooks(SVIX),
         handshake: Handshake::None,
         source: "@clerk/backend verifyWebhook (Svix)",
     },
     Provider {
         name: "replicate",
-        family: Family::StandardWebhooks(StandardWebhooksSpec {
-            id_header: "webhook-id",
-            timestamp_header: "webhook-timestamp",
-            signature_header: "webhook-signature",
-            tolerance: secs(300, Direction::BothWays),
-        }),
+        family: Family::StandardWebhooks(STANDARD_WEBHOOKS),
         handshake: Handshake::None,
         source: "replicate SDK validateWebhook (Standard Webhooks)",
     },
@@ -618,18 +611,7 @@ pub(crate) static PROVIDERS: &[Provider] = &[
     // CircleCI: `circleci-signature: v1=<hex>` over the body.
     Provider {
         name: "circleci",
-        family: Family::Structured(StructuredSpec {
-            algorithm: Sha256,
-            header: "circleci-signature",
-            separator: b',',
-            joiner: ",",
-            timestamp_key: None,
-            timestamp_format: TimestampFormat::UnixSeconds,
-            signature_key: "v1",
-            encoding: Hex,
-            signed: BODY,
-            tolerance: NO_TIMESTAMP,
-        }),
+        family: Family::Structured(v1_list("circleci-signature")),
         handshake: Handshake::None,
         source: "CircleCI docs \"Outbound webhooks\" and CircleCI staff answer on discuss.circleci.com",
     },
