@@ -369,7 +369,6 @@ impl Verifier for AsymVerifier {
 
 /// Private key text → Ed25519 key pair: 32-byte seed as hex or base64
 /// (optionally `whsk_`), or a 64-byte libsodium secret key (seed first).
-#[cfg_attr(not(test), allow(dead_code))]
 fn ed25519_private(secret: &[u8]) -> Result<Ed25519KeyPair, BuildError> {
     let text = secret.trim_ascii();
     let text = text.strip_prefix(b"whsk_").unwrap_or(text);
@@ -394,8 +393,6 @@ fn ed25519_private(secret: &[u8]) -> Result<Ed25519KeyPair, BuildError> {
 
 /// The headers `hookguard sign` prints; `secret` is the private key (see
 /// [`ed25519_private`]; SendGrid: PKCS#8 DER, base64).
-// Called by `hookguard sign` once its per-family dispatch lands (issue #3 part B).
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn sign(
     scheme: AsymScheme,
     secret: &[u8],

@@ -176,8 +176,6 @@ impl Verifier for BodyFieldsVerifier {
 
 /// `hookguard sign` for Mailgun: the signature fields to put in the body
 /// (returned as `(field, value)` pairs; `req.id` is the token).
-// Called by `hookguard sign` once its per-family dispatch lands (issue #3 part B).
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn sign(
     secret: &[u8],
     req: &SignRequest<'_>,

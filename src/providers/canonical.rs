@@ -212,8 +212,6 @@ impl Verifier for CanonicalVerifier {
 
 /// `hookguard sign` for Contentful: signs method, the path of `req.url`,
 /// the timestamp and signed-headers headers, and the body.
-// Called by `hookguard sign` once its per-family dispatch lands (issue #3 part B).
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn sign(
     secret: &[u8],
     req: &SignRequest<'_>,

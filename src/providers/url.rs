@@ -277,8 +277,6 @@ impl Verifier for UrlVerifier {
 
 /// The headers `hookguard sign` prints for a URL-bound provider; needs
 /// `req.url`. Twilio JSON bodies: put `bodySHA256=<hex>` in the URL first.
-// Called by `hookguard sign` once its per-family dispatch lands (issue #3 part B).
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn sign(
     scheme: UrlScheme,
     secret: &[u8],
