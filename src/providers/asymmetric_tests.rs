@@ -4,7 +4,7 @@
 use http::Method;
 use ring::signature::KeyPair;
 
-use super::super::testutil::{headers, kind, secrets, Garbage};
+use super::super::testutil::{headers, kind, run, secrets, Garbage};
 use super::super::{build, SharedVerifier};
 use super::*;
 
@@ -19,29 +19,6 @@ fn with_keys(name: &str, keys: &[&str]) -> Result<SharedVerifier, BuildError> {
             verify_token: None,
         },
     )
-}
-
-fn run(
-    v: &SharedVerifier,
-    map: &HeaderMap,
-    body: &[u8],
-    now_secs: i64,
-) -> Result<Verified, Rejection> {
-    let method = Method::POST;
-    let uri = http::Uri::from_static("/hook");
-    let req = Inbound {
-        method: &method,
-        uri: &uri,
-        headers: map,
-        public_url: "https://example.com/hook",
-        now_ms: now_secs * 1000,
-    };
-    let pre = v.precheck(&req);
-    let full = v.verify(&req, body);
-    if full.is_ok() {
-        assert_eq!(pre, Ok(()));
-    }
-    full
 }
 
 fn handshake(v: &SharedVerifier, body: &[u8]) -> Option<HandshakeReply> {

@@ -245,33 +245,8 @@ pub(crate) fn sign(
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::{headers, kind, secrets, verifier, Garbage};
-    use super::super::SharedVerifier;
+    use super::super::testutil::{headers, kind, run_at, secrets, verifier, Garbage};
     use super::*;
-
-    fn run(
-        v: &SharedVerifier,
-        map: &HeaderMap,
-        body: &[u8],
-        path: &str,
-        now_ms: i64,
-    ) -> Result<Verified, Rejection> {
-        let method = http::Method::POST;
-        let uri: http::Uri = path.parse().unwrap();
-        let req = Inbound {
-            method: &method,
-            uri: &uri,
-            headers: map,
-            public_url: "",
-            now_ms,
-        };
-        let pre = v.precheck(&req);
-        let full = v.verify(&req, body);
-        if full.is_ok() {
-            assert_eq!(pre, Ok(()));
-        }
-        full
-    }
 
     // providers.md §4 Contentful: computed with the SDK's `signRequest`
     // (@contentful/node-apps-toolkit 3.16.1) and reproduced in Python.
@@ -297,12 +272,12 @@ mod tests {
         let v = verifier("contentful", &secrets(&[&"a".repeat(64)]));
         let h = sdk_headers(b"1700000000000");
         let t = 1_700_000_000_000;
-        assert!(run(&v, &h, BODY_, PATH, t).is_ok());
-        assert!(run(&v, &h, BODY_, PATH, t + 30_000).is_ok());
-        assert_eq!(kind(&run(&v, &h, BODY_, PATH, t + 30_001)), "timestamp");
-        assert_eq!(kind(&run(&v, &h, b"{}", PATH, t)), "invalid");
+        assert!(run_at(&v, &h, BODY_, PATH, t).is_ok());
+        assert!(run_at(&v, &h, BODY_, PATH, t + 30_000).is_ok());
+        assert_eq!(kind(&run_at(&v, &h, BODY_, PATH, t + 30_001)), "timestamp");
+        assert_eq!(kind(&run_at(&v, &h, b"{}", PATH, t)), "invalid");
         assert_eq!(
-            kind(&run(&v, &h, BODY_, "/webhooks/contentful?x=2", t)),
+            kind(&run_at(&v, &h, BODY_, "/webhooks/contentful?x=2", t)),
             "invalid"
         );
         let mut changed = h.clone();
@@ -310,16 +285,16 @@ mod tests {
             "x-contentful-topic",
             "ContentManagement.Entry.delete".parse().unwrap(),
         );
-        assert_eq!(kind(&run(&v, &changed, BODY_, PATH, t)), "invalid");
+        assert_eq!(kind(&run_at(&v, &changed, BODY_, PATH, t)), "invalid");
         let mut gone = h.clone();
         gone.remove("x-contentful-topic");
-        assert_eq!(kind(&run(&v, &gone, BODY_, PATH, t)), "missing");
+        assert_eq!(kind(&run_at(&v, &gone, BODY_, PATH, t)), "missing");
         let mut short = h.clone();
         short.insert(
             "x-contentful-signed-headers",
             "content-type".parse().unwrap(),
         );
-        assert_eq!(kind(&run(&v, &short, BODY_, PATH, t)), "invalid");
+        assert_eq!(kind(&run_at(&v, &short, BODY_, PATH, t)), "invalid");
         assert!(
             super::super::testutil::build_with("contentful", &secrets(&["short"]), None, None)
                 .is_err()
@@ -345,9 +320,9 @@ mod tests {
             );
         }
         let v = verifier("contentful", &secrets(&[&secret]));
-        assert!(run(&v, &map, b"{}", "/hooks/cf?a=b", 1_700_000_000_000).is_ok());
+        assert!(run_at(&v, &map, b"{}", "/hooks/cf?a=b", 1_700_000_000_000).is_ok());
         assert_eq!(
-            kind(&run(&v, &map, b"{}", "/hooks/cf", 1_700_000_000_000)),
+            kind(&run_at(&v, &map, b"{}", "/hooks/cf", 1_700_000_000_000)),
             "invalid"
         );
     }
@@ -371,7 +346,7 @@ mod tests {
                     }
                 }
             }
-            let _ = run(&v, &h, BODY_, PATH, 1_700_000_000_000);
+            let _ = run_at(&v, &h, BODY_, PATH, 1_700_000_000_000);
         }
     }
 }

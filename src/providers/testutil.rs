@@ -66,14 +66,25 @@ pub(crate) fn run(
     body: &[u8],
     now_secs: i64,
 ) -> Result<Verified, Rejection> {
+    run_at(v, map, body, "/hook", now_secs * 1000)
+}
+
+/// [`run`] for a POST to `path` (schemes that sign the path) at `now_ms`.
+pub(crate) fn run_at(
+    v: &SharedVerifier,
+    map: &HeaderMap,
+    body: &[u8],
+    path: &str,
+    now_ms: i64,
+) -> Result<Verified, Rejection> {
     let method = Method::POST;
-    let uri = Uri::from_static("/hook");
+    let uri: Uri = path.parse().expect("test path");
     let req = Inbound {
         method: &method,
         uri: &uri,
         headers: map,
         public_url: "https://example.com/hook",
-        now_ms: now_secs * 1000,
+        now_ms,
     };
     let pre = v.precheck(&req);
     let full = v.verify(&req, body);
