@@ -33,9 +33,9 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use ring::hmac;
 use tokio::net::TcpListener;
 
+use crate::clock::rfc3339;
 use crate::config::OnStoreError;
 use crate::proxy::App;
-use crate::report::rfc3339;
 
 /// What the admin endpoints read.
 pub struct AdminState {
@@ -273,8 +273,8 @@ pub fn secrets(app: &App) -> serde_json::Value {
                     "index": index,
                     "origin": entry.origin,
                     "matched": used.matched,
-                    "last_matched": used.last_matched.map(rfc3339),
-                    "expires": entry.expires.map(rfc3339),
+                    "last_matched": used.last_matched.map(|t| rfc3339(t).unwrap_or_default()),
+                    "expires": entry.expires.map(|t| rfc3339(t).unwrap_or_default()),
                     "expired": entry.expires.is_some_and(|e| e <= now),
                 })
             })

@@ -20,6 +20,7 @@
 pub mod admin;
 pub mod audit;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod metrics;
 pub mod providers;

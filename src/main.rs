@@ -54,18 +54,14 @@ fn read_body(file: Option<&std::path::Path>) -> Result<Vec<u8>, String> {
     }
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
 fn sign(args: &SignArgs) -> Result<String, String> {
     let secret = tools::read_secret(&args.secret)?;
     let body = read_body(args.file.as_deref())?;
     let req = SignRequest {
         body: &body,
-        timestamp: args.timestamp.unwrap_or(now_ms() / 1000),
+        timestamp: args
+            .timestamp
+            .unwrap_or(hookguard::clock::unix_millis() / 1000),
         id: args.id.as_deref(),
         url: args.url.as_deref(),
         method: "POST",
@@ -91,7 +87,7 @@ fn verify(args: &VerifyArgs) -> Result<String, String> {
         url: args.url.as_deref(),
         tolerance,
         body: &body,
-        now_ms: now_ms(),
+        now_ms: hookguard::clock::unix_millis(),
     })
 }
 

@@ -264,7 +264,7 @@ fn status_class(status: u16) -> &'static str {
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
-use crate::spool::store::unix_millis;
+use crate::clock::unix_millis;
 use crate::spool::Spool;
 
 /// Delivery latency buckets (accept → 2xx): 1 ms, ×4 each, to ~18.6 h;

@@ -132,7 +132,7 @@ impl Report {
                 } else {
                     Counts::default()
                 };
-                serde_json::json!({ "hour": rfc3339(hour * 3600), "counts": counts })
+                serde_json::json!({ "hour": crate::clock::rfc3339(hour * 3600).unwrap_or_default(), "counts": counts })
             })
             .collect();
         let routes: BTreeMap<_, _> = self
@@ -153,17 +153,6 @@ impl Report {
             "hourly": hourly,
         })
     }
-}
-
-/// Formats Unix seconds as RFC 3339 (UTC); empty if out of range.
-pub fn rfc3339(unix: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

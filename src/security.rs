@@ -176,7 +176,7 @@ fn wall_clock(at: Instant, now: Instant) -> String {
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or(Duration::ZERO)
         .as_secs();
-    crate::report::rfc3339(i64::try_from(secs).unwrap_or(i64::MAX))
+    crate::clock::rfc3339(i64::try_from(secs).unwrap_or(i64::MAX)).unwrap_or_default()
 }
 
 #[cfg(test)]

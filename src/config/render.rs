@@ -112,11 +112,5 @@ fn origins(entries: &[SecretEntry]) -> String {
 }
 
 fn rfc3339(unix: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| unix.to_string())
+    crate::clock::rfc3339(unix).unwrap_or_else(|| unix.to_string())
 }

@@ -234,10 +234,7 @@ impl Ctx<'_> {
             self.diag.warn(field, LITERAL_WARNING);
         }
         if let Some(t) = expires.filter(|t| *t <= self.now) {
-            let when = OffsetDateTime::from_unix_timestamp(t)
-                .ok()
-                .and_then(|d| d.format(&Rfc3339).ok())
-                .unwrap_or_else(|| t.to_string());
+            let when = crate::clock::rfc3339(t).unwrap_or_else(|| t.to_string());
             self.diag.warn(
                 field,
                 format!("expired at {when}; it no longer verifies anything"),

@@ -305,13 +305,9 @@ impl TimestampFormat {
         match self {
             Self::UnixSeconds | Self::UnixSecondsOrRfc3339 => secs.to_string(),
             Self::UnixMillis => secs.saturating_mul(1000).to_string(),
-            Self::Rfc3339 => time::OffsetDateTime::from_unix_timestamp(secs)
-                .ok()
-                .and_then(|t| {
-                    t.format(&time::format_description::well_known::Rfc3339)
-                        .ok()
-                })
-                .unwrap_or_else(|| "1970-01-01T00:00:00Z".into()),
+            Self::Rfc3339 => {
+                crate::clock::rfc3339(secs).unwrap_or_else(|| "1970-01-01T00:00:00Z".into())
+            }
         }
     }
 }

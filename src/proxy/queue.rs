@@ -33,7 +33,7 @@ pub(super) async fn accept(
     let Some(spool) = app.spool.as_ref() else {
         return Err(Refusal::SpoolUnavailable("no spool opened".into()));
     };
-    let now = crate::spool::store::unix_millis();
+    let now = crate::clock::unix_millis();
     let meta = Meta {
         route: route.path.clone(),
         method: parts.method.as_str().to_owned(),

@@ -6,9 +6,6 @@
 
 use std::fmt::Write as _;
 
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
-
 use super::store::{Meta, Spool};
 use crate::cli::{SpoolAction, SpoolArgs};
 
@@ -75,11 +72,8 @@ pub fn render(rows: &[(u64, Meta)]) -> String {
     let mut out =
         String::from("ID\tSTATE\tATTEMPTS\tSTATUS\tROUTE\tEVENT_ID\tRECEIVED\tBYTES\tLAST_ERROR\n");
     for (id, m) in rows {
-        let received =
-            OffsetDateTime::from_unix_timestamp_nanos(i128::from(m.received_at_ms) * 1_000_000)
-                .ok()
-                .and_then(|t| t.format(&Rfc3339).ok())
-                .unwrap_or_else(|| m.received_at_ms.to_string());
+        let received = crate::clock::rfc3339_millis(m.received_at_ms)
+            .unwrap_or_else(|| m.received_at_ms.to_string());
         let state = match m.state {
             super::State::Pending => "pending",
             super::State::Dead => "dead",

@@ -37,6 +37,7 @@ use tokio::sync::{oneshot, Notify};
 use super::sched::{Policy, RouteStats, Schedule};
 pub use super::writer::LAZY_SYNC;
 use super::writer::{writer_loop, Op, Sync};
+use crate::clock::unix_millis;
 
 pub(super) const META: TableDefinition<u64, &[u8]> = TableDefinition::new("meta");
 pub(super) const BODY: TableDefinition<u64, &[u8]> = TableDefinition::new("body");
@@ -590,13 +591,6 @@ impl Spool {
         // A poisoned lock means a panic mid-update of plain data: keep going.
         self.index.lock().unwrap_or_else(|e| e.into_inner())
     }
-}
-
-/// Now as Unix milliseconds.
-pub fn unix_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]

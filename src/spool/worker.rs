@@ -26,7 +26,8 @@ use ring::rand::SecureRandom;
 use tokio::task::JoinHandle;
 
 use super::sched::Policy;
-use super::store::{unix_millis, Claimed, Meta, Spool, State};
+use super::store::{Claimed, Meta, Spool, State};
+use crate::clock::unix_millis;
 use crate::config::{Delivery, RetryPolicy, Route};
 use crate::metrics::SpoolMetrics;
 use crate::proxy::forward::{upstream_uri, UpstreamClient, UpstreamError};
