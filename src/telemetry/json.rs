@@ -151,44 +151,27 @@ impl<W: fmt::Write> fmt::Write for Escaping<'_, W> {
 /// `2026-11-23T14:26:47.013908Z`: UTC, microseconds, as tracing-subscriber's
 /// default timer prints it.
 pub fn write_rfc3339_micros(w: &mut impl fmt::Write, at: SystemTime) -> fmt::Result {
-    let since = at.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = since.as_secs();
-    let days = i64::try_from(secs / 86_400).unwrap_or(i64::MAX);
-    let (year, month, day) = civil_from_days(days);
-    let rem = secs % 86_400;
-    // Digits placed by hand: `write!` with padding cost more than the rest
-    // of the line put together.
+    // The calendar from the `time` crate; digits placed by hand, because
+    // `write!` with padding (or `time`'s formatter, which allocates) cost
+    // more than the rest of the line put together.
+    let at = time::OffsetDateTime::from(at.max(UNIX_EPOCH));
+    let (year, month, day) = at.to_calendar_date();
     let mut text = *b"0000-00-00T00:00:00.000000Z";
-    let mut put = |at: usize, width: usize, mut value: u64| {
-        for slot in text[at..at + width].iter_mut().rev() {
+    let mut put = |from: usize, width: usize, mut value: u32| {
+        for slot in text[from..from + width].iter_mut().rev() {
             *slot = b'0' + (value % 10) as u8;
             value /= 10;
         }
     };
-    put(0, 4, u64::try_from(year.clamp(0, 9999)).unwrap_or(0));
-    put(5, 2, u64::from(month));
-    put(8, 2, u64::from(day));
-    put(11, 2, rem / 3600);
-    put(14, 2, rem / 60 % 60);
-    put(17, 2, rem % 60);
-    put(20, 6, u64::from(since.subsec_micros()));
+    put(0, 4, u32::try_from(year.clamp(0, 9999)).unwrap_or(0));
+    put(5, 2, u32::from(u8::from(month)));
+    put(8, 2, u32::from(day));
+    put(11, 2, u32::from(at.hour()));
+    put(14, 2, u32::from(at.minute()));
+    put(17, 2, u32::from(at.second()));
+    put(20, 6, at.microsecond());
     // Only ASCII digits were written into an ASCII template.
     w.write_str(std::str::from_utf8(&text).unwrap_or_default())
-}
-
-/// Days since 1970-01-01 → (year, month, day) in the proleptic Gregorian
-/// calendar (H. Hinnant, "chrono-Compatible Low-Level Date Algorithms").
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097); // [0, 146096]
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
-    let mp = (5 * doy + 2) / 153; // [0, 11], March = 0
-    let day = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
-    let month = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]
