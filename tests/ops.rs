@@ -17,7 +17,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::*;
 use hookguard::runtime;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -37,17 +37,7 @@ fn temp_dir(name: &str) -> PathBuf {
 
 /// GET on the admin listener; (status, body).
 async fn admin_get(addr: SocketAddr, path: &str, token: Option<&str>) -> (u16, String) {
-    let mut req = http::Request::get(format!("http://{addr}{path}"));
-    if let Some(t) = token {
-        req = req.header("authorization", format!("Bearer {t}"));
-    }
-    let resp = client()
-        .request(req.body(Full::new(Bytes::new())).unwrap())
-        .await
-        .expect("admin answers");
-    let status = resp.status().as_u16();
-    let body = resp.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8_lossy(&body).into_owned())
+    admin_request(addr, "GET", path, token).await
 }
 
 async fn admin_json(addr: SocketAddr, path: &str) -> serde_json::Value {

@@ -64,18 +64,7 @@ upstream = "{upstream}/internal/hooks"
 "#;
 
 fn sw_headers(id: &str, ts: i64, body: &[u8]) -> Vec<(String, String)> {
-    let key = b64_decode(SW_SECRET.trim_start_matches("whsec_"));
-    let ts = ts.to_string();
-    let sig = hmac(
-        ring::hmac::HMAC_SHA256,
-        &key,
-        &[id.as_bytes(), b".", ts.as_bytes(), b".", body],
-    );
-    vec![
-        ("webhook-id".into(), id.into()),
-        ("webhook-timestamp".into(), ts),
-        ("webhook-signature".into(), format!("v1,{}", b64(&sig))),
-    ]
+    standard_webhooks_headers(SW_SECRET, id, ts, body)
 }
 
 fn refs(h: &[(String, String)]) -> Vec<(&str, &str)> {

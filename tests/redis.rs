@@ -147,18 +147,7 @@ struct Event {
 impl Event {
     fn new(id: &str) -> Self {
         let body = format!(r#"{{"type":"test","id":"{id}"}}"#).into_bytes();
-        let key = b64_decode(SW_SECRET.trim_start_matches("whsec_"));
-        let ts = now_secs().to_string();
-        let sig = hmac(
-            ring::hmac::HMAC_SHA256,
-            &key,
-            &[id.as_bytes(), b".", ts.as_bytes(), b".", &body],
-        );
-        let headers = vec![
-            ("webhook-id".into(), id.into()),
-            ("webhook-timestamp".into(), ts),
-            ("webhook-signature".into(), format!("v1,{}", b64(&sig))),
-        ];
+        let headers = standard_webhooks_headers(SW_SECRET, id, now_secs(), &body);
         Self { headers, body }
     }
 
@@ -535,15 +524,8 @@ async fn the_url_can_come_from_the_environment() {
 
 /// GET `/readyz` on the admin listener: status and body.
 async fn readyz(p: &Running) -> (u16, String) {
-    use http_body_util::BodyExt;
     let addr = p.admin_addr.expect("admin listener configured");
-    let req = http::Request::get(format!("http://{addr}/readyz"))
-        .body(http_body_util::Full::new(bytes::Bytes::new()))
-        .unwrap();
-    let resp = client().request(req).await.unwrap();
-    let status = resp.status().as_u16();
-    let body = resp.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8_lossy(&body).into_owned())
+    admin_request(addr, "GET", "/readyz", None).await
 }
 
 #[tokio::test]

@@ -160,18 +160,7 @@ async fn start(toml: &str) -> Running {
 }
 
 fn sw_headers(id: &str, body: &[u8]) -> Vec<(String, String)> {
-    let key = b64_decode(SW_SECRET.trim_start_matches("whsec_"));
-    let ts = now_secs().to_string();
-    let sig = hmac(
-        ring::hmac::HMAC_SHA256,
-        &key,
-        &[id.as_bytes(), b".", ts.as_bytes(), b".", body],
-    );
-    vec![
-        ("webhook-id".into(), id.into()),
-        ("webhook-timestamp".into(), ts),
-        ("webhook-signature".into(), format!("v1,{}", b64(&sig))),
-    ]
+    standard_webhooks_headers(SW_SECRET, id, now_secs(), body)
 }
 
 fn body_of(id: &str) -> Vec<u8> {
@@ -328,15 +317,7 @@ async fn upstream_400_is_a_dead_letter_after_one_attempt_and_retry_redelivers() 
 
 /// One request to the admin listener: status and body text.
 async fn admin_call(admin: SocketAddr, method: &str, path: &str) -> (u16, String) {
-    let req = Request::builder()
-        .method(method)
-        .uri(format!("http://{admin}{path}"))
-        .body(Full::new(Bytes::new()))
-        .unwrap();
-    let resp = client().request(req).await.unwrap();
-    let status = resp.status().as_u16();
-    let body = resp.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8_lossy(&body).into_owned())
+    admin_request(admin, method, path, None).await
 }
 
 #[tokio::test]

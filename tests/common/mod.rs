@@ -246,3 +246,48 @@ pub fn b64_decode(s: &str) -> Vec<u8> {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.decode(s).unwrap()
 }
+
+/// One request to the admin listener, with an optional bearer token:
+/// (status, body).
+pub async fn admin_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+) -> (u16, String) {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(format!("http://{addr}{path}"));
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let resp = client()
+        .request(req.body(Full::new(Bytes::new())).unwrap())
+        .await
+        .expect("admin answers");
+    let status = resp.status().as_u16();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// Standard Webhooks headers for `body` (spec: HMAC-SHA256 with the
+/// base64 key after `whsec_`, over `{id}.{timestamp}.{body}`).
+pub fn standard_webhooks_headers(
+    secret: &str,
+    id: &str,
+    ts: i64,
+    body: &[u8],
+) -> Vec<(String, String)> {
+    let key = b64_decode(secret.trim_start_matches("whsec_"));
+    let ts = ts.to_string();
+    let sig = hmac(
+        ring::hmac::HMAC_SHA256,
+        &key,
+        &[id.as_bytes(), b".", ts.as_bytes(), b".", body],
+    );
+    vec![
+        ("webhook-id".into(), id.into()),
+        ("webhook-timestamp".into(), ts),
+        ("webhook-signature".into(), format!("v1,{}", b64(&sig))),
+    ]
+}
