@@ -89,7 +89,7 @@ impl UpstreamClient {
         let plain = Arc::new(Http1Pool::new(http.clone()));
         let connector = HttpsConnectorBuilder::new()
             .with_tls_config(tls)
-            .https_or_http()
+            .https_only() // plain http:// goes through `plain`
             .enable_http1()
             .enable_http2()
             .wrap_connector(http);
