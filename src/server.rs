@@ -1,26 +1,37 @@
-//! The inbound listener: accept → optional TLS → HTTP/1.1 or HTTP/2 (auto,
-//! ALPN over TLS) → the pipeline; and a graceful drain on shutdown.
+//! The inbound listener: accept → optional TLS → HTTP/1.1 or HTTP/2 → the
+//! pipeline; and a graceful drain on shutdown.
+//!
+//! The protocol is chosen once per connection, before hyper sees a byte: by
+//! ALPN over TLS, and on plain TCP by peeking (not reading) for the HTTP/2
+//! prior-knowledge preface. Peeking leaves the socket untouched, so HTTP/1
+//! connections go straight to hyper's HTTP/1 server with no rewind buffer in
+//! front and one read buffer per connection (hyper-util's `auto` builder
+//! reads the first 24 bytes itself, which costs a copy and grows hyper's
+//! buffer to 16 KiB on every connection).
 //!
 //! Limits enforced here, before the pipeline sees a request: header block
 //! size (64 KiB), header count (100), time to receive the headers
-//! (`request_timeout`) and time to finish a TLS handshake (10 s), and the
-//! number of open connections (`max_connections`: over it, the loop stops
-//! accepting until one closes; the kernel backlog holds the rest).
+//! (`request_timeout`, which also bounds how long a silent connection may
+//! keep its slot before its first byte), time to finish a TLS handshake
+//! (10 s), and the number of open connections (`max_connections`: over it,
+//! the loop stops accepting until one closes; the kernel backlog holds the
+//! rest).
 //!
 //! Each request runs on the app generation current when it arrives, so a
 //! reload never changes the rules under an in-flight request.
 
 use std::future::Future;
+use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
+use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
@@ -46,17 +57,7 @@ pub async fn serve(
     let server = &first.config().server;
     let slots = Arc::new(Semaphore::new(server.max_connections));
     let grace = server.shutdown_grace;
-    let mut http = auto::Builder::new(TokioExecutor::new());
-    http.http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(server.request_timeout)
-        .max_buf_size(MAX_HEADER_BYTES)
-        .max_headers(MAX_HEADERS);
-    http.http2()
-        .timer(TokioTimer::new())
-        .max_header_list_size(u32::try_from(MAX_HEADER_BYTES).unwrap_or(u32::MAX))
-        .max_concurrent_streams(256);
-    let http = Arc::new(http);
+    let http = Arc::new(Http::new(server.request_timeout));
     let acceptor = tls.map(TlsAcceptor::from);
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
@@ -91,14 +92,32 @@ pub async fn serve(
         let watcher = graceful.watcher();
         match acceptor.clone() {
             None => {
-                tokio::spawn(serve_connection(stream, conn, app, http, watcher, permit));
+                tokio::spawn(async move {
+                    match tokio::time::timeout(http.first_byte_timeout, sniff_plain(&stream)).await
+                    {
+                        Ok(Ok(Some(protocol))) => {
+                            serve_connection(stream, protocol, conn, app, &http, watcher, permit)
+                                .await;
+                        }
+                        Ok(Ok(None)) => {} // closed before sending anything
+                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "connection failed"),
+                        Err(_) => tracing::debug!(%peer, "no request before request_timeout"),
+                    }
+                });
             }
             Some(acceptor) => {
                 tokio::spawn(async move {
                     match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
                     {
                         Ok(Ok(tls_stream)) => {
-                            serve_connection(tls_stream, conn, app, http, watcher, permit).await;
+                            let protocol = match tls_stream.get_ref().1.alpn_protocol() {
+                                Some(b"h2") => Protocol::Http2,
+                                _ => Protocol::Http1,
+                            };
+                            serve_connection(
+                                tls_stream, protocol, conn, app, &http, watcher, permit,
+                            )
+                            .await;
                         }
                         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "tls handshake failed"),
                         Err(_) => tracing::debug!(%peer, "tls handshake timed out"),
@@ -122,19 +141,97 @@ pub async fn serve(
     }
 }
 
+/// The HTTP/1.1 and HTTP/2 server settings, made once and shared by every
+/// connection.
+struct Http {
+    http1: http1::Builder,
+    http2: http2::Builder<TokioExecutor>,
+    /// How long a plain connection may stay silent before its first byte.
+    first_byte_timeout: Duration,
+}
+
+impl Http {
+    fn new(request_timeout: Duration) -> Self {
+        let mut http1 = http1::Builder::new();
+        http1
+            .timer(TokioTimer::new())
+            .header_read_timeout(request_timeout)
+            .max_buf_size(MAX_HEADER_BYTES)
+            .max_headers(MAX_HEADERS);
+        let mut http2 = http2::Builder::new(TokioExecutor::new());
+        http2
+            .timer(TokioTimer::new())
+            .max_header_list_size(u32::try_from(MAX_HEADER_BYTES).unwrap_or(u32::MAX))
+            .max_concurrent_streams(256);
+        Http {
+            http1,
+            http2,
+            first_byte_timeout: request_timeout,
+        }
+    }
+}
+
+/// The protocol a connection speaks, decided before hyper reads from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    Http1,
+    Http2,
+}
+
+/// What an HTTP/2 client with prior knowledge sends first (RFC 9113 §3.4).
+const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Decides the protocol of a plain connection from its first bytes without
+/// consuming them: HTTP/2 when they begin the prior-knowledge preface, else
+/// HTTP/1.1 (hyper answers anything malformed). `None` when the peer closed
+/// before sending a byte.
+async fn sniff_plain(stream: &TcpStream) -> io::Result<Option<Protocol>> {
+    let mut first = [0u8; 3];
+    loop {
+        let n = stream.peek(&mut first).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        if first[..n] != H2_PREFACE[..n] {
+            return Ok(Some(Protocol::Http1));
+        }
+        if n == first.len() {
+            // "PRI" is no HTTP/1.1 method anyone sends: the preface has begun.
+            return Ok(Some(Protocol::Http2));
+        }
+        // One or two bytes that could begin either ("P" of POST or of PRI):
+        // peek returns at once while they sit unread, so wait a moment for
+        // the rest (rare; the caller's timeout bounds it).
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
 async fn serve_connection<S>(
     stream: S,
+    protocol: Protocol,
     conn: ConnInfo,
     apps: Arc<ArcSwap<App>>,
-    http: Arc<auto::Builder<TokioExecutor>>,
-    watcher: hyper_util::server::graceful::Watcher,
+    http: &Http,
+    watcher: Watcher,
     _permit: OwnedSemaphorePermit,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let service = service_fn(move |req| proxy::handle(apps.load_full(), conn, req));
-    let connection = http.serve_connection(TokioIo::new(stream), service);
-    if let Err(e) = watcher.watch(connection.into_owned()).await {
+    // The request future is boxed so that hyper's per-connection slot for it
+    // stays a pointer wide while the connection idles between requests.
+    let service = service_fn(move |req| Box::pin(proxy::handle(apps.load_full(), conn, req)));
+    let io = TokioIo::new(stream);
+    let ended = match protocol {
+        Protocol::Http1 => {
+            watcher
+                .watch(http.http1.serve_connection(io, service))
+                .await
+        }
+        // Boxed: HTTP/2 state is large and rare here, and would otherwise
+        // size every HTTP/1 connection's task.
+        Protocol::Http2 => Box::pin(watcher.watch(http.http2.serve_connection(io, service))).await,
+    };
+    if let Err(e) = ended {
         tracing::debug!(peer = %conn.peer, error = %e, "connection ended with error");
     }
 }

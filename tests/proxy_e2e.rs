@@ -581,6 +581,65 @@ async fn slow_client_is_cut_off_by_request_timeout() {
 }
 
 #[tokio::test]
+async fn silent_connection_is_closed_after_request_timeout() {
+    let up = Upstream::start().await;
+    let p = proxy(BASE, &up).await;
+    let mut s = TcpStream::connect(p.addr).await.unwrap();
+    // Send nothing at all: the slot is given back after request_timeout (2s).
+    let mut out = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out))
+        .await
+        .expect("a silent connection is closed");
+    assert!(read.is_ok(), "{read:?}");
+    assert!(out.is_empty(), "{}", String::from_utf8_lossy(&out));
+}
+
+#[tokio::test]
+async fn http2_with_prior_knowledge_is_served_on_plain_tcp() {
+    let up = Upstream::start().await;
+    let p = proxy(BASE, &up).await;
+    let h2c: hyper_util::client::legacy::Client<_, http_body_util::Full<bytes::Bytes>> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .http2_only(true)
+            .build_http();
+    let req = http::Request::post(format!("http://{}/gh", p.addr))
+        .header("x-hub-signature-256", GH_SIG)
+        .body(http_body_util::Full::new(bytes::Bytes::from_static(
+            GH_BODY,
+        )))
+        .unwrap();
+    let resp = h2c.request(req).await.expect("h2c request");
+    assert_eq!(resp.version(), http::Version::HTTP_2);
+    assert_eq!(resp.status(), 200);
+    assert_eq!(up.received()[0].body, GH_BODY);
+}
+
+#[tokio::test]
+async fn http1_request_arriving_a_byte_at_a_time_is_served() {
+    // The first bytes of "POST" and of the HTTP/2 preface ("PRI") are the
+    // same: the protocol must not be decided on them.
+    let up = Upstream::start().await;
+    let p = proxy(BASE, &up).await;
+    let mut s = TcpStream::connect(p.addr).await.unwrap();
+    let request = format!(
+        "POST /gh HTTP/1.1\r\nHost: x\r\nx-hub-signature-256: {GH_SIG}\r\nContent-Length: 13\r\nConnection: close\r\n\r\nHello, World!"
+    );
+    for chunk in request.as_bytes().chunks(1).take(4) {
+        s.write_all(chunk).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    s.write_all(&request.as_bytes()[4..]).await.unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out))
+        .await
+        .expect("answered")
+        .unwrap();
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert_eq!(up.received()[0].body, GH_BODY);
+}
+
+#[tokio::test]
 async fn graceful_shutdown_finishes_the_request_in_flight() {
     let up = Upstream::start().await;
     up.set(Behavior {
