@@ -61,10 +61,11 @@ pub struct App {
 }
 
 /// A route's path and provider name, shared by every request's audit event
-/// and metric labels.
+/// and metric labels, and its `X-Hookguard-Verified` value, made once.
 struct RouteNames {
     path: Arc<str>,
     provider: Arc<str>,
+    verified: Option<HeaderValue>,
 }
 
 /// Process-lifetime state every [`App`] generation shares: a reload swaps the
@@ -264,6 +265,7 @@ impl App {
             .map(|r| RouteNames {
                 path: Arc::from(r.path.as_str()),
                 provider: Arc::from(r.provider.as_str()),
+                verified: HeaderValue::from_str(r.verifier.provider()).ok(),
             })
             .collect();
         Self {
@@ -482,13 +484,18 @@ async fn handle_inner(
     )
     .map_err(|e| Refusal::Internal(format!("upstream uri: {e}")))?;
     let xff = headers::forwarded_for_chain(conn.peer.ip(), &parts.headers, &server.trusted_proxies);
-    // Host, or HTTP/2's :authority, as the provider addressed us.
-    let inbound_host = host.and_then(|h| HeaderValue::from_str(h).ok());
+    // Host, or HTTP/2's :authority, as the provider addressed us (the
+    // header's own value when there is one: a clone shares its bytes).
+    let inbound_host = match (host, parts.headers.get(header::HOST)) {
+        (Some(_), Some(value)) => Some(value.clone()),
+        (Some(authority), None) => HeaderValue::from_str(authority).ok(),
+        (None, _) => None,
+    };
     // The inbound headers are not needed past this point: move, don't copy.
     let mut out_headers = std::mem::take(&mut parts.headers);
     headers::prepare_upstream(&mut out_headers, &xff, scheme, inbound_host.as_ref());
-    if let Ok(v) = HeaderValue::from_str(route.verifier.provider()) {
-        out_headers.insert(headers::X_HOOKGUARD_VERIFIED, v);
+    if let Some(v) = &names.verified {
+        out_headers.insert(headers::X_HOOKGUARD_VERIFIED, v.clone());
     }
     if let Some(id) = verified.event_id.as_deref() {
         if let Ok(v) = HeaderValue::from_str(id) {
@@ -496,8 +503,10 @@ async fn handle_inner(
         }
     }
     // Phase: queue (delivery = "queue"): on disk, then 202; delivered later.
+    // Boxed, like the Redis store's futures: its state would otherwise
+    // enlarge every forwarded request's future too.
     if route.delivery == Delivery::Queue {
-        return queue::accept(
+        return Box::pin(queue::accept(
             app,
             route,
             &parts,
@@ -506,7 +515,7 @@ async fn handle_inner(
             &verified,
             claim,
             decision,
-        )
+        ))
         .await;
     }
 

@@ -116,7 +116,9 @@ impl ReplayStore {
     pub async fn claim(&self, key: ReplayKey) -> Result<Claim, StoreError> {
         match self {
             Self::Memory(store) => Ok(store.claim(key)),
-            Self::Redis(store) => store.claim(key).await,
+            // Boxed: the Redis round trip's state (~4 KiB) would otherwise be
+            // part of every request's future, memory store or not.
+            Self::Redis(store) => Box::pin(store.claim(key)).await,
         }
     }
 
@@ -127,7 +129,7 @@ impl ReplayStore {
         match self {
             Self::Memory(store) => store.settle(key, token, delivered),
             Self::Redis(store) => {
-                if let Err(e) = store.settle(key, token, delivered).await {
+                if let Err(e) = Box::pin(store.settle(key, token, delivered)).await {
                     tracing::warn!(
                         target: "hookguard::replay",
                         key = %key.to_hex(),
