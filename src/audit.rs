@@ -51,6 +51,9 @@ pub struct Decision {
     pub route: Option<Arc<str>>,
     /// Provider of the matched route.
     pub provider: Option<Arc<str>>,
+    /// Position of the matched route in the configuration that handled the
+    /// request (for its cached metric series).
+    pub route_index: Option<usize>,
     /// Client address (after trusted-proxy resolution).
     pub client_ip: IpAddr,
     /// Final outcome.
@@ -79,6 +82,7 @@ impl Decision {
         Self {
             route: None,
             provider: None,
+            route_index: None,
             client_ip: peer,
             outcome: Outcome::Rejected,
             error: None,

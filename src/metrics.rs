@@ -9,7 +9,7 @@
 //! Queue mode's `hookguard_spool_*` metrics are apart, in [`SpoolMetrics`].
 
 use std::sync::atomic::AtomicI64;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use prometheus_client::encoding::{
     text::encode, EncodeLabelSet, EncodeLabelValue, LabelValueEncoder,
@@ -20,7 +20,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
-use crate::audit::Decision;
+use crate::audit::{Decision, Outcome};
 use crate::report::Report;
 
 /// Route label for requests that matched no route.
@@ -58,6 +58,18 @@ struct UpstreamLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReloadLabels {
     result: &'static str,
+}
+
+/// One route's most used series, taken from their families on first use and
+/// kept: a family lookup hashes the whole label set (SipHash) under a lock,
+/// which cost more per request than the counting itself. Clones of a
+/// prometheus-client metric share its value, so the exposition is the same.
+#[derive(Debug, Default)]
+pub struct RouteSeries {
+    latency: OnceLock<Histogram>,
+    upstream_latency: OnceLock<Histogram>,
+    forwarded: OnceLock<Counter>,
+    upstream_success: OnceLock<Counter>,
 }
 
 /// Latency buckets: 1 ms doubling to ~16 s.
@@ -175,32 +187,54 @@ impl Metrics {
         &self.spool
     }
 
-    /// Records one finished request from its audit decision.
-    pub fn record(&self, d: &Decision) {
-        let route = RouteName(d.route.clone().unwrap_or_else(|| UNMATCHED_ROUTE.into()));
-        self.requests
-            .get_or_create(&RequestLabels {
-                route: route.clone(),
-                outcome: d.outcome.as_str(),
-                code: d.error.unwrap_or("none"),
-            })
-            .inc();
-        let by_route = RouteLabels { route };
-        self.latency
-            .get_or_create(&by_route)
-            .observe(d.latency.as_secs_f64());
+    /// Records one finished request from its audit decision; `series` is
+    /// the matched route's cache (none for unmatched requests).
+    pub fn record(&self, d: &Decision, series: Option<&RouteSeries>) {
+        let route = || RouteName(d.route.clone().unwrap_or_else(|| UNMATCHED_ROUTE.into()));
+        let request_labels = || RequestLabels {
+            route: route(),
+            outcome: d.outcome.as_str(),
+            code: d.error.unwrap_or("none"),
+        };
+        let by_route = || RouteLabels { route: route() };
+        match series {
+            Some(s) if d.outcome == Outcome::Forwarded && d.error.is_none() => s
+                .forwarded
+                .get_or_init(|| self.requests.get_or_create(&request_labels()).clone())
+                .inc(),
+            _ => self.requests.get_or_create(&request_labels()).inc(),
+        };
+        let latency = d.latency.as_secs_f64();
+        match series {
+            Some(s) => s
+                .latency
+                .get_or_init(|| self.latency.get_or_create(&by_route()).clone())
+                .observe(latency),
+            None => self.latency.get_or_create(&by_route()).observe(latency),
+        }
         if let Some(l) = d.upstream_latency {
-            self.upstream_latency
-                .get_or_create(&by_route)
-                .observe(l.as_secs_f64());
+            let l = l.as_secs_f64();
+            match series {
+                Some(s) => s
+                    .upstream_latency
+                    .get_or_init(|| self.upstream_latency.get_or_create(&by_route()).clone())
+                    .observe(l),
+                None => self.upstream_latency.get_or_create(&by_route()).observe(l),
+            }
         }
         if let Some(status) = d.upstream_status {
-            self.upstream_status
-                .get_or_create(&UpstreamLabels {
-                    route: by_route.route,
-                    class: status_class(status),
-                })
-                .inc();
+            let class = status_class(status);
+            let labels = || UpstreamLabels {
+                route: route(),
+                class,
+            };
+            match series {
+                Some(s) if class == "2xx" => s
+                    .upstream_success
+                    .get_or_init(|| self.upstream_status.get_or_create(&labels()).clone())
+                    .inc(),
+                _ => self.upstream_status.get_or_create(&labels()).inc(),
+            };
         }
         if let Ok(mut report) = self.report.lock() {
             report.record(d, time::OffsetDateTime::now_utc().unix_timestamp());
@@ -387,5 +421,80 @@ impl SpoolMetrics {
 fn route_labels(route: &str) -> RouteLabels {
     RouteLabels {
         route: RouteName(Arc::from(route)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn decision(route: Option<&str>, outcome: Outcome, error: Option<&'static str>) -> Decision {
+        let mut d = Decision::new("127.0.0.1".parse().unwrap());
+        d.route = route.map(Arc::from);
+        d.outcome = outcome;
+        d.error = error;
+        d.latency = Duration::from_millis(3);
+        if outcome == Outcome::Forwarded {
+            d.upstream_latency = Some(Duration::from_millis(2));
+            d.upstream_status = Some(200);
+        }
+        d
+    }
+
+    fn line<'a>(text: &'a str, prefix: &str) -> &'a str {
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in\n{text}"))
+    }
+
+    #[test]
+    fn cached_route_series_count_in_the_same_families() {
+        let metrics = Metrics::new();
+        let series = RouteSeries::default();
+        let forwarded = decision(Some("/a"), Outcome::Forwarded, None);
+        let rejected = decision(Some("/a"), Outcome::Rejected, Some("invalid_signature"));
+        for _ in 0..3 {
+            metrics.record(&forwarded, Some(&series));
+        }
+        metrics.record(&rejected, Some(&series));
+        // The same route through the families directly (no cache): one series.
+        metrics.record(&forwarded, None);
+        metrics.record(&decision(None, Outcome::Rejected, Some("no_route")), None);
+        let text = metrics.encode(0);
+        let requests = |labels: &str| {
+            line(&text, &format!("hookguard_requests_total{{{labels}}} "))
+                .rsplit(' ')
+                .next()
+                .unwrap()
+                .to_owned()
+        };
+        assert_eq!(
+            requests(r#"route="/a",outcome="forwarded",code="none""#),
+            "4"
+        );
+        assert_eq!(
+            requests(r#"route="/a",outcome="rejected",code="invalid_signature""#),
+            "1"
+        );
+        assert_eq!(
+            requests(r#"route="unmatched",outcome="rejected",code="no_route""#),
+            "1"
+        );
+        assert!(line(
+            &text,
+            r#"hookguard_request_duration_seconds_count{route="/a"}"#
+        )
+        .ends_with(" 5"));
+        assert!(line(
+            &text,
+            r#"hookguard_upstream_duration_seconds_count{route="/a"}"#
+        )
+        .ends_with(" 4"));
+        assert!(line(
+            &text,
+            r#"hookguard_upstream_responses_total{route="/a",class="2xx"}"#
+        )
+        .ends_with(" 4"));
     }
 }

@@ -31,7 +31,7 @@ use hyper::body::Incoming;
 use crate::audit::{self, Decision, Outcome};
 use crate::clock::unix_millis;
 use crate::config::{Config, Delivery, OnStoreError, Route};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, RouteSeries};
 use crate::providers::{HandshakeReply, Inbound, Rejection};
 use crate::ratelimit::{self, RouteLimiter};
 use crate::replay::{Claim, ClaimToken, ReplayKey, ReplayStore, StoreError};
@@ -61,11 +61,13 @@ pub struct App {
 }
 
 /// A route's path and provider name, shared by every request's audit event
-/// and metric labels, and its `X-Hookguard-Verified` value, made once.
+/// and metric labels, its `X-Hookguard-Verified` value, made once, and its
+/// metric series, looked up once.
 struct RouteNames {
     path: Arc<str>,
     provider: Arc<str>,
     verified: Option<HeaderValue>,
+    series: RouteSeries,
 }
 
 /// Process-lifetime state every [`App`] generation shares: a reload swaps the
@@ -266,6 +268,7 @@ impl App {
                 path: Arc::from(r.path.as_str()),
                 provider: Arc::from(r.provider.as_str()),
                 verified: HeaderValue::from_str(r.verifier.provider()).ok(),
+                series: RouteSeries::default(),
             })
             .collect();
         Self {
@@ -317,9 +320,10 @@ impl App {
         &self.replay
     }
 
-    fn route(&self, path: &str) -> Option<(&Route, Option<&RouteLimiter>, &RouteNames)> {
+    fn route(&self, path: &str) -> Option<(usize, &Route, Option<&RouteLimiter>, &RouteNames)> {
         self.routes.get(path).map(|&i| {
             (
+                i,
                 &self.config.routes[i],
                 self.limiters.get(i).and_then(Option::as_ref),
                 &self.names[i],
@@ -354,7 +358,11 @@ pub async fn handle(
     {
         app.metrics.suspicious_source();
     }
-    app.metrics.record(&decision);
+    let series = decision
+        .route_index
+        .and_then(|i| app.names.get(i))
+        .map(|names| &names.series);
+    app.metrics.record(&decision, series);
     audit::emit(&decision);
     Ok(response)
 }
@@ -380,7 +388,8 @@ async fn handle_inner(
     }
 
     // Phase: route.
-    let (route, limiter, names) = app.route(parts.uri.path()).ok_or(Refusal::NoRoute)?;
+    let (index, route, limiter, names) = app.route(parts.uri.path()).ok_or(Refusal::NoRoute)?;
+    decision.route_index = Some(index);
     decision.route = Some(Arc::clone(&names.path));
     decision.provider = Some(Arc::clone(&names.provider));
 
