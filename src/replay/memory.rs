@@ -69,7 +69,11 @@ impl MemoryStore {
 
     /// Claims `key` (see [`Claim`]).
     pub fn claim(&self, key: ReplayKey) -> Claim {
-        let now = self.now_ms();
+        self.claim_at(key, self.now_ms())
+    }
+
+    /// [`Self::claim`] at `now` milliseconds since the store's epoch.
+    fn claim_at(&self, key: ReplayKey, now: u64) -> Claim {
         let mut shard = lock(self.shard(&key));
         shard.expire(now);
         if let Some(slot) = shard.slots.get(&key) {
@@ -97,8 +101,12 @@ impl MemoryStore {
 
     /// Settles a claim this caller owns; a stale token changes nothing.
     pub fn settle(&self, key: ReplayKey, token: ClaimToken, delivered: bool) {
-        let until = self
-            .now_ms()
+        self.settle_at(key, token, delivered, self.now_ms());
+    }
+
+    /// [`Self::settle`] at `now` milliseconds since the store's epoch.
+    fn settle_at(&self, key: ReplayKey, token: ClaimToken, delivered: bool, now: u64) {
+        let until = now
             .saturating_add(u64::try_from(self.ttl.as_millis()).unwrap_or(u64::MAX))
             .max(IN_FLIGHT + 1);
         let mut shard = lock(self.shard(&key));
@@ -238,14 +246,17 @@ mod tests {
 
     #[test]
     fn delivered_keys_expire_after_ttl() {
-        let store = MemoryStore::new(Duration::from_millis(30), 100);
-        let Claim::Acquired(t) = store.claim(key(1)) else {
+        let store = MemoryStore::new(Duration::from_secs(30), 100);
+        let Claim::Acquired(t) = store.claim_at(key(1), 100_000) else {
             panic!()
         };
-        store.settle(key(1), t, true);
-        assert_eq!(store.claim(key(1)), Claim::Delivered);
-        std::thread::sleep(Duration::from_millis(60));
-        assert!(matches!(store.claim(key(1)), Claim::Acquired(_)));
+        store.settle_at(key(1), t, true, 100_000);
+        assert_eq!(store.claim_at(key(1), 100_000), Claim::Delivered);
+        assert_eq!(store.claim_at(key(1), 129_999), Claim::Delivered);
+        assert!(matches!(
+            store.claim_at(key(1), 132_000),
+            Claim::Acquired(_)
+        ));
     }
 
     #[test]
