@@ -1,10 +1,13 @@
-//! The in-process replay store (default; one replica): sharded maps bounded
-//! by `max_entries`, oldest evicted first, with memory proportional to the
-//! number of keys.
+//! The in-process replay store (default; one replica): sharded hash maps with
+//! a 16-byte entry per key, bounded by `max_entries` (oldest delivered keys
+//! evicted first, in batches), expired keys dropped by lazy sweeps.
+//!
+//! It does not own the key derivation or the claim/settle contract (see
+//! [`super`]), nor anything shared between replicas (see [`super::RedisStore`]).
 
-use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -12,50 +15,67 @@ use super::{Claim, ClaimToken, ReplayKey};
 
 const SHARDS: usize = 16;
 
-/// In-memory replay store: sharded maps plus per-shard FIFO queues that give
-/// both TTL expiry and oldest-first eviction in O(1) amortised per operation.
+/// In-memory replay store: one map per shard and no other per-key memory.
+///
+/// Expiry and eviction have no order queue: expired keys are swept lazily,
+/// and eviction finds the oldest delivered keys by their expiry (all keys
+/// share one `ttl`, so the earliest expiry is the oldest delivery).
 #[derive(Debug)]
 pub struct MemoryStore {
     shards: Box<[Mutex<Shard>]>,
-    ttl: Duration,
+    /// Seconds added to "now" to get a delivered key's expiry (see
+    /// [`State::delivered`]).
+    ttl_s: u32,
     per_shard_cap: usize,
     epoch: Instant,
-    next_token: AtomicU64,
+    next_token: AtomicU32,
 }
 
 #[derive(Debug, Default)]
 struct Shard {
-    slots: HashMap<ReplayKey, Slot, KeyHasher>,
-    /// Insertion order: (key, token of the slot it was queued for).
-    order: VecDeque<(ReplayKey, u64)>,
+    map: HashMap<StoredKey, State, KeyHasher>,
 }
 
-/// 16 bytes (an `Option<u64>` would make it 24): at a million keys the slot
-/// size decides whether the store fits its memory budget (bench/run.sh).
-#[derive(Debug, Clone, Copy)]
-struct Slot {
-    token: u64,
-    /// [`IN_FLIGHT`] while in flight; else milliseconds since `epoch` when the
-    /// delivered key expires (never 0, see [`MemoryStore::settle`]).
-    delivered_until_ms: u64,
-}
+/// Bytes 4..16 of a [`ReplayKey`]. Byte 0 picks the shard, so 100 bits of the
+/// key's identity remain (96 stored, 4 in the shard's index): a collision
+/// would drop a genuine webhook as a duplicate, and with 1,000,000 live keys
+/// the odds per arrival are 1e6 / 2^100, below 1e-24.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct StoredKey([u8; 12]);
 
-/// `Slot::delivered_until_ms` of a claim not settled yet.
-const IN_FLIGHT: u64 = 0;
+/// A key's state in 4 bytes. Top bit set: in flight, the low 31 bits are the
+/// claim token. Top bit clear: delivered, the value is the second (since the
+/// store's epoch) from which the key is forgotten.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct State(u32);
+
+// At a million keys the entry size decides whether the store fits its memory
+// budget (bench/run.sh): keep it at 16 bytes (plus hashbrown's control byte).
+const _: () = assert!(std::mem::size_of::<(StoredKey, State)>() == 16);
+
+const IN_FLIGHT: u32 = 1 << 31;
+const LOW_31: u32 = IN_FLIGHT - 1;
 
 // === impl MemoryStore ===
 
 impl MemoryStore {
-    /// A store remembering delivered keys for `ttl`, holding at most
-    /// `max_entries` keys (at least one per shard).
+    /// A store remembering delivered keys for at least `ttl` (up to ~2 s
+    /// longer: expiry is kept in whole seconds), holding at most
+    /// `max_entries` keys (at least one per shard) besides in-flight claims.
     pub fn new(ttl: Duration, max_entries: usize) -> Self {
         let shards = (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect();
+        // ceil(ttl) + 1: a key delivered at second `s` (anywhere within it)
+        // is held while now < s + ceil(ttl) + 1, i.e. more than `ttl`.
+        let ttl_s = ttl
+            .as_secs()
+            .saturating_add(u64::from(ttl.subsec_nanos() > 0))
+            .saturating_add(1);
         Self {
             shards,
-            ttl,
+            ttl_s: u32::try_from(ttl_s).unwrap_or(LOW_31).min(LOW_31),
             per_shard_cap: max_entries.div_ceil(SHARDS).max(1),
             epoch: Instant::now(),
-            next_token: AtomicU64::new(1),
+            next_token: AtomicU32::new(0),
         }
     }
 
@@ -63,69 +83,73 @@ impl MemoryStore {
         &self.shards[usize::from(key.0[0]) % SHARDS]
     }
 
-    fn now_ms(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    /// Whole seconds since the store was created.
+    fn now_s(&self) -> u32 {
+        u32::try_from(self.epoch.elapsed().as_secs()).unwrap_or(u32::MAX)
     }
 
     /// Claims `key` (see [`Claim`]).
     pub fn claim(&self, key: ReplayKey) -> Claim {
-        self.claim_at(key, self.now_ms())
+        self.claim_at(key, self.now_s())
     }
 
-    /// [`Self::claim`] at `now` milliseconds since the store's epoch.
-    fn claim_at(&self, key: ReplayKey, now: u64) -> Claim {
+    /// [`Self::claim`] at `now_s` seconds since the store's epoch.
+    fn claim_at(&self, key: ReplayKey, now_s: u32) -> Claim {
+        let stored = StoredKey::from(key);
         let mut shard = lock(self.shard(&key));
-        shard.expire(now);
-        if let Some(slot) = shard.slots.get(&key) {
-            return match slot.delivered_until_ms {
-                IN_FLIGHT => Claim::InFlight,
-                _ => Claim::Delivered,
-            };
-        }
-        let token = self.next_token.fetch_add(1, Ordering::Relaxed);
-        while shard.slots.len() >= self.per_shard_cap {
-            if !shard.evict_oldest() {
-                break;
+        if let Some(state) = shard.map.get_mut(&stored) {
+            if state.is_in_flight() {
+                return Claim::InFlight;
             }
+            if !state.is_expired(now_s) {
+                return Claim::Delivered;
+            }
+            // Expired but not swept yet: the key is absent; reuse the entry.
+            let token = self.next_token();
+            *state = State::in_flight(token);
+            return Claim::Acquired(ClaimToken(u128::from(token)));
         }
-        shard.slots.insert(
-            key,
-            Slot {
-                token,
-                delivered_until_ms: IN_FLIGHT,
-            },
-        );
-        shard.order.push_back((key, token));
+        shard.make_room(now_s, self.per_shard_cap);
+        let token = self.next_token();
+        shard.map.insert(stored, State::in_flight(token));
         Claim::Acquired(ClaimToken(u128::from(token)))
+    }
+
+    /// A fresh 31-bit claim token. Tokens wrap after 2^31 claims: a stale
+    /// settle would change a newer claim only if exactly that many claims
+    /// happened in between.
+    fn next_token(&self) -> u32 {
+        self.next_token.fetch_add(1, Ordering::Relaxed) & LOW_31
     }
 
     /// Settles a claim this caller owns; a stale token changes nothing.
     pub fn settle(&self, key: ReplayKey, token: ClaimToken, delivered: bool) {
-        self.settle_at(key, token, delivered, self.now_ms());
+        self.settle_at(key, token, delivered, self.now_s());
     }
 
-    /// [`Self::settle`] at `now` milliseconds since the store's epoch.
-    fn settle_at(&self, key: ReplayKey, token: ClaimToken, delivered: bool, now: u64) {
-        let until = now
-            .saturating_add(u64::try_from(self.ttl.as_millis()).unwrap_or(u64::MAX))
-            .max(IN_FLIGHT + 1);
+    /// [`Self::settle`] at `now_s` seconds since the store's epoch.
+    fn settle_at(&self, key: ReplayKey, token: ClaimToken, delivered: bool, now_s: u32) {
+        let stored = StoredKey::from(key);
         let mut shard = lock(self.shard(&key));
-        let owned = matches!(shard.slots.get(&key), Some(s) if u128::from(s.token) == token.0);
-        if !owned {
+        let Some(state) = shard.map.get_mut(&stored) else {
+            return;
+        };
+        if !(state.is_in_flight() && u128::from(state.0 & LOW_31) == token.0) {
             return;
         }
         if delivered {
-            if let Some(slot) = shard.slots.get_mut(&key) {
-                slot.delivered_until_ms = until;
-            }
+            *state = State::delivered(now_s, self.ttl_s);
         } else {
-            shard.slots.remove(&key);
+            shard.map.remove(&stored);
         }
     }
 
-    /// Keys currently held across all shards.
+    /// Entries held across all shards: in-flight claims, delivered keys, and
+    /// delivered keys that have expired but not been swept yet. It therefore
+    /// tracks memory held rather than keys remembered (the
+    /// `hookguard_replay_store_entries` gauge reads it).
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|s| lock(s).slots.len()).sum()
+        self.shards.iter().map(|s| lock(s).map.len()).sum()
     }
 
     /// True when no key is held.
@@ -137,47 +161,126 @@ impl MemoryStore {
 // === impl Shard ===
 
 impl Shard {
-    /// Drops delivered keys whose TTL has passed, from the front of the queue.
-    /// Queue entries whose slot was released or re-claimed are skipped.
-    fn expire(&mut self, now_ms: u64) {
-        while let Some(&(key, token)) = self.order.front() {
-            match self.slots.get(&key) {
-                Some(slot) if slot.token == token => {
-                    let until = slot.delivered_until_ms;
-                    // The oldest live key is in flight or still valid: stop.
-                    if until == IN_FLIGHT || until > now_ms {
-                        return;
-                    }
-                    self.slots.remove(&key);
-                    self.order.pop_front();
-                }
-                _ => {
-                    self.order.pop_front();
-                }
+    /// Prepares for inserting one new key at `now_s`.
+    ///
+    /// Expired keys are swept (one pass over the map) only when the insert
+    /// would make the map reallocate or the shard is at its cap, so a sweep
+    /// costs O(1) amortised per insert.
+    fn make_room(&mut self, now_s: u32, cap: usize) {
+        if self.map.len() >= cap {
+            self.sweep(now_s);
+            if self.map.len() >= cap {
+                self.evict_oldest_delivered((cap / 16).max(1));
+            }
+            return;
+        }
+        let capacity = self.map.capacity();
+        if self.map.len() == capacity {
+            let freed = self.sweep(now_s);
+            // Grow anyway unless the sweep made real room: otherwise, when
+            // about one key expires per insert, every insert would find the
+            // map full again and sweep the whole shard to free a single key.
+            if freed < capacity / 8 {
+                self.map.reserve(capacity + 1 - self.map.len());
             }
         }
     }
 
-    /// Removes the oldest live key; false when there is none.
-    fn evict_oldest(&mut self) -> bool {
-        while let Some((key, token)) = self.order.pop_front() {
-            if matches!(self.slots.get(&key), Some(s) if s.token == token) {
-                self.slots.remove(&key);
-                return true;
-            }
+    /// Drops expired delivered keys; returns how many.
+    fn sweep(&mut self, now_s: u32) -> usize {
+        let before = self.map.len();
+        self.map.retain(|_, state| !state.is_expired(now_s));
+        before - self.map.len()
+    }
+
+    /// Forgets the `batch` oldest delivered keys (equal expiries are equally
+    /// old at this resolution: which of them go is arbitrary).
+    ///
+    /// In-flight claims are never evicted: that would let a concurrent copy
+    /// of the event through. A shard holding only in-flight claims therefore
+    /// exceeds its cap by those (and each further claim there costs a pass
+    /// over the shard until one settles).
+    fn evict_oldest_delivered(&mut self, batch: usize) {
+        let mut expiries: Vec<u32> = self
+            .map
+            .values()
+            .filter(|state| !state.is_in_flight())
+            .map(|state| state.0)
+            .collect();
+        let batch = batch.min(expiries.len());
+        if batch == 0 {
+            return;
         }
-        false
+        let (older, &mut threshold, _) = expiries.select_nth_unstable(batch - 1);
+        // Everything older than the threshold goes, plus enough keys at the
+        // threshold to make up the batch. When many keys share a second (a
+        // long ttl, a busy route), "everything at the threshold" could be
+        // most of the shard.
+        let mut at_threshold = batch - older.iter().filter(|&&e| e < threshold).count();
+        self.map.retain(|_, state| {
+            if state.is_in_flight() || state.0 > threshold {
+                true
+            } else if state.0 < threshold {
+                false
+            } else if at_threshold > 0 {
+                at_threshold -= 1;
+                false
+            } else {
+                true
+            }
+        });
     }
 }
 
 fn lock(m: &Mutex<Shard>) -> std::sync::MutexGuard<'_, Shard> {
-    // A panic while holding a shard lock cannot leave a slot half-written
+    // A panic while holding a shard lock cannot leave an entry half-written
     // (each mutation is a single map operation), so poisoning is ignored.
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+// === impl StoredKey ===
+
+impl From<ReplayKey> for StoredKey {
+    fn from(key: ReplayKey) -> Self {
+        let mut stored = [0u8; 12];
+        stored.copy_from_slice(&key.0[4..]);
+        Self(stored)
+    }
+}
+
+impl Hash for StoredKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&self.0[..8]);
+        state.write_u64(u64::from_ne_bytes(word));
+    }
+}
+
+// === impl State ===
+
+impl State {
+    fn in_flight(token: u32) -> Self {
+        Self(IN_FLIGHT | (token & LOW_31))
+    }
+
+    /// Delivered at `now_s`: held while the clock reads less than
+    /// `now_s + ttl_s` (saturating; 2^31 s is 68 years of uptime).
+    fn delivered(now_s: u32, ttl_s: u32) -> Self {
+        Self(now_s.saturating_add(ttl_s).min(LOW_31))
+    }
+
+    fn is_in_flight(self) -> bool {
+        self.0 & IN_FLIGHT != 0
+    }
+
+    /// A delivered key whose time has passed (in-flight claims never expire).
+    fn is_expired(self, now_s: u32) -> bool {
+        !self.is_in_flight() && now_s >= self.0
+    }
+}
+
 /// Keys are already uniform SHA-256 output: hashing them again with SipHash
-/// would only cost time, so the map uses the key's own bytes.
+/// would only cost time, so the map uses 8 of the key's own bytes.
 #[derive(Debug, Default, Clone, Copy)]
 struct KeyHasher;
 
@@ -195,11 +298,14 @@ impl Hasher for KeyHasherState {
     fn finish(&self) -> u64 {
         self.0
     }
+    fn write_u64(&mut self, word: u64) {
+        self.0 = word;
+    }
     fn write(&mut self, bytes: &[u8]) {
-        // Only ever fed one ReplayKey ([u8; 16] hashes as its bytes, possibly
-        // preceded by a length). Take 8 bytes from the middle of the key.
-        for &b in bytes.iter().skip(4).take(8) {
-            self.0 = (self.0 << 8) | u64::from(b);
+        // Not reached: StoredKey hashes through write_u64. Should anything
+        // else ever be hashed, every byte still counts.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
         }
     }
 }
@@ -209,8 +315,34 @@ mod tests {
     use super::*;
     use crate::providers::Dedup;
 
+    const DAY: Duration = Duration::from_secs(24 * 3600);
+
     fn key(n: u32) -> ReplayKey {
         ReplayKey::derive("/r", &Dedup::SignedId(format!("evt_{n}"))).unwrap()
+    }
+
+    /// `count` distinct keys that all land in shard 0.
+    fn shard0_keys(count: usize) -> Vec<ReplayKey> {
+        (0..)
+            .map(key)
+            .filter(|k| usize::from(k.0[0]) % SHARDS == 0)
+            .take(count)
+            .collect()
+    }
+
+    /// A key's state without claiming it.
+    fn peek(store: &MemoryStore, key: ReplayKey) -> Option<State> {
+        lock(store.shard(&key))
+            .map
+            .get(&StoredKey::from(key))
+            .copied()
+    }
+
+    fn deliver(store: &MemoryStore, key: ReplayKey, now_s: u32) {
+        let Claim::Acquired(t) = store.claim_at(key, now_s) else {
+            panic!("key must be fresh")
+        };
+        store.settle_at(key, t, true, now_s);
     }
 
     #[test]
@@ -247,29 +379,120 @@ mod tests {
     #[test]
     fn delivered_keys_expire_after_ttl() {
         let store = MemoryStore::new(Duration::from_secs(30), 100);
-        let Claim::Acquired(t) = store.claim_at(key(1), 100_000) else {
+        deliver(&store, key(1), 100);
+        assert_eq!(store.claim_at(key(1), 100), Claim::Delivered);
+        // Remembered for the whole ttl (a delivery late in second 100 is
+        // still within ttl at the end of second 129)...
+        assert_eq!(store.claim_at(key(1), 130), Claim::Delivered);
+        // ...and forgotten a couple of seconds after.
+        assert!(matches!(store.claim_at(key(1), 132), Claim::Acquired(_)));
+    }
+
+    #[test]
+    fn a_fractional_ttl_rounds_up() {
+        let store = MemoryStore::new(Duration::from_millis(1500), 100);
+        deliver(&store, key(1), 10);
+        assert_eq!(store.claim_at(key(1), 12), Claim::Delivered);
+        assert!(matches!(store.claim_at(key(1), 13), Claim::Acquired(_)));
+    }
+
+    #[test]
+    fn an_expired_entry_is_reclaimed_in_place() {
+        let store = MemoryStore::new(Duration::from_secs(10), 100);
+        let Claim::Acquired(old) = store.claim_at(key(1), 0) else {
             panic!()
         };
-        store.settle_at(key(1), t, true, 100_000);
-        assert_eq!(store.claim_at(key(1), 100_000), Claim::Delivered);
-        assert_eq!(store.claim_at(key(1), 129_999), Claim::Delivered);
-        assert!(matches!(
-            store.claim_at(key(1), 132_000),
-            Claim::Acquired(_)
-        ));
+        store.settle_at(key(1), old, true, 0);
+        let Claim::Acquired(new) = store.claim_at(key(1), 20) else {
+            panic!("an expired key is absent")
+        };
+        assert_ne!(old, new);
+        assert_eq!(store.len(), 1, "the entry is reused, not duplicated");
+        assert_eq!(store.claim_at(key(1), 20), Claim::InFlight);
+        // The old claim's token does not settle the new claim.
+        store.settle_at(key(1), old, false, 20);
+        assert_eq!(store.claim_at(key(1), 20), Claim::InFlight);
+        store.settle_at(key(1), new, true, 20);
+        assert_eq!(store.claim_at(key(1), 25), Claim::Delivered);
     }
 
     #[test]
     fn capacity_evicts_oldest_first() {
-        let store = MemoryStore::new(Duration::from_secs(60), SHARDS * 2);
+        let store = MemoryStore::new(DAY, SHARDS * 2);
         for n in 0..10_000 {
-            if let Claim::Acquired(t) = store.claim(key(n)) {
-                store.settle(key(n), t, true);
-            }
+            deliver(&store, key(n), n);
         }
         assert!(store.len() <= SHARDS * 2, "len {}", store.len());
         // The newest key is still remembered; the first is long gone.
-        assert_eq!(store.claim(key(9_999)), Claim::Delivered);
-        assert!(matches!(store.claim(key(0)), Claim::Acquired(_)));
+        assert_eq!(store.claim_at(key(9_999), 10_000), Claim::Delivered);
+        assert!(matches!(store.claim_at(key(0), 10_000), Claim::Acquired(_)));
+    }
+
+    #[test]
+    fn an_eviction_batch_keeps_the_newest_keys() {
+        // 32 keys per shard: batches of 2.
+        let store = MemoryStore::new(DAY, SHARDS * 32);
+        let keys = shard0_keys(100);
+        for (now_s, &k) in (0..).zip(&keys) {
+            deliver(&store, k, now_s);
+        }
+        let held = lock(&store.shards[0]).map.len();
+        assert!((30..=32).contains(&held), "held {held}");
+        for &k in &keys[keys.len() - 30..] {
+            assert!(peek(&store, k).is_some(), "a newest key was evicted");
+        }
+        for &k in &keys[..keys.len() - 32] {
+            assert_eq!(peek(&store, k), None, "an old key survived");
+        }
+    }
+
+    #[test]
+    fn an_eviction_removes_one_batch_even_when_expiries_tie() {
+        // 32 keys per shard: batches of 2.
+        let store = MemoryStore::new(DAY, SHARDS * 32);
+        let keys = shard0_keys(100);
+        for (i, &k) in keys.iter().enumerate() {
+            // All in the same second: every expiry is equal, and evicting
+            // every key at the oldest expiry would empty the shard.
+            deliver(&store, k, 7);
+            let held = lock(&store.shards[0]).map.len();
+            assert!(held >= (i + 1).min(30), "held {held} after {} keys", i + 1);
+        }
+        assert!(peek(&store, keys[99]).is_some(), "the newest key is held");
+    }
+
+    #[test]
+    fn in_flight_claims_are_never_evicted() {
+        // One key per shard.
+        let store = MemoryStore::new(DAY, SHARDS);
+        let keys = shard0_keys(20);
+        deliver(&store, keys[0], 0);
+        for &k in &keys[1..] {
+            assert!(matches!(store.claim_at(k, 0), Claim::Acquired(_)));
+        }
+        // The delivered key made room for the first claim...
+        assert_eq!(peek(&store, keys[0]), None);
+        // ...and the claims, all in flight, exceed the cap instead of
+        // evicting each other.
+        for &k in &keys[1..] {
+            assert_eq!(store.claim_at(k, 0), Claim::InFlight);
+        }
+        assert_eq!(store.len(), keys.len() - 1);
+    }
+
+    #[test]
+    fn expired_keys_are_swept_in_a_steady_state() {
+        // 100 deliveries a second, each remembered 2 s (a 1 s ttl rounded
+        // up, plus 1): at most 200 keys are live at any time.
+        let store = MemoryStore::new(Duration::from_secs(1), 1_000_000);
+        let live = 200;
+        let mut max_len = 0;
+        for n in 0..100_000 {
+            deliver(&store, key(n), n / 100);
+            max_len = max_len.max(store.len());
+        }
+        assert!(max_len <= 4 * live, "max len {max_len}");
+        // Long-expired keys are absent, not delivered.
+        assert!(matches!(store.claim_at(key(0), 1_000), Claim::Acquired(_)));
     }
 }
