@@ -72,6 +72,25 @@ pub struct RouteSeries {
     upstream_success: OnceLock<Counter>,
 }
 
+/// Applies `apply` to the series `labels` names in `family`: through `cache`
+/// when the caller has one (filled from the family on first use), else by a
+/// family lookup.
+fn with_series<S, M, C>(
+    family: &Family<S, M, C>,
+    cache: Option<&OnceLock<M>>,
+    labels: impl FnOnce() -> S,
+    apply: impl FnOnce(&M),
+) where
+    S: Clone + std::hash::Hash + Eq,
+    M: Clone,
+    C: prometheus_client::metrics::family::MetricConstructor<M>,
+{
+    match cache {
+        Some(cell) => apply(cell.get_or_init(|| family.get_or_create(&labels()).clone())),
+        None => apply(&family.get_or_create(&labels())),
+    }
+}
+
 /// Latency buckets: 1 ms doubling to ~16 s.
 fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.001, 2.0, 15))
@@ -197,44 +216,41 @@ impl Metrics {
             code: d.error.unwrap_or("none"),
         };
         let by_route = || RouteLabels { route: route() };
-        match series {
-            Some(s) if d.outcome == Outcome::Forwarded && d.error.is_none() => s
-                .forwarded
-                .get_or_init(|| self.requests.get_or_create(&request_labels()).clone())
-                .inc(),
-            _ => self.requests.get_or_create(&request_labels()).inc(),
-        };
-        let latency = d.latency.as_secs_f64();
-        match series {
-            Some(s) => s
-                .latency
-                .get_or_init(|| self.latency.get_or_create(&by_route()).clone())
-                .observe(latency),
-            None => self.latency.get_or_create(&by_route()).observe(latency),
-        }
+        let forwarded = series.filter(|_| d.outcome == Outcome::Forwarded && d.error.is_none());
+        with_series(
+            &self.requests,
+            forwarded.map(|s| &s.forwarded),
+            request_labels,
+            |c| {
+                c.inc();
+            },
+        );
+        with_series(&self.latency, series.map(|s| &s.latency), by_route, |h| {
+            h.observe(d.latency.as_secs_f64())
+        });
         if let Some(l) = d.upstream_latency {
-            let l = l.as_secs_f64();
-            match series {
-                Some(s) => s
-                    .upstream_latency
-                    .get_or_init(|| self.upstream_latency.get_or_create(&by_route()).clone())
-                    .observe(l),
-                None => self.upstream_latency.get_or_create(&by_route()).observe(l),
-            }
+            with_series(
+                &self.upstream_latency,
+                series.map(|s| &s.upstream_latency),
+                by_route,
+                |h| h.observe(l.as_secs_f64()),
+            );
         }
         if let Some(status) = d.upstream_status {
             let class = status_class(status);
-            let labels = || UpstreamLabels {
-                route: route(),
-                class,
-            };
-            match series {
-                Some(s) if class == "2xx" => s
-                    .upstream_success
-                    .get_or_init(|| self.upstream_status.get_or_create(&labels()).clone())
-                    .inc(),
-                _ => self.upstream_status.get_or_create(&labels()).inc(),
-            };
+            with_series(
+                &self.upstream_status,
+                series
+                    .filter(|_| class == "2xx")
+                    .map(|s| &s.upstream_success),
+                || UpstreamLabels {
+                    route: route(),
+                    class,
+                },
+                |c| {
+                    c.inc();
+                },
+            );
         }
         if let Ok(mut report) = self.report.lock() {
             report.record(d, time::OffsetDateTime::now_utc().unix_timestamp());
