@@ -2,12 +2,13 @@
 //! pipeline; and a graceful drain on shutdown.
 //!
 //! The protocol is chosen once per connection, before hyper sees a byte: by
-//! ALPN over TLS, and on plain TCP by peeking (not reading) for the HTTP/2
-//! prior-knowledge preface. Peeking leaves the socket untouched, so HTTP/1
-//! connections go straight to hyper's HTTP/1 server with no rewind buffer in
-//! front and one read buffer per connection (hyper-util's `auto` builder
-//! reads the first 24 bytes itself, which costs a copy and grows hyper's
-//! buffer to 16 KiB on every connection).
+//! ALPN over TLS, and on plain TCP by peeking at the first three bytes for
+//! the HTTP/2 prior-knowledge preface. Peeking leaves the socket untouched,
+//! so HTTP/1 connections go straight to hyper's HTTP/1 server with no rewind
+//! buffer in front and one read buffer per connection (hyper-util's `auto`
+//! builder reads the first 24 bytes itself, which costs a copy and grows
+//! hyper's buffer to 16 KiB on every connection). Only a peer whose first
+//! segment is shorter than three bytes has them read and put back in front.
 //!
 //! Limits enforced here, before the pipeline sees a request: header block
 //! size (64 KiB), header count (100), time to receive the headers
@@ -22,7 +23,9 @@
 
 use std::future::Future;
 use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -30,7 +33,7 @@ use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
@@ -93,13 +96,16 @@ pub async fn serve(
         match acceptor.clone() {
             None => {
                 tokio::spawn(async move {
-                    match tokio::time::timeout(http.first_byte_timeout, sniff_plain(&stream)).await
-                    {
-                        Ok(Ok(Some(protocol))) => {
+                    match tokio::time::timeout(http.first_byte_timeout, sniff_plain(stream)).await {
+                        Ok(Ok(Sniffed::Peeked(protocol, stream))) => {
                             serve_connection(stream, protocol, conn, app, &http, watcher, permit)
                                 .await;
                         }
-                        Ok(Ok(None)) => {} // closed before sending anything
+                        Ok(Ok(Sniffed::Read(protocol, prefixed))) => {
+                            serve_connection(prefixed, protocol, conn, app, &http, watcher, permit)
+                                .await;
+                        }
+                        Ok(Ok(Sniffed::Closed)) => {} // closed before deciding
                         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "connection failed"),
                         Err(_) => tracing::debug!(%peer, "no request before request_timeout"),
                     }
@@ -181,28 +187,120 @@ enum Protocol {
 /// What an HTTP/2 client with prior knowledge sends first (RFC 9113 §3.4).
 const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
-/// Decides the protocol of a plain connection from its first bytes without
-/// consuming them: HTTP/2 when they begin the prior-knowledge preface, else
-/// HTTP/1.1 (hyper answers anything malformed). `None` when the peer closed
-/// before sending a byte.
-async fn sniff_plain(stream: &TcpStream) -> io::Result<Option<Protocol>> {
-    let mut first = [0u8; 3];
+/// What the first bytes of a plain connection said.
+enum Sniffed {
+    /// The peer closed before sending a byte.
+    Closed,
+    /// Decided by peeking: the socket is untouched.
+    Peeked(Protocol, TcpStream),
+    /// The peer sent fewer bytes than it takes to decide, so they were read;
+    /// they must be handed to hyper before the rest of the stream.
+    Read(Protocol, Prefixed<TcpStream>),
+}
+
+/// Decides the protocol of a plain connection from its first bytes: HTTP/2
+/// when they begin the prior-knowledge preface, else HTTP/1.1 (hyper answers
+/// anything malformed). Normally by peeking, which consumes nothing; when
+/// only one or two bytes have arrived ("P" could begin POST or PRI), by
+/// reading until three are in, because peeking again would return at once
+/// with the same bytes, and a peer trickling bytes must cost waits, not a
+/// busy loop.
+async fn sniff_plain(stream: TcpStream) -> io::Result<Sniffed> {
+    const DECIDES: usize = 3; // "PRI" is no HTTP/1.1 method anyone sends
+    let decide = |seen: &[u8]| {
+        if seen != &H2_PREFACE[..seen.len()] {
+            Some(Protocol::Http1)
+        } else if seen.len() >= DECIDES {
+            Some(Protocol::Http2)
+        } else {
+            None
+        }
+    };
+    let mut head = [0u8; DECIDES];
+    let n = stream.peek(&mut head).await?;
+    if n == 0 {
+        return Ok(Sniffed::Closed);
+    }
+    if let Some(protocol) = decide(&head[..n]) {
+        return Ok(Sniffed::Peeked(protocol, stream));
+    }
+    let mut stream = stream;
+    let mut len = 0;
     loop {
-        let n = stream.peek(&mut first).await?;
-        if n == 0 {
-            return Ok(None);
+        let read = stream.read(&mut head[len..]).await?;
+        if read == 0 {
+            return Ok(Sniffed::Closed);
         }
-        if first[..n] != H2_PREFACE[..n] {
-            return Ok(Some(Protocol::Http1));
+        len += read;
+        if let Some(protocol) = decide(&head[..len]) {
+            return Ok(Sniffed::Read(protocol, Prefixed::new(head, len, stream)));
         }
-        if n == first.len() {
-            // "PRI" is no HTTP/1.1 method anyone sends: the preface has begun.
-            return Ok(Some(Protocol::Http2));
+    }
+}
+
+/// A stream with a few bytes already read from it put back in front.
+struct Prefixed<S> {
+    head: [u8; 3],
+    next: usize,
+    end: usize,
+    inner: S,
+}
+
+impl<S> Prefixed<S> {
+    fn new(head: [u8; 3], len: usize, inner: S) -> Self {
+        Self {
+            head,
+            next: 0,
+            end: len.min(head.len()),
+            inner,
         }
-        // One or two bytes that could begin either ("P" of POST or of PRI):
-        // peek returns at once while they sit unread, so wait a moment for
-        // the rest (rare; the caller's timeout bounds it).
-        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Prefixed<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.next < this.end {
+            let n = (this.end - this.next).min(buf.remaining());
+            buf.put_slice(&this.head[this.next..this.next + n]);
+            this.next += n;
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut this.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Prefixed<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
     }
 }
 
@@ -233,5 +331,63 @@ async fn serve_connection<S>(
     };
     if let Err(e) = ended {
         tracing::debug!(peer = %conn.peer, error = %e, "connection ended with error");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+
+    /// A connected loopback pair: (client side, server side).
+    async fn pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap());
+        let (client, accepted) = tokio::join!(client, listener.accept());
+        (client.unwrap(), accepted.unwrap().0)
+    }
+
+    async fn sniff_after(chunks: &[&[u8]]) -> (Sniffed, TcpStream) {
+        let (mut client, server) = pair().await;
+        let sniffing = tokio::spawn(sniff_plain(server));
+        for chunk in chunks {
+            client.write_all(chunk).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        (sniffing.await.unwrap().unwrap(), client)
+    }
+
+    #[tokio::test]
+    async fn whole_first_segments_are_decided_by_peeking() {
+        let (sniffed, _client) = sniff_after(&[b"POST / HTTP/1.1\r\n"]).await;
+        assert!(matches!(sniffed, Sniffed::Peeked(Protocol::Http1, _)));
+        let (sniffed, _client) = sniff_after(&[&H2_PREFACE[..]]).await;
+        assert!(matches!(sniffed, Sniffed::Peeked(Protocol::Http2, _)));
+    }
+
+    #[tokio::test]
+    async fn trickled_first_bytes_are_read_and_handed_back_in_order() {
+        let (sniffed, mut client) = sniff_after(&[b"P", b"R", &H2_PREFACE[2..]]).await;
+        let Sniffed::Read(Protocol::Http2, mut stream) = sniffed else {
+            panic!("expected HTTP/2 decided by reading");
+        };
+        client.shutdown().await.unwrap();
+        let mut seen = Vec::new();
+        stream.read_to_end(&mut seen).await.unwrap();
+        assert_eq!(seen, H2_PREFACE);
+
+        let (sniffed, _client) = sniff_after(&[b"P", b"OST / HTTP/1.1\r\n"]).await;
+        assert!(matches!(sniffed, Sniffed::Read(Protocol::Http1, _)));
+    }
+
+    #[tokio::test]
+    async fn a_peer_closing_before_deciding_is_closed() {
+        let (mut client, server) = pair().await;
+        client.write_all(b"P").await.unwrap();
+        client.shutdown().await.unwrap();
+        assert!(matches!(
+            sniff_plain(server).await.unwrap(),
+            Sniffed::Closed
+        ));
     }
 }
