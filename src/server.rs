@@ -23,9 +23,8 @@
 
 use std::future::Future;
 use std::io;
-use std::pin::Pin;
+use std::io::Cursor;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -33,7 +32,8 @@ use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, Chain, Join};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
@@ -101,8 +101,8 @@ pub async fn serve(
                             serve_connection(stream, protocol, conn, app, &http, watcher, permit)
                                 .await;
                         }
-                        Ok(Ok(Sniffed::Read(protocol, prefixed))) => {
-                            serve_connection(prefixed, protocol, conn, app, &http, watcher, permit)
+                        Ok(Ok(Sniffed::Read(protocol, replayed))) => {
+                            serve_connection(replayed, protocol, conn, app, &http, watcher, permit)
                                 .await;
                         }
                         Ok(Ok(Sniffed::Closed)) => {} // closed before deciding
@@ -195,7 +195,7 @@ enum Sniffed {
     Peeked(Protocol, TcpStream),
     /// The peer sent fewer bytes than it takes to decide, so they were read;
     /// they must be handed to hyper before the rest of the stream.
-    Read(Protocol, Prefixed<TcpStream>),
+    Read(Protocol, Replayed),
 }
 
 /// Decides the protocol of a plain connection from its first bytes: HTTP/2
@@ -233,75 +233,18 @@ async fn sniff_plain(stream: TcpStream) -> io::Result<Sniffed> {
         }
         len += read;
         if let Some(protocol) = decide(&head[..len]) {
-            return Ok(Sniffed::Read(protocol, Prefixed::new(head, len, stream)));
+            return Ok(Sniffed::Read(protocol, replay(&head[..len], stream)));
         }
     }
 }
 
-/// A stream with a few bytes already read from it put back in front.
-struct Prefixed<S> {
-    head: [u8; 3],
-    next: usize,
-    end: usize,
-    inner: S,
-}
+/// A plain connection whose first bytes were read during the sniff, with
+/// them put back in front of the rest (tokio's `chain` and `join`).
+type Replayed = Join<Chain<Cursor<Vec<u8>>, OwnedReadHalf>, OwnedWriteHalf>;
 
-impl<S> Prefixed<S> {
-    fn new(head: [u8; 3], len: usize, inner: S) -> Self {
-        Self {
-            head,
-            next: 0,
-            end: len.min(head.len()),
-            inner,
-        }
-    }
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for Prefixed<S> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        if this.next < this.end {
-            let n = (this.end - this.next).min(buf.remaining());
-            buf.put_slice(&this.head[this.next..this.next + n]);
-            this.next += n;
-            return Poll::Ready(Ok(()));
-        }
-        Pin::new(&mut this.inner).poll_read(cx, buf)
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Prefixed<S> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
-    }
+fn replay(head: &[u8], stream: TcpStream) -> Replayed {
+    let (read, write) = stream.into_split();
+    tokio::io::join(Cursor::new(head.to_vec()).chain(read), write)
 }
 
 async fn serve_connection<S>(
