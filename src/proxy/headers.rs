@@ -177,9 +177,8 @@ pub fn prepare_upstream(
     headers: &mut HeaderMap,
     forwarded_for: &str,
     proto: &'static str,
-    host: Option<&HeaderValue>,
+    host: Option<HeaderValue>,
 ) {
-    let host = host.cloned();
     strip_hop_by_hop(headers);
     let forged: Vec<HeaderName> = headers
         .keys()
@@ -337,7 +336,7 @@ mod tests {
             ("x-github-event", "push"),
         ]);
         let host = h.get("host").cloned();
-        prepare_upstream(&mut h, "203.0.113.9", "https", host.as_ref());
+        prepare_upstream(&mut h, "203.0.113.9", "https", host);
         for gone in [
             "connection",
             "x-custom-hop",

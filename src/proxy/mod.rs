@@ -378,10 +378,12 @@ async fn handle_inner(
     let (mut parts, body) = req.into_parts();
 
     // Phase: host (HTTP/2 carries it as :authority in the URI).
-    let host = parts
+    let host_header = parts
         .headers
         .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
+        .and_then(|value| Some((value, value.to_str().ok()?)));
+    let host = host_header
+        .map(|(_, text)| text)
         .or_else(|| parts.uri.authority().map(|a| a.as_str()));
     if host.is_none() && parts.version == Version::HTTP_11 {
         return Err(Refusal::MissingHost);
@@ -494,15 +496,14 @@ async fn handle_inner(
     .map_err(|e| Refusal::Internal(format!("upstream uri: {e}")))?;
     let xff = headers::forwarded_for_chain(conn.peer.ip(), &parts.headers, &server.trusted_proxies);
     // Host, or HTTP/2's :authority, as the provider addressed us (the
-    // header's own value when there is one: a clone shares its bytes).
-    let inbound_host = match (host, parts.headers.get(header::HOST)) {
-        (Some(_), Some(value)) => Some(value.clone()),
-        (Some(authority), None) => HeaderValue::from_str(authority).ok(),
-        (None, _) => None,
+    // header's own value when it is the source: a clone shares its bytes).
+    let inbound_host = match host_header {
+        Some((value, _)) => Some(value.clone()),
+        None => host.and_then(|authority| HeaderValue::from_str(authority).ok()),
     };
     // The inbound headers are not needed past this point: move, don't copy.
     let mut out_headers = std::mem::take(&mut parts.headers);
-    headers::prepare_upstream(&mut out_headers, &xff, scheme, inbound_host.as_ref());
+    headers::prepare_upstream(&mut out_headers, &xff, scheme, inbound_host);
     if let Some(v) = &names.verified {
         out_headers.insert(headers::X_HOOKGUARD_VERIFIED, v.clone());
     }
