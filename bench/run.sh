@@ -89,9 +89,9 @@ UP_ADDR="$(awk '/^listening/ { print $2 }' "$WORK/upstream.out")"
 upstream_count() { "${TOOLS[@]}" get "http://$UP_ADDR/count"; }
 
 # --- nginx --------------------------------------------------------------------
-NGINX_PORT="$("${TOOLS[@]}" port)"
 mkdir -p "$WORK/nginx/logs"
-cat >"$WORK/nginx/nginx.conf" <<CONF
+nginx_config() { # port
+  cat >"$WORK/nginx/nginx.conf" <<CONF
 daemon off;
 worker_processes 1;
 error_log $WORK/nginx/logs/error.log warn;
@@ -111,7 +111,7 @@ http {
     keepalive 64;
   }
   server {
-    listen 127.0.0.1:$NGINX_PORT;
+    listen 127.0.0.1:$1;
     location / {
       proxy_pass http://app;
       proxy_http_version 1.1;
@@ -120,12 +120,7 @@ http {
   }
 }
 CONF
-"$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" >"$WORK/nginx/stdout.log" 2>&1 &
-NGINX_MASTER=$!
-PIDS+=("$NGINX_MASTER")
-wait_port "$NGINX_PORT" 10
-NGINX_WORKER="$(ps -o pid= --ppid "$NGINX_MASTER" | head -n1 | tr -d ' ')"
-[ -n "$NGINX_WORKER" ] || { log "no nginx worker found"; exit 1; }
+}
 
 # --- redis (replay store of hookguard-redis) ------------------------------------
 REDIS_PORT="$("${TOOLS[@]}" port)"
@@ -175,27 +170,54 @@ CONF
 start_hookguard() { # port config log -> "pid ms"
   "${TOOLS[@]}" startup "$1" "$3" -- "$TARGET/hookguard" serve -c "$2"
 }
-# Three instances, configs identical but for the replay store / delivery mode.
-declare -A PORT_OF PID_OF
-for SYSTEM in hookguard hookguard-redis hookguard-queue; do
-  PORT_OF[$SYSTEM]="$("${TOOLS[@]}" port)"
-  case "$SYSTEM" in
-    hookguard) hookguard_config "${PORT_OF[$SYSTEM]}" "$WORK/$SYSTEM.toml" ;;
-    hookguard-redis) hookguard_config "${PORT_OF[$SYSTEM]}" "$WORK/$SYSTEM.toml" "redis://127.0.0.1:$REDIS_PORT/0" ;;
-    hookguard-queue) hookguard_config "${PORT_OF[$SYSTEM]}" "$WORK/$SYSTEM.toml" memory queue ;;
+# --- one fresh process of the system under test per run -----------------------
+# Every run starts the system it measures and stops it afterwards (nginx too),
+# so rounds are independent samples and a run's peak RSS is that run's: for
+# hookguard it includes the replay keys of the requests of that run, not those
+# of every earlier run (the replay store's growth is measured on its own below).
+start_system() { # system -> sets PORT, PID (the process measured), STOP_PID
+  PORT="$("${TOOLS[@]}" port)"
+  case "$1" in
+    nginx)
+      nginx_config "$PORT"
+      "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" >>"$WORK/nginx/stdout.log" 2>&1 &
+      STOP_PID=$!
+      PIDS+=("$STOP_PID")
+      wait_port "$PORT" 10
+      PID="$(ps -o pid= --ppid "$STOP_PID" | head -n1 | tr -d ' ')"
+      [ -n "$PID" ] || { log "no nginx worker found"; exit 1; }
+      ;;
+    hookguard*)
+      case "$1" in
+        hookguard) hookguard_config "$PORT" "$WORK/$1.toml" ;;
+        hookguard-redis) hookguard_config "$PORT" "$WORK/$1.toml" "redis://127.0.0.1:$REDIS_PORT/0" ;;
+        hookguard-queue) hookguard_config "$PORT" "$WORK/$1.toml" memory queue ;;
+      esac
+      "$TARGET/hookguard" check -c "$WORK/$1.toml" >/dev/null
+      read -r PID START_MS < <(start_hookguard "$PORT" "$WORK/$1.toml" "$WORK/$1.log")
+      STOP_PID=$PID
+      PIDS+=("$PID")
+      ;;
   esac
-  "$TARGET/hookguard" check -c "$WORK/$SYSTEM.toml" >/dev/null
-  read -r pid ms < <(start_hookguard "${PORT_OF[$SYSTEM]}" "$WORK/$SYSTEM.toml" "$WORK/$SYSTEM.log")
-  PID_OF[$SYSTEM]=$pid
-  PIDS+=("$pid")
-  if [ "$SYSTEM" = hookguard ]; then START_MS=$ms; fi
-done
-PORT_OF[nginx]=$NGINX_PORT PID_OF[nginx]=$NGINX_WORKER
-HG_PID=${PID_OF[hookguard]}
+}
+stop_system() { # SIGTERM (both drain and exit), at most 10 s, then SIGKILL
+  kill "$STOP_PID" 2>/dev/null || true
+  for _ in $(seq 200); do kill -0 "$STOP_PID" 2>/dev/null || return 0; sleep 0.05; done
+  log "pid $STOP_PID did not exit within 10 s of SIGTERM; killing it"
+  kill -9 "$STOP_PID" 2>/dev/null || true
+}
+
+# Idle: start to first accepted connection, and RSS one second later.
+start_system nginx
 sleep 1
-IDLE_RSS_KIB="$(vm "$HG_PID" VmRSS)"
-NGINX_IDLE_KIB="$(vm "$NGINX_WORKER" VmRSS)"
-log "hookguard pid $HG_PID: first connection accepted after $START_MS ms, idle RSS $IDLE_RSS_KIB KiB"
+NGINX_IDLE_KIB="$(vm "$PID" VmRSS)"
+stop_system
+start_system hookguard
+FIRST_START_MS=$START_MS
+sleep 1
+IDLE_RSS_KIB="$(vm "$PID" VmRSS)"
+stop_system
+log "hookguard: first connection accepted after $FIRST_START_MS ms, idle RSS $IDLE_RSS_KIB KiB"
 
 # --- load ---------------------------------------------------------------------
 RESULTS="$WORK/results.tsv"
@@ -209,11 +231,11 @@ for SIZE in 1024 65536; do
   case "$SIZE" in 1024) SYSTEMS="nginx hookguard hookguard-redis hookguard-queue" ;; *) SYSTEMS="nginx hookguard" ;; esac
   for ROUND in $(seq "$ROUNDS"); do
     for SYSTEM in $SYSTEMS; do
-      PORT=${PORT_OF[$SYSTEM]} PID=${PID_OF[$SYSTEM]}
       COUNT=$(( RATE * DURATION * 3 / 2 ))
       # A fresh list for every run (new ids, timestamp of now): no system ever
       # sees an id twice, nor one another system has seen.
       "${TOOLS[@]}" gen "$SECRET" "$ROUTE" "$WORK/body-$SIZE.json" "$COUNT" "$WORK/requests.txt"
+      start_system "$SYSTEM"
       before="$(upstream_count)"
       cpu0="$(cpu_ticks "$PID")"
       out="$(timeout $((DURATION + 60)) wrk -t1 -c"$CONNS" -d"${DURATION}s" --timeout 10s \
@@ -253,22 +275,19 @@ for SIZE in 1024 65536; do
         "$p99_us" "$requests" "$reached" "$(vm "$PID" VmHWM)" "$cpu_us" "$ok" "$drain_ms" >>"$RESULTS"
       log "$(printf '%-15s %6s B round %s: %6s req/s  p50 %6s us  p99 %6s us  cpu %4s us/req  %s' \
         "$SYSTEM" "$SIZE" "$ROUND" "$rps" "$p50_us" "$p99_us" "$cpu_us" "$ok")"
+      stop_system
     done
   done
 done
 HG_LOG_LINES="$(wc -l <"$WORK/hookguard.log")"
 NGINX_LOG_LINES="$(wc -l <"$WORK/nginx/logs/access.log")"
-for SYSTEM in hookguard hookguard-redis hookguard-queue; do kill "${PID_OF[$SYSTEM]}" 2>/dev/null || true; done
 
 # --- idle keep-alive connections (a fresh hookguard) --------------------------
-HG2_PORT="$("${TOOLS[@]}" port)"
-hookguard_config "$HG2_PORT" "$WORK/hookguard-idle.toml"
-read -r HG2_PID _ < <(start_hookguard "$HG2_PORT" "$WORK/hookguard-idle.toml" "$WORK/hookguard-idle.log")
-PIDS+=("$HG2_PID")
+start_system hookguard
 sleep 0.5
-IDLE_LINE="$(timeout 120 "${TOOLS[@]}" idle "$HG2_PORT" "$HG2_PID" "$IDLE_CONNS")"
+IDLE_LINE="$(timeout 120 "${TOOLS[@]}" idle "$PORT" "$PID" "$IDLE_CONNS")"
 log "idle connections: $IDLE_LINE"
-kill "$HG2_PID" 2>/dev/null || true
+stop_system
 
 # --- replay store with many keys ----------------------------------------------
 REPLAY_LINE="$(timeout 300 "$TARGET/examples/bench_replay_mem" "$REPLAY_KEYS")"
@@ -276,7 +295,7 @@ log "replay store: $REPLAY_LINE"
 
 # --- report -------------------------------------------------------------------
 cat >"$WORK/extra.txt" <<EXTRA
-start_ms=$START_MS
+start_ms=$FIRST_START_MS
 idle_rss_kib=$IDLE_RSS_KIB
 nginx_idle_rss_kib=$NGINX_IDLE_KIB
 idle=$IDLE_LINE
