@@ -106,3 +106,154 @@ secrets = ["It's a Secret to Everybody"]
     assert_eq!(&got[0].body[..], b"Hello, World!");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// What a TLS upstream saw of one request.
+#[derive(Debug, Clone)]
+struct Seen {
+    version: Version,
+    headers: http::HeaderMap,
+    body: Bytes,
+}
+
+/// A real TLS upstream on an ephemeral loopback port, certificate for
+/// `localhost`, offering `alpn` (HTTP/2 when "h2" is negotiated).
+async fn tls_upstream(
+    cert: &rcgen::CertifiedKey,
+    alpn: &[&[u8]],
+) -> (u16, Arc<std::sync::Mutex<Vec<Seen>>>) {
+    let key = rustls_pki_types::PrivateKeyDer::try_from(cert.key_pair.serialize_der()).unwrap();
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![cert.cert.der().clone()], key)
+    .unwrap();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen: Arc<std::sync::Mutex<Vec<Seen>>> = Arc::default();
+    let record = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, record) = (acceptor.clone(), record.clone());
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return; // a client that refused our certificate
+                };
+                let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+                let svc =
+                    hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                        let record = record.clone();
+                        async move {
+                            let (parts, body) = req.into_parts();
+                            let body = body.collect().await.unwrap().to_bytes();
+                            record.lock().unwrap().push(Seen {
+                                version: parts.version,
+                                headers: parts.headers,
+                                body,
+                            });
+                            Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(
+                                Bytes::from_static(b"ok from tls upstream"),
+                            )))
+                        }
+                    });
+                let io = hyper_util::rt::TokioIo::new(tls);
+                let _ = if h2 {
+                    hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                        .serve_connection(io, svc)
+                        .await
+                } else {
+                    hyper::server::conn::http1::Builder::new()
+                        .serve_connection(io, svc)
+                        .await
+                };
+            });
+        }
+    });
+    (port, seen)
+}
+
+/// The proxy in front of `https://localhost:{port}`, trusting `ca` if given.
+async fn proxy_to_https(port: u16, ca: Option<&std::path::Path>) -> hookguard::runtime::Running {
+    let ca = ca.map_or(String::new(), |p| format!("ca = \"{}\"", p.display()));
+    let toml = format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+
+[upstream]
+url = "https://localhost:{port}"
+timeout = "10s"
+{ca}
+
+[[route]]
+path = "/gh"
+provider = "github"
+secrets = ["It's a Secret to Everybody"]
+"#
+    );
+    let cfg = hookguard::config::from_str(&toml, std::path::Path::new("test.toml"), &|_| None)
+        .unwrap_or_else(|e| panic!("test config invalid:\n{e}"));
+    hookguard::runtime::start(cfg).await.expect("proxy starts")
+}
+
+#[tokio::test]
+async fn https_upstream_is_verified_against_the_configured_ca() {
+    let dir = temp_dir("https-upstream");
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let ca = dir.join("upstream-ca.pem");
+    std::fs::write(&ca, cert.cert.pem()).unwrap();
+    // GitHub's documented example (docs.github.com, "Validating webhook
+    // deliveries"): secret, body and signature.
+    let headers = [("x-hub-signature-256", GH_SIG)];
+
+    // Offering h2 and HTTP/1.1: hookguard's client negotiates HTTP/2.
+    let (port, seen) = tls_upstream(&cert, &[b"h2", b"http/1.1"]).await;
+    let p = proxy_to_https(port, Some(&ca)).await;
+    let answer = post(&p, "/gh", &headers, b"Hello, World!").await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    assert_eq!(answer.text(), "ok from tls upstream");
+    let got = seen.lock().unwrap().clone();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].version, Version::HTTP_2);
+    assert_eq!(&got[0].body[..], b"Hello, World!");
+    assert_eq!(got[0].headers["x-hookguard-verified"], "github");
+    p.shutdown().await;
+
+    // Offering HTTP/1.1 only.
+    let (port, seen) = tls_upstream(&cert, &[b"http/1.1"]).await;
+    let p = proxy_to_https(port, Some(&ca)).await;
+    let answer = post(&p, "/gh", &headers, b"Hello, World!").await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let got = seen.lock().unwrap().clone();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].version, Version::HTTP_11);
+    assert_eq!(got[0].headers["host"], format!("localhost:{port}").as_str());
+    assert_eq!(&got[0].body[..], b"Hello, World!");
+    p.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn https_upstream_with_an_untrusted_certificate_is_never_sent_the_webhook() {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let (port, seen) = tls_upstream(&cert, &[b"h2", b"http/1.1"]).await;
+    // No `ca`: the self-signed certificate is in no trusted root store.
+    let p = proxy_to_https(port, None).await;
+    let answer = post(
+        &p,
+        "/gh",
+        &[("x-hub-signature-256", GH_SIG)],
+        b"Hello, World!",
+    )
+    .await;
+    assert_rejected(&answer, 502, "upstream_unreachable");
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "nothing may reach an unverified upstream"
+    );
+    p.shutdown().await;
+}
