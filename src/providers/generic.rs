@@ -222,7 +222,7 @@ mod tests {
 
     #[test]
     fn large_templated_body_is_verified_without_joining() {
-        // Over JOIN_LIMIT: the incremental, blinded comparison path.
+        // A large templated message, hashed piece by piece (never joined).
         // Expected value computed with: python3 -c "...'1700000000.'+'a'*20000"
         //   | openssl dgst -sha256 -hmac 'big-secret'
         let cfg = generic(

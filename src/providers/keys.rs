@@ -3,16 +3,18 @@
 //!
 //! Owns: the key ring (secrets in configuration order, precomputed
 //! `ring::hmac::Key`s, expiry), the blinding key for constant-time comparison
-//! of values that are not a single HMAC, and the matching loops that produce
-//! `Verified.secret_index` and the "tried N active secrets" audit detail.
-//! Every comparison goes through `ring::hmac::verify`; nothing here uses `==`
-//! on secret-dependent bytes.
+//! of values that are not an HMAC (shared tokens), and the matching loops
+//! that produce `Verified.secret_index` and the "tried N active secrets" audit
+//! detail. Tags are compared with `subtle`'s constant-time equality, blinded
+//! values with `ring::hmac::verify`; nothing here uses `==` on
+//! secret-dependent bytes.
 //!
 //! Does not own: decoding signatures or reading headers (`common.rs`).
 
 use std::borrow::Cow;
 
 use ring::hmac;
+use subtle::ConstantTimeEq;
 
 use super::common::{Sig, Signed};
 use super::{BuildError, Rejection};
@@ -133,23 +135,16 @@ pub(crate) struct Match {
     pub(crate) candidate: usize,
 }
 
-/// Above this many bytes a templated message is not joined into one copy:
-/// its HMAC is computed incrementally and compared through the blinding key
-/// (two short extra HMACs), which beats copying a large body.
-const JOIN_LIMIT: usize = 16 * 1024;
-
-/// One blinding key for the whole process, for [`match_one`]'s large messages.
-fn process_blind() -> Option<&'static Blind> {
-    static BLIND: std::sync::OnceLock<Option<Blind>> = std::sync::OnceLock::new();
-    BLIND.get_or_init(|| Blind::new().ok()).as_ref()
+/// True when the computed `tag` equals the signature bytes `sig`, compared
+/// in constant time (`subtle`, the comparison RustCrypto's `hmac` uses).
+/// Only a length mismatch returns early, and lengths are public.
+fn tag_matches(tag: &hmac::Tag, sig: &[u8]) -> bool {
+    bool::from(tag.as_ref().ct_eq(sig))
 }
 
-/// Tries every unexpired key against one signature with
-/// `ring::hmac::verify` (constant time). The message is the body itself when
-/// the template is just `{body}`, else one joined copy: ring's only public
-/// constant-time comparison takes the message as one slice, and for small
-/// messages a copy costs far less than the hash. Large templated messages are
-/// hashed incrementally and compared blinded instead (see [`JOIN_LIMIT`]).
+/// Tries every unexpired key against one signature. The HMAC is fed the
+/// signed template piece by piece, so a templated message (`{id}.{timestamp}.{body}`)
+/// is never joined into a copy: the body is read once, by the hash.
 /// Returns the matching secret's index.
 pub(crate) fn match_one(
     keys: &KeyRing,
@@ -157,32 +152,10 @@ pub(crate) fn match_one(
     signed: &Signed<'_>,
     sig: &Sig,
 ) -> Result<usize, Rejection> {
-    let total: usize = signed.parts().iter().map(|p| p.len()).sum();
-    if signed.parts().len() > 1 && total > JOIN_LIMIT {
-        if let Some(blind) = process_blind() {
-            let mut tried = 0usize;
-            for (i, key) in keys.active(now_ms) {
-                tried += 1;
-                let expected = blind.seal(signed.tag(key).as_ref());
-                if blind.matches(sig.bytes(), &expected) {
-                    return Ok(i);
-                }
-            }
-            return Err(no_match(tried, keys.keys.len(), 1));
-        }
-    }
-    let joined;
-    let data: &[u8] = match signed.parts() {
-        [one] => one,
-        parts => {
-            joined = parts.concat();
-            &joined
-        }
-    };
     let mut tried = 0usize;
     for (i, key) in keys.active(now_ms) {
         tried += 1;
-        if hmac::verify(key, data, sig.bytes()).is_ok() {
+        if tag_matches(&signed.tag(key), sig.bytes()) {
             return Ok(i);
         }
     }
@@ -190,34 +163,30 @@ pub(crate) fn match_one(
 }
 
 /// Tries every unexpired key against every candidate signature (secret
-/// rotation on the sender's side). One HMAC per key, incrementally over the
-/// template's parts; that tag is sealed once and each candidate is checked
-/// against it with `ring::hmac::verify` under the blinding key — one short
-/// HMAC per candidate, so a long list costs no extra passes over the body.
+/// rotation on the sender's side): one HMAC per key, over the template's
+/// parts, checked against each candidate — a long list costs no extra passes
+/// over the body.
 pub(crate) fn match_any(
     keys: &KeyRing,
-    blind: &Blind,
     now_ms: i64,
     signed: &Signed<'_>,
     candidates: &[Sig],
 ) -> Result<Match, Rejection> {
-    if let [only] = candidates {
-        return match_one(keys, now_ms, signed, only).map(|secret_index| Match {
-            secret_index,
-            candidate: 0,
-        });
-    }
     let mut tried = 0usize;
     for (i, key) in keys.active(now_ms) {
         tried += 1;
-        let expected = blind.seal(signed.tag(key).as_ref());
-        if let Some(j) = candidates
-            .iter()
-            .position(|c| blind.matches(c.bytes(), &expected))
-        {
+        let tag = signed.tag(key);
+        // Every candidate is compared, so the time does not depend on which one matched.
+        let mut matched = None;
+        for (j, candidate) in candidates.iter().enumerate() {
+            if tag_matches(&tag, candidate.bytes()) && matched.is_none() {
+                matched = Some(j);
+            }
+        }
+        if let Some(candidate) = matched {
             return Ok(Match {
                 secret_index: i,
-                candidate: j,
+                candidate,
             });
         }
     }
@@ -282,5 +251,26 @@ mod tests {
         }
         let other_key = Blind::new().unwrap();
         assert!(!other_key.matches(b"token", &sealed));
+    }
+
+    #[test]
+    fn tag_matches_only_the_whole_tag() {
+        // RFC 4231 test case 2: HMAC-SHA256, key "Jefe".
+        let key = hmac::Key::new(hmac::HMAC_SHA256, b"Jefe");
+        let tag = hmac::sign(&key, b"what do ya want for nothing?");
+        let expected =
+            hex::decode("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
+                .unwrap();
+        assert!(tag_matches(&tag, &expected));
+        let mut flipped = expected.clone();
+        flipped[31] ^= 1;
+        for wrong in [
+            &expected[..31],
+            &[][..],
+            &flipped[..],
+            &[expected.clone(), vec![0]].concat()[..],
+        ] {
+            assert!(!tag_matches(&tag, wrong), "{wrong:?}");
+        }
     }
 }

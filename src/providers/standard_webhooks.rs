@@ -16,7 +16,7 @@ use super::common::{
     decode_signature, header_bytes, header_name, id_text, Part, Sig, Signed, TimestampFormat,
     Tolerance, ToleranceSpec, BASE64_LENIENT, MAX_CANDIDATES,
 };
-use super::keys::{match_any, Blind, KeyRing};
+use super::keys::{match_any, KeyRing};
 use super::{
     BuildError, Dedup, Inbound, ProviderInfo, ProviderParams, Rejection, SignRequest, Verified,
     Verifier,
@@ -116,7 +116,6 @@ pub(crate) struct StandardWebhooksVerifier {
     timestamp: HeaderName,
     signature: HeaderName,
     keys: KeyRing,
-    blind: Blind,
     tolerance: Tolerance,
 }
 
@@ -141,7 +140,6 @@ impl StandardWebhooksVerifier {
             timestamp: header_name("provider", spec.timestamp_header)?,
             signature: header_name("provider", spec.signature_header)?,
             keys: KeyRing::build(params.secrets, HmacAlgorithm::Sha256, decode_secret)?,
-            blind: Blind::new()?,
             tolerance: Tolerance::new(spec.tolerance, params.tolerance),
         })
     }
@@ -209,7 +207,7 @@ impl Verifier for StandardWebhooksVerifier {
         let head = self.head(req.headers)?;
         let signed = Signed::new(SIGNED, body, head.timestamp, head.id.as_bytes());
         let candidates = &head.sigs[..head.count];
-        let m = match_any(&self.keys, &self.blind, req.now_ms, &signed, candidates)?;
+        let m = match_any(&self.keys, req.now_ms, &signed, candidates)?;
         let (ts, fmt) = (head.timestamp, TimestampFormat::UnixSeconds);
         self.tolerance.check(&self.timestamp, ts, fmt, req.now_ms)?;
         Ok(Verified {

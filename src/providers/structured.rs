@@ -14,7 +14,7 @@ use super::common::{
     self, decode_signature, header_bytes, header_name, Part, Sig, Signed, TimestampFormat,
     Tolerance, ToleranceSpec, MAX_CANDIDATES, MAX_PARTS,
 };
-use super::keys::{match_any, Blind, KeyRing};
+use super::keys::{match_any, KeyRing};
 use super::{
     BuildError, Dedup, Inbound, ProviderInfo, ProviderParams, Rejection, SignRequest, Verified,
     Verifier,
@@ -100,7 +100,6 @@ pub(crate) struct StructuredVerifier {
     spec: &'static StructuredSpec,
     header: HeaderName,
     keys: KeyRing,
-    blind: Blind,
     tolerance: Tolerance,
 }
 
@@ -132,7 +131,6 @@ impl StructuredVerifier {
             spec,
             header: header_name("provider", spec.header)?,
             keys: KeyRing::utf8(params.secrets, spec.algorithm)?,
-            blind: Blind::new()?,
             tolerance: Tolerance::new(spec.tolerance, params.tolerance),
         })
     }
@@ -230,7 +228,7 @@ impl Verifier for StructuredVerifier {
         let head = self.head(req.headers)?;
         let signed = Signed::new(self.spec.signed, body, head.timestamp, &[]);
         let candidates = &head.sigs[..head.count];
-        let m = match_any(&self.keys, &self.blind, req.now_ms, &signed, candidates)?;
+        let m = match_any(&self.keys, req.now_ms, &signed, candidates)?;
         self.check_time(&head, req.now_ms)?;
         Ok(Verified {
             secret_index: m.secret_index,
