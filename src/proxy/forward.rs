@@ -20,7 +20,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls::RootCertStore;
 
-use super::pool::Http1Pool;
+use super::pool::{Http1Pool, IDLE_TIMEOUT, MAX_IDLE_PER_UPSTREAM};
 
 /// Why the upstream gave no usable answer.
 #[derive(Debug, thiserror::Error)]
@@ -97,8 +97,8 @@ impl UpstreamClient {
         let client = Client::builder(TokioExecutor::new())
             .timer(TokioTimer::new())
             .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .pool_max_idle_per_host(256)
+            .pool_idle_timeout(IDLE_TIMEOUT)
+            .pool_max_idle_per_host(MAX_IDLE_PER_UPSTREAM)
             // A "canceled" request is one never written to the connection
             // (the pooled connection closed first), so retrying it cannot
             // deliver a webhook twice.
@@ -113,16 +113,16 @@ impl UpstreamClient {
         req: Request<Full<Bytes>>,
         timeout: Duration,
     ) -> Result<Response<Incoming>, UpstreamError> {
-        if req.uri().scheme() == Some(&Scheme::HTTP) {
-            return match tokio::time::timeout(timeout, self.plain.send(req)).await {
-                Err(_) => Err(UpstreamError::Timeout(timeout)),
-                Ok(result) => result.map_err(UpstreamError::Unreachable),
-            };
-        }
-        match tokio::time::timeout(timeout, self.client.request(req)).await {
+        let exchange = async {
+            if req.uri().scheme() == Some(&Scheme::HTTP) {
+                self.plain.send(req).await
+            } else {
+                self.client.request(req).await.map_err(|e| error_chain(&e))
+            }
+        };
+        match tokio::time::timeout(timeout, exchange).await {
             Err(_) => Err(UpstreamError::Timeout(timeout)),
-            Ok(Ok(resp)) => Ok(resp),
-            Ok(Err(e)) => Err(UpstreamError::Unreachable(error_chain(&e))),
+            Ok(result) => result.map_err(UpstreamError::Unreachable),
         }
     }
 }

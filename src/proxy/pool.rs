@@ -26,10 +26,11 @@ use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::client::legacy::connect::HttpConnector;
 use tower_service::Service;
 
-/// Idle connections kept per upstream (the same bound the pooled client had).
-const MAX_IDLE_PER_UPSTREAM: usize = 256;
-/// A connection idle this long is closed rather than reused.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Idle connections kept per upstream (also the `https://` client's bound).
+pub(super) const MAX_IDLE_PER_UPSTREAM: usize = 256;
+/// A connection idle this long is closed rather than reused (also for the
+/// `https://` client).
+pub(super) const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 type Sender = SendRequest<Full<Bytes>>;
 
