@@ -514,27 +514,14 @@ impl Spool {
         Ok(dead.len())
     }
 
-    /// Records waiting for delivery (metrics: queue depth).
+    /// Records waiting for delivery, in flight included (see [`Spool::stats`]).
     pub fn pending_count(&self) -> usize {
-        let index = self.lock();
-        let pending: u64 = index.sched.route_stats().map(|(_, s)| s.pending).sum();
-        usize::try_from(pending).unwrap_or(usize::MAX)
+        usize::try_from(self.stats().pending).unwrap_or(usize::MAX)
     }
 
-    /// Dead letters held (metrics).
+    /// Dead letters held (see [`Spool::stats`]).
     pub fn dead_count(&self) -> usize {
-        self.lock().sched.dead_ids().count()
-    }
-
-    /// Age in milliseconds of the oldest pending record (metrics), if any.
-    pub fn oldest_pending_age_ms(&self) -> Option<i64> {
-        let index = self.lock();
-        let oldest = index
-            .sched
-            .route_stats()
-            .filter_map(|(_, s)| s.oldest_received_ms)
-            .min()?;
-        Some(unix_millis().saturating_sub(oldest).max(0))
+        usize::try_from(self.stats().dead).unwrap_or(usize::MAX)
     }
 
     /// Pending, dead and oldest pending record of every route that has (or
