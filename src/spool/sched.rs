@@ -115,36 +115,35 @@ impl Schedule {
         out: &mut Vec<u64>,
     ) -> Option<i64> {
         let q = self.routes.get_mut(route)?;
-        let limit = match policy {
-            Policy::Concurrent(limit) => limit,
-            Policy::Ordered => 1,
-        };
-        if policy == Policy::Ordered {
-            // Only the oldest pending record, and only when nothing of this
-            // route is in flight (the head itself, or a delivered head whose
-            // claim is not released yet).
-            let (&id, &at) = q.pending.first_key_value()?;
-            if q.in_flight >= limit {
-                return None;
+        match policy {
+            Policy::Ordered => {
+                // Only the oldest pending record, and only when nothing of
+                // this route is in flight (the head itself, or a delivered
+                // head whose claim is not released yet).
+                let (&id, &at) = q.pending.first_key_value()?;
+                if q.in_flight > 0 {
+                    return None;
+                }
+                if at > now {
+                    return Some(at);
+                }
+                q.waiting.remove(&(at, id));
+                q.in_flight += 1;
+                self.claimed.insert(id);
+                out.push(id);
             }
-            if at > now {
-                return Some(at);
+            Policy::Concurrent(limit) => {
+                while q.in_flight < limit {
+                    let &(at, id) = q.waiting.first()?;
+                    if at > now {
+                        return Some(at);
+                    }
+                    q.waiting.pop_first();
+                    q.in_flight += 1;
+                    self.claimed.insert(id);
+                    out.push(id);
+                }
             }
-            q.waiting.remove(&(at, id));
-            q.in_flight += 1;
-            self.claimed.insert(id);
-            out.push(id);
-            return None;
-        }
-        while q.in_flight < limit {
-            let &(at, id) = q.waiting.first()?;
-            if at > now {
-                return Some(at);
-            }
-            q.waiting.pop_first();
-            q.in_flight += 1;
-            self.claimed.insert(id);
-            out.push(id);
         }
         None
     }
