@@ -9,9 +9,9 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::proxy::headers::IpText;
-use std::time::Duration;
 
 /// Tracing target of audit events.
 pub const TARGET: &str = "audit";

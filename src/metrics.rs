@@ -8,8 +8,9 @@
 //! that mirror state elsewhere (replay store size) are set at scrape time.
 //! Queue mode's `hookguard_spool_*` metrics are apart, in [`SpoolMetrics`].
 
-use std::sync::atomic::AtomicI64;
+use std::sync::atomic::{AtomicI64, AtomicU64};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use prometheus_client::encoding::{
     text::encode, EncodeLabelSet, EncodeLabelValue, LabelValueEncoder,
@@ -21,7 +22,9 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
 use crate::audit::{Decision, Outcome};
+use crate::clock::unix_millis;
 use crate::report::Report;
+use crate::spool::Spool;
 
 /// Route label for requests that matched no route.
 pub const UNMATCHED_ROUTE: &str = "unmatched";
@@ -311,12 +314,6 @@ fn status_class(status: u16) -> &'static str {
 
 // === Queue mode: hookguard_spool_* ===
 
-use std::sync::atomic::AtomicU64;
-use std::time::Duration;
-
-use crate::clock::unix_millis;
-use crate::spool::Spool;
-
 /// Delivery latency buckets (accept → 2xx): 1 ms, ×4 each, to ~18.6 h;
 /// a delivery can wait for retries for days (`retry.max_age`).
 fn delivery_histogram() -> Histogram {
@@ -415,9 +412,7 @@ impl SpoolMetrics {
     pub fn observe(&self, spool: &Spool) {
         let now = unix_millis();
         for (route, stats) in spool.route_stats() {
-            let labels = RouteLabels {
-                route: RouteName(Arc::from(route)),
-            };
+            let labels = route_labels(&route);
             let age_ms = stats.oldest_received_ms.map_or(0, |at| (now - at).max(0));
             self.pending
                 .get_or_create(&labels)
@@ -443,7 +438,6 @@ fn route_labels(route: &str) -> RouteLabels {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     fn decision(route: Option<&str>, outcome: Outcome, error: Option<&'static str>) -> Decision {
         let mut d = Decision::new("127.0.0.1".parse().unwrap());
