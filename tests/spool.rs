@@ -20,8 +20,6 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
-use hookguard::runtime::Running;
-
 /// Standard Webhooks secret from the reference libraries' tests.
 const SW_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 /// Webhooks sent during the outage, as issue #7 asks (about 10 s in a debug
@@ -152,12 +150,6 @@ retry = {retry}
 }
 
 const FAST_RETRY: &str = r#"{ base = "50ms", cap = "300ms", max_attempts = 1000, max_age = "1h" }"#;
-
-async fn start(toml: &str) -> Running {
-    let cfg = hookguard::config::from_str(toml, Path::new("test.toml"), &|_| None)
-        .unwrap_or_else(|e| panic!("test config invalid:\n{e}"));
-    hookguard::runtime::start(cfg).await.expect("proxy starts")
-}
 
 fn sw_headers(id: &str, body: &[u8]) -> Vec<(String, String)> {
     standard_webhooks_headers(SW_SECRET, id, now_secs(), body)

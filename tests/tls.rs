@@ -195,9 +195,7 @@ provider = "github"
 secrets = ["It's a Secret to Everybody"]
 "#
     );
-    let cfg = hookguard::config::from_str(&toml, std::path::Path::new("test.toml"), &|_| None)
-        .unwrap_or_else(|e| panic!("test config invalid:\n{e}"));
-    hookguard::runtime::start(cfg).await.expect("proxy starts")
+    start(&toml).await
 }
 
 #[tokio::test]

@@ -155,8 +155,17 @@ pub async fn proxy_with_env(
     upstream: &Upstream,
     env: &HashMap<String, String>,
 ) -> Running {
-    let src = toml.replace("{upstream}", &upstream.url());
-    let cfg = hookguard::config::from_str(&src, Path::new("test.toml"), &|k| env.get(k).cloned())
+    start_with_env(&toml.replace("{upstream}", &upstream.url()), env).await
+}
+
+/// Starts the proxy from TOML as written (its upstream spelled out).
+pub async fn start(toml: &str) -> Running {
+    start_with_env(toml, &HashMap::new()).await
+}
+
+/// [`start`], resolving `env:` secret references from `env`.
+pub async fn start_with_env(toml: &str, env: &HashMap<String, String>) -> Running {
+    let cfg = hookguard::config::from_str(toml, Path::new("test.toml"), &|k| env.get(k).cloned())
         .unwrap_or_else(|e| panic!("test config invalid:\n{e}"));
     runtime::start(cfg).await.expect("proxy starts")
 }
