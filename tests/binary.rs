@@ -30,8 +30,8 @@ async fn binary_on_two_workers_logs_decisions_without_secrets_and_drains_on_sigt
 
 async fn logs_decisions_and_drains(workers: &str) {
     let up = Upstream::start().await;
-    let dir = std::env::temp_dir().join(format!("hookguard-bin-{}-{workers}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = common::temp_dir(&format!("bin-{workers}"));
+    let dir = tmp.path();
     std::fs::write(dir.join("new.secret"), format!("{NEW_SECRET}\n")).unwrap();
     let cfg = format!(
         r#"
@@ -168,7 +168,6 @@ secrets = [
     assert_eq!(rotated["upstream_status"], 200);
     assert_eq!(rotated["client_ip"], "127.0.0.1");
     assert!(rotated["latency_ms"].as_f64().is_some());
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[derive(Clone, Copy)]
@@ -189,8 +188,8 @@ impl Target {
 
 #[test]
 fn check_rejects_a_bad_config_with_exit_2_and_a_located_error() {
-    let dir = std::env::temp_dir().join(format!("hookguard-check-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = common::temp_dir("check");
+    let dir = tmp.path();
     let path = dir.join("bad.toml");
     std::fs::write(
         &path,
@@ -209,5 +208,4 @@ fn check_rejects_a_bad_config_with_exit_2_and_a_located_error() {
         err.contains(r#"unknown provider "githb" (did you mean "github"?)"#),
         "{err}"
     );
-    let _ = std::fs::remove_dir_all(dir);
 }

@@ -42,9 +42,8 @@ fn sign_reproduces_the_github_docs_vector_from_stdin() {
 
 #[test]
 fn sign_with_fixed_timestamp_matches_the_stripe_vector_from_a_file() {
-    let dir = std::env::temp_dir().join(format!("hookguard-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("event.json");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("event.json");
     std::fs::write(&file, br#"{"id":"evt_test_webhook","object":"event"}"#).unwrap();
     let out = hookguard(
         &[

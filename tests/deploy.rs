@@ -34,11 +34,12 @@ fn documents(dir: &Path) -> Vec<Value> {
     docs
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("hookguard-deploy-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh directory, removed when the guard drops.
+fn temp_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("hookguard-deploy-{name}-"))
+        .tempdir()
+        .unwrap()
 }
 
 /// Quoted absolute paths in `toml` (with an optional `file:` prefix) under `prefix`.
@@ -55,7 +56,8 @@ fn referenced_paths(toml: &str, prefix: &str) -> Vec<String> {
 /// Rewrites `prefix` to a temp dir, creates every referenced file there
 /// (certificates and keys as a real self-signed pair), and validates.
 fn validate_with_stubs(toml: &str, prefix: &str, name: &str) -> hookguard::config::Config {
-    let dir = temp_dir(name);
+    let tmp = temp_dir(name);
+    let dir = tmp.path();
     let root = format!("{}/", dir.display());
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
     let refs = referenced_paths(toml, prefix);

@@ -9,7 +9,7 @@ mod common;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
@@ -27,12 +27,6 @@ const TOKEN: &str = "admin-token-3f9a";
 
 fn gh_sig(secret: &str, body: &[u8]) -> String {
     format!("sha256={}", hmac256_hex(secret, &[body]))
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("hookguard-ops-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// GET on the admin listener; (status, body).
@@ -318,7 +312,8 @@ fn write(path: &Path, text: &str) {
 
 #[tokio::test]
 async fn reload_swaps_certificate_and_counts_attempts() {
-    let dir = temp_dir("certs");
+    let tmp = common::temp_dir("ops-certs");
+    let dir = tmp.path();
     let first = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
     write(&dir.join("tls.crt"), &first.cert.pem());
     write(&dir.join("tls.key"), &first.key_pair.serialize_pem());
@@ -371,7 +366,6 @@ secrets = ["{GH_SECRET}"]
     assert!(metrics.contains(r#"hookguard_config_reloads_total{result="success"} 1"#));
     assert!(metrics.contains(r#"hookguard_config_reloads_total{result="failure"} 1"#));
     p.shutdown().await;
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// True when a TLS handshake with `addr` succeeds trusting only `ca_der`.
@@ -398,7 +392,8 @@ async fn sighup_reloads_secret_with_a_request_in_flight() {
     const OLD: &str = "old-rotating-secret-11aa";
     const NEW: &str = "new-rotating-secret-22bb";
     let up = Upstream::start().await;
-    let dir = temp_dir("sighup");
+    let tmp = common::temp_dir("ops-sighup");
+    let dir = tmp.path();
     write(&dir.join("gh.secret"), &format!("{OLD}\n"));
     let cfg = format!(
         r#"
@@ -491,7 +486,6 @@ secrets = ["file:gh.secret"]
         .status()
         .unwrap();
     assert_eq!(child.wait().unwrap().code(), Some(0));
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[tokio::test]

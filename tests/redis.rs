@@ -456,8 +456,8 @@ async fn rediss_uses_tls_with_rustls() {
     // A private CA-less certificate for 127.0.0.1, trusted through
     // SSL_CERT_FILE (read by rustls-native-certs). Only this test in this
     // binary connects over TLS, so the variable affects nothing else.
-    let dir = std::env::temp_dir().join(format!("hookguard-rediss-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = common::temp_dir("rediss");
+    let dir = tmp.path();
     let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).unwrap();
     let (cert, key) = (dir.join("redis.crt"), dir.join("redis.key"));
     std::fs::write(&cert, certified.cert.pem()).unwrap();
@@ -500,7 +500,6 @@ async fn rediss_uses_tls_with_rustls() {
         .unwrap();
     assert_eq!(value, "d");
     drop(redis);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]

@@ -117,10 +117,12 @@ impl Scripted {
     }
 }
 
-fn spool_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("hg-spool-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+/// A fresh spool directory, removed when the guard drops. The spool creates
+/// it on start, so the guard hands out a path under its own fresh directory.
+fn spool_dir(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let guard = common::temp_dir(&format!("spool-{name}"));
+    let dir = guard.path().join("spool");
+    (guard, dir)
 }
 
 fn config(upstream: SocketAddr, dir: &Path, extra_spool: &str, retry: &str) -> String {
@@ -190,7 +192,7 @@ async fn outage_every_webhook_acknowledged_then_delivered_exactly_once() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let upstream_addr = port.local_addr().unwrap();
     drop(port);
-    let dir = spool_dir("outage");
+    let (_tmp, dir) = spool_dir("outage");
     let proxy = start(&config(upstream_addr, &dir, "", FAST_RETRY)).await;
 
     let ids: Vec<String> = (0..OUTAGE_N).map(|i| format!("msg_outage_{i}")).collect();
@@ -251,7 +253,7 @@ async fn outage_every_webhook_acknowledged_then_delivered_exactly_once() {
 async fn upstream_400_is_a_dead_letter_after_one_attempt_and_retry_redelivers() {
     let (up, addr) = Scripted::start().await;
     up.script(&[(400, None)]);
-    let dir = spool_dir("dead");
+    let (_tmp, dir) = spool_dir("dead");
     let toml = format!(
         "{}\n[admin]\nlisten = \"127.0.0.1:0\"\n",
         config(addr, &dir, "", FAST_RETRY)
@@ -316,7 +318,7 @@ async fn admin_call(admin: SocketAddr, method: &str, path: &str) -> (u16, String
 async fn retry_after_from_503_is_honoured() {
     let (up, addr) = Scripted::start().await;
     up.script(&[(503, Some("2"))]);
-    let dir = spool_dir("retry-after");
+    let (_tmp, dir) = spool_dir("retry-after");
     let proxy = start(&config(addr, &dir, "", FAST_RETRY)).await;
     let spool = Arc::clone(proxy.app().spool().unwrap());
 
@@ -340,7 +342,7 @@ async fn retry_after_from_503_is_honoured() {
 #[tokio::test]
 async fn full_spool_answers_503_spool_unavailable() {
     let (up, addr) = Scripted::start().await;
-    let dir = spool_dir("full");
+    let (_tmp, dir) = spool_dir("full");
     let proxy = start(&config(addr, &dir, r#"max_size = "64B""#, FAST_RETRY)).await;
 
     let body = body_of("msg_full");
@@ -364,7 +366,7 @@ async fn full_spool_answers_503_spool_unavailable() {
 async fn ordered_route_delivers_one_at_a_time_in_arrival_order() {
     let (up, addr) = Scripted::start().await;
     up.script(&[(503, None)]); // the head fails once: the others must wait
-    let dir = spool_dir("ordered");
+    let (_tmp, dir) = spool_dir("ordered");
     let toml = config(addr, &dir, "", FAST_RETRY) + "ordered = true\n";
     let proxy = start(&toml).await;
     let spool = Arc::clone(proxy.app().spool().unwrap());
@@ -416,7 +418,7 @@ fn spawn_binary(config: &Path) -> (Child, SocketAddr) {
 #[tokio::test]
 async fn kill_9_loses_no_acknowledged_webhook() {
     let (up, upstream_addr) = Scripted::start().await;
-    let dir = spool_dir("crash");
+    let (_tmp, dir) = spool_dir("crash");
     std::fs::create_dir_all(&dir).unwrap();
     let cfg_path = dir.join("hookguard.toml");
     std::fs::write(
@@ -505,7 +507,7 @@ async fn spool_cli(dir: &Path, args: &[&str]) -> String {
 async fn spool_cli_lists_retries_and_purges_dead_letters() {
     let (up, addr) = Scripted::start().await;
     up.script(&[(410, None), (422, None)]);
-    let dir = spool_dir("cli");
+    let (_tmp, dir) = spool_dir("cli");
     let proxy = start(&config(addr, &dir, "", FAST_RETRY)).await;
     let spool = Arc::clone(proxy.app().spool().unwrap());
     for id in ["msg_cli_a", "msg_cli_b"] {
@@ -554,7 +556,7 @@ async fn spool_cli_lists_retries_and_purges_dead_letters() {
 async fn reload_sends_later_deliveries_to_the_new_upstream() {
     let (old, old_addr) = Scripted::start().await;
     let (new, new_addr) = Scripted::start().await;
-    let dir = spool_dir("reload");
+    let (_tmp, dir) = spool_dir("reload");
     std::fs::create_dir_all(&dir).unwrap();
     let cfg_path = dir.join("hookguard.toml");
     let spool_path = dir.join("spool");
@@ -615,7 +617,7 @@ fn sample(metrics: &str, series: &str) -> f64 {
 #[tokio::test]
 async fn metrics_show_depth_age_dead_letters_size_and_delivery_counts() {
     let (up, addr) = Scripted::start().await;
-    let dir = spool_dir("metrics");
+    let (_tmp, dir) = spool_dir("metrics");
     let toml = format!(
         "{}\n[admin]\nlisten = \"127.0.0.1:0\"\n",
         config(addr, &dir, "", FAST_RETRY)

@@ -14,12 +14,6 @@ use hyper_util::rt::TokioExecutor;
 
 const GH_SIG: &str = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
 
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("hookguard-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 async fn tls_request(
     addr: std::net::SocketAddr,
     ca_der: &[u8],
@@ -60,7 +54,8 @@ async fn tls_request(
 
 #[tokio::test]
 async fn tls_with_alpn_serves_http1_and_http2() {
-    let dir = temp_dir("tls");
+    let tmp = common::temp_dir("tls");
+    let dir = tmp.path();
     let certified = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
     std::fs::write(dir.join("tls.crt"), certified.cert.pem()).unwrap();
     std::fs::write(dir.join("tls.key"), certified.key_pair.serialize_pem()).unwrap();
@@ -104,7 +99,6 @@ secrets = ["It's a Secret to Everybody"]
         format!("localhost:{}", p.addr.port()).as_str()
     );
     assert_eq!(&got[0].body[..], b"Hello, World!");
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// What a TLS upstream saw of one request.
@@ -200,7 +194,8 @@ secrets = ["It's a Secret to Everybody"]
 
 #[tokio::test]
 async fn https_upstream_is_verified_against_the_configured_ca() {
-    let dir = temp_dir("https-upstream");
+    let tmp = common::temp_dir("https-upstream");
+    let dir = tmp.path();
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
     let ca = dir.join("upstream-ca.pem");
     std::fs::write(&ca, cert.cert.pem()).unwrap();
@@ -232,7 +227,6 @@ async fn https_upstream_is_verified_against_the_configured_ca() {
     assert_eq!(got[0].headers["host"], format!("localhost:{port}").as_str());
     assert_eq!(&got[0].body[..], b"Hello, World!");
     p.shutdown().await;
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[tokio::test]

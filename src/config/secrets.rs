@@ -277,13 +277,13 @@ mod tests {
 
     #[test]
     fn file_references_trim_one_newline_relative_to_base() {
-        let dir = std::env::temp_dir().join(format!("hookguard-secrets-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         std::fs::write(dir.join("lf"), "abc\n\n").unwrap();
         std::fs::write(dir.join("crlf"), "abc\r\n").unwrap();
         std::fs::write(dir.join("nl-only"), "\n").unwrap();
         let env = env_with(&[]);
-        let read = |name: &str| resolve(&format!("file:{name}"), &dir, &env);
+        let read = |name: &str| resolve(&format!("file:{name}"), dir, &env);
         assert_eq!(read("lf").unwrap().value.expose(), b"abc\n");
         assert_eq!(read("crlf").unwrap().value.expose(), b"abc");
         assert!(read("nl-only").err().unwrap().ends_with("is empty"));
@@ -298,7 +298,6 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.origin, format!("file:{}", abs.display()));
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

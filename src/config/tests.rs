@@ -79,24 +79,6 @@ provider = "github"
 secrets = ["env:S"]
 "#;
 
-/// A fresh directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("hookguard-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 #[test]
 fn minimal_config_gets_every_default() {
     let cfg = parse(MINIMAL).unwrap();
@@ -197,9 +179,9 @@ fn default_methods_add_the_providers_extras() {
 
 #[test]
 fn relative_paths_resolve_against_the_config_directory() {
-    let dir = TempDir::new("relpaths");
-    std::fs::create_dir_all(dir.0.join("secrets")).unwrap();
-    std::fs::write(dir.0.join("secrets/gh"), "from-file\r\n").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("secrets")).unwrap();
+    std::fs::write(dir.path().join("secrets/gh"), "from-file\r\n").unwrap();
     let src = r#"
 [server]
 tls = { cert = "tls/cert.pem", key = "/abs/key.pem" }
@@ -211,17 +193,17 @@ path = "/hook"
 provider = "github"
 secrets = "file:secrets/gh"
 "#;
-    let file = dir.0.join("app.toml");
+    let file = dir.path().join("app.toml");
     let cfg = from_str_with(src, &file, &env(&[]), &fake).unwrap();
     let tls = cfg.server.tls.unwrap();
-    assert_eq!(tls.cert, dir.0.join("tls/cert.pem"));
+    assert_eq!(tls.cert, dir.path().join("tls/cert.pem"));
     assert_eq!(tls.key, PathBuf::from("/abs/key.pem"));
-    assert_eq!(cfg.upstream.ca, Some(dir.0.join("ca.pem")));
+    assert_eq!(cfg.upstream.ca, Some(dir.path().join("ca.pem")));
     let secret = &cfg.routes[0].secrets[0];
     assert_eq!(secret.value.expose(), b"from-file");
     assert_eq!(
         secret.origin,
-        format!("file:{}", dir.0.join("secrets/gh").display())
+        format!("file:{}", dir.path().join("secrets/gh").display())
     );
 }
 

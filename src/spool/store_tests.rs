@@ -24,8 +24,8 @@ fn meta(route: &str) -> Meta {
 
 #[tokio::test]
 async fn records_survive_reopen_and_ids_never_repeat() {
-    let dir = std::env::temp_dir().join(format!("hg-spool-unit-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("spool");
     let first = {
         let spool = Spool::open(&dir, 1 << 20).unwrap();
         let body = bytes::Bytes::from_static(b"\x00\xffz");
@@ -66,8 +66,8 @@ async fn records_survive_reopen_and_ids_never_repeat() {
 
 #[tokio::test]
 async fn full_spool_refuses() {
-    let dir = std::env::temp_dir().join(format!("hg-spool-full-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("spool");
     let spool = Spool::open(&dir, 300).unwrap();
     let err = spool
         .append(NewRecord {
@@ -82,8 +82,8 @@ async fn full_spool_refuses() {
 
 #[tokio::test]
 async fn schedule_follows_appends_updates_and_removes() {
-    let dir = std::env::temp_dir().join(format!("hg-spool-sched-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("spool");
     let spool = Spool::open(&dir, 1 << 20).unwrap();
     let mut ids = Vec::new();
     for _ in 0..3 {
@@ -165,8 +165,8 @@ fn reopen(dir: &std::path::Path) -> Arc<Spool> {
 
 #[tokio::test]
 async fn lazy_delivery_outcomes_reach_the_disk() {
-    let dir = std::env::temp_dir().join(format!("hg-spool-lazy-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("spool");
     let (delivered, failed) = {
         let spool = Spool::open(&dir, 1 << 20).unwrap();
         let mut ids = Vec::new();

@@ -300,3 +300,12 @@ pub fn standard_webhooks_headers(
         ("webhook-signature".into(), format!("v1,{}", b64(&sig))),
     ]
 }
+
+/// A fresh directory for one test's files, removed when the guard drops, so
+/// that test runs leave nothing behind in the system temp dir.
+pub fn temp_dir(label: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("hookguard-{label}-"))
+        .tempdir()
+        .expect("create a temp dir")
+}
