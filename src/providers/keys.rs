@@ -142,30 +142,22 @@ fn tag_matches(tag: &hmac::Tag, sig: &[u8]) -> bool {
     bool::from(tag.as_ref().ct_eq(sig))
 }
 
-/// Tries every unexpired key against one signature. The HMAC is fed the
-/// signed template piece by piece, so a templated message (`{id}.{timestamp}.{body}`)
-/// is never joined into a copy: the body is read once, by the hash.
-/// Returns the matching secret's index.
+/// Tries every unexpired key against one signature ([`match_any`] with a
+/// single candidate). Returns the matching secret's index.
 pub(crate) fn match_one(
     keys: &KeyRing,
     now_ms: i64,
     signed: &Signed<'_>,
     sig: &Sig,
 ) -> Result<usize, Rejection> {
-    let mut tried = 0usize;
-    for (i, key) in keys.active(now_ms) {
-        tried += 1;
-        if tag_matches(&signed.tag(key), sig.bytes()) {
-            return Ok(i);
-        }
-    }
-    Err(no_match(tried, keys.keys.len(), 1))
+    match_any(keys, now_ms, signed, std::slice::from_ref(sig)).map(|m| m.secret_index)
 }
 
 /// Tries every unexpired key against every candidate signature (secret
-/// rotation on the sender's side): one HMAC per key, over the template's
-/// parts, checked against each candidate — a long list costs no extra passes
-/// over the body.
+/// rotation on the sender's side): one HMAC per key, fed the signed template
+/// piece by piece (a templated message such as `{id}.{timestamp}.{body}` is
+/// never joined into a copy), checked against each candidate — a long list
+/// costs no extra passes over the body.
 pub(crate) fn match_any(
     keys: &KeyRing,
     now_ms: i64,
