@@ -11,8 +11,6 @@ use std::time::Duration;
 
 use common::*;
 
-const GH_SECRET: &str = "It's a Secret to Everybody";
-const GH_SIG: &str = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
 const OLD_SECRET: &str = "old-secret-value-9f8e7d";
 const NEW_SECRET: &str = "new-secret-value-1a2b3c";
 
@@ -96,9 +94,9 @@ secrets = [
     let body = b"{\"action\":\"opened\"}";
     let old_sig = format!("sha256={}", hmac256_hex(OLD_SECRET, &[body]));
     let new_sig = format!("sha256={}", hmac256_hex(NEW_SECRET, &[body]));
-    assert_eq!(p.post("/gh", GH_SIG, b"Hello, World!").await, 200);
+    assert_eq!(p.post("/gh", GH_SIG, GH_BODY).await, 200);
     assert_eq!(p.post("/gh", GH_SIG, b"Hello, World?").await, 401);
-    assert_eq!(p.post("/gh", "", b"Hello, World!").await, 401);
+    assert_eq!(p.post("/gh", "", GH_BODY).await, 401);
     assert_eq!(
         p.post("/rotating", &old_sig, body).await,
         401,

@@ -9,11 +9,6 @@ use common::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// GitHub's published vector (docs "Validating webhook deliveries").
-const GH_SECRET: &str = "It's a Secret to Everybody";
-const GH_BODY: &[u8] = b"Hello, World!";
-const GH_SIG: &str = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
-
 /// Standard Webhooks secret from the reference libraries' tests.
 const SW_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 

@@ -12,8 +12,6 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
-const GH_SIG: &str = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
-
 async fn tls_request(
     addr: std::net::SocketAddr,
     ca_der: &[u8],
@@ -43,7 +41,7 @@ async fn tls_request(
         .build(connector);
     let req = http::Request::post(format!("https://localhost:{}/gh", addr.port()))
         .header("x-hub-signature-256", GH_SIG)
-        .body(Full::new(Bytes::from_static(b"Hello, World!")))
+        .body(Full::new(Bytes::from_static(GH_BODY)))
         .unwrap();
     let resp = client.request(req).await.expect("tls request");
     let status = resp.status();
@@ -98,7 +96,7 @@ secrets = ["It's a Secret to Everybody"]
         got[0].headers["x-forwarded-host"],
         format!("localhost:{}", p.addr.port()).as_str()
     );
-    assert_eq!(&got[0].body[..], b"Hello, World!");
+    assert_eq!(&got[0].body[..], GH_BODY);
 }
 
 /// What a TLS upstream saw of one request.
@@ -186,7 +184,7 @@ timeout = "10s"
 [[route]]
 path = "/gh"
 provider = "github"
-secrets = ["It's a Secret to Everybody"]
+secrets = ["{GH_SECRET}"]
 "#
     );
     start(&toml).await
@@ -199,33 +197,31 @@ async fn https_upstream_is_verified_against_the_configured_ca() {
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
     let ca = dir.join("upstream-ca.pem");
     std::fs::write(&ca, cert.cert.pem()).unwrap();
-    // GitHub's documented example (docs.github.com, "Validating webhook
-    // deliveries"): secret, body and signature.
     let headers = [("x-hub-signature-256", GH_SIG)];
 
     // Offering h2 and HTTP/1.1: hookguard's client negotiates HTTP/2.
     let (port, seen) = tls_upstream(&cert, &[b"h2", b"http/1.1"]).await;
     let p = proxy_to_https(port, Some(&ca)).await;
-    let answer = post(&p, "/gh", &headers, b"Hello, World!").await;
+    let answer = post(&p, "/gh", &headers, GH_BODY).await;
     assert_eq!(answer.status, 200, "{}", answer.text());
     assert_eq!(answer.text(), "ok from tls upstream");
     let got = seen.lock().unwrap().clone();
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].version, Version::HTTP_2);
-    assert_eq!(&got[0].body[..], b"Hello, World!");
+    assert_eq!(&got[0].body[..], GH_BODY);
     assert_eq!(got[0].headers["x-hookguard-verified"], "github");
     p.shutdown().await;
 
     // Offering HTTP/1.1 only.
     let (port, seen) = tls_upstream(&cert, &[b"http/1.1"]).await;
     let p = proxy_to_https(port, Some(&ca)).await;
-    let answer = post(&p, "/gh", &headers, b"Hello, World!").await;
+    let answer = post(&p, "/gh", &headers, GH_BODY).await;
     assert_eq!(answer.status, 200, "{}", answer.text());
     let got = seen.lock().unwrap().clone();
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].version, Version::HTTP_11);
     assert_eq!(got[0].headers["host"], format!("localhost:{port}").as_str());
-    assert_eq!(&got[0].body[..], b"Hello, World!");
+    assert_eq!(&got[0].body[..], GH_BODY);
     p.shutdown().await;
 }
 
@@ -235,13 +231,7 @@ async fn https_upstream_with_an_untrusted_certificate_is_never_sent_the_webhook(
     let (port, seen) = tls_upstream(&cert, &[b"h2", b"http/1.1"]).await;
     // No `ca`: the self-signed certificate is in no trusted root store.
     let p = proxy_to_https(port, None).await;
-    let answer = post(
-        &p,
-        "/gh",
-        &[("x-hub-signature-256", GH_SIG)],
-        b"Hello, World!",
-    )
-    .await;
+    let answer = post(&p, "/gh", &[("x-hub-signature-256", GH_SIG)], GH_BODY).await;
     assert_rejected(&answer, 502, "upstream_unreachable");
     assert!(
         seen.lock().unwrap().is_empty(),

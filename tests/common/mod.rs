@@ -301,6 +301,15 @@ pub fn standard_webhooks_headers(
     ]
 }
 
+/// GitHub's documented example (docs.github.com, "Validating webhook
+/// deliveries"): the secret, the body, and the `X-Hub-Signature-256` GitHub
+/// sends for them. An external vector, not one signed by these helpers.
+pub const GH_SECRET: &str = "It's a Secret to Everybody";
+/// The body of GitHub's documented example (see [`GH_SECRET`]).
+pub const GH_BODY: &[u8] = b"Hello, World!";
+/// The signature of GitHub's documented example (see [`GH_SECRET`]).
+pub const GH_SIG: &str = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
+
 /// A fresh directory for one test's files, removed when the guard drops, so
 /// that test runs leave nothing behind in the system temp dir.
 pub fn temp_dir(label: &str) -> tempfile::TempDir {
