@@ -277,7 +277,7 @@ async fn upstream_400_is_a_dead_letter_after_one_attempt_and_retry_redelivers() 
 
     // The admin API lists it: metadata only, never the body or header values
     // (the stored headers include the provider's signature).
-    let (status, listed) = admin_call(admin, "GET", "/spool/dead").await;
+    let (status, listed) = admin_request(admin, "GET", "/spool/dead", None).await;
     assert_eq!(status, 200);
     let doc: serde_json::Value = serde_json::from_str(&listed).unwrap();
     let row = &doc["dead_letters"][0];
@@ -290,11 +290,12 @@ async fn upstream_400_is_a_dead_letter_after_one_attempt_and_retry_redelivers() 
         "no signature in the listing: {listed}"
     );
     assert!(!listed.contains("msg_dead\\\""), "no body in the listing");
-    let (_, stats) = admin_call(admin, "GET", "/spool").await;
+    let (_, stats) = admin_request(admin, "GET", "/spool", None).await;
     assert!(stats.contains("\"dead\":1"), "{stats}");
 
     // An operator retries it through the admin API; the upstream now accepts.
-    let (status, retried) = admin_call(admin, "POST", &format!("/spool/retry?id={id}")).await;
+    let (status, retried) =
+        admin_request(admin, "POST", &format!("/spool/retry?id={id}"), None).await;
     assert_eq!((status, retried.as_str()), (200, r#"{"retried":1}"#));
     eventually("redelivery", || {
         spool.pending_count() == 0 && spool.dead_count() == 0
@@ -304,14 +305,9 @@ async fn upstream_400_is_a_dead_letter_after_one_attempt_and_retry_redelivers() 
     assert_eq!(hits.len(), 2);
     assert_eq!(hits[1].event_id, "msg_dead");
     assert_eq!(hits[1].body, body_of("msg_dead"));
-    let (status, purged) = admin_call(admin, "POST", "/spool/purge").await;
+    let (status, purged) = admin_request(admin, "POST", "/spool/purge", None).await;
     assert_eq!((status, purged.as_str()), (200, r#"{"purged":0}"#));
     proxy.shutdown().await;
-}
-
-/// One request to the admin listener: status and body text.
-async fn admin_call(admin: SocketAddr, method: &str, path: &str) -> (u16, String) {
-    admin_request(admin, method, path, None).await
 }
 
 #[tokio::test]
@@ -642,7 +638,7 @@ async fn metrics_show_depth_age_dead_letters_size_and_delivery_counts() {
     })
     .await;
 
-    let (status, metrics) = admin_call(admin, "GET", "/metrics").await;
+    let (status, metrics) = admin_request(admin, "GET", "/metrics", None).await;
     assert_eq!(status, 200);
     let route = r#"{route="/sw"}"#;
     let value = |name: &str| sample(&metrics, &format!("hookguard_spool_{name}{route}"));
@@ -665,7 +661,7 @@ async fn metrics_show_depth_age_dead_letters_size_and_delivery_counts() {
         up.hits().iter().any(|h| h.event_id == "msg_m_stuck")
     })
     .await;
-    let (_, metrics) = admin_call(admin, "GET", "/metrics").await;
+    let (_, metrics) = admin_request(admin, "GET", "/metrics", None).await;
     let since_sent = sent.elapsed().as_secs_f64();
     let value = |name: &str| sample(&metrics, &format!("hookguard_spool_{name}{route}"));
     assert_eq!(value("pending"), 1.0);
