@@ -17,16 +17,17 @@ const NEW_SECRET: &str = "new-secret-value-1a2b3c";
 /// One worker thread: the binary runs a current-thread runtime.
 #[tokio::test]
 async fn binary_on_one_worker_logs_decisions_without_secrets_and_drains_on_sigterm() {
-    logs_decisions_and_drains("1").await;
+    logs_decisions_and_drains("1", "info").await;
 }
 
-/// Several worker threads: the multi-thread runtime.
+/// Several worker threads: the multi-thread runtime. `HOOKGUARD_LOG` set but
+/// empty counts as unset: the default level, audit events included.
 #[tokio::test]
 async fn binary_on_two_workers_logs_decisions_without_secrets_and_drains_on_sigterm() {
-    logs_decisions_and_drains("2").await;
+    logs_decisions_and_drains("2", "").await;
 }
 
-async fn logs_decisions_and_drains(workers: &str) {
+async fn logs_decisions_and_drains(workers: &str, log_level: &str) {
     let up = Upstream::start().await;
     let tmp = common::temp_dir(&format!("bin-{workers}"));
     let dir = tmp.path();
@@ -63,7 +64,8 @@ secrets = [
         .args(["serve", "-c"])
         .arg(&path)
         .env("HG_TEST_GH_SECRET", GH_SECRET)
-        .env("HOOKGUARD_LOG", "info")
+        .env("HOOKGUARD_LOG", log_level)
+        .env_remove("RUST_LOG")
         .env("TOKIO_WORKER_THREADS", workers)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -71,6 +71,13 @@ pub struct BatchWriter {
     shared: Arc<Shared>,
 }
 
+impl BatchWriter {
+    /// Appends one whole, already formatted line (see `telemetry::json_sink`).
+    pub fn append_line(&self, line: &[u8]) {
+        self.shared.append(line);
+    }
+}
+
 /// One event's writer: the formatted line is appended whole.
 pub struct LineWriter<'a> {
     shared: &'a Shared,

@@ -95,16 +95,77 @@ impl<W: fmt::Write> Visit for Fields<'_, W> {
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
-        // serde_json's float text (what the library formatter wrote), and
-        // null for NaN and infinities, which JSON cannot express.
-        self.entry(field, |w| match serde_json::Number::from_f64(value) {
-            Some(n) => write!(w, "{n}"),
-            None => w.write_str("null"),
-        });
+        self.entry(field, |w| write_f64(w, value));
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
         self.entry(field, |w| w.write_str(if value { "true" } else { "false" }));
+    }
+}
+
+/// serde_json's float text (what the library formatter wrote), and null for
+/// NaN and infinities, which JSON cannot express.
+fn write_f64(w: &mut impl fmt::Write, value: f64) -> fmt::Result {
+    match serde_json::Number::from_f64(value) {
+        Some(n) => write!(w, "{n}"),
+        None => w.write_str("null"),
+    }
+}
+
+/// One log line in the [`JsonLines`] shape, written field by field without
+/// going through tracing: for the per-request audit event, whose fields are
+/// known in advance (see `audit::emit`). Field names must be plain JSON
+/// string content (they are not escaped); values are.
+pub struct Line<'a> {
+    out: &'a mut String,
+}
+
+impl<'a> Line<'a> {
+    /// Starts a line at the current time: timestamp, level and message.
+    pub fn start(out: &'a mut String, level: tracing::Level, message: &str) -> Self {
+        // Writing into a String cannot fail: the results are ignored below.
+        out.push_str("{\"timestamp\":\"");
+        let _ = write_rfc3339_micros(out, SystemTime::now());
+        out.push_str("\",\"level\":\"");
+        out.push_str(level.as_str());
+        out.push_str("\",\"message\":");
+        let _ = write_json_str(out, message);
+        Self { out }
+    }
+
+    fn name(&mut self, name: &str) -> &mut String {
+        self.out.push_str(",\"");
+        self.out.push_str(name);
+        self.out.push_str("\":");
+        self.out
+    }
+
+    /// A string field; none is no field, as tracing records an absent `Option`.
+    pub fn str(&mut self, name: &str, value: Option<&str>) {
+        if let Some(value) = value {
+            let _ = write_json_str(self.name(name), value);
+        }
+    }
+
+    /// An integer field; none is no field.
+    pub fn u64(&mut self, name: &str, value: Option<u64>) {
+        if let Some(value) = value {
+            self.name(name).push_str(itoa::Buffer::new().format(value));
+        }
+    }
+
+    /// A float field; none is no field.
+    pub fn f64(&mut self, name: &str, value: Option<f64>) {
+        if let Some(value) = value {
+            let _ = write_f64(self.name(name), value);
+        }
+    }
+
+    /// Ends the line with the event's target and a newline.
+    pub fn finish(self, target: &str) {
+        self.out.push_str(",\"target\":");
+        let _ = write_json_str(self.out, target);
+        self.out.push_str("}\n");
     }
 }
 

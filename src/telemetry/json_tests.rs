@@ -179,3 +179,88 @@ fn timestamps_agree_with_httpdate_across_four_centuries() {
         secs += 86_400 + 3_607;
     }
 }
+
+/// Audit decisions covering every outcome, every optional field present and
+/// absent, and strings that need escaping.
+fn audit_samples() -> Vec<Decision> {
+    let mut forwarded = Decision::new("203.0.113.9".parse().unwrap());
+    forwarded.route = Some("/webhooks/\"gh\"\\x".into());
+    forwarded.provider = Some("github".into());
+    forwarded.route_index = Some(0);
+    forwarded.outcome = Outcome::Forwarded;
+    forwarded.status = 200;
+    forwarded.event_id = Some("evt_1\u{1}\n</script>é".into());
+    forwarded.secret_index = Some(1);
+    forwarded.latency = Duration::from_nanos(11_368_365);
+    forwarded.upstream_latency = Some(Duration::from_nanos(11_299_562));
+    forwarded.upstream_status = Some(503);
+    let mut rejected = Decision::new("2001:db8::1".parse().unwrap());
+    rejected.route = Some("/r".into());
+    rejected.provider = Some("stripe".into());
+    rejected.error = Some("invalid_signature");
+    rejected.detail = Some("no signature matched (tried 2 secrets)\t\"x\"".into());
+    rejected.status = 401;
+    rejected.latency = Duration::from_micros(7);
+    let unmatched = Decision::new("::1".parse().unwrap());
+    let mut others = Vec::new();
+    for outcome in [Outcome::Duplicate, Outcome::Handshake, Outcome::Queued] {
+        let mut d = forwarded.clone();
+        d.outcome = outcome;
+        d.upstream_latency = None;
+        d.upstream_status = None;
+        d.latency = Duration::from_secs(3);
+        others.push(d);
+    }
+    [vec![forwarded, rejected, unmatched], others].concat()
+}
+
+#[test]
+fn audit_lines_written_directly_equal_the_subscribers_apart_from_the_timestamp() {
+    let samples = audit_samples();
+    // Through tracing: no JSON sink is installed in unit tests, so `emit`
+    // takes the event path, formatted by JsonLines.
+    let capture = Capture::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(capture.clone())
+        .with_target(true)
+        .with_ansi(false)
+        .event_format(JsonLines)
+        .finish();
+    tracing::subscriber::with_default(subscriber, || samples.iter().for_each(audit::emit));
+    let through_tracing = capture.lines();
+    assert_eq!(through_tracing.len(), samples.len());
+
+    let strip_timestamp = |line: &str| -> String {
+        let mut v: serde_json::Map<String, Value> =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert_eq!(v["timestamp"].as_str().unwrap().len(), 27, "{line}");
+        v.remove("timestamp");
+        // Values, whatever the key order; the byte comparison below checks the order.
+        serde_json::to_string(&v.into_iter().collect::<Vec<_>>()).unwrap()
+    };
+    for (d, reference) in samples.iter().zip(&through_tracing) {
+        let level = if d.outcome == Outcome::Rejected {
+            tracing::Level::WARN
+        } else {
+            tracing::Level::INFO
+        };
+        let mut direct = String::new();
+        audit::write_json(d, level, &mut direct);
+        assert!(
+            direct.ends_with("}\n") && direct.matches('\n').count() == 1,
+            "{direct}"
+        );
+        assert_eq!(
+            strip_timestamp(direct.trim_end()),
+            strip_timestamp(reference),
+            "\ndirect:  {direct}tracing: {reference}"
+        );
+        // Byte for byte, once the timestamps agree.
+        let ts = |line: &str| line[14..41].to_owned();
+        assert_eq!(
+            direct.trim_end().replacen(&ts(&direct), &ts(reference), 1),
+            *reference
+        );
+    }
+}

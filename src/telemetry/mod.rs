@@ -7,31 +7,57 @@
 pub mod batch_writer;
 pub mod json;
 
+use std::sync::OnceLock;
+
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
-pub use batch_writer::FlushGuard;
+pub use batch_writer::{BatchWriter, FlushGuard};
+
+/// The log writer, when the installed subscriber writes JSON lines to it.
+static JSON_SINK: OnceLock<BatchWriter> = OnceLock::new();
+
+/// Where a JSON line formatted outside tracing goes (the audit event, see
+/// `audit::emit`): the same batch writer the subscriber writes to. None
+/// before [`init`], with the pretty format, or when another subscriber was
+/// installed first (tests), so callers fall back to a tracing event.
+pub fn json_sink() -> Option<&'static BatchWriter> {
+    JSON_SINK.get()
+}
 
 /// Installs the global subscriber. Keep the returned guard alive for the
 /// process lifetime: dropping it writes every pending line. Fails only when
 /// the writer thread cannot be started: better not to serve than to serve
 /// without an audit trail.
 pub fn init(format: LogFormat) -> std::io::Result<FlushGuard> {
-    let filter = std::env::var("HOOKGUARD_LOG")
-        .ok()
-        .or_else(|| std::env::var("RUST_LOG").ok())
+    // An empty variable counts as unset (`HOOKGUARD_LOG= hookguard ...`
+    // must not silence the audit trail).
+    let var = |name| {
+        std::env::var(name)
+            .ok()
+            .filter(|v: &String| !v.trim().is_empty())
+    };
+    let filter = var("HOOKGUARD_LOG")
+        .or_else(|| var("RUST_LOG"))
         .and_then(|spec| EnvFilter::try_new(spec).ok())
         .unwrap_or_else(|| EnvFilter::new("info"));
     let (writer, guard) = batch_writer::spawn(std::io::stdout())?;
+    let sink = writer.clone();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)
         .with_target(true)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()));
     // A second init (tests in one process) keeps the first subscriber.
-    let _ = match format {
-        LogFormat::Json => builder.event_format(json::JsonLines).try_init(),
-        LogFormat::Pretty => builder.compact().try_init(),
-    };
+    match format {
+        LogFormat::Json => {
+            if builder.event_format(json::JsonLines).try_init().is_ok() {
+                let _ = JSON_SINK.set(sink);
+            }
+        }
+        LogFormat::Pretty => {
+            let _ = builder.compact().try_init();
+        }
+    }
     Ok(guard)
 }
