@@ -2,9 +2,11 @@
 # Load benchmark: hookguard (verifying every request) against nginx (passing
 # requests through), both in front of the same minimal upstream, on loopback;
 # with 1 KiB bodies also hookguard with the Redis replay store and hookguard in
-# queue mode (202 once spooled, delivered later). README, "Performance".
+# queue mode (202 once spooled, delivered later), and as a reference the "floor":
+# the same HTTP stack (hyper + tokio) proxying with no verification and no log
+# (examples/bench_bare_proxy.rs). README, "Performance".
 #
-#   bench/run.sh                 # full run: 10 s per run, 3 rounds per body size (nginx,
+#   bench/run.sh                 # full run: 10 s per run, 3 rounds per body size (nginx, floor,
 #                                #   hookguard, then for 1 KiB hookguard-redis, hookguard-queue)
 #   bench/run.sh --quick         # smoke run: a few seconds in total
 #   bench/run.sh --duration 20 --rounds 5 --keep
@@ -77,7 +79,8 @@ wait_port() { # port seconds
 }
 
 log "building (release)"
-(cd "$ROOT" && cargo build --release --quiet --bin hookguard --example bench_upstream --example bench_replay_mem)
+(cd "$ROOT" && cargo build --release --quiet --bin hookguard --example bench_upstream --example bench_replay_mem \
+  --example bench_bare_proxy)
 TARGET="$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release"
 
 # --- upstream -----------------------------------------------------------------
@@ -187,6 +190,15 @@ start_system() { # system -> sets PORT, PID (the process measured), STOP_PID
       PID="$(ps -o pid= --ppid "$STOP_PID" | head -n1 | tr -d ' ')"
       [ -n "$PID" ] || { log "no nginx worker found"; exit 1; }
       ;;
+    floor)
+      # The HTTP stack alone (examples/bench_bare_proxy.rs): what hookguard's
+      # hyper + tokio cost per request before it verifies or logs anything.
+      "$TARGET/examples/bench_bare_proxy" "127.0.0.1:$PORT" "$UP_ADDR" >"$WORK/floor.out" 2>&1 &
+      STOP_PID=$!
+      PID=$STOP_PID
+      PIDS+=("$PID")
+      wait_port "$PORT" 10
+      ;;
     hookguard*)
       case "$1" in
         hookguard) hookguard_config "$PORT" "$WORK/$1.toml" ;;
@@ -228,7 +240,7 @@ for SIZE in 1024 65536; do
   # Requests to pre-sign per run: 1.5 x the best rate seen so far x duration.
   case "$SIZE" in 1024) RATE=40000 ;; *) RATE=12000 ;; esac
   # The store and delivery variants with 1 KiB bodies only (to keep time).
-  case "$SIZE" in 1024) SYSTEMS="nginx hookguard hookguard-redis hookguard-queue" ;; *) SYSTEMS="nginx hookguard" ;; esac
+  case "$SIZE" in 1024) SYSTEMS="nginx floor hookguard hookguard-redis hookguard-queue" ;; *) SYSTEMS="nginx floor hookguard" ;; esac
   for ROUND in $(seq "$ROUNDS"); do
     for SYSTEM in $SYSTEMS; do
       COUNT=$(( RATE * DURATION * 3 / 2 ))
@@ -303,6 +315,6 @@ replay=$REPLAY_LINE
 log_lines=hookguard $HG_LOG_LINES, nginx access log $NGINX_LOG_LINES
 EXTRA
 echo
-echo "hookguard bench: wrk -t1 -c$CONNS -d${DURATION}s, $ROUNDS rounds (in each: nginx, hookguard[, hookguard-redis, hookguard-queue]), $(nproc) CPUs, $(uname -sr)"
+echo "hookguard bench: wrk -t1 -c$CONNS -d${DURATION}s, $ROUNDS rounds (in each: nginx, floor, hookguard[, hookguard-redis, hookguard-queue]), $(nproc) CPUs, $(uname -sr)"
 "${TOOLS[@]}" report "$RESULTS" "$WORK/extra.txt"
 if [ "$FAILED" != 0 ]; then log "some runs FAILED their checks (see above)"; exit 1; fi

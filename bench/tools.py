@@ -168,6 +168,17 @@ def report(results, extra):
                   f"{max(h['hwm'])/max(n['hwm']):>12.2f} | {med(h['cpu'])/max(1, med(n['cpu'])):>10.2f} |")
             verdicts.append((f"throughput hookguard/nginx, {size//1024} KiB", f"{tr:.2f}", ">= 1.0", tr >= 1.0))
             verdicts.append((f"p99 latency hookguard/nginx, {size//1024} KiB", f"{pr:.2f}", "<= 1.0", pr <= 1.0))
+    if any(k[0] == "floor" for k in agg):
+        print()
+        print("the HTTP stack alone ('floor': examples/bench_bare_proxy.rs, hyper + tokio on one thread,")
+        print("keep-alive upstream, body read whole, no verification, no log line):")
+        print("  | body   | floor req/s | floor/nginx req/s | floor CPU us/req | hookguard - floor CPU us/req |")
+        print("  |--------|------------:|------------------:|-----------------:|-----------------------------:|")
+        for size in sorted({k[1] for k in agg}):
+            f, n, h = agg.get(("floor", size)), agg.get(("nginx", size)), agg.get(("hookguard", size))
+            if f and n and h:
+                print(f"  | {size//1024:>2} KiB | {med(f['rps']):>11.0f} | {med(f['rps'])/med(n['rps']):>17.2f} | "
+                      f"{med(f['cpu']):>16.0f} | {med(h['cpu']) - med(f['cpu']):>28.0f} |")
     variants = [("hookguard", "memory", "forward"), ("hookguard-redis", "redis", "forward"),
                 ("hookguard-queue", "memory", "queue")]
     if any((v[0], 1024) in agg for v in variants[1:]):
