@@ -456,12 +456,13 @@ async fn handle_inner(
     let body = read_body(body, route.max_body, declared_len, deadline).await?;
 
     // Phase: verify.
-    let verified = route
+    let mut verified = route
         .verifier
         .verify(&inbound, &body)
         .map_err(Refusal::Verify)?;
     decision.secret_index = Some(verified.secret_index);
-    decision.event_id.clone_from(&verified.event_id);
+    // Moved, not copied: from here on the id is read from the decision.
+    decision.event_id = verified.event_id.take();
 
     // Phase: signed handshakes are answered here, never forwarded.
     if let Some(reply) = route.verifier.handshake(&inbound, &body) {
@@ -507,7 +508,7 @@ async fn handle_inner(
     if let Some(v) = &names.verified {
         out_headers.insert(headers::X_HOOKGUARD_VERIFIED, v.clone());
     }
-    if let Some(id) = verified.event_id.as_deref() {
+    if let Some(id) = decision.event_id.as_deref() {
         if let Ok(v) = HeaderValue::from_str(id) {
             out_headers.insert(headers::X_HOOKGUARD_EVENT_ID, v);
         }

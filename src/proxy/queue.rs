@@ -46,7 +46,7 @@ pub(super) async fn accept(
             .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec()))
             .collect(),
         provider: route.verifier.provider().to_owned(),
-        event_id: verified.event_id.clone().unwrap_or_default(),
+        event_id: decision.event_id.clone().unwrap_or_default(),
         secret_index: verified.secret_index,
         replay_key: claim.as_ref().map(|(key, _)| key.to_hex()),
         received_at_ms: now,
