@@ -25,7 +25,7 @@ use http_body_util::{BodyExt, Either, Full};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode};
+use hyper::{Request, Response, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 
@@ -86,10 +86,11 @@ async fn forward(
         },
     };
     let mut out = Request::from_parts(parts, Full::new(body));
+    // Origin form, sharing the request's bytes (no parse).
     *out.uri_mut() = out
         .uri()
         .path_and_query()
-        .map_or_else(|| "/".parse().unwrap(), |pq| pq.as_str().parse().unwrap());
+        .map_or_else(|| Uri::from_static("/"), |pq| Uri::from(pq.clone()));
     match sender.send_request(out).await {
         Ok(resp) => {
             idle.borrow_mut().push(sender);

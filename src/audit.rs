@@ -106,19 +106,18 @@ impl Decision {
 /// line, more than the rest of the bookkeeping of a forwarded request. The
 /// subscriber's filter still decides whether the line is written at all.
 pub fn emit(d: &Decision) {
-    let warn = d.outcome == Outcome::Rejected;
+    let warn = level(d) == tracing::Level::WARN;
     if let Some(sink) = crate::telemetry::json_sink() {
-        let (enabled, level) = if warn {
-            let on = tracing::enabled!(target: TARGET, tracing::Level::WARN);
-            (on, tracing::Level::WARN)
+        // A callsite per level: tracing's filter check takes a constant level.
+        let enabled = if warn {
+            tracing::enabled!(target: TARGET, tracing::Level::WARN)
         } else {
-            let on = tracing::enabled!(target: TARGET, tracing::Level::INFO);
-            (on, tracing::Level::INFO)
+            tracing::enabled!(target: TARGET, tracing::Level::INFO)
         };
         if enabled {
             LINE.with_borrow_mut(|line| {
                 line.clear();
-                write_json(d, level, line);
+                write_json(d, line);
                 sink.append_line(line.as_bytes());
             });
         }
@@ -159,10 +158,19 @@ thread_local! {
     static LINE: std::cell::RefCell<String> = std::cell::RefCell::new(String::with_capacity(512));
 }
 
+/// The level of a decision's event: WARN for refusals, INFO for the rest.
+fn level(d: &Decision) -> tracing::Level {
+    if d.outcome == Outcome::Rejected {
+        tracing::Level::WARN
+    } else {
+        tracing::Level::INFO
+    }
+}
+
 /// The decision as the JSON line the subscriber writes for the event in
-/// [`emit`]: same fields, same order, absent options left out.
-pub(crate) fn write_json(d: &Decision, level: tracing::Level, out: &mut String) {
-    let mut line = json::Line::start(out, level, "request");
+/// [`emit`]: same level, same fields, same order, absent options left out.
+pub(crate) fn write_json(d: &Decision, out: &mut String) {
+    let mut line = json::Line::start(out, level(d), "request");
     line.str("route", d.route.as_deref());
     line.str("provider", d.provider.as_deref());
     line.str("client_ip", Some(IpText::new(d.client_ip).as_str()));

@@ -33,21 +33,31 @@ where
         event: &Event<'_>,
     ) -> fmt::Result {
         let meta = event.metadata();
-        w.write_str("{\"timestamp\":\"")?;
-        write_rfc3339_micros(&mut w, SystemTime::now())?;
-        w.write_str("\",\"level\":\"")?;
-        w.write_str(meta.level().as_str())?;
-        w.write_char('"')?;
+        write_head(&mut w, meta.level())?;
         let mut fields = Fields {
             w: &mut w,
             result: Ok(()),
         };
         event.record(&mut fields);
         fields.result?;
-        w.write_str(",\"target\":")?;
-        write_json_str(&mut w, meta.target())?;
-        w.write_str("}\n")
+        write_tail(&mut w, meta.target())
     }
+}
+
+/// `{"timestamp":"…","level":"…"`: how every line begins, at the current time.
+fn write_head(w: &mut impl fmt::Write, level: &tracing::Level) -> fmt::Result {
+    w.write_str("{\"timestamp\":\"")?;
+    write_rfc3339_micros(w, SystemTime::now())?;
+    w.write_str("\",\"level\":\"")?;
+    w.write_str(level.as_str())?;
+    w.write_char('"')
+}
+
+/// `,"target":"…"}` and the newline: how every line ends.
+fn write_tail(w: &mut impl fmt::Write, target: &str) -> fmt::Result {
+    w.write_str(",\"target\":")?;
+    write_json_str(w, target)?;
+    w.write_str("}\n")
 }
 
 /// Writes each field as `,"name":value`; the first error sticks.
@@ -124,11 +134,8 @@ impl<'a> Line<'a> {
     /// Starts a line at the current time: timestamp, level and message.
     pub fn start(out: &'a mut String, level: tracing::Level, message: &str) -> Self {
         // Writing into a String cannot fail: the results are ignored below.
-        out.push_str("{\"timestamp\":\"");
-        let _ = write_rfc3339_micros(out, SystemTime::now());
-        out.push_str("\",\"level\":\"");
-        out.push_str(level.as_str());
-        out.push_str("\",\"message\":");
+        let _ = write_head(out, &level);
+        out.push_str(",\"message\":");
         let _ = write_json_str(out, message);
         Self { out }
     }
@@ -163,9 +170,7 @@ impl<'a> Line<'a> {
 
     /// Ends the line with the event's target and a newline.
     pub fn finish(self, target: &str) {
-        self.out.push_str(",\"target\":");
-        let _ = write_json_str(self.out, target);
-        self.out.push_str("}\n");
+        let _ = write_tail(self.out, target);
     }
 }
 
