@@ -141,9 +141,12 @@ impl<'a> Line<'a> {
     }
 
     fn name(&mut self, name: &str) -> &mut String {
-        self.out.push_str(",\"");
+        // Single characters are pushed inline; a `push_str` is a copy call.
+        self.out.push(',');
+        self.out.push('"');
         self.out.push_str(name);
-        self.out.push_str("\":");
+        self.out.push('"');
+        self.out.push(':');
         self.out
     }
 
@@ -189,7 +192,12 @@ struct Escaping<'a, W: fmt::Write>(&'a mut W);
 impl<W: fmt::Write> fmt::Write for Escaping<'_, W> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         let bytes = s.as_bytes();
-        if !bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\') {
+        // Every byte is tested without an early exit, so the scan compiles
+        // to vector compares: most strings have nothing to escape.
+        let clean = !bytes.iter().fold(false, |dirty, &b| {
+            dirty | (b < 0x20) | (b == b'"') | (b == b'\\')
+        });
+        if clean {
             return self.0.write_str(s); // the common case: nothing to escape
         }
         let mut clean = 0;
