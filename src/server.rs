@@ -258,9 +258,10 @@ async fn serve_connection<S>(
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    // The request future is boxed so that hyper's per-connection slot for it
-    // stays a pointer wide while the connection idles between requests.
-    let service = service_fn(move |req| Box::pin(proxy::handle(apps.load_full(), conn, req)));
+    // The request future is boxed (inside `handle`), so hyper's
+    // per-connection slot for it stays a pointer wide while the connection
+    // idles between requests.
+    let service = service_fn(move |req| proxy::handle(apps.load_full(), conn, req));
     let io = TokioIo::new(stream);
     let ended = match protocol {
         Protocol::Http1 => {

@@ -175,7 +175,7 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
 /// `X-Forwarded-*` set describing the original request.
 pub fn prepare_upstream(
     headers: &mut HeaderMap,
-    forwarded_for: &str,
+    forwarded_for: Option<HeaderValue>,
     proto: &'static str,
     host: Option<HeaderValue>,
 ) {
@@ -189,9 +189,10 @@ pub fn prepare_upstream(
         headers.remove(name);
     }
     headers.remove(header::HOST);
-    if let Ok(value) = HeaderValue::from_str(forwarded_for) {
-        headers.insert(X_FORWARDED_FOR, value);
-    }
+    match forwarded_for {
+        Some(value) => headers.insert(X_FORWARDED_FOR, value),
+        None => headers.remove(X_FORWARDED_FOR),
+    };
     headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
     match host {
         Some(host) => headers.insert(X_FORWARDED_HOST, host),
@@ -201,10 +202,16 @@ pub fn prepare_upstream(
 
 /// The `X-Forwarded-For` value to send upstream: the chain we were given (only
 /// if the peer is trusted, else none of it) with the peer appended.
-pub fn forwarded_for_chain(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> String {
+pub fn forwarded_for_chain(
+    peer: IpAddr,
+    headers: &HeaderMap,
+    trusted: &[IpNet],
+) -> Option<HeaderValue> {
     let peer = canonical(peer);
     if !is_trusted(peer, trusted) {
-        return IpText::new(peer).as_str().to_owned();
+        // The common case: the chain is the peer alone, copied once into
+        // the header value (no intermediate `String`).
+        return HeaderValue::from_str(IpText::new(peer).as_str()).ok();
     }
     let mut chain = String::new();
     for value in headers.get_all(&X_FORWARDED_FOR) {
@@ -219,7 +226,7 @@ pub fn forwarded_for_chain(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet])
         chain.push_str(", ");
     }
     chain.push_str(IpText::new(peer).as_str());
-    chain
+    HeaderValue::try_from(chain).ok()
 }
 
 #[cfg(test)]
@@ -336,7 +343,12 @@ mod tests {
             ("x-github-event", "push"),
         ]);
         let host = h.get("host").cloned();
-        prepare_upstream(&mut h, "203.0.113.9", "https", host);
+        prepare_upstream(
+            &mut h,
+            HeaderValue::from_str("203.0.113.9").ok(),
+            "https",
+            host,
+        );
         for gone in [
             "connection",
             "x-custom-hop",
@@ -359,11 +371,11 @@ mod tests {
         let h = headers(&[("x-forwarded-for", "1.1.1.1")]);
         let trusted = nets(&["10.0.0.0/8"]);
         assert_eq!(
-            forwarded_for_chain("10.0.0.2".parse().unwrap(), &h, &trusted),
+            forwarded_for_chain("10.0.0.2".parse().unwrap(), &h, &trusted).unwrap(),
             "1.1.1.1, 10.0.0.2"
         );
         assert_eq!(
-            forwarded_for_chain("8.8.8.8".parse().unwrap(), &h, &trusted),
+            forwarded_for_chain("8.8.8.8".parse().unwrap(), &h, &trusted).unwrap(),
             "8.8.8.8"
         );
     }

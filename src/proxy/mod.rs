@@ -26,7 +26,7 @@ use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Version};
 use http_body_util::{BodyExt, Either, Full};
-use hyper::body::Incoming;
+use hyper::body::{Body as _, Incoming};
 
 use crate::audit::{self, Decision, Outcome};
 use crate::clock::unix_millis;
@@ -333,7 +333,22 @@ impl App {
 }
 
 /// Handles one request end to end; never fails (errors become responses).
-pub async fn handle(
+///
+/// The request runs to completion even if the caller stops polling it (the
+/// provider hung up): once a webhook is on its way upstream, the exchange
+/// must finish, so that its replay claim is settled (neither lost nor left
+/// blocked in flight) and its audit event is written. See [`FinishOnDrop`];
+/// its one allocation is the request's only boxed state.
+pub fn handle(
+    app: Arc<App>,
+    conn: ConnInfo,
+    req: Request<Incoming>,
+) -> FinishOnDrop<impl Future<Output = Result<Response<ResponseBody>, Infallible>> + Send + 'static>
+{
+    FinishOnDrop::new(handle_request(app, conn, req))
+}
+
+async fn handle_request(
     app: Arc<App>,
     conn: ConnInfo,
     req: Request<Incoming>,
@@ -443,7 +458,9 @@ async fn handle_inner(
     }
 
     // Phase: body limit, from the declared length, before reading anything.
-    let declared_len = content_length(&parts.headers);
+    // hyper has parsed and checked Content-Length (or HTTP/2's
+    // content-length) already: the body knows its exact size.
+    let declared_len = body.size_hint().exact();
     if declared_len.is_some_and(|len| len > route.max_body) {
         return Err(Refusal::BodyTooLarge);
     }
@@ -504,7 +521,7 @@ async fn handle_inner(
     };
     // The inbound headers are not needed past this point: move, don't copy.
     let mut out_headers = std::mem::take(&mut parts.headers);
-    headers::prepare_upstream(&mut out_headers, &xff, scheme, inbound_host);
+    headers::prepare_upstream(&mut out_headers, xff, scheme, inbound_host);
     if let Some(v) = &names.verified {
         out_headers.insert(headers::X_HOOKGUARD_VERIFIED, v.clone());
     }
@@ -552,36 +569,38 @@ async fn handle_inner(
 }
 
 /// Sends the request upstream and settles the replay claim from the outcome.
-///
-/// If the provider hangs up mid-request, the upstream exchange still
-/// completes and the claim is still settled (in a task of its own, see
-/// [`FinishOnDrop`]), so the event is neither lost nor left blocked in flight.
 async fn forward_and_settle(
-    app: &Arc<App>,
+    app: &App,
     req: Request<Full<Bytes>>,
     timeout: Duration,
     claim: Option<(ReplayKey, ClaimToken)>,
 ) -> Result<Response<Incoming>, UpstreamError> {
-    let app = Arc::clone(app);
-    FinishOnDrop(Some(Box::pin(async move {
-        let result = app.client.send(req, timeout).await;
-        if let Some((key, token)) = claim {
-            let delivered = matches!(&result, Ok(r) if r.status().is_success());
-            app.replay.settle(key, token, delivered).await;
-        }
-        result
-    })))
-    .await
+    let result = app.client.send(req, timeout).await;
+    if let Some((key, token)) = claim {
+        let delivered = matches!(&result, Ok(r) if r.status().is_success());
+        app.replay.settle(key, token, delivered).await;
+    }
+    result
 }
 
-/// Polls a future in place, and if dropped before it finished (the request
-/// handler was cancelled because the client went away), hands it to a task
-/// of its own to run to completion. Cheaper than a task per request, with
-/// the same guarantee.
-struct FinishOnDrop<F>(Option<Pin<Box<F>>>)
+/// Polls a future in place, and if dropped before it finished (hyper dropped
+/// the request because the client went away), hands it to a task of its own
+/// to run to completion. Cheaper than a task per request, with the same
+/// guarantee.
+pub struct FinishOnDrop<F>(Option<Pin<Box<F>>>)
 where
     F: Future + Send + 'static,
     F::Output: Send;
+
+impl<F> FinishOnDrop<F>
+where
+    F: Future + Send + 'static,
+    F::Output: Send,
+{
+    fn new(future: F) -> Self {
+        Self(Some(Box::pin(future)))
+    }
+}
 
 impl<F> Future for FinishOnDrop<F>
 where
@@ -674,6 +693,13 @@ async fn read_body(
                 (_, Some(b)) => b.extend_from_slice(&data),
             }
         }
+        if let Some(declared) = declared.filter(|&len| len != total) {
+            // Never forward part of a body: hyper reports a connection that
+            // closed early, and this holds even if it could not.
+            return Err(Refusal::BadBody(format!(
+                "body ended after {total} of {declared} declared bytes"
+            )));
+        }
         Ok(match (first, buf) {
             (_, Some(b)) => b.freeze(),
             (Some(head), None) => head,
@@ -684,14 +710,4 @@ async fn read_body(
         Ok(result) => result,
         Err(_) => Err(Refusal::RequestTimeout),
     }
-}
-
-fn content_length(headers: &http::HeaderMap) -> Option<u64> {
-    headers
-        .get(header::CONTENT_LENGTH)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
 }
