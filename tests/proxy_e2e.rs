@@ -334,6 +334,14 @@ async fn provider_hanging_up_mid_forward_still_settles_the_claim() {
         break;
     }
     assert_eq!(up.count(), 1);
+    // The request the provider abandoned still ran to its end and was
+    // accounted for (metrics and its audit line are written together).
+    let metrics = p.app().metrics().encode(0);
+    assert!(
+        metrics
+            .contains(r#"hookguard_requests_total{route="/sw",outcome="forwarded",code="none"} 1"#),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
