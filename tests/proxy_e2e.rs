@@ -584,6 +584,32 @@ async fn slow_client_is_cut_off_by_request_timeout() {
 }
 
 #[tokio::test]
+async fn body_cut_short_by_the_client_is_never_forwarded() {
+    let up = Upstream::start().await;
+    let p = proxy(BASE, &up).await;
+    let mut s = TcpStream::connect(p.addr).await.unwrap();
+    // GH_BODY is 13 bytes; send 5 of them and close the sending side.
+    s.write_all(
+        format!("POST /gh HTTP/1.1\r\nHost: x\r\nx-hub-signature-256: {GH_SIG}\r\nContent-Length: 13\r\n\r\nHello")
+            .as_bytes(),
+    )
+    .await
+    .unwrap();
+    s.shutdown().await.unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out))
+        .await
+        .expect("answered within 5 s")
+        .unwrap();
+    let text = String::from_utf8_lossy(&out);
+    assert!(
+        text.starts_with("HTTP/1.1 400") && text.ends_with(r#"{"error":"bad_request"}"#),
+        "a partial body is refused, never verified or forwarded: {text}"
+    );
+    assert_eq!(up.count(), 0);
+}
+
+#[tokio::test]
 async fn silent_connection_is_closed_after_request_timeout() {
     let up = Upstream::start().await;
     let p = proxy(BASE, &up).await;
