@@ -168,6 +168,19 @@ async fn raw(p: &hookguard::runtime::Running, request: &[u8], then: &[u8]) -> St
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Sends raw bytes, closes the sending side, and returns the response text.
+async fn raw_then_close(p: &hookguard::runtime::Running, request: &[u8]) -> String {
+    let mut s = TcpStream::connect(p.addr).await.unwrap();
+    s.write_all(request).await.unwrap();
+    s.shutdown().await.unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out))
+        .await
+        .expect("answered within 5 s")
+        .unwrap();
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 #[tokio::test]
 async fn row_body_limit_413_from_content_length_without_reading_body() {
     let up = Upstream::start().await;
@@ -334,14 +347,17 @@ async fn provider_hanging_up_mid_forward_still_settles_the_claim() {
         break;
     }
     assert_eq!(up.count(), 1);
-    // The request the provider abandoned still ran to its end and was
+    // The request the provider abandoned still runs to its end and is
     // accounted for (metrics and its audit line are written together).
-    let metrics = p.app().metrics().encode(0);
-    assert!(
-        metrics
-            .contains(r#"hookguard_requests_total{route="/sw",outcome="forwarded",code="none"} 1"#),
-        "{metrics}"
-    );
+    let forwarded = r#"hookguard_requests_total{route="/sw",outcome="forwarded",code="none"} 1"#;
+    loop {
+        let metrics = p.app().metrics().encode(0);
+        if metrics.contains(forwarded) {
+            break;
+        }
+        assert!(std::time::Instant::now() < patience, "{metrics}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test]
@@ -587,21 +603,11 @@ async fn slow_client_is_cut_off_by_request_timeout() {
 async fn body_cut_short_by_the_client_is_never_forwarded() {
     let up = Upstream::start().await;
     let p = proxy(BASE, &up).await;
-    let mut s = TcpStream::connect(p.addr).await.unwrap();
     // GH_BODY is 13 bytes; send 5 of them and close the sending side.
-    s.write_all(
-        format!("POST /gh HTTP/1.1\r\nHost: x\r\nx-hub-signature-256: {GH_SIG}\r\nContent-Length: 13\r\n\r\nHello")
-            .as_bytes(),
-    )
-    .await
-    .unwrap();
-    s.shutdown().await.unwrap();
-    let mut out = Vec::new();
-    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out))
-        .await
-        .expect("answered within 5 s")
-        .unwrap();
-    let text = String::from_utf8_lossy(&out);
+    let request = format!(
+        "POST /gh HTTP/1.1\r\nHost: x\r\nx-hub-signature-256: {GH_SIG}\r\nContent-Length: 13\r\n\r\nHello"
+    );
+    let text = raw_then_close(&p, request.as_bytes()).await;
     assert!(
         text.starts_with("HTTP/1.1 400") && text.ends_with(r#"{"error":"bad_request"}"#),
         "a partial body is refused, never verified or forwarded: {text}"
