@@ -155,29 +155,30 @@ async fn trusted_proxy_forwarded_for_is_read_right_to_left() {
     );
 }
 
+/// What a raw client does after writing its request.
+enum Then<'a> {
+    /// Nothing: it waits for the answer.
+    Wait,
+    /// Writes more bytes (errors ignored: the proxy may already have
+    /// answered and closed).
+    Send(&'a [u8]),
+    /// Closes its sending side: the proxy sees the end of the stream.
+    Close,
+}
+
 /// Sends raw bytes and returns the status line and the response text.
-async fn raw(p: &hookguard::runtime::Running, request: &[u8], then: &[u8]) -> String {
+async fn raw(p: &hookguard::runtime::Running, request: &[u8], then: Then<'_>) -> String {
     let mut s = TcpStream::connect(p.addr).await.unwrap();
     s.write_all(request).await.unwrap();
-    if !then.is_empty() {
-        // Ignore errors: the proxy may already have answered and closed.
-        let _ = s.write_all(then).await;
+    match then {
+        Then::Wait => {}
+        Then::Send(more) => {
+            let _ = s.write_all(more).await;
+        }
+        Then::Close => s.shutdown().await.unwrap(),
     }
     let mut out = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(3), s.read_to_end(&mut out)).await;
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Sends raw bytes, closes the sending side, and returns the response text.
-async fn raw_then_close(p: &hookguard::runtime::Running, request: &[u8]) -> String {
-    let mut s = TcpStream::connect(p.addr).await.unwrap();
-    s.write_all(request).await.unwrap();
-    s.shutdown().await.unwrap();
-    let mut out = Vec::new();
-    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out))
-        .await
-        .expect("answered within 5 s")
-        .unwrap();
     String::from_utf8_lossy(&out).into_owned()
 }
 
@@ -211,7 +212,7 @@ async fn row_body_limit_413_for_chunked_body_growing_past_limit() {
     );
     let chunk = format!("400\r\n{}\r\n", "a".repeat(0x400));
     let body = format!("{chunk}{chunk}0\r\n\r\n");
-    let text = raw(&p, head.as_bytes(), body.as_bytes()).await;
+    let text = raw(&p, head.as_bytes(), Then::Send(body.as_bytes())).await;
     assert!(text.starts_with("HTTP/1.1 413"), "{text}");
     assert!(text.contains(r#"{"error":"body_too_large"}"#), "{text}");
     assert_eq!(up.count(), 0);
@@ -535,7 +536,7 @@ async fn missing_host_on_http11_is_400_and_garbage_never_panics() {
     let text = raw(
         &p,
         b"POST /gh HTTP/1.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-        b"",
+        Then::Wait,
     )
     .await;
     assert!(text.starts_with("HTTP/1.1 400"), "{text}");
@@ -557,7 +558,7 @@ async fn missing_host_on_http11_is_400_and_garbage_never_panics() {
             b"POST /gh HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 13\r\n".to_vec();
         req.extend_from_slice(&case);
         req.extend_from_slice(b"\r\nHello, World?");
-        let text = raw(&p, &req, b"").await;
+        let text = raw(&p, &req, Then::Wait).await;
         assert!(
             text.starts_with("HTTP/1.1 401"),
             "{}: {text}",
@@ -569,7 +570,7 @@ async fn missing_host_on_http11_is_400_and_garbage_never_panics() {
         let req = format!(
             "POST /ts HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 2\r\nx-timestamp: {ts}\r\nx-signature: 00\r\n\r\n{{}}"
         );
-        let text = raw(&p, req.as_bytes(), b"").await;
+        let text = raw(&p, req.as_bytes(), Then::Wait).await;
         assert!(text.starts_with("HTTP/1.1 401"), "ts {ts:?}: {text}");
     }
     // The proxy is still serving.
@@ -607,7 +608,7 @@ async fn body_cut_short_by_the_client_is_never_forwarded() {
     let request = format!(
         "POST /gh HTTP/1.1\r\nHost: x\r\nx-hub-signature-256: {GH_SIG}\r\nContent-Length: 13\r\n\r\nHello"
     );
-    let text = raw_then_close(&p, request.as_bytes()).await;
+    let text = raw(&p, request.as_bytes(), Then::Close).await;
     assert!(
         text.starts_with("HTTP/1.1 400") && text.ends_with(r#"{"error":"bad_request"}"#),
         "a partial body is refused, never verified or forwarded: {text}"

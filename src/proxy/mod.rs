@@ -337,8 +337,8 @@ impl App {
 /// The request runs to completion even if the caller stops polling it (the
 /// provider hung up): once a webhook is on its way upstream, the exchange
 /// must finish, so that its replay claim is settled (neither lost nor left
-/// blocked in flight) and its audit event is written. See [`FinishOnDrop`];
-/// its one allocation is the request's only boxed state.
+/// blocked in flight) and its audit event is written. See [`FinishOnDrop`]:
+/// one allocation per request holds the whole pipeline.
 pub fn handle(
     app: Arc<App>,
     conn: ConnInfo,
@@ -694,8 +694,11 @@ async fn read_body(
             }
         }
         if let Some(declared) = declared.filter(|&len| len != total) {
-            // Never forward part of a body: hyper reports a connection that
-            // closed early, and this holds even if it could not.
+            // Never forward part of a body. hyper reports an early close as
+            // an error while it drives the connection, but its body simply
+            // ends if the connection is dropped first (this request then
+            // finishes on its own, see `handle`), as it does for an HTTP/2
+            // stream reset with NO_ERROR.
             return Err(Refusal::BadBody(format!(
                 "body ended after {total} of {declared} declared bytes"
             )));

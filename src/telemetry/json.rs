@@ -194,10 +194,10 @@ impl<W: fmt::Write> fmt::Write for Escaping<'_, W> {
         let bytes = s.as_bytes();
         // Every byte is tested without an early exit, so the scan compiles
         // to vector compares: most strings have nothing to escape.
-        let clean = !bytes.iter().fold(false, |dirty, &b| {
+        let dirty = bytes.iter().fold(false, |dirty, &b| {
             dirty | (b < 0x20) | (b == b'"') | (b == b'\\')
         });
-        if clean {
+        if !dirty {
             return self.0.write_str(s); // the common case: nothing to escape
         }
         let mut clean = 0;
