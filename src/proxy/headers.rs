@@ -171,8 +171,10 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
 }
 
 /// Prepares inbound headers for the upstream: hop-by-hop and `X-Hookguard-*`
-/// removed, `Host` left for the client to set from the upstream URL, and the
-/// `X-Forwarded-*` set describing the original request.
+/// removed, `Expect` removed (the body is already read: the upstream must not
+/// be asked to send `100 Continue`, nginx drops it too), `Host` left for the
+/// client to set from the upstream URL, and the `X-Forwarded-*` set
+/// describing the original request.
 pub fn prepare_upstream(
     headers: &mut HeaderMap,
     forwarded_for: Option<HeaderValue>,
@@ -180,12 +182,12 @@ pub fn prepare_upstream(
     host: Option<HeaderValue>,
 ) {
     strip_hop_by_hop(headers);
-    let forged: Vec<HeaderName> = headers
+    let dropped: Vec<HeaderName> = headers
         .keys()
-        .filter(|name| name.as_str().starts_with(HOOKGUARD_PREFIX))
+        .filter(|name| *name == header::EXPECT || name.as_str().starts_with(HOOKGUARD_PREFIX))
         .cloned()
         .collect();
-    for name in forged {
+    for name in dropped {
         headers.remove(name);
     }
     headers.remove(header::HOST);
@@ -340,6 +342,7 @@ mod tests {
             ("x-hookguard-verified", "forged"),
             ("X-Hookguard-Anything", "forged"),
             ("host", "hooks.example.com"),
+            ("expect", "100-continue"),
             ("x-github-event", "push"),
         ]);
         let host = h.get("host").cloned();
@@ -357,6 +360,7 @@ mod tests {
             "x-hookguard-verified",
             "x-hookguard-anything",
             "host",
+            "expect",
         ] {
             assert!(!h.contains_key(gone), "{gone} should be dropped");
         }
