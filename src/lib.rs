@@ -6,6 +6,7 @@
 //!
 //! - [`config`]: TOML → validated [`config::Config`] (errors with file:line:col).
 //! - [`providers`]: signature schemes, one file per family, behind one trait.
+//! - [`body`]: a received body kept as its frames, hashed and sent in place.
 //! - [`proxy`]: the SPEC §3 pipeline; the only place errors become responses.
 //! - [`replay`]: de-duplication state machine and stores.
 //! - [`spool`]: queue mode: durable spool, delivery worker, dead letters.
@@ -19,6 +20,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod body;
 pub mod cli;
 pub mod clock;
 pub mod config;

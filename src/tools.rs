@@ -13,6 +13,7 @@ use std::time::Duration;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use ring::digest;
 
+use crate::body::Payload;
 use crate::config::SecretEntry;
 use crate::providers::{self, BuildError, Inbound, ProviderParams, Rejection, SignRequest};
 use crate::secret::Secret;
@@ -92,7 +93,8 @@ pub fn verify_report(input: &VerifyInput<'_>) -> Result<String, String> {
         public_url: url,
         now_ms: input.now_ms,
     };
-    match verifier.verify(&req, input.body) {
+    let body = Payload::from(input.body);
+    match verifier.verify(&req, &body) {
         Ok(v) => {
             let mut out = format!(
                 "valid: provider {}, secret #{}",
@@ -101,7 +103,7 @@ pub fn verify_report(input: &VerifyInput<'_>) -> Result<String, String> {
             if let Some(id) = v.event_id {
                 let _ = write!(out, ", event id {id}");
             }
-            if verifier.handshake(&req, input.body).is_some() {
+            if verifier.handshake(&req, &body).is_some() {
                 out.push_str(" (a handshake: the proxy answers it itself)");
             }
             Ok(format!("{out}\n{fingerprint}\n"))

@@ -36,7 +36,7 @@ impl Verifier for Fake {
         Ok(())
     }
 
-    fn verify(&self, _: &Inbound<'_>, _: &[u8]) -> Result<Verified, Rejection> {
+    fn verify(&self, _: &Inbound<'_>, _: &hookguard::body::Payload) -> Result<Verified, Rejection> {
         Err(Rejection::InvalidSignature {
             detail: "fake".into(),
         })

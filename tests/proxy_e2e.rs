@@ -469,6 +469,40 @@ async fn forwarding_is_byte_identical_and_headers_are_rewritten() {
 }
 
 #[tokio::test]
+async fn body_arriving_in_several_chunks_is_verified_and_forwarded_whole() {
+    // Each chunk is written after a pause, so hyper hands the body over as
+    // several frames: hashed and sent on in order, never half-forwarded.
+    let up = Upstream::start().await;
+    let p = proxy(BASE, &up).await;
+    let body: Vec<u8> = (0..900u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let sig = format!("sha256={}", hmac256_hex(GH_SECRET, &[&body[..]]));
+    let head = format!(
+        "POST /gh HTTP/1.1\r\nHost: x\r\nx-hub-signature-256: {sig}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    );
+    let mut s = TcpStream::connect(p.addr).await.unwrap();
+    s.write_all(head.as_bytes()).await.unwrap();
+    for piece in body.chunks(300) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let mut chunk = format!("{:x}\r\n", piece.len()).into_bytes();
+        chunk.extend_from_slice(piece);
+        chunk.extend_from_slice(b"\r\n");
+        s.write_all(&chunk).await.unwrap();
+    }
+    s.write_all(b"0\r\n\r\n").await.unwrap();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(3), s.read_to_end(&mut out)).await;
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+
+    let got = up.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].body, body);
+    // Sent on with its length known, not re-chunked.
+    assert_eq!(got[0].headers["content-length"], "900");
+    assert!(got[0].headers.get("transfer-encoding").is_none());
+}
+
+#[tokio::test]
 async fn expect_100_continue_is_answered_here_and_not_sent_upstream() {
     let up = Upstream::start().await;
     let p = proxy(BASE, &up).await;

@@ -26,7 +26,7 @@ impl Verifier for Fake {
         Ok(())
     }
 
-    fn verify(&self, _: &Inbound<'_>, _: &[u8]) -> Result<Verified, Rejection> {
+    fn verify(&self, _: &Inbound<'_>, _: &crate::body::Payload) -> Result<Verified, Rejection> {
         Err(Rejection::InvalidSignature {
             detail: "fake".into(),
         })

@@ -22,6 +22,7 @@ use super::{
     BuildError, Dedup, HandshakeReply, Inbound, ProviderInfo, ProviderParams, Rejection,
     SignRequest, Verified, Verifier,
 };
+use crate::body::Payload;
 
 /// Which public-key scheme a provider uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -297,11 +298,22 @@ impl AsymVerifier {
 }
 
 /// The exact bytes each scheme signs.
-fn message(scheme: AsymScheme, id: &[u8], ts: &[u8], body: &[u8]) -> Vec<u8> {
-    match scheme {
-        AsymScheme::Discord | AsymScheme::SendGrid => [ts, body].concat(),
-        AsymScheme::StandardWebhooksEd25519 => [id, b".", ts, b".", body].concat(),
-    }
+fn message<'a>(
+    scheme: AsymScheme,
+    id: &[u8],
+    ts: &[u8],
+    body: impl Iterator<Item = &'a [u8]> + Clone,
+) -> Vec<u8> {
+    let head: &[&[u8]] = match scheme {
+        AsymScheme::Discord | AsymScheme::SendGrid => &[ts],
+        AsymScheme::StandardWebhooksEd25519 => &[id, b".", ts, b"."],
+    };
+    let len =
+        head.iter().map(|p| p.len()).sum::<usize>() + body.clone().map(<[u8]>::len).sum::<usize>();
+    let mut msg = Vec::with_capacity(len);
+    head.iter().for_each(|p| msg.extend_from_slice(p));
+    body.for_each(|p| msg.extend_from_slice(p));
+    msg
 }
 
 impl Verifier for AsymVerifier {
@@ -314,10 +326,10 @@ impl Verifier for AsymVerifier {
         self.check_time(head.timestamp, req.now_ms)
     }
 
-    fn verify(&self, req: &Inbound<'_>, body: &[u8]) -> Result<Verified, Rejection> {
+    fn verify(&self, req: &Inbound<'_>, body: &Payload) -> Result<Verified, Rejection> {
         let head = self.head(req.headers)?;
         let id = head.id.unwrap_or("");
-        let msg = message(self.scheme, id.as_bytes(), head.timestamp, body);
+        let msg = message(self.scheme, id.as_bytes(), head.timestamp, body.chunks());
         let mut tried = 0usize;
         let mut found = None;
         for (i, (key, expires)) in self.keys.iter().enumerate() {
@@ -354,11 +366,11 @@ impl Verifier for AsymVerifier {
         })
     }
 
-    fn handshake(&self, _req: &Inbound<'_>, body: &[u8]) -> Option<HandshakeReply> {
+    fn handshake(&self, _req: &Inbound<'_>, body: &Payload) -> Option<HandshakeReply> {
         if self.scheme != AsymScheme::Discord {
             return None;
         }
-        let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+        let value: serde_json::Value = serde_json::from_slice(&body.contiguous()).ok()?;
         (value.get("type")? == 1).then(|| HandshakeReply {
             status: 200,
             content_type: "application/json",
@@ -406,7 +418,12 @@ pub(crate) fn sign(
             message: "Standard Webhooks signs a message id: give one".into(),
         });
     }
-    let msg = message(scheme, id.as_bytes(), ts.as_bytes(), req.body);
+    let msg = message(
+        scheme,
+        id.as_bytes(),
+        ts.as_bytes(),
+        std::iter::once(req.body),
+    );
     let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
     let n = scheme.names();
     let sig = match scheme {

@@ -32,7 +32,7 @@ fn handshake(v: &SharedVerifier, body: &[u8]) -> Option<HandshakeReply> {
         public_url: "",
         now_ms: 0,
     };
-    v.handshake(&req, body)
+    v.handshake(&req, &crate::body::Payload::from(body))
 }
 
 // Discord: providers.md §4 Discord — signed with PyNaCl 1.6.2, verified with

@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use http::HeaderName;
 
 use super::common::{
-    decode_signature, Direction, Signed, TimestampFormat, Tolerance, ToleranceSpec,
+    decode_signature, Direction, Signed, SignedBody, TimestampFormat, Tolerance, ToleranceSpec,
 };
 use super::hmac::BODY;
 use super::keys::{match_one, KeyRing};
@@ -19,6 +19,7 @@ use super::{
     BuildError, Dedup, Inbound, ProviderInfo, ProviderParams, Rejection, SignRequest, Verified,
     Verifier,
 };
+use crate::body::Payload;
 use crate::config::{HmacAlgorithm, SignatureEncoding};
 
 /// Mailgun gives no number; its docs ask for a freshness check. Five minutes
@@ -133,8 +134,9 @@ impl Verifier for BodyFieldsVerifier {
         Ok(())
     }
 
-    fn verify(&self, req: &Inbound<'_>, body: &[u8]) -> Result<Verified, Rejection> {
-        let f = fields(body)?;
+    fn verify(&self, req: &Inbound<'_>, body: &Payload) -> Result<Verified, Rejection> {
+        let body = body.contiguous();
+        let f = fields(&body)?;
         let invalid = |why: String| Rejection::InvalidSignature {
             detail: format!("body field \"signature\": {why}"),
         };
@@ -156,7 +158,7 @@ impl Verifier for BodyFieldsVerifier {
         let secret_index = match_one(
             &self.keys,
             req.now_ms,
-            &Signed::new(BODY, &msg, &[], &[]),
+            &Signed::new(BODY, SignedBody::Slice(&msg), &[], &[]),
             &sig,
         )?;
         let name = HeaderName::from_static("timestamp");

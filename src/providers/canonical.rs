@@ -10,7 +10,8 @@ use http::{HeaderMap, HeaderName};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use super::common::{
-    decode_signature, header_bytes, Direction, Signed, TimestampFormat, Tolerance, ToleranceSpec,
+    decode_signature, header_bytes, Direction, Signed, SignedBody, TimestampFormat, Tolerance,
+    ToleranceSpec,
 };
 use super::hmac::BODY;
 use super::keys::{match_one, KeyRing};
@@ -18,6 +19,7 @@ use super::{
     BuildError, Dedup, Inbound, ProviderInfo, ProviderParams, Rejection, SignRequest, Verified,
     Verifier,
 };
+use crate::body::Payload;
 use crate::config::{HmacAlgorithm, SignatureEncoding};
 
 const SIGNATURE: HeaderName = HeaderName::from_static("x-contentful-signature");
@@ -184,7 +186,7 @@ impl Verifier for CanonicalVerifier {
         self.check_time(req.headers, req.now_ms)
     }
 
-    fn verify(&self, req: &Inbound<'_>, body: &[u8]) -> Result<Verified, Rejection> {
+    fn verify(&self, req: &Inbound<'_>, body: &Payload) -> Result<Verified, Rejection> {
         let raw = header_bytes(req.headers, &SIGNATURE)?;
         let sig =
             decode_signature(raw, SignatureEncoding::Hex, self.keys.tag_len()).map_err(|why| {
@@ -194,11 +196,11 @@ impl Verifier for CanonicalVerifier {
             })?;
         let headers = signed_headers(req.headers)?;
         let path = req.uri.path_and_query().map_or("/", |pq| pq.as_str());
-        let msg = canonical(req.method.as_str(), path, &headers, body);
+        let msg = canonical(req.method.as_str(), path, &headers, &body.contiguous());
         let secret_index = match_one(
             &self.keys,
             req.now_ms,
-            &Signed::new(BODY, &msg, &[], &[]),
+            &Signed::new(BODY, SignedBody::Slice(&msg), &[], &[]),
             &sig,
         )?;
         self.check_time(req.headers, req.now_ms)?;

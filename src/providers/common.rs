@@ -17,6 +17,7 @@ use base64::engine::{DecodePaddingMode, Engine};
 use http::{HeaderMap, HeaderName};
 
 use super::{BuildError, Rejection};
+use crate::body::Payload;
 use crate::config::{HmacAlgorithm, SignatureEncoding};
 
 /// Longest header value we look at; real signature headers are far shorter,
@@ -69,40 +70,55 @@ pub(crate) fn render_template(parts: &[Part]) -> String {
         .collect()
 }
 
+/// The body a message signs: the received frames, or one slice (the signing
+/// tools, and messages a scheme builds from parsed fields).
+#[derive(Clone, Copy)]
+pub(crate) enum SignedBody<'a> {
+    /// The request body as it arrived.
+    Received(&'a Payload),
+    /// Bytes already in one piece.
+    Slice(&'a [u8]),
+}
+
 /// The message of one request, as borrowed pieces (no copy of the body).
 pub(crate) struct Signed<'a> {
-    parts: [&'a [u8]; MAX_PARTS],
-    len: usize,
+    template: &'a [Part],
+    body: SignedBody<'a>,
+    timestamp: &'a [u8],
+    id: &'a [u8],
 }
 
 impl<'a> Signed<'a> {
     /// Resolves `template` against this request's values. Callers guarantee
-    /// that `timestamp`/`id` are present when the template uses them and that
-    /// the template has at most [`MAX_PARTS`] pieces (checked at build).
+    /// that `timestamp`/`id` are present when the template uses them (checked
+    /// at build, like the template's length, at most [`MAX_PARTS`]).
     pub(crate) fn new(
         template: &'a [Part],
-        body: &'a [u8],
+        body: SignedBody<'a>,
         timestamp: &'a [u8],
         id: &'a [u8],
     ) -> Self {
-        let mut parts: [&[u8]; MAX_PARTS] = [&[]; MAX_PARTS];
-        for (slot, part) in parts.iter_mut().zip(template) {
-            *slot = match part {
-                Part::Body => body,
-                Part::Timestamp => timestamp,
-                Part::Id => id,
-                Part::Literal(s) => s.as_bytes(),
-            };
-        }
         Self {
-            parts,
-            len: template.len().min(MAX_PARTS),
+            template: &template[..template.len().min(MAX_PARTS)],
+            body,
+            timestamp,
+            id,
         }
     }
 
-    /// The resolved pieces, in order.
-    pub(crate) fn parts(&self) -> &[&'a [u8]] {
-        &self.parts[..self.len]
+    /// Feeds the message to `update` in order, a frame of the body at a time.
+    pub(crate) fn feed(&self, mut update: impl FnMut(&[u8])) {
+        for part in self.template {
+            match part {
+                Part::Body => match self.body {
+                    SignedBody::Received(payload) => payload.chunks().for_each(&mut update),
+                    SignedBody::Slice(bytes) => update(bytes),
+                },
+                Part::Timestamp => update(self.timestamp),
+                Part::Id => update(self.id),
+                Part::Literal(s) => update(s.as_bytes()),
+            }
+        }
     }
 }
 
@@ -472,17 +488,15 @@ impl Tolerance {
 
 // === Signing (for `hookguard sign` and round-trip tests) ===
 
-/// HMAC of the concatenated `parts` under `key`: what a sender computes.
-pub(crate) fn hmac_sign(algorithm: HmacAlgorithm, key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+/// HMAC of the signed message under `key`: what a sender computes.
+pub(crate) fn hmac_sign(algorithm: HmacAlgorithm, key: &[u8], signed: &Signed<'_>) -> Vec<u8> {
     let alg = match algorithm {
         HmacAlgorithm::Sha1 => ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
         HmacAlgorithm::Sha256 => ring::hmac::HMAC_SHA256,
         HmacAlgorithm::Sha512 => ring::hmac::HMAC_SHA512,
     };
     let mut ctx = ring::hmac::Context::with_key(&ring::hmac::Key::new(alg, key));
-    for p in parts {
-        ctx.update(p);
-    }
+    signed.feed(|piece| ctx.update(piece));
     ctx.sign().as_ref().to_vec()
 }
 

@@ -15,7 +15,7 @@ use http::{HeaderMap, HeaderName};
 
 use super::common::{
     self, decode_signature, header_bytes, header_name, id_text, strip_prefix_ci, Direction, Part,
-    Sig, Signed, TimestampFormat, Tolerance, ToleranceSpec, MAX_PARTS,
+    Sig, Signed, SignedBody, TimestampFormat, Tolerance, ToleranceSpec, MAX_PARTS,
 };
 use super::handshake::Handshake;
 use super::keys::{match_one, KeyRing};
@@ -23,6 +23,7 @@ use super::{
     BuildError, Dedup, HandshakeReply, Inbound, ProviderInfo, ProviderParams, Rejection,
     SignRequest, Verified, Verifier,
 };
+use crate::body::Payload;
 use crate::config::{HmacAlgorithm, SignatureEncoding};
 use crate::secret::Secret;
 
@@ -141,8 +142,13 @@ pub(crate) fn sign(
         None => common::default_id(req.timestamp),
     };
     let id = if signs_id { id } else { String::new() };
-    let signed = Signed::new(&spec.signed, req.body, timestamp.as_bytes(), id.as_bytes());
-    let tag = common::hmac_sign(spec.algorithm, secret, signed.parts());
+    let signed = Signed::new(
+        &spec.signed,
+        SignedBody::Slice(req.body),
+        timestamp.as_bytes(),
+        id.as_bytes(),
+    );
+    let tag = common::hmac_sign(spec.algorithm, secret, &signed);
     let mut out = vec![(
         spec.header.to_string(),
         format!(
@@ -297,14 +303,14 @@ impl Verifier for HmacVerifier {
         self.check_time(&head, req.now_ms)
     }
 
-    fn verify(&self, req: &Inbound<'_>, body: &[u8]) -> Result<Verified, Rejection> {
+    fn verify(&self, req: &Inbound<'_>, body: &Payload) -> Result<Verified, Rejection> {
         let head = self.head(req.headers)?;
         let id = head.id.unwrap_or("").as_bytes();
-        let signed = Signed::new(&self.signed, body, head.timestamp, id);
+        let signed = Signed::new(&self.signed, SignedBody::Received(body), head.timestamp, id);
         let secret_index = match_one(&self.keys, req.now_ms, &signed, &head.sig)?;
         self.check_time(&head, req.now_ms)?;
         if let Some(field) = self.body_timestamp {
-            self.check_body_time(field, body, req.now_ms)?;
+            self.check_body_time(field, &body.contiguous(), req.now_ms)?;
         }
         Ok(Verified {
             secret_index,
@@ -324,13 +330,14 @@ impl Verifier for HmacVerifier {
         self.handshake.challenge(req, self.verify_token.as_ref())
     }
 
-    fn handshake(&self, req: &Inbound<'_>, body: &[u8]) -> Option<HandshakeReply> {
+    fn handshake(&self, req: &Inbound<'_>, body: &Payload) -> Option<HandshakeReply> {
         if self.handshake == Handshake::None {
             return None;
         }
         // Runs only after `verify` succeeded; verifying again names the key.
         let index = self.verify(req, body).ok()?.secret_index;
-        self.handshake.handshake(req, body, self.keys.key(index))
+        self.handshake
+            .handshake(req, &body.contiguous(), self.keys.key(index))
     }
 }
 

@@ -213,9 +213,7 @@ impl Signed<'_> {
     /// The HMAC of the message, fed piece by piece (no copy of the body).
     fn tag(&self, key: &hmac::Key) -> hmac::Tag {
         let mut ctx = hmac::Context::with_key(key);
-        for p in self.parts() {
-            ctx.update(p);
-        }
+        self.feed(|piece| ctx.update(piece));
         ctx.sign()
     }
 }

@@ -32,6 +32,7 @@ use std::time::Duration;
 
 use http::{HeaderMap, Method, Uri};
 
+use crate::body::Payload;
 use crate::config::{GenericHmac, SecretEntry};
 use crate::secret::Secret;
 
@@ -126,8 +127,9 @@ pub trait Verifier: Send + Sync + 'static {
     /// body is read. Schemes whose material lives in the body return `Ok`.
     fn precheck(&self, req: &Inbound<'_>) -> Result<(), Rejection>;
 
-    /// Full verification against the exact received body bytes.
-    fn verify(&self, req: &Inbound<'_>, body: &[u8]) -> Result<Verified, Rejection>;
+    /// Full verification against the exact received body bytes (as the
+    /// frames they arrived in: a hash reads them in place).
+    fn verify(&self, req: &Inbound<'_>, body: &Payload) -> Result<Verified, Rejection>;
 
     /// Extra methods this provider needs beyond POST (e.g. GET for a
     /// challenge handshake); added to the route's default method list.
@@ -149,7 +151,7 @@ pub trait Verifier: Send + Sync + 'static {
     /// (Zoom `endpoint.url_validation`, Twitch
     /// `webhook_callback_verification`, Discord PING). `None`: an ordinary
     /// event, to be de-duplicated and forwarded.
-    fn handshake(&self, req: &Inbound<'_>, body: &[u8]) -> Option<HandshakeReply> {
+    fn handshake(&self, req: &Inbound<'_>, body: &Payload) -> Option<HandshakeReply> {
         let _ = (req, body);
         None
     }

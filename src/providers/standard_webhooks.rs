@@ -13,14 +13,15 @@ use std::borrow::Cow;
 use http::{HeaderMap, HeaderName};
 
 use super::common::{
-    decode_signature, header_bytes, header_name, id_text, Part, Sig, Signed, TimestampFormat,
-    Tolerance, ToleranceSpec, BASE64_LENIENT, MAX_CANDIDATES,
+    decode_signature, header_bytes, header_name, id_text, Part, Sig, Signed, SignedBody,
+    TimestampFormat, Tolerance, ToleranceSpec, BASE64_LENIENT, MAX_CANDIDATES,
 };
 use super::keys::{match_any, KeyRing};
 use super::{
     BuildError, Dedup, Inbound, ProviderInfo, ProviderParams, Rejection, SignRequest, Verified,
     Verifier,
 };
+use crate::body::Payload;
 use crate::config::{HmacAlgorithm, SignatureEncoding};
 use base64::Engine as _;
 
@@ -97,8 +98,13 @@ pub(crate) fn sign(
         None => super::common::default_id(req.timestamp),
     };
     let ts = req.timestamp.to_string();
-    let signed = Signed::new(SIGNED, req.body, ts.as_bytes(), id.as_bytes());
-    let tag = super::common::hmac_sign(HmacAlgorithm::Sha256, &key, signed.parts());
+    let signed = Signed::new(
+        SIGNED,
+        SignedBody::Slice(req.body),
+        ts.as_bytes(),
+        id.as_bytes(),
+    );
+    let tag = super::common::hmac_sign(HmacAlgorithm::Sha256, &key, &signed);
     let sig = super::common::encode_signature(&tag, SignatureEncoding::Base64);
     Ok(vec![
         (spec.id_header.to_owned(), id),
@@ -203,9 +209,14 @@ impl Verifier for StandardWebhooksVerifier {
         self.tolerance.check(&self.timestamp, ts, fmt, req.now_ms)
     }
 
-    fn verify(&self, req: &Inbound<'_>, body: &[u8]) -> Result<Verified, Rejection> {
+    fn verify(&self, req: &Inbound<'_>, body: &Payload) -> Result<Verified, Rejection> {
         let head = self.head(req.headers)?;
-        let signed = Signed::new(SIGNED, body, head.timestamp, head.id.as_bytes());
+        let signed = Signed::new(
+            SIGNED,
+            SignedBody::Received(body),
+            head.timestamp,
+            head.id.as_bytes(),
+        );
         let candidates = &head.sigs[..head.count];
         let m = match_any(&self.keys, req.now_ms, &signed, candidates)?;
         let (ts, fmt) = (head.timestamp, TimestampFormat::UnixSeconds);

@@ -11,14 +11,15 @@
 use http::{HeaderMap, HeaderName};
 
 use super::common::{
-    self, decode_signature, header_bytes, header_name, Part, Sig, Signed, TimestampFormat,
-    Tolerance, ToleranceSpec, MAX_CANDIDATES, MAX_PARTS,
+    self, decode_signature, header_bytes, header_name, Part, Sig, Signed, SignedBody,
+    TimestampFormat, Tolerance, ToleranceSpec, MAX_CANDIDATES, MAX_PARTS,
 };
 use super::keys::{match_any, KeyRing};
 use super::{
     BuildError, Dedup, Inbound, ProviderInfo, ProviderParams, Rejection, SignRequest, Verified,
     Verifier,
 };
+use crate::body::Payload;
 use crate::config::{HmacAlgorithm, SignatureEncoding};
 
 /// A structured signature header of one provider, as catalog data.
@@ -78,8 +79,13 @@ pub(crate) fn sign(
     req: &SignRequest<'_>,
 ) -> Result<Vec<(String, String)>, BuildError> {
     let timestamp = spec.timestamp_format.render(req.timestamp);
-    let signed = Signed::new(spec.signed, req.body, timestamp.as_bytes(), b"");
-    let tag = common::hmac_sign(spec.algorithm, secret, signed.parts());
+    let signed = Signed::new(
+        spec.signed,
+        SignedBody::Slice(req.body),
+        timestamp.as_bytes(),
+        b"",
+    );
+    let tag = common::hmac_sign(spec.algorithm, secret, &signed);
     let sig = format!(
         "{}={}",
         spec.signature_key,
@@ -224,9 +230,14 @@ impl Verifier for StructuredVerifier {
         self.check_time(&head, req.now_ms)
     }
 
-    fn verify(&self, req: &Inbound<'_>, body: &[u8]) -> Result<Verified, Rejection> {
+    fn verify(&self, req: &Inbound<'_>, body: &Payload) -> Result<Verified, Rejection> {
         let head = self.head(req.headers)?;
-        let signed = Signed::new(self.spec.signed, body, head.timestamp, &[]);
+        let signed = Signed::new(
+            self.spec.signed,
+            SignedBody::Received(body),
+            head.timestamp,
+            &[],
+        );
         let candidates = &head.sigs[..head.count];
         let m = match_any(&self.keys, req.now_ms, &signed, candidates)?;
         self.check_time(&head, req.now_ms)?;

@@ -87,7 +87,7 @@ pub(crate) fn run_at(
         now_ms,
     };
     let pre = v.precheck(&req);
-    let full = v.verify(&req, body);
+    let full = v.verify(&req, &crate::body::Payload::from(body));
     if full.is_ok() {
         assert_eq!(pre, Ok(()), "precheck refused a valid request");
     }

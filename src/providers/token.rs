@@ -17,6 +17,7 @@ use super::{
     BuildError, Dedup, Inbound, ProviderInfo, ProviderParams, Rejection, SignRequest, Verified,
     Verifier,
 };
+use crate::body::Payload;
 
 /// Longest delivery id used as a dedup key; longer values are ignored.
 const MAX_DELIVERY_ID: usize = 256;
@@ -142,7 +143,7 @@ impl Verifier for TokenVerifier {
         header_bytes(req.headers, &self.header).map(|_| ())
     }
 
-    fn verify(&self, req: &Inbound<'_>, _body: &[u8]) -> Result<Verified, Rejection> {
+    fn verify(&self, req: &Inbound<'_>, _body: &Payload) -> Result<Verified, Rejection> {
         let received = header_bytes(req.headers, &self.header)?;
         let mut tried = 0usize;
         for (i, (sealed, expires)) in self.tokens.iter().enumerate() {

@@ -13,8 +13,8 @@ use http::{HeaderMap, HeaderName, Uri};
 use ring::digest;
 
 use super::common::{
-    self, decode_signature, header_bytes, header_name, Direction, Sig, Signed, TimestampFormat,
-    Tolerance, ToleranceSpec,
+    self, decode_signature, header_bytes, header_name, Direction, Sig, Signed, SignedBody,
+    TimestampFormat, Tolerance, ToleranceSpec,
 };
 use super::hmac::{BODY, NO_TIMESTAMP};
 use super::keys::{match_one, KeyRing};
@@ -22,6 +22,7 @@ use super::{
     BuildError, Dedup, Inbound, ProviderInfo, ProviderParams, Rejection, SignRequest, Verified,
     Verifier,
 };
+use crate::body::Payload;
 use crate::config::{HmacAlgorithm, SignatureEncoding};
 
 /// Which URL-bound scheme a provider uses; each fixes its algorithm,
@@ -215,7 +216,7 @@ impl UrlVerifier {
         let result = match_one(
             &self.keys,
             req.now_ms,
-            &Signed::new(BODY, &first, &[], &[]),
+            &Signed::new(BODY, SignedBody::Slice(&first), &[], &[]),
             sig,
         );
         if result.is_ok() || self.scheme != UrlScheme::Twilio {
@@ -227,7 +228,7 @@ impl UrlVerifier {
                 match_one(
                     &self.keys,
                     req.now_ms,
-                    &Signed::new(BODY, &alt, &[], &[]),
+                    &Signed::new(BODY, SignedBody::Slice(&alt), &[], &[]),
                     sig,
                 )
                 .or(result)
@@ -251,7 +252,9 @@ impl Verifier for UrlVerifier {
         self.check_time(ts, req.now_ms)
     }
 
-    fn verify(&self, req: &Inbound<'_>, body: &[u8]) -> Result<Verified, Rejection> {
+    fn verify(&self, req: &Inbound<'_>, body: &Payload) -> Result<Verified, Rejection> {
+        let body = body.contiguous();
+        let body = &body[..];
         let (sig, ts) = self.head(req.headers)?;
         let secret_index = self.match_urls(req, body, ts, &sig)?;
         self.check_time(ts, req.now_ms)?;
@@ -329,7 +332,7 @@ mod tests {
             now_ms,
         };
         let pre = v.precheck(&req);
-        let full = v.verify(&req, body);
+        let full = v.verify(&req, &crate::body::Payload::from(body));
         if full.is_ok() {
             assert_eq!(pre, Ok(()));
         }

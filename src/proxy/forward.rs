@@ -9,10 +9,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use http::uri::{PathAndQuery, Scheme};
 use http::{Request, Response, Uri};
-use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -21,6 +19,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls::RootCertStore;
 
 use super::pool::{Http1Pool, IDLE_TIMEOUT, MAX_IDLE_PER_UPSTREAM};
+use crate::body::Payload;
 
 /// Why the upstream gave no usable answer.
 #[derive(Debug, thiserror::Error)]
@@ -52,7 +51,7 @@ pub enum ClientBuildError {
 #[derive(Clone, Debug)]
 pub struct UpstreamClient {
     plain: Arc<Http1Pool>,
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector>, Payload>,
 }
 
 // === impl UpstreamClient ===
@@ -110,7 +109,7 @@ impl UpstreamClient {
     /// Sends `req`, waiting at most `timeout` for the response head.
     pub async fn send(
         &self,
-        req: Request<Full<Bytes>>,
+        req: Request<Payload>,
         timeout: Duration,
     ) -> Result<Response<Incoming>, UpstreamError> {
         let exchange = async {

@@ -22,13 +22,14 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Version};
 use http_body_util::{BodyExt, Either, Full};
 use hyper::body::{Body as _, Incoming};
 
 use crate::audit::{self, Decision, Outcome};
+use crate::body::Payload;
 use crate::clock::unix_millis;
 use crate::config::{Config, Delivery, OnStoreError, Route};
 use crate::metrics::{Metrics, RouteSeries};
@@ -547,7 +548,7 @@ async fn handle_inner(
         .await;
     }
 
-    let mut upstream_req = Request::new(Full::new(body));
+    let mut upstream_req = Request::new(body);
     *upstream_req.method_mut() = parts.method.clone();
     *upstream_req.uri_mut() = uri;
     *upstream_req.headers_mut() = out_headers;
@@ -571,7 +572,7 @@ async fn handle_inner(
 /// Sends the request upstream and settles the replay claim from the outcome.
 async fn forward_and_settle(
     app: &App,
-    req: Request<Full<Bytes>>,
+    req: Request<Payload>,
     timeout: Duration,
     claim: Option<(ReplayKey, ClaimToken)>,
 ) -> Result<Response<Incoming>, UpstreamError> {
@@ -659,40 +660,27 @@ fn store_unavailable(
 }
 
 /// Reads the whole body, refusing it as soon as it exceeds `limit` (also for
-/// chunked bodies with no declared length) or the deadline passes.
+/// chunked bodies with no declared length) or the deadline passes. The frames
+/// are kept as they came (see [`Payload`]): never copied into one buffer.
 async fn read_body(
     mut body: Incoming,
     limit: u64,
     declared: Option<u64>,
     deadline: Instant,
-) -> Result<Bytes, Refusal> {
+) -> Result<Payload, Refusal> {
     let read = async move {
-        let mut first: Option<Bytes> = None;
-        let mut buf: Option<BytesMut> = None;
-        let mut total: u64 = 0;
+        let mut payload = Payload::new();
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(|e| Refusal::BadBody(e.to_string()))?;
             let Ok(data) = frame.into_data() else {
                 continue; // trailers carry nothing we sign
             };
-            total = total.saturating_add(data.len() as u64);
-            if total > limit {
+            if payload.len().saturating_add(data.len() as u64) > limit {
                 return Err(Refusal::BodyTooLarge);
             }
-            // The common single-chunk body is kept without a copy.
-            match (&mut first, &mut buf) {
-                (None, None) => first = Some(data),
-                (Some(head), None) => {
-                    let cap = declared.unwrap_or(total).min(limit);
-                    let mut b = BytesMut::with_capacity(usize::try_from(cap).unwrap_or(0));
-                    b.extend_from_slice(head);
-                    b.extend_from_slice(&data);
-                    first = None;
-                    buf = Some(b);
-                }
-                (_, Some(b)) => b.extend_from_slice(&data),
-            }
+            payload.push(data);
         }
+        let total = payload.len();
         if let Some(declared) = declared.filter(|&len| len != total) {
             // Never forward part of a body. hyper reports an early close as
             // an error while it drives the connection, but its body simply
@@ -703,11 +691,7 @@ async fn read_body(
                 "body ended after {total} of {declared} declared bytes"
             )));
         }
-        Ok(match (first, buf) {
-            (_, Some(b)) => b.freeze(),
-            (Some(head), None) => head,
-            (None, None) => Bytes::new(),
-        })
+        Ok(payload)
     };
     match tokio::time::timeout_at(deadline.into(), read).await {
         Ok(result) => result,

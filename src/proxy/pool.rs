@@ -16,15 +16,15 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use http::header::{HeaderValue, HOST};
 use http::uri::{Authority, PathAndQuery};
 use http::{Request, Response, Uri};
-use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::client::legacy::connect::HttpConnector;
 use tower_service::Service;
+
+use crate::body::Payload;
 
 /// Idle connections kept per upstream (also the `https://` client's bound).
 pub(super) const MAX_IDLE_PER_UPSTREAM: usize = 256;
@@ -32,7 +32,7 @@ pub(super) const MAX_IDLE_PER_UPSTREAM: usize = 256;
 /// `https://` client).
 pub(super) const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
-type Sender = SendRequest<Full<Bytes>>;
+type Sender = SendRequest<Payload>;
 
 struct Idle {
     sender: Sender,
@@ -74,7 +74,7 @@ impl Http1Pool {
     /// Sends `req` (an absolute `http://` URI) and returns the response head;
     /// the body streams from the connection, which goes back to the pool.
     /// Errors are one line for the audit log.
-    pub async fn send(&self, mut req: Request<Full<Bytes>>) -> Result<Response<Incoming>, String> {
+    pub async fn send(&self, mut req: Request<Payload>) -> Result<Response<Incoming>, String> {
         let authority = req
             .uri()
             .authority()

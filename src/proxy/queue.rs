@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
+use crate::body::Payload;
 use http::request::Parts;
 use http::{HeaderMap, Response, StatusCode};
 
@@ -25,7 +25,7 @@ pub(super) async fn accept(
     route: &Route,
     parts: &Parts,
     headers: &HeaderMap,
-    body: Bytes,
+    body: Payload,
     verified: &Verified,
     claim: Option<(ReplayKey, ClaimToken)>,
     decision: &mut Decision,
@@ -55,8 +55,10 @@ pub(super) async fn accept(
         last_status: None,
         last_error: None,
         state: State::Pending,
-        body_len: body.len() as u64,
+        body_len: body.len(),
     };
+    // The spool stores the body whole (one record value).
+    let body = body.into_bytes();
     let result = spool.append(NewRecord { meta, body }).await;
     if let Some((key, token)) = claim {
         app.replay.settle(key, token, result.is_ok()).await;

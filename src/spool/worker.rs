@@ -18,15 +18,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, RETRY_AFTER};
 use http::{HeaderMap, Method, Request, StatusCode, Uri};
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use ring::rand::SecureRandom;
 use tokio::task::JoinHandle;
 
 use super::sched::Policy;
 use super::store::{Claimed, Meta, Spool, State};
+use crate::body::Payload;
 use crate::clock::unix_millis;
 use crate::config::{Delivery, RetryPolicy, Route};
 use crate::metrics::SpoolMetrics;
@@ -182,7 +182,7 @@ fn build_request(
     id: u64,
     meta: &Meta,
     number: u32,
-) -> Result<Request<Full<Bytes>>, String> {
+) -> Result<Request<Payload>, String> {
     let body = spool.body(id).map_err(|e| e.to_string())?;
     let request_uri: Uri = meta
         .path_and_query
@@ -205,14 +205,14 @@ fn build_request(
         headers.insert(X_HOOKGUARD_EVENT_ID, v);
     }
     headers.insert(X_HOOKGUARD_ATTEMPT, HeaderValue::from(number));
-    let mut req = Request::new(Full::new(body));
+    let mut req = Request::new(Payload::from(body));
     *req.method_mut() = method;
     *req.uri_mut() = uri;
     *req.headers_mut() = headers;
     Ok(req)
 }
 
-async fn send(client: &UpstreamClient, req: Request<Full<Bytes>>, timeout: Duration) -> Attempt {
+async fn send(client: &UpstreamClient, req: Request<Payload>, timeout: Duration) -> Attempt {
     match client.send(req, timeout).await {
         Ok(resp) => {
             let status = resp.status();
