@@ -3,7 +3,8 @@
 //! hyper's server and client connections, keep-alive to the upstream — that
 //! does none of hookguard's work: no route table, no verification, no replay
 //! store, no log line, no header rewriting. It reads each request body whole
-//! (as hookguard must before it can verify) and forwards it.
+//! (as hookguard must before it can verify), keeping the frames as hookguard
+//! does ([`Payload`]), and forwards it.
 //!
 //! Why it exists: to separate what the HTTP stack costs per request from what
 //! verifying costs. hookguard's CPU per request minus this one's is the price
@@ -22,14 +23,16 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Either, Full};
-use hyper::body::Incoming;
+use hyper::body::{Frame, Incoming};
 use hyper::client::conn::http1::SendRequest;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 
-type Sender = SendRequest<Full<Bytes>>;
+use hookguard::body::Payload;
+
+type Sender = SendRequest<Payload>;
 type Body = Either<Full<Bytes>, Incoming>;
 
 fn main() -> std::io::Result<()> {
@@ -67,9 +70,15 @@ async fn forward(
     upstream: Rc<str>,
 ) -> Result<Response<Body>, Infallible> {
     let (parts, body) = req.into_parts();
-    let Ok(body) = body.collect().await.map(|b| b.to_bytes()) else {
-        return Ok(status(StatusCode::BAD_REQUEST));
-    };
+    let mut payload = Payload::new();
+    let mut body = body;
+    while let Some(frame) = body.frame().await {
+        match frame.map(Frame::into_data) {
+            Ok(Ok(data)) => payload.push(data),
+            Ok(Err(_)) => {} // trailers
+            Err(_) => return Ok(status(StatusCode::BAD_REQUEST)),
+        }
+    }
     // Newest ready connection; closed ones are dropped, busy ones kept.
     let pooled = {
         let mut list = idle.borrow_mut();
@@ -85,7 +94,7 @@ async fn forward(
             None => return Ok(status(StatusCode::BAD_GATEWAY)),
         },
     };
-    let mut out = Request::from_parts(parts, Full::new(body));
+    let mut out = Request::from_parts(parts, payload);
     // Origin form, sharing the request's bytes (no parse).
     *out.uri_mut() = out
         .uri()
