@@ -28,15 +28,56 @@ use http_body::{Frame, SizeHint};
 /// hold one byte) nor pin every read buffer it came in.
 const MIN_KEPT_FRAME: usize = 4096;
 
-/// The received body: its first frame inline (the common one-frame body
-/// costs no allocation), then large frames as they came, with small ones
-/// copied into an owned tail between them, all in order.
-#[derive(Debug, Clone, Default)]
-pub struct Payload {
-    first: Bytes,
-    rest: VecDeque<Bytes>,
+/// The received body, in order. The common one-frame body is held inline
+/// with no allocation, and a `Payload` is no larger than one `Bytes`: every
+/// request future holds one and is moved into its box once per request.
+#[derive(Debug, Clone)]
+pub struct Payload(Frames);
+
+#[derive(Debug, Clone)]
+enum Frames {
+    /// Nothing yet, or the single frame the body came in.
+    One(Bytes),
+    /// A body that came in several frames.
+    Many(Box<ManyFrames>),
+}
+
+/// Large frames as they came, then small ones gathered into `tail`.
+#[derive(Debug, Clone)]
+struct ManyFrames {
+    frames: VecDeque<Bytes>,
     tail: BytesMut,
     len: u64,
+}
+
+impl ManyFrames {
+    fn push(&mut self, frame: Bytes) {
+        self.len += frame.len() as u64;
+        if frame.len() < MIN_KEPT_FRAME {
+            self.tail.extend_from_slice(&frame);
+        } else {
+            if !self.tail.is_empty() {
+                self.frames.push_back(self.tail.split().freeze());
+            }
+            self.frames.push_back(frame);
+        }
+    }
+
+    /// Takes the next frame to send.
+    fn pop(&mut self) -> Option<Bytes> {
+        let frame = self
+            .frames
+            .pop_front()
+            .or_else(|| (!self.tail.is_empty()).then(|| self.tail.split().freeze()))?;
+        self.len -= frame.len() as u64;
+        Some(frame)
+    }
+}
+
+impl Default for Payload {
+    fn default() -> Self {
+        Payload(Frames::One(Bytes::new()))
+    }
 }
 
 impl Payload {
@@ -51,63 +92,75 @@ impl Payload {
         if frame.is_empty() {
             return;
         }
-        self.len += frame.len() as u64;
-        if self.len == frame.len() as u64 {
-            self.first = frame;
-        } else if frame.len() < MIN_KEPT_FRAME {
-            self.tail.extend_from_slice(&frame);
-        } else {
-            if !self.tail.is_empty() {
-                self.rest.push_back(self.tail.split().freeze());
+        match &mut self.0 {
+            Frames::One(first) if first.is_empty() => *first = frame,
+            Frames::One(first) => {
+                let first = std::mem::take(first);
+                let mut many = Box::new(ManyFrames {
+                    len: first.len() as u64,
+                    frames: VecDeque::from([first]),
+                    tail: BytesMut::new(),
+                });
+                many.push(frame);
+                self.0 = Frames::Many(many);
             }
-            self.rest.push_back(frame);
+            Frames::Many(many) => many.push(frame),
         }
-    }
-
-    /// True when the body is one slice already.
-    fn is_one_piece(&self) -> bool {
-        self.rest.is_empty() && self.tail.is_empty()
     }
 
     /// Total length in bytes.
     pub fn len(&self) -> u64 {
-        self.len
+        match &self.0 {
+            Frames::One(bytes) => bytes.len() as u64,
+            Frames::Many(many) => many.len,
+        }
     }
 
     /// True when there is no byte at all.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 
     /// The bytes in order, one slice per frame: what a hash is fed.
     pub fn chunks(&self) -> impl Iterator<Item = &[u8]> + Clone {
-        std::iter::once(&self.first[..])
-            .chain(self.rest.iter().map(|b| &b[..]))
-            .chain(std::iter::once(&self.tail[..]))
-            .filter(|b| !b.is_empty())
+        let (one, many) = match &self.0 {
+            Frames::One(bytes) => (&bytes[..], None),
+            Frames::Many(many) => (&[][..], Some(many)),
+        };
+        let many = many.into_iter().flat_map(|many| {
+            many.frames
+                .iter()
+                .map(|frame| &frame[..])
+                .chain(std::iter::once(&many.tail[..]))
+        });
+        std::iter::once(one)
+            .chain(many)
+            .filter(|chunk| !chunk.is_empty())
     }
 
     /// The body as one slice, for schemes that parse it (JSON fields, form
     /// parameters, an Ed25519 message): borrowed when it is one frame.
     pub fn contiguous(&self) -> Cow<'_, [u8]> {
-        if self.is_one_piece() {
-            Cow::Borrowed(&self.first)
-        } else {
-            Cow::Owned(self.chunks().collect::<Vec<_>>().concat())
+        match &self.0 {
+            Frames::One(bytes) => Cow::Borrowed(bytes),
+            Frames::Many(_) => Cow::Owned(self.chunks().collect::<Vec<_>>().concat()),
         }
     }
 
     /// The body as one `Bytes` (the spool stores it whole): no copy when it
     /// is one frame.
     pub fn into_bytes(self) -> Bytes {
-        if self.is_one_piece() {
-            return self.first;
+        match self.0 {
+            Frames::One(bytes) => bytes,
+            Frames::Many(many) => {
+                let mut joined = BytesMut::with_capacity(usize::try_from(many.len).unwrap_or(0));
+                for frame in &many.frames {
+                    joined.extend_from_slice(frame);
+                }
+                joined.extend_from_slice(&many.tail);
+                joined.freeze()
+            }
         }
-        let mut joined = BytesMut::with_capacity(usize::try_from(self.len).unwrap_or(0));
-        for chunk in self.chunks() {
-            joined.extend_from_slice(chunk);
-        }
-        joined.freeze()
     }
 }
 
@@ -142,28 +195,19 @@ impl http_body::Body for Payload {
         self: Pin<&mut Self>,
         _cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        let this = self.get_mut();
-        let next = if !this.first.is_empty() {
-            Some(std::mem::take(&mut this.first))
-        } else if let Some(frame) = this.rest.pop_front() {
-            Some(frame)
-        } else if !this.tail.is_empty() {
-            Some(this.tail.split().freeze())
-        } else {
-            None
+        let next = match &mut self.get_mut().0 {
+            Frames::One(bytes) => (!bytes.is_empty()).then(|| std::mem::take(bytes)),
+            Frames::Many(many) => many.pop(),
         };
-        Poll::Ready(next.map(|frame| {
-            this.len -= frame.len() as u64;
-            Ok(Frame::data(frame))
-        }))
+        Poll::Ready(next.map(|frame| Ok(Frame::data(frame))))
     }
 
     fn is_end_stream(&self) -> bool {
-        self.len == 0
+        self.is_empty()
     }
 
     fn size_hint(&self) -> SizeHint {
-        SizeHint::with_exact(self.len)
+        SizeHint::with_exact(self.len())
     }
 }
 
@@ -185,6 +229,12 @@ mod tests {
         assert_eq!(&many.into_bytes()[..], b"hello");
         assert!(Payload::new().is_empty());
         assert_eq!(Payload::new().chunks().count(), 0);
+    }
+
+    #[test]
+    fn a_payload_is_small() {
+        // Every request future holds one; see the type's doc.
+        assert_eq!(std::mem::size_of::<Payload>(), std::mem::size_of::<Bytes>());
     }
 
     #[test]
