@@ -123,8 +123,8 @@ pub fn emit(d: &Decision) {
         }
         return;
     }
-    let latency_ms = d.latency.as_secs_f64() * 1000.0;
-    let upstream_ms = d.upstream_latency.map(|l| l.as_secs_f64() * 1000.0);
+    let latency_ms = millis(d.latency);
+    let upstream_ms = d.upstream_latency.map(millis);
     macro_rules! event {
         ($level:expr) => {
             tracing::event!(
@@ -158,6 +158,14 @@ thread_local! {
     static LINE: std::cell::RefCell<String> = std::cell::RefCell::new(String::with_capacity(512));
 }
 
+/// A duration in milliseconds for the log line: nanoseconds over 10^6, one
+/// correctly rounded division, so the shortest float text is the exact
+/// decimal (`4.458911`). Seconds times 1,000 rounds twice and printed
+/// `4.4589110000000005` for about a quarter of all latencies.
+fn millis(d: Duration) -> f64 {
+    d.as_nanos() as f64 / 1e6
+}
+
 /// The level of a decision's event: WARN for refusals, INFO for the rest.
 fn level(d: &Decision) -> tracing::Level {
     if d.outcome == Outcome::Rejected {
@@ -180,11 +188,8 @@ pub(crate) fn write_json(d: &Decision, out: &mut String) {
     line.u64("status", Some(u64::from(d.status)));
     line.str("event_id", d.event_id.as_deref());
     line.u64("secret_index", d.secret_index.map(|i| i as u64));
-    line.f64("latency_ms", Some(d.latency.as_secs_f64() * 1000.0));
-    line.f64(
-        "upstream_ms",
-        d.upstream_latency.map(|l| l.as_secs_f64() * 1000.0),
-    );
+    line.f64("latency_ms", Some(millis(d.latency)));
+    line.f64("upstream_ms", d.upstream_latency.map(millis));
     line.u64("upstream_status", d.upstream_status.map(u64::from));
     line.finish(TARGET);
 }

@@ -201,6 +201,18 @@ fn audit_samples() -> Vec<Decision> {
 }
 
 #[test]
+fn latencies_are_written_as_their_exact_decimal_milliseconds() {
+    let mut d = Decision::new("127.0.0.1".parse().unwrap());
+    // As seconds × 1,000 the first printed 4.4589110000000005.
+    d.latency = Duration::from_nanos(4_458_911);
+    d.upstream_latency = Some(Duration::from_nanos(11_368_365));
+    let mut line = String::new();
+    audit::write_json(&d, &mut line);
+    assert!(line.contains(r#""latency_ms":4.458911,"#), "{line}");
+    assert!(line.contains(r#""upstream_ms":11.368365"#), "{line}");
+}
+
+#[test]
 fn audit_lines_written_directly_equal_the_subscribers_apart_from_the_timestamp() {
     let samples = audit_samples();
     // Through tracing: no JSON sink is installed in unit tests, so `emit`
