@@ -212,6 +212,22 @@ start_system() { # system -> sets PORT, PID (the process measured), STOP_PID
       ;;
   esac
 }
+# The load generator's own CPU share while it sends (% of one CPU, sampled over
+# half the run once the upstream has seen the first request, i.e. after wrk
+# read its request list): near 100, wrk set the pace, not the system measured.
+client_busy() { # timeout-pid upstream-count-before -> percent ("-" when not sampled)
+  local wrk_pid t0 t1 secs=$(( DURATION / 2 > 0 ? DURATION / 2 : 1 ))
+  for _ in $(seq 300); do
+    wrk_pid="$(ps -o pid= --ppid "$1" 2>/dev/null | head -n1 | tr -d ' ')"
+    [ -n "$wrk_pid" ] && [ "$(upstream_count)" -gt "$2" ] && break
+    sleep 0.05
+  done
+  [ -n "$wrk_pid" ] || { echo -; return; }
+  t0="$(cpu_ticks "$wrk_pid")"
+  sleep "$secs"
+  t1="$(cpu_ticks "$wrk_pid")"
+  echo $(( (t1 - t0) * 100 / (CLK_TCK * secs) ))
+}
 stop_system() { # SIGTERM (both drain and exit), at most 10 s, then SIGKILL
   kill "$STOP_PID" 2>/dev/null || true
   for _ in $(seq 200); do kill -0 "$STOP_PID" 2>/dev/null || return 0; sleep 0.05; done
@@ -238,7 +254,7 @@ FAILED=0
 for SIZE in 1024 65536; do
   "${TOOLS[@]}" body "$SIZE" "$WORK/body-$SIZE.json"
   # Requests to pre-sign per run: 1.5 x the best rate seen so far x duration.
-  case "$SIZE" in 1024) RATE=40000 ;; *) RATE=12000 ;; esac
+  case "$SIZE" in 1024) RATE=80000 ;; *) RATE=20000 ;; esac
   # The store and delivery variants with 1 KiB bodies only (to keep time).
   case "$SIZE" in 1024) SYSTEMS="nginx floor hookguard hookguard-redis hookguard-queue" ;; *) SYSTEMS="nginx floor hookguard" ;; esac
   for ROUND in $(seq "$ROUNDS"); do
@@ -250,8 +266,13 @@ for SIZE in 1024 65536; do
       start_system "$SYSTEM"
       before="$(upstream_count)"
       cpu0="$(cpu_ticks "$PID")"
-      out="$(timeout $((DURATION + 60)) wrk -t1 -c"$CONNS" -d"${DURATION}s" --timeout 10s \
-        -s "$ROOT/bench/wrk/signed.lua" "http://127.0.0.1:$PORT$ROUTE" -- "$WORK/requests.txt" "$WORK/body-$SIZE.json")"
+      timeout $((DURATION + 60)) wrk -t1 -c"$CONNS" -d"${DURATION}s" --timeout 10s \
+        -s "$ROOT/bench/wrk/signed.lua" "http://127.0.0.1:$PORT$ROUTE" -- "$WORK/requests.txt" \
+        "$WORK/body-$SIZE.json" >"$WORK/wrk.out" &
+      WRK_JOB=$!
+      client_pct="$(client_busy "$WRK_JOB" "$before")"
+      wait "$WRK_JOB"
+      out="$(cat "$WORK/wrk.out")"
       line="$(grep '^RESULT' <<<"$out")" || { log "wrk printed no RESULT:"; echo "$out" >&2; exit 1; }
       eval "$(sed 's/^RESULT //; s/statuses=\[.*\]//' <<<"$line")"   # requests= duration_us= p50_us= ...
       drain_ms=0
@@ -283,10 +304,10 @@ for SIZE in 1024 65536; do
       # CPU time the system under test spent per request (all its threads):
       # steadier than req/s when other work shares the machine.
       cpu_us=$(( (cpu1 - cpu0) * 1000000 / CLK_TCK / (requests > 0 ? requests : 1) ))
-      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$SYSTEM" "$SIZE" "$ROUND" "$rps" "$p50_us" \
-        "$p99_us" "$requests" "$reached" "$(vm "$PID" VmHWM)" "$cpu_us" "$ok" "$drain_ms" >>"$RESULTS"
-      log "$(printf '%-15s %6s B round %s: %6s req/s  p50 %6s us  p99 %6s us  cpu %4s us/req  %s' \
-        "$SYSTEM" "$SIZE" "$ROUND" "$rps" "$p50_us" "$p99_us" "$cpu_us" "$ok")"
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$SYSTEM" "$SIZE" "$ROUND" "$rps" "$p50_us" \
+        "$p99_us" "$requests" "$reached" "$(vm "$PID" VmHWM)" "$cpu_us" "$ok" "$drain_ms" "$client_pct" >>"$RESULTS"
+      log "$(printf '%-15s %6s B round %s: %6s req/s  p50 %6s us  p99 %6s us  cpu %4s us/req  wrk %3s %%  %s' \
+        "$SYSTEM" "$SIZE" "$ROUND" "$rps" "$p50_us" "$p99_us" "$cpu_us" "$client_pct" "$ok")"
       stop_system
     done
   done

@@ -49,7 +49,7 @@ def gen(secret, path, body_file, count, out):
     def sign(rng):
         lines = []
         for i in rng:
-            eid = f"evt_{run}_{i}"
+            eid = f"evt_{run}_{i:09d}"  # fixed width: signed.lua finds records by offset
             mac = hmac.new(key, f"{eid}.{ts}.".encode(), hashlib.sha256)
             mac.update(body)  # hashlib releases the GIL on large buffers
             lines.append(f"{eid} {mac.hexdigest()}\n")
@@ -127,30 +127,34 @@ async def idle(port, pid, conns):
 
 
 def report(results, extra):
-    # Columns: system body round req/s p50 p99 2xx upstream VmHWM cpu check drain_ms.
+    # Columns: system body round req/s p50 p99 2xx upstream VmHWM cpu check drain_ms wrk_cpu_pct.
     rows = [l.rstrip("\n").split("\t") for l in open(results) if l.strip()]
     kv = dict(l.rstrip("\n").split("=", 1) for l in open(extra) if "=" in l)
     med = statistics.median
     print()
     print("per run:")
     print(f"  {'system':<16}{'body':>7}{'round':>6}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
-          f"{'2xx':>9}{'upstream':>10}{'VmHWM MiB':>11}{'CPU us/req':>12}{'drain s':>9}  check")
-    for sysn, size, rnd, rps, p50, p99, req, reached, hwm, cpu, ok, drain in rows:
+          f"{'2xx':>9}{'upstream':>10}{'VmHWM MiB':>11}{'CPU us/req':>12}{'drain s':>9}{'wrk CPU %':>11}  check")
+    for sysn, size, rnd, rps, p50, p99, req, reached, hwm, cpu, ok, drain, wrk in rows:
         print(f"  {sysn:<16}{int(size)//1024:>5}Ki{rnd:>6}{int(rps):>9}{int(p50)/1000:>9.2f}"
               f"{int(p99)/1000:>9.2f}{int(req):>9}{int(reached):>10}{int(hwm)/1024:>11.1f}"
-              f"{int(cpu):>12}{int(drain)/1000:>9.1f}  {ok}")
+              f"{int(cpu):>12}{int(drain)/1000:>9.1f}{wrk:>11}  {ok}")
     agg = {}
-    for sysn, size, _, rps, p50, p99, req, reached, hwm, cpu, ok, drain in rows:
+    for sysn, size, _, rps, p50, p99, req, reached, hwm, cpu, ok, drain, wrk in rows:
         a = agg.setdefault((sysn, int(size)),
                            {"rps": [], "p50": [], "p99": [], "hwm": [], "cpu": [], "drain": [],
-                            "req": 0, "reached": 0, "ok": True})
+                            "wrk": [], "req": 0, "reached": 0, "ok": True})
+        if wrk.isdigit():
+            a["wrk"].append(int(wrk))
         a["rps"].append(int(rps)); a["p50"].append(int(p50)); a["p99"].append(int(p99))
         a["hwm"].append(int(hwm)); a["cpu"].append(int(cpu)); a["drain"].append(int(drain))
         a["req"] += int(req); a["reached"] += int(reached); a["ok"] = a["ok"] and ok == "ok"
     print()
-    print("median over rounds (peak RSS: VmHWM; nginx: its one worker process):")
-    print("  | system    | body   | requests/s | p50 ms | p99 ms | peak RSS MiB | CPU us/req |")
-    print("  |-----------|--------|-----------:|-------:|-------:|-------------:|-----------:|")
+    print("median over rounds (peak RSS: VmHWM; nginx: its one worker process; wrk CPU: the load")
+    print("generator's share of one CPU while it sent, near 100 % when it, not the proxy, set the pace):")
+    print("  | system    | body   | requests/s | p50 ms | p99 ms | peak RSS MiB | CPU us/req | wrk CPU % |")
+    print("  |-----------|--------|-----------:|-------:|-------:|-------------:|-----------:|----------:|")
+    wrk_med = lambda a: f"{med(a['wrk']):.0f}" if a["wrk"] else "-"
     verdicts = []
     for size in sorted({k[1] for k in agg}):
         for sysn in ("nginx", "hookguard"):
@@ -158,14 +162,14 @@ def report(results, extra):
             if a:
                 print(f"  | {sysn:<9} | {size//1024:>2} KiB | {med(a['rps']):>10.0f} | "
                       f"{med(a['p50'])/1000:>6.2f} | {med(a['p99'])/1000:>6.2f} | {max(a['hwm'])/1024:>12.1f} | "
-                      f"{med(a['cpu']):>10.0f} |")
+                      f"{med(a['cpu']):>10.0f} | {wrk_med(a):>9} |")
         n, h = agg.get(("nginx", size)), agg.get(("hookguard", size))
         if n and h:
             tr = med(h["rps"]) / med(n["rps"])
             pr = med(h["p99"]) / med(n["p99"])
             print(f"  | ratio h/n | {size//1024:>2} KiB | {tr:>10.2f} | "
                   f"{med(h['p50'])/med(n['p50']):>6.2f} | {pr:>6.2f} | "
-                  f"{max(h['hwm'])/max(n['hwm']):>12.2f} | {med(h['cpu'])/max(1, med(n['cpu'])):>10.2f} |")
+                  f"{max(h['hwm'])/max(n['hwm']):>12.2f} | {med(h['cpu'])/max(1, med(n['cpu'])):>10.2f} | {'':>9} |")
             verdicts.append((f"throughput hookguard/nginx, {size//1024} KiB", f"{tr:.2f}", ">= 1.0", tr >= 1.0))
             verdicts.append((f"p99 latency hookguard/nginx, {size//1024} KiB", f"{pr:.2f}", "<= 1.0", pr <= 1.0))
     if any(k[0] == "floor" for k in agg):
