@@ -177,9 +177,31 @@ async fn raw(p: &hookguard::runtime::Running, request: &[u8], then: Then<'_>) ->
         }
         Then::Close => s.shutdown().await.unwrap(),
     }
+    rest_of_answer(&mut s).await
+}
+
+/// Whatever the proxy sends until it closes (at most 3 s), as text.
+async fn rest_of_answer(s: &mut TcpStream) -> String {
     let mut out = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(3), s.read_to_end(&mut out)).await;
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Sends a request head alone and returns the connection and the first
+/// bytes answered, which must come within 2 s with nothing more sent.
+async fn first_answer(
+    p: &hookguard::runtime::Running,
+    head: &str,
+    expectation: &str,
+) -> (TcpStream, String) {
+    let mut s = TcpStream::connect(p.addr).await.unwrap();
+    s.write_all(head.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 1024];
+    let n = tokio::time::timeout(Duration::from_secs(2), s.read(&mut buf))
+        .await
+        .expect(expectation)
+        .unwrap();
+    (s, String::from_utf8_lossy(&buf[..n]).into_owned())
 }
 
 #[tokio::test]
@@ -190,14 +212,7 @@ async fn row_body_limit_413_from_content_length_without_reading_body() {
     let req = format!(
         "POST /gh HTTP/1.1\r\nHost: x\r\nx-hub-signature-256: {GH_SIG}\r\nContent-Length: 10000000\r\nConnection: close\r\n\r\n"
     );
-    let mut s = TcpStream::connect(p.addr).await.unwrap();
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut buf = vec![0u8; 1024];
-    let n = tokio::time::timeout(Duration::from_secs(2), s.read(&mut buf))
-        .await
-        .expect("answered before the body was sent")
-        .unwrap();
-    let head = String::from_utf8_lossy(&buf[..n]);
+    let (_, head) = first_answer(&p, &req, "answered before the body was sent").await;
     assert!(head.starts_with("HTTP/1.1 413"), "{head}");
     assert!(head.contains(r#"{"error":"body_too_large"}"#), "{head}");
     assert_eq!(up.count(), 0);
@@ -489,9 +504,7 @@ async fn body_arriving_in_several_chunks_is_verified_and_forwarded_whole() {
         s.write_all(&chunk).await.unwrap();
     }
     s.write_all(b"0\r\n\r\n").await.unwrap();
-    let mut out = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(3), s.read_to_end(&mut out)).await;
-    let text = String::from_utf8_lossy(&out);
+    let text = rest_of_answer(&mut s).await;
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
 
     let got = up.received();
@@ -512,19 +525,10 @@ async fn expect_100_continue_is_answered_here_and_not_sent_upstream() {
         "POST /gh HTTP/1.1\r\nHost: x\r\nx-hub-signature-256: {GH_SIG}\r\nContent-Length: {}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
         GH_BODY.len()
     );
-    let mut s = TcpStream::connect(p.addr).await.unwrap();
-    s.write_all(head.as_bytes()).await.unwrap();
-    let mut interim = vec![0u8; 64];
-    let n = tokio::time::timeout(Duration::from_secs(2), s.read(&mut interim))
-        .await
-        .expect("100 Continue before the body")
-        .unwrap();
-    let interim = String::from_utf8_lossy(&interim[..n]);
+    let (mut s, interim) = first_answer(&p, &head, "100 Continue before the body").await;
     assert!(interim.starts_with("HTTP/1.1 100 Continue"), "{interim}");
     s.write_all(GH_BODY).await.unwrap();
-    let mut out = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(3), s.read_to_end(&mut out)).await;
-    let text = String::from_utf8_lossy(&out);
+    let text = rest_of_answer(&mut s).await;
     assert!(text.contains("HTTP/1.1 200"), "{text}");
 
     let got = up.received();
