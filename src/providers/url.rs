@@ -332,7 +332,7 @@ mod tests {
             now_ms,
         };
         let pre = v.precheck(&req);
-        let full = v.verify(&req, &crate::body::Payload::from(body));
+        let full = super::super::testutil::verify_in_every_framing(v, &req, body);
         if full.is_ok() {
             assert_eq!(pre, Ok(()));
         }
