@@ -226,7 +226,12 @@ client_busy() { # timeout-pid upstream-count-before -> percent ("-" when not sam
   t0="$(cpu_ticks "$wrk_pid")"
   sleep "$secs"
   t1="$(cpu_ticks "$wrk_pid")"
-  echo $(( (t1 - t0) * 100 / (CLK_TCK * secs) ))
+  # wrk gone before the sample ended (a run cut short): no number.
+  if kill -0 "$wrk_pid" 2>/dev/null && [ "$t1" -ge "$t0" ]; then
+    echo $(( (t1 - t0) * 100 / (CLK_TCK * secs) ))
+  else
+    echo -
+  fi
 }
 stop_system() { # SIGTERM (both drain and exit), at most 10 s, then SIGKILL
   kill "$STOP_PID" 2>/dev/null || true
