@@ -63,6 +63,16 @@ impl ManyFrames {
         }
     }
 
+    /// Every byte in one buffer, in order.
+    fn joined(&self) -> Vec<u8> {
+        let mut joined = Vec::with_capacity(usize::try_from(self.len).unwrap_or(0));
+        for frame in &self.frames {
+            joined.extend_from_slice(frame);
+        }
+        joined.extend_from_slice(&self.tail);
+        joined
+    }
+
     /// Takes the next frame to send.
     fn pop(&mut self) -> Option<Bytes> {
         let frame = self
@@ -143,7 +153,7 @@ impl Payload {
     pub fn contiguous(&self) -> Cow<'_, [u8]> {
         match &self.0 {
             Frames::One(bytes) => Cow::Borrowed(bytes),
-            Frames::Many(_) => Cow::Owned(self.chunks().collect::<Vec<_>>().concat()),
+            Frames::Many(many) => Cow::Owned(many.joined()),
         }
     }
 
@@ -152,14 +162,7 @@ impl Payload {
     pub fn into_bytes(self) -> Bytes {
         match self.0 {
             Frames::One(bytes) => bytes,
-            Frames::Many(many) => {
-                let mut joined = BytesMut::with_capacity(usize::try_from(many.len).unwrap_or(0));
-                for frame in &many.frames {
-                    joined.extend_from_slice(frame);
-                }
-                joined.extend_from_slice(&many.tail);
-                joined.freeze()
-            }
+            Frames::Many(many) => Bytes::from(many.joined()),
         }
     }
 }

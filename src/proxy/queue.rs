@@ -5,12 +5,12 @@
 
 use std::sync::Arc;
 
-use crate::body::Payload;
 use http::request::Parts;
 use http::{HeaderMap, Response, StatusCode};
 
 use super::{json_response, App, Refusal, ResponseBody};
 use crate::audit::{Decision, Outcome};
+use crate::body::Payload;
 use crate::config::Route;
 use crate::providers::Verified;
 use crate::replay::{ClaimToken, ReplayKey};
