@@ -132,7 +132,7 @@ impl Payload {
     }
 
     /// The bytes in order, one slice per frame: what a hash is fed.
-    pub fn chunks(&self) -> impl Iterator<Item = &[u8]> + Clone {
+    pub fn chunks(&self) -> impl Iterator<Item = &[u8]> {
         let (one, many) = match &self.0 {
             Frames::One(bytes) => (&bytes[..], None),
             Frames::Many(many) => (&[][..], Some(many)),

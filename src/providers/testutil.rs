@@ -88,8 +88,19 @@ pub(crate) fn run_at(
         public_url: "https://example.com/hook",
         now_ms,
     };
-    let pre = v.precheck(&req);
-    let full = verify_in_every_framing(v, &req, body);
+    precheck_and_verify(v, &req, body)
+}
+
+/// `precheck`, then `verify` of `body` in every framing, the way the pipeline
+/// runs them; the precheck must never reject a request that `verify`
+/// accepts, nor `verify` accept what the precheck refused.
+pub(crate) fn precheck_and_verify(
+    v: &SharedVerifier,
+    req: &Inbound<'_>,
+    body: &[u8],
+) -> Result<Verified, Rejection> {
+    let pre = v.precheck(req);
+    let full = verify_in_every_framing(v, req, body);
     if full.is_ok() {
         assert_eq!(pre, Ok(()), "precheck refused a valid request");
     }
@@ -117,7 +128,7 @@ fn framings(body: &[u8]) -> [Payload; 3] {
 
 /// `verify` of `body` in every framing: the verdict, and what it proves, must
 /// not depend on how the body arrived.
-pub(crate) fn verify_in_every_framing(
+fn verify_in_every_framing(
     v: &SharedVerifier,
     req: &Inbound<'_>,
     body: &[u8],

@@ -309,11 +309,12 @@ pub(crate) fn sign(
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::{headers, kind, secrets, verifier, Garbage};
+    use super::super::testutil::{headers, kind, precheck_and_verify, secrets, verifier, Garbage};
     use super::super::SharedVerifier;
     use super::*;
 
-    /// `precheck` + `verify` at a given URL and method.
+    /// `precheck` + `verify` (testutil::precheck_and_verify) at a given URL
+    /// and method.
     pub(super) fn run_at(
         v: &SharedVerifier,
         map: &HeaderMap,
@@ -331,12 +332,7 @@ mod tests {
             public_url: url,
             now_ms,
         };
-        let pre = v.precheck(&req);
-        let full = super::super::testutil::verify_in_every_framing(v, &req, body);
-        if full.is_ok() {
-            assert_eq!(pre, Ok(()));
-        }
-        full
+        precheck_and_verify(v, &req, body)
     }
 
     // Twilio SDK unit tests (twilio-python `tests/unit/test_request_validator.py`;
