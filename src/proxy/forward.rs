@@ -112,22 +112,16 @@ impl UpstreamClient {
         req: Request<Payload>,
         timeout: Duration,
     ) -> Result<Response<Incoming>, UpstreamError> {
-        // The exchange is built in the call, not bound to a local first: a
-        // local would stay in this future's state beside the copy the
-        // timeout holds, doubling what every request allocates and moves.
-        match tokio::time::timeout(timeout, self.exchange(req)).await {
+        let exchange = async {
+            if req.uri().scheme() == Some(&Scheme::HTTP) {
+                self.plain.send(req).await
+            } else {
+                self.client.request(req).await.map_err(|e| error_chain(&e))
+            }
+        };
+        match tokio::time::timeout(timeout, exchange).await {
             Err(_) => Err(UpstreamError::Timeout(timeout)),
             Ok(result) => result.map_err(UpstreamError::Unreachable),
-        }
-    }
-
-    /// One request and its response head, plain through the pool, TLS
-    /// through hyper-util's client.
-    async fn exchange(&self, req: Request<Payload>) -> Result<Response<Incoming>, String> {
-        if req.uri().scheme() == Some(&Scheme::HTTP) {
-            self.plain.send(req).await
-        } else {
-            self.client.request(req).await.map_err(|e| error_chain(&e))
         }
     }
 }

@@ -94,10 +94,7 @@ impl Http1Pool {
             let fresh = pooled.is_none();
             let mut sender = match pooled.take() {
                 Some(sender) => sender,
-                // Boxed: connecting is the rare path, and its futures
-                // (resolver, handshake) would otherwise enlarge every
-                // request's future, which each request allocates and moves.
-                None => Box::pin(self.connect(&authority)).await?,
+                None => self.connect(&authority).await?,
             };
             match sender.try_send_request(req).await {
                 Ok(resp) => {
