@@ -179,7 +179,7 @@ def report(results, extra):
             verdicts.append((f"p99 latency hookguard/nginx, {size//1024} KiB", f"{pr:.2f}", "<= 1.0", pr <= 1.0))
     # A system whose load generator was nearly saturated was measured at the
     # client's pace, not its own: say so next to the ratios it enters.
-    for (sysn, size), a in sorted(agg.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+    for (sysn, size), a in sorted(agg.items(), key=lambda item: (item[0][1], item[0][0])):
         if sysn in ("nginx", "hookguard") and a["wrk"] and med(a["wrk"]) >= CLIENT_BOUND_PCT:
             print(f"  note: {sysn} at {size//1024} KiB had wrk at {med(a['wrk']):.0f} % of a CPU: the client set "
                   f"its pace, so its requests/s are a lower bound and the {size//1024} KiB ratios lean "
