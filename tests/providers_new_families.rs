@@ -161,6 +161,35 @@ async fn twilio_sdk_vector_through_proxy() {
     .await;
 }
 
+// Twilio SharedKey signature (HMAC-SHA256, named by the settings header):
+// providers.md §4 Twilio, twilio-python 9.13.0 `compute_signature(...,
+// "HMAC_SHA256")` over the same request as above.
+#[tokio::test]
+async fn twilio_sharedkey_sha256_through_proxy() {
+    let body = b"CallSid=CA1234567890ABCDE&Caller=%2B14158675309&Digits=1234&From=%2B14158675309&To=%2B18005551212";
+    let tampered = b"CallSid=CA1234567890ABCDE&Caller=%2B14158675309&Digits=9999&From=%2B14158675309&To=%2B18005551212";
+    let h = own(&[
+        ("content-type", "application/x-www-form-urlencoded"),
+        (
+            "x-twilio-signature",
+            "033hgUJA9M/hXIZsYjwkerEP/DBm35nEri5FhCYjA5s=",
+        ),
+        (
+            "x-twilio-webhooks-signature-settings",
+            "key=webhooks_sharedkey_123,algorithm=HMAC_SHA256",
+        ),
+    ]);
+    cycle(
+        "twilio",
+        "/twilio?foo=1&bar=2",
+        &h,
+        body,
+        tampered,
+        "x-twilio-signature",
+    )
+    .await;
+}
+
 // Twilio SDK JSON variant: signature over the URL with bodySHA256.
 #[tokio::test]
 async fn twilio_json_body_hash_through_proxy() {

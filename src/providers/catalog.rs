@@ -701,12 +701,13 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         source: "@linear/sdk 98.0.0 webhooks (SDK source: Linear-Signature hex, webhookTimestamp within 60 s)",
     },
     // --- families: url, asymmetric, body fields, canonical ---
-    // Twilio: HMAC-SHA1 over URL + sorted form params (or URL with bodySHA256).
+    // Twilio: HMAC-SHA1 over URL + sorted form params (or URL with bodySHA256);
+    // HMAC-SHA256 over the same when signed with a SharedKey.
     Provider {
         name: "twilio",
         family: Family::Url(UrlScheme::Twilio),
         handshake: Handshake::None,
-        source: "twilio-python 9.13.0 request_validator.py (SDK source and unit-test vectors)",
+        source: "twilio-python 9.13.0 request_validator.py (SDK source and unit-test vectors); SharedKey HMAC-SHA256 also in twilio npm 6.3.1 webhooks.js",
     },
     // Square: HMAC-SHA256 over notification URL + body.
     Provider {

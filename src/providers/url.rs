@@ -2,7 +2,8 @@
 //! combined with the body, the method or a timestamp.
 //!
 //! Owns the four URL-bound schemes — Twilio (URL + sorted form parameters,
-//! or URL with `bodySHA256`), Square (URL + body), HubSpot v3 (method + URL +
+//! or URL with `bodySHA256`; HMAC-SHA1, or HMAC-SHA256 when the request
+//! names it in `X-Twilio-Webhooks-Signature-Settings`), Square (URL + body), HubSpot v3 (method + URL +
 //! body + timestamp) and Trello (body + URL) — and their `hookguard sign`
 //! counterpart. Does not own key handling or the constant-time comparison
 //! (`keys.rs`), nor how `public_url` is derived (the proxy does that).
@@ -30,7 +31,8 @@ use crate::config::{HmacAlgorithm, SignatureEncoding};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum UrlScheme {
     /// HMAC-SHA1 over URL + form params sorted by name (or URL with
-    /// `bodySHA256`); `X-Twilio-Signature`.
+    /// `bodySHA256`); `X-Twilio-Signature`. HMAC-SHA256 over the same bytes
+    /// when `X-Twilio-Webhooks-Signature-Settings` says `algorithm=HMAC_SHA256`.
     Twilio,
     /// HMAC-SHA256 over notification URL + body; `x-square-hmacsha256-signature`.
     Square,
@@ -41,6 +43,11 @@ pub(crate) enum UrlScheme {
 }
 
 const HUBSPOT_TS: &str = "x-hubspot-request-timestamp";
+
+/// Sent by Twilio with webhooks signed by a SharedKey:
+/// `key=<SharedKey sid>,algorithm=HMAC_SHA256`. Absent: the legacy Auth
+/// Token signature, HMAC-SHA1 (twilio-python 9.13.0, twilio-node 6.3.1).
+const TWILIO_SETTINGS: &str = "x-twilio-webhooks-signature-settings";
 
 impl UrlScheme {
     fn algorithm(self) -> HmacAlgorithm {
@@ -73,7 +80,10 @@ impl UrlScheme {
     pub(crate) fn info(self, name: &'static str) -> ProviderInfo {
         let (headers, signed) = match self {
             Self::Twilio => (
-                format!("{}: <base64>", self.header()),
+                format!(
+                    "{}: <base64>[, {TWILIO_SETTINGS}: key=<sid>,algorithm=HMAC_SHA256]",
+                    self.header()
+                ),
                 "{url}{name}{value}... (form params sorted by name) | {url} incl. bodySHA256=<hex sha256 of {body}>",
             ),
             Self::Square => (format!("{}: <base64>", self.header()), "{url}{body}"),
@@ -85,7 +95,10 @@ impl UrlScheme {
         };
         ProviderInfo {
             name,
-            algorithm: common::algorithm_name(self.algorithm()),
+            algorithm: match self {
+                Self::Twilio => "HMAC-SHA1 | HMAC-SHA256",
+                _ => common::algorithm_name(self.algorithm()),
+            },
             headers,
             signed: signed.into(),
             tolerance: common::tolerance_text((self == Self::HubSpotV3).then(|| self.tolerance())),
@@ -154,6 +167,10 @@ pub(crate) struct UrlVerifier {
     provider: &'static str,
     scheme: UrlScheme,
     keys: KeyRing,
+    /// Twilio only: the same secrets as HMAC-SHA256 keys, for requests whose
+    /// settings header names that algorithm (a SharedKey secret is
+    /// configured in `secrets` like an Auth Token).
+    sha256_keys: Option<(HeaderName, KeyRing)>,
     header: HeaderName,
     timestamp: Option<HeaderName>,
     tolerance: Tolerance,
@@ -170,6 +187,13 @@ impl UrlVerifier {
             provider,
             scheme,
             keys: KeyRing::utf8(params.secrets, scheme.algorithm())?,
+            sha256_keys: match scheme {
+                UrlScheme::Twilio => Some((
+                    header_name("provider", TWILIO_SETTINGS)?,
+                    KeyRing::utf8(params.secrets, HmacAlgorithm::Sha256)?,
+                )),
+                _ => None,
+            },
             header: header_name("provider", scheme.header())?,
             timestamp: match scheme {
                 UrlScheme::HubSpotV3 => Some(header_name("provider", HUBSPOT_TS)?),
@@ -179,19 +203,56 @@ impl UrlVerifier {
         })
     }
 
-    /// Signature (decoded) and timestamp (raw, empty if unsigned).
-    fn head<'h>(&self, headers: &'h HeaderMap) -> Result<(Sig, &'h [u8]), Rejection> {
+    /// Signature (decoded), timestamp (raw, empty if unsigned) and the keys
+    /// of the algorithm the request was signed with.
+    fn head<'h>(&self, headers: &'h HeaderMap) -> Result<(Sig, &'h [u8], &KeyRing), Rejection> {
         let raw = header_bytes(headers, &self.header)?;
         let ts = match &self.timestamp {
             Some(name) => header_bytes(headers, name)?,
             None => &[],
         };
-        let sig = decode_signature(raw, SignatureEncoding::Base64, self.keys.tag_len()).map_err(
-            |why| Rejection::InvalidSignature {
-                detail: format!("header {:?}: {why}", self.header),
-            },
-        )?;
-        Ok((sig, ts))
+        let keys = self.keys_for(headers)?;
+        let sig =
+            decode_signature(raw, SignatureEncoding::Base64, keys.tag_len()).map_err(|why| {
+                Rejection::InvalidSignature {
+                    detail: format!("header {:?}: {why}", self.header),
+                }
+            })?;
+        Ok((sig, ts, keys))
+    }
+
+    /// Twilio: the algorithm named in the signature-settings header, read as
+    /// twilio-python's `get_signature_algorithm` does (the first
+    /// `algorithm=` item of a comma-separated list, case-insensitive value;
+    /// no header or no such item: HMAC-SHA1). An algorithm the SDKs do not
+    /// know fails verification, as in the SDKs. The header is not signed,
+    /// but both choices are HMACs keyed with the route's secrets, so
+    /// choosing one for a forger gains nothing.
+    fn keys_for(&self, headers: &HeaderMap) -> Result<&KeyRing, Rejection> {
+        let Some((name, sha256_keys)) = &self.sha256_keys else {
+            return Ok(&self.keys);
+        };
+        let Some(value) = headers.get(name) else {
+            return Ok(&self.keys);
+        };
+        let unsupported = |what: &str| Rejection::InvalidSignature {
+            detail: format!(
+                "header {name:?}: {what} (expected algorithm=HMAC_SHA1 or HMAC_SHA256)"
+            ),
+        };
+        let text = value
+            .to_str()
+            .map_err(|_| unsupported("not visible ASCII"))?;
+        let algorithm = text.split(',').find_map(|item| {
+            let (key, value) = item.split_once('=')?;
+            (key.trim() == "algorithm" && !value.trim().is_empty()).then(|| value.trim())
+        });
+        match algorithm {
+            None => Ok(&self.keys),
+            Some(a) if a.eq_ignore_ascii_case("HMAC_SHA1") => Ok(&self.keys),
+            Some(a) if a.eq_ignore_ascii_case("HMAC_SHA256") => Ok(sha256_keys),
+            Some(a) => Err(unsupported(&format!("unsupported algorithm {a:?}"))),
+        }
     }
 
     fn check_time(&self, ts: &[u8], now_ms: i64) -> Result<(), Rejection> {
@@ -207,6 +268,7 @@ impl UrlVerifier {
     fn match_urls(
         &self,
         req: &Inbound<'_>,
+        keys: &KeyRing,
         body: &[u8],
         ts: &[u8],
         sig: &Sig,
@@ -214,7 +276,7 @@ impl UrlVerifier {
         let method = req.method.as_str();
         let first = message(self.scheme, req.public_url, method, body, ts);
         let result = match_one(
-            &self.keys,
+            keys,
             req.now_ms,
             &Signed::new(BODY, SignedBody::Slice(&first), &[], &[]),
             sig,
@@ -226,7 +288,7 @@ impl UrlVerifier {
             Some(url) => {
                 let alt = message(self.scheme, &url, method, body, ts);
                 match_one(
-                    &self.keys,
+                    keys,
                     req.now_ms,
                     &Signed::new(BODY, SignedBody::Slice(&alt), &[], &[]),
                     sig,
@@ -248,15 +310,15 @@ impl Verifier for UrlVerifier {
     }
 
     fn precheck(&self, req: &Inbound<'_>) -> Result<(), Rejection> {
-        let (_, ts) = self.head(req.headers)?;
+        let (_, ts, _) = self.head(req.headers)?;
         self.check_time(ts, req.now_ms)
     }
 
     fn verify(&self, req: &Inbound<'_>, body: &Payload) -> Result<Verified, Rejection> {
         let body = body.contiguous();
         let body = &body[..];
-        let (sig, ts) = self.head(req.headers)?;
-        let secret_index = self.match_urls(req, body, ts, &sig)?;
+        let (sig, ts, keys) = self.head(req.headers)?;
+        let secret_index = self.match_urls(req, keys, body, ts, &sig)?;
         self.check_time(ts, req.now_ms)?;
         if self.scheme == UrlScheme::Twilio {
             if let Some(expected) = body_sha256_param(req.public_url) {
@@ -382,6 +444,105 @@ mod tests {
         let h = headers(&[("X-Twilio-Signature", b"a9nBmqA0ju/hNViExpshrM61xv4=")]);
         assert!(run_at(&v, &h, body, url, "POST", 0).is_ok());
         // The URL still verifies but the body no longer matches its hash.
+        let r = run_at(
+            &v,
+            &h,
+            br#"{"property": "value", "boolean": false}"#,
+            url,
+            "POST",
+            0,
+        );
+        assert!(format!("{r:?}").contains("bodySHA256"), "{r:?}");
+    }
+
+    // HMAC-SHA256 (SharedKey) signatures: providers.md §4 Twilio gives the
+    // first one (twilio-python 9.13.0 `compute_signature(..., "HMAC_SHA256")`,
+    // key 12345); the :443 and JSON ones were computed with the same SDK
+    // release, and its `validate(..., "HMAC_SHA256")` accepts each.
+    const TW_SETTINGS: &str = "x-twilio-webhooks-signature-settings";
+    const TW_SHA256: &[u8] = b"033hgUJA9M/hXIZsYjwkerEP/DBm35nEri5FhCYjA5s=";
+
+    #[test]
+    fn twilio_sharedkey_sha256_sdk_vectors() {
+        let v = verifier("twilio", &secrets(&["12345"]));
+        let settings = |value: &'static [u8]| {
+            headers(&[("X-Twilio-Signature", TW_SHA256), (TW_SETTINGS, value)])
+        };
+        let h = settings(b"key=webhooks_sharedkey_123,algorithm=HMAC_SHA256");
+        assert!(run_at(&v, &h, TW_FORM, TW_URL, "POST", 0).is_ok());
+        // Read as the SDK reads it: spaces around items, any case of the value.
+        for value in [
+            &b"algorithm=hmac_sha256"[..],
+            b" key = k1 , algorithm = HMAC_SHA256 ",
+            b"algorithm=,algorithm=HMAC_SHA256",
+        ] {
+            assert!(run_at(&v, &settings(value), TW_FORM, TW_URL, "POST", 0).is_ok());
+        }
+        // Without the header (or with HMAC_SHA1 named) the tag is read as
+        // SHA-1: 32 bytes is the wrong length.
+        let bare = headers(&[("X-Twilio-Signature", TW_SHA256)]);
+        let sha1 = settings(b"key=k,algorithm=HMAC_SHA1");
+        for h in [&bare, &sha1] {
+            let r = run_at(&v, h, TW_FORM, TW_URL, "POST", 0);
+            assert!(format!("{r:?}").contains("expected 20"), "{r:?}");
+        }
+        // A SHA-1 signature with the SHA-256 header does not verify either.
+        let mismatch = headers(&[
+            ("X-Twilio-Signature", b"RSOYDt4T1cUTdK1PDd93/VVr8B8="),
+            (TW_SETTINGS, b"algorithm=HMAC_SHA256"),
+        ]);
+        assert_eq!(
+            kind(&run_at(&v, &mismatch, TW_FORM, TW_URL, "POST", 0)),
+            "invalid"
+        );
+        // An algorithm the SDKs do not know fails, as it does there.
+        let r = run_at(
+            &v,
+            &settings(b"algorithm=HMAC_SHA512"),
+            TW_FORM,
+            TW_URL,
+            "POST",
+            0,
+        );
+        assert!(format!("{r:?}").contains("unsupported algorithm"), "{r:?}");
+        // Tampered parameter, and the port variants.
+        let tampered = b"CallSid=CA1234567890ABCDE&Caller=%2B14158675309&Digits=1235&From=%2B14158675309&To=%2B18005551212";
+        assert_eq!(
+            kind(&run_at(&v, &h, tampered, TW_URL, "POST", 0)),
+            "invalid"
+        );
+        let with_port = "https://mycompany.com:443/myapp.php?foo=1&bar=2";
+        assert!(run_at(&v, &h, TW_FORM, with_port, "POST", 0).is_ok());
+        let h443 = headers(&[
+            (
+                "X-Twilio-Signature",
+                b"grxRoa/VNtXxd524NGLxIdev83nh23xhrRUVm50Umq4=",
+            ),
+            (TW_SETTINGS, b"algorithm=HMAC_SHA256"),
+        ]);
+        assert!(run_at(&v, &h443, TW_FORM, TW_URL, "POST", 0).is_ok());
+    }
+
+    #[test]
+    fn twilio_sharedkey_sha256_json_body_hash() {
+        let v = verifier("twilio", &secrets(&["an-auth-token", "12345"]));
+        let body = br#"{"property": "value", "boolean": true}"#;
+        let url = "https://mycompany.com/myapp.php?foo=1&bar=2&bodySHA256=0a1ff7634d9ab3b95db5c9a2dfe9416e41502b283a80c7cf19632632f96e6620";
+        let h = headers(&[
+            (
+                "X-Twilio-Signature",
+                b"+UOCWf84gdgo/5Hpg4m5/EgKnJA2/TbOw5sPNVr3bPk=",
+            ),
+            (
+                TW_SETTINGS,
+                b"key=webhooks_sharedkey_123,algorithm=HMAC_SHA256",
+            ),
+        ]);
+        // The SharedKey secret is the second configured secret.
+        assert_eq!(
+            run_at(&v, &h, body, url, "POST", 0).unwrap().secret_index,
+            1
+        );
         let r = run_at(
             &v,
             &h,
@@ -530,6 +691,11 @@ mod tests {
                 let mut h = HeaderMap::new();
                 h.insert("x-twilio-signature", hv.clone());
                 let _ = run_at(&v, &h, &body, &url, "POST", 0);
+                let settings = g.value(b"key=k1,algorithm=HMAC_SHA256");
+                if let Ok(sv) = http::HeaderValue::from_bytes(&settings) {
+                    h.insert(TW_SETTINGS, sv);
+                    let _ = run_at(&v, &h, &body, &url, "POST", 0);
+                }
                 h.insert("x-hubspot-signature-v3", hv.clone());
                 h.insert("x-hubspot-request-timestamp", hv);
                 let _ = run_at(&hs, &h, &body, &url, "POST", 0);
