@@ -85,7 +85,8 @@ TARGET="$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps | python3 -c
 
 # --- upstream -----------------------------------------------------------------
 "$TARGET/examples/bench_upstream" 127.0.0.1:0 >"$WORK/upstream.out" 2>&1 &
-PIDS+=($!)
+UP_PID=$!
+PIDS+=("$UP_PID")
 for _ in $(seq 500); do grep -q '^listening' "$WORK/upstream.out" && break; sleep 0.01; done
 UP_ADDR="$(awk '/^listening/ { print $2 }' "$WORK/upstream.out")"
 [ -n "$UP_ADDR" ] || { log "upstream did not start"; cat "$WORK/upstream.out" >&2; exit 1; }
@@ -271,6 +272,7 @@ for SIZE in 1024 65536; do
       start_system "$SYSTEM"
       before="$(upstream_count)"
       cpu0="$(cpu_ticks "$PID")"
+      up0="$(cpu_ticks "$UP_PID")"
       timeout $((DURATION + 60)) wrk -t1 -c"$CONNS" -d"${DURATION}s" --timeout 10s \
         -s "$ROOT/bench/wrk/signed.lua" "http://127.0.0.1:$PORT$ROUTE" -- "$WORK/requests.txt" \
         "$WORK/body-$SIZE.json" >"$WORK/wrk.out" &
@@ -293,6 +295,7 @@ for SIZE in 1024 65536; do
         [ "$acked" -eq "$requests" ] || { log "$SYSTEM: $acked of $requests answers were 202"; non2xx=$((non2xx + 1)); }
       fi
       cpu1="$(cpu_ticks "$PID")"
+      up1="$(cpu_ticks "$UP_PID")"
       sleep 0.5   # let in-flight requests that wrk stopped waiting for settle
       after="$(upstream_count)"
       reached=$((after - before))
@@ -309,8 +312,10 @@ for SIZE in 1024 65536; do
       # CPU time the system under test spent per request (all its threads):
       # steadier than req/s when other work shares the machine.
       cpu_us=$(( (cpu1 - cpu0) * 1000000 / CLK_TCK / (requests > 0 ? requests : 1) ))
-      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$SYSTEM" "$SIZE" "$ROUND" "$rps" "$p50_us" \
-        "$p99_us" "$requests" "$reached" "$(vm "$PID" VmHWM)" "$cpu_us" "$ok" "$drain_ms" "$client_pct" >>"$RESULTS"
+      # The upstream's share: the same work whichever proxy is in front.
+      up_us=$(( (up1 - up0) * 1000000 / CLK_TCK / (requests > 0 ? requests : 1) ))
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$SYSTEM" "$SIZE" "$ROUND" "$rps" "$p50_us" \
+        "$p99_us" "$requests" "$reached" "$(vm "$PID" VmHWM)" "$cpu_us" "$ok" "$drain_ms" "$client_pct" "$up_us" >>"$RESULTS"
       log "$(printf '%-15s %6s B round %s: %6s req/s  p50 %6s us  p99 %6s us  cpu %4s us/req  wrk %3s %%  %s' \
         "$SYSTEM" "$SIZE" "$ROUND" "$rps" "$p50_us" "$p99_us" "$cpu_us" "$client_pct" "$ok")"
       stop_system
@@ -339,6 +344,9 @@ nginx_idle_rss_kib=$NGINX_IDLE_KIB
 idle=$IDLE_LINE
 replay=$REPLAY_LINE
 log_lines=hookguard $HG_LOG_LINES, nginx access log $NGINX_LOG_LINES
+cpus=$(nproc)
+hmac_us_1024=$("${TOOLS[@]}" hmac 1024)
+hmac_us_65536=$("${TOOLS[@]}" hmac 65536)
 EXTRA
 echo
 echo "hookguard bench: wrk -t1 -c$CONNS -d${DURATION}s, $ROUNDS rounds (in each: nginx, floor, hookguard[, hookguard-redis, hookguard-queue]), $(nproc) CPUs, $(uname -sr)"

@@ -8,6 +8,8 @@
                                               accepted connection>', leave it running
   tools.py idle PORT PID CONNS                hold CONNS keep-alive connections, print the PID's RSS
   tools.py get URL                            print the body of a GET (the upstream's /count)
+  tools.py hmac SIZE                          print the CPU us of one HMAC-SHA256 of SIZE bytes here
+                                              (OpenSSL through hashlib: this CPU's SHA-256 speed)
   tools.py report RESULTS EXTRA               print the tables (medians, ratios, targets)
 
 Every loop is bounded by a count or a deadline.
@@ -131,8 +133,72 @@ async def idle(port, pid, conns):
 CLIENT_BOUND_PCT = 85
 
 
+def hmac_cost_us(size):
+    """CPU time of one HMAC-SHA256 of `size` bytes on this CPU, in us.
+
+    hashlib hands the bytes to OpenSSL, whose SHA-256 uses the CPU's SHA
+    extensions where it has them, as ring does: the machine's floor for the
+    one piece of work a verifying proxy cannot skip. Python's per-call cost
+    is taken out: the rate per byte comes from two long inputs (best of 9),
+    and one HMAC hashes the message plus three 64-byte blocks (key pads and
+    the inner digest).
+    """
+    key, small, large = b"k" * 32, b"x" * (1 << 16), b"x" * (1 << 20)
+
+    def best(data, reps):
+        fastest = float("inf")
+        for _ in range(9):
+            t0 = time.process_time()
+            for _ in range(reps):
+                hmac.digest(key, data, "sha256")
+            fastest = min(fastest, (time.process_time() - t0) / reps)
+        return fastest
+
+    per_byte = (best(large, 20) - best(small, 320)) / (len(large) - len(small))
+    return (size + 3 * 64) * per_byte * 1e6
+
+
+def cpu_budget(agg, kv, med):
+    """Per request CPU of every process on the machine, and what it allows.
+
+    wrk, the upstream and the proxy share the CPUs, so a proxy can serve at
+    most CPUs / (its us + wrk's us + the upstream's us) requests per second,
+    however it spreads its work over threads. The last row of each size puts
+    hookguard at its lower bound (the floor plus one HMAC of the body, with
+    the cheapest client and upstream cost measured at that size).
+    """
+    cpus = int(kv.get("cpus", 0))
+    if not cpus:
+        return
+    print()
+    print(f"CPU budget per request ({cpus} CPUs shared by wrk, the upstream and the proxy; wrk's us from")
+    print("its sampled share; ceiling = CPUs x 1e6 / all, the most requests/s the machine has CPU for):")
+    print("  | system                      | body   | proxy us | wrk us | upstream us | all us | ceiling req/s | measured req/s |")
+    print("  |-----------------------------|--------|---------:|-------:|------------:|-------:|--------------:|---------------:|")
+    for size in sorted({k[1] for k in agg}):
+        costs = {}
+        for sysn in ("nginx", "floor", "hookguard"):
+            a = agg.get((sysn, size))
+            if a and a["wrk"] and a["up"]:
+                wrk_us = med(a["wrk"]) * 1e4 / med(a["rps"])
+                costs[sysn] = (med(a["cpu"]), wrk_us, med(a["up"]), med(a["rps"]))
+        rows = [(sysn, *c) for sysn, c in costs.items()]
+        hmac_us = float(kv.get(f"hmac_us_{size}", 0))
+        if "floor" in costs and hmac_us and len(costs) > 1:
+            rows.append(("hookguard bound: floor+HMAC", costs["floor"][0] + hmac_us,
+                         min(c[1] for c in costs.values()), min(c[2] for c in costs.values()), None))
+        for sysn, proxy, wrk_us, up, rps in rows:
+            total = proxy + wrk_us + up
+            measured = f"{rps:>14.0f}" if rps is not None else f"{'-':>14}"
+            print(f"  | {sysn:<27} | {size//1024:>2} KiB | {proxy:>8.1f} | {wrk_us:>6.1f} | {up:>11.1f} | "
+                  f"{total:>6.1f} | {cpus * 1e6 / total:>13.0f} | {measured} |")
+        if hmac_us:
+            print(f"  (one HMAC-SHA256 of {size//1024} KiB: {hmac_us:.1f} us on this CPU)")
+
+
 def report(results, extra):
-    # Columns: system body round req/s p50 p99 2xx upstream VmHWM cpu check drain_ms wrk_cpu_pct.
+    # Columns: system body round req/s p50 p99 2xx upstream VmHWM cpu check drain_ms wrk_cpu_pct
+    # upstream_cpu_us.
     rows = [l.rstrip("\n").split("\t") for l in open(results) if l.strip()]
     kv = dict(l.rstrip("\n").split("=", 1) for l in open(extra) if "=" in l)
     med = statistics.median
@@ -140,15 +206,16 @@ def report(results, extra):
     print("per run:")
     print(f"  {'system':<16}{'body':>7}{'round':>6}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
           f"{'2xx':>9}{'upstream':>10}{'VmHWM MiB':>11}{'CPU us/req':>12}{'drain s':>9}{'wrk CPU %':>11}  check")
-    for sysn, size, rnd, rps, p50, p99, req, reached, hwm, cpu, ok, drain, wrk in rows:
+    for sysn, size, rnd, rps, p50, p99, req, reached, hwm, cpu, ok, drain, wrk, _ in rows:
         print(f"  {sysn:<16}{int(size)//1024:>5}Ki{rnd:>6}{int(rps):>9}{int(p50)/1000:>9.2f}"
               f"{int(p99)/1000:>9.2f}{int(req):>9}{int(reached):>10}{int(hwm)/1024:>11.1f}"
               f"{int(cpu):>12}{int(drain)/1000:>9.1f}{wrk:>11}  {ok}")
     agg = {}
-    for sysn, size, _, rps, p50, p99, req, reached, hwm, cpu, ok, drain, wrk in rows:
+    for sysn, size, _, rps, p50, p99, req, reached, hwm, cpu, ok, drain, wrk, up in rows:
         a = agg.setdefault((sysn, int(size)),
                            {"rps": [], "p50": [], "p99": [], "hwm": [], "cpu": [], "drain": [],
-                            "wrk": [], "req": 0, "reached": 0, "ok": True})
+                            "wrk": [], "up": [], "req": 0, "reached": 0, "ok": True})
+        a["up"].append(int(up))
         if wrk.isdigit():
             a["wrk"].append(int(wrk))
         a["rps"].append(int(rps)); a["p50"].append(int(p50)); a["p99"].append(int(p99))
@@ -195,6 +262,7 @@ def report(results, extra):
             if f and n and h:
                 print(f"  | {size//1024:>2} KiB | {med(f['rps']):>11.0f} | {med(f['rps'])/med(n['rps']):>17.2f} | "
                       f"{med(f['cpu']):>16.0f} | {med(h['cpu']) - med(f['cpu']):>28.0f} |")
+    cpu_budget(agg, kv, med)
     variants = [("hookguard", "memory", "forward"), ("hookguard-redis", "redis", "forward"),
                 ("hookguard-queue", "memory", "queue")]
     if any((v[0], 1024) in agg for v in variants[1:]):
@@ -261,6 +329,8 @@ def main():
         asyncio.run(idle(int(a[1]), int(a[2]), int(a[3])))
     elif cmd == "report":
         report(a[1], a[2])
+    elif cmd == "hmac":
+        print(f"{hmac_cost_us(int(a[1])):.2f}")
     elif cmd == "get":
         with urllib.request.urlopen(a[1], timeout=10) as r:
             print(r.read().decode())
