@@ -141,24 +141,31 @@ async fn expect_stale(path: &str, h: &[(String, String)], body: &[u8]) {
 
 // --- URL-bound ---
 
+// Twilio SDK unit-test request (twilio-python test_request_validator.py).
+const TWILIO_FORM: &[u8] = b"CallSid=CA1234567890ABCDE&Caller=%2B14158675309&Digits=1234&From=%2B14158675309&To=%2B18005551212";
+const TWILIO_FORM_TAMPERED: &[u8] = b"CallSid=CA1234567890ABCDE&Caller=%2B14158675309&Digits=9999&From=%2B14158675309&To=%2B18005551212";
+
+/// The Twilio form request through the proxy, signed as `h` says.
+async fn twilio_form_cycle(h: &[(String, String)]) {
+    cycle(
+        "twilio",
+        "/twilio?foo=1&bar=2",
+        h,
+        TWILIO_FORM,
+        TWILIO_FORM_TAMPERED,
+        "x-twilio-signature",
+    )
+    .await;
+}
+
 // Twilio SDK unit-test vector (twilio-python test_request_validator.py).
 #[tokio::test]
 async fn twilio_sdk_vector_through_proxy() {
-    let body = b"CallSid=CA1234567890ABCDE&Caller=%2B14158675309&Digits=1234&From=%2B14158675309&To=%2B18005551212";
-    let tampered = b"CallSid=CA1234567890ABCDE&Caller=%2B14158675309&Digits=9999&From=%2B14158675309&To=%2B18005551212";
     let h = own(&[
         ("content-type", "application/x-www-form-urlencoded"),
         ("x-twilio-signature", "RSOYDt4T1cUTdK1PDd93/VVr8B8="),
     ]);
-    cycle(
-        "twilio",
-        "/twilio?foo=1&bar=2",
-        &h,
-        body,
-        tampered,
-        "x-twilio-signature",
-    )
-    .await;
+    twilio_form_cycle(&h).await;
 }
 
 // Twilio SharedKey signature (HMAC-SHA256, named by the settings header):
@@ -166,8 +173,6 @@ async fn twilio_sdk_vector_through_proxy() {
 // "HMAC_SHA256")` over the same request as above.
 #[tokio::test]
 async fn twilio_sharedkey_sha256_through_proxy() {
-    let body = b"CallSid=CA1234567890ABCDE&Caller=%2B14158675309&Digits=1234&From=%2B14158675309&To=%2B18005551212";
-    let tampered = b"CallSid=CA1234567890ABCDE&Caller=%2B14158675309&Digits=9999&From=%2B14158675309&To=%2B18005551212";
     let h = own(&[
         ("content-type", "application/x-www-form-urlencoded"),
         (
@@ -179,15 +184,7 @@ async fn twilio_sharedkey_sha256_through_proxy() {
             "key=webhooks_sharedkey_123,algorithm=HMAC_SHA256",
         ),
     ]);
-    cycle(
-        "twilio",
-        "/twilio?foo=1&bar=2",
-        &h,
-        body,
-        tampered,
-        "x-twilio-signature",
-    )
-    .await;
+    twilio_form_cycle(&h).await;
 }
 
 // Twilio SDK JSON variant: signature over the URL with bodySHA256.

@@ -401,6 +401,10 @@ mod tests {
     // providers.md §4 Twilio, reproduced there with twilio 9.13.0).
     const TW_URL: &str = "https://mycompany.com/myapp.php?foo=1&bar=2";
     const TW_FORM: &[u8] = b"CallSid=CA1234567890ABCDE&Caller=%2B14158675309&Digits=1234&From=%2B14158675309&To=%2B18005551212";
+    const TW_FORM_TAMPERED: &[u8] = b"CallSid=CA1234567890ABCDE&Caller=%2B14158675309&Digits=1235&From=%2B14158675309&To=%2B18005551212";
+    const TW_JSON: &[u8] = br#"{"property": "value", "boolean": true}"#;
+    const TW_JSON_TAMPERED: &[u8] = br#"{"property": "value", "boolean": false}"#;
+    const TW_JSON_URL: &str = "https://mycompany.com/myapp.php?foo=1&bar=2&bodySHA256=0a1ff7634d9ab3b95db5c9a2dfe9416e41502b283a80c7cf19632632f96e6620";
 
     #[test]
     fn twilio_sdk_vectors_with_and_without_port() {
@@ -418,7 +422,7 @@ mod tests {
         assert!(run_at(&v, &h443, TW_FORM, TW_URL, "POST", 0).is_ok());
         assert!(run_at(&v, &h443, TW_FORM, with_port, "POST", 0).is_ok());
         // Tampered parameter, other URL, wrong token.
-        let tampered = b"CallSid=CA1234567890ABCDE&Caller=%2B14158675309&Digits=1235&From=%2B14158675309&To=%2B18005551212";
+        let tampered = TW_FORM_TAMPERED;
         assert_eq!(
             kind(&run_at(&v, &h, tampered, TW_URL, "POST", 0)),
             "invalid"
@@ -439,19 +443,10 @@ mod tests {
     #[test]
     fn twilio_json_body_hash() {
         let v = verifier("twilio", &secrets(&["12345"]));
-        let body = br#"{"property": "value", "boolean": true}"#;
-        let url = "https://mycompany.com/myapp.php?foo=1&bar=2&bodySHA256=0a1ff7634d9ab3b95db5c9a2dfe9416e41502b283a80c7cf19632632f96e6620";
         let h = headers(&[("X-Twilio-Signature", b"a9nBmqA0ju/hNViExpshrM61xv4=")]);
-        assert!(run_at(&v, &h, body, url, "POST", 0).is_ok());
+        assert!(run_at(&v, &h, TW_JSON, TW_JSON_URL, "POST", 0).is_ok());
         // The URL still verifies but the body no longer matches its hash.
-        let r = run_at(
-            &v,
-            &h,
-            br#"{"property": "value", "boolean": false}"#,
-            url,
-            "POST",
-            0,
-        );
+        let r = run_at(&v, &h, TW_JSON_TAMPERED, TW_JSON_URL, "POST", 0);
         assert!(format!("{r:?}").contains("bodySHA256"), "{r:?}");
     }
 
@@ -506,7 +501,7 @@ mod tests {
         );
         assert!(format!("{r:?}").contains("unsupported algorithm"), "{r:?}");
         // Tampered parameter, and the port variants.
-        let tampered = b"CallSid=CA1234567890ABCDE&Caller=%2B14158675309&Digits=1235&From=%2B14158675309&To=%2B18005551212";
+        let tampered = TW_FORM_TAMPERED;
         assert_eq!(
             kind(&run_at(&v, &h, tampered, TW_URL, "POST", 0)),
             "invalid"
@@ -526,8 +521,6 @@ mod tests {
     #[test]
     fn twilio_sharedkey_sha256_json_body_hash() {
         let v = verifier("twilio", &secrets(&["an-auth-token", "12345"]));
-        let body = br#"{"property": "value", "boolean": true}"#;
-        let url = "https://mycompany.com/myapp.php?foo=1&bar=2&bodySHA256=0a1ff7634d9ab3b95db5c9a2dfe9416e41502b283a80c7cf19632632f96e6620";
         let h = headers(&[
             (
                 "X-Twilio-Signature",
@@ -540,17 +533,12 @@ mod tests {
         ]);
         // The SharedKey secret is the second configured secret.
         assert_eq!(
-            run_at(&v, &h, body, url, "POST", 0).unwrap().secret_index,
+            run_at(&v, &h, TW_JSON, TW_JSON_URL, "POST", 0)
+                .unwrap()
+                .secret_index,
             1
         );
-        let r = run_at(
-            &v,
-            &h,
-            br#"{"property": "value", "boolean": false}"#,
-            url,
-            "POST",
-            0,
-        );
+        let r = run_at(&v, &h, TW_JSON_TAMPERED, TW_JSON_URL, "POST", 0);
         assert!(format!("{r:?}").contains("bodySHA256"), "{r:?}");
     }
 
