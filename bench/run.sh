@@ -345,8 +345,7 @@ idle=$IDLE_LINE
 replay=$REPLAY_LINE
 log_lines=hookguard $HG_LOG_LINES, nginx access log $NGINX_LOG_LINES
 cpus=$(nproc)
-hmac_us_1024=$("${TOOLS[@]}" hmac 1024)
-hmac_us_65536=$("${TOOLS[@]}" hmac 65536)
+$("${TOOLS[@]}" hmac 1024 65536)
 EXTRA
 echo
 echo "hookguard bench: wrk -t1 -c$CONNS -d${DURATION}s, $ROUNDS rounds (in each: nginx, floor, hookguard[, hookguard-redis, hookguard-queue]), $(nproc) CPUs, $(uname -sr)"

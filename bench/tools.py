@@ -8,8 +8,8 @@
                                               accepted connection>', leave it running
   tools.py idle PORT PID CONNS                hold CONNS keep-alive connections, print the PID's RSS
   tools.py get URL                            print the body of a GET (the upstream's /count)
-  tools.py hmac SIZE                          print the CPU us of one HMAC-SHA256 of SIZE bytes here
-                                              (OpenSSL through hashlib: this CPU's SHA-256 speed)
+  tools.py hmac SIZE...                       print 'hmac_us_<SIZE>=<CPU us of one HMAC-SHA256 of SIZE
+                                              bytes here>' (OpenSSL through hashlib: this CPU's SHA-256)
   tools.py report RESULTS EXTRA               print the tables (medians, ratios, targets)
 
 Every loop is bounded by a count or a deadline.
@@ -133,8 +133,8 @@ async def idle(port, pid, conns):
 CLIENT_BOUND_PCT = 85
 
 
-def hmac_cost_us(size):
-    """CPU time of one HMAC-SHA256 of `size` bytes on this CPU, in us.
+def hmac_costs_us(sizes):
+    """CPU time of one HMAC-SHA256 of each of `sizes` bytes on this CPU, in us.
 
     hashlib hands the bytes to OpenSSL, whose SHA-256 uses the CPU's SHA
     extensions where it has them, as ring does: the machine's floor for the
@@ -155,7 +155,7 @@ def hmac_cost_us(size):
         return fastest
 
     per_byte = (best(large, 20) - best(small, 320)) / (len(large) - len(small))
-    return (size + 3 * 64) * per_byte * 1e6
+    return {size: (size + 3 * 64) * per_byte * 1e6 for size in sizes}
 
 
 def cpu_budget(agg, kv, med):
@@ -330,7 +330,8 @@ def main():
     elif cmd == "report":
         report(a[1], a[2])
     elif cmd == "hmac":
-        print(f"{hmac_cost_us(int(a[1])):.2f}")
+        for size, us in hmac_costs_us([int(x) for x in a[1:]]).items():
+            print(f"hmac_us_{size}={us:.2f}")
     elif cmd == "get":
         with urllib.request.urlopen(a[1], timeout=10) as r:
             print(r.read().decode())

@@ -170,7 +170,7 @@ pub(crate) struct UrlVerifier {
     /// Twilio only: the same secrets as HMAC-SHA256 keys, for requests whose
     /// settings header names that algorithm (a SharedKey secret is
     /// configured in `secrets` like an Auth Token).
-    sha256_keys: Option<(HeaderName, KeyRing)>,
+    sha256_keys: Option<KeyRing>,
     header: HeaderName,
     timestamp: Option<HeaderName>,
     tolerance: Tolerance,
@@ -188,10 +188,7 @@ impl UrlVerifier {
             scheme,
             keys: KeyRing::utf8(params.secrets, scheme.algorithm())?,
             sha256_keys: match scheme {
-                UrlScheme::Twilio => Some((
-                    header_name("provider", TWILIO_SETTINGS)?,
-                    KeyRing::utf8(params.secrets, HmacAlgorithm::Sha256)?,
-                )),
+                UrlScheme::Twilio => Some(KeyRing::utf8(params.secrets, HmacAlgorithm::Sha256)?),
                 _ => None,
             },
             header: header_name("provider", scheme.header())?,
@@ -229,15 +226,15 @@ impl UrlVerifier {
     /// but both choices are HMACs keyed with the route's secrets, so
     /// choosing one for a forger gains nothing.
     fn keys_for(&self, headers: &HeaderMap) -> Result<&KeyRing, Rejection> {
-        let Some((name, sha256_keys)) = &self.sha256_keys else {
+        let Some(sha256_keys) = &self.sha256_keys else {
             return Ok(&self.keys);
         };
-        let Some(value) = headers.get(name) else {
+        let Some(value) = headers.get(TWILIO_SETTINGS) else {
             return Ok(&self.keys);
         };
         let unsupported = |what: &str| Rejection::InvalidSignature {
             detail: format!(
-                "header {name:?}: {what} (expected algorithm=HMAC_SHA1 or HMAC_SHA256)"
+                "header {TWILIO_SETTINGS:?}: {what} (expected algorithm=HMAC_SHA1 or HMAC_SHA256)"
             ),
         };
         let text = value
@@ -245,7 +242,8 @@ impl UrlVerifier {
             .map_err(|_| unsupported("not visible ASCII"))?;
         let algorithm = text.split(',').find_map(|item| {
             let (key, value) = item.split_once('=')?;
-            (key.trim() == "algorithm" && !value.trim().is_empty()).then(|| value.trim())
+            let value = value.trim();
+            (key.trim() == "algorithm" && !value.is_empty()).then_some(value)
         });
         match algorithm {
             None => Ok(&self.keys),
@@ -400,6 +398,7 @@ mod tests {
     // Twilio SDK unit tests (twilio-python `tests/unit/test_request_validator.py`;
     // providers.md §4 Twilio, reproduced there with twilio 9.13.0).
     const TW_URL: &str = "https://mycompany.com/myapp.php?foo=1&bar=2";
+    const TW_URL_443: &str = "https://mycompany.com:443/myapp.php?foo=1&bar=2";
     const TW_FORM: &[u8] = b"CallSid=CA1234567890ABCDE&Caller=%2B14158675309&Digits=1234&From=%2B14158675309&To=%2B18005551212";
     const TW_FORM_TAMPERED: &[u8] = b"CallSid=CA1234567890ABCDE&Caller=%2B14158675309&Digits=1235&From=%2B14158675309&To=%2B18005551212";
     const TW_JSON: &[u8] = br#"{"property": "value", "boolean": true}"#;
@@ -415,16 +414,14 @@ mod tests {
         let shuffled = b"To=%2B18005551212&Digits=1234&CallSid=CA1234567890ABCDE&From=%2B14158675309&Caller=%2B14158675309";
         assert!(run_at(&v, &h, shuffled, TW_URL, "POST", 0).is_ok());
         // The same signature verifies when the proxy sees the URL with :443.
-        let with_port = "https://mycompany.com:443/myapp.php?foo=1&bar=2";
-        assert!(run_at(&v, &h, TW_FORM, with_port, "POST", 0).is_ok());
+        assert!(run_at(&v, &h, TW_FORM, TW_URL_443, "POST", 0).is_ok());
         // And the SDK's :443 vector verifies against the port-less URL.
         let h443 = headers(&[("X-Twilio-Signature", b"kvajT1Ptam85bY51eRf/AJRuM3w=")]);
         assert!(run_at(&v, &h443, TW_FORM, TW_URL, "POST", 0).is_ok());
-        assert!(run_at(&v, &h443, TW_FORM, with_port, "POST", 0).is_ok());
+        assert!(run_at(&v, &h443, TW_FORM, TW_URL_443, "POST", 0).is_ok());
         // Tampered parameter, other URL, wrong token.
-        let tampered = TW_FORM_TAMPERED;
         assert_eq!(
-            kind(&run_at(&v, &h, tampered, TW_URL, "POST", 0)),
+            kind(&run_at(&v, &h, TW_FORM_TAMPERED, TW_URL, "POST", 0)),
             "invalid"
         );
         let other = "https://mycompany.com/myapp.php?foo=1&bar=3";
@@ -501,13 +498,11 @@ mod tests {
         );
         assert!(format!("{r:?}").contains("unsupported algorithm"), "{r:?}");
         // Tampered parameter, and the port variants.
-        let tampered = TW_FORM_TAMPERED;
         assert_eq!(
-            kind(&run_at(&v, &h, tampered, TW_URL, "POST", 0)),
+            kind(&run_at(&v, &h, TW_FORM_TAMPERED, TW_URL, "POST", 0)),
             "invalid"
         );
-        let with_port = "https://mycompany.com:443/myapp.php?foo=1&bar=2";
-        assert!(run_at(&v, &h, TW_FORM, with_port, "POST", 0).is_ok());
+        assert!(run_at(&v, &h, TW_FORM, TW_URL_443, "POST", 0).is_ok());
         let h443 = headers(&[
             (
                 "X-Twilio-Signature",
