@@ -1,10 +1,10 @@
-//! Several replicas sharing one Redis replay store (issue 6): two real
+//! Several replicas sharing one Redis replay store: two real
 //! hookguard instances, a real recording upstream and a real `redis-server`
 //! that each test starts on its own ephemeral loopback port (no 6379, no state
 //! shared between tests). Requests are signed test-side (Standard Webhooks).
 //!
-//! `.ci/run` installs `redis-server`; a machine without it fails these tests
-//! loudly rather than skipping them.
+//! `scripts/test.sh` (the test command) installs `redis-server`; `cargo test`
+//! on a machine without it fails these tests loudly rather than skipping them.
 
 mod common;
 
@@ -55,7 +55,7 @@ impl Redis {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("redis-server on PATH (.ci/run installs it)");
+            .expect("redis-server on PATH (scripts/test.sh installs it)");
         self.child = Some(child);
         let deadline = Instant::now() + PATIENCE;
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
