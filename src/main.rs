@@ -5,8 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use hookguard::cli::{Cli, Command, ConfigArg, SignArgs, VerifyArgs};
-use hookguard::providers::SignRequest;
+use hookguard::cli::{Cli, Command, ConfigArg};
 use hookguard::{config, runtime, telemetry, tools};
 
 fn main() -> ExitCode {
@@ -19,76 +18,24 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Spool(args) => ExitCode::from(hookguard::spool::ops::run(&args)),
-        Command::Sign(args) => report(sign(&args)),
-        Command::Verify(args) => report(verify(&args)),
+        Command::Sign(args) => report(tools::sign(&args)),
+        Command::Verify(args) => report(tools::verify(&args)),
     }
 }
 
-/// Prints an offline tool's result: stdout and 0, or stderr and 1.
-fn report(result: Result<String, String>) -> ExitCode {
+/// Prints an offline tool's result: stdout and 0, or stderr and the
+/// failure's exit status.
+fn report(result: Result<String, tools::Failure>) -> ExitCode {
     match result {
         Ok(text) => {
             print!("{text}");
             ExitCode::SUCCESS
         }
-        Err(text) => {
-            eprintln!("{}", text.trim_end());
-            ExitCode::from(1)
+        Err(failure) => {
+            eprintln!("{failure}");
+            ExitCode::from(failure.exit_code())
         }
     }
-}
-
-fn read_body(file: Option<&std::path::Path>) -> Result<Vec<u8>, String> {
-    use std::io::Read as _;
-    match file {
-        Some(p) if p.as_os_str() != "-" => {
-            std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
-        }
-        _ => {
-            let mut body = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut body)
-                .map_err(|e| format!("cannot read stdin: {e}"))?;
-            Ok(body)
-        }
-    }
-}
-
-fn sign(args: &SignArgs) -> Result<String, String> {
-    let secret = tools::read_secret(&args.secret)?;
-    let body = read_body(args.file.as_deref())?;
-    let req = SignRequest {
-        body: &body,
-        timestamp: args
-            .timestamp
-            .unwrap_or(hookguard::clock::unix_millis() / 1000),
-        id: args.id.as_deref(),
-        url: args.url.as_deref(),
-        method: "POST",
-    };
-    tools::sign_lines(&args.provider, secret.expose(), &req)
-}
-
-fn verify(args: &VerifyArgs) -> Result<String, String> {
-    let secrets = args
-        .secret
-        .iter()
-        .map(|s| tools::read_secret(s))
-        .collect::<Result<Vec<_>, _>>()?;
-    let tolerance = match &args.tolerance {
-        Some(t) => Some(config::parse_duration(t).map_err(|e| format!("--tolerance: {e}"))?),
-        None => None,
-    };
-    let body = read_body(args.file.as_deref())?;
-    tools::verify_report(&tools::VerifyInput {
-        provider: &args.provider,
-        secrets,
-        headers: &args.headers,
-        url: args.url.as_deref(),
-        tolerance,
-        body: &body,
-        now_ms: hookguard::clock::unix_millis(),
-    })
 }
 
 fn check(args: &ConfigArg) -> ExitCode {

@@ -1,11 +1,6 @@
-//! The offline tools behind `hookguard sign`, `verify` and `providers`:
-//! produce the headers a provider would send, check a captured request
-//! against a secret and explain exactly why it fails, and list the catalog.
-//!
-//! Owns the wording of those reports. Does not own any scheme logic: signing
-//! and verifying go through `providers::sign` / `providers::build`, so the
-//! tools check exactly what the proxy checks. Never prints a secret or a
-//! received signature.
+//! `hookguard verify`: checks a captured request the way the proxy would and,
+//! when it fails, explains why in one redacted line plus the body's
+//! fingerprint.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -15,18 +10,10 @@ use ring::digest;
 
 use crate::body::Payload;
 use crate::config::SecretEntry;
-use crate::providers::{self, BuildError, Inbound, ProviderParams, Rejection, SignRequest};
+use crate::providers::{self, Inbound, ProviderParams, Rejection};
 use crate::secret::Secret;
 
-/// The headers `provider` would send for `body`, as `Name: value` lines.
-pub fn sign_lines(provider: &str, secret: &[u8], req: &SignRequest<'_>) -> Result<String, String> {
-    let headers = providers::sign(provider, secret, req).map_err(|e| build_message(&e))?;
-    let mut out = String::new();
-    for (name, value) in headers {
-        let _ = writeln!(out, "{name}: {value}");
-    }
-    Ok(out)
-}
+use super::build_message;
 
 /// A captured request to check offline.
 #[derive(Debug, Clone)]
@@ -123,10 +110,6 @@ fn explain(r: &Rejection) -> String {
     }
 }
 
-fn build_message(e: &BuildError) -> String {
-    format!("cannot build the verifier: {e}")
-}
-
 fn body_fingerprint(body: &[u8]) -> String {
     let hash = digest::digest(&digest::SHA256, body);
     format!(
@@ -152,110 +135,9 @@ fn parse_headers(lines: &[String]) -> Result<HeaderMap, String> {
     Ok(map)
 }
 
-/// `hookguard providers` as an aligned text table.
-pub fn providers_table() -> String {
-    let rows = providers::describe_all();
-    let cols = |r: &providers::ProviderInfo| {
-        [
-            r.name.to_owned(),
-            r.family.to_owned(),
-            r.algorithm.to_owned(),
-            r.tolerance.clone(),
-            r.handshake.to_owned(),
-        ]
-    };
-    let head = ["NAME", "FAMILY", "ALGORITHM", "TOLERANCE", "HANDSHAKE"];
-    let mut width = head.map(str::len);
-    for r in &rows {
-        for (w, c) in width.iter_mut().zip(cols(r)) {
-            *w = (*w).max(c.len());
-        }
-    }
-    let mut out = String::new();
-    let line = |out: &mut String, cells: [String; 5]| {
-        for (i, c) in cells.iter().enumerate() {
-            let _ = write!(out, "{c:w$}  ", w = width[i]);
-        }
-        out.truncate(out.trim_end().len());
-        out.push('\n');
-    };
-    line(&mut out, head.map(str::to_owned));
-    for r in &rows {
-        line(&mut out, cols(r));
-        let _ = writeln!(out, "    headers: {}", r.headers);
-        let _ = writeln!(out, "    signed:  {}", r.signed);
-    }
-    out
-}
-
-/// The README's provider table (Markdown), generated from the catalog; a
-/// test keeps README.md identical to it.
-pub fn providers_markdown() -> String {
-    let mut out = String::from(
-        "| provider | algorithm | headers | signed | default tolerance | handshake | source |\n\
-         | --- | --- | --- | --- | --- | --- | --- |\n",
-    );
-    for r in providers::describe_all() {
-        let cell = |s: &str| s.replace('|', "\\|");
-        let _ = writeln!(
-            out,
-            "| `{}` | {} | `{}` | `{}` | {} | {} | {} |",
-            r.name,
-            cell(r.algorithm),
-            cell(&r.headers),
-            cell(&r.signed),
-            r.tolerance,
-            r.handshake,
-            cell(r.source)
-        );
-    }
-    out
-}
-
-/// Reads a `--secret` value: `env:NAME`, `file:PATH` (trailing newline
-/// trimmed) or the literal text, so secrets can stay out of shell history.
-pub fn read_secret(arg: &str) -> Result<Secret, String> {
-    if let Some(name) = arg.strip_prefix("env:") {
-        return std::env::var(name)
-            .map(Secret::new)
-            .map_err(|_| format!("environment variable {name} is not set"));
-    }
-    if let Some(path) = arg.strip_prefix("file:") {
-        let mut bytes =
-            std::fs::read(path).map_err(|e| format!("cannot read secret file {path}: {e}"))?;
-        while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-            bytes.pop();
-        }
-        return Ok(Secret::new(bytes));
-    }
-    Ok(Secret::new(arg.as_bytes().to_vec()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn readme_provider_table_is_generated_from_the_catalog() {
-        let readme = include_str!("../README.md");
-        let start = "<!-- providers:start -->\n";
-        let from = readme.find(start).expect("README has the start marker") + start.len();
-        let to = readme.find("<!-- providers:end -->").expect("end marker");
-        let table = providers_markdown();
-        if std::env::var_os("HOOKGUARD_BLESS").is_some() && readme[from..to] != table {
-            // `HOOKGUARD_BLESS=1 cargo test --lib readme` regenerates the table.
-            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
-            let fresh = format!("{}{table}{}", &readme[..from], &readme[to..]);
-            std::fs::write(path, fresh).expect("rewrite README.md");
-            return;
-        }
-        assert_eq!(
-            &readme[from..to],
-            table,
-            "README provider table is stale: regenerate it from tools::providers_markdown()"
-        );
-        assert_eq!(table.lines().count(), providers::names().len() + 2);
-    }
 
     #[test]
     fn verify_report_explains_and_fingerprints() {

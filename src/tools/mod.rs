@@ -1,0 +1,144 @@
+//! The offline tools behind `hookguard sign`, `verify` and `providers`:
+//! produce the headers a provider would send, check a captured request
+//! against a secret and explain exactly why it fails, and list the catalog.
+//!
+//! Owns the wording of those reports. Does not own any scheme logic: signing
+//! and verifying go through `providers::sign` / `providers::build`, so the
+//! tools check exactly what the proxy checks. Never prints a secret or a
+//! received signature.
+//!
+//! Layout: this module (the commands' entry points, secrets, bodies),
+//! `verify` (checking and explaining), `listing` (the provider tables).
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::cli::{SignArgs, VerifyArgs};
+use crate::config;
+use crate::providers::{self, BuildError, SignRequest};
+use crate::secret::Secret;
+
+mod listing;
+mod verify;
+
+pub use listing::{providers_markdown, providers_table};
+pub use verify::{verify_report, VerifyInput};
+
+/// Why an offline tool failed; decides the exit status.
+#[derive(Debug)]
+pub enum Failure {
+    /// The request does not verify, or an input is unusable: exit 1.
+    Tool(String),
+}
+
+impl Failure {
+    /// The process exit status for this failure.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Tool(_) => 1,
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Tool(text) => f.write_str(text.trim_end()),
+        }
+    }
+}
+
+impl From<String> for Failure {
+    fn from(text: String) -> Self {
+        Self::Tool(text)
+    }
+}
+
+/// `hookguard sign`: the header lines for the body in FILE (or stdin).
+pub fn sign(args: &SignArgs) -> Result<String, Failure> {
+    let secret = read_secret(&args.secret)?;
+    let body = read_body(args.file.as_deref())?;
+    let req = SignRequest {
+        body: &body,
+        timestamp: args
+            .timestamp
+            .unwrap_or(crate::clock::unix_millis().div_euclid(1000)),
+        id: args.id.as_deref(),
+        url: args.url.as_deref(),
+        method: "POST",
+    };
+    Ok(sign_lines(&args.provider, secret.expose(), &req)?)
+}
+
+/// `hookguard verify`: the success report, or the reason it fails.
+pub fn verify(args: &VerifyArgs) -> Result<String, Failure> {
+    let secrets = args
+        .secret
+        .iter()
+        .map(|s| read_secret(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let tolerance = match &args.tolerance {
+        Some(t) => Some(config::parse_duration(t).map_err(|e| format!("--tolerance: {e}"))?),
+        None => None,
+    };
+    let body = read_body(args.file.as_deref())?;
+    Ok(verify_report(&VerifyInput {
+        provider: &args.provider,
+        secrets,
+        headers: &args.headers,
+        url: args.url.as_deref(),
+        tolerance,
+        body: &body,
+        now_ms: crate::clock::unix_millis(),
+    })?)
+}
+
+/// The headers `provider` would send for `body`, as `Name: value` lines.
+pub fn sign_lines(provider: &str, secret: &[u8], req: &SignRequest<'_>) -> Result<String, String> {
+    let headers = providers::sign(provider, secret, req).map_err(|e| build_message(&e))?;
+    let mut out = String::new();
+    for (name, value) in headers {
+        let _ = writeln!(out, "{name}: {value}");
+    }
+    Ok(out)
+}
+
+fn build_message(e: &BuildError) -> String {
+    format!("cannot build the verifier: {e}")
+}
+
+/// The body from `file`, or stdin when it is `-` or absent.
+fn read_body(file: Option<&Path>) -> Result<Vec<u8>, String> {
+    use std::io::Read as _;
+    match file {
+        Some(p) if p.as_os_str() != "-" => {
+            std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
+        }
+        _ => {
+            let mut body = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut body)
+                .map_err(|e| format!("cannot read stdin: {e}"))?;
+            Ok(body)
+        }
+    }
+}
+
+/// Reads a `--secret` value: `env:NAME`, `file:PATH` (trailing newline
+/// trimmed) or the literal text, so secrets can stay out of shell history.
+pub fn read_secret(arg: &str) -> Result<Secret, String> {
+    if let Some(name) = arg.strip_prefix("env:") {
+        return std::env::var(name)
+            .map(Secret::new)
+            .map_err(|_| format!("environment variable {name} is not set"));
+    }
+    if let Some(path) = arg.strip_prefix("file:") {
+        let mut bytes =
+            std::fs::read(path).map_err(|e| format!("cannot read secret file {path}: {e}"))?;
+        while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+            bytes.pop();
+        }
+        return Ok(Secret::new(bytes));
+    }
+    Ok(Secret::new(arg.as_bytes().to_vec()))
+}
