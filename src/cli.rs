@@ -61,8 +61,19 @@ pub struct VerifyArgs {
     #[arg(long)]
     pub provider: String,
     /// A secret (repeat for rotation): literal, `env:NAME` or `file:PATH`.
-    #[arg(long, required = true)]
+    /// For a public-key scheme (Ed25519, ECDSA) the same as `--public-key`.
+    #[arg(
+        long,
+        value_name = "SECRET",
+        required_unless_present = "public_key",
+        allow_hyphen_values = true
+    )]
     pub secret: Vec<String>,
+    /// A public key of an asymmetric scheme (repeatable), as the provider
+    /// shows it: Discord 64 hex characters, SendGrid base64 DER, Standard
+    /// Webhooks `whpk_...`; literal, `env:NAME` or `file:PATH`.
+    #[arg(long = "public-key", value_name = "KEY", allow_hyphen_values = true)]
+    pub public_key: Vec<String>,
     /// A received header, `Name: value` (repeatable).
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
     pub headers: Vec<String>,

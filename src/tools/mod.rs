@@ -15,13 +15,18 @@ use std::path::Path;
 
 use crate::cli::{SignArgs, VerifyArgs};
 use crate::config;
-use crate::providers::{self, BuildError, SignRequest};
-use crate::secret::Secret;
+use crate::providers::{self, SignRequest};
 
+use crate::secret::Secret;
+use hints::KeyUse;
+
+mod hints;
 mod listing;
+mod target;
 mod verify;
 
 pub use listing::{providers_markdown, providers_table};
+pub use target::{uses_public_keys, Target};
 pub use verify::{verify_report, VerifyInput};
 
 /// Why an offline tool failed; decides the exit status.
@@ -72,22 +77,16 @@ pub fn sign(args: &SignArgs) -> Result<String, Failure> {
 
 /// `hookguard verify`: the success report, or the reason it fails.
 pub fn verify(args: &VerifyArgs) -> Result<String, Failure> {
-    let secrets = args
-        .secret
-        .iter()
-        .map(|s| read_secret(s))
-        .collect::<Result<Vec<_>, _>>()?;
     let tolerance = match &args.tolerance {
         Some(t) => Some(config::parse_duration(t).map_err(|e| format!("--tolerance: {e}"))?),
         None => None,
     };
+    let target = Target::from_flags(&args.provider, &args.secret, &args.public_key, tolerance)?;
     let body = read_body(args.file.as_deref())?;
     Ok(verify_report(&VerifyInput {
-        provider: &args.provider,
-        secrets,
+        target: &target,
         headers: &args.headers,
         url: args.url.as_deref(),
-        tolerance,
         body: &body,
         now_ms: crate::clock::unix_millis(),
     })?)
@@ -95,16 +94,24 @@ pub fn verify(args: &VerifyArgs) -> Result<String, Failure> {
 
 /// The headers `provider` would send for `body`, as `Name: value` lines.
 pub fn sign_lines(provider: &str, secret: &[u8], req: &SignRequest<'_>) -> Result<String, String> {
-    let headers = providers::sign(provider, secret, req).map_err(|e| build_message(&e))?;
+    let headers = providers::sign(provider, secret, req).map_err(|e| {
+        if e.field != "secret" {
+            return format!("cannot sign: {e}");
+        }
+        let mut text = format!("cannot sign: --secret: {}", e.message);
+        if uses_public_keys(provider) {
+            if let Some(hint) = hints::key_hint(secret, KeyUse::PrivateKey, &e.message) {
+                text.push_str("\nhint: ");
+                text.push_str(hint);
+            }
+        }
+        text
+    })?;
     let mut out = String::new();
     for (name, value) in headers {
         let _ = writeln!(out, "{name}: {value}");
     }
     Ok(out)
-}
-
-fn build_message(e: &BuildError) -> String {
-    format!("cannot build the verifier: {e}")
 }
 
 /// The body from `file`, or stdin when it is `-` or absent.

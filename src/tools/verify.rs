@@ -9,63 +9,51 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use ring::digest;
 
 use crate::body::Payload;
-use crate::config::SecretEntry;
-use crate::providers::{self, Inbound, ProviderParams, Rejection};
-use crate::secret::Secret;
+use crate::providers::{self, Inbound, Rejection, Verified, Verifier};
 
-use super::build_message;
+use super::target::Target;
 
 /// A captured request to check offline.
 #[derive(Debug, Clone)]
 pub struct VerifyInput<'a> {
-    /// Provider name.
-    pub provider: &'a str,
-    /// Secrets in rotation order (index is reported on success).
-    pub secrets: Vec<Secret>,
+    /// The scheme, keys and options to check against.
+    pub target: &'a Target,
     /// `Name: value` header lines as received.
     pub headers: &'a [String],
     /// Public URL the provider called, for schemes that sign it.
     pub url: Option<&'a str>,
-    /// Override of the provider's default tolerance.
-    pub tolerance: Option<Duration>,
     /// Exact body bytes.
     pub body: &'a [u8],
     /// "Now", Unix milliseconds.
     pub now_ms: i64,
 }
 
-/// Checks `input` the way the proxy would. `Ok` is the success report
-/// ("valid ..."), `Err` the precise reason; both end with the body's length
-/// and SHA-256 so a re-serialised body is easy to spot.
+/// The widest window: to tell whether a signature is valid apart from its
+/// timestamp.
+const ANY_TIME: Duration = Duration::from_secs(100 * 365 * 86_400);
+
+/// Checks `input` the way the proxy would, in the proxy's order (header
+/// checks first, then the body). `Ok` is the success report ("valid ..."),
+/// `Err` the reason and what else is known about it; both end with the
+/// body's length and SHA-256 so a re-serialised body is easy to spot.
 pub fn verify_report(input: &VerifyInput<'_>) -> Result<String, String> {
     let fingerprint = body_fingerprint(input.body);
-    let fail = |why: String| Err(format!("invalid: {why}\n{fingerprint}"));
+    let fail = |lines: Vec<String>| Err(format!("invalid: {}\n{fingerprint}", lines.join("\n")));
     let headers = match parse_headers(input.headers) {
         Ok(h) => h,
-        Err(why) => return fail(why),
+        Err(why) => return fail(vec![why]),
     };
-    let entries: Vec<SecretEntry> = input
-        .secrets
-        .iter()
-        .enumerate()
-        .map(|(i, value)| SecretEntry {
-            value: value.clone(),
-            expires: None,
-            origin: format!("--secret #{i}"),
-        })
-        .collect();
-    let params = ProviderParams {
-        secrets: &entries,
-        public_keys: &[],
-        tolerance: input.tolerance,
-        hmac: None,
-        verify_token: None,
-    };
-    let verifier = match providers::build(input.provider, params) {
+    let verifier = match input.target.build(None) {
         Ok(v) => v,
-        Err(e) => return fail(build_message(&e)),
+        Err(why) => return fail(vec![why]),
     };
     let url = input.url.unwrap_or("");
+    if verifier.signs_url() && url.is_empty() {
+        return fail(vec![format!(
+            "provider {:?} signs the URL it calls: give the full public URL with --url",
+            input.target.provider
+        )]);
+    }
     let uri = url
         .parse::<Uri>()
         .ok()
@@ -81,11 +69,12 @@ pub fn verify_report(input: &VerifyInput<'_>) -> Result<String, String> {
         now_ms: input.now_ms,
     };
     let body = Payload::from(input.body);
-    match verifier.verify(&req, &body) {
+    match check(&*verifier, &req, &body) {
         Ok(v) => {
             let mut out = format!(
-                "valid: provider {}, secret #{}",
-                input.provider, v.secret_index
+                "valid: provider {}, {}",
+                input.target.provider,
+                input.target.key_name(v.secret_index)
             );
             if let Some(id) = v.event_id {
                 let _ = write!(out, ", event id {id}");
@@ -95,12 +84,43 @@ pub fn verify_report(input: &VerifyInput<'_>) -> Result<String, String> {
             }
             Ok(format!("{out}\n{fingerprint}\n"))
         }
-        Err(r) => fail(explain(&r)),
+        Err(r) => fail(explain(input.target, &r, &req, &body)),
     }
 }
 
+/// What the proxy runs: the header-only checks, then the full verification.
+fn check(
+    verifier: &dyn Verifier,
+    req: &Inbound<'_>,
+    body: &Payload,
+) -> Result<Verified, Rejection> {
+    verifier.precheck(req)?;
+    verifier.verify(req, body)
+}
+
+/// The rejection, then what helps to fix it: the headers the scheme reads
+/// (when one is missing), the usual causes of a mismatch, or whether the
+/// signature is valid apart from its time.
+fn explain(target: &Target, r: &Rejection, req: &Inbound<'_>, body: &Payload) -> Vec<String> {
+    let mut lines = vec![reason(r)];
+    match r {
+        Rejection::MissingSignature { .. } => {
+            lines.push(format!("expected headers: {}", expected_headers(target)));
+            lines.push(received_names(req.headers));
+        }
+        Rejection::InvalidSignature { detail } if is_mismatch(detail) => {
+            lines.push(format!("hint: {}", mismatch_hint(target)));
+        }
+        Rejection::InvalidSignature { .. } => {}
+        Rejection::TimestampOutOfTolerance { .. } => {
+            lines.extend(signature_apart_from_time(target, req, body));
+        }
+    }
+    lines
+}
+
 /// One line per rejection, naming the JSON error code the proxy would use.
-fn explain(r: &Rejection) -> String {
+fn reason(r: &Rejection) -> String {
     match r {
         Rejection::MissingSignature { detail } => format!("missing_signature: {detail}"),
         Rejection::InvalidSignature { detail } => format!("invalid_signature: {detail}"),
@@ -108,6 +128,58 @@ fn explain(r: &Rejection) -> String {
             format!("timestamp_out_of_tolerance: {detail}")
         }
     }
+}
+
+/// A well-formed signature that no key verifies (rather than a malformed one).
+fn is_mismatch(detail: &str) -> bool {
+    detail.contains("does not match") || detail.contains("does not verify")
+}
+
+fn mismatch_hint(target: &Target) -> &'static str {
+    if target.uses_public_keys() {
+        "either the public key is not the one whose private key signed this, or the body or \
+         timestamp differ from what was signed (compare the body's fingerprint below with \
+         the sender's)"
+    } else {
+        "either no secret given is the one that signed this, or the body, timestamp or URL \
+         differ from what was signed (compare the body's fingerprint below with the sender's)"
+    }
+}
+
+/// Checks the request again with an unlimited window: says whether only the
+/// time is wrong, or the signature too.
+fn signature_apart_from_time(target: &Target, req: &Inbound<'_>, body: &Payload) -> Option<String> {
+    let verifier = target.build(Some(ANY_TIME)).ok()?;
+    match check(&*verifier, req, body) {
+        Ok(v) => Some(format!(
+            "the signature itself is valid ({}): only its time is outside the window; \
+             to check an older capture, widen it with --tolerance",
+            target.key_name(v.secret_index)
+        )),
+        Err(Rejection::TimestampOutOfTolerance { .. }) => None,
+        Err(other) => Some(format!(
+            "the signature does not verify either: {}",
+            reason(&other)
+        )),
+    }
+}
+
+/// The headers the scheme reads, with the shape of their values.
+fn expected_headers(target: &Target) -> String {
+    providers::describe_all()
+        .into_iter()
+        .find(|p| p.name == target.provider)
+        .map(|p| p.headers)
+        .unwrap_or_default()
+}
+
+/// The names (never the values) of the headers given with `-H`.
+fn received_names(headers: &HeaderMap) -> String {
+    if headers.is_empty() {
+        return "received headers: none (give each with -H \"Name: value\")".into();
+    }
+    let names: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
+    format!("received headers: {}", names.join(", "))
 }
 
 fn body_fingerprint(body: &[u8]) -> String {
@@ -119,15 +191,18 @@ fn body_fingerprint(body: &[u8]) -> String {
     )
 }
 
-/// `Name: value` lines → a header map; a malformed line is an error naming it.
+/// `Name: value` lines → a header map; a malformed line is an error naming
+/// its position.
 fn parse_headers(lines: &[String]) -> Result<HeaderMap, String> {
     let mut map = HeaderMap::new();
-    for line in lines {
+    for (i, line) in lines.iter().enumerate() {
+        // Only positions and names are echoed: a line may hold a signature.
+        let n = i + 1;
         let Some((name, value)) = line.split_once(':') else {
-            return Err(format!("-H {line:?} is not \"Name: value\""));
+            return Err(format!("-H #{n} is not \"Name: value\" (no ':')"));
         };
         let name = HeaderName::from_bytes(name.trim().as_bytes())
-            .map_err(|_| format!("-H: {:?} is not a header name", name.trim()))?;
+            .map_err(|_| format!("-H #{n}: the text before ':' is not a header name"))?;
         let value = HeaderValue::from_str(value.trim())
             .map_err(|_| format!("-H {name}: the value is not a valid header value"))?;
         map.append(name, value);
@@ -142,12 +217,13 @@ mod tests {
     #[test]
     fn verify_report_explains_and_fingerprints() {
         let lines = vec!["X-Hub-Signature-256: sha256=dXY3MTA3ZWEwZWIy".to_owned()];
+        let target =
+            Target::from_flags("github", &["It's a Secret to Everybody".into()], &[], None)
+                .unwrap();
         let input = VerifyInput {
-            provider: "github",
-            secrets: vec![Secret::new(b"It's a Secret to Everybody".to_vec())],
+            target: &target,
             headers: &lines,
             url: None,
-            tolerance: None,
             body: b"Hello, World!",
             now_ms: 0,
         };
@@ -156,12 +232,14 @@ mod tests {
         assert!(err.contains("looks like base64"), "{err}");
         assert!(err.contains("body: 13 bytes, sha256 dffd6021bb2bd5b0af676290809ec3a53191dd81c7f70a4b28688a362182986f"), "{err}");
         assert!(!err.contains("dXY3MTA3"), "echoes the signature: {err}");
-        let bad = vec!["no colon".to_owned()];
+        // A malformed -H line is named by position: it may hold a signature.
+        let bad = vec!["X-Hub-Signature-256 sha256=dXY3MTA3".to_owned()];
         let err = verify_report(&VerifyInput {
             headers: &bad,
             ..input.clone()
         })
         .unwrap_err();
-        assert!(err.contains("not \"Name: value\""), "{err}");
+        assert!(err.contains("-H #1 is not \"Name: value\""), "{err}");
+        assert!(!err.contains("dXY3MTA3"), "echoes the signature: {err}");
     }
 }

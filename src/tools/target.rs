@@ -1,0 +1,162 @@
+//! What `sign` and `verify` work against: a provider and every parameter its
+//! verifier takes, gathered from the command-line flags.
+//!
+//! Owns the mapping from flags to keys (an asymmetric scheme's `--secret` is
+//! its public key when verifying) and the wording of key errors, which name
+//! the flag at fault and never its value.
+
+use std::time::Duration;
+
+use crate::config::{GenericHmac, SecretEntry};
+use crate::providers::{self, BuildError, ProviderParams, SharedVerifier};
+
+use super::hints::{self, KeyUse};
+use super::read_secret;
+
+/// A provider with its keys and options, ready to build a verifier.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Provider name (`hookguard providers`).
+    pub provider: String,
+    /// `[route.hmac]`, for the generic `hmac` provider.
+    pub hmac: Option<GenericHmac>,
+    /// Shared secrets, in order (the index is reported on success).
+    pub secrets: Vec<SecretEntry>,
+    /// Public keys of an asymmetric scheme, in order.
+    pub public_keys: Vec<SecretEntry>,
+    /// Override of the scheme's default tolerance.
+    pub tolerance: Option<Duration>,
+}
+
+impl Target {
+    /// A provider named on the command line, verified with the keys given as
+    /// `--secret` and `--public-key`. A public-key scheme takes both as
+    /// public keys (`--secret` for compatibility, `--public-key` first); an
+    /// HMAC scheme refuses `--public-key` rather than ignore it.
+    pub fn from_flags(
+        provider: &str,
+        secrets: &[String],
+        public_keys: &[String],
+        tolerance: Option<Duration>,
+    ) -> Result<Self, String> {
+        let mut target = Self {
+            provider: provider.to_owned(),
+            hmac: None,
+            secrets: Vec::new(),
+            public_keys: Vec::new(),
+            tolerance,
+        };
+        target.set_keys(secrets, public_keys)?;
+        Ok(target)
+    }
+
+    /// Replaces the keys with those given on the command line.
+    fn set_keys(&mut self, secrets: &[String], public_keys: &[String]) -> Result<(), String> {
+        let secrets = entries("--secret", secrets)?;
+        let public_keys = entries("--public-key", public_keys)?;
+        if self.uses_public_keys() {
+            self.secrets = Vec::new();
+            self.public_keys = public_keys.into_iter().chain(secrets).collect();
+        } else if public_keys.is_empty() || !providers::names().contains(&&*self.provider) {
+            // An unknown provider is reported by `build`, with suggestions.
+            self.secrets = secrets;
+            self.public_keys = Vec::new();
+        } else {
+            return Err(format!(
+                "--public-key: provider {:?} verifies with a shared secret, not a public key; \
+                 give it as --secret",
+                self.provider
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether the scheme is verified with public keys (Ed25519, ECDSA).
+    pub fn uses_public_keys(&self) -> bool {
+        uses_public_keys(&self.provider)
+    }
+
+    /// Builds the verifier exactly as the proxy would, with the tolerance
+    /// replaced when `tolerance` is `Some`.
+    pub fn build(&self, tolerance: Option<Duration>) -> Result<SharedVerifier, String> {
+        let params = ProviderParams {
+            secrets: &self.secrets,
+            public_keys: &self.public_keys,
+            tolerance: tolerance.or(self.tolerance),
+            hmac: self.hmac.as_ref(),
+            verify_token: None,
+        };
+        providers::build(&self.provider, params).map_err(|e| self.build_error(&e))
+    }
+
+    /// A build error, with the field turned into the flag (or configured
+    /// entry) it came from, and a hint about the key's shape where one helps.
+    fn build_error(&self, e: &BuildError) -> String {
+        let (entry, key_use) = match indexed(&e.field, "secrets") {
+            Some(i) => (self.secrets.get(i), KeyUse::Secret),
+            None => match indexed(&e.field, "public_keys") {
+                Some(i) => (self.public_keys.get(i), KeyUse::PublicKey),
+                None => (None, KeyUse::Secret),
+            },
+        };
+        let Some(entry) = entry else {
+            return format!("{}: {}", e.field, e.message);
+        };
+        let mut out = format!("{}: {}", entry.origin, e.message);
+        if let Some(hint) = hints::key_hint(entry.value.expose(), key_use, &e.message) {
+            out.push_str("\nhint: ");
+            out.push_str(hint);
+        }
+        out
+    }
+
+    /// How to name key number `index` in a report: `secret #0`, `public key
+    /// #1 from --secret #0`: where it came from, unless that says the same.
+    pub fn key_name(&self, index: usize) -> String {
+        let (kind, flag, list) = if self.uses_public_keys() {
+            ("public key", "--public-key", &self.public_keys)
+        } else {
+            ("secret", "--secret", &self.secrets)
+        };
+        let name = format!("{kind} #{index}");
+        match list.get(index) {
+            Some(e) if e.origin != format!("{flag} #{index}") => {
+                format!("{name} from {}", e.origin)
+            }
+            _ => name,
+        }
+    }
+}
+
+/// Whether provider `name` verifies with public keys rather than secrets.
+pub fn uses_public_keys(name: &str) -> bool {
+    providers::describe_all()
+        .iter()
+        .any(|p| p.name == name && p.family == "asymmetric")
+}
+
+/// `field` is `prefix[i]`: the index.
+fn indexed(field: &str, prefix: &str) -> Option<usize> {
+    field
+        .strip_prefix(prefix)?
+        .strip_prefix('[')?
+        .strip_suffix(']')?
+        .parse()
+        .ok()
+}
+
+/// Reads each flag value (`env:`, `file:` or literal) into an entry that
+/// names its flag and position, never its value.
+fn entries(flag: &str, values: &[String]) -> Result<Vec<SecretEntry>, String> {
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            Ok(SecretEntry {
+                value: read_secret(v).map_err(|e| format!("{flag}: {e}"))?,
+                expires: None,
+                origin: format!("{flag} #{i}"),
+            })
+        })
+        .collect()
+}
