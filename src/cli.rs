@@ -1,5 +1,5 @@
-//! Command line (SPEC §1): one subcommand per job, one name per option.
-//! The offline tools' logic lives in `tools.rs`.
+//! Command line: one subcommand per job, one name per option.
+//! The offline tools' logic lives in `tools/`.
 
 use std::path::PathBuf;
 
@@ -24,29 +24,80 @@ pub enum Command {
     /// List every built-in provider scheme.
     Providers,
     /// Print the headers a provider would send for a body (to test a setup).
+    ///
+    /// Either name a provider and its secret (`--provider P --secret S`), or
+    /// use a configured route (`-c CONFIG --route PATH`): its provider,
+    /// `[route.hmac]`, first unexpired secret and `public_url`. Public-key
+    /// schemes (Ed25519, ECDSA) sign with the private key, given as
+    /// `--secret` in both forms. Prints one `Name: value` line per header.
+    #[command(
+        override_usage = "hookguard sign (--provider P --secret S | -c CONFIG --route PATH) \
+                          [--secret S] [--timestamp UNIX] [--id ID] [--url URL] [FILE|-]"
+    )]
     Sign(SignArgs),
     /// Check a captured request offline and explain why it fails.
+    ///
+    /// Either name a provider and its keys (`--provider P --secret S`, or
+    /// `--public-key K` for Ed25519/ECDSA schemes, where `--secret` means
+    /// the same), or use a configured route (`-c CONFIG --route PATH`): its
+    /// provider, `[route.hmac]`, secrets or public keys, `public_url` and
+    /// tolerance. Checks in the proxy's order. Exit 0 "valid ...", or 1 with
+    /// the error code the proxy would answer and why; 2 when the
+    /// configuration is invalid. Never prints a secret, a received signature
+    /// or the body: only its length and SHA-256.
+    #[command(
+        override_usage = "hookguard verify (--provider P (--secret S | --public-key K)... \
+                          | -c CONFIG --route PATH) [-H \"Name: value\"]... [--url URL] \
+                          [--tolerance DUR] [FILE|-]"
+    )]
     Verify(VerifyArgs),
     /// Inspect or repair the queue-mode spool of a stopped proxy.
     Spool(SpoolArgs),
+}
+
+/// `-c CONFIG --route PATH`: take the scheme and its parameters from a
+/// configured route rather than from flags.
+#[derive(Debug, clap::Args)]
+pub struct RouteArgs {
+    /// Configuration file holding the route (with --route, default:
+    /// $HOOKGUARD_CONFIG, else ./hookguard.toml); loaded as `check` loads it.
+    #[arg(short = 'c', long = "config", value_name = "CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Exact path of the `[[route]]` to use, e.g. `/webhooks/payments`.
+    #[arg(long, value_name = "PATH")]
+    pub route: Option<String>,
 }
 
 /// `hookguard sign`.
 #[derive(Debug, clap::Args)]
 pub struct SignArgs {
     /// Provider name (see `hookguard providers`).
-    #[arg(long)]
-    pub provider: String,
-    /// The secret: literal, `env:NAME` or `file:PATH`.
-    #[arg(long)]
-    pub secret: String,
+    #[arg(
+        long,
+        required_unless_present_any = ["route", "config"],
+        conflicts_with_all = ["route", "config"]
+    )]
+    pub provider: Option<String>,
+    /// The secret: literal, `env:NAME` or `file:PATH`. For a public-key
+    /// scheme the private key (Ed25519 seed as hex or base64, SendGrid
+    /// base64 PKCS#8). With --route: signs instead of the route's secrets,
+    /// and required when the route holds public keys.
+    #[arg(
+        long,
+        required_unless_present_any = ["route", "config"],
+        allow_hyphen_values = true
+    )]
+    pub secret: Option<String>,
+    /// The route to sign for, instead of --provider.
+    #[command(flatten)]
+    pub route: RouteArgs,
     /// Signing time, Unix seconds (default: now).
     #[arg(long)]
     pub timestamp: Option<i64>,
     /// Event/message id, for schemes that sign one.
     #[arg(long)]
     pub id: Option<String>,
-    /// Public URL, for schemes that sign it.
+    /// Public URL, for schemes that sign it (default with --route: its `public_url`).
     #[arg(long)]
     pub url: Option<String>,
     /// Body file; `-` or absent reads stdin.
@@ -58,14 +109,19 @@ pub struct SignArgs {
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
     /// Provider name (see `hookguard providers`).
-    #[arg(long)]
-    pub provider: String,
+    #[arg(
+        long,
+        required_unless_present_any = ["route", "config"],
+        conflicts_with_all = ["route", "config"]
+    )]
+    pub provider: Option<String>,
     /// A secret (repeat for rotation): literal, `env:NAME` or `file:PATH`.
-    /// For a public-key scheme (Ed25519, ECDSA) the same as `--public-key`.
+    /// For a public-key scheme (Ed25519, ECDSA) the same as --public-key.
+    /// With --route: replaces the route's secrets or keys.
     #[arg(
         long,
         value_name = "SECRET",
-        required_unless_present = "public_key",
+        required_unless_present_any = ["public_key", "route", "config"],
         allow_hyphen_values = true
     )]
     pub secret: Vec<String>,
@@ -74,13 +130,17 @@ pub struct VerifyArgs {
     /// Webhooks `whpk_...`; literal, `env:NAME` or `file:PATH`.
     #[arg(long = "public-key", value_name = "KEY", allow_hyphen_values = true)]
     pub public_key: Vec<String>,
+    /// The route to verify for, instead of --provider.
+    #[command(flatten)]
+    pub route: RouteArgs,
     /// A received header, `Name: value` (repeatable).
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
     pub headers: Vec<String>,
-    /// Public URL the provider called, for schemes that sign it.
+    /// Public URL the provider called, for schemes that sign it (default
+    /// with --route: its `public_url`, else rebuilt from the Host header).
     #[arg(long)]
     pub url: Option<String>,
-    /// Override the provider's default tolerance, e.g. `10m`.
+    /// Tolerance instead of the provider's default (or the route's), e.g. `10m`.
     #[arg(long)]
     pub tolerance: Option<String>,
     /// Body file; `-` or absent reads stdin.

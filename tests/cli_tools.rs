@@ -1,16 +1,26 @@
 //! The real binary's offline tools: `sign` output that `verify` accepts,
 //! precise redacted reasons with a body fingerprint on failure, and the
-//! `providers` table; public-key schemes in `cli_tools/public_keys.rs`.
+//! `providers` table; public-key schemes in `cli_tools/public_keys.rs`,
+//! configured routes (`-c CONFIG --route PATH`) in `cli_tools/routes.rs`.
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
+mod common;
 #[path = "cli_tools/public_keys.rs"]
 mod public_keys;
+#[path = "cli_tools/routes.rs"]
+mod routes;
 
 fn hookguard(args: &[&str], stdin: &[u8]) -> Output {
+    hookguard_env(args, stdin, &[])
+}
+
+/// Runs the binary with `env` added to its environment.
+fn hookguard_env(args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_hookguard"))
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -203,4 +213,33 @@ fn providers_lists_every_name_with_family_and_handshake() {
     let unknown = hookguard(&["sign", "--provider", "githb", "--secret", "s"], b"");
     assert_eq!(unknown.status.code(), Some(1));
     assert!(text(&unknown.stderr).contains("unknown provider \"githb\""));
+}
+
+#[test]
+fn help_shows_both_forms_of_sign_and_verify() {
+    for (cmd, needles) in [
+        (
+            "sign",
+            &["-c CONFIG --route PATH", "--secret S", "--route <PATH>"][..],
+        ),
+        (
+            "verify",
+            &[
+                "--public-key K",
+                "-c CONFIG --route PATH",
+                "--public-key <KEY>",
+                "--tolerance DUR",
+            ][..],
+        ),
+    ] {
+        let out = hookguard(&[cmd, "--help"], b"");
+        assert!(out.status.success());
+        let help = text(&out.stdout);
+        for needle in needles {
+            assert!(
+                help.contains(needle),
+                "{cmd} --help lacks {needle:?}:\n{help}"
+            );
+        }
+    }
 }

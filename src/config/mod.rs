@@ -353,6 +353,9 @@ pub struct Route {
     pub ordered: bool,
     /// Public URL override for schemes that sign the URL.
     pub public_url: Option<String>,
+    /// `[route.hmac]` of a generic `hmac` route (`hookguard sign` signs
+    /// from it).
+    pub hmac: Option<GenericHmac>,
 }
 
 impl std::fmt::Debug for Route {

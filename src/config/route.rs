@@ -222,6 +222,7 @@ impl Ctx<'_> {
             retry,
             ordered,
             public_url,
+            hmac,
         })
     }
 

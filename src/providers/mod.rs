@@ -267,7 +267,9 @@ pub fn sign(
         Family::Hmac(spec) => hmac::sign(spec, secret, req),
         Family::GenericHmac => Err(BuildError {
             field: "provider".into(),
-            message: "the generic \"hmac\" provider is shaped by [route.hmac]; sign with a named provider".into(),
+            message: "the generic \"hmac\" provider is shaped by [route.hmac]: \
+                      sign for a configured route with -c CONFIG --route PATH"
+                .into(),
         }),
         Family::Structured(spec) => structured::sign(spec, secret, req),
         Family::StandardWebhooks(spec) => standard_webhooks::sign(spec, secret, req),
@@ -277,6 +279,18 @@ pub fn sign(
         Family::BodyFields => body_fields::sign(secret, req),
         Family::Canonical => canonical::sign(secret, req),
     }
+}
+
+/// The headers a sender would send for a generic `hmac` route shaped by
+/// `cfg` (its `[route.hmac]`), signed with `secret`: the template, encoding
+/// and headers its verifier checks, from the same translation.
+pub fn sign_generic(
+    cfg: &GenericHmac,
+    secret: &[u8],
+    req: &SignRequest<'_>,
+) -> Result<Vec<(String, String)>, BuildError> {
+    let spec = generic::generic_spec(Some(cfg))?;
+    hmac::sign(&spec, secret, req)
 }
 
 /// Builds the verifier for provider `name` from a route's parameters.

@@ -7,21 +7,24 @@
 //! tools check exactly what the proxy checks. Never prints a secret or a
 //! received signature.
 //!
-//! Layout: this module (the commands' entry points, secrets, bodies),
-//! `verify` (checking and explaining), `listing` (the provider tables).
+//! Layout: this module (the commands' entry points, signing, secrets,
+//! bodies), `target` (the scheme and keys, from flags or a route), `route`
+//! (`-c CONFIG --route PATH`), `verify` (checking and explaining), `hints`
+//! (keys in the wrong form), `listing` (the provider tables).
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::cli::{SignArgs, VerifyArgs};
 use crate::config;
-use crate::providers::{self, SignRequest};
-
+use crate::providers::{self, BuildError, SignRequest};
 use crate::secret::Secret;
+
 use hints::KeyUse;
 
 mod hints;
 mod listing;
+mod route;
 mod target;
 mod verify;
 
@@ -34,6 +37,9 @@ pub use verify::{verify_report, VerifyInput};
 pub enum Failure {
     /// The request does not verify, or an input is unusable: exit 1.
     Tool(String),
+    /// The configuration given with `-c` is invalid: printed as `check`
+    /// prints it, exit 2 (as `check`).
+    Config(config::ConfigErrors),
 }
 
 impl Failure {
@@ -41,6 +47,7 @@ impl Failure {
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::Tool(_) => 1,
+            Self::Config(_) => 2,
         }
     }
 }
@@ -49,6 +56,7 @@ impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Tool(text) => f.write_str(text.trim_end()),
+            Self::Config(errors) => write!(f, "{errors}"),
         }
     }
 }
@@ -61,18 +69,57 @@ impl From<String> for Failure {
 
 /// `hookguard sign`: the header lines for the body in FILE (or stdin).
 pub fn sign(args: &SignArgs) -> Result<String, Failure> {
-    let secret = read_secret(&args.secret)?;
+    let now_s = crate::clock::unix_millis().div_euclid(1000);
+    let route = route::target(&args.route)?;
+    let provider = match (&route, &args.provider) {
+        (Some(t), _) => t.provider.clone(),
+        (None, Some(p)) => p.clone(),
+        (None, None) => return Err(Failure::Tool("give --provider or --route".into())),
+    };
+    let secret = match (&args.secret, &route) {
+        (Some(s), _) => read_secret(s)?,
+        (None, Some(t)) => t.signing_secret(now_s)?,
+        (None, None) => return Err(Failure::Tool("give the secret with --secret".into())),
+    };
     let body = read_body(args.file.as_deref())?;
+    let route_url = route
+        .as_ref()
+        .and_then(|t| t.route.as_ref()?.public_url.as_deref());
     let req = SignRequest {
         body: &body,
-        timestamp: args
-            .timestamp
-            .unwrap_or(crate::clock::unix_millis().div_euclid(1000)),
+        timestamp: args.timestamp.unwrap_or(now_s),
         id: args.id.as_deref(),
-        url: args.url.as_deref(),
+        url: args.url.as_deref().or(route_url),
         method: "POST",
     };
-    Ok(sign_lines(&args.provider, secret.expose(), &req)?)
+    let headers = match route.as_ref().and_then(|t| t.hmac.as_ref()) {
+        Some(hmac) => providers::sign_generic(hmac, secret.expose(), &req),
+        None => providers::sign(&provider, secret.expose(), &req),
+    }
+    .map_err(|e| sign_error(&provider, &e, &secret))?;
+    let mut out = String::new();
+    for (name, value) in headers {
+        let _ = writeln!(out, "{name}: {value}");
+    }
+    Ok(out)
+}
+
+/// Why `sign` could not sign, with a hint when the key has the wrong shape.
+fn sign_error(provider: &str, e: &BuildError, secret: &Secret) -> String {
+    if e.field == "url" {
+        return format!("cannot sign: --url: {}", e.message);
+    }
+    if e.field != "secret" {
+        return format!("cannot sign: {e}");
+    }
+    let mut text = format!("cannot sign: --secret: {}", e.message);
+    if uses_public_keys(provider) {
+        if let Some(hint) = hints::key_hint(secret.expose(), KeyUse::PrivateKey, &e.message) {
+            text.push_str("\nhint: ");
+            text.push_str(hint);
+        }
+    }
+    text
 }
 
 /// `hookguard verify`: the success report, or the reason it fails.
@@ -81,7 +128,15 @@ pub fn verify(args: &VerifyArgs) -> Result<String, Failure> {
         Some(t) => Some(config::parse_duration(t).map_err(|e| format!("--tolerance: {e}"))?),
         None => None,
     };
-    let target = Target::from_flags(&args.provider, &args.secret, &args.public_key, tolerance)?;
+    let target = match (route::target(&args.route)?, &args.provider) {
+        (Some(mut target), _) => {
+            target.override_keys(&args.secret, &args.public_key)?;
+            target.tolerance = tolerance.or(target.tolerance);
+            target
+        }
+        (None, Some(p)) => Target::from_flags(p, &args.secret, &args.public_key, tolerance)?,
+        (None, None) => return Err(Failure::Tool("give --provider or --route".into())),
+    };
     let body = read_body(args.file.as_deref())?;
     Ok(verify_report(&VerifyInput {
         target: &target,
@@ -90,28 +145,6 @@ pub fn verify(args: &VerifyArgs) -> Result<String, Failure> {
         body: &body,
         now_ms: crate::clock::unix_millis(),
     })?)
-}
-
-/// The headers `provider` would send for `body`, as `Name: value` lines.
-pub fn sign_lines(provider: &str, secret: &[u8], req: &SignRequest<'_>) -> Result<String, String> {
-    let headers = providers::sign(provider, secret, req).map_err(|e| {
-        if e.field != "secret" {
-            return format!("cannot sign: {e}");
-        }
-        let mut text = format!("cannot sign: --secret: {}", e.message);
-        if uses_public_keys(provider) {
-            if let Some(hint) = hints::key_hint(secret, KeyUse::PrivateKey, &e.message) {
-                text.push_str("\nhint: ");
-                text.push_str(hint);
-            }
-        }
-        text
-    })?;
-    let mut out = String::new();
-    for (name, value) in headers {
-        let _ = writeln!(out, "{name}: {value}");
-    }
-    Ok(out)
 }
 
 /// The body from `file`, or stdin when it is `-` or absent.

@@ -1,14 +1,18 @@
 //! What `sign` and `verify` work against: a provider and every parameter its
-//! verifier takes, gathered from the command-line flags.
+//! verifier takes, from the command-line flags or from a configured route.
 //!
 //! Owns the mapping from flags to keys (an asymmetric scheme's `--secret` is
-//! its public key when verifying) and the wording of key errors, which name
-//! the flag at fault and never its value.
+//! its public key when verifying), which secret signs for a route, the URL
+//! and path a route's requests are checked with, and the wording of key
+//! errors, which name the flag or entry at fault and never its value.
 
 use std::time::Duration;
 
-use crate::config::{GenericHmac, SecretEntry};
+use http::{HeaderMap, Uri};
+
+use crate::config::{GenericHmac, Route, SecretEntry};
 use crate::providers::{self, BuildError, ProviderParams, SharedVerifier};
+use crate::secret::Secret;
 
 use super::hints::{self, KeyUse};
 use super::read_secret;
@@ -26,6 +30,21 @@ pub struct Target {
     pub public_keys: Vec<SecretEntry>,
     /// Override of the scheme's default tolerance.
     pub tolerance: Option<Duration>,
+    /// The configured route these came from, if any.
+    pub route: Option<RouteContext>,
+}
+
+/// What a configured route adds to a request beyond its verifier's
+/// parameters.
+#[derive(Debug, Clone)]
+pub struct RouteContext {
+    /// The route's exact path: the path the proxy saw.
+    pub path: String,
+    /// `public_url`, for schemes that sign the URL.
+    pub public_url: Option<String>,
+    /// `https` when the proxy terminates TLS, else `http` (rebuilds the
+    /// public URL from Host as the proxy does).
+    pub scheme: &'static str,
 }
 
 impl Target {
@@ -45,9 +64,97 @@ impl Target {
             secrets: Vec::new(),
             public_keys: Vec::new(),
             tolerance,
+            route: None,
         };
         target.set_keys(secrets, public_keys)?;
         Ok(target)
+    }
+
+    /// A configured route: its provider, `[route.hmac]`, secrets or public
+    /// keys (with their expiry), tolerance and `public_url`.
+    pub fn from_route(route: &Route, tls: bool) -> Self {
+        Self {
+            provider: route.provider.clone(),
+            hmac: route.hmac.clone(),
+            secrets: route.secrets.clone(),
+            public_keys: route.public_keys.clone(),
+            tolerance: route.tolerance,
+            route: Some(RouteContext {
+                path: route.path.clone(),
+                public_url: route.public_url.clone(),
+                scheme: if tls { "https" } else { "http" },
+            }),
+        }
+    }
+
+    /// Replaces the keys with those given on the command line (a route's
+    /// keys stay when none are given).
+    pub fn override_keys(
+        &mut self,
+        secrets: &[String],
+        public_keys: &[String],
+    ) -> Result<(), String> {
+        if secrets.is_empty() && public_keys.is_empty() {
+            return Ok(());
+        }
+        self.set_keys(secrets, public_keys)
+    }
+
+    /// The secret `sign` uses for a route: the first one not yet expired,
+    /// as a sender in the middle of a rotation would. Public keys cannot
+    /// sign: the private key must be given.
+    pub fn signing_secret(&self, now_s: i64) -> Result<Secret, String> {
+        if self.uses_public_keys() {
+            return Err(format!(
+                "{} holds public keys, which only verify: \
+                 give the private key to sign with as --secret",
+                self.describe()
+            ));
+        }
+        self.secrets
+            .iter()
+            .find(|e| e.expires.is_none_or(|at| now_s < at))
+            .map(|e| e.value.clone())
+            .ok_or_else(|| format!("every secret of {} has expired", self.describe()))
+    }
+
+    /// The public URL a URL-signing scheme is checked against: `given`,
+    /// else the route's `public_url`, else (for a route) rebuilt from the
+    /// Host header the way the proxy does.
+    pub fn public_url(&self, given: Option<&str>, headers: &HeaderMap) -> Option<String> {
+        if let Some(url) = given {
+            return Some(url.to_owned());
+        }
+        let route = self.route.as_ref()?;
+        if let Some(url) = &route.public_url {
+            return Some(url.clone());
+        }
+        let host = headers.get(http::header::HOST)?.to_str().ok()?;
+        Some(format!("{}://{host}{}", route.scheme, route.path))
+    }
+
+    /// The path and query the proxy saw: a route's own path (with the
+    /// URL's query), else the path of `url`, else `/`.
+    pub fn request_uri(&self, url: Option<&str>) -> Uri {
+        let parsed = url.and_then(|u| u.parse::<Uri>().ok());
+        let text = match (&self.route, &parsed) {
+            (Some(route), Some(u)) => match u.query() {
+                Some(q) => format!("{}?{q}", route.path),
+                None => route.path.clone(),
+            },
+            (Some(route), None) => route.path.clone(),
+            (None, Some(u)) => u.path_and_query().map_or("/", |p| p.as_str()).to_owned(),
+            (None, None) => "/".to_owned(),
+        };
+        text.parse().unwrap_or_else(|_| Uri::from_static("/"))
+    }
+
+    /// `provider hmac (route /webhooks/payments)`, for reports.
+    pub fn describe(&self) -> String {
+        match &self.route {
+            Some(r) => format!("provider {} (route {})", self.provider, r.path),
+            None => format!("provider {}", self.provider),
+        }
     }
 
     /// Replaces the keys with those given on the command line.

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use ring::digest;
 
 use crate::body::Payload;
@@ -20,7 +20,8 @@ pub struct VerifyInput<'a> {
     pub target: &'a Target,
     /// `Name: value` header lines as received.
     pub headers: &'a [String],
-    /// Public URL the provider called, for schemes that sign it.
+    /// Public URL the provider called, for schemes that sign it (a route
+    /// has defaults, see [`Target::public_url`]).
     pub url: Option<&'a str>,
     /// Exact body bytes.
     pub body: &'a [u8],
@@ -47,33 +48,33 @@ pub fn verify_report(input: &VerifyInput<'_>) -> Result<String, String> {
         Ok(v) => v,
         Err(why) => return fail(vec![why]),
     };
-    let url = input.url.unwrap_or("");
-    if verifier.signs_url() && url.is_empty() {
+    let url = input.target.public_url(input.url, &headers);
+    if verifier.signs_url() && url.is_none() {
         return fail(vec![format!(
-            "provider {:?} signs the URL it calls: give the full public URL with --url",
-            input.target.provider
+            "{} signs the URL it calls: give the full public URL with --url{}",
+            input.target.describe(),
+            if input.target.route.is_some() {
+                " (or set public_url on the route, or give its Host header with -H)"
+            } else {
+                ""
+            }
         )]);
     }
-    let uri = url
-        .parse::<Uri>()
-        .ok()
-        .and_then(|u| u.path_and_query().map(|p| p.as_str().to_owned()))
-        .and_then(|p| p.parse::<Uri>().ok())
-        .unwrap_or_else(|| Uri::from_static("/"));
+    let uri = input.target.request_uri(url.as_deref());
     let method = Method::POST;
     let req = Inbound {
         method: &method,
         uri: &uri,
         headers: &headers,
-        public_url: url,
+        public_url: url.as_deref().unwrap_or(""),
         now_ms: input.now_ms,
     };
     let body = Payload::from(input.body);
     match check(&*verifier, &req, &body) {
         Ok(v) => {
             let mut out = format!(
-                "valid: provider {}, {}",
-                input.target.provider,
+                "valid: {}, {}",
+                input.target.describe(),
                 input.target.key_name(v.secret_index)
             );
             if let Some(id) = v.event_id {
@@ -141,7 +142,7 @@ fn mismatch_hint(target: &Target) -> &'static str {
          timestamp differ from what was signed (compare the body's fingerprint below with \
          the sender's)"
     } else {
-        "either no secret given is the one that signed this, or the body, timestamp or URL \
+        "either the secret is not the one that signed this, or the body, timestamp or URL \
          differ from what was signed (compare the body's fingerprint below with the sender's)"
     }
 }

@@ -7,8 +7,10 @@ use super::{hookguard, text};
 // Discord: an Ed25519 request signed with PyNaCl 1.6.2 (seed 00..1f) and
 // checked with discord-interactions `verifyKey` (the same vector as the
 // provider's unit tests).
-const DISCORD_SEED: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
-const DISCORD_PK: &str = "03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8";
+pub(super) const DISCORD_SEED: &str =
+    "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+pub(super) const DISCORD_PK: &str =
+    "03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8";
 const DISCORD_SIG: &str = "c1098e97d711377f30225d53d94b89d43537f92e5b3afaddc590781b1f9f9d4b2eeab335d370be3b9a090bc61a85b86448bc140dcd195f1569c2bff181257607";
 const DISCORD_BODY: &[u8] = br#"{"type":1}"#;
 
