@@ -74,7 +74,7 @@ fn sign_with_fixed_timestamp_matches_the_stripe_vector_from_a_file() {
         b"",
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    // providers.md §7 Stripe (stripe-node generateTestHeaderString).
+    // Stripe: made with stripe-node `generateTestHeaderString`.
     assert_eq!(
         text(&out.stdout),
         "stripe-signature: t=1700000000,v1=d95c6b7477fbd7e9f90b1b0ef5f9c7ac25abca5382460e0d988c2b2a5b71b990\n"
