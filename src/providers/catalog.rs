@@ -3,8 +3,8 @@
 //! family is one entry here plus a vendor test vector in the family file.
 //!
 //! Owns names (stable once released) and per-provider facts (headers,
-//! prefixes, templates, default tolerance), sourced in
-//! `/work/shared/providers.md`. Does not own any verification logic; the
+//! prefixes, templates, default tolerance), each with its source (the
+//! vendor's docs page or SDK file). Does not own any verification logic; the
 //! family files do, and `super::build` is the one exhaustive match over
 //! [`Family`].
 
@@ -54,7 +54,7 @@ pub(crate) struct Provider {
     pub(crate) family: Family,
     /// The handshake the proxy answers for it, if any.
     pub(crate) handshake: Handshake,
-    /// Where the facts come from (vendor docs or SDK), for the README table.
+    /// Where the facts come from (vendor docs or SDK), for `docs/providers.md`.
     pub(crate) source: &'static str,
 }
 
@@ -177,7 +177,7 @@ const fn meta_platform(name: &'static str) -> Provider {
             Hex,
         )),
         handshake: Handshake::MetaVerifyToken,
-        source: "Meta docs \"Webhooks for Messenger Platform\" (providers.md §4 Meta)",
+        source: "Meta docs \"Webhooks for Messenger Platform\"",
     }
 }
 
@@ -223,8 +223,7 @@ const T_DOT_BODY: &[Part] = &[Part::Timestamp, lit("."), Part::Body];
 const TS_COLON_BODY: &[Part] = &[Part::Timestamp, lit(":"), Part::Body];
 
 /// Every built-in provider, in the order `hookguard providers` lists them.
-/// Each `source` says where the facts come from (`providers.md` section and
-/// the vendor docs or SDK named there).
+/// Each `source` names the vendor docs page or SDK file the facts come from.
 pub(crate) static PROVIDERS: &[Provider] = &[
     // GitHub: `X-Hub-Signature-256: sha256=<hex>` over the raw body.
     Provider {
@@ -304,7 +303,7 @@ pub(crate) static PROVIDERS: &[Provider] = &[
             Hex,
         )),
         handshake: Handshake::None,
-        source: "Bitbucket Cloud docs \"Secure webhooks\" (providers.md §4)",
+        source: "Bitbucket Cloud docs \"Secure webhooks\"",
     },
     meta_platform("meta"),
     meta_platform("facebook"),
@@ -314,20 +313,20 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         name: "intercom",
         family: Family::Hmac(HmacSpec::body(Sha1, "x-hub-signature", Some("sha1="), Hex)),
         handshake: Handshake::None,
-        source: "Intercom developer docs, webhooks signed notifications (providers.md §4)",
+        source: "Intercom developer docs, webhooks signed notifications",
     },
     // PagerDuty v3: a comma list of `v1=<hex>` (one per active secret).
     Provider {
         name: "pagerduty",
         family: Family::Structured(v1_list("x-pagerduty-signature")),
         handshake: Handshake::None,
-        source: "PagerDuty docs \"Verifying signatures\" (providers.md §4)",
+        source: "PagerDuty docs \"Verifying signatures\"",
     },
     Provider {
         name: "lemonsqueezy",
         family: Family::Hmac(HmacSpec::body(Sha256, "x-signature", None, Hex)),
         handshake: Handshake::None,
-        source: "Lemon Squeezy docs \"Signing requests\" (providers.md §4)",
+        source: "Lemon Squeezy docs \"Signing requests\"",
     },
     Provider {
         name: "coinbase-commerce",
@@ -339,37 +338,37 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         name: "razorpay",
         family: Family::Hmac(HmacSpec::body(Sha256, "x-razorpay-signature", None, Hex)),
         handshake: Handshake::None,
-        source: "razorpay SDK validateWebhookSignature (providers.md §4)",
+        source: "razorpay SDK validateWebhookSignature",
     },
     Provider {
         name: "paystack",
         family: Family::Hmac(HmacSpec::body(Sha512, "x-paystack-signature", None, Hex)),
         handshake: Handshake::None,
-        source: "Paystack docs \"Webhooks: verifying events\" (providers.md §4)",
+        source: "Paystack docs \"Webhooks: verifying events\"",
     },
     Provider {
         name: "vercel",
         family: Family::Hmac(HmacSpec::body(Sha1, "x-vercel-signature", None, Hex)),
         handshake: Handshake::None,
-        source: "Vercel docs \"Securing webhooks\" (providers.md §4)",
+        source: "Vercel docs \"Securing webhooks\"",
     },
     Provider {
         name: "sentry",
         family: Family::Hmac(HmacSpec::body(Sha256, "sentry-hook-signature", None, Hex)),
         handshake: Handshake::None,
-        source: "Sentry integration platform docs \"Webhooks\" (providers.md §4)",
+        source: "Sentry integration platform docs \"Webhooks\"",
     },
     Provider {
         name: "dropbox",
         family: Family::Hmac(HmacSpec::body(Sha256, "x-dropbox-signature", None, Hex)),
         handshake: Handshake::DropboxChallenge,
-        source: "Dropbox webhooks reference (providers.md §4)",
+        source: "Dropbox webhooks reference",
     },
     Provider {
         name: "asana",
         family: Family::Hmac(HmacSpec::body(Sha256, "x-hook-signature", None, Hex)),
         handshake: Handshake::None,
-        source: "Asana docs \"Establish a webhook\" (providers.md §4)",
+        source: "Asana docs \"Establish a webhook\"",
     },
     Provider {
         name: "typeform",
@@ -380,26 +379,26 @@ pub(crate) static PROVIDERS: &[Provider] = &[
             Base64,
         )),
         handshake: Handshake::None,
-        source: "Typeform docs \"Secure your webhooks\" (providers.md §4)",
+        source: "Typeform docs \"Secure your webhooks\"",
     },
     Provider {
         name: "xero",
         family: Family::Hmac(HmacSpec::body(Sha256, "x-xero-signature", None, Base64)),
         handshake: Handshake::None,
-        source: "Xero developer docs, webhooks (providers.md §4)",
+        source: "Xero developer docs, webhooks",
     },
     // Zoom: Slack's shape under x-zm-*; no documented window, 300 s as Slack.
     Provider {
         name: "zoom",
         family: Family::Hmac(v0_timestamped("x-zm-signature", "x-zm-request-timestamp")),
         handshake: Handshake::ZoomUrlValidation,
-        source: "Zoom changelog \"Webhook validation and verification changes\" (providers.md §4)",
+        source: "Zoom changelog \"Webhook validation and verification changes\"",
     },
     Provider {
         name: "frameio",
         family: Family::Hmac(v0_timestamped("x-frameio-signature", "x-frameio-request-timestamp")),
         handshake: Handshake::None,
-        source: "Frame.io developer docs \"Webhooks\" (providers.md §4)",
+        source: "Frame.io developer docs \"Webhooks\"",
     },
     // Twitch EventSub: `{id}{ts}{body}`, RFC 3339 ts, older than 10 min refused.
     Provider {
@@ -439,7 +438,7 @@ pub(crate) static PROVIDERS: &[Provider] = &[
             body_timestamp: None,
         }),
         handshake: Handshake::None,
-        source: "Zendesk docs \"Verifying webhook authenticity\" (providers.md §4)",
+        source: "Zendesk docs \"Verifying webhook authenticity\"",
     },
     Provider {
         name: "paddle",
@@ -468,7 +467,7 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         name: "calendly",
         family: Family::Structured(stripe_style("calendly-webhook-signature", secs(180, Direction::PastOnly))),
         handshake: Handshake::None,
-        source: "Calendly developer docs \"Webhook signatures\" (providers.md §4)",
+        source: "Calendly developer docs \"Webhook signatures\"",
     },
     Provider {
         name: "workos",
@@ -485,7 +484,7 @@ pub(crate) static PROVIDERS: &[Provider] = &[
             tolerance: secs(180, Direction::PastOnly),
         }),
         handshake: Handshake::None,
-        source: "@workos-inc/node webhooks (providers.md §4)",
+        source: "@workos-inc/node webhooks",
     },
     Provider {
         name: "openai",

@@ -1,5 +1,5 @@
-//! `hookguard providers`, and the README's provider table: both generated
-//! from the catalog, so neither can drift from the code.
+//! `hookguard providers`, and the provider table of `docs/providers.md`:
+//! both generated from the catalog, so neither can drift from the code.
 
 use std::fmt::Write as _;
 
@@ -41,11 +41,11 @@ pub fn providers_table() -> String {
     out
 }
 
-/// The README's provider table (Markdown), generated from the catalog; a
-/// test keeps README.md identical to it.
+/// The provider table of `docs/providers.md` (Markdown), generated from the
+/// catalog; a test keeps the committed file identical to it.
 pub fn providers_markdown() -> String {
     let mut out = String::from(
-        "| provider | algorithm | headers | signed | default tolerance | handshake | source |\n\
+        "| provider | algorithm | headers | signed | tolerance | handshake | source |\n\
          | --- | --- | --- | --- | --- | --- | --- |\n",
     );
     for r in providers::describe_all() {
@@ -57,7 +57,7 @@ pub fn providers_markdown() -> String {
             cell(r.algorithm),
             cell(&r.headers),
             cell(&r.signed),
-            r.tolerance,
+            default_window(&r.tolerance),
             r.handshake,
             cell(r.source)
         );
@@ -65,29 +65,54 @@ pub fn providers_markdown() -> String {
     out
 }
 
+/// The default window alone (`300 s`), `-` when nothing is timed: every
+/// window applies both ways, past and future, so the docs do not repeat a
+/// direction.
+fn default_window(tolerance: &str) -> &str {
+    let window = tolerance.split_once(',').map_or(tolerance, |(w, _)| w);
+    if window == "none" {
+        "-"
+    } else {
+        window
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The table between these markers in `docs/providers.md` is generated.
+    const TABLE_START: &str = "<!-- providers:start -->\n";
+    const TABLE_END: &str = "<!-- providers:end -->";
+
     #[test]
-    fn readme_provider_table_is_generated_from_the_catalog() {
-        let readme = include_str!("../../README.md");
-        let start = "<!-- providers:start -->\n";
-        let from = readme.find(start).expect("README has the start marker") + start.len();
-        let to = readme.find("<!-- providers:end -->").expect("end marker");
+    fn providers_doc_is_generated_from_the_catalog() {
+        let doc = include_str!("../../docs/providers.md");
+        let from = doc.find(TABLE_START).expect("start marker") + TABLE_START.len();
+        let to = doc.find(TABLE_END).expect("end marker");
         let table = providers_markdown();
-        if std::env::var_os("HOOKGUARD_BLESS").is_some() && readme[from..to] != table {
-            // `HOOKGUARD_BLESS=1 cargo test --lib readme` regenerates the table.
-            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
-            let fresh = format!("{}{table}{}", &readme[..from], &readme[to..]);
-            std::fs::write(path, fresh).expect("rewrite README.md");
+        if doc[from..to] == table {
+            assert_eq!(table.lines().count(), providers::names().len() + 2);
             return;
         }
-        assert_eq!(
-            &readme[from..to],
-            table,
-            "README provider table is stale: regenerate it from tools::providers_markdown()"
+        if std::env::var_os("HOOKGUARD_BLESS").is_some() {
+            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/providers.md");
+            let fresh = format!("{}{table}{}", &doc[..from], &doc[to..]);
+            std::fs::write(path, fresh).expect("rewrite docs/providers.md");
+            return;
+        }
+        panic!(
+            "docs/providers.md is out of date with the provider catalog; regenerate it with\n\
+             \n    HOOKGUARD_BLESS=1 cargo test --lib providers_doc\n\n\
+             and commit the result"
         );
-        assert_eq!(table.lines().count(), providers::names().len() + 2);
+    }
+
+    #[test]
+    fn default_windows_drop_the_direction() {
+        assert_eq!(default_window("300 s, both ways"), "300 s");
+        assert_eq!(default_window("5 s, past only"), "5 s");
+        assert_eq!(default_window("60 s"), "60 s");
+        assert_eq!(default_window("none"), "-");
     }
 }
