@@ -4,7 +4,7 @@
 # with 1 KiB bodies also hookguard with the Redis replay store and hookguard in
 # queue mode (202 once spooled, delivered later), and as a reference the "floor":
 # the same HTTP stack (hyper + tokio) proxying with no verification and no log
-# (examples/bench_bare_proxy.rs). README, "Performance".
+# (examples/bench_bare_proxy.rs). Method and results: bench/README.md.
 #
 #   bench/run.sh                 # full run: 10 s per run, 3 rounds per body size (nginx, floor,
 #                                #   hookguard, then for 1 KiB hookguard-redis, hookguard-queue)
