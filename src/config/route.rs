@@ -481,6 +481,7 @@ impl Ctx<'_> {
                             .to_owned(),
                     );
                 }
+                problems.extend(ambiguity(&signed));
                 for problem in problems {
                     self.diag.error(signed_span.clone(), &signed_field, problem);
                 }
@@ -543,9 +544,45 @@ fn placeholders(template: &str) -> Result<Vec<&'static str>, String> {
     Ok(used)
 }
 
+/// Why a well-formed template (braces only around placeholders) could split
+/// into its values more than one way, if it could: two placeholders with no
+/// literal between them, or a digit next to `{timestamp}` on its body side
+/// (Unix timestamps are digits). Then bytes can move between neighbouring
+/// values without changing the signature: a delivered event forwarded again
+/// under another id, or with another body. Ids are kept apart from their
+/// separators when requests are verified.
+fn ambiguity(template: &str) -> Option<String> {
+    if let Some(at) = template.find("}{") {
+        let left = template[..at].rsplit_once('{').map_or("", |(_, name)| name);
+        let right = template[at + 2..]
+            .split_once('}')
+            .map_or("", |(name, _)| name);
+        return Some(format!(
+            "{{{left}}} and {{{right}}} are adjacent with no separator: bytes could move \
+             between them without changing the signature, so it would fit other values (a \
+             delivered event under another id, another body); put a literal between them, \
+             e.g. \"{{{left}}}.{{{right}}}\""
+        ));
+    }
+    let body = template.find("{body}")?;
+    template.match_indices("{timestamp}").find_map(|(at, ts)| {
+        let next = if at < body {
+            template[at + ts.len()..].chars().next()
+        } else {
+            template[..at].chars().next_back()
+        };
+        next.filter(char::is_ascii_digit).map(|digit| {
+            format!(
+                "the separator next to {{timestamp}} is the digit {digit:?}, which a Unix \
+                 timestamp may contain: use a separator that is not a digit"
+            )
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
-    use super::placeholders;
+    use super::{ambiguity, placeholders};
 
     #[test]
     fn signed_templates() {
@@ -561,5 +598,35 @@ mod tests {
         assert!(placeholders("{body").unwrap_err().contains("unclosed"));
         assert!(placeholders("body}").unwrap_err().contains("unmatched"));
         assert_eq!(placeholders("plain"), Ok(vec![]));
+    }
+
+    #[test]
+    fn templates_that_split_one_way_only() {
+        for ok in [
+            "{body}",
+            "{id}.{body}",
+            "{timestamp}.{body}",
+            "v0:{timestamp}:{body}",
+            "{id}.{timestamp}.{body}",
+            "{body}.{id}",
+            "v1{timestamp}.{body}",
+            "{body}|{timestamp}",
+        ] {
+            assert_eq!(ambiguity(ok), None, "{ok}");
+        }
+        let adjacent = [
+            ("{id}{body}", "{id} and {body}"),
+            ("{timestamp}{body}", "{timestamp} and {body}"),
+            ("{body}{id}", "{body} and {id}"),
+            ("v1:{id}{timestamp}.{body}", "{id} and {timestamp}"),
+        ];
+        for (template, pair) in adjacent {
+            let why = ambiguity(template).unwrap_or_default();
+            assert!(why.starts_with(&format!("{pair} are adjacent")), "{why}");
+        }
+        for digit in ["{timestamp}1{body}", "{body}.2{timestamp}"] {
+            let why = ambiguity(digit).unwrap_or_default();
+            assert!(why.contains("is the digit"), "{digit}: {why}");
+        }
     }
 }

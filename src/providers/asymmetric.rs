@@ -6,6 +6,13 @@
 //! Webhooks `v1a` (Ed25519 over `{id}.{timestamp}.{body}`): public-key
 //! decoding, the verify loops over active keys, and `hookguard sign` from a
 //! private key. Verification is `ring::signature` only.
+//!
+//! `{timestamp}{body}` has no separator: with digits before a JSON body,
+//! moving a digit across the boundary changes the timestamp tenfold, which
+//! Discord's window refuses. SendGrid documents no window and the timestamp
+//! is not checked, so that split is ambiguous there (the replay key, a hash
+//! of the signed bytes, is the same for every split). A `v1a` id is kept
+//! free of `.` as Standard Webhooks requires (`delimit.rs`).
 
 use base64::Engine;
 use http::{HeaderMap, HeaderName};
@@ -14,9 +21,10 @@ use ring::rand::SystemRandom;
 use ring::signature::{self, EcdsaKeyPair, Ed25519KeyPair, UnparsedPublicKey};
 
 use super::common::{
-    header_bytes, header_name, id_text, Direction, TimestampFormat, Tolerance, ToleranceSpec,
+    header_bytes, header_name, id_text, Direction, Part, TimestampFormat, Tolerance, ToleranceSpec,
     BASE64_LENIENT, MAX_CANDIDATES,
 };
+use super::delimit;
 use super::keys::is_active;
 use super::{
     BuildError, Dedup, HandshakeReply, Inbound, ProviderInfo, ProviderParams, Rejection,
@@ -179,6 +187,9 @@ pub(crate) struct AsymVerifier {
     signature: HeaderName,
     timestamp: HeaderName,
     id: Option<HeaderName>,
+    /// Bytes the id must not contain: `v1a` signs Standard Webhooks'
+    /// `{id}.{timestamp}.{body}`, so `.`.
+    id_forbidden: Box<[u8]>,
     tolerance: Option<Tolerance>,
 }
 
@@ -233,6 +244,12 @@ impl AsymVerifier {
             signature: header_name("provider", n.signature)?,
             timestamp: header_name("provider", n.timestamp)?,
             id: n.id.map(|h| header_name("provider", h)).transpose()?,
+            id_forbidden: delimit::forbidden_bytes(
+                super::standard_webhooks::SIGNED,
+                &Part::Id,
+                None,
+            )
+            .into(),
             tolerance: scheme
                 .tolerance()
                 .map(|spec| Tolerance::new(spec, params.tolerance)),
@@ -243,7 +260,11 @@ impl AsymVerifier {
         let raw = header_bytes(headers, &self.signature)?;
         let timestamp = header_bytes(headers, &self.timestamp)?;
         let id = match &self.id {
-            Some(name) => Some(id_text(name, header_bytes(headers, name)?)?),
+            Some(name) => {
+                let id = id_text(name, header_bytes(headers, name)?)?;
+                delimit::check(name, id.as_bytes(), &self.id_forbidden)?;
+                Some(id)
+            }
             None => None,
         };
         let invalid = |why: &str| Rejection::InvalidSignature {

@@ -401,6 +401,11 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         source: "Frame.io developer docs \"Webhooks\"",
     },
     // Twitch EventSub: `{id}{ts}{body}`, RFC 3339 ts, older than 10 min refused.
+    // No separators: an id could swallow the real timestamp and the body up
+    // to a recent time inside it, under a new id. Ids with `:` are refused
+    // (every RFC 3339 time has one; see `delimit.rs`). Twitch calls its ids
+    // opaque; the ones in its docs ("Handling webhook events") are UUIDs,
+    // e.g. e76c6bd4-55c9-4987-8304-da1588d8988b. One with a `:` is refused.
     Provider {
         name: "twitch",
         family: Family::Hmac(HmacSpec {
@@ -421,6 +426,8 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         source: "Twitch docs \"Handling webhook events\"; @twurple/eventsub-http",
     },
     // Zendesk: base64 over `{ts}{body}`; no window prescribed, 300 s used.
+    // No separator, yet one split: the RFC 3339 timestamp is parsed strictly
+    // and none is a prefix of another, so a moved boundary does not parse.
     Provider {
         name: "zendesk",
         family: Family::Hmac(HmacSpec {

@@ -8,7 +8,10 @@
 
 use std::borrow::Cow;
 
-use super::common::{header_name, Direction, Part, TimestampFormat, ToleranceSpec, MAX_PARTS};
+use super::common::{
+    header_name, render_template, Direction, Part, TimestampFormat, ToleranceSpec, MAX_PARTS,
+};
+use super::delimit;
 use super::hmac::HmacSpec;
 use super::BuildError;
 use crate::config::GenericHmac;
@@ -22,7 +25,8 @@ const GENERIC_TOLERANCE: ToleranceSpec = ToleranceSpec {
 /// Translates `[route.hmac]` into an [`HmacSpec`], rejecting templates that
 /// would sign less than the operator thinks: unknown placeholders,
 /// `{timestamp}`/`{id}` without their header, a timestamp header that is not
-/// signed (its tolerance check would prove nothing), no `{body}`.
+/// signed (its tolerance check would prove nothing), no `{body}`, two values
+/// with no separator between them (see `delimit.rs`).
 pub(crate) fn generic_spec(cfg: Option<&GenericHmac>) -> Result<HmacSpec, BuildError> {
     let err = |field: &str, message: String| BuildError {
         field: field.into(),
@@ -120,6 +124,13 @@ fn parse_template(text: &str) -> Result<Vec<Part>, String> {
                 .into(),
         ),
         _ => return Err("must contain {body} exactly once".into()),
+    }
+    if let Some((a, b)) = delimit::adjacent_values(&parts) {
+        let pair = render_template(&[a.clone(), b.clone()]);
+        return Err(format!(
+            "{pair} has no separator between its values: bytes could move between them \
+             without changing the signature; put a literal between them"
+        ));
     }
     if parts.len() > MAX_PARTS {
         return Err(format!(
@@ -397,6 +408,11 @@ mod tests {
                 generic(Sha256, "x-s", None, Hex, None, None, "{body}{body}"),
                 "hmac.signed",
                 "exactly once",
+            ),
+            (
+                generic(Sha256, "x-s", None, Hex, None, Some("x-id"), "{id}{body}"),
+                "hmac.signed",
+                "{id}{body} has no separator between its values",
             ),
             (
                 generic(Sha256, "bad header", None, Hex, None, None, "{body}"),

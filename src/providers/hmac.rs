@@ -17,6 +17,7 @@ use super::common::{
     self, decode_signature, header_bytes, header_name, id_text, strip_prefix_ci, Direction, Part,
     Sig, Signed, SignedBody, TimestampFormat, Tolerance, ToleranceSpec, MAX_PARTS,
 };
+use super::delimit;
 use super::handshake::Handshake;
 use super::keys::{match_one, KeyRing};
 use super::{
@@ -178,6 +179,8 @@ pub(crate) struct HmacVerifier {
     timestamp: Option<(HeaderName, TimestampFormat)>,
     /// Present only when the id is signed (part of the template).
     id: Option<HeaderName>,
+    /// Bytes a signed id must not contain: its separators in the template.
+    id_forbidden: Box<[u8]>,
     signed: Cow<'static, [Part]>,
     tolerance: Tolerance,
     body_timestamp: Option<&'static str>,
@@ -216,6 +219,7 @@ impl HmacVerifier {
                 message: format!("built-in scheme {provider:?} is inconsistent (template)"),
             });
         }
+        let format = timestamp.as_ref().map(|(_, format)| *format);
         Ok(Self {
             provider,
             keys: KeyRing::utf8(params.secrets, spec.algorithm)?,
@@ -224,6 +228,7 @@ impl HmacVerifier {
             encoding: spec.encoding,
             timestamp,
             id,
+            id_forbidden: delimit::forbidden_bytes(&spec.signed, &Part::Id, format).into(),
             signed: spec.signed.clone(),
             tolerance: Tolerance::new(spec.tolerance, params.tolerance),
             body_timestamp: spec.body_timestamp,
@@ -248,7 +253,11 @@ impl HmacVerifier {
             None => &[],
         };
         let id = match &self.id {
-            Some(name) => Some(id_text(name, header_bytes(headers, name)?)?),
+            Some(name) => {
+                let id = id_text(name, header_bytes(headers, name)?)?;
+                delimit::check(name, id.as_bytes(), &self.id_forbidden)?;
+                Some(id)
+            }
             None => None,
         };
         let invalid = |why: &str| Rejection::InvalidSignature {

@@ -14,6 +14,7 @@ mod body_fields;
 mod canonical;
 mod catalog;
 mod common;
+mod delimit;
 mod generic;
 mod handshake;
 mod hmac;

@@ -16,6 +16,7 @@ use super::common::{
     decode_signature, header_bytes, header_name, id_text, Part, Sig, Signed, SignedBody,
     TimestampFormat, Tolerance, ToleranceSpec, BASE64_LENIENT, MAX_CANDIDATES,
 };
+use super::delimit;
 use super::keys::{match_any, KeyRing};
 use super::{
     BuildError, Dedup, Inbound, ProviderInfo, ProviderParams, Rejection, SignRequest, Verified,
@@ -38,8 +39,11 @@ pub(crate) struct StandardWebhooksSpec {
     pub(crate) tolerance: ToleranceSpec,
 }
 
-/// What every Standard Webhooks sender signs.
-const SIGNED: &[Part] = &[
+/// What every Standard Webhooks sender signs. The spec requires that the id
+/// and timestamp "not be allowed to include any `.`" (spec/standard-webhooks.md,
+/// "Signature scheme"), so an id with a `.` is refused (see `delimit.rs`);
+/// Svix ids, for one, are `msg_` and base62.
+pub(crate) const SIGNED: &[Part] = &[
     Part::Id,
     Part::Literal(Cow::Borrowed(".")),
     Part::Timestamp,
@@ -119,6 +123,8 @@ pub(crate) fn sign(
 pub(crate) struct StandardWebhooksVerifier {
     provider: &'static str,
     id: HeaderName,
+    /// Bytes the id must not contain (`.`).
+    id_forbidden: Box<[u8]>,
     timestamp: HeaderName,
     signature: HeaderName,
     keys: KeyRing,
@@ -143,6 +149,7 @@ impl StandardWebhooksVerifier {
         Ok(Self {
             provider,
             id: header_name("provider", spec.id_header)?,
+            id_forbidden: delimit::forbidden_bytes(SIGNED, &Part::Id, None).into(),
             timestamp: header_name("provider", spec.timestamp_header)?,
             signature: header_name("provider", spec.signature_header)?,
             keys: KeyRing::build(params.secrets, HmacAlgorithm::Sha256, decode_secret)?,
@@ -155,6 +162,7 @@ impl StandardWebhooksVerifier {
         let timestamp = header_bytes(headers, &self.timestamp)?;
         let list = header_bytes(headers, &self.signature)?;
         let id = id_text(&self.id, raw_id)?;
+        delimit::check(&self.id, id.as_bytes(), &self.id_forbidden)?;
         let name = &self.signature;
         let invalid = |why: String| Rejection::InvalidSignature {
             detail: format!("header {name:?}: {why}"),
