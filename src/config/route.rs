@@ -166,6 +166,11 @@ impl Ctx<'_> {
         let ordered = r.ordered.is_some_and(|o| *o.get_ref());
         let public_url = r.public_url.and_then(|u| {
             let text = u.get_ref().clone();
+            if text.contains('#') {
+                let why = "must not contain a fragment (#...): a provider never sends one";
+                self.diag.error(u.span(), at("public_url"), why);
+                return None;
+            }
             self.url(u, &at("public_url")).map(|_| text)
         });
         let verify_token = r
@@ -196,6 +201,9 @@ impl Ctx<'_> {
                 return None;
             }
         };
+        if let Some(warning) = verifier.public_url_warning(public_url.as_deref()) {
+            self.diag.warn(&at("public_url"), warning);
+        }
         let methods = methods.unwrap_or_else(|| {
             let mut m = vec![Method::POST];
             for extra in verifier.extra_methods() {

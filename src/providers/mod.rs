@@ -19,6 +19,7 @@ mod generic;
 mod handshake;
 mod hmac;
 mod keys;
+mod signed_url;
 mod standard_webhooks;
 mod structured;
 #[cfg(test)]
@@ -36,6 +37,7 @@ use http::{HeaderMap, Method, Uri};
 use crate::body::Payload;
 use crate::config::{GenericHmac, SecretEntry};
 use crate::secret::Secret;
+pub use signed_url::UrlTarget;
 
 /// What a verifier sees of an inbound request: the head only; the body is
 /// passed separately once it has been read under the route's limit.
@@ -48,8 +50,8 @@ pub struct Inbound<'a> {
     /// The inbound headers.
     pub headers: &'a HeaderMap,
     /// The public URL the provider called (`public_url`, else rebuilt from
-    /// scheme, Host and path) — for schemes that sign the URL; empty for the
-    /// others (see [`Verifier::signs_url`]).
+    /// scheme, Host and path), its query the one forwarded — for schemes
+    /// that sign the URL; empty for the others (see [`Verifier::signed_url`]).
     pub public_url: &'a str,
     /// Wall-clock time of arrival, Unix milliseconds; one reading per request
     /// so every check agrees on "now".
@@ -117,10 +119,31 @@ pub trait Verifier: Send + Sync + 'static {
     /// `X-Hookguard-Verified` and the audit log).
     fn provider(&self) -> &str;
 
-    /// Whether the scheme signs the URL the provider called, so the proxy
-    /// must build [`Inbound::public_url`] (it skips that work otherwise).
+    /// Whether the scheme signs the URL the provider called (the offline
+    /// tools then need one); the proxy asks [`Verifier::signed_url`].
     fn signs_url(&self) -> bool {
         false
+    }
+
+    /// The URL the provider signed, for [`Inbound::public_url`]: the route's
+    /// `public_url`, else rebuilt from the request; refused when the query
+    /// the proxy would forward is not the query signed. Schemes that sign no
+    /// URL return an empty string, at no cost.
+    fn signed_url(&self, target: &UrlTarget<'_>) -> Result<String, Rejection> {
+        let _ = target;
+        Ok(String::new())
+    }
+
+    /// A caution for `hookguard check` about the route's `public_url`: set
+    /// where no URL is signed (it does nothing), or missing where the scheme
+    /// needs it to accept some requests.
+    fn public_url_warning(&self, public_url: Option<&str>) -> Option<String> {
+        public_url.map(|_| {
+            format!(
+                "is not used: provider {:?} does not sign the URL",
+                self.provider()
+            )
+        })
     }
 
     /// Checks that need only the head — signature header present, signed

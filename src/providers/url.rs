@@ -6,7 +6,19 @@
 //! names it in `X-Twilio-Webhooks-Signature-Settings`), Square (URL + body), HubSpot v3 (method + URL +
 //! body + timestamp) and Trello (body + URL) — and their `hookguard sign`
 //! counterpart. Does not own key handling or the constant-time comparison
-//! (`keys.rs`), nor how `public_url` is derived (the proxy does that).
+//! (`keys.rs`), nor which URL is verified (`signed_url.rs`).
+//!
+//! These schemes put no separator between the URL and what follows it.
+//! Square and HubSpot v3 sign the body right after the URL, so a query the
+//! configuration does not pin is refused (`signed_url.rs`). Twilio appends
+//! each form parameter's name and value with no separator at all: the same
+//! bytes are signed for `?a=1` with `Bc=d` and for `?a=1B` with `c=d`, or for
+//! `x=yz` and `xy=z` — its own ambiguity, which no check here can remove.
+//! The replay key covers the query, so a variant with another query that
+//! arrives first does not make the genuine delivery a duplicate (one that
+//! only regroups the parameters still does). Trello signs the URL after the
+//! body, and no JSON body can end in a URL whose characters all fit a request
+//! target (a closing `"` cannot), so it splits one way.
 
 use std::borrow::Cow;
 
@@ -19,6 +31,7 @@ use super::common::{
 };
 use super::hmac::{BODY, NO_TIMESTAMP};
 use super::keys::{match_one, KeyRing};
+use super::signed_url::{self, UrlTarget};
 use super::{
     BuildError, Dedup, Inbound, ProviderInfo, ProviderParams, Rejection, SignRequest, Verified,
     Verifier,
@@ -64,6 +77,12 @@ impl UrlScheme {
             Self::HubSpotV3 => "x-hubspot-signature-v3",
             Self::Trello => "x-trello-webhook",
         }
+    }
+
+    /// Whether the body is signed right after the URL, with nothing between
+    /// them: a query not pinned by `public_url` is then ambiguous.
+    fn body_follows_url(self) -> bool {
+        matches!(self, Self::Square | Self::HubSpotV3)
     }
 
     fn tolerance(self) -> ToleranceSpec {
@@ -303,6 +322,22 @@ impl Verifier for UrlVerifier {
         true
     }
 
+    fn signed_url(&self, target: &UrlTarget<'_>) -> Result<String, Rejection> {
+        let body_follows = self.scheme.body_follows_url().then_some(self.provider);
+        signed_url::resolve(target, body_follows)
+    }
+
+    fn public_url_warning(&self, public_url: Option<&str>) -> Option<String> {
+        (public_url.is_none() && self.scheme.body_follows_url()).then(|| {
+            format!(
+                "not set: provider {:?} signs the URL and the body with nothing between them, \
+                 so requests whose URL has a query are refused; set public_url to the exact \
+                 URL it calls (query included) to accept them",
+                self.provider
+            )
+        })
+    }
+
     fn provider(&self) -> &str {
         self.provider
     }
@@ -333,9 +368,30 @@ impl Verifier for UrlVerifier {
         Ok(Verified {
             secret_index,
             event_id: None,
-            dedup: Dedup::Signature(sig.bytes().to_vec()),
+            dedup: Dedup::Signature(replay_material(&sig, req.uri.query())),
         })
     }
+}
+
+/// What a delivery is de-duplicated on: the signature and the query that is
+/// forwarded with it, length-prefixed so the two cannot run into each other.
+/// The same signature covers requests that split the same bytes differently
+/// between query and body (see the module docs); keyed on the signature
+/// alone, such a variant arriving first would make the genuine request a
+/// duplicate. The host is left out: Twilio's port variants of one URL are one
+/// delivery, and the path is the route's.
+fn replay_material(sig: &Sig, query: Option<&str>) -> Vec<u8> {
+    let sig = sig.bytes();
+    let mut out = Vec::with_capacity(2 + sig.len() + query.map_or(0, str::len));
+    // Tags are at most 64 bytes long.
+    out.push(u8::try_from(sig.len()).unwrap_or(u8::MAX));
+    out.extend_from_slice(sig);
+    if let Some(query) = query {
+        // `?` tells an empty query from none: both are forwarded as sent.
+        out.push(b'?');
+        out.extend_from_slice(query.as_bytes());
+    }
+    out
 }
 
 /// The headers `hookguard sign` prints for a URL-bound provider; needs

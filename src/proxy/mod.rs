@@ -33,7 +33,7 @@ use crate::body::Payload;
 use crate::clock::unix_millis;
 use crate::config::{Config, Delivery, OnStoreError, Route};
 use crate::metrics::{Metrics, RouteSeries};
-use crate::providers::{HandshakeReply, Inbound, Rejection};
+use crate::providers::{HandshakeReply, Inbound, Rejection, UrlTarget};
 use crate::ratelimit::{self, RouteLimiter};
 use crate::replay::{Claim, ClaimToken, ReplayKey, ReplayStore, StoreError};
 use crate::security::{Sources, Verdict};
@@ -428,21 +428,20 @@ async fn handle_inner(
         limiter.check(client_ip).map_err(Refusal::RateLimited)?;
     }
 
-    // The request as verifiers see it (head only, for now).
+    // The request as verifiers see it (head only, for now). For schemes
+    // that sign the URL: the URL the provider called, whose query must be
+    // the one forwarded (`public_url` if set, else rebuilt from the request).
     let scheme = if conn.tls { "https" } else { "http" };
-    // A configured public URL names scheme, host and path as the provider
-    // sees them (behind load balancers that rewrite them); the query is
-    // always the request's own unless the configured URL fixes one.
-    let public_url = match (&route.public_url, parts.uri.query()) {
-        _ if !route.verifier.signs_url() => String::new(),
-        (Some(url), Some(query)) if !url.contains('?') => format!("{url}?{query}"),
-        (Some(url), _) => url.clone(),
-        (None, _) => format!(
-            "{scheme}://{}{}",
-            host.unwrap_or_default(),
-            parts.uri.path_and_query().map_or("/", |pq| pq.as_str())
-        ),
+    let target = UrlTarget {
+        configured: route.public_url.as_deref(),
+        scheme,
+        host,
+        uri: &parts.uri,
     };
+    let public_url = route
+        .verifier
+        .signed_url(&target)
+        .map_err(Refusal::Verify)?;
     let inbound = Inbound {
         method: &parts.method,
         uri: &parts.uri,
