@@ -1,7 +1,9 @@
 //! The audit trail: exactly one structured event per request decision.
 //!
-//! Events go to the tracing target `audit` at INFO (rejections at WARN), so
-//! operators can route or filter them apart from diagnostics. A [`Decision`]
+//! Events are their own stream, apart from diagnostics: written whenever
+//! `[log] audit` is on (the default), whatever `HOOKGUARD_LOG` says (see
+//! `telemetry`). They carry the target `audit` and the level INFO
+//! (rejections WARN), so log pipelines can tell them apart. A [`Decision`]
 //! holds only what is safe to log: route, provider, client IP, outcome, error
 //! code, a redacted detail, status, event id, the *index* of the matching
 //! secret, latencies and the upstream status. There is deliberately no field
@@ -98,29 +100,22 @@ impl Decision {
     }
 }
 
-/// Emits the decision as one event on the `audit` target.
+/// Emits the decision as one event on the `audit` target; the caller checks
+/// `[log] audit`.
 ///
 /// With JSON logs (the default) the line is written straight to the log
 /// writer, in exactly the shape the subscriber would give it: tracing's
 /// per-field visitor and dynamic writes cost about 7,300 instructions per
-/// line, more than the rest of the bookkeeping of a forwarded request. The
-/// subscriber's filter still decides whether the line is written at all.
+/// line, more than the rest of the bookkeeping of a forwarded request. No
+/// filter applies: the diagnostic level never drops an audit line (and the
+/// pretty format's subscriber lets the `audit` target through).
 pub fn emit(d: &Decision) {
-    let warn = level(d) == tracing::Level::WARN;
     if let Some(sink) = crate::telemetry::json_sink() {
-        // A callsite per level: tracing's filter check takes a constant level.
-        let enabled = if warn {
-            tracing::enabled!(target: TARGET, tracing::Level::WARN)
-        } else {
-            tracing::enabled!(target: TARGET, tracing::Level::INFO)
-        };
-        if enabled {
-            LINE.with_borrow_mut(|line| {
-                line.clear();
-                write_json(d, line);
-                sink.append_line(line.as_bytes());
-            });
-        }
+        LINE.with_borrow_mut(|line| {
+            line.clear();
+            write_json(d, line);
+            sink.append_line(line.as_bytes());
+        });
         return;
     }
     let latency_ms = millis(d.latency);
@@ -146,7 +141,7 @@ pub fn emit(d: &Decision) {
             )
         };
     }
-    if warn {
+    if level(d) == tracing::Level::WARN {
         event!(tracing::Level::WARN)
     } else {
         event!(tracing::Level::INFO)

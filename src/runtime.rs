@@ -265,6 +265,10 @@ impl Running {
             // read timeout is fixed on the listener.
             needs_restart("server.request_timeout (header read timeout)");
         }
+        if new.log.format != old.log.format {
+            // The subscriber is installed once; `log.audit` applies at once.
+            needs_restart("log.format");
+        }
         match (&new.server.tls, &self.certs) {
             (Some(files), Some(store)) => store.reload(files)?,
             (None, None) => {}

@@ -225,6 +225,9 @@ pub struct SpoolConfig {
 pub struct LogConfig {
     /// Output format of events.
     pub format: LogFormat,
+    /// Whether the audit trail (one event per request) is written; the
+    /// diagnostic level never decides that.
+    pub audit: bool,
 }
 
 /// Event output format.

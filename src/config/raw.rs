@@ -94,6 +94,7 @@ pub(crate) struct RawSecurity {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawLog {
     pub format: Str,
+    pub audit: Option<Spanned<bool>>,
 }
 
 /// `[spool]`.

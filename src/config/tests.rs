@@ -95,6 +95,7 @@ fn minimal_config_gets_every_default() {
     assert_eq!(cfg.replay.max_entries, 1_000_000);
     assert_eq!(cfg.replay.on_store_error, OnStoreError::Reject);
     assert_eq!(cfg.log.format, LogFormat::Json);
+    assert!(cfg.log.audit);
     assert_eq!(cfg.spool.dir, PathBuf::from("./hookguard-spool"));
     assert_eq!(cfg.spool.max_size, 1 << 30);
     let route = &cfg.routes[0];
@@ -344,6 +345,23 @@ fn generic_hmac_is_normalised_and_passed_to_the_builder() {
     assert_eq!(hmac.algorithm, HmacAlgorithm::Sha256);
     assert_eq!(hmac.encoding, SignatureEncoding::Hex);
     assert_eq!(hmac.signed, "{body}");
+}
+
+#[test]
+fn log_audit_is_a_boolean() {
+    let off = parse(&format!("{MINIMAL}\n[log]\naudit = false\n")).unwrap();
+    assert!(!off.log.audit);
+    assert_eq!(off.log.format, LogFormat::Json);
+    let on = parse(&format!(
+        "{MINIMAL}\n[log]\nformat = \"pretty\"\naudit = true\n"
+    ))
+    .unwrap();
+    assert!(on.log.audit);
+    let err = errors(&format!("{MINIMAL}\n[log]\naudit = \"no\"\n"));
+    assert!(
+        err.starts_with("t.toml:11:9: log.audit: invalid type"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -318,13 +318,15 @@ impl Ctx<'_> {
     }
 
     fn log(&mut self, raw: Option<raw::RawLog>) -> LogConfig {
+        let (format, audit) = raw.map_or((None, None), |r| (r.format, r.audit));
         let format = self.choice(
-            raw.and_then(|r| r.format),
+            format,
             "log.format",
             &[("json", LogFormat::Json), ("pretty", LogFormat::Pretty)],
             LogFormat::Json,
         );
-        LogConfig { format }
+        let audit = audit.is_none_or(|a| *a.get_ref());
+        LogConfig { format, audit }
     }
 
     fn spool(&mut self, raw: Option<raw::RawSpool>) -> SpoolConfig {

@@ -379,7 +379,9 @@ async fn handle_request(
         .and_then(|i| app.names.get(i))
         .map(|names| &names.series);
     app.metrics.record(&decision, series);
-    audit::emit(&decision);
+    if app.config.log.audit {
+        audit::emit(&decision);
+    }
     Ok(response)
 }
 

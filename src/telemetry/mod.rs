@@ -2,13 +2,18 @@
 //! batches by a background thread ([`batch_writer`]) so neither a slow log
 //! pipe nor a write per line costs a request anything.
 //!
-//! The level comes from `HOOKGUARD_LOG`, else `RUST_LOG`, else `info`.
+//! Two streams share stdout. Diagnostics are filtered by `HOOKGUARD_LOG`,
+//! else `RUST_LOG`, else `info`. The audit trail (one event per request, see
+//! `audit`) is not a diagnostic: those variables never filter it, only
+//! `[log] audit` turns it off, so that tuning the noise of the logs cannot
+//! silently lose the record of what was forwarded.
 
 pub mod batch_writer;
 pub mod json;
 
 use std::sync::OnceLock;
 
+use tracing_subscriber::filter::Directive;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
@@ -30,17 +35,8 @@ pub fn json_sink() -> Option<&'static BatchWriter> {
 /// the writer thread cannot be started: better not to serve than to serve
 /// without an audit trail.
 pub fn init(format: LogFormat) -> std::io::Result<FlushGuard> {
-    // An empty variable counts as unset (`HOOKGUARD_LOG= hookguard ...`
-    // must not silence the audit trail).
-    let var = |name| {
-        std::env::var(name)
-            .ok()
-            .filter(|v: &String| !v.trim().is_empty())
-    };
-    let filter = var("HOOKGUARD_LOG")
-        .or_else(|| var("RUST_LOG"))
-        .and_then(|spec| EnvFilter::try_new(spec).ok())
-        .unwrap_or_else(|| EnvFilter::new("info"));
+    let (filter, invalid) = diagnostic_filter();
+    let filter = filter.add_directive(audit_passes());
     let (writer, guard) = batch_writer::spawn(std::io::stdout())?;
     let sink = writer.clone();
     let builder = tracing_subscriber::fmt()
@@ -59,5 +55,81 @@ pub fn init(format: LogFormat) -> std::io::Result<FlushGuard> {
             let _ = builder.compact().try_init();
         }
     }
+    if let Some(problem) = invalid {
+        tracing::warn!("{problem}; logging diagnostics at info");
+    }
     Ok(guard)
+}
+
+/// The diagnostic filter from `HOOKGUARD_LOG`, else `RUST_LOG`, else
+/// `info`; with the reason when the variable's value was not a valid filter
+/// (then `info`, and the caller says so once logging works).
+fn diagnostic_filter() -> (EnvFilter, Option<String>) {
+    // An empty variable counts as unset (`HOOKGUARD_LOG= hookguard ...`).
+    let var = |name: &'static str| {
+        std::env::var(name)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| (name, v))
+    };
+    match var("HOOKGUARD_LOG").or_else(|| var("RUST_LOG")) {
+        None => (EnvFilter::new("info"), None),
+        Some((name, spec)) => match EnvFilter::try_new(&spec) {
+            Ok(filter) => (filter, None),
+            Err(e) => (
+                EnvFilter::new("info"),
+                Some(format!("{name} is not a valid filter ({e})")),
+            ),
+        },
+    }
+}
+
+/// The directive that lets every audit event through the diagnostic filter
+/// (it replaces any the variables gave for the `audit` target). Only the
+/// pretty format needs it: JSON audit lines do not go through tracing.
+fn audit_passes() -> Directive {
+    AUDIT_PASSES
+        .parse()
+        .expect("a constant, valid directive (tested)")
+}
+
+/// `audit=trace`, spelled out for [`audit_passes`].
+const AUDIT_PASSES: &str = "audit=trace";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Collects what a subscriber writes.
+    #[derive(Clone, Default)]
+    struct Capture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn audit_events_pass_the_strictest_diagnostic_filter_and_an_audit_off() {
+        for spec in ["off", "error", "warn,audit=off"] {
+            let capture = Capture::default();
+            let writer = capture.clone();
+            let subscriber = tracing_subscriber::fmt()
+                .with_env_filter(EnvFilter::new(spec).add_directive(audit_passes()))
+                .with_writer(move || writer.clone())
+                .finish();
+            tracing::subscriber::with_default(subscriber, || {
+                tracing::info!(target: "audit", "a decision");
+                tracing::info!("a diagnostic");
+            });
+            let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+            assert!(text.contains("a decision"), "{spec}: {text}");
+            assert!(!text.contains("a diagnostic"), "{spec}: {text}");
+        }
+    }
 }

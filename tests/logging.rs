@@ -1,0 +1,281 @@
+//! The real `hookguard` binary's two log streams on stdout: the audit trail
+//! (one line per request, switched by `[log] audit` alone, whatever
+//! `HOOKGUARD_LOG` says) and diagnostics.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::Full;
+
+use common::*;
+
+/// Upper bound for any wait in these tests (never a timing assertion).
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// A `hookguard serve` child, killed on drop.
+struct Hookguard {
+    child: Child,
+}
+
+impl Hookguard {
+    /// Starts `serve -c config` with stdout piped and `HOOKGUARD_LOG` set.
+    fn spawn(config: &Path, log_filter: &str, workers: &str) -> (Self, ChildStdout) {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hookguard"))
+            .args(["serve", "-c"])
+            .arg(config)
+            .env("HOOKGUARD_LOG", log_filter)
+            .env_remove("RUST_LOG")
+            .env("TOKIO_WORKER_THREADS", workers)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        (Self { child }, stdout)
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .unwrap()
+            .success());
+    }
+
+    /// SIGTERM, then the exit status (0 once drained).
+    fn stop(mut self) -> Option<i32> {
+        self.signal("-TERM");
+        self.child.wait().unwrap().code()
+    }
+}
+
+impl Drop for Hookguard {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Every stdout line, as it comes, on a channel (the pipe is always read).
+fn lines_of(stdout: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// Receives lines until one satisfies `want`, returning it and every line
+/// before it; panics after [`PATIENCE`].
+fn until(rx: &mpsc::Receiver<String>, seen: &mut Vec<String>, want: impl Fn(&str) -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = rx
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("line never came; so far:\n{}", seen.join("\n")));
+        let done = want(&line);
+        seen.push(line);
+        if done {
+            return;
+        }
+    }
+}
+
+fn json(line: &str) -> serde_json::Value {
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"))
+}
+
+fn is_audit(line: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(line).is_ok_and(|v| v["target"] == "audit")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Writes a one-route GitHub config into `dir`; `extra` is appended.
+fn write_config(dir: &Path, listen: &str, up: &Upstream, route: &str, extra: &str) -> PathBuf {
+    let path = dir.join("hookguard.toml");
+    let toml = format!(
+        r#"
+[server]
+listen = "{listen}"
+shutdown_grace = "5s"
+
+[upstream]
+url = "{up}"
+timeout = "5s"
+
+[[route]]
+path = "{route}"
+provider = "github"
+secrets = ["{GH_SECRET}"]
+{extra}
+"#,
+        up = up.url()
+    );
+    std::fs::write(&path, toml).unwrap();
+    path
+}
+
+/// A signed GitHub delivery of a body unique to `n` (so never a duplicate).
+fn github_request(addr: SocketAddr, path: &str, n: usize) -> http::Request<Full<Bytes>> {
+    let body = format!("{{\"n\":{n}}}");
+    let sig = format!("sha256={}", hmac256_hex(GH_SECRET, &[body.as_bytes()]));
+    http::Request::post(format!("http://{addr}{path}"))
+        .header("x-hub-signature-256", sig)
+        .body(Full::new(Bytes::from(body)))
+        .unwrap()
+}
+
+async fn deliver(addr: SocketAddr, path: &str, n: usize) -> u16 {
+    let answer = client().request(github_request(addr, path, n));
+    tokio::time::timeout(PATIENCE, answer)
+        .await
+        .expect("answered before the deadline")
+        .expect("proxy answers")
+        .status()
+        .as_u16()
+}
+
+/// Waits until something accepts on `addr` (the proxy is up).
+async fn wait_listening(addr: SocketAddr) {
+    let deadline = Instant::now() + PATIENCE;
+    while tokio::net::TcpStream::connect(addr).await.is_err() {
+        assert!(Instant::now() < deadline, "proxy never listened on {addr}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// `HOOKGUARD_LOG=warn` (or stricter) silences diagnostics, never the
+/// audit trail: a forwarded request (an INFO event) still has its line, in
+/// both formats.
+#[tokio::test]
+async fn a_strict_log_filter_keeps_the_audit_line_of_a_forwarded_request() {
+    for (format, filter) in [("json", "warn"), ("pretty", "error")] {
+        let up = Upstream::start().await;
+        let tmp = temp_dir(&format!("audit-filter-{format}"));
+        // The "listening" line is filtered out: the port is chosen here.
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let extra = format!("[log]\nformat = \"{format}\"\n");
+        let config = write_config(tmp.path(), &addr.to_string(), &up, "/gh", &extra);
+        let (hookguard, stdout) = Hookguard::spawn(&config, filter, "1");
+        let rx = lines_of(stdout);
+        wait_listening(addr).await;
+
+        assert_eq!(deliver(addr, "/gh", 1).await, 200);
+        assert_eq!(up.count(), 1);
+        assert_eq!(hookguard.stop(), Some(0));
+        let lines: Vec<String> = rx.iter().collect();
+        let all = lines.join("\n");
+        let audit: Vec<&String> = lines
+            .iter()
+            .filter(|l| match format {
+                "json" => is_audit(l),
+                _ => l.contains(" audit: "),
+            })
+            .collect();
+        assert_eq!(audit.len(), 1, "{format}, {filter}: one audit line:\n{all}");
+        assert!(audit[0].contains("forwarded"), "{}", audit[0]);
+        assert!(!all.contains("listening"), "diagnostics filtered:\n{all}");
+    }
+}
+
+/// `[log] audit = false` writes no audit line while diagnostics go on; a
+/// SIGHUP that turns it back on applies at once.
+#[tokio::test]
+async fn audit_false_silences_only_the_audit_trail_and_sighup_applies_it() {
+    let up = Upstream::start().await;
+    let tmp = temp_dir("audit-off");
+    let off = "[log]\naudit = false\n";
+    let config = write_config(tmp.path(), "127.0.0.1:0", &up, "/gh", off);
+    let (hookguard, stdout) = Hookguard::spawn(&config, "", "1");
+    let rx = lines_of(stdout);
+    let mut seen = Vec::new();
+    until(&rx, &mut seen, |l| json(l)["message"] == "listening");
+    let addr: SocketAddr = json(seen.last().unwrap())["addr"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+
+    assert_eq!(deliver(addr, "/gh", 1).await, 200);
+    // Reload with the audit trail on: the reload's own line marks the point
+    // after which the first request's line would have been written.
+    write_config(
+        tmp.path(),
+        "127.0.0.1:0",
+        &up,
+        "/gh",
+        "[log]\naudit = true\n",
+    );
+    hookguard.signal("-HUP");
+    until(&rx, &mut seen, |l| {
+        json(l)["message"] == "configuration reloaded"
+    });
+    assert_eq!(deliver(addr, "/gh", 2).await, 200);
+    assert_eq!(up.count(), 2);
+    assert_eq!(hookguard.stop(), Some(0));
+    seen.extend(rx.iter());
+
+    let all = seen.join("\n");
+    let audit: Vec<serde_json::Value> = seen
+        .iter()
+        .filter(|l| is_audit(l))
+        .map(|l| json(l))
+        .collect();
+    assert_eq!(audit.len(), 1, "only the request after the reload:\n{all}");
+    assert_eq!(audit[0]["outcome"], "forwarded");
+    let reloaded = seen
+        .iter()
+        .position(|l| json(l)["message"] == "configuration reloaded")
+        .unwrap();
+    let first_audit = seen.iter().position(|l| is_audit(l)).unwrap();
+    assert!(first_audit > reloaded, "{all}");
+    // Diagnostics were written throughout.
+    for message in ["listening", "SIGHUP received: reloading configuration"] {
+        assert!(seen.iter().any(|l| json(l)["message"] == message), "{all}");
+    }
+}
+
+/// A `HOOKGUARD_LOG` that is no valid filter is refused out loud: one
+/// warning naming it, then diagnostics at the default level.
+#[tokio::test]
+async fn an_invalid_log_filter_is_reported_and_the_default_applies() {
+    let up = Upstream::start().await;
+    let tmp = temp_dir("bad-filter");
+    let config = write_config(tmp.path(), "127.0.0.1:0", &up, "/gh", "");
+    let (hookguard, stdout) = Hookguard::spawn(&config, "hookguard=loud", "1");
+    let rx = lines_of(stdout);
+    let mut seen = Vec::new();
+    until(&rx, &mut seen, |l| json(l)["message"] == "listening");
+    let warning = seen
+        .iter()
+        .map(|l| json(l))
+        .find(|v| v["level"] == "WARN" && v["target"] == "hookguard::telemetry")
+        .unwrap_or_else(|| panic!("no warning:\n{}", seen.join("\n")));
+    let message = warning["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("HOOKGUARD_LOG is not a valid filter (")
+            && message.ends_with("); logging diagnostics at info"),
+        "{message}"
+    );
+    assert_eq!(hookguard.stop(), Some(0));
+}
