@@ -26,6 +26,14 @@ use crate::clock::unix_millis;
 use crate::report::Report;
 use crate::spool::Spool;
 
+/// Log lines (audit or diagnostic) dropped because the log output fell
+/// behind (see `telemetry::batch_writer`). Process-wide, like the log writer
+/// it counts for: created before any [`Metrics`], which all expose it.
+pub fn log_dropped() -> &'static Counter {
+    static DROPPED: OnceLock<Counter> = OnceLock::new();
+    DROPPED.get_or_init(Counter::default)
+}
+
 /// Route label for requests that matched no route.
 pub const UNMATCHED_ROUTE: &str = "unmatched";
 
@@ -187,6 +195,11 @@ impl Metrics {
             "suspicious_sources",
             "Times a client IP crossed the failed-verification threshold",
             suspicious.clone(),
+        );
+        registry.register(
+            "log_dropped",
+            "Log lines dropped because the log output fell behind",
+            log_dropped().clone(),
         );
         let spool = SpoolMetrics::register(registry.sub_registry_with_prefix("spool"));
         Self {

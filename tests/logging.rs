@@ -1,6 +1,7 @@
 //! The real `hookguard` binary's two log streams on stdout: the audit trail
 //! (one line per request, switched by `[log] audit` alone, whatever
-//! `HOOKGUARD_LOG` says) and diagnostics.
+//! `HOOKGUARD_LOG` says) and diagnostics; and a stdout nobody reads, which
+//! must cost dropped, counted and reported log lines, never stalled requests.
 
 mod common;
 
@@ -278,4 +279,89 @@ async fn an_invalid_log_filter_is_reported_and_the_default_applies() {
         "{message}"
     );
     assert_eq!(hookguard.stop(), Some(0));
+}
+
+/// A stdout nobody reads (a stalled log consumer) fills the pipe and then
+/// the writer's bounded buffer. Requests must still be answered, on one
+/// worker thread too: audit lines beyond the bound are dropped, counted in
+/// `hookguard_log_dropped_total`, and reported in one line once the pipe is
+/// read again. Every line written is whole.
+#[tokio::test]
+async fn a_stuck_stdout_drops_counted_log_lines_and_never_stalls_requests() {
+    let up = Upstream::start().await;
+    let tmp = temp_dir("stuck-stdout");
+    // A long route path makes each audit line ~3 KiB: the writer's 4 MiB
+    // bound is passed after about 1,300 requests.
+    let route = format!("/gh/{}", "x".repeat(3000));
+    let admin = "[admin]\nlisten = \"127.0.0.1:0\"\n";
+    let config = write_config(tmp.path(), "127.0.0.1:0", &up, &route, admin);
+    let (hookguard, stdout) = Hookguard::spawn(&config, "", "1");
+
+    // Read up to the "listening" line, then stop reading.
+    let mut stdout = BufReader::new(stdout);
+    let (mut addr, mut admin_addr) = (None, None);
+    while addr.is_none() {
+        let mut line = String::new();
+        assert!(stdout.read_line(&mut line).unwrap() > 0, "stdout closed");
+        let v = json(&line);
+        let at = || v["addr"].as_str().unwrap().parse::<SocketAddr>().unwrap();
+        match v["message"].as_str() {
+            Some("admin listening") => admin_addr = Some(at()),
+            Some("listening") => addr = Some(at()),
+            _ => {}
+        }
+    }
+    let (addr, admin_addr) = (addr.unwrap(), admin_addr.expect("admin listening"));
+
+    const REQUESTS: usize = 3_000;
+    const CONCURRENCY: usize = 16;
+    let route = std::sync::Arc::new(route);
+    let senders: Vec<_> = (0..CONCURRENCY)
+        .map(|first| {
+            let route = route.clone();
+            tokio::spawn(async move {
+                for n in (first..REQUESTS).step_by(CONCURRENCY) {
+                    assert_eq!(deliver(addr, &route, n).await, 200, "request {n}");
+                }
+            })
+        })
+        .collect();
+    for sender in senders {
+        sender.await.unwrap();
+    }
+    assert_eq!(up.count(), REQUESTS);
+
+    let metrics = admin_request(admin_addr, "GET", "/metrics", None).await.1;
+    let dropped: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("hookguard_log_dropped_total "))
+        .unwrap_or_else(|| panic!("no hookguard_log_dropped_total in\n{metrics}"))
+        .parse()
+        .unwrap();
+    assert!(dropped > 0, "nothing dropped: the pipe never filled");
+
+    // Read again: the writer resumes and reports what it dropped.
+    let rx = lines_of(stdout);
+    let mut seen = Vec::new();
+    until(&rx, &mut seen, |l| {
+        json(l)["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("dropped"))
+    });
+    let report = json(seen.last().unwrap());
+    assert_eq!(
+        report["message"],
+        format!("log output fell behind: dropped {dropped} lines")
+    );
+    assert_eq!(report["dropped"], dropped);
+    assert_eq!(report["level"], "WARN");
+    assert_eq!(hookguard.stop(), Some(0));
+    seen.extend(rx.iter());
+    // Lines are dropped or written whole, never cut.
+    let audit = seen.iter().filter(|l| json(l)["target"] == "audit").count();
+    assert_eq!(
+        audit as u64 + dropped,
+        REQUESTS as u64,
+        "lines lost uncounted"
+    );
 }

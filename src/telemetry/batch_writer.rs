@@ -1,5 +1,5 @@
-//! A lossless log writer that batches lines in memory and writes them from
-//! one background thread, at most every [`LINGER`].
+//! A log writer that batches lines in memory and writes them from one
+//! background thread, at most every [`LINGER`].
 //!
 //! Why not a channel per line (tracing-appender): under load, every line
 //! woke the writer thread (a futex wake, and the writer's spin-then-yield
@@ -9,25 +9,33 @@
 //! buffer goes from empty to non-empty, or fills up), lets the batch gather
 //! for a few milliseconds and writes it with one `write(2)`.
 //!
-//! Lossless, bounded: when [`MAX_PENDING`] bytes wait unwritten (the log pipe
-//! is stuck), request threads block until the writer catches up rather than
-//! drop audit events. Dropping the [`FlushGuard`] writes everything pending.
+//! Bounded, never blocking: logging must not stall traffic, so when
+//! [`MAX_PENDING`] bytes already wait unwritten (the log pipe is stuck, the
+//! consumer reads too slowly) a new line is dropped and counted, and the
+//! writer reports how many it lost in one line of its own as soon as it
+//! writes again. Dropping the [`FlushGuard`] writes everything pending.
 
 use std::io::Write;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use prometheus_client::metrics::counter::Counter;
 use tracing_subscriber::fmt::MakeWriter;
 
 /// Longest a line waits in memory before it is written.
 pub const LINGER: Duration = Duration::from_millis(20);
 /// Pending bytes that wake the writer before [`LINGER`] is up.
 pub const HIGH_WATER: usize = 256 * 1024;
-/// Pending bytes at which request threads wait for the writer (back-pressure).
+/// Most bytes waiting to be written; a line that does not fit is dropped.
+/// The batch being written is apart, so logs hold at most twice this.
 pub const MAX_PENDING: usize = 4 * 1024 * 1024;
 /// Capacity a batch buffer keeps between bursts.
 const KEEP_CAPACITY: usize = 64 * 1024;
+
+/// Appends the line that reports `dropped` lost lines to a batch, in the
+/// log's format (see `telemetry::init`).
+pub type ReportDropped = fn(dropped: u64, batch: &mut Vec<u8>);
 
 /// State shared by every [`BatchWriter`] handle and the writer thread.
 struct Shared {
@@ -35,12 +43,14 @@ struct Shared {
     /// Signalled when lines arrive in an empty buffer, the buffer passes
     /// [`HIGH_WATER`], or the guard is dropped.
     ready: Condvar,
-    /// Signalled when the writer took a batch (room for waiting producers).
-    room: Condvar,
+    /// Lines dropped since start (`hookguard_log_dropped_total`).
+    dropped_total: Counter,
 }
 
 struct State {
     pending: Vec<u8>,
+    /// Lines dropped since the writer last reported.
+    dropped: u64,
     closed: bool,
 }
 
@@ -50,12 +60,16 @@ impl Shared {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Appends `line` whole, or drops it whole when it does not fit.
     fn append(&self, line: &[u8]) {
         let mut state = self.lock();
-        while state.pending.len() >= MAX_PENDING && !state.closed {
-            state = self.room.wait(state).unwrap_or_else(|e| e.into_inner());
-        }
         let before = state.pending.len();
+        if before + line.len() > MAX_PENDING {
+            state.dropped += 1;
+            drop(state);
+            self.dropped_total.inc();
+            return;
+        }
         state.pending.extend_from_slice(line);
         let after = state.pending.len();
         drop(state);
@@ -115,28 +129,33 @@ impl Drop for FlushGuard {
     fn drop(&mut self) {
         self.shared.lock().closed = true;
         self.shared.ready.notify_one();
-        self.shared.room.notify_all();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
     }
 }
 
-/// Starts the writer thread over `out` (stdout in the binary).
-pub fn spawn<W: Write + Send + 'static>(out: W) -> std::io::Result<(BatchWriter, FlushGuard)> {
+/// Starts the writer thread over `out` (stdout in the binary). Dropped lines
+/// are counted in `dropped_total` and reported through `report`.
+pub fn spawn<W: Write + Send + 'static>(
+    out: W,
+    dropped_total: Counter,
+    report: ReportDropped,
+) -> std::io::Result<(BatchWriter, FlushGuard)> {
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
             pending: Vec::with_capacity(KEEP_CAPACITY),
+            dropped: 0,
             closed: false,
         }),
         ready: Condvar::new(),
-        room: Condvar::new(),
+        dropped_total,
     });
     let thread = {
         let shared = Arc::clone(&shared);
         std::thread::Builder::new()
             .name("hookguard-log".into())
-            .spawn(move || write_batches(&shared, out))?
+            .spawn(move || write_batches(&shared, out, report))?
     };
     Ok((
         BatchWriter {
@@ -149,31 +168,39 @@ pub fn spawn<W: Write + Send + 'static>(out: W) -> std::io::Result<(BatchWriter,
     ))
 }
 
-/// The writer thread: wait for lines, let the batch gather, write it.
-fn write_batches<W: Write>(shared: &Shared, mut out: W) {
+/// The writer thread: wait for lines, let the batch gather, write it,
+/// followed by the report of the lines dropped since the last batch.
+fn write_batches<W: Write>(shared: &Shared, mut out: W, report: ReportDropped) {
     let mut batch: Vec<u8> = Vec::with_capacity(KEEP_CAPACITY);
     loop {
-        let mut state = shared.lock();
-        while state.pending.is_empty() && !state.closed {
-            state = shared.ready.wait(state).unwrap_or_else(|e| e.into_inner());
+        let dropped = {
+            let mut state = shared.lock();
+            while state.pending.is_empty() && state.dropped == 0 && !state.closed {
+                state = shared.ready.wait(state).unwrap_or_else(|e| e.into_inner());
+            }
+            if state.pending.is_empty() && state.dropped == 0 {
+                return; // closed and everything written
+            }
+            let deadline = Instant::now() + LINGER;
+            while !state.closed && state.pending.len() < HIGH_WATER {
+                let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                    break;
+                };
+                state = shared
+                    .ready
+                    .wait_timeout(state, left)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+            }
+            std::mem::swap(&mut state.pending, &mut batch);
+            std::mem::take(&mut state.dropped)
+        };
+        // Lines are dropped only while the buffer is full, that is while the
+        // previous batch was being written: the report comes right after the
+        // lines that filled the buffer.
+        if dropped > 0 {
+            report(dropped, &mut batch);
         }
-        if state.pending.is_empty() {
-            return; // closed and everything written
-        }
-        let deadline = Instant::now() + LINGER;
-        while !state.closed && state.pending.len() < HIGH_WATER {
-            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
-                break;
-            };
-            state = shared
-                .ready
-                .wait_timeout(state, left)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
-        std::mem::swap(&mut state.pending, &mut batch);
-        drop(state);
-        shared.room.notify_all();
         // A failing log sink (closed pipe) must not stop the proxy; the
         // lines are dropped rather than retried forever.
         let _ = out.write_all(&batch).and_then(|()| out.flush());
@@ -202,15 +229,20 @@ mod tests {
         }
     }
 
+    /// Lines each thread writes: together (~3.4 MB) less than the bound, so
+    /// none may be dropped however the threads are scheduled.
+    const LINES: usize = 5_000;
+
     #[test]
     fn every_line_from_every_thread_is_written_whole_and_in_order() {
         let sink = Sink::default();
-        let (writer, guard) = spawn(sink.clone()).unwrap();
+        let dropped = Counter::default();
+        let (writer, guard) = spawn(sink.clone(), dropped.clone(), report_for_tests).unwrap();
         let threads: Vec<_> = (0..4)
             .map(|t| {
                 let writer = writer.clone();
                 std::thread::spawn(move || {
-                    for i in 0..20_000 {
+                    for i in 0..LINES {
                         let line = format!("thread={t} line={i} {}\n", "x".repeat(i % 300));
                         writer.make_writer().write_all(line.as_bytes()).unwrap();
                     }
@@ -232,61 +264,81 @@ mod tests {
             assert_eq!(words.next().unwrap_or("").len(), i % 300, "line cut");
             next[t] += 1;
         }
-        assert_eq!(next, [20_000; 4]);
-        // 80,000 lines (~13 MB) went out in batches, not one write per line.
-        assert!(writes < 80_000 / 10, "{writes} writes");
+        assert_eq!(next, [LINES; 4]);
+        assert_eq!(dropped.get(), 0);
+        // The lines went out in batches, not one write per line.
+        assert!(writes < 4 * LINES / 10, "{writes} writes");
+    }
+
+    /// A sink that blocks every write until the test opens it.
+    #[derive(Clone, Default)]
+    struct Gate(Arc<(Mutex<bool>, Condvar)>, Sink);
+
+    impl Gate {
+        fn open(&self) {
+            *self.0 .0.lock().unwrap() = true;
+            self.0 .1.notify_all();
+        }
+    }
+
+    impl Write for Gate {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let (open, cv) = &*self.0;
+            let mut open = open.lock().unwrap();
+            while !*open {
+                open = cv.wait(open).unwrap();
+            }
+            self.1.write(buf)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn report_for_tests(dropped: u64, batch: &mut Vec<u8>) {
+        batch.extend_from_slice(format!("dropped {dropped} lines\n").as_bytes());
     }
 
     #[test]
-    fn a_stuck_sink_blocks_producers_instead_of_dropping_lines() {
-        // The sink blocks until released; producers must stop at MAX_PENDING.
-        #[derive(Clone)]
-        struct Gate(Arc<(Mutex<bool>, Condvar)>, Sink);
-        impl Write for Gate {
-            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                let (open, cv) = &*self.0;
-                let mut open = open.lock().unwrap();
-                while !*open {
-                    open = cv.wait(open).unwrap();
-                }
-                self.1.write(buf)
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        let gate = Gate(Arc::default(), Sink::default());
-        let (writer, guard) = spawn(gate.clone()).unwrap();
-        let line = vec![b'y'; 1023]
-            .into_iter()
-            .chain([b'\n'])
-            .collect::<Vec<u8>>();
+    fn a_stuck_sink_never_blocks_producers_lines_beyond_the_bound_are_dropped_and_reported() {
+        let gate = Gate::default();
+        let dropped = Counter::default();
+        let (writer, guard) = spawn(gate.clone(), dropped.clone(), report_for_tests).unwrap();
+        let line = [[b'y'; 1023].as_slice(), b"\n"].concat();
         let total = 3 * MAX_PENDING / line.len();
-        let producer = {
+        let (done, finished) = std::sync::mpsc::channel();
+        {
             let writer = writer.clone();
             let line = line.clone();
             std::thread::spawn(move || {
                 for _ in 0..total {
                     writer.make_writer().write_all(&line).unwrap();
                 }
-            })
-        };
-        // With the sink stuck, the producer cannot finish: it is held back.
-        std::thread::sleep(Duration::from_millis(200));
-        assert!(!producer.is_finished(), "producer was not held back");
+                let _ = done.send(());
+            });
+        }
+        // With the sink stuck, the producer still finishes: nothing waits.
+        finished
+            .recv_timeout(Duration::from_secs(60))
+            .expect("a producer was held back by a stuck sink");
         let held = writer.shared.lock().pending.len();
-        assert!(held <= MAX_PENDING + line.len(), "{held} bytes pending");
-        *gate.0 .0.lock().unwrap() = true;
-        gate.0 .1.notify_all();
-        producer.join().unwrap();
+        assert!(held <= MAX_PENDING, "{held} bytes pending");
+        let lost = dropped.get();
+        assert!(lost > 0, "nothing was dropped");
+        gate.open();
         drop(guard);
-        assert_eq!(gate.1 .0.lock().unwrap().0.len(), total * line.len());
+        let (bytes, _) = gate.1 .0.lock().unwrap().clone();
+        let text = String::from_utf8(bytes).unwrap();
+        let reports: Vec<&str> = text.lines().filter(|l| l.starts_with("dropped")).collect();
+        assert_eq!(reports, [format!("dropped {lost} lines")]);
+        let kept = text.lines().filter(|l| l.len() == 1023).count();
+        assert_eq!(kept + lost as usize, total, "lines cut or lost uncounted");
     }
 
     #[test]
     fn a_lone_line_is_written_without_waiting_for_more() {
         let sink = Sink::default();
-        let (writer, _guard) = spawn(sink.clone()).unwrap();
+        let (writer, _guard) = spawn(sink.clone(), Counter::default(), report_for_tests).unwrap();
         writer.make_writer().write_all(b"hello\n").unwrap();
         let start = Instant::now();
         while sink.0.lock().unwrap().0.is_empty() {

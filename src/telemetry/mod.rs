@@ -1,6 +1,7 @@
 //! Logging set-up: JSON (default) or pretty lines on stdout, written in
 //! batches by a background thread ([`batch_writer`]) so neither a slow log
-//! pipe nor a write per line costs a request anything.
+//! pipe nor a write per line costs a request anything, and a stuck one costs
+//! dropped (and counted) lines rather than stalled requests.
 //!
 //! Two streams share stdout. Diagnostics are filtered by `HOOKGUARD_LOG`,
 //! else `RUST_LOG`, else `info`. The audit trail (one event per request, see
@@ -18,6 +19,9 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 pub use batch_writer::{BatchWriter, FlushGuard};
+
+/// Target of the line that reports dropped log lines.
+const TARGET: &str = "hookguard::telemetry";
 
 /// The log writer, when the installed subscriber writes JSON lines to it.
 static JSON_SINK: OnceLock<BatchWriter> = OnceLock::new();
@@ -37,7 +41,12 @@ pub fn json_sink() -> Option<&'static BatchWriter> {
 pub fn init(format: LogFormat) -> std::io::Result<FlushGuard> {
     let (filter, invalid) = diagnostic_filter();
     let filter = filter.add_directive(audit_passes());
-    let (writer, guard) = batch_writer::spawn(std::io::stdout())?;
+    let report = match format {
+        LogFormat::Json => report_dropped_json,
+        LogFormat::Pretty => report_dropped_pretty,
+    };
+    let dropped = crate::metrics::log_dropped().clone();
+    let (writer, guard) = batch_writer::spawn(std::io::stdout(), dropped, report)?;
     let sink = writer.clone();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -96,6 +105,33 @@ fn audit_passes() -> Directive {
 /// `audit=trace`, spelled out for [`audit_passes`].
 const AUDIT_PASSES: &str = "audit=trace";
 
+/// The dropped-lines report as a JSON line (see [`json::Line`]).
+fn report_dropped_json(dropped: u64, batch: &mut Vec<u8>) {
+    let mut text = String::with_capacity(160);
+    let mut line = json::Line::start(&mut text, tracing::Level::WARN, &dropped_message(dropped));
+    line.u64("dropped", Some(dropped));
+    line.finish(TARGET);
+    batch.extend_from_slice(text.as_bytes());
+}
+
+/// The dropped-lines report in the pretty (compact) format.
+fn report_dropped_pretty(dropped: u64, batch: &mut Vec<u8>) {
+    let mut text = String::with_capacity(160);
+    let _ = json::write_rfc3339_micros(&mut text, std::time::SystemTime::now());
+    text.push_str("  WARN ");
+    text.push_str(TARGET);
+    text.push_str(": ");
+    text.push_str(&dropped_message(dropped));
+    text.push_str(" dropped=");
+    text.push_str(itoa::Buffer::new().format(dropped));
+    text.push('\n');
+    batch.extend_from_slice(text.as_bytes());
+}
+
+fn dropped_message(dropped: u64) -> String {
+    format!("log output fell behind: dropped {dropped} lines")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,5 +167,22 @@ mod tests {
             assert!(text.contains("a decision"), "{spec}: {text}");
             assert!(!text.contains("a diagnostic"), "{spec}: {text}");
         }
+    }
+
+    #[test]
+    fn the_dropped_report_is_one_json_line_with_the_count() {
+        let mut batch = b"before\n".to_vec();
+        report_dropped_json(1234, &mut batch);
+        let text = String::from_utf8(batch).unwrap();
+        let line = text.strip_prefix("before\n").unwrap();
+        assert!(
+            line.ends_with('\n') && line.matches('\n').count() == 1,
+            "{line}"
+        );
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["message"], "log output fell behind: dropped 1234 lines");
+        assert_eq!(v["dropped"], 1234);
+        assert_eq!(v["level"], "WARN");
+        assert_eq!(v["target"], TARGET);
     }
 }
