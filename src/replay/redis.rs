@@ -18,8 +18,13 @@
 //! for at most the lease.
 //!
 //! Connections come from [`ConnectionManager`], which reconnects by itself
-//! after Redis restarts; each operation is bounded by [`OP_TIMEOUT`], so a
-//! hung Redis costs a request at most that long.
+//! after Redis restarts, but only once a command has failed: on the dropped
+//! connection, or on a reconnection attempted while Redis was still down.
+//! That command is therefore sent once more, on the fresh connection, so a
+//! restart costs no request a 503; every step is safe to repeat (a claim
+//! that finds its own token was ours all along). Each operation, retry
+//! included, is bounded by [`OP_TIMEOUT`], so a hung Redis costs a request
+//! at most that long.
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -53,9 +58,14 @@ const DELIVERED: &str = "d";
 /// Returns 1 (acquired), 2 (delivered) or 3 (in flight). One script rather
 /// than `SET NX` then `GET` so the answer is atomic and costs one round trip,
 /// on every Redis version with scripting (`SET .. NX GET` needs Redis 7).
+/// A key that already holds ARGV[1] is acquired too: the same claim sent
+/// again after its answer was lost with the connection (tokens are random
+/// per claim, so no other request holds this one).
 const CLAIM_LUA: &str = r#"
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
-if redis.call('GET', KEYS[1]) == 'd' then return 2 end
+local held = redis.call('GET', KEYS[1])
+if held == 'd' then return 2 end
+if held == ARGV[1] then return 1 end
 return 3
 "#;
 
@@ -236,15 +246,21 @@ impl RedisStore {
     }
 
     /// Runs one operation on a (re)connected manager within [`OP_TIMEOUT`],
-    /// recording the outcome for [`Self::healthy`].
+    /// recording the outcome for [`Self::healthy`]. An operation that failed
+    /// because the connection was lost (the manager then starts a fresh one)
+    /// is run once more on the fresh connection, within the same bound: `op`
+    /// must be safe to repeat.
     async fn run<'a, T, F, Fut>(&'a self, op: F) -> Result<T, StoreError>
     where
-        F: FnOnce(ConnectionManager) -> Fut,
+        F: Fn(ConnectionManager) -> Fut,
         Fut: std::future::Future<Output = redis::RedisResult<T>> + 'a,
     {
         let work = async {
             let conn = self.connection().await?;
-            op(conn).await.map_err(redis_error)
+            match op(conn.clone()).await {
+                Err(e) if e.is_unrecoverable_error() => op(conn).await.map_err(redis_error),
+                result => result.map_err(redis_error),
+            }
         };
         let result = match tokio::time::timeout(OP_TIMEOUT, work).await {
             Ok(result) => result,
