@@ -5,7 +5,8 @@
 //! |-----------------|---------------------------------------------------------|
 //! | `/healthz`      | 200 while the process runs                              |
 //! | `/readyz`       | 200 once serving; 503 while draining on shutdown, or    |
-//! |                 | while the replay store is down under `reject`          |
+//! |                 | while the replay store's last `PING` (every second)    |
+//! |                 | failed under `reject`                                  |
 //! | `/metrics`      | Prometheus text exposition                              |
 //! | `/audit/report` | JSON totals, per route and code, 24 h hourly, suspicious IPs |
 //! | `/secrets`      | JSON per route and secret index: uses, last use, expiry |
@@ -135,10 +136,12 @@ async fn respond(state: &AdminState, req: &Request<Incoming>) -> Response<Full<B
             text(StatusCode::SERVICE_UNAVAILABLE, "draining\n")
         }
         // Under `on_store_error = "reject"` a replica whose replay store is
-        // down refuses every webhook: take it out of the load balancer.
+        // down refuses every webhook: take it out of the load balancer. The
+        // store is probed every second in the background (`replay::watch`),
+        // so a probe storm cannot pile onto a struggling Redis.
         "/readyz"
             if app.config().replay.on_store_error == OnStoreError::Reject
-                && !app.replay().check().await =>
+                && !app.replay().healthy() =>
         {
             text(
                 StatusCode::SERVICE_UNAVAILABLE,

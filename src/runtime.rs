@@ -110,7 +110,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             if !store.ping().await {
                 tracing::warn!(
                     target: "hookguard::replay",
-                    "replay store (Redis) not reachable at start; retrying on each request"
+                    "replay store (Redis) not reachable at start; retrying every second and on each request"
                 );
             }
             ReplayStore::Redis(store)
@@ -162,6 +162,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         sources: Arc::new(Sources::new(config.security)),
         spool: spool.clone(),
     };
+    // Readiness follows a background probe of the shared store.
+    crate::replay::watch(&shared.replay);
     let app = Arc::new(ArcSwap::from_pointee(App::new(config, shared)));
     // Then start delivering, from the current route table (reloads
     // included); the worker stops with the runtime.

@@ -291,7 +291,6 @@ async fn redis_down_rejects_with_503_and_dedup_recovers_after_restart() {
         503,
         "replay_store_unavailable",
     );
-    assert!(!a.app().replay().healthy());
     assert!(!a.app().replay().check().await);
     let before = up.count();
     assert_eq!(before, 1, "nothing is forwarded while the store is down");
@@ -538,23 +537,11 @@ async fn readiness_follows_the_store_under_reject() {
     let p = proxy(&toml, &up).await;
     assert_eq!(readyz(&p).await, (200, "ready\n".into()));
 
+    // Readiness follows the background PING (every second): wait for it.
     redis.stop();
-    assert_eq!(readyz(&p).await, (503, "replay store unavailable\n".into()));
-
+    wait_for_readyz(&p, (503, "replay store unavailable\n")).await;
     redis.restart();
-    let mut last = readyz(&p).await;
-    for _ in 0..50 {
-        if last.0 == 200 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        last = readyz(&p).await;
-    }
-    assert_eq!(
-        last,
-        (200, "ready\n".into()),
-        "ready again once Redis is back"
-    );
+    wait_for_readyz(&p, (200, "ready\n")).await;
 }
 
 /// Polls `/readyz` until it answers `want`, within [`PATIENCE`].
@@ -610,6 +597,32 @@ async fn a_redis_restart_costs_neither_replica_a_delivery() {
     for replica in [&a, &b] {
         wait_for_readyz(replica, (200, "ready\n")).await;
     }
+}
+
+/// Readiness state comes from a background `PING`, not from requests: it
+/// follows Redis down and up while the replica receives nothing at all.
+#[tokio::test]
+async fn the_store_is_probed_in_the_background() {
+    let mut redis = Redis::start();
+    let up = Upstream::start().await;
+    let p = proxy(&config(&redis, "reject"), &up).await;
+    let replay = p.app().replay().clone();
+    let wait_for = |want: bool| {
+        let replay = replay.clone();
+        async move {
+            let deadline = Instant::now() + PATIENCE;
+            while replay.healthy() != want {
+                assert!(Instant::now() < deadline, "healthy() stayed {}", !want);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    wait_for(true).await;
+    redis.stop();
+    wait_for(false).await;
+    redis.restart();
+    wait_for(true).await;
+    assert_eq!(up.count(), 0);
 }
 
 /// A TCP relay to Redis that can lose one answer: armed with a pattern, it

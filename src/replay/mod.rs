@@ -143,7 +143,8 @@ impl ReplayStore {
     }
 
     /// Whether the store can serve claims, for readiness: always for memory;
-    /// for Redis, whether the last operation (or [`Self::check`]) succeeded.
+    /// for Redis, whether the last `PING` ([`watch`], [`Self::check`]) was
+    /// answered.
     pub fn healthy(&self) -> bool {
         match self {
             Self::Memory(_) => true,
@@ -193,6 +194,29 @@ impl ReplayStore {
 
 /// Shared handle to the replay store.
 pub type SharedReplayStore = Arc<ReplayStore>;
+
+/// Keeps a Redis store's [`ReplayStore::healthy`] current: a `PING` every
+/// [`redis::PROBE_INTERVAL`] from a background task, which ends when the
+/// store is dropped (or the runtime stops). Nothing to watch for memory.
+///
+/// The probe also reconnects a dropped connection while no request comes.
+pub fn watch(store: &SharedReplayStore) {
+    if !matches!(**store, ReplayStore::Redis(_)) {
+        return;
+    }
+    let store = Arc::downgrade(store);
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(self::redis::PROBE_INTERVAL);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            let Some(store) = store.upgrade() else {
+                return;
+            };
+            store.check().await;
+        }
+    });
+}
 
 #[cfg(test)]
 mod tests {

@@ -25,6 +25,9 @@
 //! that finds its own token was ours all along). Each operation, retry
 //! included, is bounded by [`OP_TIMEOUT`], so a hung Redis costs a request
 //! at most that long.
+//!
+//! Readiness does not follow requests: a background `PING` every
+//! [`PROBE_INTERVAL`] (see [`super::watch`]) decides [`RedisStore::healthy`].
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -39,6 +42,9 @@ use super::{Claim, ClaimToken, ReplayKey, StoreError};
 
 /// Upper bound on one Redis operation, connecting included.
 pub const OP_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How often the background probe sends `PING` for readiness.
+pub const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Pause between attempts to undo a claim whose answer was lost.
 const RELEASE_RETRY: Duration = Duration::from_millis(200);
@@ -93,6 +99,7 @@ pub struct RedisStore {
     ttl_ms: u64,
     lease_ms: u64,
     rng: SystemRandom,
+    /// Whether the last `PING` was answered (readiness).
     healthy: AtomicBool,
     errors_allowed: AtomicU64,
     /// Background undo tasks running (bounded by [`MAX_UNDOING`]).
@@ -222,15 +229,19 @@ impl RedisStore {
         });
     }
 
-    /// Sends `PING` (bounded) and returns whether Redis answered.
+    /// Sends `PING` (bounded), records the outcome for [`Self::healthy`]
+    /// and returns whether Redis answered.
     pub async fn ping(&self) -> bool {
         let pong: Result<String, _> = self
             .run(|mut conn| async move { redis::cmd("PING").query_async(&mut conn).await })
             .await;
+        self.healthy.store(pong.is_ok(), Ordering::Relaxed);
         pong.is_ok()
     }
 
-    /// Whether the last operation succeeded (false before the first one).
+    /// Whether the last `PING` was answered (false before the first one).
+    /// Requests do not change it: readiness is the verdict of the probe,
+    /// once a second, not of whichever request failed or succeeded last.
     pub fn healthy(&self) -> bool {
         self.healthy.load(Ordering::Relaxed)
     }
@@ -245,11 +256,10 @@ impl RedisStore {
         self.errors_allowed.load(Ordering::Relaxed)
     }
 
-    /// Runs one operation on a (re)connected manager within [`OP_TIMEOUT`],
-    /// recording the outcome for [`Self::healthy`]. An operation that failed
-    /// because the connection was lost (the manager then starts a fresh one)
-    /// is run once more on the fresh connection, within the same bound: `op`
-    /// must be safe to repeat.
+    /// Runs one operation on a (re)connected manager within [`OP_TIMEOUT`].
+    /// An operation that failed because the connection was lost (the manager
+    /// then starts a fresh one) is run once more on the fresh connection,
+    /// within the same bound: `op` must be safe to repeat.
     async fn run<'a, T, F, Fut>(&'a self, op: F) -> Result<T, StoreError>
     where
         F: Fn(ConnectionManager) -> Fut,
@@ -262,12 +272,10 @@ impl RedisStore {
                 result => result.map_err(redis_error),
             }
         };
-        let result = match tokio::time::timeout(OP_TIMEOUT, work).await {
+        match tokio::time::timeout(OP_TIMEOUT, work).await {
             Ok(result) => result,
             Err(_) => Err(StoreError::Timeout(OP_TIMEOUT)),
-        };
-        self.healthy.store(result.is_ok(), Ordering::Relaxed);
-        result
+        }
     }
 
     /// The shared connection manager, created on first use. Concurrent first
