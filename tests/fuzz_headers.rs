@@ -148,3 +148,101 @@ fn every_provider_is_fuzzed() {
         .collect();
     assert_eq!(covered, all, "a provider failed to build for fuzzing");
 }
+
+/// Names hookguard strips or sets on the way to the upstream, the seeds of
+/// the spellings below.
+const PROTECTED: [&str; 9] = [
+    "x-hookguard-verified",
+    "x-hookguard-event-id",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "forwarded",
+    "x-real-ip",
+    "x-original-url",
+    "x-http-method-override",
+    "webhook-id",
+];
+
+/// A protected name respelled: each `-` kept or replaced by another token
+/// character, letters in any case, sometimes a suffix.
+fn respelled() -> impl Strategy<Value = String> {
+    (
+        0..PROTECTED.len(),
+        proptest::collection::vec(prop_oneof![Just('-'), Just('_'), Just('.'), Just('~')], 4),
+        any::<u32>(),
+        prop_oneof![Just(""), Just("-x"), Just("_"), Just("2")],
+    )
+        .prop_map(|(i, seps, case, suffix)| {
+            let mut n = 0;
+            let name: String = PROTECTED[i]
+                .chars()
+                .enumerate()
+                .map(|(j, c)| match c {
+                    '-' => {
+                        n += 1;
+                        seps[(n - 1) % seps.len()]
+                    }
+                    c if (case >> (j % 32)) & 1 == 1 => c.to_ascii_uppercase(),
+                    c => c,
+                })
+                .collect();
+            name + suffix
+        })
+}
+
+/// A CGI/WSGI/Rack/PHP variable name: upper case, every other byte `_`.
+fn cgi_key(name: &str) -> String {
+    name.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                char::from(b.to_ascii_uppercase())
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// Whatever names arrive, the upstream gets names that map to distinct
+    /// CGI variables, no `X-Hookguard-*`, and from an untrusted peer none of
+    /// the original request's description but the `X-Forwarded-*` hookguard
+    /// wrote itself.
+    #[test]
+    fn forwarded_names_cannot_be_folded_onto_protected_ones(
+        names in proptest::collection::vec(respelled(), 1..12),
+        peer_trusted in any::<bool>(),
+    ) {
+        use hookguard::proxy::headers::prepare_upstream;
+        let mut headers = HeaderMap::new();
+        for name in &names {
+            let name = HeaderName::from_bytes(name.as_bytes()).unwrap();
+            headers.append(name, HeaderValue::from_static("spoofed"));
+        }
+        prepare_upstream(
+            &mut headers,
+            HeaderValue::from_str("203.0.113.9").ok(),
+            "https",
+            None,
+            peer_trusted,
+        );
+        let mut seen = std::collections::HashSet::new();
+        for name in headers.keys() {
+            let name = name.as_str();
+            prop_assert!(seen.insert(cgi_key(name)), "{name}: two names, one variable");
+            prop_assert!(!name.starts_with("x-hookguard-"), "{name} forwarded");
+            if !peer_trusted {
+                let own = ["x-forwarded-for", "x-forwarded-proto"].contains(&name);
+                prop_assert!(
+                    own || !(name.starts_with("x-forwarded-")
+                        || ["forwarded", "x-real-ip", "x-original-url", "x-http-method-override"]
+                            .contains(&name)),
+                    "{name} forwarded from an untrusted peer"
+                );
+            }
+        }
+        prop_assert_eq!(&headers["x-forwarded-for"], "203.0.113.9");
+    }
+}

@@ -8,6 +8,18 @@
 //! - Hop-by-hop headers (RFC 9110 §7.6.1, plus those named by `Connection`)
 //!   are dropped in both directions; every inbound `X-Hookguard-*` header is
 //!   dropped so a caller cannot forge a verification result.
+//! - Only header names made of letters, digits and `-` reach the upstream.
+//!   CGI, WSGI, Rack and PHP turn `-` into `_` (some servers any other
+//!   character too), so `X_Hookguard_Verified` or `X.Hookguard.Verified`
+//!   would reach the app as `HTTP_X_HOOKGUARD_VERIFIED` beside, or instead
+//!   of, the header hookguard sets. nginx drops such names by default
+//!   (`underscores_in_headers off`, `ignore_invalid_headers on`) and Apache
+//!   2.4 refuses to export them; no provider sends one. They are dropped
+//!   only on the way out: a verifier still reads what it was configured to.
+//! - From a peer that is not a trusted proxy, headers describing the
+//!   original request (`X-Forwarded-*`, `Forwarded`, `X-Real-IP` and its
+//!   kin, `X-Original-URL`, method overrides) are dropped: only a proxy in
+//!   front of hookguard may state them, and frameworks believe them.
 
 use std::net::IpAddr;
 
@@ -64,7 +76,8 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr
     client
 }
 
-fn is_trusted(ip: IpAddr, trusted: &[IpNet]) -> bool {
+/// Whether `ip` is one of the `trusted_proxies`.
+pub fn is_trusted(ip: IpAddr, trusted: &[IpNet]) -> bool {
     let ip = canonical(ip);
     trusted.iter().any(|net| net.contains(&ip))
 }
@@ -151,6 +164,64 @@ pub fn ip_allowed(ip: IpAddr, allowed: &[IpNet]) -> bool {
     allowed.is_empty() || is_trusted(ip, allowed)
 }
 
+/// Headers with which a proxy in front states facts about the original
+/// request: its client (`Forwarded`, `X-Real-IP` and the names frameworks
+/// and CDNs use for it), its URL (`X-Original-URL`, `X-Rewrite-URL`, read
+/// by IIS and Symfony) and its method (`X-HTTP-Method-Override` and its
+/// variants, read by many frameworks on POST). All `X-Forwarded-*` count
+/// too. Believed only from a trusted proxy.
+fn describes_original_request(name: &str) -> bool {
+    name.starts_with("x-forwarded-")
+        || matches!(
+            name,
+            "forwarded"
+                | "x-real-ip"
+                | "client-ip"
+                | "true-client-ip"
+                | "x-client-ip"
+                | "x-cluster-client-ip"
+                | "cf-connecting-ip"
+                | "fastly-client-ip"
+                | "x-original-url"
+                | "x-original-uri"
+                | "x-rewrite-url"
+                | "x-http-method-override"
+                | "x-http-method"
+                | "x-method-override"
+        )
+}
+
+/// A name every server maps to exactly one variable: lower-case letters
+/// (hyper lower-cases names), digits and `-`.
+fn is_plain_name(name: &str) -> bool {
+    // A table and no early exit: a third of the instructions of a chain of
+    // comparisons with one, on names that are almost always plain.
+    name.bytes()
+        .fold(true, |plain, b| plain & PLAIN[usize::from(b)])
+}
+
+/// Which bytes [`is_plain_name`] accepts.
+static PLAIN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-';
+        b += 1;
+    }
+    table
+};
+
+/// Whether an inbound header must not reach the upstream (hop-by-hop
+/// headers aside).
+fn dropped_before_forwarding(name: &HeaderName, peer_trusted: bool) -> bool {
+    let text = name.as_str();
+    *name == header::EXPECT
+        || text.starts_with(HOOKGUARD_PREFIX)
+        || !is_plain_name(text)
+        || (!peer_trusted && describes_original_request(text))
+}
+
 /// Removes hop-by-hop headers, including any listed in `Connection`.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     // Most messages carry none: one pass over the names costs less than
@@ -172,19 +243,21 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
 
 /// Prepares inbound headers for the upstream: hop-by-hop and `X-Hookguard-*`
 /// removed, `Expect` removed (the body is already read: the upstream must not
-/// be asked to send `100 Continue`, nginx drops it too), `Host` left for the
-/// client to set from the upstream URL, and the `X-Forwarded-*` set
-/// describing the original request.
+/// be asked to send `100 Continue`, nginx drops it too), names other than
+/// letters, digits and `-` removed, the original request's description
+/// removed unless `peer_trusted`, `Host` left for the client to set from the
+/// upstream URL, and the `X-Forwarded-*` set describing the original request.
 pub fn prepare_upstream(
     headers: &mut HeaderMap,
     forwarded_for: Option<HeaderValue>,
     proto: &'static str,
     host: Option<HeaderValue>,
+    peer_trusted: bool,
 ) {
     strip_hop_by_hop(headers);
     let dropped: Vec<HeaderName> = headers
         .keys()
-        .filter(|name| *name == header::EXPECT || name.as_str().starts_with(HOOKGUARD_PREFIX))
+        .filter(|name| dropped_before_forwarding(name, peer_trusted))
         .cloned()
         .collect();
     for name in dropped {
@@ -351,6 +424,7 @@ mod tests {
             HeaderValue::from_str("203.0.113.9").ok(),
             "https",
             host,
+            false,
         );
         for gone in [
             "connection",
@@ -368,6 +442,132 @@ mod tests {
         assert_eq!(h["x-forwarded-for"], "203.0.113.9");
         assert_eq!(h["x-forwarded-proto"], "https");
         assert_eq!(h["x-forwarded-host"], "hooks.example.com");
+    }
+
+    /// What a CGI/WSGI/Rack/PHP app reads: `HTTP_` and the name upper-cased
+    /// with `-` (here also any other non-alphanumeric byte) as `_`, repeats
+    /// joined with `,` (as Python's `wsgiref` does).
+    fn cgi_view(h: &HeaderMap) -> std::collections::BTreeMap<String, String> {
+        let mut env = std::collections::BTreeMap::<String, String>::new();
+        for (name, value) in h {
+            let key: String = name
+                .as_str()
+                .bytes()
+                .map(|b| match b {
+                    b'a'..=b'z' => char::from(b.to_ascii_uppercase()),
+                    b'0'..=b'9' => char::from(b),
+                    _ => '_',
+                })
+                .collect();
+            let value = value.to_str().unwrap_or("?");
+            env.entry(format!("HTTP_{key}"))
+                .and_modify(|v| {
+                    v.push(',');
+                    v.push_str(value);
+                })
+                .or_insert_with(|| value.to_owned());
+        }
+        env
+    }
+
+    /// Inbound headers an attacker adds to a genuine request, spelled so that
+    /// a CGI-style app folds them onto names hookguard strips or sets.
+    const SPOOFED: [(&str, &str); 19] = [
+        ("X_Hookguard_Verified", "stripe"),
+        ("X_Hookguard_Event_Id", "evt_attacker"),
+        ("x.hookguard.verified", "stripe"),
+        ("X_Forwarded_For", "10.6.6.6"),
+        ("X_Forwarded_Proto", "https"),
+        ("x-forwarded-for", "10.6.6.7"),
+        ("x-forwarded-port", "443"),
+        ("x-forwarded-prefix", "/admin"),
+        ("Forwarded", "for=10.6.6.6;proto=https"),
+        ("X-Real-IP", "10.6.6.6"),
+        ("X_Real_IP", "10.6.6.6"),
+        ("True-Client-IP", "10.6.6.6"),
+        ("X-Original-URL", "/admin"),
+        ("X-Rewrite-URL", "/admin"),
+        ("X-HTTP-Method-Override", "DELETE"),
+        ("X-HTTP-Method", "DELETE"),
+        ("X-Method-Override", "DELETE"),
+        ("X_HTTP_Method_Override", "DELETE"),
+        ("webhook_id", "msg_attacker"),
+    ];
+
+    fn prepared(extra: &[(&str, &str)], peer_trusted: bool) -> HeaderMap {
+        let mut pairs = vec![("webhook-id", "msg_1"), ("x-github-event", "push")];
+        pairs.extend_from_slice(extra);
+        let mut h = headers(&pairs);
+        prepare_upstream(
+            &mut h,
+            HeaderValue::from_str("203.0.113.9").ok(),
+            "https",
+            HeaderValue::from_str("hooks.example.com").ok(),
+            peer_trusted,
+        );
+        h.insert(X_HOOKGUARD_VERIFIED, HeaderValue::from_static("github"));
+        h
+    }
+
+    #[test]
+    fn names_folding_onto_protected_ones_never_reach_the_app() {
+        for peer_trusted in [false, true] {
+            let h = prepared(&SPOOFED, peer_trusted);
+            let env = cgi_view(&h);
+            assert_eq!(env["HTTP_X_HOOKGUARD_VERIFIED"], "github");
+            assert!(!env.contains_key("HTTP_X_HOOKGUARD_EVENT_ID"), "{env:?}");
+            assert_eq!(env["HTTP_WEBHOOK_ID"], "msg_1");
+            assert_eq!(env["HTTP_X_FORWARDED_PROTO"], "https");
+            for name in h.keys() {
+                assert!(is_plain_name(name.as_str()), "{name} forwarded");
+            }
+        }
+    }
+
+    #[test]
+    fn untrusted_peers_cannot_describe_the_original_request() {
+        let h = prepared(&SPOOFED, false);
+        let env = cgi_view(&h);
+        assert_eq!(env["HTTP_X_FORWARDED_FOR"], "203.0.113.9");
+        assert_eq!(env["HTTP_X_FORWARDED_HOST"], "hooks.example.com");
+        for gone in [
+            "HTTP_X_FORWARDED_PORT",
+            "HTTP_X_FORWARDED_PREFIX",
+            "HTTP_FORWARDED",
+            "HTTP_X_REAL_IP",
+            "HTTP_TRUE_CLIENT_IP",
+            "HTTP_X_ORIGINAL_URL",
+            "HTTP_X_REWRITE_URL",
+            "HTTP_X_HTTP_METHOD_OVERRIDE",
+            "HTTP_X_HTTP_METHOD",
+            "HTTP_X_METHOD_OVERRIDE",
+        ] {
+            assert!(!env.contains_key(gone), "{gone} forwarded: {env:?}");
+        }
+        assert_eq!(env["HTTP_X_GITHUB_EVENT"], "push");
+    }
+
+    #[test]
+    fn a_trusted_proxy_may_describe_the_original_request() {
+        let h = prepared(&SPOOFED, true);
+        assert_eq!(h["forwarded"], "for=10.6.6.6;proto=https");
+        assert_eq!(h["x-real-ip"], "10.6.6.6");
+        assert_eq!(h["x-forwarded-port"], "443");
+        assert_eq!(h["x-original-url"], "/admin");
+        assert_eq!(h["x-http-method-override"], "DELETE");
+        // The chain is still the one hookguard built, not the one sent.
+        assert_eq!(h["x-forwarded-for"], "203.0.113.9");
+        assert!(!h.contains_key("x_real_ip"));
+    }
+
+    #[test]
+    fn only_letters_digits_and_hyphens_are_plain() {
+        assert!(is_plain_name("x-hub-signature-256"));
+        for name in [
+            "x_a", "x.a", "x~a", "x!a", "x'a", "x+a", "x|a", "x*a", "x#a",
+        ] {
+            assert!(!is_plain_name(name), "{name}");
+        }
     }
 
     #[test]

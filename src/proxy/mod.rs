@@ -523,7 +523,8 @@ async fn handle_inner(
     };
     // The inbound headers are not needed past this point: move, don't copy.
     let mut out_headers = std::mem::take(&mut parts.headers);
-    headers::prepare_upstream(&mut out_headers, xff, scheme, inbound_host);
+    let peer_trusted = headers::is_trusted(conn.peer.ip(), &server.trusted_proxies);
+    headers::prepare_upstream(&mut out_headers, xff, scheme, inbound_host, peer_trusted);
     if let Some(v) = &names.verified {
         out_headers.insert(headers::X_HOOKGUARD_VERIFIED, v.clone());
     }
