@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use rustls::server::{ClientHello, ResolvesServerCert};
-use rustls::sign::CertifiedKey;
+use rustls::sign::{CertifiedKey, SigningKey};
 use rustls::ServerConfig;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
@@ -74,15 +74,34 @@ pub fn reloadable_server_config(
     Ok((Arc::new(config), store))
 }
 
-/// Reads and checks a certificate chain and its private key.
+/// Reads and checks a certificate chain and its private key. `check` runs
+/// the same three steps (see `config::validate`), so a file it accepts is
+/// one `serve` accepts.
 fn certified_key(files: &TlsFiles) -> Result<CertifiedKey, TlsError> {
     let certs = load_certs(&files.cert)?;
-    let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|e| TlsError::Pem {
-        path: files.key.display().to_string(),
-        message: format!("no usable private key: {e}"),
-    })?;
-    let provider = rustls::crypto::ring::default_provider();
-    let key = provider.key_provider.load_private_key(key)?;
+    let key = load_key(&files.key)?;
+    pair(certs, key)
+}
+
+/// Reads a PEM private key (PKCS#8, PKCS#1 or SEC1) that `ring` can sign with.
+pub fn load_key(path: &Path) -> Result<Arc<dyn SigningKey>, TlsError> {
+    let pem_err = |message: String| TlsError::Pem {
+        path: path.display().to_string(),
+        message,
+    };
+    let key = PrivateKeyDer::from_pem_file(path)
+        .map_err(|e| pem_err(format!("no usable private key: {e}")))?;
+    rustls::crypto::ring::default_provider()
+        .key_provider
+        .load_private_key(key)
+        .map_err(|e| pem_err(format!("unsupported private key: {e}")))
+}
+
+/// The chain and key as one, refused unless the key is the leaf's.
+pub fn pair(
+    certs: Vec<CertificateDer<'static>>,
+    key: Arc<dyn SigningKey>,
+) -> Result<CertifiedKey, TlsError> {
     let certified = CertifiedKey::new(certs, key);
     certified.keys_match()?;
     Ok(certified)

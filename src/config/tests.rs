@@ -178,14 +178,25 @@ fn default_methods_add_the_providers_extras() {
     );
 }
 
+/// A self-signed certificate and its key, written as PEM files.
+fn write_cert_and_key(cert: &Path, key: &Path) {
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    std::fs::create_dir_all(cert.parent().unwrap()).unwrap();
+    std::fs::write(cert, certified.cert.pem()).unwrap();
+    std::fs::write(key, certified.key_pair.serialize_pem()).unwrap();
+}
+
 #[test]
 fn relative_paths_resolve_against_the_config_directory() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("secrets")).unwrap();
     std::fs::write(dir.path().join("secrets/gh"), "from-file\r\n").unwrap();
+    let key = dir.path().join("abs/key.pem");
+    std::fs::create_dir_all(key.parent().unwrap()).unwrap();
+    write_cert_and_key(&dir.path().join("tls/cert.pem"), &key);
     let src = r#"
 [server]
-tls = { cert = "tls/cert.pem", key = "/abs/key.pem" }
+tls = { cert = "tls/cert.pem", key = "KEY" }
 [upstream]
 url = "https://127.0.0.1:3000"
 ca = "ca.pem"
@@ -194,11 +205,12 @@ path = "/hook"
 provider = "github"
 secrets = "file:secrets/gh"
 "#;
+    let src = src.replace("KEY", key.to_str().unwrap());
     let file = dir.path().join("app.toml");
-    let cfg = from_str_with(src, &file, &env(&[]), &fake).unwrap();
+    let cfg = from_str_with(&src, &file, &env(&[]), &fake).unwrap();
     let tls = cfg.server.tls.unwrap();
     assert_eq!(tls.cert, dir.path().join("tls/cert.pem"));
-    assert_eq!(tls.key, PathBuf::from("/abs/key.pem"));
+    assert_eq!(tls.key, key);
     assert_eq!(cfg.upstream.ca, Some(dir.path().join("ca.pem")));
     let secret = &cfg.routes[0].secrets[0];
     assert_eq!(secret.value.expose(), b"from-file");
@@ -206,6 +218,57 @@ secrets = "file:secrets/gh"
         secret.origin,
         format!("file:{}", dir.path().join("secrets/gh").display())
     );
+}
+
+/// Errors of a config whose `[server] tls` names `cert` and `key` in `dir`.
+fn tls_errors(dir: &Path, cert: &str, key: &str) -> Vec<(usize, String, String)> {
+    let src = format!(
+        "[server]\n[server.tls]\ncert = \"{cert}\"\nkey = \"{key}\"\n\
+         [upstream]\nurl = \"http://127.0.0.1:3000\"\n"
+    );
+    let errors = match from_str_with(&src, &dir.join("app.toml"), &env(&[]), &fake) {
+        Ok(_) => return Vec::new(),
+        Err(e) => e.errors,
+    };
+    errors
+        .into_iter()
+        .map(|e| (e.line, e.field, e.message))
+        .collect()
+}
+
+#[test]
+fn tls_files_are_loaded_as_serve_loads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_cert_and_key(&d.join("a.crt"), &d.join("a.key"));
+    write_cert_and_key(&d.join("b.crt"), &d.join("b.key"));
+    std::fs::write(d.join("empty"), "").unwrap();
+    std::fs::create_dir(d.join("dir")).unwrap();
+    assert_eq!(tls_errors(d, "a.crt", "a.key"), Vec::new());
+
+    let errors = tls_errors(d, "a.crt", "empty");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!((errors[0].0, errors[0].1.as_str()), (4, "server.tls.key"));
+    assert!(errors[0].2.contains("no usable private key"), "{errors:?}");
+
+    let errors = tls_errors(d, "dir", "dir");
+    let fields: Vec<(usize, &str)> = errors.iter().map(|e| (e.0, e.1.as_str())).collect();
+    assert_eq!(fields, [(3, "server.tls.cert"), (4, "server.tls.key")]);
+
+    let errors = tls_errors(d, "empty", "a.key");
+    assert_eq!((errors[0].0, errors[0].1.as_str()), (3, "server.tls.cert"));
+    assert!(
+        errors[0].2.contains("no PEM certificate found"),
+        "{errors:?}"
+    );
+
+    let errors = tls_errors(d, "a.crt", "b.key");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!((errors[0].0, errors[0].1.as_str()), (2, "server.tls"));
+    assert!(errors[0].2.contains("does not belong"), "{errors:?}");
+
+    let errors = tls_errors(d, "missing.crt", "a.key");
+    assert_eq!((errors[0].0, errors[0].1.as_str()), (3, "server.tls.cert"));
 }
 
 #[test]
@@ -416,7 +479,8 @@ fn example_configs_are_valid_with_any_verifier() {
     for e in &errs.errors {
         assert!(
             e.message
-                .starts_with("cannot read secret file /run/secrets/"),
+                .starts_with("cannot read secret file /run/secrets/")
+                || e.message.starts_with("/etc/hookguard/tls/tls."),
             "{e}"
         );
     }

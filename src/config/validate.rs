@@ -138,16 +138,7 @@ impl Ctx<'_> {
             max_connections: None,
         });
         let default_listen = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 8080);
-        let tls = raw.tls.and_then(|tls| {
-            let span = tls.span();
-            let tls = tls.into_inner();
-            let cert = self.required_path(tls.cert, "server.tls.cert", span.clone());
-            let key = self.required_path(tls.key, "server.tls.key", span);
-            Some(TlsFiles {
-                cert: cert?,
-                key: key?,
-            })
-        });
+        let tls = raw.tls.and_then(|tls| self.tls_files(tls));
         ServerConfig {
             listen: self.socket_addr(raw.listen, "server.listen", default_listen),
             tls,
@@ -170,6 +161,35 @@ impl Ctx<'_> {
                 .and_then(|n| self.count::<usize>(n, "server.max_connections", 1))
                 .unwrap_or(10_000),
         }
+    }
+
+    /// `[server] tls`: both paths, and the files loaded exactly as `serve`
+    /// loads them, so that `check` refuses what `serve` would.
+    fn tls_files(&mut self, raw: Spanned<raw::RawTls>) -> Option<TlsFiles> {
+        let span = raw.span();
+        let raw = raw.into_inner();
+        let cert_span = raw.cert.as_ref().map_or(span.clone(), Spanned::span);
+        let key_span = raw.key.as_ref().map_or(span.clone(), Spanned::span);
+        let cert = self.required_path(raw.cert, "server.tls.cert", span.clone());
+        let key = self.required_path(raw.key, "server.tls.key", span.clone());
+        let files = TlsFiles {
+            cert: cert?,
+            key: key?,
+        };
+        let certs = crate::tls::load_certs(&files.cert)
+            .map_err(|e| self.diag.error(cert_span, "server.tls.cert", e.to_string()));
+        let key = crate::tls::load_key(&files.key)
+            .map_err(|e| self.diag.error(key_span, "server.tls.key", e.to_string()));
+        if let (Ok(certs), Ok(key)) = (certs, key) {
+            if let Err(e) = crate::tls::pair(certs, key) {
+                self.diag.error(
+                    span,
+                    "server.tls",
+                    format!("the key does not belong to the certificate: {e}"),
+                );
+            }
+        }
+        Some(files)
     }
 
     fn security(&mut self, raw: Option<raw::RawSecurity>) -> SecurityConfig {
