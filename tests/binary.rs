@@ -209,3 +209,43 @@ fn check_rejects_a_bad_config_with_exit_2_and_a_located_error() {
         "{err}"
     );
 }
+
+#[test]
+fn check_refuses_what_serve_would_and_never_prints_upstream_credentials() {
+    let tmp = common::temp_dir("check-tls");
+    let dir = tmp.path();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    std::fs::write(dir.join("tls.crt"), cert.cert.pem()).unwrap();
+    std::fs::write(dir.join("empty.key"), "").unwrap();
+    let path = dir.join("hookguard.toml");
+    std::fs::write(
+        &path,
+        "[server]\ntls = { cert = \"tls.crt\", key = \"empty.key\" }\n\n\
+         [upstream]\nurl = \"http://hg:s3cret-pw@127.0.0.1:3000/\"\n\n\
+         [[route]]\npath = \"/x\"\nprovider = \"github\"\nsecrets = [\"s\"]\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_hookguard"))
+        .args(["check", "-c"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("hookguard.toml:2:33: server.tls.key: ")
+            && stderr.contains("empty.key: no usable private key"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hookguard.toml:5:7: upstream.url: a user name or password"),
+        "{stderr}"
+    );
+    assert!(
+        !format!("{stdout}{stderr}").contains("s3cret"),
+        "{stdout}{stderr}"
+    );
+}

@@ -122,11 +122,13 @@ impl Ctx<'_> {
 
         let upstream_path_override = r.upstream.is_some();
         let upstream = match (r.upstream, default_upstream) {
-            (Some(u), default) => self.url(u, &at("upstream")).map(|url| UpstreamConfig {
-                url,
-                timeout: default.map_or(Duration::from_secs(30), |d| d.timeout),
-                ca: default.and_then(|d| d.ca.clone()),
-            }),
+            (Some(u), default) => self
+                .upstream_url(u, &at("upstream"))
+                .map(|url| UpstreamConfig {
+                    url,
+                    timeout: default.map_or(Duration::from_secs(30), |d| d.timeout),
+                    ca: default.and_then(|d| d.ca.clone()),
+                }),
             (None, default) => default.cloned(),
         };
         let tolerance = r

@@ -514,3 +514,37 @@ fn security_section_defaults_and_overrides() {
     );
     assert!(err.contains("security.auto_block"), "{err}");
 }
+
+#[test]
+fn credentials_in_upstream_urls_are_refused_and_never_echoed() {
+    let route_upstream =
+        |url: &str| MINIMAL.replace("[[route]]", &format!("[[route]]\nupstream = \"{url}\""));
+    let cases = [
+        (
+            MINIMAL.replace("http://127.0.0.1:3000", "http://hg:s3cret@127.0.0.1:3000/"),
+            "upstream.url",
+        ),
+        (
+            MINIMAL.replace("http://127.0.0.1:3000", "s3cret@127.0.0.1:3000"),
+            "upstream.url",
+        ),
+        (
+            route_upstream("https://hg:s3cret@app.internal/hooks"),
+            "route[0].upstream",
+        ),
+        (route_upstream("http://:s3cret@/"), "route[0].upstream"),
+    ];
+    for (src, field) in cases {
+        let err = errors(&src);
+        assert!(
+            err.contains(&format!(
+                "{field}: a user name or password in the URL is not supported"
+            )),
+            "{err}"
+        );
+        assert!(!err.contains("s3cret"), "{err}");
+    }
+    // An `@` in the path or query is not a credential.
+    let cfg = parse(&route_upstream("http://127.0.0.1:3000/a@b?c=d@e")).unwrap();
+    assert_eq!(cfg.routes[0].upstream.url.path(), "/a@b");
+}

@@ -103,6 +103,17 @@ fn is_redis_ref(s: &str) -> bool {
     is_redis_url(s) || s.starts_with("env:") || s.starts_with("file:")
 }
 
+/// Whether a URL, well-formed or not, has `user[:password]@` before its
+/// host: an `@` in what comes before the path, query or fragment.
+fn has_userinfo(url: &str) -> bool {
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = after_scheme
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or_default();
+    authority.contains('@')
+}
+
 /// Joins a multi-line parser message into one line.
 fn one_line(message: &str) -> String {
     let lines: Vec<&str> = message
@@ -248,7 +259,7 @@ impl Ctx<'_> {
             );
             return None;
         };
-        let url = self.url(url, "upstream.url")?;
+        let url = self.upstream_url(url, "upstream.url")?;
         if ca.is_some() && url.scheme_str() != Some("https") {
             self.diag
                 .warn("upstream.ca", "only used for https:// upstreams");
@@ -533,6 +544,24 @@ impl Ctx<'_> {
         };
         self.diag.error(raw.span(), field, problem);
         None
+    }
+
+    /// An upstream URL: [`Self::url`] without a user or password. hookguard
+    /// would not send them (the client takes no credentials from the URL)
+    /// and `check` would print them, so they are refused, and the message
+    /// never repeats the URL.
+    pub(crate) fn upstream_url(&mut self, raw: Spanned<String>, field: &str) -> Option<Uri> {
+        if has_userinfo(raw.get_ref()) {
+            self.diag.error(
+                raw.span(),
+                field,
+                "a user name or password in the URL is not supported: hookguard sends no \
+                 credentials upstream; remove them and let the upstream accept hookguard \
+                 by its address (e.g. listen on loopback or a private network)",
+            );
+            return None;
+        }
+        self.url(raw, field)
     }
 
     /// A path relative to the configuration file's directory.
