@@ -548,3 +548,21 @@ fn credentials_in_upstream_urls_are_refused_and_never_echoed() {
     let cfg = parse(&route_upstream("http://127.0.0.1:3000/a@b?c=d@e")).unwrap();
     assert_eq!(cfg.routes[0].upstream.url.path(), "/a@b");
 }
+
+#[test]
+fn auto_block_without_trusted_proxies_warns_on_a_public_listener() {
+    let warned =
+        |server: &str, security: &str| {
+            let src = format!("[server]\n{server}\n{MINIMAL}\n[security]\n{security}\n");
+            parse(&src).unwrap().warnings.iter().any(|w| {
+                w.starts_with("security.auto_block: on, and server.trusted_proxies is empty")
+            })
+        };
+    let block = "auto_block = \"15m\"";
+    assert!(warned("", block));
+    assert!(warned("listen = \"[::]:8443\"", block));
+    assert!(!warned("listen = \"127.0.0.1:8443\"", block));
+    assert!(!warned("listen = \"[::1]:8443\"", block));
+    assert!(!warned("trusted_proxies = [\"10.0.0.0/8\"]", block));
+    assert!(!warned("", "failure_threshold = 5"));
+}

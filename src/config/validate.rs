@@ -72,6 +72,7 @@ pub(crate) fn validate(
     let log = ctx.log(raw.log);
     let spool = ctx.spool(raw.spool);
     let security = ctx.security(raw.security);
+    ctx.warn_auto_block_behind_a_balancer(&server, &security);
     let routes = ctx.routes(raw.route.unwrap_or_default(), &server, upstream.as_ref());
 
     let warnings = ctx.diag.finish()?;
@@ -219,6 +220,26 @@ impl Ctx<'_> {
                 .max_tracked_ips
                 .and_then(|n| self.count::<usize>(n, "security.max_tracked_ips", 1))
                 .unwrap_or(defaults.max_tracked_ips),
+        }
+    }
+
+    /// Behind a load balancer with no `trusted_proxies`, every request
+    /// comes from the balancer's address: `auto_block` would block it, and
+    /// with it every provider, after a few forged requests.
+    fn warn_auto_block_behind_a_balancer(&mut self, server: &ServerConfig, sec: &SecurityConfig) {
+        if sec.auto_block.is_some()
+            && server.trusted_proxies.is_empty()
+            && !server.listen.ip().is_loopback()
+        {
+            self.diag.warn(
+                "security.auto_block",
+                format!(
+                    "on, and server.trusted_proxies is empty while listening on {}: behind \
+                     a load balancer or reverse proxy, list it in trusted_proxies, or failed \
+                     requests from anyone will block the balancer itself",
+                    server.listen
+                ),
+            );
         }
     }
 
