@@ -9,6 +9,7 @@
 //! secret, latencies and the upstream status. There is deliberately no field
 //! for a secret, a signature, a header value or the body.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +19,31 @@ use crate::telemetry::json;
 
 /// Tracing target of audit events.
 pub const TARGET: &str = "audit";
+
+/// Characters of an event id the audit log writes as they are.
+pub const LOGGED_ID_CHARS: usize = 128;
+
+/// An event id as the audit log writes it. Ids are signed but chosen by the
+/// sender, and a 3,000-character one would fill a line per request: past
+/// [`LOGGED_ID_CHARS`] characters the id is cut and `...sha256:` and the
+/// first 32 hex digits of the SHA-256 of the whole id follow, so two long
+/// ids sharing a prefix stay apart and the line can be matched to the
+/// `X-Hookguard-Event-Id` the app received (which is never cut).
+pub fn logged_id(id: &str) -> Cow<'_, str> {
+    // At most that many bytes is at most that many characters.
+    if id.len() <= LOGGED_ID_CHARS {
+        return Cow::Borrowed(id);
+    }
+    let Some((cut, _)) = id.char_indices().nth(LOGGED_ID_CHARS) else {
+        return Cow::Borrowed(id);
+    };
+    let digest = ring::digest::digest(&ring::digest::SHA256, id.as_bytes());
+    let mut out = String::with_capacity(cut + 42);
+    out.push_str(&id[..cut]);
+    out.push_str("...sha256:");
+    out.push_str(&hex::encode(&digest.as_ref()[..16]));
+    Cow::Owned(out)
+}
 
 /// How a request ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,7 +158,7 @@ pub fn emit(d: &Decision) {
                 error = d.error,
                 detail = d.detail.as_deref(),
                 status = d.status,
-                event_id = d.event_id.as_deref(),
+                event_id = d.event_id.as_deref().map(logged_id).as_deref(),
                 secret_index = d.secret_index.map(|i| i as u64),
                 latency_ms,
                 upstream_ms,
@@ -181,10 +207,52 @@ pub(crate) fn write_json(d: &Decision, out: &mut String) {
     line.str("error", d.error);
     line.str("detail", d.detail.as_deref());
     line.u64("status", Some(u64::from(d.status)));
-    line.str("event_id", d.event_id.as_deref());
+    line.str("event_id", d.event_id.as_deref().map(logged_id).as_deref());
     line.u64("secret_index", d.secret_index.map(|i| i as u64));
     line.f64("latency_ms", Some(millis(d.latency)));
     line.f64("upstream_ms", d.upstream_latency.map(millis));
     line.u64("upstream_status", d.upstream_status.map(u64::from));
     line.finish(TARGET);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_ids_are_logged_as_they_are() {
+        let id = "é".repeat(LOGGED_ID_CHARS);
+        assert!(matches!(logged_id(&id), Cow::Borrowed(s) if s == id));
+        assert!(matches!(logged_id("evt_1"), Cow::Borrowed("evt_1")));
+    }
+
+    #[test]
+    fn long_ids_are_cut_with_a_hash_of_the_whole() {
+        let id = format!("evt_{}", "a".repeat(2_996));
+        let digest = ring::digest::digest(&ring::digest::SHA256, id.as_bytes());
+        let expected = format!(
+            "{}...sha256:{}",
+            &id[..LOGGED_ID_CHARS],
+            hex::encode(&digest.as_ref()[..16])
+        );
+        assert_eq!(logged_id(&id), expected);
+        // One more character changes the suffix.
+        assert_ne!(logged_id(&format!("{id}a")), expected);
+        // Multi-byte characters are cut on a character boundary.
+        let wide = "é".repeat(LOGGED_ID_CHARS + 1);
+        assert!(logged_id(&wide).starts_with(&"é".repeat(LOGGED_ID_CHARS)));
+    }
+
+    #[test]
+    fn the_audit_line_carries_the_cut_id() {
+        let mut d = Decision::new([127, 0, 0, 1].into());
+        d.outcome = Outcome::Forwarded;
+        d.event_id = Some(format!("evt_{}", "x".repeat(2_996)));
+        let mut line = String::new();
+        write_json(&d, &mut line);
+        let doc: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let logged = doc["event_id"].as_str().expect("an event_id field");
+        assert_eq!(logged, logged_id(d.event_id.as_deref().unwrap()));
+        assert!(line.len() < 600, "{} bytes: {line}", line.len());
+    }
 }

@@ -132,3 +132,24 @@ async fn a_trusted_proxy_still_cannot_smuggle_underscored_names() {
     // ... but the chain is the one hookguard built from real headers only.
     assert_eq!(env["HTTP_X_FORWARDED_FOR"], "127.0.0.1");
 }
+
+#[tokio::test]
+async fn a_long_signed_event_id_is_forwarded_whole() {
+    // The audit log cuts ids past 128 characters; the app gets the id as
+    // signed.
+    let up = Upstream::start().await;
+    let p = proxy(&CONFIG.replace("TRUSTED", ""), &up).await;
+    let id = format!("msg_{}", "a".repeat(2_996));
+    let body = br#"{"type":"long.id"}"#;
+    let headers = standard_webhooks_headers(SW_SECRET, &id, now_secs(), body);
+    let refs: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let a = post(&p, "/sw", &refs, body).await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    assert_eq!(
+        up.received()[0].headers["x-hookguard-event-id"],
+        id.as_str()
+    );
+}

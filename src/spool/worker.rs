@@ -158,7 +158,7 @@ async fn deliver(
         tracing::warn!(
             target: "spool",
             id,
-            event_id = %meta.event_id,
+            event_id = %crate::audit::logged_id(&meta.event_id),
             route = %meta.route,
             attempts = meta.attempts,
             status = meta.last_status,
