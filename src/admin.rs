@@ -18,6 +18,13 @@
 //! When `admin.token` is set every path (health included) needs
 //! `Authorization: Bearer <token>`, compared in constant time; otherwise 401.
 //! The token is read from the current configuration, so a reload rotates it.
+//!
+//! Every `POST` also needs `X-Hookguard-Admin` (any value) or a JSON
+//! `Content-Type`, else 403 `{"error":"admin_header_required"}`: without a
+//! token (allowed on loopback), a web page open in a browser on the same
+//! host could otherwise retry or purge dead letters with a plain form post.
+//! A browser sends neither header cross-site without a CORS preflight, and
+//! this listener answers none.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -117,6 +124,17 @@ async fn respond(state: &AdminState, req: &Request<Incoming>) -> Response<Full<B
         return resp;
     }
     if req.method() == Method::POST {
+        if !sent_by_a_program(req) {
+            let mut resp = text(
+                StatusCode::FORBIDDEN,
+                r#"{"error":"admin_header_required"}"#,
+            );
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            return resp;
+        }
         return spool_action(&app, req).await;
     }
     if req.method() != Method::GET && req.method() != Method::HEAD {
@@ -166,6 +184,22 @@ async fn respond(state: &AdminState, req: &Request<Incoming>) -> Response<Full<B
         "/secrets" => json(&secrets(&app)),
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
     }
+}
+
+/// Marks a state-changing request as one no cross-site page can send
+/// without a CORS preflight: see the module docs.
+pub const ADMIN_HEADER: &str = "x-hookguard-admin";
+
+/// Whether `req` carries [`ADMIN_HEADER`] or a JSON content type, neither of
+/// which a browser form or a "simple" cross-origin request can send.
+fn sent_by_a_program(req: &Request<Incoming>) -> bool {
+    let json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"));
+    json || req.headers().contains_key(ADMIN_HEADER)
 }
 
 fn no_spool() -> Response<Full<Bytes>> {

@@ -293,9 +293,24 @@ async fn upstream_400_is_a_dead_letter_after_one_attempt_and_retry_redelivers() 
     let (_, stats) = admin_request(admin, "GET", "/spool", None).await;
     assert!(stats.contains("\"dead\":1"), "{stats}");
 
+    // A cross-site form post (no token is set) changes nothing: a browser
+    // cannot add the admin header or a JSON type without a preflight.
+    let retry = format!("/spool/retry?id={id}");
+    for form in [
+        &[][..],
+        &[("content-type", "application/x-www-form-urlencoded")][..],
+        &[("content-type", "text/plain;charset=UTF-8")][..],
+    ] {
+        let answer = admin_request_with(admin, "POST", &retry, None, form).await;
+        assert_eq!(answer, (403, r#"{"error":"admin_header_required"}"#.into()));
+        let answer = admin_request_with(admin, "POST", "/spool/purge", None, form).await;
+        assert_eq!(answer.0, 403);
+    }
+    assert_eq!(spool.dead_count(), 1);
+
     // An operator retries it through the admin API; the upstream now accepts.
-    let (status, retried) =
-        admin_request(admin, "POST", &format!("/spool/retry?id={id}"), None).await;
+    let admin_header = [("x-hookguard-admin", "1")];
+    let (status, retried) = admin_request_with(admin, "POST", &retry, None, &admin_header).await;
     assert_eq!((status, retried.as_str()), (200, r#"{"retried":1}"#));
     eventually("redelivery", || {
         spool.pending_count() == 0 && spool.dead_count() == 0
@@ -305,7 +320,8 @@ async fn upstream_400_is_a_dead_letter_after_one_attempt_and_retry_redelivers() 
     assert_eq!(hits.len(), 2);
     assert_eq!(hits[1].event_id, "msg_dead");
     assert_eq!(hits[1].body, body_of("msg_dead"));
-    let (status, purged) = admin_request(admin, "POST", "/spool/purge", None).await;
+    let json = [("content-type", "application/json; charset=utf-8")];
+    let (status, purged) = admin_request_with(admin, "POST", "/spool/purge", None, &json).await;
     assert_eq!((status, purged.as_str()), (200, r#"{"purged":0}"#));
     proxy.shutdown().await;
 }

@@ -264,11 +264,25 @@ pub async fn admin_request(
     path: &str,
     token: Option<&str>,
 ) -> (u16, String) {
+    admin_request_with(addr, method, path, token, &[]).await
+}
+
+/// [`admin_request`] with extra headers.
+pub async fn admin_request_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+) -> (u16, String) {
     let mut req = Request::builder()
         .method(method)
         .uri(format!("http://{addr}{path}"));
     if let Some(t) = token {
         req = req.header("authorization", format!("Bearer {t}"));
+    }
+    for (name, value) in headers {
+        req = req.header(*name, *value);
     }
     let resp = client()
         .request(req.body(Full::new(Bytes::new())).unwrap())
