@@ -2,11 +2,15 @@
 //! IP in a fixed window; crossing the threshold emits ONE warning event per
 //! IP per window and, with `auto_block`, blocks the IP for that long.
 //!
-//! Memory is bounded by `max_tracked_ips`: when full, the entry seen least
-//! recently is evicted (blocked entries last). State survives configuration
-//! reloads; the thresholds are replaced by [`Sources::reconfigure`].
+//! Memory is bounded by `max_tracked_ips`: when full, a new address evicts
+//! one picked by the CLOCK algorithm (an approximation of least recently
+//! seen): the hand passes over addresses seen since it last came by and
+//! blocked ones, at most [`SECOND_CHANCES`] of them, so that rotating
+//! sources cost a bounded amount of work per failure, never a scan of every
+//! address under the lock. State survives configuration reloads; the
+//! thresholds are replaced by [`Sources::reconfigure`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
@@ -18,13 +22,24 @@ use crate::config::SecurityConfig;
 /// Tracing target of the suspicious-source warnings.
 pub const TARGET: &str = "security";
 
+/// Addresses the eviction hand passes over, at most, before it evicts one
+/// anyway.
+pub const SECOND_CHANCES: usize = 16;
+
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     window_start: Instant,
     failures: u32,
     warned: bool,
     blocked_until: Option<Instant>,
-    last_seen: Instant,
+    /// Seen since the eviction hand last passed it.
+    referenced: bool,
+}
+
+impl Entry {
+    fn blocked(&self, now: Instant) -> bool {
+        self.blocked_until.is_some_and(|until| now < until)
+    }
 }
 
 /// A suspicious IP, as `/audit/report` lists it.
@@ -41,6 +56,8 @@ pub struct Suspicious {
 struct State {
     config: SecurityConfig,
     ips: HashMap<IpAddr, Entry>,
+    /// Every key of `ips` exactly once; the front is the eviction hand.
+    ring: VecDeque<IpAddr>,
 }
 
 /// Per-IP failure tracking shared by every request.
@@ -66,6 +83,7 @@ impl Sources {
             state: Mutex::new(State {
                 config,
                 ips: HashMap::new(),
+                ring: VecDeque::new(),
             }),
         }
     }
@@ -97,17 +115,23 @@ impl Sources {
             return Verdict::Quiet;
         };
         let config = s.config;
-        if !s.ips.contains_key(&ip) && s.ips.len() >= config.max_tracked_ips {
-            evict_one(&mut s.ips, now);
+        let s = &mut *s;
+        if let Some(e) = s.ips.get_mut(&ip) {
+            e.referenced = true;
+        } else {
+            // More than one only after a reload lowered the cap.
+            while s.ips.len() >= config.max_tracked_ips && s.evict_one(now) > 0 {}
+            s.ring.push_back(ip);
         }
+        // A new address is not marked seen: one that never comes back is
+        // the first the hand evicts.
         let e = s.ips.entry(ip).or_insert(Entry {
             window_start: now,
             failures: 0,
             warned: false,
             blocked_until: None,
-            last_seen: now,
+            referenced: false,
         });
-        e.last_seen = now;
         if now.duration_since(e.window_start) >= config.window {
             e.window_start = now;
             e.failures = 0;
@@ -160,14 +184,35 @@ impl Sources {
     }
 }
 
-/// Evicts the least recently seen unblocked entry (else the oldest blocked).
-fn evict_one(ips: &mut HashMap<IpAddr, Entry>, now: Instant) {
-    let victim = ips
-        .iter()
-        .min_by_key(|(_, e)| (e.blocked_until.is_some_and(|u| now < u), e.last_seen))
-        .map(|(ip, _)| *ip);
-    if let Some(ip) = victim {
-        ips.remove(&ip);
+// === impl State ===
+
+impl State {
+    /// Removes one address: the first the hand finds neither seen since it
+    /// last passed nor blocked, or after [`SECOND_CHANCES`] such, the next
+    /// regardless. Returns how many addresses it looked at (0: none tracked).
+    fn evict_one(&mut self, now: Instant) -> usize {
+        for looked_at in 1..=SECOND_CHANCES {
+            let Some(ip) = self.ring.pop_front() else {
+                return looked_at - 1;
+            };
+            match self.ips.get_mut(&ip) {
+                Some(e) if e.referenced || e.blocked(now) => {
+                    e.referenced = false;
+                    self.ring.push_back(ip);
+                }
+                _ => {
+                    self.ips.remove(&ip);
+                    return looked_at;
+                }
+            }
+        }
+        match self.ring.pop_front() {
+            Some(ip) => {
+                self.ips.remove(&ip);
+                SECOND_CHANCES + 1
+            }
+            None => SECOND_CHANCES,
+        }
     }
 }
 
@@ -205,6 +250,70 @@ mod tests {
         assert!(s.is_blocked(ip));
         assert_eq!(s.suspicious().len(), 1);
         assert_eq!(s.suspicious()[0].failures, 4);
+    }
+
+    fn v6(i: u32) -> IpAddr {
+        IpAddr::from([0x2001, 0xdb8, 0, 0, 0, 0, (i >> 16) as u16, i as u16])
+    }
+
+    #[test]
+    fn rotating_sources_never_exceed_the_cap() {
+        let s = Sources::new(config(3, 500));
+        for i in 0..20_000 {
+            s.record_failure(v6(i));
+            // Some come back: they are kept in preference to the others.
+            if i % 5 == 0 {
+                s.record_failure(v6(i / 2));
+            }
+            assert!(s.tracked() <= 500, "{} tracked after {i}", s.tracked());
+        }
+        let st = s.state.lock().unwrap();
+        assert_eq!(st.ring.len(), st.ips.len());
+        assert!(st.ring.iter().all(|ip| st.ips.contains_key(ip)));
+    }
+
+    #[test]
+    fn eviction_looks_at_a_bounded_number_of_addresses() {
+        // 10,000 addresses, each blocked or seen twice: none is a good
+        // victim, and the hand still stops after SECOND_CHANCES + 1.
+        let s = Sources::new(config(2, 10_000));
+        for i in 0..10_000 {
+            s.record_failure(v6(i));
+            s.record_failure(v6(i));
+        }
+        let mut st = s.state.lock().unwrap();
+        for _ in 0..100 {
+            let looked_at = st.evict_one(Instant::now());
+            assert!((1..=SECOND_CHANCES + 1).contains(&looked_at), "{looked_at}");
+        }
+        assert_eq!(st.ips.len(), 9_900);
+        assert_eq!(st.ring.len(), 9_900);
+    }
+
+    #[test]
+    fn a_blocked_source_outlives_a_flood_of_new_ones() {
+        let s = Sources::new(config(3, 100));
+        let attacker: IpAddr = [198, 51, 100, 9].into();
+        for _ in 0..3 {
+            s.record_failure(attacker);
+        }
+        assert!(s.is_blocked(attacker));
+        for i in 0..10_000 {
+            s.record_failure(v6(i));
+            assert!(s.is_blocked(attacker), "unblocked after {i} new sources");
+        }
+        assert_eq!(s.tracked(), 100);
+    }
+
+    #[test]
+    fn a_lower_cap_on_reload_applies_at_the_next_new_source() {
+        let s = Sources::new(config(100, 50));
+        for i in 0..50 {
+            s.record_failure(v6(i));
+        }
+        s.reconfigure(config(100, 10));
+        s.record_failure(v6(1_000));
+        assert_eq!(s.tracked(), 10);
     }
 
     #[test]
