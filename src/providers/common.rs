@@ -120,6 +120,15 @@ impl<'a> Signed<'a> {
             }
         }
     }
+
+    /// SHA-256 of the message: a replay key that depends only on what was
+    /// signed, for schemes where the signature itself cannot be one (see
+    /// [`super::Dedup::Signature`]). One more pass over the body.
+    pub(crate) fn sha256(&self) -> ring::digest::Digest {
+        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+        self.feed(|piece| ctx.update(piece));
+        ctx.finish()
+    }
 }
 
 // === Signatures ===

@@ -326,6 +326,9 @@ impl Verifier for HmacVerifier {
             event_id: head.id.map(str::to_owned),
             dedup: match head.id {
                 Some(id) => Dedup::SignedId(id.to_owned()),
+                // The one signature a request carries is a deterministic
+                // function of message and provider key: a key in itself, with
+                // no pass over the body (see `Dedup::Signature`).
                 None => Dedup::Signature(head.sig.bytes().to_vec()),
             },
         })

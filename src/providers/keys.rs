@@ -127,14 +127,6 @@ impl Blind {
     }
 }
 
-/// Which secret and which candidate signature verified the request.
-pub(crate) struct Match {
-    /// Index in the route's `secrets`.
-    pub(crate) secret_index: usize,
-    /// Index in the candidates given to [`match_any`].
-    pub(crate) candidate: usize,
-}
-
 /// True when the computed `tag` equals the signature bytes `sig`, compared
 /// in constant time (`subtle`, the comparison RustCrypto's `hmac` uses).
 /// Only a length mismatch returns early, and lengths are public.
@@ -150,36 +142,33 @@ pub(crate) fn match_one(
     signed: &Signed<'_>,
     sig: &Sig,
 ) -> Result<usize, Rejection> {
-    match_any(keys, now_ms, signed, std::slice::from_ref(sig)).map(|m| m.secret_index)
+    match_any(keys, now_ms, signed, std::slice::from_ref(sig))
 }
 
 /// Tries every unexpired key against every candidate signature (secret
 /// rotation on the sender's side): one HMAC per key, fed the signed template
 /// piece by piece (a templated message such as `{id}.{timestamp}.{body}` is
 /// never joined into a copy), checked against each candidate — a long list
-/// costs no extra passes over the body.
+/// costs no extra passes over the body. Returns the matching secret's index;
+/// which candidate matched is not reported, as nothing may depend on it (the
+/// sender chooses the list).
 pub(crate) fn match_any(
     keys: &KeyRing,
     now_ms: i64,
     signed: &Signed<'_>,
     candidates: &[Sig],
-) -> Result<Match, Rejection> {
+) -> Result<usize, Rejection> {
     let mut tried = 0usize;
     for (i, key) in keys.active(now_ms) {
         tried += 1;
         let tag = signed.tag(key);
         // Every candidate is compared, so the time does not depend on which one matched.
-        let mut matched = None;
-        for (j, candidate) in candidates.iter().enumerate() {
-            if tag_matches(&tag, candidate.bytes()) && matched.is_none() {
-                matched = Some(j);
-            }
+        let mut matched = false;
+        for candidate in candidates {
+            matched |= tag_matches(&tag, candidate.bytes());
         }
-        if let Some(candidate) = matched {
-            return Ok(Match {
-                secret_index: i,
-                candidate,
-            });
+        if matched {
+            return Ok(i);
         }
     }
     Err(no_match(tried, keys.keys.len(), candidates.len()))

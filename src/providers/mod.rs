@@ -97,14 +97,35 @@ pub struct Verified {
     pub dedup: Dedup,
 }
 
-/// Source of the de-duplication key (SPEC §3). The pipeline hashes it together
-/// with the route, so keys are bounded in size and never contain secrets.
+/// Source of the de-duplication key. The pipeline hashes it together with
+/// the route, so keys are bounded in size and never contain secrets. The key
+/// must be a function of the signed message alone: whatever a replayer can
+/// vary without breaking the signature (unsigned headers, which of several
+/// listed signatures it keeps, the route's secrets after a reload) must not
+/// change it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Dedup {
     /// A signed event id (e.g. Standard Webhooks `webhook-id`).
     SignedId(String),
-    /// The verified signature bytes themselves (decoded), for schemes that sign
-    /// the content but no id.
+    /// Signed content, for schemes that sign no id, as decoded bytes: the
+    /// signature itself where a request carries exactly one (URL-signing
+    /// schemes add the query forwarded with it), else a SHA-256 of the
+    /// signed message.
+    ///
+    /// One signature is enough where the scheme allows only one per request
+    /// (GitHub, Shopify, Slack, ...): it is HMAC(provider key, message),
+    /// deterministic, so a copy of a request carries the very same bytes, and
+    /// without the key nobody can make a second valid signature for that
+    /// message. The only other valid signatures of a message are those the
+    /// provider itself made under another key (a redelivery after it rotated
+    /// its secret), each of which it delivered once anyway. So keying on the
+    /// signature admits no more forwards than the provider's own deliveries,
+    /// and costs nothing. Where one header lists several signatures (Stripe
+    /// `v1=..,v1=..`, Paddle, PagerDuty, ... during a rotation), one delivery
+    /// carries k of them and a replayer could resend any subset, each first
+    /// match a new key: there, and where signatures are randomised or
+    /// malleable (ECDSA), the key is a hash of the signed message, at the
+    /// price of one more pass over the body.
     Signature(Vec<u8>),
     /// An unsigned delivery id header, only for token schemes that sign nothing.
     DeliveryId(String),

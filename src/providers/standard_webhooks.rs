@@ -226,11 +226,11 @@ impl Verifier for StandardWebhooksVerifier {
             head.id.as_bytes(),
         );
         let candidates = &head.sigs[..head.count];
-        let m = match_any(&self.keys, req.now_ms, &signed, candidates)?;
+        let secret_index = match_any(&self.keys, req.now_ms, &signed, candidates)?;
         let (ts, fmt) = (head.timestamp, TimestampFormat::UnixSeconds);
         self.tolerance.check(&self.timestamp, ts, fmt, req.now_ms)?;
         Ok(Verified {
-            secret_index: m.secret_index,
+            secret_index,
             event_id: Some(head.id.to_owned()),
             dedup: Dedup::SignedId(head.id.to_owned()),
         })

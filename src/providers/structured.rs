@@ -239,12 +239,15 @@ impl Verifier for StructuredVerifier {
             &[],
         );
         let candidates = &head.sigs[..head.count];
-        let m = match_any(&self.keys, req.now_ms, &signed, candidates)?;
+        let secret_index = match_any(&self.keys, req.now_ms, &signed, candidates)?;
         self.check_time(&head, req.now_ms)?;
         Ok(Verified {
-            secret_index: m.secret_index,
+            secret_index,
             event_id: None,
-            dedup: Dedup::Signature(candidates[m.candidate].bytes().to_vec()),
+            // Not the matching signature: the sender picks which of the
+            // provider's signatures the header lists, and so which one
+            // matches first; every subset of a genuine list verifies.
+            dedup: Dedup::Signature(signed.sha256().as_ref().to_vec()),
         })
     }
 }
@@ -266,13 +269,50 @@ mod tests {
         headers(&[("Stripe-Signature", value.as_bytes())])
     }
 
+    /// The replay key of a message signed as `prefix` + `body`.
+    fn message_key(prefix: &[u8], body: &[u8]) -> Dedup {
+        let digest = ring::digest::digest(&ring::digest::SHA256, &[prefix, body].concat());
+        Dedup::Signature(digest.as_ref().to_vec())
+    }
+
+    #[test]
+    fn replay_key_ignores_which_listed_signatures_are_sent() {
+        // Secrets [OLD, NEW]; the provider lists both signatures. Whatever
+        // subset, order or repetition a replayer sends, the key is the same,
+        // and it stays the same once the route keeps only NEW.
+        let old_new = verifier("stripe", &secrets(&["whsec_other", SECRET]));
+        let new_only = verifier("stripe", &secrets(&[SECRET]));
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, b"whsec_other");
+        let other = ring::hmac::sign(&key, &[&b"1700000000."[..], BODY].concat());
+        let other = hex::encode(other.as_ref());
+        let expected = message_key(b"1700000000.", BODY);
+        for sigs in [
+            vec![V1, &other],
+            vec![&other, V1],
+            vec![V1],
+            vec![&other],
+            vec![V1, V1],
+        ] {
+            let list: Vec<String> = sigs.iter().map(|s| format!("v1={s}")).collect();
+            let h = stripe(&format!("t=1700000000,{}", list.join(",")));
+            assert_eq!(
+                run(&old_new, &h, BODY, T).unwrap().dedup,
+                expected,
+                "{sigs:?}"
+            );
+            if sigs.contains(&V1) {
+                assert_eq!(run(&new_only, &h, BODY, T).unwrap().dedup, expected);
+            }
+        }
+    }
+
     #[test]
     fn stripe_sdk_vector() {
         let v = verifier("stripe", &secrets(&[SECRET]));
         let ok = run(&v, &stripe(&format!("t=1700000000,v1={V1}")), BODY, T).unwrap();
         assert_eq!(ok.secret_index, 0);
         assert_eq!(ok.event_id, None);
-        assert_eq!(ok.dedup, Dedup::Signature(hex::decode(V1).unwrap()));
+        assert_eq!(ok.dedup, message_key(b"1700000000.", BODY));
         // Spaces after commas and unknown schemes (v0) are tolerated.
         let spaced = format!("t=1700000000, v0=abc, v1={V1}");
         assert!(run(&v, &stripe(&spaced), BODY, T).is_ok());
@@ -306,7 +346,7 @@ mod tests {
         let h = stripe(&format!("t=1700000000,v1=00,v1={zeros},v1={V1}"));
         let ok = run(&v, &h, BODY, T).unwrap();
         assert_eq!(ok.secret_index, 1);
-        assert_eq!(ok.dedup, Dedup::Signature(hex::decode(V1).unwrap()));
+        assert_eq!(ok.dedup, message_key(b"1700000000.", BODY));
         let mut s = secrets(&["whsec_other", SECRET]);
         s[1].expires = Some(T);
         let v = verifier("stripe", &s);
