@@ -2,8 +2,8 @@
 //! families: the real proxy and a real upstream on ephemeral loopback ports.
 //! For every provider: valid → forwarded with `X-Hookguard-Verified`,
 //! replay → duplicate, tampered body → invalid_signature, missing material →
-//! missing_signature, and stale timestamp (where one is signed) →
-//! timestamp_out_of_tolerance. Discord's PING is answered, never forwarded.
+//! missing_signature, and a timestamp (where one is signed) 10 minutes in the
+//! past or the future → timestamp_out_of_tolerance. Discord's PING is answered, never forwarded.
 //!
 //! Fixed-vector requests use the providers' published vectors (origins noted);
 //! fresh-timestamp requests are signed here with `ring` directly, written from
@@ -270,6 +270,9 @@ async fn hubspot_v3_fresh_and_stale() {
     .await;
     let stale = hubspot_headers((now_secs() - 600) * 1000, body);
     expect_stale("/hubspot", &stale, body).await;
+    // HubSpot's SDK checks only the past; a future timestamp is refused too.
+    let ahead = hubspot_headers((now_secs() + 600) * 1000, body);
+    expect_stale("/hubspot", &ahead, body).await;
 }
 
 // --- public keys ---
@@ -299,6 +302,7 @@ async fn discord_events_stale_and_ping() {
     )
     .await;
     expect_stale("/discord", &discord_headers(now_secs() - 600, body), body).await;
+    expect_stale("/discord", &discord_headers(now_secs() + 600, body), body).await;
 
     // PING: verified, answered {"type":1}, never forwarded.
     let up = Upstream::start().await;
@@ -395,12 +399,9 @@ async fn standard_webhooks_ed25519_fresh_and_stale() {
         "webhook-signature",
     )
     .await;
-    expect_stale(
-        "/sw-ed",
-        &sw_ed_headers("msg_ed_2", now_secs() - 600, body),
-        body,
-    )
-    .await;
+    for ts in [now_secs() - 600, now_secs() + 600] {
+        expect_stale("/sw-ed", &sw_ed_headers("msg_ed_2", ts, body), body).await;
+    }
 }
 
 // --- body fields ---
@@ -448,6 +449,9 @@ async fn mailgun_json_and_form() {
     assert_rejected(&a, 401, "missing_signature");
     let stale = mailgun_body(now_secs() - 600, "tok_stale", "delivered");
     let a = post(&p, "/mailgun", &[], &stale).await;
+    assert_rejected(&a, 401, "timestamp_out_of_tolerance");
+    let ahead = mailgun_body(now_secs() + 600, "tok_ahead", "delivered");
+    let a = post(&p, "/mailgun", &[], &ahead).await;
     assert_rejected(&a, 401, "timestamp_out_of_tolerance");
     // Legacy form post: fields at top level.
     let ts = now_secs().to_string();
@@ -502,4 +506,6 @@ async fn contentful_fresh_and_stale() {
     .await;
     let stale = contentful_headers((now_secs() - 120) * 1000, "/contentful?x%253D1", body);
     expect_stale("/contentful?x=1", &stale, body).await;
+    let ahead = contentful_headers((now_secs() + 120) * 1000, "/contentful?x%253D1", body);
+    expect_stale("/contentful?x=1", &ahead, body).await;
 }

@@ -21,7 +21,7 @@ use ring::rand::SystemRandom;
 use ring::signature::{self, EcdsaKeyPair, Ed25519KeyPair, UnparsedPublicKey};
 
 use super::common::{
-    header_bytes, header_name, id_text, Direction, Part, TimestampFormat, Tolerance, ToleranceSpec,
+    header_bytes, header_name, id_text, Part, TimestampFormat, Tolerance, ToleranceSpec,
     BASE64_LENIENT, MAX_CANDIDATES,
 };
 use super::delimit;
@@ -54,13 +54,10 @@ const P256_SPKI_PREFIX: [u8; 26] = [
 /// bytes; anything much longer is refused before decoding.
 const MAX_SIG_TEXT: usize = 256;
 
-/// Discord and Standard Webhooks: 5 minutes both ways. Discord's SDK checks
-/// no window, but it answers interactions within seconds, so a wider window
+/// Discord and Standard Webhooks: 5 minutes. Discord's SDK checks no
+/// window, but it answers interactions within seconds, so a wider window
 /// only helps replays.
-const FIVE_MINUTES: ToleranceSpec = ToleranceSpec {
-    default_secs: 300,
-    direction: Direction::BothWays,
-};
+const FIVE_MINUTES: ToleranceSpec = ToleranceSpec { default_secs: 300 };
 
 struct Names {
     signature: &'static str,

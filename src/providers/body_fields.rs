@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use http::HeaderName;
 
 use super::common::{
-    decode_signature, Direction, Signed, SignedBody, TimestampFormat, Tolerance, ToleranceSpec,
+    decode_signature, Signed, SignedBody, TimestampFormat, Tolerance, ToleranceSpec,
 };
 use super::hmac::BODY;
 use super::keys::{match_one, KeyRing};
@@ -22,12 +22,9 @@ use super::{
 use crate::body::Payload;
 use crate::config::{HmacAlgorithm, SignatureEncoding};
 
-/// Mailgun gives no number; its docs ask for a freshness check. Five minutes
-/// into the past, like Stripe (routes may widen it with `tolerance`).
-const MAILGUN_TOLERANCE: ToleranceSpec = ToleranceSpec {
-    default_secs: 300,
-    direction: Direction::PastOnly,
-};
+/// Mailgun gives no number; its docs ask for a freshness check. Five
+/// minutes, like Stripe (routes may widen it with `tolerance`).
+const MAILGUN_TOLERANCE: ToleranceSpec = ToleranceSpec { default_secs: 300 };
 
 /// Longest token we accept (Mailgun's are 50 characters).
 const MAX_TOKEN: usize = 256;

@@ -10,8 +10,7 @@ use http::{HeaderMap, HeaderName};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use super::common::{
-    decode_signature, header_bytes, Direction, Signed, SignedBody, TimestampFormat, Tolerance,
-    ToleranceSpec,
+    decode_signature, header_bytes, Signed, SignedBody, TimestampFormat, Tolerance, ToleranceSpec,
 };
 use super::hmac::BODY;
 use super::keys::{match_one, KeyRing};
@@ -26,11 +25,9 @@ const SIGNATURE: HeaderName = HeaderName::from_static("x-contentful-signature");
 const TIMESTAMP: HeaderName = HeaderName::from_static("x-contentful-timestamp");
 const SIGNED_HEADERS: HeaderName = HeaderName::from_static("x-contentful-signed-headers");
 
-/// `verifyRequest`'s default TTL: 30 s, past-only.
-const TTL: ToleranceSpec = ToleranceSpec {
-    default_secs: 30,
-    direction: Direction::PastOnly,
-};
+/// `verifyRequest`'s default TTL: 30 s (the SDK checks only the past; the
+/// window here is two-sided, as everywhere).
+const TTL: ToleranceSpec = ToleranceSpec { default_secs: 30 };
 
 /// Most headers one request may ask us to include.
 const MAX_SIGNED_HEADERS: usize = 32;

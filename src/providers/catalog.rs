@@ -11,7 +11,7 @@
 use std::borrow::Cow;
 
 use super::asymmetric::AsymScheme;
-use super::common::{Direction, Part, TimestampFormat, ToleranceSpec};
+use super::common::{Part, TimestampFormat, ToleranceSpec};
 use super::handshake::Handshake;
 use super::hmac::{HmacSpec, BODY, NO_TIMESTAMP};
 use super::standard_webhooks::StandardWebhooksSpec;
@@ -149,12 +149,12 @@ const fn v1_list(header: &'static str) -> StructuredSpec {
 }
 
 /// Standard Webhooks headers (`webhook-id`, `-timestamp`, `-signature`), as
-/// sent by OpenAI and Replicate too; 300 s both ways.
+/// sent by OpenAI and Replicate too; 300 s.
 const STANDARD_WEBHOOKS: StandardWebhooksSpec = StandardWebhooksSpec {
     id_header: "webhook-id",
     timestamp_header: "webhook-timestamp",
     signature_header: "webhook-signature",
-    tolerance: secs(300, Direction::BothWays),
+    tolerance: secs(300),
 };
 
 /// The same scheme under Svix's header names (Svix, Resend, Clerk).
@@ -162,7 +162,7 @@ const SVIX: StandardWebhooksSpec = StandardWebhooksSpec {
     id_header: "svix-id",
     timestamp_header: "svix-timestamp",
     signature_header: "svix-signature",
-    tolerance: secs(300, Direction::BothWays),
+    tolerance: secs(300),
 };
 
 /// Meta's Graph API webhooks, under each product's name (Facebook,
@@ -185,7 +185,7 @@ const fn meta_platform(name: &'static str) -> Provider {
 const V0_TEMPLATE: &[Part] = &[lit("v0:"), Part::Timestamp, lit(":"), Part::Body];
 
 /// Slack's shape, shared by Zoom and Frame.io: `v0=<hex>` of HMAC-SHA256 over
-/// `v0:{timestamp}:{body}`, Unix-seconds timestamp header, 300 s both ways.
+/// `v0:{timestamp}:{body}`, Unix-seconds timestamp header, 300 s.
 const fn v0_timestamped(signature: &'static str, timestamp: &'static str) -> HmacSpec {
     HmacSpec {
         algorithm: Sha256,
@@ -195,7 +195,7 @@ const fn v0_timestamped(signature: &'static str, timestamp: &'static str) -> Hma
         timestamp: Some((Cow::Borrowed(timestamp), TimestampFormat::UnixSeconds)),
         id_header: None,
         signed: Cow::Borrowed(V0_TEMPLATE),
-        tolerance: secs(300, Direction::BothWays),
+        tolerance: secs(300),
         body_timestamp: None,
     }
 }
@@ -205,11 +205,9 @@ pub(crate) fn lookup(name: &str) -> Option<&'static Provider> {
     PROVIDERS.iter().find(|p| p.name == name)
 }
 
-const fn secs(default_secs: u64, direction: Direction) -> ToleranceSpec {
-    ToleranceSpec {
-        default_secs,
-        direction,
-    }
+/// A default window of `default_secs` each way (see [`ToleranceSpec`]).
+const fn secs(default_secs: u64) -> ToleranceSpec {
+    ToleranceSpec { default_secs }
 }
 
 const fn lit(s: &'static str) -> Part {
@@ -248,14 +246,15 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         source: "GitLab docs \"Webhooks\" (X-Gitlab-Token)",
     },
     // Stripe: `t=<s>,v1=<hex>[,v1=..]` over `{t}.{body}`; key is the whole
-    // `whsec_...` string; SDKs check 300 s into the past only.
+    // `whsec_...` string; SDKs check 300 s into the past only, we check the
+    // future too (see `ToleranceSpec`).
     Provider {
         name: "stripe",
-        family: Family::Structured(stripe_style("stripe-signature", secs(300, Direction::PastOnly))),
+        family: Family::Structured(stripe_style("stripe-signature", secs(300))),
         handshake: Handshake::None,
         source: "stripe-node Webhooks.js; Stripe docs \"Verify webhook signatures\"",
     },
-    // Slack: `v0=<hex>` over `v0:{ts}:{body}`, 300 s both ways.
+    // Slack: `v0=<hex>` over `v0:{ts}:{body}`, 300 s.
     Provider {
         name: "slack",
         family: Family::Hmac(v0_timestamped("x-slack-signature", "x-slack-request-timestamp")),
@@ -274,7 +273,7 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         handshake: Handshake::None,
         source: "@shopify/shopify-api createSHA256HMAC",
     },
-    // Standard Webhooks and Svix: `{id}.{ts}.{body}`, 300 s both ways.
+    // Standard Webhooks and Svix: `{id}.{ts}.{body}`, 300 s.
     Provider {
         name: "standard-webhooks",
         family: Family::StandardWebhooks(STANDARD_WEBHOOKS),
@@ -400,7 +399,8 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         handshake: Handshake::None,
         source: "Frame.io developer docs \"Webhooks\"",
     },
-    // Twitch EventSub: `{id}{ts}{body}`, RFC 3339 ts, older than 10 min refused.
+    // Twitch EventSub: `{id}{ts}{body}`, RFC 3339 ts, 10 min (Twitch refuses
+    // only older ones; we refuse as far ahead too).
     // No separators: an id could swallow the real timestamp and the body up
     // to a recent time inside it, under a new id. Ids with `:` are refused
     // (every RFC 3339 time has one; see `delimit.rs`). Twitch calls its ids
@@ -419,7 +419,7 @@ pub(crate) static PROVIDERS: &[Provider] = &[
             )),
             id_header: Some(Cow::Borrowed("twitch-eventsub-message-id")),
             signed: Cow::Borrowed(&[Part::Id, Part::Timestamp, Part::Body]),
-            tolerance: secs(600, Direction::PastOnly),
+            tolerance: secs(600),
             body_timestamp: None,
         }),
         handshake: Handshake::TwitchCallbackVerification,
@@ -441,7 +441,7 @@ pub(crate) static PROVIDERS: &[Provider] = &[
             )),
             id_header: None,
             signed: Cow::Borrowed(&[Part::Timestamp, Part::Body]),
-            tolerance: secs(300, Direction::BothWays),
+            tolerance: secs(300),
             body_timestamp: None,
         }),
         handshake: Handshake::None,
@@ -459,20 +459,20 @@ pub(crate) static PROVIDERS: &[Provider] = &[
             signature_key: "h1",
             encoding: Hex,
             signed: TS_COLON_BODY,
-            tolerance: secs(5, Direction::PastOnly),
+            tolerance: secs(5),
         }),
         handshake: Handshake::None,
         source: "Paddle docs \"Verify webhook signatures\"; @paddle/paddle-node-sdk",
     },
     Provider {
         name: "mux",
-        family: Family::Structured(stripe_style("mux-signature", secs(300, Direction::PastOnly))),
+        family: Family::Structured(stripe_style("mux-signature", secs(300))),
         handshake: Handshake::None,
         source: "@mux/mux-node webhooks verifySignature",
     },
     Provider {
         name: "calendly",
-        family: Family::Structured(stripe_style("calendly-webhook-signature", secs(180, Direction::PastOnly))),
+        family: Family::Structured(stripe_style("calendly-webhook-signature", secs(180))),
         handshake: Handshake::None,
         source: "Calendly developer docs \"Webhook signatures\"",
     },
@@ -488,7 +488,7 @@ pub(crate) static PROVIDERS: &[Provider] = &[
             signature_key: "v1",
             encoding: Hex,
             signed: T_DOT_BODY,
-            tolerance: secs(180, Direction::PastOnly),
+            tolerance: secs(180),
         }),
         handshake: Handshake::None,
         source: "@workos-inc/node webhooks",
@@ -607,10 +607,10 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         handshake: Handshake::None,
         source: "LaunchDarkly docs \"Webhooks: Sign a webhook\" (X-LD-Signature)",
     },
-    // Persona: Stripe-style `t=..,v1=..`; no window documented, 300 s past-only as Stripe.
+    // Persona: Stripe-style `t=..,v1=..`; no window documented, 300 s as Stripe.
     Provider {
         name: "persona",
-        family: Family::Structured(stripe_style("persona-signature", secs(300, Direction::PastOnly))),
+        family: Family::Structured(stripe_style("persona-signature", secs(300))),
         handshake: Handshake::None,
         source: "Persona docs \"Best Practices: Checking Signatures\" (window not documented; 300 s)",
     },
@@ -701,7 +701,7 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         name: "linear",
         family: Family::Hmac(
             HmacSpec::body(Sha256, "linear-signature", None, Hex)
-                .with_body_timestamp("webhookTimestamp", secs(60, Direction::BothWays)),
+                .with_body_timestamp("webhookTimestamp", secs(60)),
         ),
         handshake: Handshake::None,
         source: "@linear/sdk 98.0.0 webhooks (SDK source: Linear-Signature hex, webhookTimestamp within 60 s)",
@@ -722,7 +722,8 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         handshake: Handshake::None,
         source: "Square docs \"Validate notifications\"; square npm 46.0.0 WebhooksHelper",
     },
-    // HubSpot v3: method + URI + body + ms timestamp, 300 s past-only.
+    // HubSpot v3: method + URI + body + ms timestamp, 300 s (the SDK checks
+    // only the past).
     Provider {
         name: "hubspot",
         family: Family::Url(UrlScheme::HubSpotV3),
@@ -827,10 +828,11 @@ mod tests {
         assert_eq!(svix.signed, "{id}.{timestamp}.{body}");
         let window = |n: &str| all.iter().find(|p| p.name == n).unwrap().tolerance.clone();
         assert_eq!(window("svix"), "300 s, both ways");
-        assert_eq!(window("stripe"), "300 s, past only");
+        assert_eq!(window("stripe"), "300 s, both ways");
         assert_eq!(window("github"), "none");
-        assert_eq!(window("hubspot"), "300 s, past only");
-        assert_eq!(window("contentful"), "30 s, past only");
+        assert_eq!(window("hubspot"), "300 s, both ways");
+        assert_eq!(window("contentful"), "30 s, both ways");
+        assert_eq!(window("paddle"), "5 s, both ways");
         assert_eq!(window("sendgrid"), "none");
         assert_eq!(window("discord"), "300 s, both ways");
     }

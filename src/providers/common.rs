@@ -2,8 +2,8 @@
 //!
 //! Owns: signed-message templates, reading one bounded header value,
 //! decoding hex/base64 signatures into a stack buffer, parsing signed
-//! timestamps (Unix seconds, RFC 3339) and the tolerance policy (past-only or
-//! both ways).
+//! timestamps (Unix seconds, RFC 3339) and the tolerance window (always two
+//! sided).
 //!
 //! Does not own: keys and the constant-time comparison (`keys.rs`), nor which
 //! headers a provider uses or what it signs — that is the family files' job,
@@ -397,43 +397,30 @@ pub(crate) fn parse_timestamp(raw: &[u8], format: TimestampFormat) -> Result<i64
     }
 }
 
-/// Which side of "now" the tolerance window covers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Direction {
-    /// Reject only timestamps older than the window (Stripe's SDKs).
-    PastOnly,
-    /// Reject timestamps too old or too far in the future (Slack, Standard Webhooks).
-    BothWays,
-}
-
-/// A provider's documented default window, as catalog data.
+/// A provider's default window, as catalog data. The window is always two
+/// sided, even where the provider's SDKs check only a timestamp's age: with
+/// a past-only check a signature dated in the future stays valid until its
+/// timestamp plus the window, which can outlast the replay store's memory of
+/// it. Two-sided, a signature lives at most twice the window, which the
+/// replay `ttl` can cover.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ToleranceSpec {
-    /// Default window in seconds (route `tolerance` overrides it).
+    /// Default window in seconds, each way (route `tolerance` overrides it).
     pub(crate) default_secs: u64,
-    /// Past-only or both ways (not overridable: it is the provider's policy).
-    pub(crate) direction: Direction,
 }
 
 /// The default window as `hookguard providers` shows it; `None`: no window.
 pub(crate) fn tolerance_text(spec: Option<ToleranceSpec>) -> String {
     match spec {
-        Some(t) => {
-            let way = match t.direction {
-                Direction::PastOnly => "past only",
-                Direction::BothWays => "both ways",
-            };
-            format!("{} s, {way}", t.default_secs)
-        }
+        Some(t) => format!("{} s, both ways", t.default_secs),
         None => "none".into(),
     }
 }
 
-/// The window a built verifier applies.
+/// The window a built verifier applies, the same in the past and the future.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Tolerance {
     window_ms: i64,
-    direction: Direction,
 }
 
 impl Tolerance {
@@ -442,7 +429,6 @@ impl Tolerance {
         let window = route.unwrap_or(Duration::from_secs(spec.default_secs));
         Self {
             window_ms: i64::try_from(window.as_millis()).unwrap_or(i64::MAX),
-            direction: spec.direction,
         }
     }
 
@@ -482,7 +468,7 @@ impl Tolerance {
                 ),
             });
         }
-        if self.direction == Direction::BothWays && -skew > window {
+        if -skew > window {
             return Err(Rejection::TimestampOutOfTolerance {
                 detail: format!(
                     "{what}: timestamp is {} s in the future (tolerance {} s)",
@@ -570,22 +556,9 @@ mod tests {
     }
 
     #[test]
-    fn tolerance_directions() {
+    fn tolerance_is_two_sided() {
         let name = HeaderName::from_static("x-ts");
-        let both = Tolerance::new(
-            ToleranceSpec {
-                default_secs: 300,
-                direction: Direction::BothWays,
-            },
-            None,
-        );
-        let past = Tolerance::new(
-            ToleranceSpec {
-                default_secs: 300,
-                direction: Direction::PastOnly,
-            },
-            None,
-        );
+        let both = Tolerance::new(ToleranceSpec { default_secs: 300 }, None);
         let now = 1_700_000_000_000;
         let fmt = TimestampFormat::UnixSeconds;
         assert!(both.check(&name, b"1700000300", fmt, now).is_ok());
@@ -599,20 +572,22 @@ mod tests {
             }
         );
         assert!(both.check(&name, b"1699999699", fmt, now).is_err());
-        assert!(past.check(&name, b"1800000000", fmt, now).is_ok());
-        assert!(past.check(&name, b"1699999699", fmt, now).is_err());
+        assert!(both.check(&name, b"1800000000", fmt, now).is_err());
+        // A route override moves both edges.
+        let short = Tolerance::new(
+            ToleranceSpec { default_secs: 300 },
+            Some(Duration::from_secs(10)),
+        );
+        assert!(short.check(&name, b"1700000010", fmt, now).is_ok());
+        assert!(short.check(&name, b"1699999990", fmt, now).is_ok());
+        assert!(short.check(&name, b"1700000011", fmt, now).is_err());
+        assert!(short.check(&name, b"1699999989", fmt, now).is_err());
         // Extreme values do not overflow.
         assert!(both
             .check(&name, b"9223372036854775", fmt, i64::MIN)
             .is_err());
         assert!(both.check(&name, b"0", fmt, i64::MAX).is_err());
-        let wide = Tolerance::new(
-            ToleranceSpec {
-                default_secs: 300,
-                direction: Direction::BothWays,
-            },
-            Some(Duration::MAX),
-        );
+        let wide = Tolerance::new(ToleranceSpec { default_secs: 300 }, Some(Duration::MAX));
         assert!(wide.check(&name, b"0", fmt, now).is_ok());
     }
 

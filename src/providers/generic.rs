@@ -9,18 +9,16 @@
 use std::borrow::Cow;
 
 use super::common::{
-    header_name, render_template, Direction, Part, TimestampFormat, ToleranceSpec, MAX_PARTS,
+    header_name, render_template, Part, TimestampFormat, ToleranceSpec, MAX_PARTS,
 };
 use super::delimit;
 use super::hmac::HmacSpec;
 use super::BuildError;
 use crate::config::GenericHmac;
 
-/// Default window of the generic scheme (SPEC: "else 5m"), both ways.
-const GENERIC_TOLERANCE: ToleranceSpec = ToleranceSpec {
-    default_secs: 300,
-    direction: Direction::BothWays,
-};
+/// Default window of the generic scheme: 5 minutes, as for providers that
+/// document none.
+const GENERIC_TOLERANCE: ToleranceSpec = ToleranceSpec { default_secs: 300 };
 
 /// Translates `[route.hmac]` into an [`HmacSpec`], rejecting templates that
 /// would sign less than the operator thinks: unknown placeholders,

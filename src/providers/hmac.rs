@@ -14,8 +14,8 @@ use std::borrow::Cow;
 use http::{HeaderMap, HeaderName};
 
 use super::common::{
-    self, decode_signature, header_bytes, header_name, id_text, strip_prefix_ci, Direction, Part,
-    Sig, Signed, SignedBody, TimestampFormat, Tolerance, ToleranceSpec, MAX_PARTS,
+    self, decode_signature, header_bytes, header_name, id_text, strip_prefix_ci, Part, Sig, Signed,
+    SignedBody, TimestampFormat, Tolerance, ToleranceSpec, MAX_PARTS,
 };
 use super::delimit;
 use super::handshake::Handshake;
@@ -59,10 +59,7 @@ pub(crate) struct HmacSpec {
 pub(crate) const BODY: &[Part] = &[Part::Body];
 
 /// Placeholder tolerance for schemes without a timestamp (never applied).
-pub(crate) const NO_TIMESTAMP: ToleranceSpec = ToleranceSpec {
-    default_secs: 0,
-    direction: Direction::BothWays,
-};
+pub(crate) const NO_TIMESTAMP: ToleranceSpec = ToleranceSpec { default_secs: 0 };
 
 impl HmacSpec {
     /// The same scheme, with a signed Unix-ms timestamp inside the JSON body

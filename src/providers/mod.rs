@@ -272,7 +272,7 @@ pub struct ProviderInfo {
     pub signed: String,
     /// Scheme family, e.g. `hmac` or `structured`.
     pub family: &'static str,
-    /// Default timestamp window and direction, or `-` when nothing is timed.
+    /// Default timestamp window (each way), or `none` when nothing is timed.
     pub tolerance: String,
     /// The handshake the proxy answers, or `-`.
     pub handshake: &'static str,

@@ -358,7 +358,7 @@ mod tests {
     }
 
     #[test]
-    fn stripe_tolerance_is_past_only() {
+    fn stripe_tolerance_is_two_sided() {
         let v = verifier("stripe", &secrets(&[SECRET]));
         let h = stripe(&format!("t=1700000000,v1={V1}"));
         assert!(run(&v, &h, BODY, T + 300).is_ok());
@@ -370,10 +370,18 @@ mod tests {
                     .into()
             })
         );
-        assert!(
-            run(&v, &h, BODY, T - 86_400).is_ok(),
-            "future timestamps pass, as in Stripe's SDKs"
+        // Stripe's SDKs let future timestamps pass; a signature dated ahead
+        // would then outlive the replay memory, so the window is two-sided.
+        assert!(run(&v, &h, BODY, T - 300).is_ok());
+        assert_eq!(
+            run(&v, &h, BODY, T - 301),
+            Err(Rejection::TimestampOutOfTolerance {
+                detail:
+                    "header \"stripe-signature\": timestamp is 301 s in the future (tolerance 300 s)"
+                        .into()
+            })
         );
+        assert_eq!(kind(&run(&v, &h, BODY, T - 86_400)), "timestamp");
         let tight = build_with(
             "stripe",
             &secrets(&[SECRET]),
@@ -382,6 +390,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(kind(&run(&tight, &h, BODY, T + 11)), "timestamp");
+        assert_eq!(kind(&run(&tight, &h, BODY, T - 11)), "timestamp");
     }
 
     #[test]

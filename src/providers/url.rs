@@ -26,8 +26,8 @@ use http::{HeaderMap, HeaderName, Uri};
 use ring::digest;
 
 use super::common::{
-    self, decode_signature, header_bytes, header_name, Direction, Sig, Signed, SignedBody,
-    TimestampFormat, Tolerance, ToleranceSpec,
+    self, decode_signature, header_bytes, header_name, Sig, Signed, SignedBody, TimestampFormat,
+    Tolerance, ToleranceSpec,
 };
 use super::hmac::{BODY, NO_TIMESTAMP};
 use super::keys::{match_one, KeyRing};
@@ -49,7 +49,7 @@ pub(crate) enum UrlScheme {
     Twilio,
     /// HMAC-SHA256 over notification URL + body; `x-square-hmacsha256-signature`.
     Square,
-    /// HMAC-SHA256 over method + URL + body + ms timestamp; 300 s past-only.
+    /// HMAC-SHA256 over method + URL + body + ms timestamp; 300 s.
     HubSpotV3,
     /// HMAC-SHA1 over body + callback URL; `X-Trello-Webhook`.
     Trello,
@@ -87,10 +87,7 @@ impl UrlScheme {
 
     fn tolerance(self) -> ToleranceSpec {
         match self {
-            Self::HubSpotV3 => ToleranceSpec {
-                default_secs: 300,
-                direction: Direction::PastOnly,
-            },
+            Self::HubSpotV3 => ToleranceSpec { default_secs: 300 },
             Self::Twilio | Self::Square | Self::Trello => NO_TIMESTAMP,
         }
     }
@@ -646,8 +643,12 @@ mod tests {
             kind(&run_at(&v, &h, body, url, "POST", t + 300_001)),
             "timestamp"
         );
-        // Past-only: a clock behind the sender's is fine.
-        assert!(run_at(&v, &h, body, url, "POST", t - 3_600_000).is_ok());
+        // Two-sided, unlike the SDK: a timestamp too far ahead is refused.
+        assert!(run_at(&v, &h, body, url, "POST", t - 300_000).is_ok());
+        assert_eq!(
+            kind(&run_at(&v, &h, body, url, "POST", t - 300_001)),
+            "timestamp"
+        );
         assert_eq!(kind(&run_at(&v, &h, body, url, "PUT", t)), "invalid");
         assert_eq!(kind(&run_at(&v, &h, b"[]", url, "POST", t)), "invalid");
     }
