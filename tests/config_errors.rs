@@ -32,6 +32,10 @@ impl Verifier for Fake {
         &self.0
     }
 
+    fn tolerance(&self) -> Option<std::time::Duration> {
+        None
+    }
+
     fn precheck(&self, _: &Inbound<'_>) -> Result<(), Rejection> {
         Ok(())
     }

@@ -361,6 +361,15 @@ pub struct Route {
     pub hmac: Option<GenericHmac>,
 }
 
+impl Route {
+    /// The timestamp window that runs on this route, each way (the
+    /// provider's default or `tolerance`), as the verifier itself reports
+    /// it, so that `check` prints what is applied; `None`: nothing is timed.
+    pub fn timestamp_window(&self) -> Option<Duration> {
+        self.verifier.tolerance()
+    }
+}
+
 impl std::fmt::Debug for Route {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Route")

@@ -95,8 +95,8 @@ fn row(route: &Route) -> [String; 7] {
         methods.join(","),
         format_size(route.max_body),
         route
-            .tolerance
-            .map_or_else(|| "default".to_owned(), format_duration),
+            .timestamp_window()
+            .map_or_else(|| "none".to_owned(), format_duration),
     ]
 }
 

@@ -131,17 +131,10 @@ impl Ctx<'_> {
                 }),
             (None, default) => default.cloned(),
         };
+        // On a scheme that signs no timestamp, the builder refuses it.
         let tolerance = r
             .tolerance
             .map(|t| self.duration(Some(t), &at("tolerance"), Duration::ZERO, false));
-        if let (Some(h), Some(_)) = (&hmac, tolerance) {
-            if h.timestamp_header.is_none() {
-                self.diag.warn(
-                    &at("tolerance"),
-                    "has no effect: [route.hmac] has no timestamp_header",
-                );
-            }
-        }
         let max_body = self.size(r.max_body, &at("max_body"), server.max_body);
         let allow_ips = self.networks(r.allow_ips, &at("allow_ips"));
         let rate_limit = r

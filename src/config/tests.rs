@@ -13,13 +13,19 @@ use http::Method;
 use super::*;
 use crate::providers::{BuildError, Inbound, ProviderParams, Rejection, Verified, Verifier};
 
-struct Fake(String);
+/// A verifier named after its provider, timed only when the route set a
+/// `tolerance`.
+struct Fake(String, Option<Duration>);
 
 static GET_ONLY: [Method; 1] = [Method::GET];
 
 impl Verifier for Fake {
     fn provider(&self) -> &str {
         &self.0
+    }
+
+    fn tolerance(&self) -> Option<Duration> {
+        self.1
     }
 
     fn precheck(&self, _: &Inbound<'_>) -> Result<(), Rejection> {
@@ -41,8 +47,8 @@ impl Verifier for Fake {
     }
 }
 
-fn fake(name: &str, _: ProviderParams<'_>) -> Result<SharedVerifier, BuildError> {
-    Ok(Arc::new(Fake(name.to_owned())))
+fn fake(name: &str, params: ProviderParams<'_>) -> Result<SharedVerifier, BuildError> {
+    Ok(Arc::new(Fake(name.to_owned(), params.tolerance)))
 }
 
 fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
@@ -347,7 +353,7 @@ secrets = ["hunter2-literal", { value = "env:S", expires = "2001-01-01T00:00:00Z
 #[test]
 fn render_check_lists_routes_then_warnings() {
     let src = format!(
-        "{MINIMAL}\n[[route]]\npath = \"/payments\"\nprovider = \"hmac\"\nsecrets = [\"lit\"]\ntolerance = \"5m\"\n[route.hmac]\nheader = \"X-Sig\"\n"
+        "{MINIMAL}\n[[route]]\npath = \"/payments\"\nprovider = \"hmac\"\nsecrets = [\"lit\"]\ntolerance = \"5m\"\n[route.hmac]\nheader = \"X-Sig\"\ntimestamp_header = \"X-Ts\"\nsigned = \"{{timestamp}}.{{body}}\"\n"
     );
     let out = render_check(&parse(&src).unwrap());
     let expected = "\
@@ -356,12 +362,11 @@ admin     off
 upstream  http://127.0.0.1:3000/ (timeout 30s)
 
 PATH       PROVIDER  SECRETS     UPSTREAM                METHODS  MAX_BODY  TOLERANCE
-/hook      github    1: env:S    http://127.0.0.1:3000/  POST     1MiB      default
+/hook      github    1: env:S    http://127.0.0.1:3000/  POST     1MiB      none
 /payments  hmac      1: literal  http://127.0.0.1:3000/  POST     1MiB      5m
 
 warnings:
   route[1].secrets[0]: literal secret in the config file; prefer env: or file:
-  route[1].tolerance: has no effect: [route.hmac] has no timestamp_header
 ";
     assert_eq!(out, expected);
 }
@@ -565,4 +570,45 @@ fn auto_block_without_trusted_proxies_warns_on_a_public_listener() {
     assert!(!warned("listen = \"[::1]:8443\"", block));
     assert!(!warned("trusted_proxies = [\"10.0.0.0/8\"]", block));
     assert!(!warned("", "failure_threshold = 5"));
+}
+
+#[test]
+fn tolerance_is_applied_or_refused_by_the_real_builder() {
+    let real = |src: &str| from_str(src, Path::new("t.toml"), &env(&[("S", "secret-value")]));
+    let route = |provider: &str, extra: &str| {
+        format!(
+            "[upstream]\nurl = \"http://127.0.0.1:3000\"\n[[route]]\npath = \"/h\"\n\
+             provider = \"{provider}\"\nsecrets = [\"env:S\"]\ntolerance = \"2m\"\n{extra}"
+        )
+    };
+    let err = real(&route("github", "")).err().unwrap().to_string();
+    assert_eq!(
+        err,
+        "t.toml:7:13: route[0].tolerance: provider \"github\" signs no timestamp: \
+         there is no window to set; remove tolerance"
+    );
+    let err = real(&route("hmac", "[route.hmac]\nheader = \"X-Sig\"\n"))
+        .err()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        err,
+        "t.toml:7:13: route[0].tolerance: [route.hmac] has no timestamp_header, so no \
+         timestamp is signed: there is no window to set; remove tolerance"
+    );
+    // Where a timestamp is signed, the override is what runs, and `check`
+    // prints it; without one, the provider's default.
+    let cfg = real(&route("stripe", "")).unwrap();
+    assert_eq!(
+        cfg.routes[0].timestamp_window(),
+        Some(Duration::from_secs(120))
+    );
+    let out = render_check(&cfg);
+    assert!(out.contains("POST     1MiB      2m\n"), "{out}");
+    let cfg = real(&route("paddle", "").replace("tolerance = \"2m\"\n", "")).unwrap();
+    assert_eq!(
+        cfg.routes[0].timestamp_window(),
+        Some(Duration::from_secs(5))
+    );
+    assert!(render_check(&cfg).contains("POST     1MiB      5s\n"));
 }

@@ -9,10 +9,12 @@
 //!
 //! `{timestamp}{body}` has no separator: with digits before a JSON body,
 //! moving a digit across the boundary changes the timestamp tenfold, which
-//! Discord's window refuses. SendGrid documents no window and the timestamp
-//! is not checked, so that split is ambiguous there (the replay key, a hash
-//! of the signed bytes, is the same for every split). A `v1a` id is kept
+//! the window refuses (every scheme here has one; SendGrid documents none
+//! and gets the 5-minute default). The replay key, a hash of the signed
+//! bytes, is the same for every split anyway. A `v1a` id is kept
 //! free of `.` as Standard Webhooks requires (`delimit.rs`).
+
+use std::time::Duration;
 
 use base64::Engine;
 use http::{HeaderMap, HeaderName};
@@ -54,9 +56,11 @@ const P256_SPKI_PREFIX: [u8; 26] = [
 /// bytes; anything much longer is refused before decoding.
 const MAX_SIG_TEXT: usize = 256;
 
-/// Discord and Standard Webhooks: 5 minutes. Discord's SDK checks no
-/// window, but it answers interactions within seconds, so a wider window
-/// only helps replays.
+/// Every scheme here signs a timestamp: 5 minutes by default. Standard
+/// Webhooks prescribes it; Discord's SDK checks no window, but Discord
+/// answers interactions within seconds, so a wider window only helps
+/// replays; SendGrid documents none, and a window nobody set would be no
+/// window at all (a route may widen it with `tolerance`).
 const FIVE_MINUTES: ToleranceSpec = ToleranceSpec { default_secs: 300 };
 
 struct Names {
@@ -83,14 +87,6 @@ impl AsymScheme {
                 timestamp: "webhook-timestamp",
                 id: Some("webhook-id"),
             },
-        }
-    }
-
-    /// `None`: the provider signs a timestamp but documents no window.
-    fn tolerance(self) -> Option<ToleranceSpec> {
-        match self {
-            Self::Discord | Self::StandardWebhooksEd25519 => Some(FIVE_MINUTES),
-            Self::SendGrid => None,
         }
     }
 
@@ -122,7 +118,7 @@ impl AsymScheme {
             algorithm,
             headers,
             signed: signed.into(),
-            tolerance: super::common::tolerance_text(self.tolerance()),
+            tolerance: super::common::tolerance_text(Some(FIVE_MINUTES)),
             ..ProviderInfo::default()
         }
     }
@@ -187,7 +183,7 @@ pub(crate) struct AsymVerifier {
     /// Bytes the id must not contain: `v1a` signs Standard Webhooks'
     /// `{id}.{timestamp}.{body}`, so `.`.
     id_forbidden: Box<[u8]>,
-    tolerance: Option<Tolerance>,
+    tolerance: Tolerance,
 }
 
 /// The head of one request: candidate signatures, timestamp, id.
@@ -247,9 +243,7 @@ impl AsymVerifier {
                 None,
             )
             .into(),
-            tolerance: scheme
-                .tolerance()
-                .map(|spec| Tolerance::new(spec, params.tolerance)),
+            tolerance: Tolerance::new(FIVE_MINUTES, params.tolerance),
         })
     }
 
@@ -308,10 +302,8 @@ impl AsymVerifier {
     }
 
     fn check_time(&self, ts: &[u8], now_ms: i64) -> Result<(), Rejection> {
-        match &self.tolerance {
-            Some(t) => t.check(&self.timestamp, ts, TimestampFormat::UnixSeconds, now_ms),
-            None => Ok(()),
-        }
+        let format = TimestampFormat::UnixSeconds;
+        self.tolerance.check(&self.timestamp, ts, format, now_ms)
     }
 }
 
@@ -326,6 +318,10 @@ fn message(scheme: AsymScheme, id: &[u8], ts: &[u8], body: &[u8]) -> Vec<u8> {
 impl Verifier for AsymVerifier {
     fn provider(&self) -> &str {
         self.provider
+    }
+
+    fn tolerance(&self) -> Option<Duration> {
+        Some(self.tolerance.window())
     }
 
     fn precheck(&self, req: &Inbound<'_>) -> Result<(), Rejection> {

@@ -115,8 +115,35 @@ fn sendgrid_sdk_fixture() {
         ("X-Twilio-Email-Event-Webhook-Signature", SG_SIG),
         ("X-Twilio-Email-Event-Webhook-Timestamp", b"1600112502"),
     ]);
-    // No window: the fixture verifies years later.
-    assert!(run(&v, &h, SG_BODY, 1_800_000_000).is_ok());
+    // SendGrid documents no window: 5 minutes each way by default, and a
+    // route's `tolerance` applies.
+    assert!(run(&v, &h, SG_BODY, 1_600_112_502 + 300).is_ok());
+    assert!(run(&v, &h, SG_BODY, 1_600_112_502 - 300).is_ok());
+    assert_eq!(
+        kind(&run(&v, &h, SG_BODY, 1_600_112_502 + 301)),
+        "timestamp"
+    );
+    assert_eq!(
+        kind(&run(&v, &h, SG_BODY, 1_600_112_502 - 301)),
+        "timestamp"
+    );
+    assert_eq!(v.tolerance(), Some(std::time::Duration::from_secs(300)));
+    let wide = build(
+        "sendgrid",
+        ProviderParams {
+            secrets: &[],
+            public_keys: &secrets(&[SG_KEY]),
+            tolerance: Some(std::time::Duration::from_secs(3600)),
+            hmac: None,
+            verify_token: None,
+        },
+    )
+    .unwrap();
+    assert!(run(&wide, &h, SG_BODY, 1_600_112_502 + 3600).is_ok());
+    assert_eq!(
+        kind(&run(&wide, &h, SG_BODY, 1_600_112_502 + 3601)),
+        "timestamp"
+    );
     assert_eq!(
         kind(&run(&v, &h, &SG_BODY[..SG_BODY.len() - 2], 0)),
         "invalid"

@@ -7,6 +7,7 @@
 //! itself is not signed by Mailgun; de-duplication keys on the signed token.
 
 use std::borrow::Cow;
+use std::time::Duration;
 
 use http::HeaderName;
 
@@ -124,6 +125,10 @@ impl BodyFieldsVerifier {
 impl Verifier for BodyFieldsVerifier {
     fn provider(&self) -> &str {
         self.provider
+    }
+
+    fn tolerance(&self) -> Option<Duration> {
+        Some(self.tolerance.window())
     }
 
     /// Nothing in the head: the material is in the body.

@@ -6,6 +6,8 @@
 //! path escaping rules, the signed-headers list) and `hookguard sign` for
 //! it. Does not own key handling (`keys.rs`).
 
+use std::time::Duration;
+
 use http::{HeaderMap, HeaderName};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
@@ -175,6 +177,10 @@ impl CanonicalVerifier {
 impl Verifier for CanonicalVerifier {
     fn provider(&self) -> &str {
         self.provider
+    }
+
+    fn tolerance(&self) -> Option<Duration> {
+        Some(self.tolerance.window())
     }
 
     fn precheck(&self, req: &Inbound<'_>) -> Result<(), Rejection> {

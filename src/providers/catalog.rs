@@ -833,7 +833,7 @@ mod tests {
         assert_eq!(window("hubspot"), "300 s, both ways");
         assert_eq!(window("contentful"), "30 s, both ways");
         assert_eq!(window("paddle"), "5 s, both ways");
-        assert_eq!(window("sendgrid"), "none");
+        assert_eq!(window("sendgrid"), "300 s, both ways");
         assert_eq!(window("discord"), "300 s, both ways");
     }
 }

@@ -432,6 +432,11 @@ impl Tolerance {
         }
     }
 
+    /// The window, each way.
+    pub(crate) fn window(&self) -> Duration {
+        Duration::from_millis(self.window_ms.unsigned_abs())
+    }
+
     /// Parses `raw` (from header `name`) and checks it against `now_ms`.
     pub(crate) fn check(
         &self,

@@ -10,6 +10,7 @@
 //! constant-time comparison itself (`keys.rs`).
 
 use std::borrow::Cow;
+use std::time::Duration;
 
 use http::{HeaderMap, HeaderName};
 
@@ -302,6 +303,11 @@ impl HmacVerifier {
 impl Verifier for HmacVerifier {
     fn provider(&self) -> &str {
         self.provider
+    }
+
+    fn tolerance(&self) -> Option<Duration> {
+        let timed = self.timestamp.is_some() || self.body_timestamp.is_some();
+        timed.then(|| self.tolerance.window())
     }
 
     fn precheck(&self, req: &Inbound<'_>) -> Result<(), Rejection> {

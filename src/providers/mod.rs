@@ -140,6 +140,12 @@ pub trait Verifier: Send + Sync + 'static {
     /// `X-Hookguard-Verified` and the audit log).
     fn provider(&self) -> &str;
 
+    /// The timestamp window this verifier applies, the same into the past
+    /// and the future (the provider's default or the route's `tolerance`);
+    /// `None` when the scheme signs no timestamp. `check` prints it, and a
+    /// route `tolerance` on a scheme answering `None` is refused.
+    fn tolerance(&self) -> Option<Duration>;
+
     /// Whether the scheme signs the URL the provider called (the offline
     /// tools then need one); the proxy asks [`Verifier::signed_url`].
     fn signs_url(&self) -> bool {
@@ -341,7 +347,8 @@ pub fn sign_generic(
 /// Builds the verifier for provider `name` from a route's parameters.
 /// Unknown names are a `BuildError` on field `provider`; options that the
 /// provider would silently ignore (`[route.hmac]` on a fixed scheme, public
-/// keys on an HMAC scheme) are errors too.
+/// keys on an HMAC scheme, a `tolerance` where no timestamp is signed) are
+/// errors too.
 pub fn build(name: &str, params: ProviderParams<'_>) -> Result<SharedVerifier, BuildError> {
     use catalog::Family;
 
@@ -385,5 +392,23 @@ pub fn build(name: &str, params: ProviderParams<'_>) -> Result<SharedVerifier, B
         Family::BodyFields => Arc::new(body_fields::BodyFieldsVerifier::build(name, params)?),
         Family::Canonical => Arc::new(canonical::CanonicalVerifier::build(name, params)?),
     };
+    if params.tolerance.is_some() && verifier.tolerance().is_none() {
+        return Err(untimed_tolerance(name, &provider.family));
+    }
     Ok(verifier)
+}
+
+/// A route `tolerance` on a scheme that signs no timestamp: there is no
+/// window for it to set, and ignoring it would claim a check that never runs.
+fn untimed_tolerance(name: &str, family: &catalog::Family) -> BuildError {
+    let why = match family {
+        catalog::Family::GenericHmac => {
+            "[route.hmac] has no timestamp_header, so no timestamp is signed".to_owned()
+        }
+        _ => format!("provider {name:?} signs no timestamp"),
+    };
+    BuildError {
+        field: "tolerance".into(),
+        message: format!("{why}: there is no window to set; remove tolerance"),
+    }
 }

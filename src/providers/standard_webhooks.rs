@@ -9,6 +9,7 @@
 //! (`keys.rs`).
 
 use std::borrow::Cow;
+use std::time::Duration;
 
 use http::{HeaderMap, HeaderName};
 
@@ -209,6 +210,10 @@ impl StandardWebhooksVerifier {
 impl Verifier for StandardWebhooksVerifier {
     fn provider(&self) -> &str {
         self.provider
+    }
+
+    fn tolerance(&self) -> Option<Duration> {
+        Some(self.tolerance.window())
     }
 
     fn precheck(&self, req: &Inbound<'_>) -> Result<(), Rejection> {

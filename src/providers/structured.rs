@@ -8,6 +8,8 @@
 //! space-separated `v1,<b64>` lists (`standard_webhooks.rs`) or the
 //! constant-time comparison (`keys.rs`).
 
+use std::time::Duration;
+
 use http::{HeaderMap, HeaderName};
 
 use super::common::{
@@ -223,6 +225,10 @@ impl StructuredVerifier {
 impl Verifier for StructuredVerifier {
     fn provider(&self) -> &str {
         self.provider
+    }
+
+    fn tolerance(&self) -> Option<Duration> {
+        self.spec.timestamp_key.map(|_| self.tolerance.window())
     }
 
     fn precheck(&self, req: &Inbound<'_>) -> Result<(), Rejection> {

@@ -8,6 +8,8 @@
 //! sends one, else none. Does not own anything about the body: a token scheme
 //! signs nothing, which is why its dedup key is weaker (SPEC §3).
 
+use std::time::Duration;
+
 use http::{HeaderMap, HeaderName};
 use ring::hmac;
 
@@ -137,6 +139,10 @@ impl TokenVerifier {
 impl Verifier for TokenVerifier {
     fn provider(&self) -> &str {
         self.provider
+    }
+
+    fn tolerance(&self) -> Option<Duration> {
+        None
     }
 
     fn precheck(&self, req: &Inbound<'_>) -> Result<(), Rejection> {

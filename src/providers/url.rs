@@ -21,6 +21,7 @@
 //! target (a closing `"` cannot), so it splits one way.
 
 use std::borrow::Cow;
+use std::time::Duration;
 
 use http::{HeaderMap, HeaderName, Uri};
 use ring::digest;
@@ -337,6 +338,10 @@ impl Verifier for UrlVerifier {
 
     fn provider(&self) -> &str {
         self.provider
+    }
+
+    fn tolerance(&self) -> Option<Duration> {
+        self.timestamp.as_ref().map(|_| self.tolerance.window())
     }
 
     fn precheck(&self, req: &Inbound<'_>) -> Result<(), Rejection> {
