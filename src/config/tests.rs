@@ -612,3 +612,37 @@ fn tolerance_is_applied_or_refused_by_the_real_builder() {
     );
     assert!(render_check(&cfg).contains("POST     1MiB      5s\n"));
 }
+
+#[test]
+fn replay_ttl_shorter_than_twice_a_window_is_a_warning() {
+    // The fake verifier is timed by the route's `tolerance` alone.
+    let src = format!(
+        "[replay]\nttl = \"10m\"\n{MINIMAL}tolerance = \"5m\"\n\n[[route]]\npath = \"/b\"\n\
+         provider = \"stripe\"\nsecrets = [\"env:S\"]\ntolerance = \"6m\"\n"
+    );
+    assert_eq!(
+        parse(&src).unwrap().warnings,
+        [
+            "replay.ttl: 10m is shorter than twice the tolerance of route \"/b\" (6m): its \
+          signatures stay valid for 12m, so a copy replayed more than 10m after a delivery \
+          would be forwarded again; set ttl to at least 12m"
+        ]
+    );
+    // With the real verifiers, provider defaults count too (Stripe: 5m).
+    let real = |ttl: &str| {
+        let src = format!(
+            "[replay]\nttl = \"{ttl}\"\n[upstream]\nurl = \"http://127.0.0.1:3000\"\n\
+             [[route]]\npath = \"/s\"\nprovider = \"stripe\"\nsecrets = [\"env:S\"]\n\
+             [[route]]\npath = \"/g\"\nprovider = \"github\"\nsecrets = [\"env:S\"]\n"
+        );
+        from_str(&src, Path::new("t.toml"), &env(&[("S", "x")]))
+            .unwrap()
+            .warnings
+    };
+    let warnings = real("9m");
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0]
+        .starts_with("replay.ttl: 9m is shorter than twice the tolerance of route \"/s\" (5m)"));
+    assert!(real("10m").is_empty());
+    assert!(real("24h").is_empty());
+}

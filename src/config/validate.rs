@@ -22,7 +22,7 @@ use super::secrets::{resolve, Env};
 use super::tree::Node;
 use super::{suggest, units, BuildFn};
 use super::{
-    AdminConfig, Config, LogConfig, LogFormat, OnStoreError, ReplayConfig, ReplayStoreKind,
+    AdminConfig, Config, LogConfig, LogFormat, OnStoreError, ReplayConfig, ReplayStoreKind, Route,
     SecurityConfig, ServerConfig, SpoolConfig, TlsFiles, UpstreamConfig,
 };
 use crate::secret::Secret;
@@ -74,6 +74,7 @@ pub(crate) fn validate(
     let security = ctx.security(raw.security);
     ctx.warn_auto_block_behind_a_balancer(&server, &security);
     let routes = ctx.routes(raw.route.unwrap_or_default(), &server, upstream.as_ref());
+    ctx.replay_outlived_by_signatures(&replay, &routes);
 
     let warnings = ctx.diag.finish()?;
     match upstream {
@@ -367,6 +368,37 @@ impl Ctx<'_> {
             );
         }
         ReplayStoreKind::Redis(Secret::new(url.trim()))
+    }
+
+    /// Warns for each route whose signatures stay valid longer than the
+    /// replay store remembers a delivery. A signed timestamp is accepted
+    /// while it is within the window of "now", past or future, so one
+    /// signature verifies for up to twice the window; a delivery forgotten
+    /// sooner lets a later copy through as new.
+    fn replay_outlived_by_signatures(&mut self, replay: &ReplayConfig, routes: &[Route]) {
+        let ttl = units::format_duration(replay.ttl);
+        for route in routes {
+            let Some(window) = route.timestamp_window() else {
+                continue;
+            };
+            let lifetime = window.saturating_mul(2);
+            if replay.ttl < lifetime {
+                let (window, lifetime) = (
+                    units::format_duration(window),
+                    units::format_duration(lifetime),
+                );
+                self.diag.warn(
+                    "replay.ttl",
+                    format!(
+                        "{ttl} is shorter than twice the tolerance of route {:?} ({window}): \
+                         its signatures stay valid for {lifetime}, so a copy replayed more than \
+                         {ttl} after a delivery would be forwarded again; set ttl to at least \
+                         {lifetime}",
+                        route.path
+                    ),
+                );
+            }
+        }
     }
 
     fn log(&mut self, raw: Option<raw::RawLog>) -> LogConfig {
