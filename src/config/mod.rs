@@ -33,11 +33,14 @@ mod raw;
 mod render;
 mod route;
 mod secrets;
+mod spanned;
 mod suggest;
 mod tree;
 mod units;
 mod validate;
 
+#[cfg(test)]
+mod settings_tests;
 #[cfg(test)]
 mod tests;
 

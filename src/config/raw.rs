@@ -1,5 +1,5 @@
 //! The configuration file's shape, exactly as written: serde structs that keep
-//! every value's span (`toml::Spanned`) so validation can point at it.
+//! every value's span (`spanned::Spanned`) so validation can point at it.
 //!
 //! Nothing here checks meaning: every key is optional (validation reports a
 //! missing required key, so that several can be reported at once), strings
@@ -10,9 +10,9 @@
 
 use std::fmt;
 
+use super::spanned::Spanned;
 use serde::de::{self, Deserialize, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize as DeriveDeserialize;
-use toml::Spanned;
 
 /// A spanned optional string, the most common raw field.
 pub(crate) type Str = Option<Spanned<String>>;

@@ -11,8 +11,8 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::time::Duration;
 
+use super::spanned::Spanned;
 use http::{HeaderName, Method};
-use toml::Spanned;
 
 use super::raw::{RawHmac, RawRateLimit, RawRetry, RawRoute, RawSecret, SecretList, Str};
 use super::suggest;

@@ -15,9 +15,9 @@ use std::io;
 use std::ops::Range;
 use std::path::Path;
 
+use super::spanned::Spanned;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
-use toml::Spanned;
 
 use super::raw::{RawSecret, SecretList, SecretText};
 use super::validate::Ctx;

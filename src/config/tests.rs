@@ -47,11 +47,11 @@ impl Verifier for Fake {
     }
 }
 
-fn fake(name: &str, params: ProviderParams<'_>) -> Result<SharedVerifier, BuildError> {
+pub(super) fn fake(name: &str, params: ProviderParams<'_>) -> Result<SharedVerifier, BuildError> {
     Ok(Arc::new(Fake(name.to_owned(), params.tolerance)))
 }
 
-fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+pub(super) fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
     let map: HashMap<String, String> = pairs
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -59,7 +59,7 @@ fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
     move |k| map.get(k).cloned()
 }
 
-fn parse(src: &str) -> Result<Config, ConfigErrors> {
+pub(super) fn parse(src: &str) -> Result<Config, ConfigErrors> {
     from_str_with(
         src,
         Path::new("t.toml"),
@@ -68,14 +68,14 @@ fn parse(src: &str) -> Result<Config, ConfigErrors> {
     )
 }
 
-fn errors(src: &str) -> String {
+pub(super) fn errors(src: &str) -> String {
     match parse(src) {
         Ok(_) => panic!("expected errors for:\n{src}"),
         Err(e) => e.to_string(),
     }
 }
 
-const MINIMAL: &str = r#"
+pub(super) const MINIMAL: &str = r#"
 [upstream]
 url = "http://127.0.0.1:3000"
 

@@ -10,8 +10,8 @@
 use std::fmt;
 use std::ops::Range;
 
+use super::spanned::Spanned;
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use toml::Spanned;
 
 use super::error::Diagnostics;
 use super::suggest;

@@ -12,9 +12,9 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::spanned::Spanned;
 use http::Uri;
 use ipnet::IpNet;
-use toml::Spanned;
 
 use super::error::{ConfigErrors, Diagnostics};
 use super::raw::{self, DurationText, RawConfig, SizeText, Str};

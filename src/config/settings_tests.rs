@@ -1,0 +1,87 @@
+//! Every setting applies or is refused: TOML spellings of the same data,
+//! settings that would change nothing, URL parts that would be dropped, and
+//! what `check` loads and shows. (The table test of every documented key,
+//! through the real proxy, is `tests/config_keys/`.)
+
+use std::path::Path;
+
+use super::tests::{env, errors, fake, MINIMAL};
+use super::*;
+
+/// A self-signed certificate and key in `dir` as `cert.pem`, `key.pem`.
+fn cert_files(dir: &Path) {
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    std::fs::write(dir.join("cert.pem"), certified.cert.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), certified.key_pair.serialize_pem()).unwrap();
+}
+
+#[test]
+fn every_toml_spelling_of_the_same_tables_is_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    cert_files(dir.path());
+    let route = "[[route]]\npath = \"/hook\"\nprovider = \"github\"\nsecrets = [\"env:S\"]\n";
+    let spellings = [
+        // Every table with its own header.
+        "[server]\nlisten = \"127.0.0.1:8443\"\n[server.tls]\ncert = \"cert.pem\"\n\
+         key = \"key.pem\"\n[admin]\nlisten = \"127.0.0.1:9191\"\n\
+         [upstream]\nurl = \"http://127.0.0.1:3000\"\nROUTE[route.rate_limit]\nper_second = 5\n",
+        // `[server.tls]` with no `[server]` before it.
+        "[server.tls]\ncert = \"cert.pem\"\nkey = \"key.pem\"\n[server]\n\
+         listen = \"127.0.0.1:8443\"\n[admin]\nlisten = \"127.0.0.1:9191\"\n\
+         [upstream]\nurl = \"http://127.0.0.1:3000\"\nROUTErate_limit.per_second = 5\n",
+        // Dotted keys at the top and inside tables.
+        "server.listen = \"127.0.0.1:8443\"\nserver.tls.cert = \"cert.pem\"\n\
+         server.tls.key = \"key.pem\"\nadmin.listen = \"127.0.0.1:9191\"\n\
+         upstream.url = \"http://127.0.0.1:3000\"\n\
+         ROUTErate_limit = { per_second = 5 }\n",
+        "[server]\nlisten = \"127.0.0.1:8443\"\ntls.cert = \"cert.pem\"\ntls.key = \"key.pem\"\n\
+         [admin]\nlisten = \"127.0.0.1:9191\"\n[upstream]\nurl = \"http://127.0.0.1:3000\"\n\
+         ROUTErate_limit.per_second = 5\n",
+    ];
+    let mut rendered = Vec::new();
+    for spelling in spellings {
+        let src = spelling.replace("ROUTE", route);
+        let cfg = from_str_with(
+            &src,
+            &dir.path().join("app.toml"),
+            &env(&[("S", "x")]),
+            &fake,
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{src}"));
+        assert_eq!(cfg.server.listen, "127.0.0.1:8443".parse().unwrap());
+        assert_eq!(
+            cfg.server.tls.as_ref().unwrap().key,
+            dir.path().join("key.pem")
+        );
+        assert_eq!(cfg.admin.unwrap().listen, "127.0.0.1:9191".parse().unwrap());
+        let limit = cfg.routes[0].rate_limit.unwrap();
+        assert_eq!((limit.per_second, limit.burst), (5, 5));
+        rendered.push(cfg.upstream.url.to_string());
+    }
+    assert!(rendered.iter().all(|u| u == "http://127.0.0.1:3000/"));
+}
+
+#[test]
+fn errors_inside_implicit_tables_are_located_at_their_first_key() {
+    let src = format!("{MINIMAL}rate_limit.burst = 3\n");
+    assert_eq!(
+        errors(&src),
+        "t.toml:9:12: route[0].rate_limit.per_second: missing"
+    );
+    let src = "upstream.timeout = \"3s\"\n";
+    assert!(
+        errors(src).starts_with("t.toml:1:10: upstream.url: missing"),
+        "{}",
+        errors(src)
+    );
+    let src = format!("{MINIMAL}[server.tls]\ncert = \"x.pem\"\n");
+    assert_eq!(
+        errors(&src).lines().last().unwrap(),
+        "t.toml:9:1: server.tls.key: missing"
+    );
+    let src = format!("server.lisen = \"x\"\n{MINIMAL}");
+    assert_eq!(
+        errors(&src),
+        "t.toml:1:8: server.lisen: unknown key \"lisen\" (did you mean \"listen\"?)"
+    );
+}
