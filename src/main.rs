@@ -45,7 +45,7 @@ fn check(args: &ConfigArg) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(errors) => {
-            eprint!("{errors}");
+            eprintln!("{errors}");
             ExitCode::from(2)
         }
     }
@@ -55,7 +55,7 @@ fn serve(args: &ConfigArg) -> ExitCode {
     let cfg = match config::load(&args.config) {
         Ok(cfg) => cfg,
         Err(errors) => {
-            eprint!("{errors}");
+            eprintln!("{errors}");
             return ExitCode::from(2);
         }
     };

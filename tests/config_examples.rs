@@ -37,3 +37,18 @@ fn unreadable_file_is_one_error_without_a_position() {
         "config/no-such-file.toml: cannot read: no such file"
     );
 }
+
+/// `check` prints its errors one per line, the last one ended too, so that
+/// the shell prompt (or the next message) starts on a line of its own.
+#[test]
+fn check_ends_every_error_line() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hookguard"))
+        .args(["check", "-c", "config/no-such-file.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "config/no-such-file.toml: cannot read: no such file\n"
+    );
+}
