@@ -11,7 +11,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::{CertifiedKey, SigningKey};
-use rustls::ServerConfig;
+use rustls::{RootCertStore, ServerConfig};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
@@ -121,4 +121,21 @@ pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError>
         return Err(pem_err("no PEM certificate found".into()));
     }
     Ok(certs)
+}
+
+/// The trust anchors of `https://` upstreams: the web PKI roots plus every
+/// certificate of `extra_ca` (`[upstream] ca`). `check` and `serve` both
+/// build them here, so `check` refuses a file that `serve` would.
+pub fn upstream_roots(extra_ca: Option<&Path>) -> Result<RootCertStore, TlsError> {
+    let mut roots = RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = extra_ca {
+        for cert in load_certs(path)? {
+            roots.add(cert).map_err(|e| TlsError::Pem {
+                path: path.display().to_string(),
+                message: format!("not a usable CA certificate: {e}"),
+            })?;
+        }
+    }
+    Ok(roots)
 }

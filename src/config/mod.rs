@@ -180,6 +180,9 @@ pub struct UpstreamConfig {
     pub timeout: Duration,
     /// Extra trust anchor (PEM) for an `https://` upstream.
     pub ca: Option<PathBuf>,
+    /// SHA-256 of `ca`'s contents when validated: a reload compares it to
+    /// tell that the file changed (the client keeps what it started with).
+    pub ca_digest: Option<[u8; 32]>,
 }
 
 /// `[replay]`: de-duplication store settings.

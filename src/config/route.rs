@@ -128,6 +128,7 @@ impl Ctx<'_> {
                     url,
                     timeout: default.map_or(Duration::from_secs(30), |d| d.timeout),
                     ca: default.and_then(|d| d.ca.clone()),
+                    ca_digest: default.and_then(|d| d.ca_digest),
                 }),
             (None, default) => default.cloned(),
         };

@@ -85,3 +85,37 @@ fn errors_inside_implicit_tables_are_located_at_their_first_key() {
         "t.toml:1:8: server.lisen: unknown key \"lisen\" (did you mean \"listen\"?)"
     );
 }
+
+/// Validates a config in `dir` with `[upstream] url` and `ca`, and `route`
+/// added to its one route.
+fn with_ca(dir: &Path, url: &str, ca: &str, route: &str) -> Result<Config, ConfigErrors> {
+    let src = format!(
+        "[upstream]\nurl = \"{url}\"\nca = \"{ca}\"\n[[route]]\npath = \"/hook\"\n\
+         provider = \"github\"\nsecrets = [\"env:S\"]\n{route}"
+    );
+    from_str_with(&src, &dir.join("app.toml"), &env(&[("S", "x")]), &fake)
+}
+
+#[test]
+fn the_upstream_ca_is_loaded_as_serve_loads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    cert_files(dir.path());
+    std::fs::write(dir.path().join("junk.pem"), "not a certificate\n").unwrap();
+    let cfg = with_ca(dir.path(), "https://127.0.0.1:3000", "cert.pem", "").unwrap();
+    assert_eq!(cfg.upstream.ca, Some(dir.path().join("cert.pem")));
+    assert!(cfg.upstream.ca_digest.is_some());
+    assert!(crate::tls::upstream_roots(cfg.upstream.ca.as_deref()).is_ok());
+    for (file, why) in [
+        ("junk.pem", "no PEM certificate found"),
+        ("missing.pem", "No such file"),
+    ] {
+        let err = with_ca(dir.path(), "https://127.0.0.1:3000", file, "")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("app.toml:3:6: upstream.ca: ") && err.contains(file) && err.contains(why),
+            "{err}"
+        );
+    }
+}

@@ -200,6 +200,7 @@ fn relative_paths_resolve_against_the_config_directory() {
     let key = dir.path().join("abs/key.pem");
     std::fs::create_dir_all(key.parent().unwrap()).unwrap();
     write_cert_and_key(&dir.path().join("tls/cert.pem"), &key);
+    std::fs::copy(dir.path().join("tls/cert.pem"), dir.path().join("ca.pem")).unwrap();
     let src = r#"
 [server]
 tls = { cert = "tls/cert.pem", key = "KEY" }

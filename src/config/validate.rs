@@ -271,7 +271,7 @@ impl Ctx<'_> {
             None => (None, None, None),
         };
         let timeout = self.duration(timeout, "upstream.timeout", Duration::from_secs(30), false);
-        let ca = ca.map(|ca| self.path(ca.get_ref()));
+        let ca = ca.and_then(|ca| self.upstream_ca(ca));
         let Some(url) = url else {
             self.diag.error(
                 span,
@@ -286,7 +286,34 @@ impl Ctx<'_> {
             self.diag
                 .warn("upstream.ca", "only used for https:// upstreams");
         }
-        Some(UpstreamConfig { url, timeout, ca })
+        let (ca, ca_digest) = ca.unzip();
+        Some(UpstreamConfig {
+            url,
+            timeout,
+            ca,
+            ca_digest,
+        })
+    }
+
+    /// `[upstream] ca`: its path, and a digest of what it held when the
+    /// certificates were loaded exactly as `serve` loads them.
+    fn upstream_ca(&mut self, raw: Spanned<String>) -> Option<(PathBuf, [u8; 32])> {
+        let path = self.path(raw.get_ref());
+        let loaded = crate::tls::upstream_roots(Some(&path))
+            .map_err(|e| e.to_string())
+            .and_then(|_| std::fs::read(&path).map_err(|e| e.to_string()));
+        match loaded {
+            Ok(bytes) => {
+                let digest = ring::digest::digest(&ring::digest::SHA256, &bytes);
+                let mut out = [0; 32];
+                out.copy_from_slice(digest.as_ref());
+                Some((path, out))
+            }
+            Err(message) => {
+                self.diag.error(raw.span(), "upstream.ca", message);
+                None
+            }
+        }
     }
 
     fn replay(&mut self, raw: Option<raw::RawReplay>) -> ReplayConfig {

@@ -16,10 +16,10 @@ use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use rustls::RootCertStore;
 
 use super::pool::{Http1Pool, IDLE_TIMEOUT, MAX_IDLE_PER_UPSTREAM};
 use crate::body::Payload;
+use crate::tls::TlsError;
 
 /// Why the upstream gave no usable answer.
 #[derive(Debug, thiserror::Error)]
@@ -59,17 +59,13 @@ pub struct UpstreamClient {
 impl UpstreamClient {
     /// Builds the client, trusting the webpki roots plus `extra_ca`.
     pub fn new(extra_ca: Option<&Path>) -> Result<Self, ClientBuildError> {
-        let mut roots = RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        if let Some(path) = extra_ca {
-            let ca_err = |message: String| ClientBuildError::Ca {
-                path: path.display().to_string(),
-                message,
-            };
-            for cert in crate::tls::load_certs(path).map_err(|e| ca_err(e.to_string()))? {
-                roots.add(cert).map_err(|e| ca_err(e.to_string()))?;
-            }
-        }
+        let roots = crate::tls::upstream_roots(extra_ca).map_err(|e| match e {
+            TlsError::Pem { path, message } => ClientBuildError::Ca { path, message },
+            other => ClientBuildError::Ca {
+                path: String::new(),
+                message: other.to_string(),
+            },
+        })?;
         let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
         ))
