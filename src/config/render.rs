@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 
 use super::units::{format_duration, format_size};
-use super::{Config, Route, SecretEntry};
+use super::{Config, LogConfig, LogFormat, Route, SecretEntry};
 
 /// Renders the listener summary, one row per route, and the warnings.
 pub fn render_check(cfg: &Config) -> String {
@@ -35,6 +35,7 @@ pub fn render_check(cfg: &Config) -> String {
         cfg.upstream.url,
         format_duration(cfg.upstream.timeout)
     );
+    let _ = writeln!(out, "log       {}", log(&cfg.log));
     out.push('\n');
 
     let header = [
@@ -98,6 +99,17 @@ fn row(route: &Route) -> [String; 7] {
             .timestamp_window()
             .map_or_else(|| "none".to_owned(), format_duration),
     ]
+}
+
+/// `json, audit on`: the event format and whether the audit trail is
+/// written (`[log] audit = false` turns it off whatever the level).
+fn log(log: &LogConfig) -> String {
+    let format = match log.format {
+        LogFormat::Json => "json",
+        LogFormat::Pretty => "pretty",
+    };
+    let audit = if log.audit { "on" } else { "off" };
+    format!("{format}, audit {audit}")
 }
 
 fn origins(entries: &[SecretEntry]) -> String {

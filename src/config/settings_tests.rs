@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use super::tests::{env, errors, fake, MINIMAL};
+use super::tests::{env, errors, fake, parse, MINIMAL};
 use super::*;
 
 /// A self-signed certificate and key in `dir` as `cert.pem`, `key.pem`.
@@ -118,4 +118,22 @@ fn the_upstream_ca_is_loaded_as_serve_loads_it() {
             "{err}"
         );
     }
+}
+
+#[test]
+fn check_shows_the_log_format_and_the_audit_trail() {
+    let shown = |log: &str| {
+        let cfg = parse(&format!("[log]\n{log}\n{MINIMAL}")).unwrap();
+        render_check(&cfg)
+            .lines()
+            .find(|l| l.starts_with("log "))
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(shown(""), "log       json, audit on");
+    assert_eq!(shown("audit = false"), "log       json, audit off");
+    assert_eq!(
+        shown("format = \"pretty\"\naudit = true"),
+        "log       pretty, audit on"
+    );
 }

@@ -361,6 +361,7 @@ fn render_check_lists_routes_then_warnings() {
 listen    0.0.0.0:8080 (http)
 admin     off
 upstream  http://127.0.0.1:3000/ (timeout 30s)
+log       json, audit on
 
 PATH       PROVIDER  SECRETS     UPSTREAM                METHODS  MAX_BODY  TOLERANCE
 /hook      github    1: env:S    http://127.0.0.1:3000/  POST     1MiB      none
