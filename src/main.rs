@@ -59,7 +59,7 @@ fn serve(args: &ConfigArg) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let _log_guard = match telemetry::init(cfg.log.format) {
+    let log_guard = match telemetry::init(cfg.log.format) {
         Ok(guard) => guard,
         Err(e) => {
             eprintln!("hookguard: cannot start the log writer: {e}");
@@ -76,7 +76,7 @@ fn serve(args: &ConfigArg) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    rt.block_on(async move {
+    let code = rt.block_on(async move {
         // Registered before the listener is up: an early SIGHUP must not kill us.
         let hangups = Hangups::register();
         let tls = cfg.server.tls.is_some();
@@ -100,7 +100,30 @@ fn serve(args: &ConfigArg) -> ExitCode {
             tracing::info!("drained; exiting");
         }
         ExitCode::SUCCESS
-    })
+    });
+    drop(rt);
+    // The last lines, within a bound: a stuck log consumer must not keep a
+    // stopped proxy alive.
+    let unwritten = log_guard.finish(telemetry::FINAL_FLUSH);
+    if unwritten > 0 {
+        report_unwritten(unwritten);
+    }
+    code
+}
+
+/// Says on stderr how many log lines could not be written at exit, from a
+/// thread waited for only briefly: stderr may be as stuck as stdout.
+fn report_unwritten(lines: u64) {
+    let (done, written) = std::sync::mpsc::channel();
+    let spawned = std::thread::Builder::new().spawn(move || {
+        eprintln!(
+            "hookguard: log output is stuck: {lines} log lines could not be written before exit"
+        );
+        let _ = done.send(());
+    });
+    if spawned.is_ok() {
+        let _ = written.recv_timeout(std::time::Duration::from_millis(500));
+    }
 }
 
 /// The async runtime: as many worker threads as `TOKIO_WORKER_THREADS` (else

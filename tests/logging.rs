@@ -365,3 +365,68 @@ async fn a_stuck_stdout_drops_counted_log_lines_and_never_stalls_requests() {
         "lines lost uncounted"
     );
 }
+
+/// SIGTERM while nobody reads stdout: the process still exits. Its last
+/// lines get a bounded time to be written, then are counted as dropped and
+/// reported on stderr, rather than keeping a stopped proxy alive forever.
+#[tokio::test]
+async fn sigterm_with_a_stuck_stdout_exits_and_reports_the_unwritten_lines() {
+    let up = Upstream::start().await;
+    let tmp = temp_dir("stuck-exit");
+    // ~3 KiB audit lines: a few hundred requests fill any pipe's buffer.
+    let route = format!("/gh/{}", "x".repeat(3000));
+    let config = write_config(tmp.path(), "127.0.0.1:0", &up, &route, "");
+    let mut guard = Hookguard {
+        child: Command::new(env!("CARGO_BIN_EXE_hookguard"))
+            .args(["serve", "-c"])
+            .arg(&config)
+            .env("HOOKGUARD_LOG", "")
+            .env_remove("RUST_LOG")
+            .env("TOKIO_WORKER_THREADS", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    };
+    // Read up to the "listening" line, then never again (but keep the pipe
+    // open: a closed one would fail writes instead of blocking them).
+    let mut stdout = BufReader::new(guard.child.stdout.take().unwrap());
+    let addr = loop {
+        let mut line = String::new();
+        assert!(stdout.read_line(&mut line).unwrap() > 0, "stdout closed");
+        let v = json(&line);
+        if v["message"] == "listening" {
+            break v["addr"].as_str().unwrap().parse::<SocketAddr>().unwrap();
+        }
+    };
+    for n in 0..600 {
+        assert_eq!(deliver(addr, &route, n).await, 200, "request {n}");
+    }
+    guard.signal("-TERM");
+    let deadline = Instant::now() + PATIENCE;
+    let status = loop {
+        if let Some(status) = guard.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still running after SIGTERM: waiting for a stdout nobody reads"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(status.code(), Some(0));
+    let mut stderr = String::new();
+    guard
+        .child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(
+        stderr.contains("hookguard: log output is stuck: ")
+            && stderr.contains(" log lines could not be written before exit"),
+        "{stderr}"
+    );
+    drop(stdout);
+}

@@ -32,6 +32,9 @@ pub const HIGH_WATER: usize = 256 * 1024;
 pub const MAX_PENDING: usize = 4 * 1024 * 1024;
 /// Capacity a batch buffer keeps between bursts.
 const KEEP_CAPACITY: usize = 64 * 1024;
+/// Longest the last lines may take to be written when the process exits: a
+/// log consumer that stopped reading must not keep a stopped proxy alive.
+pub const FINAL_FLUSH: Duration = Duration::from_secs(2);
 
 /// Appends the line that reports `dropped` lost lines to a batch, in the
 /// log's format (see `telemetry::init`).
@@ -43,6 +46,8 @@ struct Shared {
     /// Signalled when lines arrive in an empty buffer, the buffer passes
     /// [`HIGH_WATER`], or the guard is dropped.
     ready: Condvar,
+    /// Signalled when the writer thread has written its last line.
+    done: Condvar,
     /// Lines dropped since start (`hookguard_log_dropped_total`).
     dropped_total: Counter,
 }
@@ -52,6 +57,8 @@ struct State {
     /// Lines dropped since the writer last reported.
     dropped: u64,
     closed: bool,
+    /// The writer thread has written everything and stopped.
+    finished: bool,
 }
 
 impl Shared {
@@ -118,20 +125,59 @@ impl<'a> MakeWriter<'a> for BatchWriter {
     }
 }
 
-/// Writes what is pending and stops the writer thread when dropped; keep it
-/// alive for as long as the process logs.
+/// Writes what is pending and stops the writer thread when dropped (within
+/// [`FINAL_FLUSH`]); keep it alive for as long as the process logs.
 pub struct FlushGuard {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
 }
 
-impl Drop for FlushGuard {
-    fn drop(&mut self) {
+impl FlushGuard {
+    /// Writes what is pending and stops the writer thread, waiting at most
+    /// `deadline`. Returns how many pending lines could not be written in
+    /// time (a stuck output): those are counted as dropped and the thread
+    /// is left to the process's exit.
+    pub fn finish(mut self, deadline: Duration) -> u64 {
+        self.close(deadline)
+    }
+
+    fn close(&mut self, deadline: Duration) -> u64 {
+        let Some(thread) = self.thread.take() else {
+            return 0;
+        };
         self.shared.lock().closed = true;
         self.shared.ready.notify_one();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+        let end = Instant::now() + deadline;
+        let mut state = self.shared.lock();
+        while !state.finished {
+            let Some(left) = end.checked_duration_since(Instant::now()) else {
+                break;
+            };
+            state = self
+                .shared
+                .done
+                .wait_timeout(state, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
+        if state.finished {
+            drop(state);
+            let _ = thread.join();
+            return 0;
+        }
+        // Lines of the batch being written are not counted: some of it may
+        // have gone out.
+        let unwritten = state.pending.iter().filter(|b| **b == b'\n').count() as u64;
+        state.pending.clear();
+        drop(state);
+        self.shared.dropped_total.inc_by(unwritten);
+        unwritten
+    }
+}
+
+impl Drop for FlushGuard {
+    fn drop(&mut self) {
+        self.close(FINAL_FLUSH);
     }
 }
 
@@ -147,15 +193,21 @@ pub fn spawn<W: Write + Send + 'static>(
             pending: Vec::with_capacity(KEEP_CAPACITY),
             dropped: 0,
             closed: false,
+            finished: false,
         }),
         ready: Condvar::new(),
+        done: Condvar::new(),
         dropped_total,
     });
     let thread = {
         let shared = Arc::clone(&shared);
         std::thread::Builder::new()
             .name("hookguard-log".into())
-            .spawn(move || write_batches(&shared, out, report))?
+            .spawn(move || {
+                write_batches(&shared, out, report);
+                shared.lock().finished = true;
+                shared.done.notify_all();
+            })?
     };
     Ok((
         BatchWriter {
@@ -333,6 +385,59 @@ mod tests {
         assert_eq!(reports, [format!("dropped {lost} lines")]);
         let kept = text.lines().filter(|l| l.len() == 1023).count();
         assert_eq!(kept + lost as usize, total, "lines cut or lost uncounted");
+    }
+
+    /// Appends a line and waits until the writer thread has taken it (it
+    /// is then blocked in the sink if the sink is stuck).
+    fn write_and_wait_taken(writer: &BatchWriter) {
+        writer.make_writer().write_all(b"first\n").unwrap();
+        let start = Instant::now();
+        while !writer.shared.lock().pending.is_empty() {
+            assert!(start.elapsed() < Duration::from_secs(30), "never taken");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    #[test]
+    fn closing_on_a_stuck_sink_gives_up_after_the_deadline_and_counts_the_rest() {
+        let gate = Gate::default();
+        let dropped = Counter::default();
+        let (writer, guard) = spawn(gate.clone(), dropped.clone(), report_for_tests).unwrap();
+        write_and_wait_taken(&writer);
+        for _ in 0..10 {
+            writer.make_writer().write_all(b"later\n").unwrap();
+        }
+        let (done, closed) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = done.send(guard.finish(Duration::from_millis(50)));
+        });
+        let unwritten = closed
+            .recv_timeout(Duration::from_secs(30))
+            .expect("closing waited on a stuck sink");
+        assert_eq!(unwritten, 10);
+        assert_eq!(dropped.get(), 10);
+
+        // Dropping the guard is bounded the same way (by FINAL_FLUSH).
+        let (writer, guard) = spawn(gate.clone(), Counter::default(), report_for_tests).unwrap();
+        write_and_wait_taken(&writer);
+        let (done, dropped_guard) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            drop(guard);
+            let _ = done.send(());
+        });
+        dropped_guard
+            .recv_timeout(Duration::from_secs(30))
+            .expect("dropping the guard waited on a stuck sink");
+        gate.open();
+    }
+
+    #[test]
+    fn closing_a_working_sink_writes_everything() {
+        let sink = Sink::default();
+        let (writer, guard) = spawn(sink.clone(), Counter::default(), report_for_tests).unwrap();
+        writer.make_writer().write_all(b"last words\n").unwrap();
+        assert_eq!(guard.finish(Duration::from_secs(30)), 0);
+        assert_eq!(sink.0.lock().unwrap().0, b"last words\n");
     }
 
     #[test]

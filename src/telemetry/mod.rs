@@ -18,7 +18,7 @@ use tracing_subscriber::filter::Directive;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
-pub use batch_writer::{BatchWriter, FlushGuard};
+pub use batch_writer::{BatchWriter, FlushGuard, FINAL_FLUSH};
 
 /// Target of the line that reports dropped log lines.
 const TARGET: &str = "hookguard::telemetry";
