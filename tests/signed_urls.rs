@@ -193,23 +193,23 @@ async fn a_twilio_variant_does_not_make_the_genuine_delivery_a_duplicate() {
     assert_eq!(a.text(), r#"{"status":"duplicate"}"#);
 }
 
-/// `hookguard check` says when a Square route has no `public_url`.
+/// `hookguard check` says when a Square route has no `public_url`, and
+/// refuses one on a scheme that signs no URL (it would change nothing).
 #[test]
-fn check_warns_about_square_without_public_url() {
+fn check_warns_about_square_without_public_url_and_refuses_an_unused_one() {
     let tmp = temp_dir("check-square");
     let path = tmp.path().join("square.toml");
-    std::fs::write(
-        &path,
-        "[upstream]\nurl = \"http://127.0.0.1:3000\"\n\n[[route]]\npath = \"/sq\"\n\
-         provider = \"square\"\nsecrets = [\"s\"]\n\n[[route]]\npath = \"/gh\"\n\
-         provider = \"github\"\nsecrets = [\"s\"]\npublic_url = \"https://example.com/gh\"\n",
-    )
-    .unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hookguard"))
-        .args(["check", "-c"])
-        .arg(&path)
-        .output()
-        .unwrap();
+    let square = "[upstream]\nurl = \"http://127.0.0.1:3000\"\n\n[[route]]\npath = \"/sq\"\n\
+                  provider = \"square\"\nsecrets = [\"s\"]\n";
+    let check = |toml: &str| {
+        std::fs::write(&path, toml).unwrap();
+        std::process::Command::new(env!("CARGO_BIN_EXE_hookguard"))
+            .args(["check", "-c"])
+            .arg(&path)
+            .output()
+            .unwrap()
+    };
+    let out = check(square);
     assert!(
         out.status.success(),
         "{}",
@@ -222,8 +222,16 @@ fn check_warns_about_square_without_public_url() {
         ),
         "{stdout}"
     );
+    let github = "\n[[route]]\npath = \"/gh\"\nprovider = \"github\"\nsecrets = [\"s\"]\n\
+                  public_url = \"https://example.com/gh\"\n";
+    let out = check(&format!("{square}{github}"));
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stdout.contains("route[1].public_url: is not used: provider \"github\""),
-        "{stdout}"
+        stderr.contains(
+            ":13:14: route[1].public_url: provider \"github\" does not sign the URL, so \
+             public_url would change nothing; remove it"
+        ),
+        "{stderr}"
     );
 }

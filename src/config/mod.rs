@@ -37,6 +37,7 @@ mod spanned;
 mod suggest;
 mod tree;
 mod units;
+mod unused;
 mod validate;
 
 #[cfg(test)]

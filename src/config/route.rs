@@ -122,14 +122,15 @@ impl Ctx<'_> {
 
         let upstream_path_override = r.upstream.is_some();
         let upstream = match (r.upstream, default_upstream) {
-            (Some(u), default) => self
-                .upstream_url(u, &at("upstream"))
-                .map(|url| UpstreamConfig {
-                    url,
-                    timeout: default.map_or(Duration::from_secs(30), |d| d.timeout),
-                    ca: default.and_then(|d| d.ca.clone()),
-                    ca_digest: default.and_then(|d| d.ca_digest),
-                }),
+            (Some(u), default) => {
+                self.route_upstream_url(u, &at("upstream"))
+                    .map(|url| UpstreamConfig {
+                        url,
+                        timeout: default.map_or(Duration::from_secs(30), |d| d.timeout),
+                        ca: default.and_then(|d| d.ca.clone()),
+                        ca_digest: default.and_then(|d| d.ca_digest),
+                    })
+            }
             (None, default) => default.cloned(),
         };
         // On a scheme that signs no timestamp, the builder refuses it.
@@ -149,29 +150,29 @@ impl Ctx<'_> {
             Delivery::Forward,
         );
         if delivery == Delivery::Forward {
-            if r.retry.is_some() {
-                self.diag
-                    .warn(&at("retry"), "only used with delivery = \"queue\"");
-            }
-            if r.ordered.is_some() {
-                self.diag
-                    .warn(&at("ordered"), "only used with delivery = \"queue\"");
-            }
+            self.queue_only(r.retry.as_ref().map(Spanned::span), &at("retry"));
+            self.queue_only(r.ordered.as_ref().map(Spanned::span), &at("ordered"));
         }
         let retry = self.retry(r.retry, &at("retry"));
         let ordered = r.ordered.is_some_and(|o| *o.get_ref());
-        let public_url = r.public_url.and_then(|u| {
-            let text = u.get_ref().clone();
-            if text.contains('#') {
-                let why = "must not contain a fragment (#...): a provider never sends one";
-                self.diag.error(u.span(), at("public_url"), why);
-                return None;
-            }
-            self.url(u, &at("public_url")).map(|_| text)
-        });
+        let public_url_span = r.public_url.as_ref().map(Spanned::span);
+        let public_url = r
+            .public_url
+            .and_then(|u| self.public_url(u, &at("public_url")));
+        let verify_token_span = r.verify_token.as_ref().map(Spanned::span);
         let verify_token = r
             .verify_token
             .and_then(|t| self.secret_ref(t, &at("verify_token"), true));
+        if let (Some(span), Some(methods)) = (verify_token_span.clone(), &methods) {
+            if !methods.contains(&Method::GET) {
+                self.diag.error(
+                    span,
+                    at("verify_token"),
+                    "is only read by the GET subscription check, and methods does not \
+                     include GET: add \"GET\" to methods, or remove verify_token",
+                );
+            }
+        }
 
         if self.diag.error_count() != errors_before {
             return None;
@@ -197,6 +198,17 @@ impl Ctx<'_> {
                 return None;
             }
         };
+        if let (Some(span), false) = (public_url_span, verifier.signs_url()) {
+            self.diag.error(
+                span,
+                at("public_url"),
+                format!(
+                    "provider {provider:?} does not sign the URL, so public_url would change \
+                     nothing; remove it"
+                ),
+            );
+            return None;
+        }
         if let Some(warning) = verifier.public_url_warning(public_url.as_deref()) {
             self.diag.warn(&at("public_url"), warning);
         }
@@ -477,6 +489,13 @@ impl Ctx<'_> {
                 }
                 if used.contains(&"id") && raw.id_header.is_none() {
                     problems.push("uses {id} but id_header is not set".to_owned());
+                }
+                if raw.id_header.is_some() && !used.contains(&"id") {
+                    problems.push(
+                        "id_header is set but {id} is not signed; an unsigned id cannot key \
+                         de-duplication: add {id} to signed, or remove id_header"
+                            .to_owned(),
+                    );
                 }
                 if raw.timestamp_header.is_some() && !used.contains(&"timestamp") {
                     problems.push(

@@ -8,6 +8,18 @@ use std::path::Path;
 use super::tests::{env, errors, fake, parse, MINIMAL};
 use super::*;
 
+/// The real verifiers, for settings only a provider can judge.
+fn real(src: &str) -> Result<Config, ConfigErrors> {
+    from_str(src, Path::new("t.toml"), &env(&[("S", "secret-value")]))
+}
+
+fn real_errors(src: &str) -> String {
+    match real(src) {
+        Ok(_) => panic!("expected errors for:\n{src}"),
+        Err(e) => e.to_string(),
+    }
+}
+
 /// A self-signed certificate and key in `dir` as `cert.pem`, `key.pem`.
 fn cert_files(dir: &Path) {
     let certified = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
@@ -86,6 +98,56 @@ fn errors_inside_implicit_tables_are_located_at_their_first_key() {
     );
 }
 
+#[test]
+fn options_of_queue_mode_on_a_forward_route_are_refused() {
+    for (option, col) in [("retry = { max_attempts = 3 }", 9), ("ordered = false", 11)] {
+        let key = option.split(' ').next().unwrap();
+        assert_eq!(
+            errors(&format!("{MINIMAL}{option}\n")),
+            format!(
+                "t.toml:9:{col}: route[0].{key}: only applies to delivery = \"queue\", and \
+                 this route forwards at once: set delivery = \"queue\", or remove it"
+            )
+        );
+        let queued = format!("[spool]\ndir = \"s\"\n{MINIMAL}delivery = \"queue\"\n{option}\n");
+        assert!(parse(&queued).is_ok());
+    }
+}
+
+#[test]
+fn a_spool_without_a_queue_route_is_refused() {
+    let src = format!("[spool]\ndir = \"spool\"\n{MINIMAL}");
+    assert_eq!(
+        errors(&src),
+        "t.toml:1:1: spool: only applies to routes with delivery = \"queue\", and there \
+         is none: the spool would not be opened; remove [spool], or set delivery = \"queue\" \
+         on a route"
+    );
+}
+
+#[test]
+fn replay_options_of_the_other_store_are_refused() {
+    let redis = format!("[replay]\nstore = \"redis://127.0.0.1:6379\"\nmax_entries = 5\n{MINIMAL}");
+    assert!(
+        errors(&redis).starts_with(
+            "t.toml:3:15: replay.max_entries: bounds the memory store only; Redis keeps"
+        ),
+        "{}",
+        errors(&redis)
+    );
+    let allow = format!("[replay]\non_store_error = \"allow\"\n{MINIMAL}");
+    assert!(
+        errors(&allow)
+            .starts_with("t.toml:2:18: replay.on_store_error: only applies to a Redis store"),
+        "{}",
+        errors(&allow)
+    );
+    let both = format!(
+        "[replay]\nstore = \"redis://127.0.0.1:6379\"\non_store_error = \"allow\"\n{MINIMAL}"
+    );
+    assert!(parse(&both).is_ok());
+}
+
 /// Validates a config in `dir` with `[upstream] url` and `ca`, and `route`
 /// added to its one route.
 fn with_ca(dir: &Path, url: &str, ca: &str, route: &str) -> Result<Config, ConfigErrors> {
@@ -118,6 +180,109 @@ fn the_upstream_ca_is_loaded_as_serve_loads_it() {
             "{err}"
         );
     }
+}
+
+#[test]
+fn an_upstream_ca_that_no_upstream_uses_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    cert_files(dir.path());
+    // A route's https:// upstream uses it too.
+    let route = "upstream = \"https://app.internal/in\"\n";
+    assert!(with_ca(dir.path(), "http://127.0.0.1:3000", "cert.pem", route).is_ok());
+    let err = with_ca(dir.path(), "http://127.0.0.1:3000", "cert.pem", "")
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.ends_with(
+            "app.toml:3:6: upstream.ca: only applies to https:// upstreams, and every \
+             upstream is http://: remove ca, or use https://"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn url_parts_that_would_be_dropped_are_refused_without_echoing_them() {
+    let default_url = |url: &str| MINIMAL.replace("http://127.0.0.1:3000", url);
+    assert_eq!(
+        errors(&default_url("http://127.0.0.1:3000/hooks")),
+        "t.toml:3:7: upstream.url: has the path \"/hooks\", which would not be used: each \
+         request keeps its own path; to send a route to another path, set that route's \
+         upstream (its path replaces the request's)"
+    );
+    for url in [
+        "http://127.0.0.1:3000/?token=tok3n",
+        "http://127.0.0.1:3000/#tok3n",
+    ] {
+        let err = errors(&default_url(url));
+        assert!(err.starts_with("t.toml:3:7: upstream.url: has a "), "{err}");
+        assert!(!err.contains("tok3n"), "{err}");
+    }
+    let route_upstream = |url: &str| format!("{MINIMAL}upstream = \"{url}\"\n");
+    let err = errors(&route_upstream("http://127.0.0.1:3000/in?token=tok3n"));
+    assert_eq!(
+        err,
+        "t.toml:9:12: route[0].upstream: has a query (?...), which would not be sent: the \
+         forwarded request carries its own query; remove it"
+    );
+    // The root path, with or without its slash, is no path at all.
+    assert!(parse(&default_url("http://127.0.0.1:3000/")).is_ok());
+    assert!(parse(&route_upstream("http://127.0.0.1:3000/in/hook")).is_ok());
+}
+
+#[test]
+fn public_url_with_credentials_is_refused_without_echoing_them() {
+    let src = MINIMAL.replace("github", "twilio")
+        + "public_url = \"https://hg:s3cret@hooks.example.com/in\"\n";
+    let err = errors(&src);
+    assert_eq!(
+        err,
+        "t.toml:9:14: route[0].public_url: a user name or password in the URL is not \
+         supported: a provider signs the URL it calls without them; remove them"
+    );
+    let ok =
+        MINIMAL.replace("github", "twilio") + "public_url = \"https://hooks.example.com/in\"\n";
+    assert_eq!(
+        parse(&ok).unwrap().routes[0].public_url.as_deref(),
+        Some("https://hooks.example.com/in")
+    );
+}
+
+#[test]
+fn provider_options_the_scheme_does_not_use_are_refused() {
+    let github = MINIMAL.to_owned();
+    assert_eq!(
+        real_errors(&format!(
+            "{github}public_url = \"https://hooks.example.com/in\"\n"
+        )),
+        "t.toml:9:14: route[0].public_url: provider \"github\" does not sign the URL, so \
+         public_url would change nothing; remove it"
+    );
+    assert_eq!(
+        real_errors(&format!("{github}verify_token = \"env:S\"\n")),
+        "t.toml:9:16: route[0].verify_token: provider \"github\" has no verify_token \
+         challenge (only meta, facebook, instagram, whatsapp use one); remove verify_token"
+    );
+    let meta = MINIMAL.replace("github", "meta") + "verify_token = \"env:S\"\n";
+    assert!(real(&meta).is_ok());
+    let post_only = format!("{meta}methods = [\"POST\"]\n");
+    assert_eq!(
+        real_errors(&post_only),
+        "t.toml:9:16: route[0].verify_token: is only read by the GET subscription check, \
+         and methods does not include GET: add \"GET\" to methods, or remove verify_token"
+    );
+}
+
+#[test]
+fn an_id_header_that_is_not_signed_is_refused() {
+    let src = MINIMAL.replace("github", "hmac")
+        + "[route.hmac]\nheader = \"X-Sig\"\nid_header = \"X-Id\"\n";
+    assert_eq!(
+        errors(&src),
+        "t.toml:9:1: route[0].hmac.signed: id_header is set but {id} is not signed; an \
+         unsigned id cannot key de-duplication: add {id} to signed, or remove id_header"
+    );
 }
 
 #[test]

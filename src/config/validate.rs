@@ -75,6 +75,9 @@ pub(crate) fn validate(
     ctx.warn_auto_block_behind_a_balancer(&server, &security);
     let routes = ctx.routes(raw.route.unwrap_or_default(), &server, upstream.as_ref());
     ctx.replay_outlived_by_signatures(&replay, &routes);
+    if let Some(upstream) = &upstream {
+        ctx.refuse_unused(upstream, &replay, &routes);
+    }
 
     let warnings = ctx.diag.finish()?;
     match upstream {
@@ -107,7 +110,7 @@ fn is_redis_ref(s: &str) -> bool {
 
 /// Whether a URL, well-formed or not, has `user[:password]@` before its
 /// host: an `@` in what comes before the path, query or fragment.
-fn has_userinfo(url: &str) -> bool {
+pub(crate) fn has_userinfo(url: &str) -> bool {
     let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
     let authority = after_scheme
         .split(['/', '?', '#'])
@@ -281,11 +284,7 @@ impl Ctx<'_> {
             );
             return None;
         };
-        let url = self.upstream_url(url, "upstream.url")?;
-        if ca.is_some() && url.scheme_str() != Some("https") {
-            self.diag
-                .warn("upstream.ca", "only used for https:// upstreams");
-        }
+        let url = self.default_upstream_url(url)?;
         let (ca, ca_digest) = ca.unzip();
         Some(UpstreamConfig {
             url,

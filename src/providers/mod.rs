@@ -37,6 +37,7 @@ use http::{HeaderMap, Method, Uri};
 use crate::body::Payload;
 use crate::config::{GenericHmac, SecretEntry};
 use crate::secret::Secret;
+use handshake::Handshake;
 pub use signed_url::UrlTarget;
 
 /// What a verifier sees of an inbound request: the head only; the body is
@@ -161,16 +162,12 @@ pub trait Verifier: Send + Sync + 'static {
         Ok(String::new())
     }
 
-    /// A caution for `hookguard check` about the route's `public_url`: set
-    /// where no URL is signed (it does nothing), or missing where the scheme
-    /// needs it to accept some requests.
+    /// A caution for `hookguard check` about the route's `public_url`:
+    /// missing where the scheme needs it to accept some requests. (Set
+    /// where no URL is signed, it is a configuration error.)
     fn public_url_warning(&self, public_url: Option<&str>) -> Option<String> {
-        public_url.map(|_| {
-            format!(
-                "is not used: provider {:?} does not sign the URL",
-                self.provider()
-            )
-        })
+        let _ = public_url;
+        None
     }
 
     /// Checks that need only the head — signature header present, signed
@@ -347,8 +344,8 @@ pub fn sign_generic(
 /// Builds the verifier for provider `name` from a route's parameters.
 /// Unknown names are a `BuildError` on field `provider`; options that the
 /// provider would silently ignore (`[route.hmac]` on a fixed scheme, public
-/// keys on an HMAC scheme, a `tolerance` where no timestamp is signed) are
-/// errors too.
+/// keys on an HMAC scheme, a `tolerance` where no timestamp is signed, a
+/// `verify_token` where no challenge reads it) are errors too.
 pub fn build(name: &str, params: ProviderParams<'_>) -> Result<SharedVerifier, BuildError> {
     use catalog::Family;
 
@@ -368,6 +365,9 @@ pub fn build(name: &str, params: ProviderParams<'_>) -> Result<SharedVerifier, B
             field: "hmac".into(),
             message: format!("[route.hmac] applies only to provider \"hmac\", not {name:?}"),
         });
+    }
+    if params.verify_token.is_some() && provider.handshake != Handshake::MetaVerifyToken {
+        return Err(unused_verify_token(name));
     }
     let verifier: SharedVerifier = match &provider.family {
         Family::Hmac(spec) => Arc::new(
@@ -410,5 +410,23 @@ fn untimed_tolerance(name: &str, family: &catalog::Family) -> BuildError {
     BuildError {
         field: "tolerance".into(),
         message: format!("{why}: there is no window to set; remove tolerance"),
+    }
+}
+
+/// A `verify_token` on a provider whose subscription check does not use
+/// one: only Meta's GET `hub.challenge` compares a token.
+fn unused_verify_token(name: &str) -> BuildError {
+    let users: Vec<&str> = catalog::PROVIDERS
+        .iter()
+        .filter(|p| p.handshake == Handshake::MetaVerifyToken)
+        .map(|p| p.name)
+        .collect();
+    BuildError {
+        field: "verify_token".into(),
+        message: format!(
+            "provider {name:?} has no verify_token challenge (only {} use one); remove \
+             verify_token",
+            users.join(", ")
+        ),
     }
 }
