@@ -9,7 +9,7 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -68,6 +68,22 @@ pub enum ReloadError {
     /// The new TLS certificate or key is unusable.
     #[error(transparent)]
     Tls(#[from] TlsError),
+    /// The first queue route needs the spool, and it could not be opened.
+    #[error("spool {dir}: {source}")]
+    Spool {
+        /// The spool directory.
+        dir: std::path::PathBuf,
+        /// What went wrong.
+        source: SpoolError,
+    },
+}
+
+/// What a successful reload could not apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reloaded {
+    /// The changed settings that keep their start-up value until a restart
+    /// (also logged, in one warning), e.g. `["server.listen", "replay.ttl"]`.
+    pub needs_restart: Vec<&'static str>,
 }
 
 /// A running proxy.
@@ -77,12 +93,17 @@ pub struct Running {
     /// The admin listener's address, when `[admin]` is configured.
     pub admin_addr: Option<SocketAddr>,
     app: Arc<ArcSwap<App>>,
+    /// The configuration it started with: what the settings a reload
+    /// cannot apply still run with.
+    started: Arc<Config>,
     certs: Option<Arc<CertStore>>,
     ready: Arc<AtomicBool>,
     shutdown: oneshot::Sender<()>,
     task: JoinHandle<bool>,
     admin: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
-    worker: Option<JoinHandle<()>>,
+    /// The spool's delivery worker, once a route queues (at start or on the
+    /// first reload that adds a queue route).
+    worker: Mutex<Option<JoinHandle<()>>>,
 }
 
 /// Binds the listener and starts serving in the background.
@@ -144,17 +165,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         }
         None => None,
     };
-    // Queue mode: open the spool (loading what a previous run left).
-    let mut spool = None;
-    if config.routes.iter().any(|r| r.delivery == Delivery::Queue) {
-        let dir = &config.spool.dir;
-        let opened =
-            Spool::open(dir, config.spool.max_size).map_err(|source| StartError::Spool {
-                dir: dir.clone(),
-                source,
-            })?;
-        spool = Some(opened);
-    }
+    let spool = open_spool(&config).map_err(|(dir, source)| StartError::Spool { dir, source })?;
     let shared = Shared {
         client: client.clone(),
         replay: Arc::new(replay),
@@ -164,10 +175,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     };
     // Readiness follows a background probe of the shared store.
     crate::replay::watch(&shared.replay);
+    let started = Arc::clone(&config);
     let app = Arc::new(ArcSwap::from_pointee(App::new(config, shared)));
     // Then start delivering, from the current route table (reloads
     // included); the worker stops with the runtime.
-    let worker = spool.map(|spool| spool::worker::start(spool, Arc::clone(&app), client));
+    let worker = spool.map(|spool| start_worker(spool, &app, client));
     let (shutdown, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(server::serve(listener, Arc::clone(&app), tls, async {
         let _ = rx.await;
@@ -189,13 +201,36 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         addr,
         admin_addr,
         app,
+        started,
         certs,
         ready,
         shutdown,
         task,
         admin,
-        worker,
+        worker: Mutex::new(worker),
     })
+}
+
+/// Starts delivering the spool's records, from the current route table at
+/// each pass (reloads included); the worker stops with the runtime.
+fn start_worker(
+    spool: Arc<Spool>,
+    app: &Arc<ArcSwap<App>>,
+    client: UpstreamClient,
+) -> JoinHandle<()> {
+    spool::worker::start(spool, Arc::clone(app), client)
+}
+
+/// The spool the queue routes of `config` need, opened (loading what a
+/// previous run left); `None` when no route queues.
+fn open_spool(config: &Config) -> Result<Option<Arc<Spool>>, (std::path::PathBuf, SpoolError)> {
+    if !config.routes.iter().any(|r| r.delivery == Delivery::Queue) {
+        return Ok(None);
+    }
+    let dir = &config.spool.dir;
+    Spool::open(dir, config.spool.max_size)
+        .map(Some)
+        .map_err(|source| (dir.clone(), source))
 }
 
 /// How long a shared in-flight claim lives when its replica never settles it
@@ -225,16 +260,24 @@ impl Running {
 
     /// Re-reads the configuration file, its `file:` secrets and the TLS
     /// certificate; validates everything, then swaps atomically. On error the
-    /// old configuration keeps serving. Logs and counts the attempt.
-    pub fn reload(&self) -> Result<(), ReloadError> {
+    /// old configuration keeps serving. Logs and counts the attempt; a
+    /// changed setting that only a restart applies is named in one warning
+    /// (and returned), while the rest of the new configuration applies.
+    pub fn reload(&self) -> Result<Reloaded, ReloadError> {
         let current = self.app.load_full();
         let result = self.try_reload(&current);
         current.metrics().reload(result.is_ok());
         match &result {
-            Ok(()) => tracing::info!(
-                config = %current.config().source.display(),
-                "configuration reloaded"
-            ),
+            Ok(reloaded) => {
+                tracing::info!(
+                    config = %current.config().source.display(),
+                    "configuration reloaded"
+                );
+                if !reloaded.needs_restart.is_empty() {
+                    let settings = reloaded.needs_restart.join(", ");
+                    tracing::warn!(%settings, "needs a restart to apply: {settings}");
+                }
+            }
             Err(e) => tracing::error!(
                 config = %current.config().source.display(),
                 error = %e,
@@ -244,47 +287,42 @@ impl Running {
         result
     }
 
-    fn try_reload(&self, current: &App) -> Result<(), ReloadError> {
-        let old = current.config();
-        let new = config::load(&old.source).map_err(ReloadError::Config)?;
+    fn try_reload(&self, current: &App) -> Result<Reloaded, ReloadError> {
+        let new = config::load(&current.config().source).map_err(ReloadError::Config)?;
         for warning in &new.warnings {
             tracing::warn!(config = %new.source.display(), "{warning}");
         }
-        let needs_restart = |what: &str| {
-            tracing::warn!("{what} changed: the change needs a restart to take effect");
+        let needs_restart = needing_restart(&self.started, &new, current.spool().map(|s| &**s));
+        // Every step that can fail comes first: the spool the first queue
+        // route needs, then the new certificate, prepared but not served.
+        let opened = match current.spool() {
+            Some(_) => None,
+            None => open_spool(&new).map_err(|(dir, source)| ReloadError::Spool { dir, source })?,
         };
-        if new.server.listen != old.server.listen {
-            needs_restart("server.listen");
-        }
-        if new.admin.as_ref().map(|a| a.listen) != old.admin.as_ref().map(|a| a.listen) {
-            needs_restart("admin.listen");
-        }
-        if new.server.max_connections != old.server.max_connections {
-            needs_restart("server.max_connections");
-        }
-        if new.server.request_timeout != old.server.request_timeout {
-            // The body deadline follows the new value at once; the header
-            // read timeout is fixed on the listener.
-            needs_restart("server.request_timeout (header read timeout)");
-        }
-        if new.log.format != old.log.format {
-            // The subscriber is installed once; `log.audit` applies at once.
-            needs_restart("log.format");
-        }
-        match (&new.server.tls, &self.certs) {
-            (Some(files), Some(store)) => store.reload(files)?,
-            (None, None) => {}
-            _ => needs_restart("server.tls (on/off)"),
-        }
+        let cert = match (&new.server.tls, &self.certs) {
+            (Some(files), Some(_)) => Some(CertStore::prepare(files)?),
+            _ => None,
+        };
         // Everything is valid: from here on, nothing can fail.
-        current.sources().reconfigure(new.security);
-        self.app
-            .store(Arc::new(App::new(Arc::new(new), current.shared())));
-        if let Some(spool) = current.spool() {
-            // The worker picks up changed queue routes at its next pass.
-            spool.wake.notify_one();
+        if let (Some(cert), Some(store)) = (cert, &self.certs) {
+            store.install(cert);
         }
-        Ok(())
+        current.sources().reconfigure(new.security);
+        let mut shared = current.shared();
+        if let Some(spool) = &opened {
+            shared.spool = Some(Arc::clone(spool));
+        }
+        self.app.store(Arc::new(App::new(Arc::new(new), shared)));
+        match (opened, current.spool()) {
+            (Some(spool), _) => {
+                let worker = start_worker(spool, &self.app, current.shared().client);
+                *self.worker.lock().unwrap_or_else(|e| e.into_inner()) = Some(worker);
+            }
+            // The worker picks up changed queue routes at its next pass.
+            (None, Some(spool)) => spool.wake.notify_one(),
+            (None, None) => {}
+        }
+        Ok(Reloaded { needs_restart })
     }
 
     /// Stops accepting (readiness goes 503 first), drains within
@@ -297,7 +335,8 @@ impl Running {
             let _ = stop.send(());
             let _ = task.await;
         }
-        if let Some(worker) = self.worker {
+        let worker = self.worker.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(worker) = worker {
             worker.abort(); // undelivered records stay on disk for the next start
         }
         if let Some(spool) = self.app.load().spool() {
@@ -308,4 +347,47 @@ impl Running {
         }
         drained
     }
+}
+
+/// The settings a reload cannot apply, where `new` differs from what runs:
+/// the listeners, the log subscriber, the upstream client's trust anchors
+/// and the replay store are made once, at start (`started`), and an open
+/// spool keeps the directory and bound it was opened with. Each name is a
+/// key of the configuration reference.
+fn needing_restart(started: &Config, new: &Config, spool: Option<&Spool>) -> Vec<&'static str> {
+    let (old, admin) = (started, |c: &Config| c.admin.as_ref().map(|a| a.listen));
+    let ca = |c: &Config| (c.upstream.ca.clone(), c.upstream.ca_digest);
+    let changes = [
+        ("server.listen", old.server.listen != new.server.listen),
+        (
+            "server.tls (on/off)",
+            old.server.tls.is_some() != new.server.tls.is_some(),
+        ),
+        (
+            "server.max_connections",
+            old.server.max_connections != new.server.max_connections,
+        ),
+        (
+            "server.request_timeout (for the request head)",
+            old.server.request_timeout != new.server.request_timeout,
+        ),
+        ("admin.listen", admin(old) != admin(new)),
+        ("upstream.ca", ca(old) != ca(new)),
+        ("replay.store", old.replay.store != new.replay.store),
+        ("replay.ttl", old.replay.ttl != new.replay.ttl),
+        (
+            "replay.max_entries",
+            old.replay.max_entries != new.replay.max_entries,
+        ),
+        ("log.format", old.log.format != new.log.format),
+        ("spool.dir", spool.is_some_and(|s| s.dir() != new.spool.dir)),
+        (
+            "spool.max_size",
+            spool.is_some_and(|s| s.max_size() != new.spool.max_size),
+        ),
+    ];
+    changes
+        .into_iter()
+        .filter_map(|(key, changed)| changed.then_some(key))
+        .collect()
 }

@@ -59,7 +59,6 @@ pub async fn serve(
     let first = apps.load_full();
     let server = &first.config().server;
     let slots = Arc::new(Semaphore::new(server.max_connections));
-    let grace = server.shutdown_grace;
     let http = Arc::new(Http::new(server.request_timeout));
     let acceptor = tls.map(TlsAcceptor::from);
     let graceful = GracefulShutdown::new();
@@ -134,6 +133,8 @@ pub async fn serve(
     }
 
     drop(listener);
+    // Read now, not at start: a reload may have changed it.
+    let grace = apps.load().config().server.shutdown_grace;
     tracing::info!(
         grace_ms = grace.as_millis() as u64,
         "draining in-flight requests"

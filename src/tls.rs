@@ -46,10 +46,15 @@ impl ResolvesServerCert for CertStore {
 }
 
 impl CertStore {
-    /// Loads `files` (validated fully) and, if usable, serves them from now on.
-    pub fn reload(&self, files: &TlsFiles) -> Result<(), TlsError> {
-        self.current.store(Arc::new(certified_key(files)?));
-        Ok(())
+    /// Loads and checks `files` without serving them yet: a reload prepares
+    /// every part that can fail before it changes anything.
+    pub fn prepare(files: &TlsFiles) -> Result<CertifiedKey, TlsError> {
+        certified_key(files)
+    }
+
+    /// Serves `key` to new handshakes from now on.
+    pub fn install(&self, key: CertifiedKey) {
+        self.current.store(Arc::new(key));
     }
 }
 

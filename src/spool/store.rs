@@ -302,6 +302,16 @@ impl Spool {
         }))
     }
 
+    /// The directory it was opened in (`[spool] dir`).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The bound it was opened with (`[spool] max_size`), bytes.
+    pub fn max_size(&self) -> u64 {
+        self.max_size
+    }
+
     /// Stores `record` durably (fsynced) and returns its id. Refuses when
     /// the spool is full or the write fails: then nothing was stored.
     pub async fn append(&self, mut record: NewRecord) -> Result<u64, SpoolError> {
