@@ -308,6 +308,7 @@ impl Running {
             store.install(cert);
         }
         current.sources().reconfigure(new.security);
+        current.replay().set_lease(replay_lease(&new));
         let mut shared = current.shared();
         if let Some(spool) = &opened {
             shared.spool = Some(Arc::clone(spool));

@@ -1,9 +1,12 @@
 //! A reload (SIGHUP) never ignores a change in silence: what it can apply
 //! applies, and every changed setting that only a restart applies is named
 //! in one warning. Queue mode can be switched on by a reload (the spool is
-//! opened then), and `shutdown_grace` is read when shutting down.
+//! opened then), `shutdown_grace` is read when shutting down, and a new
+//! upstream timeout lengthens the Redis lease of claims made after it.
 
 mod common;
+#[path = "support/redis.rs"]
+mod support;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -220,6 +223,58 @@ async fn a_reload_that_adds_a_queue_route_opens_the_spool_or_is_refused() {
     wait_until(|| up.count() == 3).await;
     assert_eq!(&up.received()[2].body[..], b"{\"n\":3}");
     p.shutdown().await;
+}
+
+/// A shared claim lives for the longest upstream timeout plus a margin, so
+/// that it never expires under a replica still forwarding: a reload that
+/// raises the timeout must lengthen the claims made after it.
+#[tokio::test]
+async fn a_reload_that_raises_the_upstream_timeout_lengthens_new_claims() {
+    let redis = support::Redis::start();
+    let up = Upstream::start().await;
+    let tmp = temp_dir("reload-lease");
+    let path = tmp.path().join("hookguard.toml");
+    let config = support::config_for(&redis.url(), "reject").replace("{upstream}", &up.url());
+    assert!(config.contains("timeout = \"3s\""));
+    write(&path, &config);
+    let p = runtime::start(hookguard::config::load(&path).unwrap())
+        .await
+        .unwrap();
+    write(
+        &path,
+        &config.replace("timeout = \"3s\"", "timeout = \"60s\""),
+    );
+    assert_eq!(p.reload().unwrap().needs_restart, Vec::<&str>::new());
+
+    // While the upstream holds the request, its claim's time to live.
+    up.set(Behavior {
+        delay: Duration::from_secs(3),
+        ..Behavior::default()
+    });
+    let proxy = std::sync::Arc::new(p);
+    let sender = std::sync::Arc::clone(&proxy);
+    let in_flight =
+        tokio::spawn(async move { support::Event::new("lease_1").send(&sender).await.status });
+    wait_until(|| up.count() == 1).await;
+    let mut conn = redis
+        .client()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("hookguard:*")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let ttl_ms: i64 = redis::cmd("PTTL")
+        .arg(&keys[0])
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    // 60 s + the margin, less what has passed; the old lease was 3 s + 5 s.
+    assert!(ttl_ms > 30_000, "lease {ttl_ms} ms");
+    assert_eq!(in_flight.await.unwrap(), 200);
 }
 
 // === The real binary, with real signals ===

@@ -122,6 +122,14 @@ impl ReplayStore {
         }
     }
 
+    /// Sets how long a shared store's in-flight claims live from now on
+    /// (the memory store has no lease: its claims end with their request).
+    pub fn set_lease(&self, lease: Duration) {
+        if let Self::Redis(store) = self {
+            store.set_lease(lease);
+        }
+    }
+
     /// Settles a claim: delivered (remember for `ttl`) or released (forget,
     /// so the provider's retry goes through). A failure is logged: the claim
     /// then expires with its lease, so the event is retried, never lost.

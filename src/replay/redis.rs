@@ -97,7 +97,9 @@ pub struct RedisStore {
     /// cloned per operation; it reconnects by itself.
     conn: Mutex<Option<ConnectionManager>>,
     ttl_ms: u64,
-    lease_ms: u64,
+    /// In-flight claims' lifetime; a reload that changes the upstream
+    /// timeout changes it (claims already made keep theirs).
+    lease_ms: AtomicU64,
     rng: SystemRandom,
     /// Whether the last `PING` was answered (readiness).
     healthy: AtomicBool,
@@ -114,7 +116,7 @@ impl fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisStore")
             .field("ttl_ms", &self.ttl_ms)
-            .field("lease_ms", &self.lease_ms)
+            .field("lease_ms", &self.lease_ms())
             .field("healthy", &self.healthy())
             .finish_non_exhaustive()
     }
@@ -132,7 +134,7 @@ impl RedisStore {
             client,
             conn: Mutex::new(None),
             ttl_ms: millis(ttl),
-            lease_ms: millis(lease),
+            lease_ms: AtomicU64::new(millis(lease)),
             rng: SystemRandom::new(),
             healthy: AtomicBool::new(false),
             errors_allowed: AtomicU64::new(0),
@@ -153,7 +155,7 @@ impl RedisStore {
                 self.claim
                     .key(redis_key(key))
                     .arg(token_value(token))
-                    .arg(self.lease_ms)
+                    .arg(self.lease_ms())
                     .invoke_async(&mut conn)
                     .await
             })
@@ -172,6 +174,17 @@ impl RedisStore {
                 "claim script returned {other}"
             ))),
         }
+    }
+
+    /// How long a new in-flight claim lives.
+    fn lease_ms(&self) -> u64 {
+        self.lease_ms.load(Ordering::Relaxed)
+    }
+
+    /// Sets the lifetime of claims made from now on (see
+    /// `runtime::replay_lease`).
+    pub fn set_lease(&self, lease: Duration) {
+        self.lease_ms.store(millis(lease), Ordering::Relaxed);
     }
 
     /// Marks the claim delivered (kept for `ttl`) or releases it, only if
@@ -214,7 +227,7 @@ impl RedisStore {
         }
         let undoing = Arc::clone(&self.undoing);
         let release = self.release.clone();
-        let give_up = tokio::time::Instant::now() + Duration::from_millis(self.lease_ms);
+        let give_up = tokio::time::Instant::now() + Duration::from_millis(self.lease_ms());
         tokio::spawn(async move {
             while tokio::time::Instant::now() < give_up {
                 let mut call = release.key(redis_key(key));
