@@ -1,0 +1,508 @@
+//! One case per documented key (see `main.rs` for the table's shape and
+//! `probes.rs` for what each probe observes). `{upstream}`, `{dir}`, `{gh}`
+//! (the GitHub route's secret), `{closed}` (a port nothing listens on),
+//! `{tls}` (a TLS upstream's port) and `{discord_pk}`/`{other_pk}` are
+//! filled in per run.
+
+use crate::probes::*;
+use crate::{Case, Probe};
+
+macro_rules! live {
+    ($probe:path) => {
+        Probe::Live(|c| Box::pin($probe(c)))
+    };
+}
+
+macro_rules! binary {
+    ($probe:path) => {
+        Probe::Binary(|c| Box::pin($probe(c)))
+    };
+}
+
+/// Queue delivery on the GitHub route, its spool in the case's directory.
+macro_rules! queued {
+    ($($edit:expr),* $(,)?) => {
+        &[
+            ("route", "delivery = \"queue\""),
+            ("spool", "dir = \"{dir}/spool\""),
+            $($edit),*
+        ]
+    };
+}
+
+/// Auto-block after failed verifications.
+const BLOCKING: (&str, &str) = ("security", "auto_block = \"1m\"");
+
+/// Discord on the first route, which holds public keys instead of secrets.
+macro_rules! discord {
+    ($keys:expr) => {
+        &[
+            ("route", "provider = \"discord\""),
+            ("route", "-secrets"),
+            ("route", $keys),
+        ]
+    };
+}
+
+/// The generic route signing `{timestamp}.{body}` with `X-Ts`.
+macro_rules! timestamped {
+    ($($edit:expr),* $(,)?) => {
+        &[
+            ("hmac", "timestamp_header = \"X-Ts\""),
+            ("hmac", "signed = \"{timestamp}.{body}\""),
+            $($edit),*
+        ]
+    };
+}
+
+pub static CASES: &[Case] = &[
+    // --- [server] ---
+    Case {
+        key: "server.listen",
+        set: &[("server", "listen = \"127.0.0.2:0\"")],
+        other: &[],
+        probe: live!(bound_ip),
+        expect: ["bound to 127.0.0.2", "bound to 127.0.0.1"],
+    },
+    Case {
+        key: "server.tls",
+        set: &[(
+            "server",
+            "tls = { cert = \"{dir}/cert.pem\", key = \"{dir}/key.pem\" }",
+        )],
+        other: &[],
+        probe: live!(tls_handshake),
+        expect: ["serves TLS", "no TLS"],
+    },
+    Case {
+        key: "server.max_body",
+        set: &[("server", "max_body = \"10B\"")],
+        other: &[],
+        probe: live!(deliver_20_bytes),
+        expect: ["413 body_too_large", "200"],
+    },
+    Case {
+        key: "server.trusted_proxies",
+        set: &[("server", "trusted_proxies = [\"127.0.0.1\"]")],
+        other: &[],
+        probe: live!(forwarded_for),
+        expect: [
+            "X-Forwarded-For: 203.0.113.9, 127.0.0.1",
+            "X-Forwarded-For: 127.0.0.1",
+        ],
+    },
+    Case {
+        key: "server.request_timeout",
+        set: &[("server", "request_timeout = \"200ms\"")],
+        other: &[],
+        probe: live!(slow_body),
+        expect: ["cut off", "still waiting"],
+    },
+    Case {
+        key: "server.shutdown_grace",
+        set: &[("server", "shutdown_grace = \"0s\"")],
+        other: &[],
+        probe: live!(shutdown_with_a_request_in_flight),
+        expect: ["cut off", "drained"],
+    },
+    Case {
+        key: "server.max_connections",
+        set: &[("server", "max_connections = 1")],
+        other: &[],
+        probe: live!(second_connection),
+        expect: ["not served yet", "HTTP/1.1 404 Not Found"],
+    },
+    // --- [admin] ---
+    Case {
+        key: "admin.listen",
+        set: &[("admin", "listen = \"127.0.0.2:0\"")],
+        other: &[("admin", "listen = \"127.0.0.1:0\"")],
+        probe: live!(admin_ip),
+        expect: ["admin on 127.0.0.2", "admin on 127.0.0.1"],
+    },
+    Case {
+        key: "admin.token",
+        set: &[
+            ("admin", "listen = \"127.0.0.1:0\""),
+            ("admin", "token = \"admin-token\""),
+        ],
+        other: &[("admin", "listen = \"127.0.0.1:0\"")],
+        probe: live!(admin_health),
+        expect: ["healthz 401", "healthz 200"],
+    },
+    // --- [upstream] ---
+    Case {
+        key: "upstream.url",
+        set: &[("upstream", "url = \"http://127.0.0.1:{closed}\"")],
+        other: &[],
+        probe: live!(deliver),
+        expect: ["502 upstream_unreachable", "200"],
+    },
+    Case {
+        key: "upstream.timeout",
+        set: &[("upstream", "timeout = \"100ms\"")],
+        other: &[],
+        probe: live!(deliver_to_a_slow_upstream),
+        expect: ["504 upstream_timeout", "200"],
+    },
+    Case {
+        key: "upstream.ca",
+        set: &[
+            ("route", "upstream = \"https://localhost:{tls}/in\""),
+            ("upstream", "ca = \"{dir}/ca.pem\""),
+        ],
+        other: &[("route", "upstream = \"https://localhost:{tls}/in\"")],
+        probe: live!(deliver),
+        expect: ["200", "502 upstream_unreachable"],
+    },
+    // --- [replay] ---
+    Case {
+        key: "replay.store",
+        set: &[("replay", "store = \"redis://127.0.0.1:{closed}\"")],
+        other: &[],
+        probe: live!(deliver),
+        expect: ["503 replay_store_unavailable", "200"],
+    },
+    Case {
+        key: "replay.ttl",
+        set: &[("replay", "ttl = \"1s\"")],
+        other: &[],
+        probe: live!(copies_after_a_while),
+        expect: ["a copy is forwarded again", "every copy is a duplicate"],
+    },
+    Case {
+        key: "replay.max_entries",
+        set: &[("replay", "max_entries = 1")],
+        other: &[],
+        probe: live!(first_delivery_again_after_others),
+        expect: ["A again: 200", "A again: 200 duplicate"],
+    },
+    Case {
+        key: "replay.on_store_error",
+        set: &[
+            ("replay", "store = \"redis://127.0.0.1:{closed}\""),
+            ("replay", "on_store_error = \"allow\""),
+        ],
+        other: &[("replay", "store = \"redis://127.0.0.1:{closed}\"")],
+        probe: live!(deliver),
+        expect: ["200", "503 replay_store_unavailable"],
+    },
+    // --- [log] ---
+    Case {
+        key: "log.format",
+        set: &[("log", "format = \"pretty\"")],
+        other: &[],
+        probe: binary!(log_lines),
+        expect: ["text lines", "JSON lines"],
+    },
+    Case {
+        key: "log.audit",
+        set: &[("log", "audit = false")],
+        other: &[],
+        probe: binary!(audit_lines),
+        expect: ["0 audit event(s)", "1 audit event(s)"],
+    },
+    // --- [security] ---
+    Case {
+        key: "security.failure_threshold",
+        set: &[BLOCKING, ("security", "failure_threshold = 1")],
+        other: &[BLOCKING],
+        probe: live!(genuine_after_one_failure),
+        expect: ["403 ip_not_allowed", "200"],
+    },
+    Case {
+        key: "security.window",
+        set: &[
+            BLOCKING,
+            ("security", "failure_threshold = 2"),
+            ("security", "window = \"50ms\""),
+        ],
+        other: &[BLOCKING, ("security", "failure_threshold = 2")],
+        probe: live!(genuine_after_two_spaced_failures),
+        expect: ["200", "403 ip_not_allowed"],
+    },
+    Case {
+        key: "security.auto_block",
+        set: &[("security", "failure_threshold = 1"), BLOCKING],
+        other: &[("security", "failure_threshold = 1")],
+        probe: live!(genuine_after_one_failure),
+        expect: ["403 ip_not_allowed", "200"],
+    },
+    Case {
+        key: "security.max_tracked_ips",
+        set: &[
+            ("server", "trusted_proxies = [\"127.0.0.1\"]"),
+            ("security", "failure_threshold = 1"),
+            BLOCKING,
+            ("security", "max_tracked_ips = 1"),
+        ],
+        other: &[
+            ("server", "trusted_proxies = [\"127.0.0.1\"]"),
+            ("security", "failure_threshold = 1"),
+            BLOCKING,
+        ],
+        probe: live!(genuine_from_a_after_failures_from_a_and_b),
+        expect: ["200", "403 ip_not_allowed"],
+    },
+    // --- [spool] ---
+    Case {
+        key: "spool.dir",
+        set: queued!(("spool", "dir = \"{dir}/a\"")),
+        other: queued!(("spool", "dir = \"{dir}/b\"")),
+        probe: live!(spool_location),
+        expect: ["spool in a", "spool in b"],
+    },
+    Case {
+        key: "spool.max_size",
+        set: queued!(("spool", "max_size = \"10B\"")),
+        other: queued!(),
+        probe: live!(deliver),
+        expect: ["503 spool_unavailable", "202"],
+    },
+    // --- [[route]] ---
+    Case {
+        key: "route.path",
+        set: &[("route", "path = \"/other\"")],
+        other: &[],
+        probe: live!(deliver),
+        expect: ["404 no_route", "200"],
+    },
+    Case {
+        key: "route.provider",
+        set: &[("route", "provider = \"gitlab\"")],
+        other: &[],
+        probe: live!(deliver),
+        expect: ["401 missing_signature", "200"],
+    },
+    Case {
+        key: "route.secrets",
+        set: &[("route", "secrets = [\"another-secret\"]")],
+        other: &[],
+        probe: live!(deliver),
+        expect: ["401 invalid_signature", "200"],
+    },
+    Case {
+        key: "route.public_key",
+        set: discord!("public_key = \"{discord_pk}\""),
+        other: discord!("public_key = \"{other_pk}\""),
+        probe: live!(discord_interaction),
+        expect: ["200", "401 invalid_signature"],
+    },
+    Case {
+        key: "route.public_keys",
+        set: discord!("public_keys = [\"{other_pk}\", \"{discord_pk}\"]"),
+        other: discord!("public_keys = [\"{other_pk}\"]"),
+        probe: live!(discord_interaction),
+        expect: ["200", "401 invalid_signature"],
+    },
+    Case {
+        key: "route.upstream",
+        set: &[("route", "upstream = \"{upstream}/elsewhere\"")],
+        other: &[],
+        probe: live!(upstream_path),
+        expect: ["upstream got /elsewhere", "upstream got /hook"],
+    },
+    Case {
+        key: "route.tolerance",
+        set: timestamped!(("generic", "tolerance = \"15m\"")),
+        other: timestamped!(),
+        probe: live!(generic_timestamped_10_minutes_ago),
+        expect: ["200", "401 timestamp_out_of_tolerance"],
+    },
+    Case {
+        key: "route.max_body",
+        set: &[("route", "max_body = \"10B\"")],
+        other: &[],
+        probe: live!(deliver_20_bytes),
+        expect: ["413 body_too_large", "200"],
+    },
+    Case {
+        key: "route.allow_ips",
+        set: &[("route", "allow_ips = [\"10.0.0.0/8\"]")],
+        other: &[],
+        probe: live!(deliver),
+        expect: ["403 ip_not_allowed", "200"],
+    },
+    Case {
+        key: "route.rate_limit",
+        set: &[("route", "rate_limit = { per_second = 1 }")],
+        other: &[],
+        probe: live!(two_deliveries),
+        expect: ["200, 429 rate_limited", "200, 200"],
+    },
+    Case {
+        key: "route.methods",
+        set: &[("route", "methods = [\"PUT\"]")],
+        other: &[],
+        probe: live!(deliver),
+        expect: ["405 method_not_allowed", "200"],
+    },
+    Case {
+        key: "route.delivery",
+        set: queued!(),
+        other: &[],
+        probe: live!(deliver),
+        expect: ["202", "200"],
+    },
+    Case {
+        key: "route.retry",
+        set: queued!(("route", "retry = { max_attempts = 1 }")),
+        other: queued!(),
+        probe: live!(state_after_a_failed_attempt),
+        expect: ["dead", "pending"],
+    },
+    Case {
+        key: "route.ordered",
+        set: queued!(("route", "ordered = true")),
+        other: queued!(),
+        probe: live!(deliveries_at_once),
+        expect: ["1 at once", "2 at once"],
+    },
+    Case {
+        key: "route.public_url",
+        set: &[
+            ("route", "provider = \"twilio\""),
+            ("route", "secrets = [\"twilio-token\"]"),
+            ("route", "public_url = \"https://hooks.example.com/hook\""),
+        ],
+        other: &[
+            ("route", "provider = \"twilio\""),
+            ("route", "secrets = [\"twilio-token\"]"),
+        ],
+        probe: live!(twilio_for_the_public_url),
+        expect: ["200", "401 invalid_signature"],
+    },
+    Case {
+        key: "route.verify_token",
+        set: &[
+            ("route", "provider = \"meta\""),
+            ("route", "verify_token = \"tok\""),
+        ],
+        other: &[("route", "provider = \"meta\"")],
+        probe: live!(meta_subscription),
+        expect: ["200 42", "401 invalid_signature"],
+    },
+    Case {
+        key: "route.hmac",
+        set: &[("route", "[route.hmac]\nheader = \"X-Sig\"")],
+        other: &[],
+        probe: live!(deliver),
+        expect: ["error at route[0].hmac", "200"],
+    },
+    // --- secret entries ---
+    Case {
+        key: "secret.value",
+        set: &[("route", "secrets = [{ value = \"{gh}\" }]")],
+        other: &[("route", "secrets = [{ value = \"another-secret\" }]")],
+        probe: live!(deliver),
+        expect: ["200", "401 invalid_signature"],
+    },
+    Case {
+        key: "secret.expires",
+        set: &[(
+            "route",
+            "secrets = [{ value = \"{gh}\", expires = \"2001-01-01T00:00:00Z\" }]",
+        )],
+        other: &[("route", "secrets = [{ value = \"{gh}\" }]")],
+        probe: live!(deliver),
+        expect: ["401 invalid_signature", "200"],
+    },
+    // --- route.rate_limit ---
+    Case {
+        key: "route.rate_limit.per_second",
+        set: &[("route", "rate_limit = { per_second = 1 }")],
+        other: &[("route", "rate_limit = { per_second = 2 }")],
+        probe: live!(two_deliveries),
+        expect: ["200, 429 rate_limited", "200, 200"],
+    },
+    Case {
+        key: "route.rate_limit.burst",
+        set: &[("route", "rate_limit = { per_second = 1, burst = 2 }")],
+        other: &[("route", "rate_limit = { per_second = 1 }")],
+        probe: live!(two_deliveries),
+        expect: ["200, 200", "200, 429 rate_limited"],
+    },
+    // --- route.retry: backoff ceilings are random below them, so `base`
+    // and `cap` show through the rule that binds them ---
+    Case {
+        key: "route.retry.base",
+        set: queued!(("route", "retry = { base = \"1h\" }")),
+        other: queued!(("route", "retry = { base = \"1m\" }")),
+        probe: live!(deliver),
+        expect: ["error at route[0].retry.cap", "202"],
+    },
+    Case {
+        key: "route.retry.cap",
+        set: queued!(("route", "retry = { cap = \"1ms\" }")),
+        other: queued!(("route", "retry = { cap = \"1h\" }")),
+        probe: live!(deliver),
+        expect: ["error at route[0].retry.cap", "202"],
+    },
+    Case {
+        key: "route.retry.max_attempts",
+        set: queued!(("route", "retry = { max_attempts = 1 }")),
+        other: queued!(("route", "retry = { max_attempts = 5 }")),
+        probe: live!(state_after_a_failed_attempt),
+        expect: ["dead", "pending"],
+    },
+    Case {
+        key: "route.retry.max_age",
+        set: queued!(("route", "retry = { max_age = \"1ms\" }")),
+        other: queued!(("route", "retry = { max_age = \"1h\" }")),
+        probe: live!(state_after_a_failed_attempt),
+        expect: ["dead", "pending"],
+    },
+    // --- [route.hmac], on the generic route at /generic ---
+    Case {
+        key: "route.hmac.algorithm",
+        set: &[("hmac", "algorithm = \"sha512\"")],
+        other: &[],
+        probe: live!(generic_hex_sig),
+        expect: ["401 invalid_signature", "200"],
+    },
+    Case {
+        key: "route.hmac.header",
+        set: &[("hmac", "header = \"X-Other\"")],
+        other: &[],
+        probe: live!(generic_hex_sig),
+        expect: ["401 missing_signature", "200"],
+    },
+    Case {
+        key: "route.hmac.prefix",
+        set: &[("hmac", "prefix = \"sha256=\"")],
+        other: &[],
+        probe: live!(generic_prefixed_sig),
+        expect: ["200", "401 invalid_signature"],
+    },
+    Case {
+        key: "route.hmac.encoding",
+        set: &[("hmac", "encoding = \"base64\"")],
+        other: &[],
+        probe: live!(generic_base64_sig),
+        expect: ["200", "401 invalid_signature"],
+    },
+    Case {
+        key: "route.hmac.timestamp_header",
+        set: timestamped!(),
+        other: &[("hmac", "signed = \"{timestamp}.{body}\"")],
+        probe: live!(generic_timestamped_now),
+        expect: ["200", "error at route[1].hmac.signed"],
+    },
+    Case {
+        key: "route.hmac.id_header",
+        set: &[
+            ("hmac", "id_header = \"X-Id\""),
+            ("hmac", "signed = \"{id}.{body}\""),
+        ],
+        other: &[("hmac", "signed = \"{id}.{body}\"")],
+        probe: live!(generic_with_an_id),
+        expect: ["200, event id evt-1", "error at route[1].hmac.signed"],
+    },
+    Case {
+        key: "route.hmac.signed",
+        set: &[("hmac", "signed = \"v0:{body}\"")],
+        other: &[],
+        probe: live!(generic_v0_sig),
+        expect: ["200", "401 invalid_signature"],
+    },
+];
