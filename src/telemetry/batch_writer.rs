@@ -356,6 +356,10 @@ mod tests {
         let gate = Gate::default();
         let dropped = Counter::default();
         let (writer, guard) = spawn(gate.clone(), dropped.clone(), report_for_tests).unwrap();
+        // The writer holds a first batch in the stuck sink before the flood,
+        // so every drop below lands in one report; otherwise it could take
+        // a batch mid-flood and report the drops in two lines.
+        write_and_wait_taken(&writer);
         let line = [[b'y'; 1023].as_slice(), b"\n"].concat();
         let total = 3 * MAX_PENDING / line.len();
         let (done, finished) = std::sync::mpsc::channel();
