@@ -40,7 +40,10 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::proxy::{self, App, ConnInfo};
 
-/// Largest accepted request header block, bytes.
+/// Largest accepted request header block, bytes: on HTTP/1.1 the request
+/// line and headers as sent (a larger head gets 431); on HTTP/2 the decoded
+/// header list as RFC 9113 §6.5.2 counts it (name + value + 32 bytes per
+/// field), which must stay below it (h2 answers 431 and refuses the stream).
 pub const MAX_HEADER_BYTES: usize = 64 * 1024;
 /// Largest accepted number of request headers.
 pub const MAX_HEADERS: usize = 100;
@@ -160,9 +163,14 @@ struct Http {
 impl Http {
     fn new(request_timeout: Duration) -> Self {
         let mut http1 = http1::Builder::new();
+        // `max_buf_size` alone bounds the read buffer, not the head: hyper
+        // reads into the buffer's whole spare capacity, so a head that fits
+        // the first over-sized read was accepted (up to about 112 KiB).
+        // `max_header_size` checks the parsed request line and headers.
         http1
             .timer(TokioTimer::new())
             .header_read_timeout(request_timeout)
+            .max_header_size(MAX_HEADER_BYTES)
             .max_buf_size(MAX_HEADER_BYTES)
             .max_headers(MAX_HEADERS);
         let mut http2 = http2::Builder::new(TokioExecutor::new());
