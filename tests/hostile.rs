@@ -101,3 +101,66 @@ async fn http2_header_list_under_64_kib_passes_and_over_gets_431() {
     assert_eq!(h2_signed_with_padding(p.addr, HEADER_LIMIT).await, Ok(431));
     assert_eq!(up.count(), 1, "only the request within the limit");
 }
+
+/// GitHub's signed example over HTTP/1.1 with `target` and `hosts` as the
+/// request line's target and the Host header lines.
+fn signed_request_to(target: &str, hosts: &[&str]) -> Vec<u8> {
+    let mut head = format!("POST {target} HTTP/1.1\r\n");
+    for host in hosts {
+        head.push_str(&format!("Host: {host}\r\n"));
+    }
+    head.push_str(&format!(
+        "x-hub-signature-256: {GH_SIG}\r\nContent-Length: 13\r\nConnection: close\r\n\r\n"
+    ));
+    let mut request = head.into_bytes();
+    request.extend_from_slice(GH_BODY);
+    request
+}
+
+#[tokio::test]
+async fn http1_host_must_be_present_once_and_agree_with_an_absolute_target() {
+    let up = Upstream::start().await;
+    let p = proxy(CONFIG, &up).await;
+    let refused = [
+        ("http://x/gh", &[][..]),
+        ("/gh", &["x", "x"][..]),
+        ("/gh", &["x", "y"][..]),
+        ("http://x/gh", &["y"][..]),
+    ];
+    for (target, hosts) in refused {
+        let answer = exchange(p.addr, &signed_request_to(target, hosts)).await;
+        assert!(
+            answer.starts_with("HTTP/1.1 400") && answer.ends_with(r#"{"error":"bad_request"}"#),
+            "{target} {hosts:?}: {answer}"
+        );
+    }
+    assert_eq!(up.count(), 0);
+    let agreeing = exchange(p.addr, &signed_request_to("http://X/gh", &["x"])).await;
+    assert!(agreeing.starts_with("HTTP/1.1 200"), "{agreeing}");
+    assert_eq!(up.received()[0].headers["x-forwarded-host"], "x");
+}
+
+/// GitHub's signed example over HTTP/2 with a `Host` header besides the
+/// :authority the client derives from the URL; the answer's status.
+async fn h2_signed_with_host(addr: SocketAddr, host: &str) -> u16 {
+    let h2c: hyper_util::client::legacy::Client<_, Full<Bytes>> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .http2_only(true)
+            .build_http();
+    let req = http::Request::post(format!("http://{addr}/gh"))
+        .header("host", host)
+        .header("x-hub-signature-256", GH_SIG)
+        .body(Full::new(Bytes::from_static(GH_BODY)))
+        .unwrap();
+    h2c.request(req).await.expect("answered").status().as_u16()
+}
+
+#[tokio::test]
+async fn http2_host_differing_from_authority_is_400() {
+    let up = Upstream::start().await;
+    let p = proxy(CONFIG, &up).await;
+    assert_eq!(h2_signed_with_host(p.addr, "evil.example").await, 400);
+    assert_eq!(up.count(), 0);
+    assert_eq!(h2_signed_with_host(p.addr, &p.addr.to_string()).await, 200);
+    assert_eq!(up.count(), 1);
+}

@@ -10,6 +10,7 @@
 
 pub mod forward;
 pub mod headers;
+mod host;
 mod pool;
 mod queue;
 
@@ -24,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
-use http::{Method, Request, Response, StatusCode, Version};
+use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Either, Full};
 use hyper::body::{Body as _, Incoming};
 
@@ -100,8 +101,9 @@ pub struct ConnInfo {
 /// and one error code, mapped in [`Refusal::status_and_code`].
 #[derive(Debug)]
 pub enum Refusal {
-    /// HTTP/1.1 request without `Host` (RFC 9112 §3.2).
-    MissingHost,
+    /// No `Host` on HTTP/1.1, several, or one that disagrees with the
+    /// request target's authority (RFC 9112 §3.2, RFC 9113 §8.3.1).
+    BadHost(&'static str),
     /// No route for the exact path.
     NoRoute,
     /// Method not in the route's list.
@@ -138,7 +140,7 @@ impl Refusal {
     /// The status code and stable JSON error code for this refusal.
     pub fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
-            Self::MissingHost => (StatusCode::BAD_REQUEST, "bad_request"),
+            Self::BadHost(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             Self::NoRoute => (StatusCode::NOT_FOUND, "no_route"),
             Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::IpNotAllowed => (StatusCode::FORBIDDEN, "ip_not_allowed"),
@@ -179,9 +181,9 @@ impl Refusal {
             | Self::Internal(d)
             | Self::ReplayStoreUnavailable(d) => Some(d.clone()),
             Self::SpoolUnavailable(d) => Some(d.clone()),
+            Self::BadHost(why) => Some((*why).to_owned()),
             Self::UpstreamTimeout(t) => Some(format!("no response head within {t:?}")),
             Self::MethodNotAllowed(_)
-            | Self::MissingHost
             | Self::NoRoute
             | Self::IpNotAllowed
             | Self::BodyTooLarge
@@ -396,16 +398,10 @@ async fn handle_inner(
     let (mut parts, body) = req.into_parts();
 
     // Phase: host (HTTP/2 carries it as :authority in the URI).
-    let host_header = parts
-        .headers
-        .get(header::HOST)
-        .and_then(|value| Some((value, value.to_str().ok()?)));
+    let host_header = host::host_header(&parts).map_err(Refusal::BadHost)?;
     let host = host_header
         .map(|(_, text)| text)
         .or_else(|| parts.uri.authority().map(|a| a.as_str()));
-    if host.is_none() && parts.version == Version::HTTP_11 {
-        return Err(Refusal::MissingHost);
-    }
 
     // Phase: route.
     let (index, route, limiter, names) = app.route(parts.uri.path()).ok_or(Refusal::NoRoute)?;
