@@ -12,11 +12,13 @@
 //!
 //! Limits enforced here, before the pipeline sees a request: header block
 //! size (64 KiB), header count (100), time to receive the headers
-//! (`request_timeout`, which also bounds how long a silent connection may
-//! keep its slot before its first byte), time to finish a TLS handshake
-//! (10 s), and the number of open connections (`max_connections`: over it,
-//! the loop stops accepting until one closes; the kernel backlog holds the
-//! rest).
+//! (`request_timeout`), time to finish a TLS handshake (10 s, or
+//! `request_timeout` if shorter), the number of open connections
+//! (`max_connections`: over it, the loop stops accepting until one closes;
+//! the kernel backlog holds the rest), and how long a connection may keep
+//! its slot without a request in progress (see `lifetime`: the first request
+//! within `request_timeout`, then `idle_timeout` between requests; HTTP/2
+//! PINGs find a dead peer).
 //!
 //! Each request runs on the app generation current when it arrives, so a
 //! reload never changes the rules under an in-flight request.
@@ -31,14 +33,17 @@ use arc_swap::ArcSwap;
 use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, Chain, Join};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
 use crate::proxy::{self, App, ConnInfo};
+use lifetime::{Activity, Ended, Limits};
+
+mod lifetime;
 
 /// Largest accepted request header block, bytes: on HTTP/1.1 the request
 /// line and headers as sent (a larger head gets 431); on HTTP/2 the decoded
@@ -47,8 +52,16 @@ use crate::proxy::{self, App, ConnInfo};
 pub const MAX_HEADER_BYTES: usize = 64 * 1024;
 /// Largest accepted number of request headers.
 pub const MAX_HEADERS: usize = 100;
-/// Deadline for a client to complete the TLS handshake.
+/// Deadline for a client to complete the TLS handshake (or
+/// `request_timeout`, if shorter).
 pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long an HTTP/2 connection may stay silent before hyper PINGs it, and
+/// how long the PING may go unanswered before the connection is closed as
+/// dead (each `request_timeout`, if shorter). A PING costs 17 bytes each way.
+pub const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(20);
+/// See [`KEEP_ALIVE_INTERVAL`]; also how long a connection asked to close
+/// gracefully (GOAWAY, answered by a PING round trip) may take to do so.
+pub const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves `listener` until `shutdown` resolves, then stops accepting and
 /// gives in-flight requests up to `grace` to finish. Returns true when every
@@ -64,7 +77,8 @@ pub async fn serve(
     let slots = Arc::new(Semaphore::new(server.max_connections));
     let http = Arc::new(Http::new(server.request_timeout));
     let acceptor = tls.map(TlsAcceptor::from);
-    let graceful = GracefulShutdown::new();
+    // Each connection holds a receiver; draining is done when all are gone.
+    let (drain, _) = watch::channel(());
     tokio::pin!(shutdown);
 
     loop {
@@ -93,19 +107,24 @@ pub async fn serve(
             tls: acceptor.is_some(),
         };
         let app = Arc::clone(&apps);
-        let http = Arc::clone(&http);
-        let watcher = graceful.watcher();
+        let lifetime = Lifetime {
+            http: Arc::clone(&http),
+            activity: Arc::new(Activity::new(Instant::now())),
+            idle: apps.load().config().server.idle_timeout,
+            drain: drain.subscribe(),
+            _permit: permit,
+        };
         match acceptor.clone() {
             None => {
                 tokio::spawn(async move {
-                    match tokio::time::timeout(http.first_byte_timeout, sniff_plain(stream)).await {
+                    let sniffing = sniff_plain(stream);
+                    let deadline = lifetime.http.request_timeout;
+                    match tokio::time::timeout(deadline, sniffing).await {
                         Ok(Ok(Sniffed::Peeked(protocol, stream))) => {
-                            serve_connection(stream, protocol, conn, app, &http, watcher, permit)
-                                .await;
+                            serve_connection(stream, protocol, conn, app, lifetime).await;
                         }
                         Ok(Ok(Sniffed::Read(protocol, replayed))) => {
-                            serve_connection(replayed, protocol, conn, app, &http, watcher, permit)
-                                .await;
+                            serve_connection(replayed, protocol, conn, app, lifetime).await;
                         }
                         Ok(Ok(Sniffed::Closed)) => {} // closed before deciding
                         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "connection failed"),
@@ -115,17 +134,15 @@ pub async fn serve(
             }
             Some(acceptor) => {
                 tokio::spawn(async move {
-                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
-                    {
+                    let handshake = acceptor.accept(stream);
+                    let deadline = lifetime.http.tls_handshake_timeout;
+                    match tokio::time::timeout(deadline, handshake).await {
                         Ok(Ok(tls_stream)) => {
                             let protocol = match tls_stream.get_ref().1.alpn_protocol() {
                                 Some(b"h2") => Protocol::Http2,
                                 _ => Protocol::Http1,
                             };
-                            serve_connection(
-                                tls_stream, protocol, conn, app, &http, watcher, permit,
-                            )
-                            .await;
+                            serve_connection(tls_stream, protocol, conn, app, lifetime).await;
                         }
                         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "tls handshake failed"),
                         Err(_) => tracing::debug!(%peer, "tls handshake timed out"),
@@ -142,8 +159,9 @@ pub async fn serve(
         grace_ms = grace.as_millis() as u64,
         "draining in-flight requests"
     );
+    let _ = drain.send(());
     tokio::select! {
-        () = graceful.shutdown() => true,
+        () = drain.closed() => true,
         () = tokio::time::sleep(grace) => {
             tracing::warn!("shutdown grace elapsed with requests still in flight");
             false
@@ -156,12 +174,16 @@ pub async fn serve(
 struct Http {
     http1: http1::Builder,
     http2: http2::Builder<TokioExecutor>,
-    /// How long a plain connection may stay silent before its first byte.
-    first_byte_timeout: Duration,
+    /// How long a connection may take to start its first request.
+    request_timeout: Duration,
+    tls_handshake_timeout: Duration,
+    keep_alive_timeout: Duration,
 }
 
 impl Http {
     fn new(request_timeout: Duration) -> Self {
+        let keep_alive_interval = KEEP_ALIVE_INTERVAL.min(request_timeout);
+        let keep_alive_timeout = KEEP_ALIVE_TIMEOUT.min(request_timeout);
         let mut http1 = http1::Builder::new();
         // `max_buf_size` alone bounds the read buffer, not the head: hyper
         // reads into the buffer's whole spare capacity, so a head that fits
@@ -176,12 +198,36 @@ impl Http {
         let mut http2 = http2::Builder::new(TokioExecutor::new());
         http2
             .timer(TokioTimer::new())
+            .keep_alive_interval(keep_alive_interval)
+            .keep_alive_timeout(keep_alive_timeout)
             .max_header_list_size(u32::try_from(MAX_HEADER_BYTES).unwrap_or(u32::MAX))
             .max_concurrent_streams(256);
         Http {
             http1,
             http2,
-            first_byte_timeout: request_timeout,
+            request_timeout,
+            tls_handshake_timeout: TLS_HANDSHAKE_TIMEOUT.min(request_timeout),
+            keep_alive_timeout,
+        }
+    }
+}
+
+/// What a connection's task holds besides the stream: the settings, its
+/// activity and deadlines, its drain signal and its `max_connections` slot.
+struct Lifetime {
+    http: Arc<Http>,
+    activity: Arc<Activity>,
+    idle: Duration,
+    drain: watch::Receiver<()>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Lifetime {
+    fn limits(&self) -> Limits {
+        Limits {
+            first_request: self.http.request_timeout,
+            idle: self.idle,
+            linger: self.http.keep_alive_timeout,
         }
     }
 }
@@ -261,29 +307,49 @@ async fn serve_connection<S>(
     protocol: Protocol,
     conn: ConnInfo,
     apps: Arc<ArcSwap<App>>,
-    http: &Http,
-    watcher: Watcher,
-    _permit: OwnedSemaphorePermit,
+    lifetime: Lifetime,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let limits = lifetime.limits();
+    // `_slot` is held to the end: the connection's max_connections slot.
+    let Lifetime {
+        http,
+        activity,
+        drain,
+        _permit: _slot,
+        ..
+    } = lifetime;
     // The request future is boxed (inside `handle`), so hyper's
     // per-connection slot for it stays a pointer wide while the connection
     // idles between requests.
-    let service = service_fn(move |req| proxy::handle(apps.load_full(), conn, req));
+    let tracker = Arc::clone(&activity);
+    let peer = conn.peer;
+    let service = service_fn(move |req| tracker.track(proxy::handle(apps.load_full(), conn, req)));
     let io = TokioIo::new(stream);
     let ended = match protocol {
         Protocol::Http1 => {
-            watcher
-                .watch(http.http1.serve_connection(io, service))
-                .await
+            let conn = http.http1.serve_connection(io, service);
+            lifetime::supervise(conn, |c| c.graceful_shutdown(), &activity, limits, drain).await
         }
         // Boxed: HTTP/2 state is large and rare here, and would otherwise
         // size every HTTP/1 connection's task.
-        Protocol::Http2 => Box::pin(watcher.watch(http.http2.serve_connection(io, service))).await,
+        Protocol::Http2 => {
+            let conn = http.http2.serve_connection(io, service);
+            let supervised =
+                lifetime::supervise(conn, |c| c.graceful_shutdown(), &activity, limits, drain);
+            Box::pin(supervised).await
+        }
     };
-    if let Err(e) = ended {
-        tracing::debug!(peer = %conn.peer, error = %e, "connection ended with error");
+    match ended {
+        Ok(()) => {}
+        Err(Ended::Error(e)) => {
+            tracing::debug!(peer = %peer, error = %e, "connection ended with error");
+        }
+        Err(Ended::NoRequest) => {
+            tracing::debug!(peer = %peer, "no request before request_timeout")
+        }
+        Err(Ended::Idle) => tracing::debug!(peer = %peer, "idle connection closed"),
     }
 }
 

@@ -128,6 +128,8 @@ pub struct ServerConfig {
     /// Cap on concurrently open inbound connections; beyond it the accept
     /// loop waits instead of accepting.
     pub max_connections: usize,
+    /// How long a connection with no request in progress stays open.
+    pub idle_timeout: Duration,
 }
 
 /// `[security]`: when failed verifications from one IP become suspicious.

@@ -42,6 +42,7 @@ pub(crate) struct RawServer {
     pub request_timeout: Option<Spanned<DurationText>>,
     pub shutdown_grace: Option<Spanned<DurationText>>,
     pub max_connections: Option<Spanned<i64>>,
+    pub idle_timeout: Option<Spanned<DurationText>>,
 }
 
 /// `[server] tls = { cert, key }`.

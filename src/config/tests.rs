@@ -97,6 +97,7 @@ fn minimal_config_gets_every_default() {
     assert_eq!(cfg.server.max_body, 1 << 20);
     assert!(cfg.server.trusted_proxies.is_empty());
     assert_eq!(cfg.server.request_timeout, Duration::from_secs(30));
+    assert_eq!(cfg.server.idle_timeout, Duration::from_secs(60));
     assert_eq!(cfg.server.shutdown_grace, Duration::from_secs(30));
     assert!(cfg.admin.is_none());
     assert_eq!(cfg.upstream.timeout, Duration::from_secs(30));
@@ -116,6 +117,21 @@ fn minimal_config_gets_every_default() {
     assert_eq!(route.secrets[0].origin, "env:S");
     assert_eq!(route.secrets[0].value.expose(), b"secret-value");
     assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
+}
+
+#[test]
+fn idle_timeout_is_read_and_must_be_positive() {
+    let src = format!("[server]\nidle_timeout = \"5s\"\n{MINIMAL}");
+    assert_eq!(
+        parse(&src).unwrap().server.idle_timeout,
+        Duration::from_secs(5)
+    );
+    let zero = format!("[server]\nidle_timeout = \"0s\"\n{MINIMAL}");
+    let err = errors(&zero);
+    assert!(
+        err.contains("t.toml:2:16: server.idle_timeout: must be greater than zero"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -152,6 +152,7 @@ impl Ctx<'_> {
             request_timeout: None,
             shutdown_grace: None,
             max_connections: None,
+            idle_timeout: None,
         });
         let default_listen = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 8080);
         let tls = raw.tls.and_then(|tls| self.tls_files(tls));
@@ -176,6 +177,16 @@ impl Ctx<'_> {
                 .max_connections
                 .and_then(|n| self.count::<usize>(n, "server.max_connections", 1))
                 .unwrap_or(10_000),
+            // Long enough for a provider's burst of deliveries to reuse one
+            // connection, short enough that idle connections do not hold
+            // `max_connections` slots for long; nginx's keepalive_timeout is
+            // 75 s, Go's and hyper's clients drop idle connections at 90 s.
+            idle_timeout: self.duration(
+                raw.idle_timeout,
+                "server.idle_timeout",
+                Duration::from_secs(60),
+                false,
+            ),
         }
     }
 
