@@ -21,6 +21,7 @@ use tokio::task::JoinHandle;
 use crate::admin::{self, AdminState};
 use crate::config::{self, Config, ConfigErrors, Delivery, ReplayStoreKind};
 use crate::metrics::Metrics;
+use crate::proxy::budget::Budget;
 use crate::proxy::forward::{ClientBuildError, UpstreamClient};
 use crate::proxy::{App, Shared};
 use crate::replay::{MemoryStore, RedisStore, ReplayStore};
@@ -172,6 +173,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         metrics: Arc::new(Metrics::new()),
         sources: Arc::new(Sources::new(config.security)),
         spool: spool.clone(),
+        buffered: Arc::new(Budget::new(config.server.max_buffered)),
     };
     // Readiness follows a background probe of the shared store.
     crate::replay::watch(&shared.replay);
@@ -308,6 +310,7 @@ impl Running {
             store.install(cert);
         }
         current.sources().reconfigure(new.security);
+        current.buffered().set_limit(new.server.max_buffered);
         current.replay().set_lease(replay_lease(&new));
         let mut shared = current.shared();
         if let Some(spool) = &opened {
@@ -371,6 +374,10 @@ fn needing_restart(started: &Config, new: &Config, spool: Option<&Spool>) -> Vec
         (
             "server.request_timeout (for the request head)",
             old.server.request_timeout != new.server.request_timeout,
+        ),
+        (
+            "server.max_concurrent_streams",
+            old.server.max_concurrent_streams != new.server.max_concurrent_streams,
         ),
         ("admin.listen", admin(old) != admin(new)),
         ("upstream.ca", ca(old) != ca(new)),

@@ -40,6 +40,8 @@ use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
+use crate::config::ServerConfig;
+use crate::proxy::budget::Budget;
 use crate::proxy::{self, App, ConnInfo};
 use lifetime::{Activity, Ended, Limits};
 
@@ -75,7 +77,7 @@ pub async fn serve(
     let first = apps.load_full();
     let server = &first.config().server;
     let slots = Arc::new(Semaphore::new(server.max_connections));
-    let http = Arc::new(Http::new(server.request_timeout));
+    let http = Arc::new(Http::new(server));
     let acceptor = tls.map(TlsAcceptor::from);
     // Each connection holds a receiver; draining is done when all are gone.
     let (drain, _) = watch::channel(());
@@ -102,18 +104,25 @@ pub async fn serve(
             },
         };
         let _ = stream.set_nodelay(true);
+        // Settings a reload applies to the connections accepted after it.
+        let (idle, per_connection) = {
+            let current = apps.load();
+            let server = &current.config().server;
+            (server.idle_timeout, server.max_buffered_per_connection)
+        };
         let conn = ConnInfo {
             peer,
             tls: acceptor.is_some(),
+            buffered: Arc::new(Budget::new(per_connection)),
         };
-        let app = Arc::clone(&apps);
         let lifetime = Lifetime {
             http: Arc::clone(&http),
             activity: Arc::new(Activity::new(Instant::now())),
-            idle: apps.load().config().server.idle_timeout,
+            idle,
             drain: drain.subscribe(),
             _permit: permit,
         };
+        let app = Arc::clone(&apps);
         match acceptor.clone() {
             None => {
                 tokio::spawn(async move {
@@ -181,7 +190,8 @@ struct Http {
 }
 
 impl Http {
-    fn new(request_timeout: Duration) -> Self {
+    fn new(server: &ServerConfig) -> Self {
+        let request_timeout = server.request_timeout;
         let keep_alive_interval = KEEP_ALIVE_INTERVAL.min(request_timeout);
         let keep_alive_timeout = KEEP_ALIVE_TIMEOUT.min(request_timeout);
         let mut http1 = http1::Builder::new();
@@ -201,7 +211,7 @@ impl Http {
             .keep_alive_interval(keep_alive_interval)
             .keep_alive_timeout(keep_alive_timeout)
             .max_header_list_size(u32::try_from(MAX_HEADER_BYTES).unwrap_or(u32::MAX))
-            .max_concurrent_streams(256);
+            .max_concurrent_streams(server.max_concurrent_streams);
         Http {
             http1,
             http2,
@@ -325,7 +335,8 @@ async fn serve_connection<S>(
     // idles between requests.
     let tracker = Arc::clone(&activity);
     let peer = conn.peer;
-    let service = service_fn(move |req| tracker.track(proxy::handle(apps.load_full(), conn, req)));
+    let service =
+        service_fn(move |req| tracker.track(proxy::handle(apps.load_full(), conn.clone(), req)));
     let io = TokioIo::new(stream);
     let ended = match protocol {
         Protocol::Http1 => {

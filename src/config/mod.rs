@@ -14,9 +14,10 @@
 //! working directory.)
 //!
 //! Layout: `raw` (serde shape) → `tree` (spans, unknown keys) → `validate`
-//! (sections, shared checks) + `route` → this module's types; `units`
-//! (durations, sizes), `secrets` (references), `suggest` (did you mean),
-//! `error` (messages), `render` (`check` output).
+//! (sections, shared checks) + `route` + `budgets` (memory budgets against
+//! the routes) → this module's types; `units` (durations, sizes), `secrets`
+//! (references), `suggest` (did you mean), `error` (messages), `render`
+//! (`check` output).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -28,6 +29,7 @@ use ipnet::IpNet;
 use crate::providers::{self, BuildError, ProviderParams, SharedVerifier};
 use crate::secret::Secret;
 
+mod budgets;
 mod error;
 mod raw;
 mod render;
@@ -130,6 +132,13 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// How long a connection with no request in progress stays open.
     pub idle_timeout: Duration,
+    /// Bytes of request bodies held in memory at once, process-wide, before
+    /// they are verified and sent on; over it, new bodies get 503.
+    pub max_buffered: u64,
+    /// The same budget for the requests of one connection.
+    pub max_buffered_per_connection: u64,
+    /// HTTP/2 streams one connection may have open at once.
+    pub max_concurrent_streams: u32,
 }
 
 /// `[security]`: when failed verifications from one IP become suspicious.

@@ -43,6 +43,9 @@ pub(crate) struct RawServer {
     pub shutdown_grace: Option<Spanned<DurationText>>,
     pub max_connections: Option<Spanned<i64>>,
     pub idle_timeout: Option<Spanned<DurationText>>,
+    pub max_buffered: Option<Spanned<SizeText>>,
+    pub max_buffered_per_connection: Option<Spanned<SizeText>>,
+    pub max_concurrent_streams: Option<Spanned<i64>>,
 }
 
 /// `[server] tls = { cert, key }`.

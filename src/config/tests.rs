@@ -98,6 +98,9 @@ fn minimal_config_gets_every_default() {
     assert!(cfg.server.trusted_proxies.is_empty());
     assert_eq!(cfg.server.request_timeout, Duration::from_secs(30));
     assert_eq!(cfg.server.idle_timeout, Duration::from_secs(60));
+    assert_eq!(cfg.server.max_buffered, 64 << 20);
+    assert_eq!(cfg.server.max_buffered_per_connection, 4 << 20);
+    assert_eq!(cfg.server.max_concurrent_streams, 32);
     assert_eq!(cfg.server.shutdown_grace, Duration::from_secs(30));
     assert!(cfg.admin.is_none());
     assert_eq!(cfg.upstream.timeout, Duration::from_secs(30));
@@ -130,6 +133,56 @@ fn idle_timeout_is_read_and_must_be_positive() {
     let err = errors(&zero);
     assert!(
         err.contains("t.toml:2:16: server.idle_timeout: must be greater than zero"),
+        "{err}"
+    );
+}
+
+#[test]
+fn buffer_budgets_must_hold_the_largest_body() {
+    let big_route = MINIMAL.replace("provider", "max_body = \"8MiB\"\nprovider");
+    let cfg = parse(&big_route).unwrap();
+    assert_eq!(
+        cfg.server.max_buffered_per_connection,
+        8 << 20,
+        "an unset per-connection budget is raised to the largest max_body"
+    );
+    let set = |server: &str, src: &str| format!("[server]\n{server}\n{src}");
+    let err = errors(&set("max_buffered_per_connection = \"4MiB\"", &big_route));
+    assert!(
+        err.contains(
+            "t.toml:2:31: server.max_buffered_per_connection: 4MiB is less than \
+             route[0].max_body (8MiB): a body that large could never be held; \
+             set server.max_buffered_per_connection to at least that"
+        ),
+        "{err}"
+    );
+    let huge_route = MINIMAL.replace("provider", "max_body = \"100MiB\"\nprovider");
+    let err = errors(&huge_route);
+    assert!(
+        err.contains(
+            "t.toml:7:12: server.max_buffered: the default (64MiB) is less than \
+             route[0].max_body (100MiB)"
+        ),
+        "{err}"
+    );
+    let err = errors(&set(
+        "max_body = \"2MiB\"\nmax_buffered = \"1MiB\"",
+        MINIMAL,
+    ));
+    assert!(
+        err.contains("t.toml:3:16: server.max_buffered: 1MiB is less than server.max_body (2MiB)"),
+        "{err}"
+    );
+    let cfg = parse(&set(
+        "max_buffered = \"100MiB\"\nmax_concurrent_streams = 8",
+        &huge_route,
+    ))
+    .unwrap();
+    assert_eq!(cfg.server.max_buffered, 100 << 20);
+    assert_eq!(cfg.server.max_concurrent_streams, 8);
+    let err = errors(&set("max_concurrent_streams = 0", MINIMAL));
+    assert!(
+        err.contains("server.max_concurrent_streams: must be at least 1, got 0"),
         "{err}"
     );
 }

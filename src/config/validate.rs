@@ -20,7 +20,7 @@ use super::error::{ConfigErrors, Diagnostics};
 use super::raw::{self, DurationText, RawConfig, SizeText, Str};
 use super::secrets::{resolve, Env};
 use super::tree::Node;
-use super::{suggest, units, BuildFn};
+use super::{budgets, suggest, units, BuildFn};
 use super::{
     AdminConfig, Config, LogConfig, LogFormat, OnStoreError, ReplayConfig, ReplayStoreKind, Route,
     SecurityConfig, ServerConfig, SpoolConfig, TlsFiles, UpstreamConfig,
@@ -65,7 +65,7 @@ pub(crate) fn validate(
         now: time::OffsetDateTime::now_utc().unix_timestamp(),
     };
 
-    let server = ctx.server(raw.server);
+    let mut server = ctx.server(raw.server);
     let admin = raw.admin.map(|a| ctx.admin(a));
     let upstream = ctx.upstream(raw.upstream);
     let replay = ctx.replay(raw.replay);
@@ -78,6 +78,7 @@ pub(crate) fn validate(
     if let Some(upstream) = &upstream {
         ctx.refuse_unused(upstream, &replay, &routes);
     }
+    ctx.buffer_budgets(&mut server, &routes);
 
     let warnings = ctx.diag.finish()?;
     match upstream {
@@ -153,6 +154,9 @@ impl Ctx<'_> {
             shutdown_grace: None,
             max_connections: None,
             idle_timeout: None,
+            max_buffered: None,
+            max_buffered_per_connection: None,
+            max_concurrent_streams: None,
         });
         let default_listen = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 8080);
         let tls = raw.tls.and_then(|tls| self.tls_files(tls));
@@ -187,6 +191,23 @@ impl Ctx<'_> {
                 Duration::from_secs(60),
                 false,
             ),
+            max_buffered: self.size(raw.max_buffered, "server.max_buffered", 64 << 20),
+            // Raised to the largest max_body when that is larger and this is
+            // not set (see `buffer_budgets`).
+            max_buffered_per_connection: self.size(
+                raw.max_buffered_per_connection,
+                "server.max_buffered_per_connection",
+                budgets::DEFAULT_PER_CONNECTION,
+            ),
+            // RFC 9113 suggests at least 100 so as not to limit a browser's
+            // parallelism (hyper's default is 200); a webhook sender seldom
+            // has more than a few deliveries in flight on one connection,
+            // and each open stream may hold a 64 KiB header block and wait
+            // for a body of up to max_body.
+            max_concurrent_streams: raw
+                .max_concurrent_streams
+                .and_then(|n| self.count::<u32>(n, "server.max_concurrent_streams", 1))
+                .unwrap_or(32),
         }
     }
 

@@ -4,10 +4,12 @@
 //! [`handle`] is the outer function: it runs [`handle_inner`], turns any
 //! [`Refusal`] into its status and `{"error":"<code>"}` body through a single
 //! exhaustive match, and emits exactly one audit event per request. The
-//! phases, in order: route → method → client IP → body limit (from
-//! Content-Length) → signature present / timestamp (headers only) → read body
-//! under the limit → verify signature → de-duplicate → forward.
+//! phases, in order: host → route → method → client IP → body limit (from
+//! Content-Length) → signature present / timestamp (headers only) → hold the
+//! body against the memory budgets (see `budget`) and read it under the limit
+//! → verify signature → de-duplicate → forward.
 
+pub mod budget;
 pub mod forward;
 pub mod headers;
 mod host;
@@ -38,6 +40,7 @@ use crate::providers::{HandshakeReply, Inbound, Rejection, UrlTarget};
 use crate::ratelimit::{self, RouteLimiter};
 use crate::replay::{Claim, ClaimToken, ReplayKey, ReplayStore, StoreError};
 use crate::security::{Sources, Verdict};
+use budget::{Budget, Exhausted, Held};
 use forward::{UpstreamClient, UpstreamError};
 
 /// Body of every response: a small buffered one we wrote, or the upstream's
@@ -60,6 +63,8 @@ pub struct App {
     names: Vec<RouteNames>,
     /// The durable spool, when some route uses queue delivery.
     spool: Option<Arc<crate::spool::Spool>>,
+    /// Bytes of request bodies held in memory, process-wide.
+    buffered: Arc<Budget>,
 }
 
 /// A route's path and provider name, shared by every request's audit event
@@ -86,15 +91,20 @@ pub struct Shared {
     pub sources: Arc<Sources>,
     /// The durable spool, when some route uses queue delivery.
     pub spool: Option<Arc<crate::spool::Spool>>,
+    /// Bytes of request bodies held in memory (`[server] max_buffered`).
+    pub buffered: Arc<Budget>,
 }
 
 /// Facts about the connection a request arrived on.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ConnInfo {
     /// The socket peer.
     pub peer: SocketAddr,
     /// Whether the connection is TLS (`X-Forwarded-Proto`, public URL).
     pub tls: bool,
+    /// Bytes of request bodies this connection's requests hold in memory
+    /// (`[server] max_buffered_per_connection`).
+    pub buffered: Arc<Budget>,
 }
 
 /// Why a request was not forwarded. Each variant has exactly one status code
@@ -132,6 +142,8 @@ pub enum Refusal {
     RateLimited(Duration),
     /// Queue mode: the spool is full or cannot be written; retry later.
     SpoolUnavailable(String),
+    /// Holding the body would exceed a memory budget; retry later.
+    Overloaded(Exhausted),
 }
 
 // === impl Refusal ===
@@ -165,6 +177,7 @@ impl Refusal {
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
             Self::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Self::SpoolUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "spool_unavailable"),
+            Self::Overloaded(_) => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
         }
     }
 
@@ -182,6 +195,12 @@ impl Refusal {
             | Self::ReplayStoreUnavailable(d) => Some(d.clone()),
             Self::SpoolUnavailable(d) => Some(d.clone()),
             Self::BadHost(why) => Some((*why).to_owned()),
+            Self::Overloaded(Exhausted::Process) => {
+                Some("request bodies in memory at server.max_buffered".to_owned())
+            }
+            Self::Overloaded(Exhausted::Connection) => Some(
+                "this connection's request bodies at server.max_buffered_per_connection".to_owned(),
+            ),
             Self::UpstreamTimeout(t) => Some(format!("no response head within {t:?}")),
             Self::MethodNotAllowed(_)
             | Self::NoRoute
@@ -219,6 +238,12 @@ impl Refusal {
         if let Self::SpoolUnavailable(_) = &self {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+        }
+        if let Self::Overloaded(_) = &self {
+            // Held bodies are given back as their requests finish, within
+            // request_timeout plus the upstream's answer.
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
         resp
     }
@@ -284,6 +309,7 @@ impl App {
             sources: shared.sources,
             limiters,
             spool: shared.spool,
+            buffered: shared.buffered,
         }
     }
 
@@ -295,7 +321,13 @@ impl App {
             metrics: Arc::clone(&self.metrics),
             sources: Arc::clone(&self.sources),
             spool: self.spool.clone(),
+            buffered: Arc::clone(&self.buffered),
         }
+    }
+
+    /// Bytes of request bodies held in memory, process-wide.
+    pub fn buffered(&self) -> &Arc<Budget> {
+        &self.buffered
     }
 
     /// Metrics and the request report.
@@ -466,9 +498,15 @@ async fn handle_inner(
     // Phase: header-only signature checks.
     route.verifier.precheck(&inbound).map_err(Refusal::Verify)?;
 
-    // Phase: read the body under the limit and the request deadline.
+    // Phase: hold the body against the memory budgets (its declared length
+    // at once, else as it arrives) until this request is finished; read it
+    // under the limit and the request deadline.
+    let mut held = Held::new(&app.buffered, &conn.buffered);
+    if let Some(len) = declared_len {
+        held.cover(len).map_err(Refusal::Overloaded)?;
+    }
     let deadline = started + server.request_timeout;
-    let body = read_body(body, route.max_body, declared_len, deadline).await?;
+    let body = read_body(body, route.max_body, declared_len, deadline, &mut held).await?;
 
     // Phase: verify.
     let mut verified = route
@@ -658,13 +696,15 @@ fn store_unavailable(
 }
 
 /// Reads the whole body, refusing it as soon as it exceeds `limit` (also for
-/// chunked bodies with no declared length) or the deadline passes. The frames
+/// chunked bodies with no declared length), its bytes do not fit in the
+/// memory budgets `held` takes them from, or the deadline passes. The frames
 /// are kept as they came (see [`Payload`]): never copied into one buffer.
 async fn read_body(
     mut body: Incoming,
     limit: u64,
     declared: Option<u64>,
     deadline: Instant,
+    held: &mut Held<'_>,
 ) -> Result<Payload, Refusal> {
     let read = async move {
         let mut payload = Payload::new();
@@ -673,9 +713,11 @@ async fn read_body(
             let Ok(data) = frame.into_data() else {
                 continue; // trailers carry nothing we sign
             };
-            if payload.len().saturating_add(data.len() as u64) > limit {
+            let total = payload.len().saturating_add(data.len() as u64);
+            if total > limit {
                 return Err(Refusal::BodyTooLarge);
             }
+            held.cover(total).map_err(Refusal::Overloaded)?;
             payload.push(data);
         }
         let total = payload.len();
