@@ -4,6 +4,7 @@
 //! `{tls}` (a TLS upstream's port) and `{discord_pk}`/`{other_pk}` are
 //! filled in per run.
 
+use crate::limits::*;
 use crate::probes::*;
 use crate::{Case, Probe};
 
@@ -111,6 +112,43 @@ pub static CASES: &[Case] = &[
         other: &[],
         probe: live!(second_connection),
         expect: ["not served yet", "HTTP/1.1 404 Not Found"],
+    },
+    Case {
+        key: "server.idle_timeout",
+        set: &[("server", "idle_timeout = \"200ms\"")],
+        other: &[],
+        probe: live!(idle_keep_alive),
+        expect: ["closed when idle", "kept open"],
+    },
+    Case {
+        key: "server.max_buffered",
+        set: &[
+            ("server", "max_body = \"1KiB\""),
+            ("server", "max_buffered = \"1KiB\""),
+        ],
+        other: &[("server", "max_body = \"1KiB\"")],
+        probe: live!(delivery_while_a_body_is_held),
+        expect: ["503 overloaded", "200"],
+    },
+    Case {
+        key: "server.max_buffered_per_connection",
+        set: &[
+            ("server", "max_body = \"1KiB\""),
+            ("server", "max_buffered_per_connection = \"1KiB\""),
+        ],
+        other: &[
+            ("server", "max_body = \"1KiB\""),
+            ("server", "max_buffered_per_connection = \"2KiB\""),
+        ],
+        probe: live!(second_stream_while_a_body_is_held),
+        expect: ["503 overloaded", "never refused"],
+    },
+    Case {
+        key: "server.max_concurrent_streams",
+        set: &[("server", "max_concurrent_streams = 2")],
+        other: &[],
+        probe: live!(advertised_streams),
+        expect: ["2 streams", "32 streams"],
     },
     // --- [admin] ---
     Case {

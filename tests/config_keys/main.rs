@@ -13,13 +13,15 @@
 //!
 //! - `docs`: the keys the reference documents.
 //! - `cases`: the table, one case per key.
-//! - `probes`: what each case sends and observes.
+//! - `probes`: what each case sends and observes; `limits`, the same for
+//!   the limits on connections and on bodies held in memory.
 
 #[path = "../common/mod.rs"]
 mod common;
 
 mod cases;
 mod docs;
+mod limits;
 mod probes;
 
 use std::collections::BTreeSet;
