@@ -19,8 +19,10 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use ring::hmac;
 
 use hookguard::body::Payload;
-use hookguard::config::{GenericHmac, HmacAlgorithm, SecretEntry, SignatureEncoding};
-use hookguard::providers::{build, Inbound, ProviderParams, SharedVerifier};
+use hookguard::providers::{
+    build, GenericHmac, HmacAlgorithm, Inbound, ProviderParams, SecretEntry, SharedVerifier,
+    SignatureEncoding,
+};
 use hookguard::secret::Secret;
 
 const NOW: i64 = 1_700_000_000;

@@ -10,7 +10,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use proptest::prelude::*;
 
 use hookguard::body::Payload;
-use hookguard::config::SecretEntry;
+use hookguard::providers::SecretEntry;
 use hookguard::providers::{self, Inbound, ProviderParams, SharedVerifier};
 use hookguard::secret::Secret;
 

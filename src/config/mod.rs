@@ -26,7 +26,9 @@ use std::time::Duration;
 use http::{Method, Uri};
 use ipnet::IpNet;
 
-use crate::providers::{self, BuildError, ProviderParams, SharedVerifier};
+use crate::providers::{
+    self, BuildError, GenericHmac, ProviderParams, SecretEntry, SharedVerifier,
+};
 use crate::secret::Secret;
 
 mod budgets;
@@ -255,57 +257,6 @@ pub enum LogFormat {
     Json,
     /// Human-readable lines.
     Pretty,
-}
-
-/// One secret (or public key) of a route, resolved.
-#[derive(Debug, Clone)]
-pub struct SecretEntry {
-    /// The resolved bytes (file contents with the trailing newline trimmed).
-    pub value: Secret,
-    /// After this instant (Unix seconds) the entry never verifies.
-    pub expires: Option<i64>,
-    /// Where it came from, for `check` and messages: `env:NAME`, `file:PATH`
-    /// or `literal` — never the value.
-    pub origin: String,
-}
-
-/// `[route.hmac]`: parameters of the generic HMAC scheme.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GenericHmac {
-    /// Hash function.
-    pub algorithm: HmacAlgorithm,
-    /// Header carrying the signature (lower-case).
-    pub header: String,
-    /// Optional prefix stripped before decoding, e.g. `sha256=`.
-    pub prefix: Option<String>,
-    /// How the signature bytes are encoded.
-    pub encoding: SignatureEncoding,
-    /// Header with a signed timestamp (enables the tolerance check).
-    pub timestamp_header: Option<String>,
-    /// Header with an event id (used for de-duplication only when signed).
-    pub id_header: Option<String>,
-    /// Template of the signed bytes; `{timestamp}`, `{id}`, `{body}`.
-    pub signed: String,
-}
-
-/// HMAC hash functions the generic scheme offers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HmacAlgorithm {
-    /// HMAC-SHA1 (legacy providers only).
-    Sha1,
-    /// HMAC-SHA256.
-    Sha256,
-    /// HMAC-SHA512.
-    Sha512,
-}
-
-/// Text encodings of signature bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SignatureEncoding {
-    /// Hexadecimal (either case accepted).
-    Hex,
-    /// Standard base64 with padding.
-    Base64,
 }
 
 /// Per-route token-bucket parameters.

@@ -7,7 +7,8 @@
 use std::fmt::Write as _;
 
 use super::units::{format_duration, format_size};
-use super::{Config, LogConfig, LogFormat, Route, SecretEntry};
+use super::{Config, LogConfig, LogFormat, Route};
+use crate::providers::SecretEntry;
 
 /// Renders the listener summary, one row per route, and the warnings.
 pub fn render_check(cfg: &Config) -> String {

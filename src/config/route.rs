@@ -17,11 +17,10 @@ use http::{HeaderName, Method};
 use super::raw::{RawHmac, RawRateLimit, RawRetry, RawRoute, RawSecret, SecretList, Str};
 use super::suggest;
 use super::validate::Ctx;
-use super::{
-    Delivery, GenericHmac, HmacAlgorithm, RateLimit, RetryPolicy, Route, SecretEntry, ServerConfig,
-    SignatureEncoding, UpstreamConfig,
+use super::{Delivery, RateLimit, RetryPolicy, Route, ServerConfig, UpstreamConfig};
+use crate::providers::{
+    self, GenericHmac, HmacAlgorithm, ProviderParams, SecretEntry, SignatureEncoding,
 };
-use crate::providers::{self, ProviderParams};
 
 /// The placeholders `[route.hmac] signed` may use.
 const PLACEHOLDERS: &[&str] = &["timestamp", "id", "body"];

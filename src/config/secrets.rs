@@ -21,7 +21,7 @@ use time::OffsetDateTime;
 
 use super::raw::{RawSecret, SecretList, SecretText};
 use super::validate::Ctx;
-use super::SecretEntry;
+use crate::providers::SecretEntry;
 use crate::secret::Secret;
 
 /// Looks up an environment variable; `load` uses the process environment,

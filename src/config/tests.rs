@@ -11,7 +11,10 @@ use std::time::Duration;
 use http::Method;
 
 use super::*;
-use crate::providers::{BuildError, Inbound, ProviderParams, Rejection, Verified, Verifier};
+use crate::providers::{
+    BuildError, HmacAlgorithm, Inbound, ProviderParams, Rejection, SignatureEncoding, Verified,
+    Verifier,
+};
 
 /// A verifier named after its provider, timed only when the route set a
 /// `tolerance`.

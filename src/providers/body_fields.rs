@@ -17,11 +17,10 @@ use super::common::{
 use super::hmac::BODY;
 use super::keys::{match_one, KeyRing};
 use super::{
-    BuildError, Dedup, Inbound, ProviderInfo, ProviderParams, Rejection, SignRequest, Verified,
-    Verifier,
+    BuildError, Dedup, HmacAlgorithm, Inbound, ProviderInfo, ProviderParams, Rejection,
+    SignRequest, SignatureEncoding, Verified, Verifier,
 };
 use crate::body::Payload;
-use crate::config::{HmacAlgorithm, SignatureEncoding};
 
 /// Mailgun gives no number; its docs ask for a freshness check. Five
 /// minutes, like Stripe (routes may widen it with `tolerance`).

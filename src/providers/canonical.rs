@@ -17,11 +17,10 @@ use super::common::{
 use super::hmac::BODY;
 use super::keys::{match_one, KeyRing};
 use super::{
-    BuildError, Dedup, Inbound, ProviderInfo, ProviderParams, Rejection, SignRequest, Verified,
-    Verifier,
+    BuildError, Dedup, HmacAlgorithm, Inbound, ProviderInfo, ProviderParams, Rejection,
+    SignRequest, SignatureEncoding, Verified, Verifier,
 };
 use crate::body::Payload;
-use crate::config::{HmacAlgorithm, SignatureEncoding};
 
 const SIGNATURE: HeaderName = HeaderName::from_static("x-contentful-signature");
 const TIMESTAMP: HeaderName = HeaderName::from_static("x-contentful-timestamp");

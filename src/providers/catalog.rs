@@ -18,9 +18,9 @@ use super::standard_webhooks::StandardWebhooksSpec;
 use super::structured::StructuredSpec;
 use super::token::TokenSpec;
 use super::url::UrlScheme;
+use super::HmacAlgorithm::{Sha1, Sha256, Sha512};
 use super::ProviderInfo;
-use crate::config::HmacAlgorithm::{Sha1, Sha256, Sha512};
-use crate::config::SignatureEncoding::{Base64, Hex};
+use super::SignatureEncoding::{Base64, Hex};
 
 /// Which family verifies a provider, with that family's parameters.
 #[derive(Debug)]

@@ -16,9 +16,8 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::{DecodePaddingMode, Engine};
 use http::{HeaderMap, HeaderName};
 
-use super::{BuildError, Rejection};
+use super::{BuildError, HmacAlgorithm, Rejection, SignatureEncoding};
 use crate::body::Payload;
-use crate::config::{HmacAlgorithm, SignatureEncoding};
 
 /// Longest header value we look at; real signature headers are far shorter,
 /// and the cap bounds the work a hostile header can cause.

@@ -13,8 +13,7 @@ use super::common::{
 };
 use super::delimit;
 use super::hmac::HmacSpec;
-use super::BuildError;
-use crate::config::GenericHmac;
+use super::{BuildError, GenericHmac};
 
 /// Default window of the generic scheme: 5 minutes, as for providers that
 /// document none.
@@ -143,8 +142,8 @@ fn parse_template(text: &str) -> Result<Vec<Part>, String> {
 mod tests {
     use super::super::testutil::{build_with, headers, kind, run, secrets};
     use super::super::Dedup;
+    use super::super::{HmacAlgorithm, SecretEntry, SignatureEncoding};
     use super::*;
-    use crate::config::{HmacAlgorithm, SecretEntry, SignatureEncoding};
 
     fn generic(
         algorithm: HmacAlgorithm,

@@ -22,11 +22,10 @@ use super::delimit;
 use super::handshake::Handshake;
 use super::keys::{match_one, KeyRing};
 use super::{
-    BuildError, Dedup, HandshakeReply, Inbound, ProviderInfo, ProviderParams, Rejection,
-    SignRequest, Verified, Verifier,
+    BuildError, Dedup, HandshakeReply, HmacAlgorithm, Inbound, ProviderInfo, ProviderParams,
+    Rejection, SignRequest, SignatureEncoding, Verified, Verifier,
 };
 use crate::body::Payload;
-use crate::config::{HmacAlgorithm, SignatureEncoding};
 use crate::secret::Secret;
 
 /// The signature-in-one-header scheme of one provider, as data. `Cow` so the

@@ -17,8 +17,7 @@ use ring::hmac;
 use subtle::ConstantTimeEq;
 
 use super::common::{Sig, Signed};
-use super::{BuildError, Rejection};
-use crate::config::{HmacAlgorithm, SecretEntry};
+use super::{BuildError, HmacAlgorithm, Rejection, SecretEntry};
 
 /// A route's secrets as precomputed HMAC keys, in configuration order, so
 /// `Verified.secret_index` is the position in `secrets`.

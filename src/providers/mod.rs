@@ -19,6 +19,7 @@ mod generic;
 mod handshake;
 mod hmac;
 mod keys;
+mod params;
 mod signed_url;
 mod standard_webhooks;
 mod structured;
@@ -35,9 +36,8 @@ use std::time::Duration;
 use http::{HeaderMap, Method, Uri};
 
 use crate::body::Payload;
-use crate::config::{GenericHmac, SecretEntry};
-use crate::secret::Secret;
 use handshake::Handshake;
+pub use params::{GenericHmac, HmacAlgorithm, ProviderParams, SecretEntry, SignatureEncoding};
 pub use signed_url::UrlTarget;
 
 /// What a verifier sees of an inbound request: the head only; the body is
@@ -229,21 +229,6 @@ pub struct SignRequest<'a> {
     pub url: Option<&'a str>,
     /// Request method for schemes that sign it.
     pub method: &'a str,
-}
-
-/// Everything a route's configuration contributes to building its verifier.
-#[derive(Debug, Clone, Copy)]
-pub struct ProviderParams<'a> {
-    /// Resolved secrets, in configuration order (index = position).
-    pub secrets: &'a [SecretEntry],
-    /// Public keys for asymmetric schemes, as the provider's dashboard shows them.
-    pub public_keys: &'a [SecretEntry],
-    /// Route override of the provider's default tolerance.
-    pub tolerance: Option<Duration>,
-    /// `[route.hmac]` for the generic scheme.
-    pub hmac: Option<&'a GenericHmac>,
-    /// `verify_token` for challenge handshakes (Meta).
-    pub verify_token: Option<&'a Secret>,
 }
 
 /// A failure to build a verifier from otherwise well-formed configuration,

@@ -20,11 +20,10 @@ use super::common::{
 use super::delimit;
 use super::keys::{match_any, KeyRing};
 use super::{
-    BuildError, Dedup, Inbound, ProviderInfo, ProviderParams, Rejection, SignRequest, Verified,
-    Verifier,
+    BuildError, Dedup, HmacAlgorithm, Inbound, ProviderInfo, ProviderParams, Rejection,
+    SignRequest, SignatureEncoding, Verified, Verifier,
 };
 use crate::body::Payload;
-use crate::config::{HmacAlgorithm, SignatureEncoding};
 use base64::Engine as _;
 
 /// Header names and default window of one Standard Webhooks sender.

@@ -18,11 +18,10 @@ use super::common::{
 };
 use super::keys::{match_any, KeyRing};
 use super::{
-    BuildError, Dedup, Inbound, ProviderInfo, ProviderParams, Rejection, SignRequest, Verified,
-    Verifier,
+    BuildError, Dedup, HmacAlgorithm, Inbound, ProviderInfo, ProviderParams, Rejection,
+    SignRequest, SignatureEncoding, Verified, Verifier,
 };
 use crate::body::Payload;
-use crate::config::{HmacAlgorithm, SignatureEncoding};
 
 /// A structured signature header of one provider, as catalog data.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,9 +7,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 
-use super::{build, Inbound, ProviderParams, Rejection, SharedVerifier, Verified};
+use super::{
+    build, GenericHmac, Inbound, ProviderParams, Rejection, SecretEntry, SharedVerifier, Verified,
+};
 use crate::body::Payload;
-use crate::config::{GenericHmac, SecretEntry};
 use crate::secret::Secret;
 
 /// Secrets that never expire.

@@ -34,11 +34,10 @@ use super::hmac::{BODY, NO_TIMESTAMP};
 use super::keys::{match_one, KeyRing};
 use super::signed_url::{self, UrlTarget};
 use super::{
-    BuildError, Dedup, Inbound, ProviderInfo, ProviderParams, Rejection, SignRequest, Verified,
-    Verifier,
+    BuildError, Dedup, HmacAlgorithm, Inbound, ProviderInfo, ProviderParams, Rejection,
+    SignRequest, SignatureEncoding, Verified, Verifier,
 };
 use crate::body::Payload;
-use crate::config::{HmacAlgorithm, SignatureEncoding};
 
 /// Which URL-bound scheme a provider uses; each fixes its algorithm,
 /// headers and message layout.

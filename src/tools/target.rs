@@ -10,8 +10,10 @@ use std::time::Duration;
 
 use http::{HeaderMap, Uri};
 
-use crate::config::{GenericHmac, Route, SecretEntry};
-use crate::providers::{self, BuildError, ProviderParams, SharedVerifier};
+use crate::config::Route;
+use crate::providers::{
+    self, BuildError, GenericHmac, ProviderParams, SecretEntry, SharedVerifier,
+};
 use crate::secret::Secret;
 
 use super::hints::{self, KeyUse};

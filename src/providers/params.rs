@@ -1,0 +1,77 @@
+//! The parameters a verifier is built from, as values of this layer.
+//!
+//! `config` parses a route's TOML into these types and hands them to
+//! [`build`](super::build); providers never see configuration syntax, and the
+//! dependency runs one way (config → providers). The types carry only what a
+//! scheme needs: resolved secret bytes with their expiry, and the shape of
+//! the generic HMAC scheme.
+
+use std::time::Duration;
+
+use crate::secret::Secret;
+
+/// Everything a route's configuration contributes to building its verifier.
+#[derive(Debug, Clone, Copy)]
+pub struct ProviderParams<'a> {
+    /// Resolved secrets, in configuration order (index = position).
+    pub secrets: &'a [SecretEntry],
+    /// Public keys for asymmetric schemes, as the provider's dashboard shows them.
+    pub public_keys: &'a [SecretEntry],
+    /// Route override of the provider's default tolerance.
+    pub tolerance: Option<Duration>,
+    /// `[route.hmac]` for the generic scheme.
+    pub hmac: Option<&'a GenericHmac>,
+    /// `verify_token` for challenge handshakes (Meta).
+    pub verify_token: Option<&'a Secret>,
+}
+
+/// One secret (or public key) of a route, resolved.
+#[derive(Debug, Clone)]
+pub struct SecretEntry {
+    /// The resolved bytes (file contents with the trailing newline trimmed).
+    pub value: Secret,
+    /// After this instant (Unix seconds) the entry never verifies.
+    pub expires: Option<i64>,
+    /// Where it came from, for `check` and messages: `env:NAME`, `file:PATH`
+    /// or `literal` — never the value.
+    pub origin: String,
+}
+
+/// `[route.hmac]`: parameters of the generic HMAC scheme.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GenericHmac {
+    /// Hash function.
+    pub algorithm: HmacAlgorithm,
+    /// Header carrying the signature (lower-case).
+    pub header: String,
+    /// Optional prefix stripped before decoding, e.g. `sha256=`.
+    pub prefix: Option<String>,
+    /// How the signature bytes are encoded.
+    pub encoding: SignatureEncoding,
+    /// Header with a signed timestamp (enables the tolerance check).
+    pub timestamp_header: Option<String>,
+    /// Header with an event id (used for de-duplication only when signed).
+    pub id_header: Option<String>,
+    /// Template of the signed bytes; `{timestamp}`, `{id}`, `{body}`.
+    pub signed: String,
+}
+
+/// HMAC hash functions the schemes use (and the generic scheme offers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HmacAlgorithm {
+    /// HMAC-SHA1 (legacy providers only).
+    Sha1,
+    /// HMAC-SHA256.
+    Sha256,
+    /// HMAC-SHA512.
+    Sha512,
+}
+
+/// Text encodings of signature bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureEncoding {
+    /// Hexadecimal (either case accepted).
+    Hex,
+    /// Standard base64 with padding.
+    Base64,
+}
