@@ -5,7 +5,7 @@
 //! (SIGHUP) can swap it: new handshakes get the new certificate, established
 //! connections keep theirs.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -15,7 +15,15 @@ use rustls::{RootCertStore, ServerConfig};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::config::TlsFiles;
+/// PEM files for the inbound TLS listener (`[server] tls`, which `config`
+/// parses into this type).
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// Certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// Private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
 
 /// Why the TLS configuration could not be built.
 #[derive(Debug, thiserror::Error)]

@@ -30,6 +30,7 @@ use crate::providers::{
     self, BuildError, GenericHmac, ProviderParams, SecretEntry, SharedVerifier,
 };
 use crate::secret::Secret;
+use crate::tls::TlsFiles;
 
 mod budgets;
 mod error;
@@ -165,15 +166,6 @@ impl Default for SecurityConfig {
             max_tracked_ips: 10_000,
         }
     }
-}
-
-/// PEM files for the inbound TLS listener.
-#[derive(Debug, Clone)]
-pub struct TlsFiles {
-    /// Certificate chain, leaf first.
-    pub cert: PathBuf,
-    /// Private key (PKCS#8, PKCS#1 or SEC1).
-    pub key: PathBuf,
 }
 
 /// `[admin]`: the separate operations listener.

@@ -23,9 +23,10 @@ use super::tree::Node;
 use super::{budgets, suggest, units, BuildFn};
 use super::{
     AdminConfig, Config, LogConfig, LogFormat, OnStoreError, ReplayConfig, ReplayStoreKind, Route,
-    SecurityConfig, ServerConfig, SpoolConfig, TlsFiles, UpstreamConfig,
+    SecurityConfig, ServerConfig, SpoolConfig, UpstreamConfig,
 };
 use crate::secret::Secret;
+use crate::tls::TlsFiles;
 
 /// Parses and validates `src` (read from `file`), collecting every error.
 pub(crate) fn validate(
