@@ -16,6 +16,8 @@
 //! Prints `listening <addr>` once bound. Not a proxy to deploy: it trusts
 //! every request and forwards any path.
 
+#![forbid(unsafe_code)]
+
 use std::cell::RefCell;
 use std::convert::Infallible;
 use std::io::Write;

@@ -7,6 +7,8 @@
 //! ```
 //! Prints `replay_keys=<n> rss_before_kib=<a> rss_after_kib=<b> delta_kib=<b-a>`.
 
+#![forbid(unsafe_code)]
+
 use std::time::Duration;
 
 use hookguard::providers::Dedup;

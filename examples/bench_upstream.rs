@@ -11,6 +11,8 @@
 //! ```
 //! Prints `listening <addr>` once bound.
 
+#![forbid(unsafe_code)]
+
 use std::cell::Cell;
 use std::convert::Infallible;
 use std::io::Write;

@@ -7,6 +7,8 @@
 //! REDIS_URL=redis://127.0.0.1:6379/0 cargo run --release --example replay_latency
 //! ```
 
+#![forbid(unsafe_code)]
+
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -6,6 +6,8 @@
 //! cargo run --example upstream
 //! ```
 
+#![forbid(unsafe_code)]
+
 use std::convert::Infallible;
 
 use bytes::Bytes;

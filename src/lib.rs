@@ -18,6 +18,8 @@
 //! - [`secret`]: secret bytes that cannot be logged by accident.
 //! - [`tools`]: offline `sign` / `verify` / `providers` for testing a setup.
 
+#![forbid(unsafe_code)]
+
 pub mod admin;
 pub mod audit;
 pub mod body;

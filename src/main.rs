@@ -1,6 +1,8 @@
 //! The `hookguard` binary: CLI → config → telemetry → serve, and the mapping
 //! of failures to exit codes (0 ok, 1 start-up failure, 2 invalid config).
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
 use clap::Parser;
