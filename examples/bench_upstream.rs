@@ -53,6 +53,10 @@ async fn serve(addr: String) -> std::io::Result<()> {
                     let is_count = req.method() == Method::GET && req.uri().path() == "/count";
                     let is_post = req.method() == Method::POST;
                     // Read the whole body: a fair upstream receives every byte.
+                    #[allow(
+                        clippy::disallowed_methods,
+                        reason = "the bench upstream must read every byte of what the bench sends"
+                    )]
                     let complete = req.into_body().collect().await.is_ok();
                     let body = if is_count {
                         Bytes::from(posts.get().to_string())

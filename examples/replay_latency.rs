@@ -114,6 +114,10 @@ fn start_redis() -> (String, Child) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "redis-server did not start");
+        #[allow(
+            clippy::disallowed_methods,
+            reason = "waits for redis-server to listen before anything is measured"
+        )]
         std::thread::sleep(Duration::from_millis(20));
     }
     (format!("redis://127.0.0.1:{port}/0"), child)

@@ -30,6 +30,10 @@ async fn main() -> std::io::Result<()> {
         tokio::spawn(async move {
             let svc = service_fn(|req: Request<Incoming>| async move {
                 let (parts, body) = req.into_parts();
+                #[allow(
+                    clippy::disallowed_methods,
+                    reason = "a demo upstream behind hookguard, which limits the body"
+                )]
                 let body = body
                     .collect()
                     .await

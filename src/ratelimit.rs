@@ -387,6 +387,10 @@ mod tests {
         }
         assert_eq!(l.keys(), 100);
         // Every bucket refills within 1 ms; the next sweep forgets them.
+        #[allow(
+            clippy::disallowed_methods,
+            reason = "a synchronous test that needs real time to pass"
+        )]
         std::thread::sleep(Duration::from_millis(20));
         for _ in 0..SWEEP_EVERY {
             let _ = l.check([10, 0, 1, 1].into());

@@ -280,6 +280,10 @@ async fn rediss_uses_tls_with_rustls() {
     let (cert, key) = (dir.join("redis.crt"), dir.join("redis.key"));
     std::fs::write(&cert, certified.cert.pem()).unwrap();
     std::fs::write(&key, certified.key_pair.serialize_pem()).unwrap();
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the redis client trusts a CA only through SSL_CERT_FILE; see above"
+    )]
     std::env::set_var("SSL_CERT_FILE", &cert);
 
     let tls_port = free_port();
@@ -299,6 +303,10 @@ async fn rediss_uses_tls_with_rustls() {
     let deadline = Instant::now() + PATIENCE;
     while std::net::TcpStream::connect(("127.0.0.1", tls_port)).is_err() {
         assert!(Instant::now() < deadline, "redis TLS port did not come up");
+        #[allow(
+            clippy::disallowed_methods,
+            reason = "waits for the redis-server process; no task needs to run meanwhile"
+        )]
         std::thread::sleep(Duration::from_millis(20));
     }
 

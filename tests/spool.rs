@@ -73,6 +73,10 @@ impl Scripted {
                                 header("x-hookguard-event-id"),
                                 header("x-hookguard-attempt"),
                             );
+                            #[allow(
+                                clippy::disallowed_methods,
+                                reason = "a test upstream reads what the proxy forwarded, under the route's limit"
+                            )]
                             let body = req.into_body().collect().await.unwrap().to_bytes();
                             state.hits.lock().unwrap().push(Hit {
                                 event_id,
@@ -173,6 +177,10 @@ async fn send_signed(addr: SocketAddr, id: &str) -> Option<(u16, String)> {
     let req = req.body(Full::new(Bytes::from(body))).unwrap();
     let resp = client().request(req).await.ok()?;
     let status = resp.status().as_u16();
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "reads the answer of the proxy under test"
+    )]
     let text = resp.into_body().collect().await.ok()?.to_bytes();
     Some((status, String::from_utf8_lossy(&text).into_owned()))
 }

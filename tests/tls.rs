@@ -46,6 +46,10 @@ async fn tls_request(
     let resp = client.request(req).await.expect("tls request");
     let status = resp.status();
     let version = resp.version();
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "reads the answer of the proxy under test"
+    )]
     let body = resp.into_body().collect().await.unwrap().to_bytes();
     (status, version, String::from_utf8_lossy(&body).into_owned())
 }
@@ -136,11 +140,15 @@ async fn tls_upstream(
                     return; // a client that refused our certificate
                 };
                 let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
-                let svc =
-                    hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                let svc = hyper::service::service_fn(
+                    move |req: http::Request<hyper::body::Incoming>| {
                         let record = record.clone();
                         async move {
                             let (parts, body) = req.into_parts();
+                            #[allow(
+                                clippy::disallowed_methods,
+                                reason = "a test upstream reads what the proxy forwarded, under the route's limit"
+                            )]
                             let body = body.collect().await.unwrap().to_bytes();
                             record.lock().unwrap().push(Seen {
                                 version: parts.version,
@@ -151,7 +159,8 @@ async fn tls_upstream(
                                 Bytes::from_static(b"ok from tls upstream"),
                             )))
                         }
-                    });
+                    },
+                );
                 let io = hyper_util::rt::TokioIo::new(tls);
                 let _ = if h2 {
                     hyper::server::conn::http2::Builder::new(TokioExecutor::new())

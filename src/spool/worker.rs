@@ -229,6 +229,10 @@ async fn send(client: &UpstreamClient, req: Request<Payload>, timeout: Duration)
                 None
             };
             // Read the answer (bounded in time) so the connection is reused.
+            #[allow(
+                clippy::disallowed_methods,
+                reason = "the answer of the operator's own upstream, bounded in time only"
+            )]
             let _ = tokio::time::timeout(timeout, resp.into_body().collect()).await;
             Attempt {
                 status: Some(status.as_u16()),

@@ -398,6 +398,10 @@ mod tests {
         let start = Instant::now();
         while !writer.shared.lock().pending.is_empty() {
             assert!(start.elapsed() < Duration::from_secs(30), "never taken");
+            #[allow(
+                clippy::disallowed_methods,
+                reason = "a synchronous test polling the writer thread with a deadline"
+            )]
             std::thread::sleep(Duration::from_millis(1));
         }
     }
@@ -455,6 +459,10 @@ mod tests {
                 start.elapsed() < Duration::from_secs(5),
                 "line never written"
             );
+            #[allow(
+                clippy::disallowed_methods,
+                reason = "a synchronous test polling the writer thread with a deadline"
+            )]
             std::thread::sleep(Duration::from_millis(1));
         }
         assert_eq!(sink.0.lock().unwrap().0, b"hello\n");

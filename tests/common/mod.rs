@@ -92,6 +92,10 @@ impl Upstream {
                         let state = state.clone();
                         async move {
                             let (parts, body) = req.into_parts();
+                            #[allow(
+                                clippy::disallowed_methods,
+                                reason = "a test upstream reads what the proxy forwarded, under the route's limit"
+                            )]
                             let body = body.collect().await.unwrap().to_bytes();
                             state.received.lock().unwrap().push(Recorded {
                                 method: parts.method,
@@ -213,6 +217,10 @@ pub async fn send(
     Answer {
         status: parts.status,
         headers: parts.headers,
+        #[allow(
+            clippy::disallowed_methods,
+            reason = "reads the answer of the proxy under test"
+        )]
         body: body.collect().await.unwrap().to_bytes(),
     }
 }
@@ -289,6 +297,10 @@ pub async fn admin_request_with(
         .await
         .expect("admin answers");
     let status = resp.status().as_u16();
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "reads the answer of the admin listener under test"
+    )]
     let body = resp.into_body().collect().await.unwrap().to_bytes();
     (status, String::from_utf8_lossy(&body).into_owned())
 }

@@ -347,6 +347,10 @@ async fn binary_lines(c: &BinaryCtx) -> Vec<String> {
         .unwrap();
     let answer = client().request(req).await.unwrap();
     assert_eq!(answer.status(), 200);
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "a test reads a response of its own proxy, whose size it knows"
+    )]
     let _ = answer.into_body().collect().await;
     let pid = child.id().to_string();
     std::process::Command::new("kill")

@@ -57,6 +57,10 @@ impl Redis {
         let deadline = Instant::now() + PATIENCE;
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
             assert!(Instant::now() < deadline, "redis-server did not come up");
+            #[allow(
+                clippy::disallowed_methods,
+                reason = "waits for the redis-server process; no task needs to run meanwhile"
+            )]
             std::thread::sleep(Duration::from_millis(20));
         }
     }
