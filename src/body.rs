@@ -119,7 +119,7 @@ impl Payload {
     }
 
     /// Total length in bytes.
-    pub fn len(&self) -> u64 {
+    pub(crate) fn len(&self) -> u64 {
         match &self.0 {
             Frames::One(bytes) => bytes.len() as u64,
             Frames::Many(many) => many.len,
@@ -127,12 +127,12 @@ impl Payload {
     }
 
     /// True when there is no byte at all.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// The bytes in order, one slice per frame: what a hash is fed.
-    pub fn chunks(&self) -> impl Iterator<Item = &[u8]> {
+    pub(crate) fn chunks(&self) -> impl Iterator<Item = &[u8]> {
         let (one, many) = match &self.0 {
             Frames::One(bytes) => (&bytes[..], None),
             Frames::Many(many) => (&[][..], Some(many)),
@@ -150,7 +150,7 @@ impl Payload {
 
     /// The body as one slice, for schemes that parse it (JSON fields, form
     /// parameters, an Ed25519 message): borrowed when it is one frame.
-    pub fn contiguous(&self) -> Cow<'_, [u8]> {
+    pub(crate) fn contiguous(&self) -> Cow<'_, [u8]> {
         match &self.0 {
             Frames::One(bytes) => Cow::Borrowed(bytes),
             Frames::Many(many) => Cow::Owned(many.joined()),
@@ -159,7 +159,7 @@ impl Payload {
 
     /// The body as one `Bytes` (the spool stores it whole): no copy when it
     /// is one frame.
-    pub fn into_bytes(self) -> Bytes {
+    pub(crate) fn into_bytes(self) -> Bytes {
         match self.0 {
             Frames::One(bytes) => bytes,
             Frames::Many(many) => Bytes::from(many.joined()),

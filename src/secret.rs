@@ -19,12 +19,12 @@ impl Secret {
     }
 
     /// The secret's bytes, for building keys. Callers must not log them.
-    pub fn expose(&self) -> &[u8] {
+    pub(crate) fn expose(&self) -> &[u8] {
         &self.0
     }
 
     /// True when the secret has no bytes (always a configuration error).
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 }

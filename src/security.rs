@@ -178,8 +178,9 @@ impl Sources {
         out
     }
 
-    /// Number of IPs tracked (tests, memory bound).
-    pub fn tracked(&self) -> usize {
+    /// Number of IPs tracked (the memory bound under test).
+    #[cfg(test)]
+    fn tracked(&self) -> usize {
         self.state.lock().map_or(0, |s| s.ips.len())
     }
 }

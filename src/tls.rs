@@ -43,7 +43,7 @@ pub enum TlsError {
 
 /// The certificate currently served; swapped on reload.
 #[derive(Debug)]
-pub struct CertStore {
+pub(crate) struct CertStore {
     current: ArcSwap<CertifiedKey>,
 }
 
@@ -56,12 +56,12 @@ impl ResolvesServerCert for CertStore {
 impl CertStore {
     /// Loads and checks `files` without serving them yet: a reload prepares
     /// every part that can fail before it changes anything.
-    pub fn prepare(files: &TlsFiles) -> Result<CertifiedKey, TlsError> {
+    pub(crate) fn prepare(files: &TlsFiles) -> Result<CertifiedKey, TlsError> {
         certified_key(files)
     }
 
     /// Serves `key` to new handshakes from now on.
-    pub fn install(&self, key: CertifiedKey) {
+    pub(crate) fn install(&self, key: CertifiedKey) {
         self.current.store(Arc::new(key));
     }
 }
@@ -72,7 +72,7 @@ pub fn server_config(files: &TlsFiles) -> Result<Arc<ServerConfig>, TlsError> {
 }
 
 /// [`server_config`], plus the handle that swaps its certificate.
-pub fn reloadable_server_config(
+pub(crate) fn reloadable_server_config(
     files: &TlsFiles,
 ) -> Result<(Arc<ServerConfig>, Arc<CertStore>), TlsError> {
     let store = Arc::new(CertStore {
@@ -97,7 +97,7 @@ fn certified_key(files: &TlsFiles) -> Result<CertifiedKey, TlsError> {
 }
 
 /// Reads a PEM private key (PKCS#8, PKCS#1 or SEC1) that `ring` can sign with.
-pub fn load_key(path: &Path) -> Result<Arc<dyn SigningKey>, TlsError> {
+pub(crate) fn load_key(path: &Path) -> Result<Arc<dyn SigningKey>, TlsError> {
     let pem_err = |message: String| TlsError::Pem {
         path: path.display().to_string(),
         message,
@@ -111,7 +111,7 @@ pub fn load_key(path: &Path) -> Result<Arc<dyn SigningKey>, TlsError> {
 }
 
 /// The chain and key as one, refused unless the key is the leaf's.
-pub fn pair(
+pub(crate) fn pair(
     certs: Vec<CertificateDer<'static>>,
     key: Arc<dyn SigningKey>,
 ) -> Result<CertifiedKey, TlsError> {
@@ -121,7 +121,7 @@ pub fn pair(
 }
 
 /// Reads every certificate of a PEM file; an empty file is an error.
-pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+pub(crate) fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let pem_err = |message: String| TlsError::Pem {
         path: path.display().to_string(),
         message,
@@ -139,7 +139,7 @@ pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError>
 /// The trust anchors of `https://` upstreams: the web PKI roots plus every
 /// certificate of `extra_ca` (`[upstream] ca`). `check` and `serve` both
 /// build them here, so `check` refuses a file that `serve` would.
-pub fn upstream_roots(extra_ca: Option<&Path>) -> Result<RootCertStore, TlsError> {
+pub(crate) fn upstream_roots(extra_ca: Option<&Path>) -> Result<RootCertStore, TlsError> {
     let mut roots = RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(path) = extra_ca {

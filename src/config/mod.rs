@@ -50,14 +50,15 @@ mod settings_tests;
 #[cfg(test)]
 mod tests;
 
-pub use error::{ConfigError, ConfigErrors};
+pub(crate) use error::ConfigErrors;
 pub use render::render_check;
-pub use secrets::Env;
-pub use units::{format_duration, format_size, parse_duration, parse_size, UnitError};
+pub(crate) use secrets::Env;
+pub(crate) use units::parse_duration;
 
 /// Builds a route's verifier; [`providers::build`] in production, a fake in
 /// tests that must not depend on real provider implementations.
-pub type BuildFn<'a> = dyn Fn(&str, ProviderParams<'_>) -> Result<SharedVerifier, BuildError> + 'a;
+pub(crate) type BuildFn<'a> =
+    dyn Fn(&str, ProviderParams<'_>) -> Result<SharedVerifier, BuildError> + 'a;
 
 /// Reads, parses and validates the configuration file at `path`, resolving
 /// `env:` references from the process environment.

@@ -26,7 +26,7 @@ use crate::secret::Secret;
 
 /// Looks up an environment variable; `load` uses the process environment,
 /// tests pass a map.
-pub type Env<'a> = dyn Fn(&str) -> Option<String> + 'a;
+pub(crate) type Env<'a> = dyn Fn(&str) -> Option<String> + 'a;
 
 /// A resolved reference.
 pub(crate) struct Resolved {

@@ -10,13 +10,13 @@ use std::time::Duration;
 
 /// The longest duration accepted anywhere: 100 years. Larger values are
 /// typos, and would overflow deadline arithmetic downstream.
-pub const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+pub(crate) const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
 
 /// A duration or size string that could not be read; the message quotes the
 /// input and says what was expected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid {kind} {text:?}: {reason}")]
-pub struct UnitError {
+pub(crate) struct UnitError {
     kind: &'static str,
     text: String,
     reason: String,
@@ -43,7 +43,7 @@ fn split_number(text: &str) -> (&str, &str) {
 /// Parses a duration: a non-negative integer immediately followed by one unit
 /// of `ms`, `s`, `m`, `h` or `d` (`"500ms"`, `"30s"`, `"5m"`, `"24h"`, `"3d"`).
 /// No sign, no fraction, no spaces, no compound forms like `"1h30m"`.
-pub fn parse_duration(text: &str) -> Result<Duration, UnitError> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, UnitError> {
     const UNITS: &str = "ms, s, m, h or d";
     let err = |reason: String| UnitError::new("duration", text, reason);
     if text.is_empty() {
@@ -87,7 +87,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, UnitError> {
 /// Parses a size: a non-negative integer immediately followed by a unit:
 /// `B`, binary `KiB`/`MiB`/`GiB`/`TiB` (powers of 1024) or decimal
 /// `KB`/`MB`/`GB`/`TB` (powers of 1000, as the SI names promise).
-pub fn parse_size(text: &str) -> Result<u64, UnitError> {
+pub(crate) fn parse_size(text: &str) -> Result<u64, UnitError> {
     const UNITS: &str = "B, KiB, MiB, GiB, TiB (or KB, MB, GB, TB)";
     let err = |reason: String| UnitError::new("size", text, reason);
     if text.is_empty() {
@@ -124,7 +124,7 @@ pub fn parse_size(text: &str) -> Result<u64, UnitError> {
 
 /// Formats a duration in the largest unit that represents it exactly, so that
 /// `parse_duration(&format_duration(d)) == d` for whole milliseconds.
-pub fn format_duration(d: Duration) -> String {
+pub(crate) fn format_duration(d: Duration) -> String {
     let millis = d.as_millis();
     if millis == 0 {
         return "0s".into();
@@ -143,7 +143,7 @@ pub fn format_duration(d: Duration) -> String {
 }
 
 /// Formats a byte count in the largest binary unit that represents it exactly.
-pub fn format_size(bytes: u64) -> String {
+pub(crate) fn format_size(bytes: u64) -> String {
     if bytes == 0 {
         return "0B".into();
     }

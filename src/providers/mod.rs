@@ -38,7 +38,7 @@ use http::{HeaderMap, Method, Uri};
 use crate::body::Payload;
 use handshake::Handshake;
 pub use params::{GenericHmac, HmacAlgorithm, ProviderParams, SecretEntry, SignatureEncoding};
-pub use signed_url::UrlTarget;
+pub(crate) use signed_url::UrlTarget;
 
 /// What a verifier sees of an inbound request: the head only; the body is
 /// passed separately once it has been read under the route's limit.
@@ -317,7 +317,7 @@ pub fn sign(
 /// The headers a sender would send for a generic `hmac` route shaped by
 /// `cfg` (its `[route.hmac]`), signed with `secret`: the template, encoding
 /// and headers its verifier checks, from the same translation.
-pub fn sign_generic(
+pub(crate) fn sign_generic(
     cfg: &GenericHmac,
     secret: &[u8],
     req: &SignRequest<'_>,

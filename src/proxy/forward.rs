@@ -23,7 +23,7 @@ use crate::tls::TlsError;
 
 /// Why the upstream gave no usable answer.
 #[derive(Debug, thiserror::Error)]
-pub enum UpstreamError {
+pub(crate) enum UpstreamError {
     /// No connection could be made (refused, DNS, TLS handshake).
     #[error("upstream unreachable: {0}")]
     Unreachable(String),
@@ -49,7 +49,7 @@ pub enum ClientBuildError {
 /// plain `http://` upstreams through [`Http1Pool`], `https://` through
 /// hyper-util's client.
 #[derive(Clone, Debug)]
-pub struct UpstreamClient {
+pub(crate) struct UpstreamClient {
     plain: Arc<Http1Pool>,
     client: Client<HttpsConnector<HttpConnector>, Payload>,
 }
@@ -58,7 +58,7 @@ pub struct UpstreamClient {
 
 impl UpstreamClient {
     /// Builds the client, trusting the webpki roots plus `extra_ca`.
-    pub fn new(extra_ca: Option<&Path>) -> Result<Self, ClientBuildError> {
+    pub(crate) fn new(extra_ca: Option<&Path>) -> Result<Self, ClientBuildError> {
         let roots = crate::tls::upstream_roots(extra_ca).map_err(|e| match e {
             TlsError::Pem { path, message } => ClientBuildError::Ca { path, message },
             other => ClientBuildError::Ca {
@@ -103,7 +103,7 @@ impl UpstreamClient {
     }
 
     /// Sends `req`, waiting at most `timeout` for the response head.
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         req: Request<Payload>,
         timeout: Duration,
@@ -137,7 +137,11 @@ pub(super) fn error_chain(err: &dyn std::error::Error) -> String {
 /// The upstream URI for a request: the upstream's scheme and authority, its
 /// path when the route overrides it (else the request's path), and the
 /// request's query, unchanged.
-pub fn upstream_uri(base: &Uri, override_path: bool, request: &Uri) -> Result<Uri, http::Error> {
+pub(crate) fn upstream_uri(
+    base: &Uri,
+    override_path: bool,
+    request: &Uri,
+) -> Result<Uri, http::Error> {
     let path_and_query = match (override_path, request.path_and_query()) {
         // The request's own path and query, shared rather than copied.
         (false, Some(pq)) => pq.clone(),

@@ -27,15 +27,15 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use ipnet::IpNet;
 
 /// `X-Hookguard-Verified: <provider>`, set on every forwarded request.
-pub const X_HOOKGUARD_VERIFIED: HeaderName = HeaderName::from_static("x-hookguard-verified");
+pub(crate) const X_HOOKGUARD_VERIFIED: HeaderName = HeaderName::from_static("x-hookguard-verified");
 /// `X-Hookguard-Event-Id: <id>`, set when the scheme signs an event id.
-pub const X_HOOKGUARD_EVENT_ID: HeaderName = HeaderName::from_static("x-hookguard-event-id");
+pub(crate) const X_HOOKGUARD_EVENT_ID: HeaderName = HeaderName::from_static("x-hookguard-event-id");
 /// `X-Forwarded-For`.
-pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+pub(crate) const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 /// `X-Forwarded-Proto`.
-pub const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+pub(crate) const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 /// `X-Forwarded-Host`.
-pub const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+pub(crate) const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
 const HOOKGUARD_PREFIX: &str = "x-hookguard-";
 
@@ -53,7 +53,7 @@ const HOP_BY_HOP: [HeaderName; 8] = [
 
 /// The client's address: the peer, or — only when the peer is trusted — the
 /// rightmost untrusted `X-Forwarded-For` entry.
-pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+pub(crate) fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
     if !is_trusted(peer, trusted) {
         return peer;
     }
@@ -77,13 +77,13 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr
 }
 
 /// Whether `ip` is one of the `trusted_proxies`.
-pub fn is_trusted(ip: IpAddr, trusted: &[IpNet]) -> bool {
+pub(crate) fn is_trusted(ip: IpAddr, trusted: &[IpNet]) -> bool {
     let ip = canonical(ip);
     trusted.iter().any(|net| net.contains(&ip))
 }
 
 /// IPv4-mapped IPv6 peers (dual-stack sockets) compare as IPv4.
-pub fn canonical(ip: IpAddr) -> IpAddr {
+pub(crate) fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
         v4 => v4,
@@ -94,14 +94,14 @@ pub fn canonical(ip: IpAddr) -> IpAddr {
 /// log write the client address on every request, and `Display` for
 /// `Ipv4Addr` goes through the formatting machinery and a heap `String`.
 #[derive(Clone, Copy)]
-pub struct IpText {
+pub(crate) struct IpText {
     buf: [u8; 45], // the longest IPv6 text: "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255"
     len: u8,
 }
 
 impl IpText {
     /// Formats `ip` exactly as its `Display` impl does.
-    pub fn new(ip: IpAddr) -> Self {
+    pub(crate) fn new(ip: IpAddr) -> Self {
         let mut text = Self {
             buf: [0; 45],
             len: 0,
@@ -138,7 +138,7 @@ impl IpText {
     }
 
     /// The text.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         // Only ASCII digits, dots, colons and hex letters were written.
         std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or_default()
     }
@@ -160,7 +160,7 @@ fn parse_forwarded_ip(entry: &str) -> Option<IpAddr> {
 }
 
 /// True when `ip` is inside one of `allowed`; an empty list allows all.
-pub fn ip_allowed(ip: IpAddr, allowed: &[IpNet]) -> bool {
+pub(crate) fn ip_allowed(ip: IpAddr, allowed: &[IpNet]) -> bool {
     allowed.is_empty() || is_trusted(ip, allowed)
 }
 
@@ -223,7 +223,7 @@ fn dropped_before_forwarding(name: &HeaderName, peer_trusted: bool) -> bool {
 }
 
 /// Removes hop-by-hop headers, including any listed in `Connection`.
-pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     // Most messages carry none: one pass over the names costs less than
     // hashing each of the eight for a removal.
     if !headers.keys().any(|name| HOP_BY_HOP.contains(name)) {
@@ -277,7 +277,7 @@ pub fn prepare_upstream(
 
 /// The `X-Forwarded-For` value to send upstream: the chain we were given (only
 /// if the peer is trusted, else none of it) with the peer appended.
-pub fn forwarded_for_chain(
+pub(crate) fn forwarded_for_chain(
     peer: IpAddr,
     headers: &HeaderMap,
     trusted: &[IpNet],

@@ -9,8 +9,8 @@
 //! body against the memory budgets (see `budget`) and read it under the limit
 //! → verify signature → de-duplicate → forward.
 
-pub mod budget;
-pub mod forward;
+pub(crate) mod budget;
+pub(crate) mod forward;
 pub mod headers;
 mod host;
 mod pool;
@@ -45,7 +45,7 @@ use forward::{UpstreamClient, UpstreamError};
 
 /// Body of every response: a small buffered one we wrote, or the upstream's
 /// streamed through unchanged.
-pub type ResponseBody = Either<Full<Bytes>, Incoming>;
+pub(crate) type ResponseBody = Either<Full<Bytes>, Incoming>;
 
 /// Everything the pipeline needs, built from a validated [`Config`]; rebuilt
 /// on reload around the same [`Shared`] state.
@@ -80,7 +80,7 @@ struct RouteNames {
 /// Process-lifetime state every [`App`] generation shares: a reload swaps the
 /// routes, not these.
 #[derive(Clone)]
-pub struct Shared {
+pub(crate) struct Shared {
     /// Pooled upstream client.
     pub client: UpstreamClient,
     /// De-duplication store.
@@ -97,7 +97,7 @@ pub struct Shared {
 
 /// Facts about the connection a request arrived on.
 #[derive(Debug, Clone)]
-pub struct ConnInfo {
+pub(crate) struct ConnInfo {
     /// The socket peer.
     pub peer: SocketAddr,
     /// Whether the connection is TLS (`X-Forwarded-Proto`, public URL).
@@ -110,7 +110,7 @@ pub struct ConnInfo {
 /// Why a request was not forwarded. Each variant has exactly one status code
 /// and one error code, mapped in [`Refusal::status_and_code`].
 #[derive(Debug)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     /// No `Host` on HTTP/1.1, several, or one that disagrees with the
     /// request target's authority (RFC 9112 §3.2, RFC 9113 §8.3.1).
     BadHost(&'static str),
@@ -150,7 +150,7 @@ pub enum Refusal {
 
 impl Refusal {
     /// The status code and stable JSON error code for this refusal.
-    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+    pub(crate) fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             Self::BadHost(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             Self::NoRoute => (StatusCode::NOT_FOUND, "no_route"),
@@ -277,7 +277,7 @@ fn handshake_response(reply: HandshakeReply) -> Response<ResponseBody> {
 
 impl App {
     /// Builds the runtime state for `config` around the process's `shared` state.
-    pub fn new(config: Arc<Config>, shared: Shared) -> Self {
+    pub(crate) fn new(config: Arc<Config>, shared: Shared) -> Self {
         let routes = config
             .routes
             .iter()
@@ -314,7 +314,7 @@ impl App {
     }
 
     /// The process-lifetime state, to build the next generation on reload.
-    pub fn shared(&self) -> Shared {
+    pub(crate) fn shared(&self) -> Shared {
         Shared {
             client: self.client.clone(),
             replay: Arc::clone(&self.replay),
@@ -336,7 +336,7 @@ impl App {
     }
 
     /// Suspicious-source tracking.
-    pub fn sources(&self) -> &Arc<Sources> {
+    pub(crate) fn sources(&self) -> &Arc<Sources> {
         &self.sources
     }
 
@@ -374,7 +374,7 @@ impl App {
 /// must finish, so that its replay claim is settled (neither lost nor left
 /// blocked in flight) and its audit event is written. See [`FinishOnDrop`]:
 /// one allocation per request holds the whole pipeline.
-pub fn handle(
+pub(crate) fn handle(
     app: Arc<App>,
     conn: ConnInfo,
     req: Request<Incoming>,
@@ -624,7 +624,7 @@ async fn forward_and_settle(
 /// the request because the client went away), hands it to a task of its own
 /// to run to completion. Cheaper than a task per request, with the same
 /// guarantee.
-pub struct FinishOnDrop<F>(Option<Pin<Box<F>>>)
+pub(crate) struct FinishOnDrop<F>(Option<Pin<Box<F>>>)
 where
     F: Future + Send + 'static,
     F::Output: Send;

@@ -48,7 +48,7 @@ struct Upstream {
 /// Connections to plain-HTTP upstreams, by authority. A list, not a map:
 /// upstreams come from the route table (a handful), and comparing a short
 /// authority costs less than hashing it case-insensitively twice a request.
-pub struct Http1Pool {
+pub(crate) struct Http1Pool {
     connector: HttpConnector,
     upstreams: Mutex<Vec<(Authority, Upstream)>>,
 }
@@ -64,7 +64,7 @@ impl std::fmt::Debug for Http1Pool {
 impl Http1Pool {
     /// A pool opening connections with `connector` (DNS, connect timeout,
     /// TCP_NODELAY are its settings).
-    pub fn new(connector: HttpConnector) -> Self {
+    pub(crate) fn new(connector: HttpConnector) -> Self {
         Self {
             connector,
             upstreams: Mutex::new(Vec::new()),
@@ -74,7 +74,10 @@ impl Http1Pool {
     /// Sends `req` (an absolute `http://` URI) and returns the response head;
     /// the body streams from the connection, which goes back to the pool.
     /// Errors are one line for the audit log.
-    pub async fn send(&self, mut req: Request<Payload>) -> Result<Response<Incoming>, String> {
+    pub(crate) async fn send(
+        &self,
+        mut req: Request<Payload>,
+    ) -> Result<Response<Incoming>, String> {
         let authority = req
             .uri()
             .authority()

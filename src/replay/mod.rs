@@ -124,7 +124,7 @@ impl ReplayStore {
 
     /// Sets how long a shared store's in-flight claims live from now on
     /// (the memory store has no lease: its claims end with their request).
-    pub fn set_lease(&self, lease: Duration) {
+    pub(crate) fn set_lease(&self, lease: Duration) {
         if let Self::Redis(store) = self {
             store.set_lease(lease);
         }
@@ -170,7 +170,7 @@ impl ReplayStore {
 
     /// Records one request forwarded without de-duplication because the
     /// store failed under `on_store_error = "allow"`.
-    pub fn record_error_allowed(&self) {
+    pub(crate) fn record_error_allowed(&self) {
         match self {
             Self::Memory(_) => {}
             Self::Redis(store) => store.record_error_allowed(),
@@ -187,28 +187,23 @@ impl ReplayStore {
 
     /// Number of keys this process holds (in flight or delivered). Redis keeps
     /// its keys itself (count them there with `SCAN hookguard:*`): 0.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         match self {
             Self::Memory(store) => store.len(),
             Self::Redis(_) => 0,
         }
     }
-
-    /// True when no key is remembered.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// Shared handle to the replay store.
-pub type SharedReplayStore = Arc<ReplayStore>;
+pub(crate) type SharedReplayStore = Arc<ReplayStore>;
 
 /// Keeps a Redis store's [`ReplayStore::healthy`] current: a `PING` every
 /// [`redis::PROBE_INTERVAL`] from a background task, which ends when the
 /// store is dropped (or the runtime stops). Nothing to watch for memory.
 ///
 /// The probe also reconnects a dropped connection while no request comes.
-pub fn watch(store: &SharedReplayStore) {
+pub(crate) fn watch(store: &SharedReplayStore) {
     if !matches!(**store, ReplayStore::Redis(_)) {
         return;
     }

@@ -41,10 +41,10 @@ use ring::rand::{SecureRandom, SystemRandom};
 use super::{Claim, ClaimToken, ReplayKey, StoreError};
 
 /// Upper bound on one Redis operation, connecting included.
-pub const OP_TIMEOUT: Duration = Duration::from_secs(1);
+pub(crate) const OP_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// How often the background probe sends `PING` for readiness.
-pub const PROBE_INTERVAL: Duration = Duration::from_secs(1);
+pub(crate) const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Pause between attempts to undo a claim whose answer was lost.
 const RELEASE_RETRY: Duration = Duration::from_millis(200);
@@ -55,7 +55,7 @@ const RELEASE_RETRY: Duration = Duration::from_millis(200);
 const MAX_UNDOING: usize = 256;
 
 /// Prefix of every key hookguard writes.
-pub const KEY_PREFIX: &str = "hookguard:";
+pub(crate) const KEY_PREFIX: &str = "hookguard:";
 
 /// Value of a delivered key.
 const DELIVERED: &str = "d";
@@ -183,7 +183,7 @@ impl RedisStore {
 
     /// Sets the lifetime of claims made from now on (see
     /// `runtime::replay_lease`).
-    pub fn set_lease(&self, lease: Duration) {
+    pub(crate) fn set_lease(&self, lease: Duration) {
         self.lease_ms.store(millis(lease), Ordering::Relaxed);
     }
 
@@ -244,7 +244,7 @@ impl RedisStore {
 
     /// Sends `PING` (bounded), records the outcome for [`Self::healthy`]
     /// and returns whether Redis answered.
-    pub async fn ping(&self) -> bool {
+    pub(crate) async fn ping(&self) -> bool {
         let pong: Result<String, _> = self
             .run(|mut conn| async move { redis::cmd("PING").query_async(&mut conn).await })
             .await;
@@ -255,17 +255,17 @@ impl RedisStore {
     /// Whether the last `PING` was answered (false before the first one).
     /// Requests do not change it: readiness is the verdict of the probe,
     /// once a second, not of whichever request failed or succeeded last.
-    pub fn healthy(&self) -> bool {
+    pub(crate) fn healthy(&self) -> bool {
         self.healthy.load(Ordering::Relaxed)
     }
 
     /// Counts one request forwarded without de-duplication (policy "allow").
-    pub fn record_error_allowed(&self) {
+    pub(crate) fn record_error_allowed(&self) {
         self.errors_allowed.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Requests forwarded without de-duplication since start.
-    pub fn errors_allowed(&self) -> u64 {
+    pub(crate) fn errors_allowed(&self) -> u64 {
         self.errors_allowed.load(Ordering::Relaxed)
     }
 
@@ -317,7 +317,7 @@ impl RedisStore {
 }
 
 /// The Redis key for `key`: fixed-size, route-scoped, no secret material.
-pub fn redis_key(key: ReplayKey) -> String {
+pub(crate) fn redis_key(key: ReplayKey) -> String {
     let mut k = String::with_capacity(KEY_PREFIX.len() + 32);
     k.push_str(KEY_PREFIX);
     k.push_str(&key.to_hex());

@@ -8,10 +8,9 @@
 //! - [`worker`]: the scheduler and delivery attempts, backoff, dead-lettering.
 
 pub mod ops;
-pub mod sched;
-pub mod store;
-pub mod worker;
+pub(crate) mod sched;
+pub(crate) mod store;
+pub(crate) mod worker;
 mod writer;
 
-pub use sched::RouteStats;
-pub use store::{Meta, NewRecord, Spool, SpoolError, SpoolStats, State};
+pub(crate) use store::{Meta, NewRecord, Spool, SpoolError, State};

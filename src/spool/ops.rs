@@ -68,7 +68,7 @@ pub fn run(args: &SpoolArgs) -> u8 {
 
 /// One line per record: id, state, attempts, last status, route, event id,
 /// received, body size, last error.
-pub fn render(rows: &[(u64, Meta)]) -> String {
+pub(crate) fn render(rows: &[(u64, Meta)]) -> String {
     let mut out =
         String::from("ID\tSTATE\tATTEMPTS\tSTATUS\tROUTE\tEVENT_ID\tRECEIVED\tBYTES\tLAST_ERROR\n");
     for (id, m) in rows {

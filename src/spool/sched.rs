@@ -24,7 +24,7 @@ pub(crate) enum Policy {
 
 /// Per-route figures for metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct RouteStats {
+pub(crate) struct RouteStats {
     /// Records waiting for delivery (in flight included).
     pub pending: u64,
     /// Dead letters held.

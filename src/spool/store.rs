@@ -15,7 +15,7 @@
 //! Delivery outcomes (a delivered record's delete, a failed attempt's new
 //! retry time or dead-letter state) are the exception: a batch made only of
 //! those is committed without an fsync, and reaches the disk with the next
-//! durable commit, at most [`LAZY_SYNC`] later (see `writer.rs`).
+//! durable commit, at most [`LAZY_SYNC`](super::writer::LAZY_SYNC) later (see `writer.rs`).
 //!
 //! An in-memory index of every record's [`Meta`], with the delivery
 //! `Schedule` over it, is the scheduler's view; it is loaded at open,
@@ -35,7 +35,6 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{oneshot, Notify};
 
 use super::sched::{Policy, RouteStats, Schedule};
-pub use super::writer::LAZY_SYNC;
 use super::writer::{writer_loop, Op, Sync};
 use crate::clock::unix_millis;
 
@@ -44,7 +43,7 @@ pub(super) const BODY: TableDefinition<u64, &[u8]> = TableDefinition::new("body"
 pub(super) const SEQ: TableDefinition<&str, u64> = TableDefinition::new("seq");
 pub(super) const NEXT_ID: &str = "next_id";
 /// Bytes of pending records' bodies kept in memory (beyond it: read from disk).
-pub const BODY_CACHE: u64 = 8 << 20;
+pub(crate) const BODY_CACHE: u64 = 8 << 20;
 /// redb's page cache. Its default (1 GiB) keeps every page written in
 /// memory up to that size, so RSS grew with the webhooks spooled; records
 /// are written once, read once (bodies mostly from [`BODY_CACHE`]) and
@@ -135,7 +134,7 @@ impl Meta {
 
 /// A request to append: its metadata (the id is assigned by the spool).
 #[derive(Debug)]
-pub struct NewRecord {
+pub(crate) struct NewRecord {
     /// Metadata; `event_id` may be empty (then `hg_<id>` is assigned).
     pub meta: Meta,
     /// Exact body bytes.
@@ -260,7 +259,7 @@ impl std::fmt::Debug for Spool {
 impl Spool {
     /// Opens (creating if needed) the spool in `dir`, loading every record
     /// left by a previous run. Must be called inside a Tokio runtime.
-    pub fn open(dir: &Path, max_size: u64) -> Result<Arc<Self>, SpoolError> {
+    pub(crate) fn open(dir: &Path, max_size: u64) -> Result<Arc<Self>, SpoolError> {
         std::fs::create_dir_all(dir).map_err(storage)?;
         let db = redb::Builder::new()
             .set_cache_size(REDB_CACHE)
@@ -303,18 +302,18 @@ impl Spool {
     }
 
     /// The directory it was opened in (`[spool] dir`).
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
 
     /// The bound it was opened with (`[spool] max_size`), bytes.
-    pub fn max_size(&self) -> u64 {
+    pub(crate) fn max_size(&self) -> u64 {
         self.max_size
     }
 
     /// Stores `record` durably (fsynced) and returns its id. Refuses when
     /// the spool is full or the write fails: then nothing was stored.
-    pub async fn append(&self, mut record: NewRecord) -> Result<u64, SpoolError> {
+    pub(crate) async fn append(&self, mut record: NewRecord) -> Result<u64, SpoolError> {
         record.meta.body_len = record.body.len() as u64;
         // Reserve the room first, so concurrent appends cannot overshoot.
         let need = record.meta.footprint();
@@ -344,7 +343,7 @@ impl Spool {
     }
 
     /// Replaces a record's metadata (state changes), durably.
-    pub async fn update(&self, id: u64, meta: Meta) -> Result<(), SpoolError> {
+    pub(crate) async fn update(&self, id: u64, meta: Meta) -> Result<(), SpoolError> {
         self.put(id, meta, Sync::Now).await
     }
 
@@ -355,12 +354,12 @@ impl Spool {
     }
 
     /// Removes a record (purged), durably.
-    pub async fn remove(&self, id: u64) -> Result<(), SpoolError> {
+    pub(crate) async fn remove(&self, id: u64) -> Result<(), SpoolError> {
         self.delete(id, Sync::Now).await
     }
 
     /// Makes every write committed so far durable (at shutdown).
-    pub async fn flush(&self) -> Result<(), SpoolError> {
+    pub(crate) async fn flush(&self) -> Result<(), SpoolError> {
         let (tx, rx) = oneshot::channel();
         self.send(Op::Flush(tx))?;
         rx.await.map_err(storage)?
@@ -414,7 +413,7 @@ impl Spool {
     }
 
     /// The body of a record: from memory if cached, else read from disk.
-    pub fn body(&self, id: u64) -> Result<Bytes, SpoolError> {
+    pub(crate) fn body(&self, id: u64) -> Result<Bytes, SpoolError> {
         let cached = self.lock().records.get(&id).and_then(|e| e.body.clone());
         if let Some(body) = cached {
             return Ok(body);
@@ -489,7 +488,7 @@ impl Spool {
 
     /// Puts dead letters back in the queue with a fresh attempt budget:
     /// one (`Some(id)`) or all (`None`). Returns how many were revived.
-    pub async fn retry(&self, which: Option<u64>) -> Result<usize, SpoolError> {
+    pub(crate) async fn retry(&self, which: Option<u64>) -> Result<usize, SpoolError> {
         let dead: Vec<(u64, Meta)> = match which {
             Some(id) => {
                 let index = self.lock();
@@ -516,7 +515,7 @@ impl Spool {
     }
 
     /// Deletes every dead letter. Returns how many were deleted.
-    pub async fn purge(&self) -> Result<usize, SpoolError> {
+    pub(crate) async fn purge(&self) -> Result<usize, SpoolError> {
         let dead = self.list_dead();
         for (id, _) in &dead {
             self.remove(*id).await?;
@@ -536,7 +535,7 @@ impl Spool {
 
     /// Pending, dead and oldest pending record of every route that has (or
     /// had) records, in route order (metrics). O(routes).
-    pub fn route_stats(&self) -> Vec<(String, RouteStats)> {
+    pub(crate) fn route_stats(&self) -> Vec<(String, RouteStats)> {
         let index = self.lock();
         let mut rows: Vec<(String, RouteStats)> = index
             .sched

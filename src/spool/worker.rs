@@ -35,16 +35,20 @@ use crate::proxy::headers::X_HOOKGUARD_EVENT_ID;
 use crate::proxy::App;
 
 /// Deliveries in flight at once per route (unordered routes).
-pub const ROUTE_CONCURRENCY: usize = 8;
+pub(crate) const ROUTE_CONCURRENCY: usize = 8;
 /// `X-Hookguard-Attempt: N`, 1 for the first delivery attempt.
-pub const X_HOOKGUARD_ATTEMPT: HeaderName = HeaderName::from_static("x-hookguard-attempt");
+pub(crate) const X_HOOKGUARD_ATTEMPT: HeaderName = HeaderName::from_static("x-hookguard-attempt");
 /// Pause after the spool failed to record an outcome (storage trouble).
 const STORAGE_PAUSE: Duration = Duration::from_secs(5);
 /// Longest the scheduler sleeps without a reason (a safety net only).
 const IDLE: Duration = Duration::from_secs(60);
 
 /// Starts the scheduler for the queue-mode routes of the current app.
-pub fn start(spool: Arc<Spool>, app: Arc<ArcSwap<App>>, client: UpstreamClient) -> JoinHandle<()> {
+pub(crate) fn start(
+    spool: Arc<Spool>,
+    app: Arc<ArcSwap<App>>,
+    client: UpstreamClient,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             let wake = spool.wake.notified();
@@ -255,7 +259,11 @@ fn is_permanent(status: u16) -> bool {
 
 /// Exponential backoff with full jitter: uniform in `[0, min(cap, base·2^(n-1))]`,
 /// and never shorter than the upstream's `Retry-After`.
-pub fn backoff(policy: &RetryPolicy, attempts: u32, retry_after: Option<Duration>) -> Duration {
+pub(crate) fn backoff(
+    policy: &RetryPolicy,
+    attempts: u32,
+    retry_after: Option<Duration>,
+) -> Duration {
     let exp = attempts.saturating_sub(1).min(32);
     let ceiling = policy
         .base

@@ -18,7 +18,7 @@ use super::store::{Index, Meta, NewRecord, SpoolError, BODY, META, NEXT_ID, SEQ}
 /// Most operations committed in one transaction.
 const MAX_BATCH: usize = 512;
 /// Longest a lazily synced commit (`Sync::Lazy`) waits for a durable one.
-pub const LAZY_SYNC: Duration = Duration::from_secs(1);
+pub(crate) const LAZY_SYNC: Duration = Duration::from_secs(1);
 
 /// How soon a write must be on disk when its caller hears back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -24,12 +24,12 @@ use prometheus_client::metrics::counter::Counter;
 use tracing_subscriber::fmt::MakeWriter;
 
 /// Longest a line waits in memory before it is written.
-pub const LINGER: Duration = Duration::from_millis(20);
+pub(crate) const LINGER: Duration = Duration::from_millis(20);
 /// Pending bytes that wake the writer before [`LINGER`] is up.
-pub const HIGH_WATER: usize = 256 * 1024;
+pub(crate) const HIGH_WATER: usize = 256 * 1024;
 /// Most bytes waiting to be written; a line that does not fit is dropped.
 /// The batch being written is apart, so logs hold at most twice this.
-pub const MAX_PENDING: usize = 4 * 1024 * 1024;
+pub(crate) const MAX_PENDING: usize = 4 * 1024 * 1024;
 /// Capacity a batch buffer keeps between bursts.
 const KEEP_CAPACITY: usize = 64 * 1024;
 /// Longest the last lines may take to be written when the process exits: a
@@ -38,7 +38,7 @@ pub const FINAL_FLUSH: Duration = Duration::from_secs(2);
 
 /// Appends the line that reports `dropped` lost lines to a batch, in the
 /// log's format (see `telemetry::init`).
-pub type ReportDropped = fn(dropped: u64, batch: &mut Vec<u8>);
+pub(crate) type ReportDropped = fn(dropped: u64, batch: &mut Vec<u8>);
 
 /// State shared by every [`BatchWriter`] handle and the writer thread.
 struct Shared {
@@ -88,19 +88,19 @@ impl Shared {
 
 /// The `MakeWriter` handed to the tracing subscriber; cheap to clone.
 #[derive(Clone)]
-pub struct BatchWriter {
+pub(crate) struct BatchWriter {
     shared: Arc<Shared>,
 }
 
 impl BatchWriter {
     /// Appends one whole, already formatted line (see `telemetry::json_sink`).
-    pub fn append_line(&self, line: &[u8]) {
+    pub(crate) fn append_line(&self, line: &[u8]) {
         self.shared.append(line);
     }
 }
 
 /// One event's writer: the formatted line is appended whole.
-pub struct LineWriter<'a> {
+pub(crate) struct LineWriter<'a> {
     shared: &'a Shared,
 }
 
@@ -183,7 +183,7 @@ impl Drop for FlushGuard {
 
 /// Starts the writer thread over `out` (stdout in the binary). Dropped lines
 /// are counted in `dropped_total` and reported through `report`.
-pub fn spawn<W: Write + Send + 'static>(
+pub(crate) fn spawn<W: Write + Send + 'static>(
     out: W,
     dropped_total: Counter,
     report: ReportDropped,

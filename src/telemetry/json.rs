@@ -19,7 +19,7 @@ use tracing_subscriber::registry::LookupSpan;
 
 /// The JSON event format (`[log] format = "json"`, the default).
 #[derive(Debug, Default, Clone, Copy)]
-pub struct JsonLines;
+pub(crate) struct JsonLines;
 
 impl<S, N> FormatEvent<S, N> for JsonLines
 where
@@ -129,13 +129,13 @@ fn write_f64(w: &mut impl fmt::Write, value: f64) -> fmt::Result {
 /// going through tracing: for the per-request audit event, whose fields are
 /// known in advance (see `audit::emit`). Field names must be plain JSON
 /// string content (they are not escaped); values are.
-pub struct Line<'a> {
+pub(crate) struct Line<'a> {
     out: &'a mut String,
 }
 
 impl<'a> Line<'a> {
     /// Starts a line at the current time: timestamp, level and message.
-    pub fn start(out: &'a mut String, level: tracing::Level, message: &str) -> Self {
+    pub(crate) fn start(out: &'a mut String, level: tracing::Level, message: &str) -> Self {
         // Writing into a String cannot fail: the results are ignored below.
         let _ = write_head(out, &level);
         out.push_str(",\"message\":");
@@ -154,35 +154,35 @@ impl<'a> Line<'a> {
     }
 
     /// A string field; none is no field, as tracing records an absent `Option`.
-    pub fn str(&mut self, name: &str, value: Option<&str>) {
+    pub(crate) fn str(&mut self, name: &str, value: Option<&str>) {
         if let Some(value) = value {
             let _ = write_json_str(self.name(name), value);
         }
     }
 
     /// An integer field; none is no field.
-    pub fn u64(&mut self, name: &str, value: Option<u64>) {
+    pub(crate) fn u64(&mut self, name: &str, value: Option<u64>) {
         if let Some(value) = value {
             self.name(name).push_str(itoa::Buffer::new().format(value));
         }
     }
 
     /// A float field; none is no field.
-    pub fn f64(&mut self, name: &str, value: Option<f64>) {
+    pub(crate) fn f64(&mut self, name: &str, value: Option<f64>) {
         if let Some(value) = value {
             let _ = write_f64(self.name(name), value);
         }
     }
 
     /// Ends the line with the event's target and a newline.
-    pub fn finish(self, target: &str) {
+    pub(crate) fn finish(self, target: &str) {
         let _ = write_tail(self.out, target);
     }
 }
 
 /// Writes `s` as a JSON string literal (RFC 8259 §7): quote, backslash and
 /// control characters escaped, everything else (valid UTF-8) as is.
-pub fn write_json_str(w: &mut impl fmt::Write, s: &str) -> fmt::Result {
+pub(crate) fn write_json_str(w: &mut impl fmt::Write, s: &str) -> fmt::Result {
     w.write_str("\"")?;
     Escaping(&mut *w).write_str(s)?;
     w.write_str("\"")
@@ -231,7 +231,7 @@ impl<W: fmt::Write> fmt::Write for Escaping<'_, W> {
 
 /// `2026-11-23T14:26:47.013908Z`: UTC, microseconds, as tracing-subscriber's
 /// default timer prints it.
-pub fn write_rfc3339_micros(w: &mut impl fmt::Write, at: SystemTime) -> fmt::Result {
+pub(crate) fn write_rfc3339_micros(w: &mut impl fmt::Write, at: SystemTime) -> fmt::Result {
     // The calendar from the `time` crate; digits placed by hand, because
     // `write!` with padding (or `time`'s formatter, which allocates) cost
     // more than the rest of the line put together.

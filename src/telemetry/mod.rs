@@ -9,8 +9,8 @@
 //! `[log] audit` turns it off, so that tuning the noise of the logs cannot
 //! silently lose the record of what was forwarded.
 
-pub mod batch_writer;
-pub mod json;
+pub(crate) mod batch_writer;
+pub(crate) mod json;
 
 use std::sync::OnceLock;
 
@@ -18,7 +18,8 @@ use tracing_subscriber::filter::Directive;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
-pub use batch_writer::{BatchWriter, FlushGuard, FINAL_FLUSH};
+pub(crate) use batch_writer::BatchWriter;
+pub use batch_writer::{FlushGuard, FINAL_FLUSH};
 
 /// Target of the line that reports dropped log lines.
 const TARGET: &str = "hookguard::telemetry";
@@ -30,7 +31,7 @@ static JSON_SINK: OnceLock<BatchWriter> = OnceLock::new();
 /// `audit::emit`): the same batch writer the subscriber writes to. None
 /// before [`init`], with the pretty format, or when another subscriber was
 /// installed first (tests), so callers fall back to a tracing event.
-pub fn json_sink() -> Option<&'static BatchWriter> {
+pub(crate) fn json_sink() -> Option<&'static BatchWriter> {
     JSON_SINK.get()
 }
 

@@ -10,7 +10,7 @@ use ring::signature::{EcdsaKeyPair, Ed25519KeyPair, ECDSA_P256_SHA256_ASN1_SIGNI
 
 /// What the key was given for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyUse {
+pub(crate) enum KeyUse {
     /// A shared secret of an HMAC or token scheme.
     Secret,
     /// The public key an asymmetric scheme verifies with.
@@ -20,7 +20,7 @@ pub enum KeyUse {
 }
 
 /// A hint for `key`, refused with `message`, when its shape explains why.
-pub fn key_hint(key: &[u8], key_use: KeyUse, message: &str) -> Option<&'static str> {
+pub(crate) fn key_hint(key: &[u8], key_use: KeyUse, message: &str) -> Option<&'static str> {
     let key = key.trim_ascii();
     match key_use {
         KeyUse::Secret => key.starts_with(b"whpk_").then_some(

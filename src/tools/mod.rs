@@ -29,8 +29,8 @@ mod target;
 mod verify;
 
 pub use listing::{providers_markdown, providers_table};
-pub use target::{uses_public_keys, Target};
-pub use verify::{verify_report, VerifyInput};
+pub(crate) use target::{uses_public_keys, Target};
+pub(crate) use verify::{verify_report, VerifyInput};
 
 /// Why an offline tool failed; decides the exit status.
 #[derive(Debug)]
@@ -166,7 +166,7 @@ fn read_body(file: Option<&Path>) -> Result<Vec<u8>, String> {
 
 /// Reads a `--secret` value: `env:NAME`, `file:PATH` (trailing newline
 /// trimmed) or the literal text, so secrets can stay out of shell history.
-pub fn read_secret(arg: &str) -> Result<Secret, String> {
+pub(crate) fn read_secret(arg: &str) -> Result<Secret, String> {
     if let Some(name) = arg.strip_prefix("env:") {
         return std::env::var(name)
             .map(Secret::new)

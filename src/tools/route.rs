@@ -13,7 +13,7 @@ use super::Failure;
 
 /// The configured route the flags name, as a [`Target`]; `None` when
 /// neither `-c` nor `--route` was given.
-pub fn target(args: &RouteArgs) -> Result<Option<Target>, Failure> {
+pub(crate) fn target(args: &RouteArgs) -> Result<Option<Target>, Failure> {
     if args.config.is_none() && args.route.is_none() {
         return Ok(None);
     }

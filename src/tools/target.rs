@@ -21,7 +21,7 @@ use super::read_secret;
 
 /// A provider with its keys and options, ready to build a verifier.
 #[derive(Debug, Clone)]
-pub struct Target {
+pub(crate) struct Target {
     /// Provider name (`hookguard providers`).
     pub provider: String,
     /// `[route.hmac]`, for the generic `hmac` provider.
@@ -39,7 +39,7 @@ pub struct Target {
 /// What a configured route adds to a request beyond its verifier's
 /// parameters.
 #[derive(Debug, Clone)]
-pub struct RouteContext {
+pub(crate) struct RouteContext {
     /// The route's exact path: the path the proxy saw.
     pub path: String,
     /// `public_url`, for schemes that sign the URL.
@@ -54,7 +54,7 @@ impl Target {
     /// `--secret` and `--public-key`. A public-key scheme takes both as
     /// public keys (`--secret` for compatibility, `--public-key` first); an
     /// HMAC scheme refuses `--public-key` rather than ignore it.
-    pub fn from_flags(
+    pub(crate) fn from_flags(
         provider: &str,
         secrets: &[String],
         public_keys: &[String],
@@ -74,7 +74,7 @@ impl Target {
 
     /// A configured route: its provider, `[route.hmac]`, secrets or public
     /// keys (with their expiry), tolerance and `public_url`.
-    pub fn from_route(route: &Route, tls: bool) -> Self {
+    pub(crate) fn from_route(route: &Route, tls: bool) -> Self {
         Self {
             provider: route.provider.clone(),
             hmac: route.hmac.clone(),
@@ -91,7 +91,7 @@ impl Target {
 
     /// Replaces the keys with those given on the command line (a route's
     /// keys stay when none are given).
-    pub fn override_keys(
+    pub(crate) fn override_keys(
         &mut self,
         secrets: &[String],
         public_keys: &[String],
@@ -105,7 +105,7 @@ impl Target {
     /// The secret `sign` uses for a route: the first one not yet expired,
     /// as a sender in the middle of a rotation would. Public keys cannot
     /// sign: the private key must be given.
-    pub fn signing_secret(&self, now_s: i64) -> Result<Secret, String> {
+    pub(crate) fn signing_secret(&self, now_s: i64) -> Result<Secret, String> {
         if self.uses_public_keys() {
             return Err(format!(
                 "{} holds public keys, which only verify: \
@@ -123,7 +123,7 @@ impl Target {
     /// The public URL a URL-signing scheme is checked against: `given`,
     /// else the route's `public_url`, else (for a route) rebuilt from the
     /// Host header the way the proxy does.
-    pub fn public_url(&self, given: Option<&str>, headers: &HeaderMap) -> Option<String> {
+    pub(crate) fn public_url(&self, given: Option<&str>, headers: &HeaderMap) -> Option<String> {
         if let Some(url) = given {
             return Some(url.to_owned());
         }
@@ -137,7 +137,7 @@ impl Target {
 
     /// The path and query the proxy saw: a route's own path (with the
     /// URL's query), else the path of `url`, else `/`.
-    pub fn request_uri(&self, url: Option<&str>) -> Uri {
+    pub(crate) fn request_uri(&self, url: Option<&str>) -> Uri {
         let parsed = url.and_then(|u| u.parse::<Uri>().ok());
         let text = match (&self.route, &parsed) {
             (Some(route), Some(u)) => match u.query() {
@@ -152,7 +152,7 @@ impl Target {
     }
 
     /// `provider hmac (route /webhooks/payments)`, for reports.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match &self.route {
             Some(r) => format!("provider {} (route {})", self.provider, r.path),
             None => format!("provider {}", self.provider),
@@ -181,13 +181,13 @@ impl Target {
     }
 
     /// Whether the scheme is verified with public keys (Ed25519, ECDSA).
-    pub fn uses_public_keys(&self) -> bool {
+    pub(crate) fn uses_public_keys(&self) -> bool {
         uses_public_keys(&self.provider)
     }
 
     /// Builds the verifier exactly as the proxy would, with the tolerance
     /// replaced when `tolerance` is `Some`.
-    pub fn build(&self, tolerance: Option<Duration>) -> Result<SharedVerifier, String> {
+    pub(crate) fn build(&self, tolerance: Option<Duration>) -> Result<SharedVerifier, String> {
         let params = ProviderParams {
             secrets: &self.secrets,
             public_keys: &self.public_keys,
@@ -221,7 +221,7 @@ impl Target {
 
     /// How to name key number `index` in a report: `secret #0`, `public key
     /// #1 from --secret #0`: where it came from, unless that says the same.
-    pub fn key_name(&self, index: usize) -> String {
+    pub(crate) fn key_name(&self, index: usize) -> String {
         let (kind, flag, list) = if self.uses_public_keys() {
             ("public key", "--public-key", &self.public_keys)
         } else {
@@ -238,7 +238,7 @@ impl Target {
 }
 
 /// Whether provider `name` verifies with public keys rather than secrets.
-pub fn uses_public_keys(name: &str) -> bool {
+pub(crate) fn uses_public_keys(name: &str) -> bool {
     providers::describe_all()
         .iter()
         .any(|p| p.name == name && p.family == "asymmetric")

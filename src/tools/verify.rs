@@ -15,7 +15,7 @@ use super::target::Target;
 
 /// A captured request to check offline.
 #[derive(Debug, Clone)]
-pub struct VerifyInput<'a> {
+pub(crate) struct VerifyInput<'a> {
     /// The scheme, keys and options to check against.
     pub target: &'a Target,
     /// `Name: value` header lines as received.
@@ -37,7 +37,7 @@ const ANY_TIME: Duration = Duration::from_secs(100 * 365 * 86_400);
 /// checks first, then the body). `Ok` is the success report ("valid ..."),
 /// `Err` the reason and what else is known about it; both end with the
 /// body's length and SHA-256 so a re-serialised body is easy to spot.
-pub fn verify_report(input: &VerifyInput<'_>) -> Result<String, String> {
+pub(crate) fn verify_report(input: &VerifyInput<'_>) -> Result<String, String> {
     let fingerprint = body_fingerprint(input.body);
     let fail = |lines: Vec<String>| Err(format!("invalid: {}\n{fingerprint}", lines.join("\n")));
     let headers = match parse_headers(input.headers) {
