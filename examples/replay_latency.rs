@@ -1,5 +1,5 @@
 //! Claim + settle latency of the replay stores, memory and Redis, in the same
-//! run (issue 6): p50/p99 of sequential round trips, then throughput with
+//! run: p50/p99 of sequential round trips, then throughput with
 //! concurrent callers, as the proxy would drive them.
 //!
 //! ```sh

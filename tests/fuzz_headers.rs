@@ -1,6 +1,5 @@
-//! Property tests of every provider's signature-header parsing (issue #3:
-//! "fuzz the signature-header parsers"): for any header values and any body,
-//! `precheck` and `verify` return — never panic — and random input never
+//! Property tests of every provider's signature-header parsing: for any
+//! header values and any body, `precheck` and `verify` return — never panic — and random input never
 //! verifies. Header names come from each provider's own description, so every
 //! parser in the catalog (prefixes, `k=v` lists, space lists, timestamps,
 //! body fields) is fed garbage in the places it reads.
@@ -24,7 +23,7 @@ fn entry(value: &str) -> SecretEntry {
 
 /// A verifier for `name` with a plausible key of the right shape.
 fn verifier(name: &str) -> Option<SharedVerifier> {
-    // Public keys: Discord's vector key (providers.md), SendGrid's SDK fixture
+    // Public keys: Discord's vector key (PyNaCl), SendGrid's SDK fixture
     // key, and the Discord key as a Standard Webhooks `whpk_` key.
     let public: &[SecretEntry] = &match name {
         "discord" => vec![entry("03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8")],

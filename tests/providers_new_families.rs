@@ -7,7 +7,7 @@
 //!
 //! Fixed-vector requests use the providers' published vectors (origins noted);
 //! fresh-timestamp requests are signed here with `ring` directly, written from
-//! `/work/shared/providers.md`, sharing no code with `src/providers`.
+//! the providers' documented recipes, sharing no code with `src/providers`.
 
 mod common;
 
@@ -182,7 +182,7 @@ async fn twilio_sdk_vector_through_proxy() {
 }
 
 // Twilio SharedKey signature (HMAC-SHA256, named by the settings header):
-// providers.md §4 Twilio, twilio-python 9.13.0 `compute_signature(...,
+// twilio-python 9.13.0 `compute_signature(...,
 // "HMAC_SHA256")` over the same request as above.
 #[tokio::test]
 async fn twilio_sharedkey_sha256_through_proxy() {
@@ -235,7 +235,7 @@ async fn square_docs_vector_through_proxy() {
     .await;
 }
 
-// Trello: providers.md vector computed with Python hmac.
+// Trello: vector computed with Python's hmac.
 #[tokio::test]
 async fn trello_vector_through_proxy() {
     let h = own(&[("x-trello-webhook", "2vBTp1s1ADdzC49xMMilsHclC6U=")]);
@@ -489,7 +489,8 @@ async fn mailgun_json_and_form() {
 
 // --- canonical request ---
 
-/// Contentful's canonical string, written from providers.md §4 Contentful:
+/// Contentful's canonical string, written from Contentful's
+/// documented request-verification recipe:
 /// method, path with the query escaped twice, sorted `name:value;...`, body.
 fn contentful_headers(ts_ms: i64, path_signed: &str, body: &[u8]) -> Vec<(String, String)> {
     let ts = ts_ms.to_string();

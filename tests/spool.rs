@@ -22,7 +22,7 @@ use tokio::net::TcpListener;
 
 /// Standard Webhooks secret from the reference libraries' tests.
 const SW_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-/// Webhooks sent during the outage, as issue #7 asks (about 10 s in a debug
+/// Webhooks sent during the outage (about 10 s in a debug
 /// build on a 2-core machine).
 const OUTAGE_N: usize = 1_000;
 /// Webhooks sent around the `kill -9`.

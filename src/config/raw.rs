@@ -4,7 +4,7 @@
 //! Nothing here checks meaning: every key is optional (validation reports a
 //! missing required key, so that several can be reported at once), strings
 //! stay strings. No `flatten` and no untagged enums, which would lose spans;
-//! the one place SPEC allows two forms — a secret entry, a string or a
+//! the one place the configuration allows two forms — a secret entry, a string or a
 //! `{ value, expires }` table — has a hand-written `Deserialize`. Secret text
 //! is never echoed by a type error and these types have no `Debug`.
 

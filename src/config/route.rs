@@ -1,6 +1,6 @@
 //! `[[route]]` validation: one raw route → one [`Route`] with its verifier.
 //!
-//! Owns the per-route rules of SPEC §2: unique paths, known providers (with a
+//! Owns the per-route rules: unique paths, known providers (with a
 //! suggestion), at least one secret or public key, `[route.hmac]` exactly
 //! when `provider = "hmac"`, per-route overrides, and the default method list.
 //! The verifier is built only for a route with no other error, through the

@@ -569,7 +569,7 @@ fn example_configs_are_valid_with_any_verifier() {
     }
 }
 
-// --- ops (issue 4): [security], max_connections, rate_limit ---
+// --- ops: [security], max_connections, rate_limit ---
 
 #[test]
 fn security_section_defaults_and_overrides() {

@@ -35,7 +35,7 @@ fn handshake(v: &SharedVerifier, body: &[u8]) -> Option<HandshakeReply> {
     v.handshake(&req, &crate::body::Payload::from(body))
 }
 
-// Discord: providers.md §4 Discord — signed with PyNaCl 1.6.2, verified with
+// Discord: signed with PyNaCl 1.6.2, verified with
 // discord-interactions `verifyKey`; reproduced here with `openssl pkeyutl`.
 const DISCORD_SEED: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 const DISCORD_PK: &str = "03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8";
@@ -103,7 +103,7 @@ fn discord_pynacl_vector_window_and_ping() {
 }
 
 // SendGrid: SDK test fixture `@sendgrid/eventwebhook` `src/eventwebhook.spec.js`
-// (providers.md §4 SendGrid; the body ends with CR LF).
+// (the body ends with CR LF).
 const SG_KEY: &str = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE83T4O/n84iotIvIW4mdBgQ/7dAfSmpqIM8kF9mN1flpVKS3GRqe62gw+2fNNRaINXvVpiglSI8eNEc6wEA3F+g==";
 const SG_SIG: &[u8] = b"MEUCIGHQVtGj+Y3LkG9fLcxf3qfI10QysgDWmMOVmxG0u6ZUAiEAyBiXDWzM+uOe5W0JuG+luQAbPIqHh89M15TluLtEZtM=";
 const SG_BODY: &[u8] = b"[{\"email\":\"hello@world.com\",\"event\":\"dropped\",\"reason\":\"Bounced Address\",\"sg_event_id\":\"ZHJvcC0xMDk5NDkxOS1MUnpYbF9OSFN0T0doUTRrb2ZTbV9BLTA\",\"sg_message_id\":\"LRzXl_NHStOGhQ4kofSm_A.filterdrecv-p3mdw1-756b745b58-kmzbl-18-5F5FC76C-9.0\",\"smtp-id\":\"<LRzXl_NHStOGhQ4kofSm_A@ismtpd0039p1iad1.sendgrid.net>\",\"timestamp\":1600112492}]\r\n";

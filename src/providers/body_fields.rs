@@ -202,7 +202,8 @@ mod tests {
     use super::super::testutil::{headers, kind, run, secrets, verifier, Garbage};
     use super::*;
 
-    // providers.md §4 Mailgun: computed with Python hmac.
+    // Mailgun: computed with Python's hmac module from Mailgun's documented
+    // recipe (HMAC-SHA256 of timestamp + token, hex).
     const KEY: &str = "key-mailgun-signing";
     const TOKEN: &str = "e0b5477167110d68991efc6b9f89f0a11066af27834600e123";
     const SIG: &str = "464aca3c933f0941885cec9a3a7a9df046ec64473c45a6d3ea0223200593ebbe";

@@ -252,7 +252,7 @@ mod tests {
     use super::super::testutil::{headers, kind, run_at, secrets, verifier, Garbage};
     use super::*;
 
-    // providers.md §4 Contentful: computed with the SDK's `signRequest`
+    // Contentful: computed with the SDK's `signRequest`
     // (@contentful/node-apps-toolkit 3.16.1) and reproduced in Python.
     const PATH: &str = "/webhooks/contentful?x=1";
     const BODY_: &[u8] = br#"{"sys":{"id":"abc"}}"#;

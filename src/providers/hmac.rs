@@ -360,8 +360,8 @@ mod tests {
     use super::super::testutil::{build_with, headers, kind, run, secrets, verifier, Garbage};
     use super::*;
 
-    // GitHub docs "Validating webhook deliveries" test values (providers.md §4
-    // GitHub; re-verified there with @octokit/webhooks-methods).
+    // GitHub docs "Validating webhook deliveries" test values
+    // (re-verified with @octokit/webhooks-methods).
     const GH_SECRET: &str = "It's a Secret to Everybody";
     const GH_BODY: &[u8] = b"Hello, World!";
     const GH_SIG: &[u8] =
@@ -502,8 +502,8 @@ mod tests {
         );
     }
 
-    // Shopify: providers.md §4 Shopify, vector from @shopify/shopify-api
-    // `createSHA256HMAC` (cross-checked there with Python).
+    // Shopify: vector from @shopify/shopify-api `createSHA256HMAC`
+    // (cross-checked with Python's hmac).
     #[test]
     fn shopify_sdk_vector() {
         let v = verifier("shopify", &secrets(&["hush"]));
@@ -521,8 +521,8 @@ mod tests {
         assert!(r.contains("looks like hex"), "{r}");
     }
 
-    // Slack docs "Verifying requests from Slack" worked example (providers.md
-    // §4 Slack; reproduced there with slack-sdk `generate_signature`).
+    // Slack docs "Verifying requests from Slack" worked example
+    // (reproduced with slack-sdk `generate_signature`).
     const SLACK_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
     const SLACK_TS: i64 = 1_531_420_618;
     const SLACK_BODY: &[u8] = b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c";

@@ -51,7 +51,8 @@ pub(crate) const SIGNED: &[Part] = &[
     Part::Body,
 ];
 
-/// Shortest key we accept (SPEC §2: a `whsec_` secret must decode to ≥ 16 bytes).
+/// Shortest key we accept (a `whsec_` secret must decode to ≥ 16
+/// bytes, as docs/providers.md says).
 const MIN_KEY_LEN: usize = 16;
 
 impl StandardWebhooksSpec {
@@ -247,8 +248,8 @@ mod tests {
     use super::*;
 
     // Standard Webhooks reference libraries' published test
-    // (`libraries/python/tests/test_webhooks.py` `test_sign_function`), per
-    // providers.md §4; svix-python `sign()` gives the same value.
+    // (`libraries/python/tests/test_webhooks.py` `test_sign_function`);
+    // svix-python `sign()` gives the same value.
     const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
     const ID: &[u8] = b"msg_p5jXN8AQM9LWM0D4loKWxJek";
     const TS: i64 = 1_614_265_330;
@@ -291,7 +292,7 @@ mod tests {
     #[test]
     fn list_with_other_versions_and_junk() {
         let v = verifier("svix", &secrets(&[SECRET]));
-        // svix-node accepted `v1,bm9wZQ== v1,<valid>` (providers.md §4 Svix).
+        // svix-node accepts `v1,bm9wZQ== v1,<valid>`: any listed v1 may match.
         let list = format!("v1a,AAAA v2,xyz v1,bm9wZQ== {SIG}");
         let ok = run(&v, &sw("svix", &list, b"1614265330"), BODY, TS).unwrap();
         assert_eq!(ok.secret_index, 0);

@@ -262,7 +262,7 @@ mod tests {
     use super::super::testutil::{build_with, headers, kind, run, secrets, verifier, Garbage};
     use super::*;
 
-    // Stripe: providers.md §4 Stripe, generated with stripe-python 16.1.0
+    // Stripe: generated with stripe-python 16.1.0
     // `generate_signature_header` and stripe-node 23.1.0
     // `generateTestHeaderString` (identical).
     const SECRET: &str = "whsec_test_secret";
@@ -347,7 +347,7 @@ mod tests {
     fn stripe_several_v1_and_rotation() {
         let v = verifier("stripe", &secrets(&["whsec_other", SECRET]));
         let zeros = "0".repeat(64);
-        // As providers.md notes stripe-python accepting `v1=00,v1=<good>`.
+        // stripe-python accepts `v1=00,v1=<good>`: any listed v1 may match.
         let h = stripe(&format!("t=1700000000,v1=00,v1={zeros},v1={V1}"));
         let ok = run(&v, &h, BODY, T).unwrap();
         assert_eq!(ok.secret_index, 1);

@@ -6,7 +6,7 @@
 //! received value is checked with `ring::hmac::verify` — and the choice of
 //! de-duplication key: the provider's (unsigned) delivery id header where it
 //! sends one, else none. Does not own anything about the body: a token scheme
-//! signs nothing, which is why its dedup key is weaker (SPEC §3).
+//! signs nothing, which is why its dedup key is weaker (see docs/security.md).
 
 use std::time::Duration;
 
@@ -186,7 +186,7 @@ mod tests {
 
     // ngrok-docs `traffic-policy/actions/verify-webhook.mdx` example:
     // provider gitlab, secret `secret!`, header `X-Gitlab-Token: secret!`
-    // → verified (providers.md §4 GitLab and §5).
+    // → verified.
     #[test]
     fn ngrok_docs_example() {
         let v = verifier("gitlab", &secrets(&["secret!"]));

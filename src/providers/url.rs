@@ -452,8 +452,8 @@ mod tests {
         precheck_and_verify(v, &req, body)
     }
 
-    // Twilio SDK unit tests (twilio-python `tests/unit/test_request_validator.py`;
-    // providers.md §4 Twilio, reproduced there with twilio 9.13.0).
+    // Twilio SDK unit tests (twilio-python `tests/unit/test_request_validator.py`,
+    // reproduced with twilio 9.13.0).
     const TW_URL: &str = "https://mycompany.com/myapp.php?foo=1&bar=2";
     const TW_URL_443: &str = "https://mycompany.com:443/myapp.php?foo=1&bar=2";
     const TW_FORM: &[u8] = b"CallSid=CA1234567890ABCDE&Caller=%2B14158675309&Digits=1234&From=%2B14158675309&To=%2B18005551212";
@@ -504,9 +504,9 @@ mod tests {
         assert!(format!("{r:?}").contains("bodySHA256"), "{r:?}");
     }
 
-    // HMAC-SHA256 (SharedKey) signatures: providers.md §4 Twilio gives the
-    // first one (twilio-python 9.13.0 `compute_signature(..., "HMAC_SHA256")`,
-    // key 12345); the :443 and JSON ones were computed with the same SDK
+    // HMAC-SHA256 (SharedKey) signatures: the first one from
+    // twilio-python 9.13.0 `compute_signature(..., "HMAC_SHA256")`,
+    // key 12345; the :443 and JSON ones were computed with the same SDK
     // release, and its `validate(..., "HMAC_SHA256")` accepts each.
     const TW_SETTINGS: &str = "x-twilio-webhooks-signature-settings";
     const TW_SHA256: &[u8] = b"033hgUJA9M/hXIZsYjwkerEP/DBm35nEri5FhCYjA5s=";
@@ -594,8 +594,8 @@ mod tests {
         assert!(format!("{r:?}").contains("bodySHA256"), "{r:?}");
     }
 
-    // Square docs "Validate notifications" sample (providers.md §4 Square,
-    // verified there with both Square SDKs).
+    // Square docs "Validate notifications" sample (verified with
+    // both Square SDKs).
     #[test]
     fn square_docs_vector() {
         let v = verifier("square", &secrets(&["asdf1234"]));
@@ -624,7 +624,7 @@ mod tests {
     }
 
     // HubSpot v3: computed with @hubspot/api-client `Signature.getSignature`
-    // and Python (providers.md §4 HubSpot).
+    // and Python's hmac (identical).
     #[test]
     fn hubspot_v3_sdk_vector_and_window() {
         let v = verifier(
@@ -657,7 +657,8 @@ mod tests {
         assert_eq!(kind(&run_at(&v, &h, b"[]", url, "POST", t)), "invalid");
     }
 
-    // Trello: computed with Python hmac (providers.md §4 Trello).
+    // Trello: computed with Python's hmac from Trello's documented recipe
+    // (HMAC-SHA1 of body + callback URL, base64).
     #[test]
     fn trello_computed_vector() {
         let v = verifier("trello", &secrets(&["trello_app_secret"]));

@@ -3,9 +3,9 @@
 //! every signature-header parser.
 //!
 //! Owns the evidence that each catalog row matches its provider: every
-//! vector comes from outside this code (`/work/shared/providers.md` §7:
-//! `pub` = published by the provider or its SDK tests, `comp` = computed
-//! there with Python's `hmac` or the named SDK). Family-specific behaviour
+//! vector comes from outside this code (`pub` = published by the provider
+//! or its SDK's tests, `comp` = computed with Python's `hmac` or the named
+//! SDK from the provider's documented recipe). Family-specific behaviour
 //! (malformed headers, windows, rotation) is tested in the family files.
 
 use super::testutil::{headers, kind, run, secrets, verifier, Garbage};
@@ -103,7 +103,7 @@ const VECTORS: &[Vector] = &[
         body: r#"{"id":"evt_test_webhook","object":"event"}"#,
         now: 1_700_000_000,
     },
-    // comp: providers.md, Linear — Python hmac; @linear/sdk 98.0.0 accepted the
+    // comp: Linear — Python hmac; @linear/sdk 98.0.0 accepted the
     // same construction. The signed body carries webhookTimestamp (ms).
     Vector {
         provider: "linear",
@@ -136,7 +136,7 @@ const VECTORS: &[Vector] = &[
     // pub: Standard Webhooks spec / svix library tests.
     standard("standard-webhooks", false),
     standard("svix", true),
-    // comp (Python hmac): providers.md §7.
+    // comp (Python hmac).
     plain(
         "bitbucket",
         "bb_secret",

@@ -1,4 +1,4 @@
-//! De-duplication and replay protection (SPEC §3).
+//! De-duplication and replay protection.
 //!
 //! Each verified request carries a key derived from signed material (see
 //! [`crate::providers::Dedup`]), hashed together with its route so keys are a

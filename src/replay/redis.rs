@@ -1,7 +1,8 @@
 //! The shared replay store on Redis, for several replicas behind a load
-//! balancer (SPEC §2 `[replay] store = "redis://..."`).
+//! balancer (`[replay] store = "redis://..."`).
 //!
-//! The state machine of SPEC §3 maps onto one Redis string per key:
+//! The claim/settle state machine (see [`super`]) maps onto one Redis
+//! string per key:
 //!
 //! ```text
 //!   key   hookguard:<32 hex chars of ReplayKey>   (route-scoped hash: fixed size, no secret)
