@@ -2,11 +2,19 @@
 //! a 16-byte entry per key, bounded by `max_entries` (oldest delivered keys
 //! evicted first, in batches), expired keys dropped by lazy sweeps.
 //!
+//! Time is kept in whole seconds of a monotonic clock started with the store,
+//! so a delivered key is remembered for at least `ttl` and less than 2 s
+//! longer: a key delivered during second `s` is forgotten when second
+//! `s + ceil(ttl) + 1` begins. With a whole-second `ttl` that is at most 1 s
+//! late; rounding a fractional `ttl` up adds less than 1 s more.
+//!
 //! It does not own the key derivation or the claim/settle contract (see
 //! [`super`]), nor anything shared between replicas (see [`super::RedisStore`]).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, Hasher};
+#[cfg(test)]
+use std::sync::atomic::AtomicU64;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -27,8 +35,23 @@ pub struct MemoryStore {
     /// [`State::delivered`]).
     ttl_s: u32,
     per_shard_cap: usize,
-    epoch: Instant,
+    clock: Clock,
     next_token: AtomicU32,
+}
+
+/// Where the store reads the time since its epoch.
+///
+/// An enum rather than a trait object: outside tests it has one variant, so
+/// reading it costs what reading the `Instant` did.
+#[derive(Debug)]
+enum Clock {
+    /// The real clock. Monotonic, so a wall-clock step neither forgets keys
+    /// early nor keeps them.
+    Monotonic(Instant),
+    /// Milliseconds since the epoch, set by hand: tests step time instead
+    /// of sleeping.
+    #[cfg(test)]
+    Manual(AtomicU64),
 }
 
 #[derive(Debug, Default)]
@@ -59,10 +82,14 @@ const LOW_31: u32 = IN_FLIGHT - 1;
 // === impl MemoryStore ===
 
 impl MemoryStore {
-    /// A store remembering delivered keys for at least `ttl` (up to ~2 s
-    /// longer: expiry is kept in whole seconds), holding at most
-    /// `max_entries` keys (at least one per shard) besides in-flight claims.
+    /// A store remembering delivered keys for at least `ttl` (less than 2 s
+    /// longer: see the module doc), holding at most `max_entries` keys (at
+    /// least one per shard) besides in-flight claims.
     pub fn new(ttl: Duration, max_entries: usize) -> Self {
+        Self::with_clock(ttl, max_entries, Clock::Monotonic(Instant::now()))
+    }
+
+    fn with_clock(ttl: Duration, max_entries: usize, clock: Clock) -> Self {
         let shards = (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect();
         // ceil(ttl) + 1: a key delivered at second `s` (anywhere within it)
         // is held while now < s + ceil(ttl) + 1, i.e. more than `ttl`.
@@ -74,27 +101,23 @@ impl MemoryStore {
             shards,
             ttl_s: u32::try_from(ttl_s).unwrap_or(LOW_31).min(LOW_31),
             per_shard_cap: max_entries.div_ceil(SHARDS).max(1),
-            epoch: Instant::now(),
+            clock,
             next_token: AtomicU32::new(0),
         }
     }
 
     fn shard(&self, key: &ReplayKey) -> &Mutex<Shard> {
-        &self.shards[usize::from(key.0[0]) % SHARDS]
+        &self.shards[shard_index(key)]
     }
 
-    /// Whole seconds since the store was created.
+    /// Whole seconds since the store's epoch (truncated: see the module doc).
     fn now_s(&self) -> u32 {
-        u32::try_from(self.epoch.elapsed().as_secs()).unwrap_or(u32::MAX)
+        u32::try_from(self.clock.elapsed().as_secs()).unwrap_or(u32::MAX)
     }
 
     /// Claims `key` (see [`Claim`]).
     pub fn claim(&self, key: ReplayKey) -> Claim {
-        self.claim_at(key, self.now_s())
-    }
-
-    /// [`Self::claim`] at `now_s` seconds since the store's epoch.
-    fn claim_at(&self, key: ReplayKey, now_s: u32) -> Claim {
+        let now_s = self.now_s();
         let stored = StoredKey::from(key);
         let mut shard = lock(self.shard(&key));
         if let Some(state) = shard.map.get_mut(&stored) {
@@ -124,11 +147,7 @@ impl MemoryStore {
 
     /// Settles a claim this caller owns; a stale token changes nothing.
     pub fn settle(&self, key: ReplayKey, token: ClaimToken, delivered: bool) {
-        self.settle_at(key, token, delivered, self.now_s());
-    }
-
-    /// [`Self::settle`] at `now_s` seconds since the store's epoch.
-    fn settle_at(&self, key: ReplayKey, token: ClaimToken, delivered: bool, now_s: u32) {
+        let now_s = self.now_s();
         let stored = StoredKey::from(key);
         let mut shard = lock(self.shard(&key));
         let Some(state) = shard.map.get_mut(&stored) else {
@@ -155,6 +174,23 @@ impl MemoryStore {
     /// True when no key is held.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// The shard holding `key`: its first byte, which [`StoredKey`] leaves out.
+fn shard_index(key: &ReplayKey) -> usize {
+    usize::from(key.0[0]) % SHARDS
+}
+
+// === impl Clock ===
+
+impl Clock {
+    fn elapsed(&self) -> Duration {
+        match self {
+            Self::Monotonic(epoch) => epoch.elapsed(),
+            #[cfg(test)]
+            Self::Manual(ms) => Duration::from_millis(ms.load(Ordering::Relaxed)),
+        }
     }
 }
 
@@ -311,188 +347,4 @@ impl Hasher for KeyHasherState {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::providers::Dedup;
-
-    const DAY: Duration = Duration::from_secs(24 * 3600);
-
-    fn key(n: u32) -> ReplayKey {
-        ReplayKey::derive("/r", &Dedup::SignedId(format!("evt_{n}"))).unwrap()
-    }
-
-    /// `count` distinct keys that all land in shard 0.
-    fn shard0_keys(count: usize) -> Vec<ReplayKey> {
-        (0..)
-            .map(key)
-            .filter(|k| usize::from(k.0[0]) % SHARDS == 0)
-            .take(count)
-            .collect()
-    }
-
-    /// A key's state without claiming it.
-    fn peek(store: &MemoryStore, key: ReplayKey) -> Option<State> {
-        lock(store.shard(&key))
-            .map
-            .get(&StoredKey::from(key))
-            .copied()
-    }
-
-    fn deliver(store: &MemoryStore, key: ReplayKey, now_s: u32) {
-        let Claim::Acquired(t) = store.claim_at(key, now_s) else {
-            panic!("key must be fresh")
-        };
-        store.settle_at(key, t, true, now_s);
-    }
-
-    #[test]
-    fn claim_settle_state_machine() {
-        let store = MemoryStore::new(Duration::from_secs(60), 100);
-        let Claim::Acquired(t) = store.claim(key(1)) else {
-            panic!("first claim must be acquired")
-        };
-        assert_eq!(store.claim(key(1)), Claim::InFlight);
-        store.settle(key(1), t, true);
-        assert_eq!(store.claim(key(1)), Claim::Delivered);
-
-        let Claim::Acquired(t2) = store.claim(key(2)) else {
-            panic!("fresh key")
-        };
-        store.settle(key(2), t2, false);
-        assert!(matches!(store.claim(key(2)), Claim::Acquired(_)));
-    }
-
-    #[test]
-    fn stale_token_cannot_settle_a_newer_claim() {
-        let store = MemoryStore::new(Duration::from_secs(60), 100);
-        let Claim::Acquired(old) = store.claim(key(1)) else {
-            panic!()
-        };
-        store.settle(key(1), old, false);
-        let Claim::Acquired(_new) = store.claim(key(1)) else {
-            panic!()
-        };
-        store.settle(key(1), old, true);
-        assert_eq!(store.claim(key(1)), Claim::InFlight);
-    }
-
-    #[test]
-    fn delivered_keys_expire_after_ttl() {
-        let store = MemoryStore::new(Duration::from_secs(30), 100);
-        deliver(&store, key(1), 100);
-        assert_eq!(store.claim_at(key(1), 100), Claim::Delivered);
-        // Remembered for the whole ttl (a delivery late in second 100 is
-        // still within ttl at the end of second 129)...
-        assert_eq!(store.claim_at(key(1), 130), Claim::Delivered);
-        // ...and forgotten a couple of seconds after.
-        assert!(matches!(store.claim_at(key(1), 132), Claim::Acquired(_)));
-    }
-
-    #[test]
-    fn a_fractional_ttl_rounds_up() {
-        let store = MemoryStore::new(Duration::from_millis(1500), 100);
-        deliver(&store, key(1), 10);
-        assert_eq!(store.claim_at(key(1), 12), Claim::Delivered);
-        assert!(matches!(store.claim_at(key(1), 13), Claim::Acquired(_)));
-    }
-
-    #[test]
-    fn an_expired_entry_is_reclaimed_in_place() {
-        let store = MemoryStore::new(Duration::from_secs(10), 100);
-        let Claim::Acquired(old) = store.claim_at(key(1), 0) else {
-            panic!()
-        };
-        store.settle_at(key(1), old, true, 0);
-        let Claim::Acquired(new) = store.claim_at(key(1), 20) else {
-            panic!("an expired key is absent")
-        };
-        assert_ne!(old, new);
-        assert_eq!(store.len(), 1, "the entry is reused, not duplicated");
-        assert_eq!(store.claim_at(key(1), 20), Claim::InFlight);
-        // The old claim's token does not settle the new claim.
-        store.settle_at(key(1), old, false, 20);
-        assert_eq!(store.claim_at(key(1), 20), Claim::InFlight);
-        store.settle_at(key(1), new, true, 20);
-        assert_eq!(store.claim_at(key(1), 25), Claim::Delivered);
-    }
-
-    #[test]
-    fn capacity_evicts_oldest_first() {
-        let store = MemoryStore::new(DAY, SHARDS * 2);
-        for n in 0..10_000 {
-            deliver(&store, key(n), n);
-        }
-        assert!(store.len() <= SHARDS * 2, "len {}", store.len());
-        // The newest key is still remembered; the first is long gone.
-        assert_eq!(store.claim_at(key(9_999), 10_000), Claim::Delivered);
-        assert!(matches!(store.claim_at(key(0), 10_000), Claim::Acquired(_)));
-    }
-
-    #[test]
-    fn an_eviction_batch_keeps_the_newest_keys() {
-        // 32 keys per shard: batches of 2.
-        let store = MemoryStore::new(DAY, SHARDS * 32);
-        let keys = shard0_keys(100);
-        for (now_s, &k) in (0..).zip(&keys) {
-            deliver(&store, k, now_s);
-        }
-        let held = lock(&store.shards[0]).map.len();
-        assert!((30..=32).contains(&held), "held {held}");
-        for &k in &keys[keys.len() - 30..] {
-            assert!(peek(&store, k).is_some(), "a newest key was evicted");
-        }
-        for &k in &keys[..keys.len() - 32] {
-            assert_eq!(peek(&store, k), None, "an old key survived");
-        }
-    }
-
-    #[test]
-    fn an_eviction_removes_one_batch_even_when_expiries_tie() {
-        // 32 keys per shard: batches of 2.
-        let store = MemoryStore::new(DAY, SHARDS * 32);
-        let keys = shard0_keys(100);
-        for (i, &k) in keys.iter().enumerate() {
-            // All in the same second: every expiry is equal, and evicting
-            // every key at the oldest expiry would empty the shard.
-            deliver(&store, k, 7);
-            let held = lock(&store.shards[0]).map.len();
-            assert!(held >= (i + 1).min(30), "held {held} after {} keys", i + 1);
-        }
-        assert!(peek(&store, keys[99]).is_some(), "the newest key is held");
-    }
-
-    #[test]
-    fn in_flight_claims_are_never_evicted() {
-        // One key per shard.
-        let store = MemoryStore::new(DAY, SHARDS);
-        let keys = shard0_keys(20);
-        deliver(&store, keys[0], 0);
-        for &k in &keys[1..] {
-            assert!(matches!(store.claim_at(k, 0), Claim::Acquired(_)));
-        }
-        // The delivered key made room for the first claim...
-        assert_eq!(peek(&store, keys[0]), None);
-        // ...and the claims, all in flight, exceed the cap instead of
-        // evicting each other.
-        for &k in &keys[1..] {
-            assert_eq!(store.claim_at(k, 0), Claim::InFlight);
-        }
-        assert_eq!(store.len(), keys.len() - 1);
-    }
-
-    #[test]
-    fn expired_keys_are_swept_in_a_steady_state() {
-        // 100 deliveries a second, each remembered 2 s (a 1 s ttl rounded
-        // up, plus 1): at most 200 keys are live at any time.
-        let store = MemoryStore::new(Duration::from_secs(1), 1_000_000);
-        let live = 200;
-        let mut max_len = 0;
-        for n in 0..100_000 {
-            deliver(&store, key(n), n / 100);
-            max_len = max_len.max(store.len());
-        }
-        assert!(max_len <= 4 * live, "max len {max_len}");
-        // Long-expired keys are absent, not delivered.
-        assert!(matches!(store.claim_at(key(0), 1_000), Claim::Acquired(_)));
-    }
-}
+mod tests;
