@@ -83,8 +83,8 @@ const LOW_31: u32 = IN_FLIGHT - 1;
 
 impl MemoryStore {
     /// A store remembering delivered keys for at least `ttl` (less than 2 s
-    /// longer: see the module doc), holding at most `max_entries` keys (at
-    /// least one per shard) besides in-flight claims.
+    /// longer: see the module doc), holding at most `max_entries` keys (but
+    /// at least one per shard) besides in-flight claims.
     pub fn new(ttl: Duration, max_entries: usize) -> Self {
         Self::with_clock(ttl, max_entries, Clock::Monotonic(Instant::now()))
     }
@@ -100,7 +100,8 @@ impl MemoryStore {
         Self {
             shards,
             ttl_s: u32::try_from(ttl_s).unwrap_or(LOW_31).min(LOW_31),
-            per_shard_cap: max_entries.div_ceil(SHARDS).max(1),
+            // Rounded down: the shards' caps add up to at most `max_entries`.
+            per_shard_cap: (max_entries / SHARDS).max(1),
             clock,
             next_token: AtomicU32::new(0),
         }

@@ -227,6 +227,30 @@ fn expired_keys_are_swept_in_a_steady_state() {
 // --- capacity and eviction ---
 
 #[test]
+fn the_capacity_bound_holds() {
+    for max_entries in [1, 15, 16, 100, 1_000] {
+        let store = manual_store(DAY, max_entries);
+        let bound = max_entries.max(SHARDS);
+        for n in 0..3_000 {
+            set_s(&store, u64::from(n));
+            deliver(&store, key(n));
+            assert!(store.len() <= bound, "{max_entries}: len {}", store.len());
+        }
+        // And the bound is used, not undercut: every shard is full, or one
+        // eviction batch short of it (plus the key that made it evict).
+        let per_shard = (max_entries / SHARDS).max(1);
+        let batch = (per_shard / 16).max(1);
+        for index in 0..SHARDS {
+            let len = shard_len(&store, index);
+            assert!(
+                (per_shard + 1 - batch..=per_shard).contains(&len),
+                "{max_entries}: shard {index} holds {len}"
+            );
+        }
+    }
+}
+
+#[test]
 fn capacity_evicts_oldest_first() {
     let store = manual_store(DAY, SHARDS * 2);
     for n in 0..10_000 {
