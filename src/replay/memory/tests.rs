@@ -1,5 +1,6 @@
 //! The memory store through its public face (claim, settle, len) on a clock
-//! the tests step, and the real clock it runs on.
+//! the tests step, and the real clock it runs on. The shard's internals
+//! (sweep, room, eviction batches, hashing) are pinned in `shard_tests`.
 
 use std::collections::HashSet;
 
@@ -24,7 +25,7 @@ fn set_s(store: &MemoryStore, s: u64) {
     set_ms(store, s * 1000);
 }
 
-fn key(n: u32) -> ReplayKey {
+pub(super) fn key(n: u32) -> ReplayKey {
     ReplayKey::derive("/r", &Dedup::SignedId(format!("evt_{n}"))).unwrap()
 }
 
