@@ -240,4 +240,40 @@ mod tests {
         );
         assert_eq!(ReplayKey::derive("/a", &Dedup::None), None);
     }
+
+    fn key(id: &str) -> ReplayKey {
+        ReplayKey::derive("/r", &Dedup::SignedId(id.into())).unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_memory_store_behind_the_enum() {
+        let store = ReplayStore::Memory(MemoryStore::new(Duration::from_secs(60), 100));
+        assert_eq!(store.len(), 0);
+        let Ok(Claim::Acquired(token)) = store.claim(key("a")).await else {
+            panic!("a fresh key is acquired")
+        };
+        assert_eq!(store.len(), 1);
+        store.settle(key("a"), token, true).await;
+        assert!(matches!(store.claim(key("a")).await, Ok(Claim::Delivered)));
+        // It never fails, so it is always ready and never forwards unchecked.
+        assert!(store.healthy());
+        assert!(store.check().await);
+        store.record_error_allowed();
+        assert_eq!(store.store_errors_allowed(), 0);
+    }
+
+    #[tokio::test]
+    async fn the_redis_store_behind_the_enum() {
+        // Port 1 refuses connections: nothing here reaches a Redis.
+        let ttl = Duration::from_secs(60);
+        let redis = RedisStore::new("redis://127.0.0.1:1/0", ttl, ttl).unwrap();
+        let store = ReplayStore::Redis(redis);
+        assert!(!store.healthy(), "not ready before Redis has answered");
+        assert!(!store.check().await);
+        store.record_error_allowed();
+        store.record_error_allowed();
+        assert_eq!(store.store_errors_allowed(), 2);
+        // Redis holds its keys itself: this process counts none.
+        assert_eq!(store.len(), 0);
+    }
 }
