@@ -31,11 +31,14 @@ pub(super) fn key(n: u32) -> ReplayKey {
 
 /// `count` distinct keys that all land in shard 0.
 fn shard0_keys(count: usize) -> Vec<ReplayKey> {
-    (0..)
+    // A bounded search: should keys stop reaching shard 0, fail, not hang.
+    let keys: Vec<ReplayKey> = (0..1_000_000)
         .map(key)
         .filter(|k| shard_index(k) == 0)
         .take(count)
-        .collect()
+        .collect();
+    assert_eq!(keys.len(), count, "keys do not spread to shard 0");
+    keys
 }
 
 /// A key's state without claiming it.
