@@ -10,7 +10,7 @@ mod common;
 #[path = "support/redis.rs"]
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use hookguard::replay::{Claim, RedisStore};
@@ -146,11 +146,10 @@ async fn redis_down_under_allow_forwards_without_dedup_and_counts() {
     assert_eq!(b.app().replay().store_errors_allowed(), 1);
 
     redis.restart();
-    let deadline = Instant::now() + PATIENCE;
-    while !a.app().replay().check().await {
-        assert!(Instant::now() < deadline, "replica did not reconnect");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually("replica a to reconnect", PATIENCE, async || {
+        a.app().replay().check().await
+    })
+    .await;
     let event = Event::new("msg_allow_2");
     assert!(forwarded(&event.send(&a).await));
     let again = event.send(&b).await;
@@ -178,16 +177,15 @@ async fn a_dead_replicas_claim_expires_after_its_lease() {
 
     let event = Event::new("msg_dead_1");
     assert_rejected(&event.send(&a).await, 409, "duplicate");
-    let deadline = Instant::now() + PATIENCE;
-    loop {
+    eventually("the dead replica's claim to expire", PATIENCE, async || {
         let answer = event.send(&b).await;
         if forwarded(&answer) {
-            break;
+            return Ok(());
         }
         assert_rejected(&answer, 409, "duplicate");
-        assert!(Instant::now() < deadline, "claim never expired");
-        tokio::time::sleep(lease / 3).await;
-    }
+        Err(answer.text())
+    })
+    .await;
     assert_eq!(up.count(), 1);
 
     // The slow owner comes back: its token no longer owns the key, so it
@@ -216,15 +214,11 @@ async fn in_flight_claims_carry_a_lease_just_over_the_upstream_timeout() {
 
     let key = format!("hookguard:{}", key_of("msg_lease_1").to_hex());
     let mut conn = redis.client().get_connection().unwrap();
-    let deadline = Instant::now() + PATIENCE;
-    let pttl: i64 = loop {
+    let pttl: i64 = eventually("the claim in Redis", PATIENCE, async || {
         let pttl: i64 = redis::cmd("PTTL").arg(&key).query(&mut conn).unwrap();
-        if pttl > 0 {
-            break pttl;
-        }
-        assert!(Instant::now() < deadline, "claim never appeared");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    };
+        (pttl > 0).then_some(pttl).ok_or(format!("PTTL {pttl}"))
+    })
+    .await;
     let value: String = redis::cmd("GET").arg(&key).query(&mut conn).unwrap();
     assert_eq!(value.len(), 32, "an owner token, not the delivered marker");
     // Upstream timeout 3 s + 5 s margin: longer than any live request.
@@ -252,19 +246,20 @@ async fn a_hung_redis_costs_a_bounded_wait_then_503() {
     // The claim sent while Redis hung landed late; the replica undoes it, so
     // the provider's retry gets through well before the 8 s lease would end.
     let event = Event::new("msg_hang_1");
-    let deadline = Instant::now() + Duration::from_secs(4);
-    loop {
-        let answer = event.send(&a).await;
-        if forwarded(&answer) {
-            break;
-        }
-        assert_rejected(&answer, 409, "duplicate");
-        assert!(
-            Instant::now() < deadline,
-            "the late claim was never released"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let well_before_the_lease = Duration::from_secs(4);
+    eventually(
+        "the late claim's release",
+        well_before_the_lease,
+        async || {
+            let answer = event.send(&a).await;
+            if forwarded(&answer) {
+                return Ok(());
+            }
+            assert_rejected(&answer, 409, "duplicate");
+            Err(answer.text())
+        },
+    )
+    .await;
     assert!(duplicate_delivered(&event.send(&a).await));
     assert_eq!(deliveries_of(&up, "msg_hang_1"), 1);
 }
@@ -300,15 +295,9 @@ async fn rediss_uses_tls_with_rustls() {
         "--tls-auth-clients".into(),
         "no".into(),
     ]);
-    let deadline = Instant::now() + PATIENCE;
-    while std::net::TcpStream::connect(("127.0.0.1", tls_port)).is_err() {
-        assert!(Instant::now() < deadline, "redis TLS port did not come up");
-        #[allow(
-            clippy::disallowed_methods,
-            reason = "waits for the redis-server process; no task needs to run meanwhile"
-        )]
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    eventually_blocking("the redis TLS port to accept connections", PATIENCE, || {
+        std::net::TcpStream::connect(("127.0.0.1", tls_port))
+    });
 
     let up = Upstream::start().await;
     let toml = config_for(&format!("rediss://127.0.0.1:{tls_port}/0"), "reject");

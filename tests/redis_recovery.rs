@@ -7,7 +7,7 @@ mod common;
 #[path = "support/redis.rs"]
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use hookguard::replay::{Claim, RedisStore};
@@ -66,11 +66,8 @@ async fn the_store_is_probed_in_the_background() {
     let wait_for = |want: bool| {
         let replay = replay.clone();
         async move {
-            let deadline = Instant::now() + PATIENCE;
-            while replay.healthy() != want {
-                assert!(Instant::now() < deadline, "healthy() stayed {}", !want);
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
+            let what = format!("healthy() to become {want}");
+            eventually(&what, PATIENCE, async || replay.healthy() == want).await;
         }
     };
     wait_for(true).await;

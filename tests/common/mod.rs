@@ -1,6 +1,7 @@
 //! Shared fixtures for the integration tests: a recording upstream on an
 //! ephemeral loopback port, the real proxy started in-process from TOML, a
-//! plain HTTP client, and independent (test-side) signing helpers.
+//! plain HTTP client, independent (test-side) signing helpers, a config
+//! builder ([`fixture`]) and waiting on a condition ([`eventually`]).
 //!
 //! The signing helpers here are written from the providers' documentation with
 //! `ring` directly — they share no code with `src/providers`, so a test that
@@ -9,6 +10,15 @@
 //! tests and in `proxy_schemes.rs`.
 
 #![allow(dead_code, unreachable_pub)]
+
+mod eventually;
+mod fixture;
+
+// Not every test binary uses both.
+#[allow(unused_imports)]
+pub use eventually::*;
+#[allow(unused_imports)]
+pub use fixture::*;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

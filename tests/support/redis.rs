@@ -6,7 +6,6 @@
 
 use std::net::TcpListener as StdListener;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use hookguard::providers::Dedup;
 use hookguard::replay::ReplayKey;
@@ -15,9 +14,6 @@ use hookguard::runtime::Running;
 use crate::common::*;
 
 pub const SW_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-
-/// Upper bound for waiting on a process or a reconnection (never a timing assertion).
-pub const PATIENCE: Duration = Duration::from_secs(20);
 
 /// A private `redis-server` child, killed on drop.
 pub struct Redis {
@@ -54,15 +50,10 @@ impl Redis {
             .spawn()
             .expect("redis-server on PATH (scripts/test.sh installs it)");
         self.child = Some(child);
-        let deadline = Instant::now() + PATIENCE;
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not come up");
-            #[allow(
-                clippy::disallowed_methods,
-                reason = "waits for the redis-server process; no task needs to run meanwhile"
-            )]
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let port = self.port;
+        eventually_blocking("redis-server to accept connections", PATIENCE, || {
+            std::net::TcpStream::connect(("127.0.0.1", port))
+        });
     }
 
     /// Sends `signal` (STOP/CONT) to the server: a hung, not a dead, Redis.
@@ -186,16 +177,17 @@ pub fn key_of(id: &str) -> ReplayKey {
 /// Sends fresh probe events to `replica` until one is forwarded (Redis back
 /// and reconnected), within [`PATIENCE`].
 pub async fn wait_until_recovered(replica: &Running, tag: &str) {
-    let deadline = Instant::now() + PATIENCE;
-    for n in 0.. {
+    let mut n = 0;
+    eventually("the replica to recover", PATIENCE, async || {
+        n += 1;
         let a = Event::new(&format!("probe_{tag}_{n}")).send(replica).await;
         if forwarded(&a) {
-            return;
+            return Ok(());
         }
         assert_rejected(&a, 503, "replay_store_unavailable");
-        assert!(Instant::now() < deadline, "replica did not recover");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        Err(format!("{} {}", a.status, a.text()))
+    })
+    .await;
 }
 
 /// GET `/readyz` on the admin listener: status and body.
@@ -206,13 +198,17 @@ pub async fn readyz(p: &Running) -> (u16, String) {
 
 /// Polls `/readyz` until it answers `want`, within [`PATIENCE`].
 pub async fn wait_for_readyz(p: &Running, want: (u16, &str)) {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let last = readyz(p).await;
-        if (last.0, last.1.as_str()) == want {
-            return;
-        }
-        assert!(Instant::now() < deadline, "/readyz stayed {last:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(
+        &format!("/readyz to answer {want:?}"),
+        PATIENCE,
+        async || {
+            let last = readyz(p).await;
+            if (last.0, last.1.as_str()) == want {
+                Ok(())
+            } else {
+                Err(format!("{last:?}"))
+            }
+        },
+    )
+    .await;
 }
