@@ -12,34 +12,26 @@ use tokio::net::TcpStream;
 /// Standard Webhooks secret from the reference libraries' tests.
 const SW_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
-const BASE: &str = r#"
-[server]
-listen = "127.0.0.1:0"
-max_body = "1KiB"
-request_timeout = "2s"
-shutdown_grace = "3s"
+/// The proxy every row runs against: a 1 KiB body limit, a 500 ms upstream
+/// timeout, and one route per case of the table.
+fn base() -> TomlConfig {
+    base_with_upstream_timeout("500ms")
+}
 
-[upstream]
-url = "{upstream}"
-timeout = "500ms"
-
-[[route]]
-path = "/gh"
-provider = "github"
-secrets = ["It's a Secret to Everybody"]
-
-[[route]]
-path = "/only-10"
-provider = "github"
-secrets = ["It's a Secret to Everybody"]
-allow_ips = ["10.0.0.0/8"]
-
-[[route]]
-path = "/sw"
-provider = "standard-webhooks"
-secrets = ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]
-
-[[route]]
+fn base_with_upstream_timeout(timeout: &str) -> TomlConfig {
+    TomlConfig::new()
+        .server(r#"max_body = "1KiB""#)
+        .server(r#"request_timeout = "2s""#)
+        .server(r#"shutdown_grace = "3s""#)
+        .upstream(&format!("timeout = {}", quoted(timeout)))
+        .github("/gh", GH_SECRET, &[])
+        .github("/only-10", GH_SECRET, &[r#"allow_ips = ["10.0.0.0/8"]"#])
+        .route(&format!(
+            "path = \"/sw\"\nprovider = \"standard-webhooks\"\nsecrets = [{}]",
+            quoted(SW_SECRET)
+        ))
+        .route(
+            r#"
 path = "/ts"
 provider = "hmac"
 secrets = ["ts-secret"]
@@ -50,13 +42,14 @@ header = "X-Signature"
 encoding = "hex"
 timestamp_header = "X-Timestamp"
 signed = "{timestamp}.{body}"
-
-[[route]]
-path = "/rewrite"
-provider = "github"
-secrets = ["It's a Secret to Everybody"]
-upstream = "{upstream}/internal/hooks"
-"#;
+"#,
+        )
+        .github(
+            "/rewrite",
+            GH_SECRET,
+            &[r#"upstream = "{upstream}/internal/hooks""#],
+        )
+}
 
 fn sw_headers(id: &str, ts: i64, body: &[u8]) -> Vec<(String, String)> {
     standard_webhooks_headers(SW_SECRET, id, ts, body)
@@ -69,7 +62,7 @@ fn refs(h: &[(String, String)]) -> Vec<(&str, &str)> {
 #[tokio::test]
 async fn row_route_lookup_404() {
     let up = Upstream::start().await;
-    let p = proxy(BASE, &up).await;
+    let p = proxy(&base().build(), &up).await;
     let a = post(&p, "/nope", &[("x-hub-signature-256", GH_SIG)], GH_BODY).await;
     assert_rejected(&a, 404, "no_route");
     // Exact match only: a prefix or trailing slash is another path.
@@ -81,7 +74,7 @@ async fn row_route_lookup_404() {
 #[tokio::test]
 async fn row_method_405_with_allow() {
     let up = Upstream::start().await;
-    let p = proxy(BASE, &up).await;
+    let p = proxy(&base().build(), &up).await;
     let a = send(
         &p,
         "PUT",
@@ -98,7 +91,7 @@ async fn row_method_405_with_allow() {
 #[tokio::test]
 async fn row_client_ip_403() {
     let up = Upstream::start().await;
-    let p = proxy(BASE, &up).await;
+    let p = proxy(&base().build(), &up).await;
     // 127.0.0.1 is not in 10.0.0.0/8, and an untrusted peer's
     // X-Forwarded-For is ignored however it is spelled.
     let a = post(
@@ -118,10 +111,9 @@ async fn row_client_ip_403() {
 #[tokio::test]
 async fn trusted_proxy_forwarded_for_is_read_right_to_left() {
     let up = Upstream::start().await;
-    let cfg = BASE.replace(
-        "max_body = \"1KiB\"",
-        "max_body = \"1KiB\"\ntrusted_proxies = [\"127.0.0.1/32\"]",
-    );
+    let cfg = base()
+        .server(r#"trusted_proxies = ["127.0.0.1/32"]"#)
+        .build();
     let p = proxy(&cfg, &up).await;
     // The rightmost untrusted hop is 10.1.2.3: allowed.
     let a = post(
@@ -207,7 +199,7 @@ async fn first_answer(
 #[tokio::test]
 async fn row_body_limit_413_from_content_length_without_reading_body() {
     let up = Upstream::start().await;
-    let p = proxy(BASE, &up).await;
+    let p = proxy(&base().build(), &up).await;
     // Declares 10 MB and sends none of it: the answer must come anyway.
     let req = format!(
         "POST /gh HTTP/1.1\r\nHost: x\r\nx-hub-signature-256: {GH_SIG}\r\nContent-Length: 10000000\r\nConnection: close\r\n\r\n"
@@ -221,7 +213,7 @@ async fn row_body_limit_413_from_content_length_without_reading_body() {
 #[tokio::test]
 async fn row_body_limit_413_for_chunked_body_growing_past_limit() {
     let up = Upstream::start().await;
-    let p = proxy(BASE, &up).await;
+    let p = proxy(&base().build(), &up).await;
     let head = format!(
         "POST /gh HTTP/1.1\r\nHost: x\r\nx-hub-signature-256: {GH_SIG}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
     );
@@ -236,7 +228,7 @@ async fn row_body_limit_413_for_chunked_body_growing_past_limit() {
 #[tokio::test]
 async fn row_signature_missing_and_invalid_401() {
     let up = Upstream::start().await;
-    let p = proxy(BASE, &up).await;
+    let p = proxy(&base().build(), &up).await;
     let a = post(&p, "/gh", &[], GH_BODY).await;
     assert_rejected(&a, 401, "missing_signature");
     let a = post(
@@ -253,7 +245,7 @@ async fn row_signature_missing_and_invalid_401() {
 #[tokio::test]
 async fn row_timestamp_tolerance_past_and_future_401() {
     let up = Upstream::start().await;
-    let p = proxy(BASE, &up).await;
+    let p = proxy(&base().build(), &up).await;
     let body = br#"{"order":1}"#;
     for skew in [-600i64, 600] {
         let ts = (now_secs() + skew).to_string();
@@ -283,7 +275,7 @@ async fn row_timestamp_tolerance_past_and_future_401() {
 #[tokio::test]
 async fn row_duplicate_delivered_is_200_and_not_forwarded() {
     let up = Upstream::start().await;
-    let p = proxy(BASE, &up).await;
+    let p = proxy(&base().build(), &up).await;
     let body = br#"{"n":1}"#;
     let h = sw_headers("msg_dup_1", now_secs(), body);
     let a = post(&p, "/sw", &refs(&h), body).await;
@@ -307,7 +299,7 @@ async fn row_duplicate_in_flight_is_409_exactly_one_reaches_upstream() {
         delay: Duration::from_millis(300),
         ..Behavior::default()
     });
-    let p = proxy(BASE, &up).await;
+    let p = proxy(&base().build(), &up).await;
     let body = br#"{"n":2}"#;
     let h = sw_headers("msg_concurrent", now_secs(), body);
     let h = refs(&h);
@@ -327,7 +319,7 @@ async fn provider_hanging_up_mid_forward_still_settles_the_claim() {
         delay: Duration::from_millis(300),
         ..Behavior::default()
     });
-    let p = proxy(BASE, &up).await;
+    let p = proxy(&base().build(), &up).await;
     let body = br#"{"n":3}"#;
     let h = sw_headers("msg_hangup", now_secs(), body);
     let mut head = format!(
@@ -342,38 +334,33 @@ async fn provider_hanging_up_mid_forward_still_settles_the_claim() {
     s.write_all(head.as_bytes()).await.unwrap();
     s.write_all(body).await.unwrap();
     // Hang up once the upstream has the request, before it answers.
-    let patience = std::time::Instant::now() + Duration::from_secs(5);
-    while up.count() == 0 {
-        assert!(std::time::Instant::now() < patience, "never forwarded");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    eventually("the request at the upstream", PATIENCE, async || {
+        up.count() == 1
+    })
+    .await;
     drop(s);
     // The exchange finishes without the provider and settles the claim as
     // delivered: the provider's retry is a duplicate — not a 409 until the
     // lease runs out, and not a second delivery.
-    loop {
+    eventually("the claim to settle", PATIENCE, async || {
         let a = post(&p, "/sw", &refs(&h), body).await;
         if a.status == 409 {
-            assert!(std::time::Instant::now() < patience, "claim never settled");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            continue;
+            return Err(a.text());
         }
         assert_eq!(a.status, 200, "{}", a.text());
         assert_eq!(a.text(), r#"{"status":"duplicate"}"#);
-        break;
-    }
+        Ok(())
+    })
+    .await;
     assert_eq!(up.count(), 1);
     // The request the provider abandoned still runs to its end and is
     // accounted for (metrics and its audit line are written together).
     let forwarded = r#"hookguard_requests_total{route="/sw",outcome="forwarded",code="none"} 1"#;
-    loop {
+    eventually(forwarded, PATIENCE, async || {
         let metrics = p.app().metrics().encode(0);
-        if metrics.contains(forwarded) {
-            break;
-        }
-        assert!(std::time::Instant::now() < patience, "{metrics}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        metrics.contains(forwarded).then_some(()).ok_or(metrics)
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -383,7 +370,7 @@ async fn upstream_failure_releases_the_key_so_a_retry_goes_through() {
         status: 500,
         ..Behavior::default()
     });
-    let p = proxy(BASE, &up).await;
+    let p = proxy(&base().build(), &up).await;
     let body = br#"{"n":3}"#;
     let h = sw_headers("msg_retry", now_secs(), body);
     let a = post(&p, "/sw", &refs(&h), body).await;
@@ -403,10 +390,7 @@ async fn row_upstream_unreachable_502() {
         l.local_addr().unwrap()
     };
     let up = Upstream::start().await;
-    let cfg = BASE.replace(
-        "url = \"{upstream}\"",
-        &format!("url = \"http://{closed}\""),
-    );
+    let cfg = base().upstream_url(&format!("http://{closed}")).build();
     let p = proxy(&cfg, &up).await;
     let a = post(&p, "/gh", &[("x-hub-signature-256", GH_SIG)], GH_BODY).await;
     assert_rejected(&a, 502, "upstream_unreachable");
@@ -422,7 +406,7 @@ async fn row_upstream_timeout_504() {
         delay: Duration::from_secs(2),
         ..Behavior::default()
     });
-    let p = proxy(BASE, &up).await;
+    let p = proxy(&base().build(), &up).await;
     let a = post(&p, "/gh", &[("x-hub-signature-256", GH_SIG)], GH_BODY).await;
     assert_rejected(&a, 504, "upstream_timeout");
 }
@@ -435,7 +419,7 @@ async fn forwarding_is_byte_identical_and_headers_are_rewritten() {
         body: "created",
         ..Behavior::default()
     });
-    let p = proxy(BASE, &up).await;
+    let p = proxy(&base().build(), &up).await;
     // JSON that any parse-and-reserialise would change: spacing, key order,
     // a unicode escape, a duplicate key and a trailing newline.
     let body: &[u8] = b"{\"z\": 1,  \"a\":\"\\u00e9\" ,\"a\":2,\n \"n\":1.0e0}\n";
@@ -488,7 +472,7 @@ async fn body_arriving_in_several_chunks_is_verified_and_forwarded_whole() {
     // Each chunk is written after a pause, so hyper hands the body over as
     // several frames: hashed and sent on in order, never half-forwarded.
     let up = Upstream::start().await;
-    let p = proxy(BASE, &up).await;
+    let p = proxy(&base().build(), &up).await;
     let body: Vec<u8> = (0..900u32).map(|i| b'a' + (i % 26) as u8).collect();
     let sig = format!("sha256={}", hmac256_hex(GH_SECRET, &[&body[..]]));
     let head = format!(
@@ -497,6 +481,7 @@ async fn body_arriving_in_several_chunks_is_verified_and_forwarded_whole() {
     let mut s = TcpStream::connect(p.addr).await.unwrap();
     s.write_all(head.as_bytes()).await.unwrap();
     for piece in body.chunks(300) {
+        // The pause is the scenario (a sender whose chunks arrive apart).
         tokio::time::sleep(Duration::from_millis(20)).await;
         let mut chunk = format!("{:x}\r\n", piece.len()).into_bytes();
         chunk.extend_from_slice(piece);
@@ -518,7 +503,7 @@ async fn body_arriving_in_several_chunks_is_verified_and_forwarded_whole() {
 #[tokio::test]
 async fn expect_100_continue_is_answered_here_and_not_sent_upstream() {
     let up = Upstream::start().await;
-    let p = proxy(BASE, &up).await;
+    let p = proxy(&base().build(), &up).await;
     // What curl sends for a body over 1 KiB: the head alone, then the body
     // only once the proxy says `100 Continue`.
     let head = format!(
@@ -546,7 +531,7 @@ async fn expect_100_continue_is_answered_here_and_not_sent_upstream() {
 #[tokio::test]
 async fn upstream_connections_are_kept_alive_and_closed_ones_never_reused() {
     let up = Upstream::start().await;
-    let p = proxy(BASE, &up).await;
+    let p = proxy(&base().build(), &up).await;
     let send = |i: usize| {
         let p = &p;
         async move {
@@ -589,7 +574,7 @@ async fn upstream_connections_are_kept_alive_and_closed_ones_never_reused() {
 #[tokio::test]
 async fn event_id_header_is_set_from_the_signed_id() {
     let up = Upstream::start().await;
-    let p = proxy(BASE, &up).await;
+    let p = proxy(&base().build(), &up).await;
     let body = br#"{"n":4}"#;
     let h = sw_headers("msg_evt_42", now_secs(), body);
     let a = post(&p, "/sw", &refs(&h), body).await;
@@ -607,7 +592,7 @@ async fn event_id_header_is_set_from_the_signed_id() {
 #[tokio::test]
 async fn missing_host_on_http11_is_400_and_garbage_never_panics() {
     let up = Upstream::start().await;
-    let p = proxy(BASE, &up).await;
+    let p = proxy(&base().build(), &up).await;
     let text = raw(
         &p,
         b"POST /gh HTTP/1.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
@@ -656,7 +641,7 @@ async fn missing_host_on_http11_is_400_and_garbage_never_panics() {
 #[tokio::test]
 async fn slow_client_is_cut_off_by_request_timeout() {
     let up = Upstream::start().await;
-    let p = proxy(BASE, &up).await;
+    let p = proxy(&base().build(), &up).await;
     let mut s = TcpStream::connect(p.addr).await.unwrap();
     s.write_all(
         format!("POST /gh HTTP/1.1\r\nHost: x\r\nx-hub-signature-256: {GH_SIG}\r\nContent-Length: 13\r\n\r\nHel")
@@ -678,7 +663,7 @@ async fn slow_client_is_cut_off_by_request_timeout() {
 #[tokio::test]
 async fn body_cut_short_by_the_client_is_never_forwarded() {
     let up = Upstream::start().await;
-    let p = proxy(BASE, &up).await;
+    let p = proxy(&base().build(), &up).await;
     // GH_BODY is 13 bytes; send 5 of them and close the sending side.
     let request = format!(
         "POST /gh HTTP/1.1\r\nHost: x\r\nx-hub-signature-256: {GH_SIG}\r\nContent-Length: 13\r\n\r\nHello"
@@ -694,7 +679,7 @@ async fn body_cut_short_by_the_client_is_never_forwarded() {
 #[tokio::test]
 async fn silent_connection_is_closed_after_request_timeout() {
     let up = Upstream::start().await;
-    let p = proxy(BASE, &up).await;
+    let p = proxy(&base().build(), &up).await;
     let mut s = TcpStream::connect(p.addr).await.unwrap();
     // Send nothing at all: the slot is given back after request_timeout (2s).
     let mut out = Vec::new();
@@ -708,7 +693,7 @@ async fn silent_connection_is_closed_after_request_timeout() {
 #[tokio::test]
 async fn http2_with_prior_knowledge_is_served_on_plain_tcp() {
     let up = Upstream::start().await;
-    let p = proxy(BASE, &up).await;
+    let p = proxy(&base().build(), &up).await;
     let h2c: hyper_util::client::legacy::Client<_, http_body_util::Full<bytes::Bytes>> =
         hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
             .http2_only(true)
@@ -730,13 +715,14 @@ async fn http1_request_arriving_a_byte_at_a_time_is_served() {
     // The first bytes of "POST" and of the HTTP/2 preface ("PRI") are the
     // same: the protocol must not be decided on them.
     let up = Upstream::start().await;
-    let p = proxy(BASE, &up).await;
+    let p = proxy(&base().build(), &up).await;
     let mut s = TcpStream::connect(p.addr).await.unwrap();
     let request = format!(
         "POST /gh HTTP/1.1\r\nHost: x\r\nx-hub-signature-256: {GH_SIG}\r\nContent-Length: 13\r\nConnection: close\r\n\r\nHello, World!"
     );
     for chunk in request.as_bytes().chunks(1).take(4) {
         s.write_all(chunk).await.unwrap();
+        // The pause is the scenario: each byte arrives on its own.
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     s.write_all(&request.as_bytes()[4..]).await.unwrap();
@@ -757,7 +743,7 @@ async fn graceful_shutdown_finishes_the_request_in_flight() {
         delay: Duration::from_millis(400),
         ..Behavior::default()
     });
-    let p = proxy(BASE.replace("500ms", "5s").as_str(), &up).await;
+    let p = proxy(&base_with_upstream_timeout("5s").build(), &up).await;
     let addr = p.addr;
     let in_flight = tokio::spawn(async move {
         let req = http::Request::post(format!("http://{addr}/gh"))
@@ -768,7 +754,10 @@ async fn graceful_shutdown_finishes_the_request_in_flight() {
             .unwrap();
         client().request(req).await.map(|r| r.status())
     });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    eventually("the request at the upstream", PATIENCE, async || {
+        up.count() == 1
+    })
+    .await;
     assert!(p.shutdown().await, "drained within the grace period");
     assert_eq!(in_flight.await.unwrap().unwrap(), 200);
     // No longer accepting.
