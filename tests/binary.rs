@@ -32,31 +32,21 @@ async fn logs_decisions_and_drains(workers: &str, log_level: &str) {
     let tmp = common::temp_dir(&format!("bin-{workers}"));
     let dir = tmp.path();
     std::fs::write(dir.join("new.secret"), format!("{NEW_SECRET}\n")).unwrap();
-    let cfg = format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-shutdown_grace = "5s"
-
-[upstream]
-url = "{up}"
-timeout = "5s"
-
-[[route]]
-path = "/gh"
-provider = "github"
-secrets = ["env:HG_TEST_GH_SECRET"]
-
-[[route]]
+    let cfg = TomlConfig::new()
+        .server(r#"shutdown_grace = "5s""#)
+        .upstream_url(&up.url())
+        .upstream(r#"timeout = "5s""#)
+        .github("/gh", "env:HG_TEST_GH_SECRET", &[])
+        .route(&format!(
+            r#"
 path = "/rotating"
 provider = "github"
 secrets = [
   {{ value = "{OLD_SECRET}", expires = "2001-01-01T00:00:00Z" }},
   "file:new.secret",
-]
-"#,
-        up = up.url()
-    );
+]"#
+        ))
+        .build();
     let path = dir.join("hookguard.toml");
     std::fs::write(&path, cfg).unwrap();
 
@@ -114,7 +104,8 @@ secrets = [
     let slow_body = b"{\"slow\":true}";
     let slow_sig = format!("sha256={}", hmac256_hex(GH_SECRET, &[slow_body]));
     let in_flight = tokio::spawn(async move { p.post("/gh", &slow_sig, slow_body).await });
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Two requests were forwarded before it: the third is the slow one.
+    up.wait_for_requests(3).await;
     let pid = child.id().to_string();
     assert!(Command::new("kill")
         .args(["-TERM", &pid])

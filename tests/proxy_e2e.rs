@@ -334,10 +334,7 @@ async fn provider_hanging_up_mid_forward_still_settles_the_claim() {
     s.write_all(head.as_bytes()).await.unwrap();
     s.write_all(body).await.unwrap();
     // Hang up once the upstream has the request, before it answers.
-    eventually("the request at the upstream", PATIENCE, async || {
-        up.count() == 1
-    })
-    .await;
+    up.wait_for_requests(1).await;
     drop(s);
     // The exchange finishes without the provider and settles the claim as
     // delivered: the provider's retry is a duplicate — not a 409 until the
@@ -754,10 +751,7 @@ async fn graceful_shutdown_finishes_the_request_in_flight() {
             .unwrap();
         client().request(req).await.map(|r| r.status())
     });
-    eventually("the request at the upstream", PATIENCE, async || {
-        up.count() == 1
-    })
-    .await;
+    up.wait_for_requests(1).await;
     assert!(p.shutdown().await, "drained within the grace period");
     assert_eq!(in_flight.await.unwrap().unwrap(), 200);
     // No longer accepting.

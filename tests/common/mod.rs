@@ -157,6 +157,17 @@ impl Upstream {
     pub fn count(&self) -> usize {
         self.received.lock().unwrap().len()
     }
+
+    /// Waits (within [`PATIENCE`]) until the upstream has received `n`
+    /// requests: the proxy forwarded them, whatever it answers yet.
+    pub async fn wait_for_requests(&self, n: usize) {
+        let what = format!("{n} request(s) at the upstream");
+        eventually(&what, PATIENCE, async || match self.count() {
+            got if got == n => Ok(()),
+            got => Err(format!("{got} received")),
+        })
+        .await;
+    }
 }
 
 /// Builds a config from TOML (with `{upstream}` replaced) and starts the proxy.
