@@ -49,33 +49,19 @@ async fn gh(proxy: &runtime::Running, path: &str, secret: &str, body: &[u8]) -> 
 async fn admin_endpoints_after_a_known_sequence() {
     let up = Upstream::start().await;
     let env = HashMap::from([("ADMIN_TOKEN".to_owned(), TOKEN.to_owned())]);
-    let p = proxy_with_env(
-        &format!(
+    let cfg = TomlConfig::new()
+        .server(r#"shutdown_grace = "5s""#)
+        .admin(r#"token = "env:ADMIN_TOKEN""#)
+        .route(&format!(
             r#"
-[server]
-listen = "127.0.0.1:0"
-shutdown_grace = "5s"
-
-[admin]
-listen = "127.0.0.1:0"
-token = "env:ADMIN_TOKEN"
-
-[upstream]
-url = "{{upstream}}"
-
-[[route]]
 path = "/gh"
 provider = "github"
 secrets = [
   {{ value = "{OTHER_SECRET}", expires = "2099-01-01T00:00:00Z" }},
   "{GH_SECRET}",
-]
-"#
-        ),
-        &up,
-        &env,
-    )
-    .await;
+]"#
+        ));
+    let p = proxy_with_env(&cfg.build(), &up, &env).await;
     let admin = p.admin_addr.expect("admin listener bound");
 
     // Token enforcement on every path, health included.
@@ -158,60 +144,36 @@ secrets = [
             .unwrap();
         client().request(req).await.unwrap().status().as_u16()
     });
-    wait_until(|| async { up.count() == 4 }).await;
+    up.wait_for_requests(4).await;
     let draining = tokio::spawn(p.shutdown());
-    wait_until(|| async { admin_get(admin, "/readyz", Some(TOKEN)).await.0 == 503 }).await;
+    eventually("/readyz to answer 503", PATIENCE, async || {
+        let (status, body) = admin_get(admin, "/readyz", Some(TOKEN)).await;
+        (status == 503)
+            .then_some(())
+            .ok_or(format!("{status} {body}"))
+    })
+    .await;
     assert_eq!(admin_get(admin, "/healthz", Some(TOKEN)).await.0, 200);
     assert_eq!(slow.await.unwrap(), 200);
     assert!(draining.await.unwrap(), "drained");
 }
 
-/// Polls `cond` every 50 ms; panics after 10 s (an upper bound, not a timing assertion).
-async fn wait_until<F, Fut>(mut cond: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !cond().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "condition never held"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test]
 async fn auto_block_after_threshold_then_expiry() {
     let up = Upstream::start().await;
-    let p = proxy(
-        &format!(
+    let cfg = TomlConfig::new()
+        .server(r#"request_timeout = "30s""#)
+        .admin("")
+        .table(
             r#"
-[server]
-listen = "127.0.0.1:0"
-request_timeout = "30s"
-
-[admin]
-listen = "127.0.0.1:0"
-
 [security]
 failure_threshold = 3
 window = "1m"
 auto_block = "1s"
-
-[upstream]
-url = "{{upstream}}"
-
-[[route]]
-path = "/gh"
-provider = "github"
-secrets = ["{GH_SECRET}"]
-"#
-        ),
-        &up,
-    )
-    .await;
+"#,
+        )
+        .github("/gh", GH_SECRET, &[]);
+    let p = proxy(&cfg.build(), &up).await;
     let admin = p.admin_addr.unwrap();
     for body in [&b"a"[..], b"b", b"c"] {
         assert_rejected(
@@ -250,11 +212,10 @@ secrets = ["{GH_SECRET}"]
 
     // The block expires.
     let mut n = 0u32;
-    wait_until(|| {
+    eventually("the block to expire", PATIENCE, async || {
         n += 1;
-        let body = format!("e{n}");
-        let p = &p;
-        async move { gh(p, "/gh", GH_SECRET, body.as_bytes()).await.status == 200 }
+        let answer = gh(&p, "/gh", GH_SECRET, format!("e{n}").as_bytes()).await;
+        (answer.status == 200).then_some(()).ok_or(answer.text())
     })
     .await;
     assert_eq!(up.count(), 1);
@@ -263,30 +224,14 @@ secrets = ["{GH_SECRET}"]
 #[tokio::test]
 async fn rate_limit_answers_429_with_retry_after() {
     let up = Upstream::start().await;
-    let p = proxy(
-        &format!(
-            r#"
-[server]
-listen = "127.0.0.1:0"
-
-[upstream]
-url = "{{upstream}}"
-
-[[route]]
-path = "/gh"
-provider = "github"
-secrets = ["{GH_SECRET}"]
-rate_limit = {{ per_second = 1, burst = 3 }}
-
-[[route]]
-path = "/free"
-provider = "github"
-secrets = ["{GH_SECRET}"]
-"#
-        ),
-        &up,
-    )
-    .await;
+    let cfg = TomlConfig::new()
+        .github(
+            "/gh",
+            GH_SECRET,
+            &["rate_limit = { per_second = 1, burst = 3 }"],
+        )
+        .github("/free", GH_SECRET, &[]);
+    let p = proxy(&cfg.build(), &up).await;
     for body in [&b"1"[..], b"2", b"3"] {
         assert_eq!(gh(&p, "/gh", GH_SECRET, body).await.status, 200);
     }
@@ -318,26 +263,12 @@ async fn reload_swaps_certificate_and_counts_attempts() {
     write(&dir.join("tls.crt"), &first.cert.pem());
     write(&dir.join("tls.key"), &first.key_pair.serialize_pem());
     let up = Upstream::start().await;
-    let cfg = format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-tls = {{ cert = "tls.crt", key = "tls.key" }}
-
-[admin]
-listen = "127.0.0.1:0"
-
-[upstream]
-url = "{}"
-
-[[route]]
-path = "/gh"
-provider = "github"
-secrets = ["{GH_SECRET}"]
-"#,
-        up.url()
-    );
-    write(&dir.join("hookguard.toml"), &cfg);
+    let cfg = TomlConfig::new()
+        .server(r#"tls = { cert = "tls.crt", key = "tls.key" }"#)
+        .admin("")
+        .upstream_url(&up.url())
+        .github("/gh", GH_SECRET, &[]);
+    write(&dir.join("hookguard.toml"), &cfg.build());
     let config = hookguard::config::load(&dir.join("hookguard.toml")).unwrap();
     let p = runtime::start(config).await.unwrap();
     let first_der = first.cert.der().to_vec();
@@ -395,25 +326,13 @@ async fn sighup_reloads_secret_with_a_request_in_flight() {
     let tmp = common::temp_dir("ops-sighup");
     let dir = tmp.path();
     write(&dir.join("gh.secret"), &format!("{OLD}\n"));
-    let cfg = format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-shutdown_grace = "5s"
-
-[upstream]
-url = "{}"
-timeout = "10s"
-
-[[route]]
-path = "/gh"
-provider = "github"
-secrets = ["file:gh.secret"]
-"#,
-        up.url()
-    );
+    let cfg = TomlConfig::new()
+        .server(r#"shutdown_grace = "5s""#)
+        .upstream_url(&up.url())
+        .upstream(r#"timeout = "10s""#)
+        .github("/gh", "file:gh.secret", &[]);
     let path = dir.join("hookguard.toml");
-    write(&path, &cfg);
+    write(&path, &cfg.build());
     let mut child = Command::new(env!("CARGO_BIN_EXE_hookguard"))
         .args(["serve", "-c"])
         .arg(&path)
@@ -466,7 +385,7 @@ secrets = ["file:gh.secret"]
         ..Behavior::default()
     });
     let in_flight = tokio::spawn(send(OLD, b"in-flight"));
-    wait_until(|| async { up.count() == 1 }).await;
+    up.wait_for_requests(1).await;
     write(&dir.join("gh.secret"), &format!("{NEW}\n"));
     hup(&child);
     wait_for("configuration reloaded");
@@ -491,32 +410,18 @@ secrets = ["file:gh.secret"]
 #[tokio::test]
 async fn slow_client_is_cut_off() {
     let up = Upstream::start().await;
-    let p = proxy(
-        &format!(
-            r#"
-[server]
-listen = "127.0.0.1:0"
-request_timeout = "1s"
-
-[upstream]
-url = "{{upstream}}"
-
-[[route]]
-path = "/gh"
-provider = "github"
-secrets = ["{GH_SECRET}"]
-"#
-        ),
-        &up,
-    )
-    .await;
+    let cfg = TomlConfig::new()
+        .server(r#"request_timeout = "1s""#)
+        .github("/gh", GH_SECRET, &[]);
+    let p = proxy(&cfg.build(), &up).await;
     let stream = TcpStream::connect(p.addr).await.unwrap();
     let (mut read, mut write) = stream.into_split();
     write
         .write_all(b"POST /gh HTTP/1.1\r\nhost: x\r\n")
         .await
         .unwrap();
-    // Slowloris: one header byte every 200 ms, never finishing the head.
+    // Slowloris: one header byte every 200 ms, never finishing the head
+    // (the pause is the scenario: a client that trickles).
     let trickle = tokio::spawn(async move {
         for _ in 0..300 {
             if write.write_all(b"x").await.is_err() {
@@ -535,44 +440,57 @@ secrets = ["{GH_SECRET}"]
 #[tokio::test]
 async fn connection_cap_holds_new_connections_until_one_closes() {
     let up = Upstream::start().await;
-    let p = proxy(
-        &format!(
-            r#"
-[server]
-listen = "127.0.0.1:0"
-max_connections = 1
-
-[upstream]
-url = "{{upstream}}"
-
-[[route]]
-path = "/gh"
-provider = "github"
-secrets = ["{GH_SECRET}"]
-"#
-        ),
-        &up,
-    )
-    .await;
-    // One idle connection takes the only slot.
-    let idle = TcpStream::connect(p.addr).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let cfg = TomlConfig::new()
+        .server("max_connections = 1")
+        .github("/gh", GH_SECRET, &[]);
+    let p = proxy(&cfg.build(), &up).await;
+    // One connection takes the only slot: connected first, it is accepted
+    // first (the listen queue is first in, first out).
+    let holding = TcpStream::connect(p.addr).await.unwrap();
+    let (mut holder, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(holding))
+            .await
+            .unwrap();
+    let connection = tokio::spawn(connection);
     let addr = p.addr;
+    let (sent, request_sent) = tokio::sync::oneshot::channel();
     let waiting = tokio::spawn(async move {
         let mut s = TcpStream::connect(addr).await.unwrap();
         s.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
             .await
             .unwrap();
+        let _ = sent.send(());
         let mut out = Vec::new();
         s.read_to_end(&mut out).await.unwrap();
         String::from_utf8_lossy(&out).into_owned()
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    request_sent.await.unwrap();
+    // Observed, not slept on: the proxy goes on serving the connection in
+    // the slot after the second one's request is sent, which meanwhile
+    // stays unanswered.
+    for _ in 0..3 {
+        holder.ready().await.unwrap();
+        let req = http::Request::get("/nothing")
+            .header("host", "x")
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let answer = holder.send_request(req).await.unwrap();
+        assert_eq!(answer.status(), 404);
+        #[allow(
+            clippy::disallowed_methods,
+            reason = "reads the answer of the proxy under test"
+        )]
+        http_body_util::BodyExt::collect(answer.into_body())
+            .await
+            .unwrap();
+    }
     assert!(
         !waiting.is_finished(),
         "second connection served over the cap"
     );
-    drop(idle);
+    // Closes the connection in the slot.
+    drop(holder);
+    connection.await.unwrap().unwrap();
     let answer = tokio::time::timeout(Duration::from_secs(10), waiting)
         .await
         .expect("served once the slot frees")
