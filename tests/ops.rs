@@ -146,7 +146,7 @@ secrets = [
     });
     up.wait_for_requests(4).await;
     let draining = tokio::spawn(p.shutdown());
-    eventually("/readyz to answer 503", PATIENCE, async || {
+    eventually("/readyz to answer 503", PATIENCE, || async {
         let (status, body) = admin_get(admin, "/readyz", Some(TOKEN)).await;
         (status == 503)
             .then_some(())
@@ -212,10 +212,13 @@ auto_block = "1s"
 
     // The block expires.
     let mut n = 0u32;
-    eventually("the block to expire", PATIENCE, async || {
+    eventually("the block to expire", PATIENCE, || {
         n += 1;
-        let answer = gh(&p, "/gh", GH_SECRET, format!("e{n}").as_bytes()).await;
-        (answer.status == 200).then_some(()).ok_or(answer.text())
+        let (p, body) = (&p, format!("e{n}"));
+        async move {
+            let answer = gh(p, "/gh", GH_SECRET, body.as_bytes()).await;
+            (answer.status == 200).then_some(()).ok_or(answer.text())
+        }
     })
     .await;
     assert_eq!(up.count(), 1);

@@ -339,7 +339,7 @@ async fn provider_hanging_up_mid_forward_still_settles_the_claim() {
     // The exchange finishes without the provider and settles the claim as
     // delivered: the provider's retry is a duplicate — not a 409 until the
     // lease runs out, and not a second delivery.
-    eventually("the claim to settle", PATIENCE, async || {
+    eventually("the claim to settle", PATIENCE, || async {
         let a = post(&p, "/sw", &refs(&h), body).await;
         if a.status == 409 {
             return Err(a.text());
@@ -353,7 +353,7 @@ async fn provider_hanging_up_mid_forward_still_settles_the_claim() {
     // The request the provider abandoned still runs to its end and is
     // accounted for (metrics and its audit line are written together).
     let forwarded = r#"hookguard_requests_total{route="/sw",outcome="forwarded",code="none"} 1"#;
-    eventually(forwarded, PATIENCE, async || {
+    eventually(forwarded, PATIENCE, || async {
         let metrics = p.app().metrics().encode(0);
         metrics.contains(forwarded).then_some(()).ok_or(metrics)
     })

@@ -146,7 +146,7 @@ async fn redis_down_under_allow_forwards_without_dedup_and_counts() {
     assert_eq!(b.app().replay().store_errors_allowed(), 1);
 
     redis.restart();
-    eventually("replica a to reconnect", PATIENCE, async || {
+    eventually("replica a to reconnect", PATIENCE, || async {
         a.app().replay().check().await
     })
     .await;
@@ -177,7 +177,7 @@ async fn a_dead_replicas_claim_expires_after_its_lease() {
 
     let event = Event::new("msg_dead_1");
     assert_rejected(&event.send(&a).await, 409, "duplicate");
-    eventually("the dead replica's claim to expire", PATIENCE, async || {
+    eventually("the dead replica's claim to expire", PATIENCE, || async {
         let answer = event.send(&b).await;
         if forwarded(&answer) {
             return Ok(());
@@ -214,9 +214,9 @@ async fn in_flight_claims_carry_a_lease_just_over_the_upstream_timeout() {
 
     let key = format!("hookguard:{}", key_of("msg_lease_1").to_hex());
     let mut conn = redis.client().get_connection().unwrap();
-    let pttl: i64 = eventually("the claim in Redis", PATIENCE, async || {
+    let pttl: i64 = eventually("the claim in Redis", PATIENCE, || {
         let pttl: i64 = redis::cmd("PTTL").arg(&key).query(&mut conn).unwrap();
-        (pttl > 0).then_some(pttl).ok_or(format!("PTTL {pttl}"))
+        std::future::ready((pttl > 0).then_some(pttl).ok_or(format!("PTTL {pttl}")))
     })
     .await;
     let value: String = redis::cmd("GET").arg(&key).query(&mut conn).unwrap();
@@ -250,7 +250,7 @@ async fn a_hung_redis_costs_a_bounded_wait_then_503() {
     eventually(
         "the late claim's release",
         well_before_the_lease,
-        async || {
+        || async {
             let answer = event.send(&a).await;
             if forwarded(&answer) {
                 return Ok(());

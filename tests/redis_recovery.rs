@@ -67,7 +67,7 @@ async fn the_store_is_probed_in_the_background() {
         let replay = replay.clone();
         async move {
             let what = format!("healthy() to become {want}");
-            eventually(&what, PATIENCE, async || replay.healthy() == want).await;
+            eventually(&what, PATIENCE, || async { replay.healthy() == want }).await;
         }
     };
     wait_for(true).await;

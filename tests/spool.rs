@@ -226,7 +226,7 @@ async fn outage_every_webhook_acknowledged_then_delivered_exactly_once() {
 
     // The upstream comes back on the same address.
     let (up, _) = Scripted::start_on(upstream_addr).await;
-    eventually("the spool to drain", PATIENCE, async || {
+    eventually("the spool to drain", PATIENCE, || async {
         spool.pending_count() == 0
     })
     .await;
@@ -266,7 +266,10 @@ async fn upstream_400_is_a_dead_letter_after_one_attempt_and_retry_redelivers() 
 
     let answer = send_signed(proxy.addr, "msg_dead").await.unwrap();
     assert_eq!(answer.0, 202);
-    eventually("a dead letter", PATIENCE, async || spool.dead_count() == 1).await;
+    eventually("a dead letter", PATIENCE, || async {
+        spool.dead_count() == 1
+    })
+    .await;
     let dead = spool.list_dead();
     assert_eq!(dead.len(), 1);
     let (id, meta) = &dead[0];
@@ -314,7 +317,7 @@ async fn upstream_400_is_a_dead_letter_after_one_attempt_and_retry_redelivers() 
     let admin_header = [("x-hookguard-admin", "1")];
     let (status, retried) = admin_request_with(admin, "POST", &retry, None, &admin_header).await;
     assert_eq!((status, retried.as_str()), (200, r#"{"retried":1}"#));
-    eventually("redelivery", PATIENCE, async || {
+    eventually("redelivery", PATIENCE, || async {
         spool.pending_count() == 0 && spool.dead_count() == 0
     })
     .await;
@@ -337,7 +340,7 @@ async fn retry_after_from_503_is_honoured() {
     let spool = Arc::clone(proxy.app().spool().unwrap());
 
     assert_eq!(send_signed(proxy.addr, "msg_ra").await.unwrap().0, 202);
-    eventually("the second attempt", PATIENCE, async || {
+    eventually("the second attempt", PATIENCE, || async {
         up.hits().len() == 2
     })
     .await;
@@ -352,7 +355,10 @@ async fn retry_after_from_503_is_honoured() {
         waited >= Duration::from_millis(1900),
         "retried after {waited:?}, before Retry-After: 2"
     );
-    eventually("delivery", PATIENCE, async || spool.pending_count() == 0).await;
+    eventually("delivery", PATIENCE, || async {
+        spool.pending_count() == 0
+    })
+    .await;
     proxy.shutdown().await;
 }
 
@@ -394,7 +400,10 @@ async fn ordered_route_delivers_one_at_a_time_in_arrival_order() {
     for id in &ids {
         assert_eq!(send_signed(proxy.addr, id).await.unwrap().0, 202);
     }
-    eventually("delivery", PATIENCE, async || spool.pending_count() == 0).await;
+    eventually("delivery", PATIENCE, || async {
+        spool.pending_count() == 0
+    })
+    .await;
     let seen: Vec<String> = up.hits().into_iter().map(|h| h.event_id).collect();
     let mut expected = vec![ids[0].clone()];
     expected.extend(ids.iter().cloned());
@@ -462,7 +471,7 @@ async fn kill_9_loses_no_acknowledged_webhook() {
         }));
     }
     // Kill -9 mid-stream: some accepted, some delivered, some in flight.
-    eventually("some acknowledgements", PATIENCE, async || {
+    eventually("some acknowledgements", PATIENCE, || async {
         acked.lock().unwrap().len() >= CRASH_N / 4
     })
     .await;
@@ -482,11 +491,9 @@ async fn kill_9_loses_no_acknowledged_webhook() {
             .map(|h| h.event_id)
             .collect::<HashSet<_>>()
     };
-    eventually(
-        "every acknowledged webhook upstream",
-        PATIENCE,
-        async || acked.is_subset(&delivered()),
-    )
+    eventually("every acknowledged webhook upstream", PATIENCE, || async {
+        acked.is_subset(&delivered())
+    })
     .await;
     for hit in up.hits() {
         assert_eq!(hit.body, body_of(&hit.event_id), "no corrupted delivery");
@@ -505,7 +512,7 @@ async fn kill_9_loses_no_acknowledged_webhook() {
 /// tasks release it once this runtime polls them again).
 async fn spool_cli(dir: &Path, args: &[&str]) -> String {
     let what = format!("spool {args:?} to find the database unlocked");
-    eventually(&what, PATIENCE, async || {
+    eventually(&what, PATIENCE, || async {
         let out = Command::new(env!("CARGO_BIN_EXE_hookguard"))
             .arg("spool")
             .args(args)
@@ -536,7 +543,7 @@ async fn spool_cli_lists_retries_and_purges_dead_letters() {
     for id in ["msg_cli_a", "msg_cli_b"] {
         assert_eq!(send_signed(proxy.addr, id).await.unwrap().0, 202);
     }
-    eventually("two dead letters", PATIENCE, async || {
+    eventually("two dead letters", PATIENCE, || async {
         spool.dead_count() == 2
     })
     .await;
@@ -573,7 +580,10 @@ async fn spool_cli_lists_retries_and_purges_dead_letters() {
     // A restarted proxy delivers the retried letter.
     let proxy = start(&config(addr, &dir, "", FAST_RETRY)).await;
     let spool = Arc::clone(proxy.app().spool().unwrap());
-    eventually("redelivery", PATIENCE, async || spool.pending_count() == 0).await;
+    eventually("redelivery", PATIENCE, || async {
+        spool.pending_count() == 0
+    })
+    .await;
     assert_eq!(up.hits().len(), 3);
     proxy.shutdown().await;
 }
@@ -592,25 +602,23 @@ async fn reload_sends_later_deliveries_to_the_new_upstream() {
     let spool = Arc::clone(proxy.app().spool().unwrap());
 
     assert_eq!(send_signed(proxy.addr, "msg_before").await.unwrap().0, 202);
-    eventually("delivery to the old upstream", PATIENCE, async || {
+    eventually("delivery to the old upstream", PATIENCE, || async {
         spool.pending_count() == 0
     })
     .await;
     // The old upstream now fails: the next webhook stays pending, retried.
     old.script(&[(503, None); 10_000]);
     assert_eq!(send_signed(proxy.addr, "msg_during").await.unwrap().0, 202);
-    eventually(
-        "a failed attempt at the old upstream",
-        PATIENCE,
-        async || old.hits().iter().any(|h| h.event_id == "msg_during"),
-    )
+    eventually("a failed attempt at the old upstream", PATIENCE, || async {
+        old.hits().iter().any(|h| h.event_id == "msg_during")
+    })
     .await;
 
     // Reload with the route's upstream changed (the spool stays the same).
     std::fs::write(&cfg_path, config(new_addr, &spool_path, "", FAST_RETRY)).unwrap();
     proxy.reload().expect("reload succeeds");
     assert_eq!(send_signed(proxy.addr, "msg_after").await.unwrap().0, 202);
-    eventually("both delivered to the new upstream", PATIENCE, async || {
+    eventually("both delivered to the new upstream", PATIENCE, || async {
         spool.pending_count() == 0
     })
     .await;
@@ -658,14 +666,17 @@ async fn metrics_show_depth_age_dead_letters_size_and_delivery_counts() {
     // then 200), one delivered at once: 4 attempts, 2 delivered.
     up.script(&[(400, None)]);
     assert_eq!(send_signed(proxy.addr, "msg_m_dead").await.unwrap().0, 202);
-    eventually("a dead letter", PATIENCE, async || spool.dead_count() == 1).await;
+    eventually("a dead letter", PATIENCE, || async {
+        spool.dead_count() == 1
+    })
+    .await;
     up.script(&[(503, None)]);
     assert_eq!(
         send_signed(proxy.addr, "msg_m_retried").await.unwrap().0,
         202
     );
     assert_eq!(send_signed(proxy.addr, "msg_m_ok").await.unwrap().0, 202);
-    eventually("two deliveries", PATIENCE, async || {
+    eventually("two deliveries", PATIENCE, || async {
         spool.pending_count() == 0 && spool.stats().delivered_total == 2
     })
     .await;
@@ -689,7 +700,7 @@ async fn metrics_show_depth_age_dead_letters_size_and_delivery_counts() {
     up.script(&[(503, None); 10_000]);
     let sent = Instant::now();
     assert_eq!(send_signed(proxy.addr, "msg_m_stuck").await.unwrap().0, 202);
-    eventually("a failed attempt", PATIENCE, async || {
+    eventually("a failed attempt", PATIENCE, || async {
         up.hits().iter().any(|h| h.event_id == "msg_m_stuck")
     })
     .await;

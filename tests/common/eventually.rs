@@ -8,6 +8,7 @@
 //! the last thing it saw is in the panic message when the deadline passes.
 
 use std::fmt::Display;
+use std::future::Future;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -55,12 +56,16 @@ impl<T, E: Display> Progress for Result<T, E> {
 /// Probes until the condition holds and returns its value; panics naming
 /// `what` and the last state seen once `deadline` has passed (a probe still
 /// running then is abandoned, so a hung probe cannot hang the test).
-pub async fn eventually<P: Progress>(
+///
+/// The probe is a closure returning a future (`|| async { .. }`), not an
+/// async closure: a future built from an `AsyncFnMut` is not provably
+/// `Send`, and some tests box their probes as `Send` futures.
+pub async fn eventually<P: Progress, F: Future<Output = P>>(
     what: &str,
     deadline: Duration,
-    probe: impl AsyncFnMut() -> P,
+    probe: impl FnMut() -> F,
 ) -> P::Done {
-    match poll_within(deadline, probe).await {
+    match poll(deadline, probe, Abandon::AtDeadline).await {
         Ok(done) => done,
         Err(last) => panic!("timed out after {deadline:?} waiting for {what}; last seen: {last}"),
     }
@@ -68,21 +73,42 @@ pub async fn eventually<P: Progress>(
 
 /// Probes until the condition holds (`Ok(value)`) or `deadline` passes
 /// (`Err(last state seen)`), for a caller that reports the absence itself:
-/// a probe whose answer is "not within this window".
-pub async fn poll_within<P: Progress>(
+/// a probe whose answer is "not within this window". A probe running at
+/// the deadline finishes and counts (the window is a lower bound).
+pub async fn poll_within<P: Progress, F: Future<Output = P>>(
     deadline: Duration,
-    mut probe: impl AsyncFnMut() -> P,
+    probe: impl FnMut() -> F,
+) -> Result<P::Done, String> {
+    poll(deadline, probe, Abandon::Never).await
+}
+
+/// What happens to a probe still running when the deadline passes.
+#[derive(PartialEq)]
+enum Abandon {
+    AtDeadline,
+    Never,
+}
+
+async fn poll<P: Progress, F: Future<Output = P>>(
+    deadline: Duration,
+    mut probe: impl FnMut() -> F,
+    abandon: Abandon,
 ) -> Result<P::Done, String> {
     let until = Instant::now() + deadline;
     let mut pause = FIRST_PAUSE;
     let mut last = String::from("no probe finished");
     loop {
-        match tokio::time::timeout_at(until, probe()).await {
-            Ok(seen) => match seen.progress() {
-                Ok(done) => return Ok(done),
-                Err(state) => last = state,
-            },
-            Err(_) => return Err(format!("{last} (a probe was still running)")),
+        let seen = if abandon == Abandon::AtDeadline {
+            match tokio::time::timeout_at(until, probe()).await {
+                Ok(seen) => seen,
+                Err(_) => return Err(format!("{last} (a probe was still running)")),
+            }
+        } else {
+            probe().await
+        };
+        match seen.progress() {
+            Ok(done) => return Ok(done),
+            Err(state) => last = state,
         }
         if Instant::now() >= until {
             return Err(last);

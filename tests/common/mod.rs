@@ -162,9 +162,11 @@ impl Upstream {
     /// requests: the proxy forwarded them, whatever it answers yet.
     pub async fn wait_for_requests(&self, n: usize) {
         let what = format!("{n} request(s) at the upstream");
-        eventually(&what, PATIENCE, async || match self.count() {
-            got if got == n => Ok(()),
-            got => Err(format!("{got} received")),
+        eventually(&what, PATIENCE, || async {
+            match self.count() {
+                got if got == n => Ok(()),
+                got => Err(format!("{got} received")),
+            }
         })
         .await;
     }

@@ -122,21 +122,23 @@ pub async fn second_stream_while_a_body_is_held(c: Ctx) -> String {
     };
     // Streams run at once: the held one may come second and be the one
     // refused, so it is sent again until it holds while another arrives.
-    let mut held = tokio::spawn(sender.send_request(post(b"held", 1024, false)));
-    let deadline = tokio::time::Instant::now() + SHORT;
-    while tokio::time::Instant::now() < deadline {
+    let held = tokio::spawn(sender.send_request(post(b"held", 1024, false)));
+    // One probe at a time owns the connection and the held stream.
+    let state = tokio::sync::Mutex::new((sender, held));
+    let refused = poll_within(SHORT, || async {
+        let (sender, held) = &mut *state.lock().await;
         sender.ready().await.unwrap();
         if held.is_finished() {
-            held = tokio::spawn(sender.send_request(post(b"held", 1024, false)));
+            *held = tokio::spawn(sender.send_request(post(b"held", 1024, false)));
             sender.ready().await.unwrap();
         }
         let answer = sender.send_request(post(b"{}", 2, true)).await.unwrap();
-        if answer.status() == 503 {
-            return "503 overloaded".into();
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        answer.status() == 503
+    });
+    match refused.await {
+        Ok(()) => "503 overloaded".into(),
+        Err(_) => "never refused".into(),
     }
-    "never refused".into()
 }
 
 /// The `SETTINGS_MAX_CONCURRENT_STREAMS` the proxy sends an HTTP/2 client

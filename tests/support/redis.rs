@@ -178,14 +178,17 @@ pub fn key_of(id: &str) -> ReplayKey {
 /// and reconnected), within [`PATIENCE`].
 pub async fn wait_until_recovered(replica: &Running, tag: &str) {
     let mut n = 0;
-    eventually("the replica to recover", PATIENCE, async || {
+    eventually("the replica to recover", PATIENCE, || {
         n += 1;
-        let a = Event::new(&format!("probe_{tag}_{n}")).send(replica).await;
-        if forwarded(&a) {
-            return Ok(());
+        let event = Event::new(&format!("probe_{tag}_{n}"));
+        async move {
+            let a = event.send(replica).await;
+            if forwarded(&a) {
+                return Ok(());
+            }
+            assert_rejected(&a, 503, "replay_store_unavailable");
+            Err(format!("{} {}", a.status, a.text()))
         }
-        assert_rejected(&a, 503, "replay_store_unavailable");
-        Err(format!("{} {}", a.status, a.text()))
     })
     .await;
 }
@@ -198,17 +201,13 @@ pub async fn readyz(p: &Running) -> (u16, String) {
 
 /// Polls `/readyz` until it answers `want`, within [`PATIENCE`].
 pub async fn wait_for_readyz(p: &Running, want: (u16, &str)) {
-    eventually(
-        &format!("/readyz to answer {want:?}"),
-        PATIENCE,
-        async || {
-            let last = readyz(p).await;
-            if (last.0, last.1.as_str()) == want {
-                Ok(())
-            } else {
-                Err(format!("{last:?}"))
-            }
-        },
-    )
+    eventually(&format!("/readyz to answer {want:?}"), PATIENCE, || async {
+        let last = readyz(p).await;
+        if (last.0, last.1.as_str()) == want {
+            Ok(())
+        } else {
+            Err(format!("{last:?}"))
+        }
+    })
     .await;
 }
