@@ -158,11 +158,8 @@ async fn deliver(addr: SocketAddr, path: &str, n: usize) -> u16 {
 
 /// Waits until something accepts on `addr` (the proxy is up).
 async fn wait_listening(addr: SocketAddr) {
-    let deadline = Instant::now() + PATIENCE;
-    while tokio::net::TcpStream::connect(addr).await.is_err() {
-        assert!(Instant::now() < deadline, "proxy never listened on {addr}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let what = format!("the proxy to listen on {addr}");
+    eventually(&what, PATIENCE, || tokio::net::TcpStream::connect(addr)).await;
 }
 
 /// `HOOKGUARD_LOG=warn` (or stricter) silences diagnostics, never the
@@ -403,17 +400,11 @@ async fn sigterm_with_a_stuck_stdout_exits_and_reports_the_unwritten_lines() {
         assert_eq!(deliver(addr, &route, n).await, 200, "request {n}");
     }
     guard.signal("-TERM");
-    let deadline = Instant::now() + PATIENCE;
-    let status = loop {
-        if let Some(status) = guard.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "still running after SIGTERM: waiting for a stdout nobody reads"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let what = "the exit after SIGTERM (not waiting for a stdout nobody reads)";
+    let status = eventually(what, PATIENCE, || {
+        std::future::ready(guard.child.try_wait().unwrap().ok_or("still running"))
+    })
+    .await;
     assert_eq!(status.code(), Some(0));
     let mut stderr = String::new();
     guard

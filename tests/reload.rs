@@ -40,17 +40,6 @@ fn write(path: &Path, text: &str) {
     std::fs::rename(tmp, path).unwrap();
 }
 
-async fn wait_until(mut cond: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while !cond() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "condition never held"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 // === In process: which settings a reload names ===
 
 /// Every setting whose new value waits for a restart, starting from a
@@ -220,7 +209,7 @@ async fn a_reload_that_adds_a_queue_route_opens_the_spool_or_is_refused() {
     let answer = gh(&p, "/gh", b"{\"n\":3}").await;
     assert_eq!(answer.status, 202, "{}", answer.text());
     // The worker started with it: the record is delivered.
-    wait_until(|| up.count() == 3).await;
+    up.wait_for_requests(3).await;
     assert_eq!(&up.received()[2].body[..], b"{\"n\":3}");
     p.shutdown().await;
 }
@@ -255,7 +244,7 @@ async fn a_reload_that_raises_the_upstream_timeout_lengthens_new_claims() {
     let sender = std::sync::Arc::clone(&proxy);
     let in_flight =
         tokio::spawn(async move { support::Event::new("lease_1").send(&sender).await.status });
-    wait_until(|| up.count() == 1).await;
+    up.wait_for_requests(1).await;
     let mut conn = redis
         .client()
         .get_multiplexed_async_connection()
@@ -396,7 +385,7 @@ async fn sighup_applies_what_it_can_and_names_in_one_warning_what_needs_a_restar
     // The rest applies: a new body limit, and queue mode on a new route.
     assert_eq!(hookguard.post("/gh", b"0123456789abcdef").await, 413);
     assert_eq!(hookguard.post("/queued", b"{\"q\":1}").await, 202);
-    wait_until(|| up.count() == 2).await;
+    up.wait_for_requests(2).await;
     assert_eq!(&up.received()[1].body[..], b"{\"q\":1}");
 }
 
@@ -436,7 +425,7 @@ async fn shutdown_grace_changed_by_sighup_applies_at_the_next_shutdown() {
             .unwrap();
         client().request(req).await.map(|r| r.status().as_u16())
     });
-    wait_until(|| up.count() == 1).await;
+    up.wait_for_requests(1).await;
     hookguard.signal("-TERM");
     let drain = hookguard.wait_for("draining in-flight requests");
     assert_eq!(drain["grace_ms"], 0);
