@@ -317,7 +317,8 @@ async fn http2_connection_sending_only_settings_and_pings_is_closed() {
     s.write_all(h2::PREFACE).await.unwrap();
     s.write_all(&h2::settings()).await.unwrap();
     let pinging = async {
-        // PINGs every 200 ms until a write fails: the proxy closed.
+        // PINGs every 200 ms until a write fails: the proxy closed. (The
+        // pause is the scenario: a peer that keeps the connection busy.)
         while s.write_all(&h2::ping()).await.is_ok() {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
