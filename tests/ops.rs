@@ -1,4 +1,4 @@
-//! Operating hookguard (SPEC §4), end to end on loopback: admin endpoint
+//! Operating hookguard (docs/operations.md), end to end on loopback: admin endpoint
 //! contents after a known sequence of requests, token enforcement,
 //! readiness while draining, auto-block and its expiry, 429 with
 //! Retry-After, reload (secret, invalid config, certificate), SIGHUP on the

@@ -1,5 +1,6 @@
 //! End-to-end: the real proxy and a real upstream on ephemeral loopback ports,
-//! one test per row of SPEC §3's table, plus forwarding fidelity.
+//! one test per row of the request pipeline's table
+//! (docs/configuration.md), plus forwarding fidelity.
 
 mod common;
 

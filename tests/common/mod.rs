@@ -7,7 +7,8 @@
 //! `ring` directly — they share no code with `src/providers`, so a test that
 //! signs here and verifies through the proxy checks two implementations
 //! against each other. External vectors are asserted in the provider unit
-//! tests and in `proxy_schemes.rs`.
+//! tests (`src/providers/vectors.rs` and the family files) and in
+//! `providers_new_families.rs`.
 
 #![allow(dead_code, unreachable_pub)]
 
