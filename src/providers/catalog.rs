@@ -706,6 +706,82 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         handshake: Handshake::None,
         source: "@linear/sdk 98.0.0 webhooks (SDK source: Linear-Signature hex, webhookTimestamp within 60 s)",
     },
+    // WooCommerce: base64 over the body, secret as text (WooCommerce runs it
+    // through wp_specialchars_decode first: configure the decoded text). Its
+    // unsigned `webhook_id=<n>` ping on creation is not answered here: it is
+    // refused as unsigned (see docs/providers.md).
+    Provider {
+        name: "woocommerce",
+        family: Family::Hmac(HmacSpec::body(Sha256, "x-wc-webhook-signature", None, Base64)),
+        handshake: Handshake::None,
+        source: "woocommerce/woocommerce plugins/woocommerce/includes/class-wc-webhook.php generate_signature (base64 HMAC-SHA256)",
+    },
+    // Jira admin webhooks with a secret: Bitbucket's shape, `sha256=<hex>`.
+    Provider {
+        name: "jira",
+        family: Family::Hmac(HmacSpec::body(Sha256, "x-hub-signature", Some("sha256="), Hex)),
+        handshake: Handshake::None,
+        source: "Atlassian docs \"Managing webhooks\" (Jira: secret token, X-Hub-Signature sha256=<hex> HMAC of the body)",
+    },
+    // Notion: key = the verification_token of the subscription's first POST;
+    // that unsigned POST itself is refused once the route has the token.
+    Provider {
+        name: "notion",
+        family: Family::Hmac(HmacSpec::body(Sha256, "x-notion-signature", Some("sha256="), Hex)),
+        handshake: Handshake::None,
+        source: "Notion docs \"Webhooks\" (Step 3: Validating event payloads; published example)",
+    },
+    Provider {
+        name: "cal-com",
+        family: Family::Hmac(HmacSpec::body(Sha256, "x-cal-signature-256", None, Hex)),
+        handshake: Handshake::None,
+        source: "calcom/cal.com packages/features/webhooks/lib/sendPayload.ts (X-Cal-Signature-256, hex HMAC-SHA256)",
+    },
+    Provider {
+        name: "checkout-com",
+        family: Family::Hmac(HmacSpec::body(Sha256, "cko-signature", None, Hex)),
+        handshake: Handshake::None,
+        source: "Checkout.com docs \"Set up your webhook receiver\" (Cko-Signature, hex HMAC-SHA256 with the signature key)",
+    },
+    Provider {
+        name: "line",
+        family: Family::Hmac(HmacSpec::body(Sha256, "x-line-signature", None, Base64)),
+        handshake: Handshake::None,
+        source: "line/line-bot-sdk-python linebot/v3/webhook.py SignatureValidator (and its published test)",
+    },
+    Provider {
+        name: "alchemy",
+        family: Family::Hmac(HmacSpec::body(Sha256, "x-alchemy-signature", None, Hex)),
+        handshake: Handshake::None,
+        source: "alchemyplatform/webhook-examples node-express/src/webhooksUtil.ts (linked from Alchemy docs \"Webhooks Quickstart\")",
+    },
+    Provider {
+        name: "modern-treasury",
+        family: Family::Hmac(HmacSpec::body(Sha256, "x-signature", None, Hex)),
+        handshake: Handshake::None,
+        source: "modern-treasury PyPI 1.80.0 resources/webhooks.py get_signature",
+    },
+    // Gitea and Forgejo send every form at once, GitHub's among them; only
+    // the JSON content type verifies (the form one signs the JSON).
+    Provider {
+        name: "gitea",
+        family: Family::Hmac(HmacSpec::body(Sha256, "x-hub-signature-256", Some("sha256="), Hex)),
+        handshake: Handshake::None,
+        source: "go-gitea/gitea services/webhook/deliver.go (X-Hub-Signature-256 next to X-Gitea-Signature)",
+    },
+    Provider {
+        name: "forgejo",
+        family: Family::Hmac(HmacSpec::body(Sha256, "x-hub-signature-256", Some("sha256="), Hex)),
+        handshake: Handshake::None,
+        source: "Forgejo services/webhook/deliver.go (Gitea's: X-Hub-Signature-256 next to X-Gitea-Signature)",
+    },
+    // Gogs sends only its own header: bare hex of the JSON payload.
+    Provider {
+        name: "gogs",
+        family: Family::Hmac(HmacSpec::body(Sha256, "x-gogs-signature", None, Hex)),
+        handshake: Handshake::None,
+        source: "gogs/gogs internal/database/webhook.go (X-Gogs-Signature, hex HMAC-SHA256)",
+    },
     // --- families: url, asymmetric, body fields, canonical ---
     // Twilio: HMAC-SHA1 over URL + sorted form params (or URL with bodySHA256);
     // HMAC-SHA256 over the same when signed with a SharedKey.

@@ -466,6 +466,33 @@ const VECTORS: &[Vector] = &[
     plain("customerio-cdp", "cio_shared_secret", &[("x-signature", "d67f53910108bfe6438093d15c7512343cec6add")], r#"{"type":"identify","userId":"u1"}"#),
     // comp (Python hmac): sendbird.
     plain("sendbird", "sendbird_master_api_token", &[("x-sendbird-signature", "81960014670e57325a8dd38767e82d899bcbaf0cb581baaaf70897c7610a5a29")], r#"{"category":"group_channel:message_send"}"#),
+    // comp (Python hmac; WooCommerce generate_signature: base64 HMAC-SHA256 of the body).
+    plain("woocommerce", "wc_secret", &[("x-wc-webhook-signature", "pwgo1FZhED7tbs0Po4uMSVL7CW2jcMWnTw7EsSsm77g=")], r#"{"id":123,"status":"processing"}"#),
+    // comp (Python hmac; Atlassian "Managing webhooks" recipe).
+    plain("jira", "jira_secret", &[("x-hub-signature", "sha256=79b378f1f4e4c129cb39047abdac10bace81953a335325febfb1474c7cb08a64")], r#"{"webhookEvent":"jira:issue_created"}"#),
+    // pub: Notion docs "Webhooks", Step 3: the sample X-Notion-Signature of
+    // the sample verification_token body, reproduced with Python hmac.
+    plain(
+        "notion",
+        "secret_tMrlL1qK5vuQAh1b6cZGhFChZTSYJlce98V0pYn7yBl",
+        &[("x-notion-signature", "sha256=461e8cbcba8a75c3edd866f0e71280f5a85cbf21eff040ebd10fe266df38a735")],
+        r#"{"verification_token":"secret_tMrlL1qK5vuQAh1b6cZGhFChZTSYJlce98V0pYn7yBl"}"#,
+    ),
+    // comp (Python hmac; Cal.com sendPayload.ts recipe).
+    plain("cal-com", "cal_secret", &[("x-cal-signature-256", "ab2562b4f8082c968bdad775355a0453934b1b1aa32665999c4855e0907a78e5")], r#"{"triggerEvent":"BOOKING_CREATED","payload":{}}"#),
+    // comp (Python hmac; Checkout.com "Set up your webhook receiver" recipe).
+    plain("checkout-com", "cko_signature_key", &[("cko-signature", "9ace201a2d7d33ee013c2ee6d203329b6c162356e5bea6ce7e1a5e91dbc1cb17")], r#"{"id":"evt_1","type":"payment_approved"}"#),
+    // pub: line-bot-sdk-python tests/test_webhook.py (SignatureValidator).
+    plain("line", "channel_secret", &[("x-line-signature", "/gg9a+LvFevTH1sd7XCQycD7tsWclCsInj7MhBHxN7k=")], "bodybodybodybody"),
+    // comp (Python hmac; Alchemy webhooksUtil.ts: the signing key's text is the key).
+    plain("alchemy", "whsec_alchemy_key", &[("x-alchemy-signature", "3b2c6accb8fee2a2d45a2fb005a03a78219cda93e85ae8f0e5729eb9f64062d4")], r#"{"webhookId":"wh_1","type":"ADDRESS_ACTIVITY"}"#),
+    // comp, and accepted by modern-treasury PyPI 1.80.0 get_signature.
+    plain("modern-treasury", "mt_webhook_key", &[("x-signature", "bc7942571eabe0643c7d8052eee15fe81610b29409ab052df47ad4e3ddf32685")], r#"{"event":"created","data":{}}"#),
+    // comp (Python hmac; Gitea/Forgejo deliver.go send this header and X-Gitea-Signature with the same hex).
+    plain("gitea", "gitea_secret", &[("x-hub-signature-256", "sha256=d843a05f58b935be5e6c796adccf9bb5071951f049aea8f3d86ac97d4820001c")], r#"{"ref":"refs/heads/main"}"#),
+    plain("forgejo", "gitea_secret", &[("x-hub-signature-256", "sha256=d843a05f58b935be5e6c796adccf9bb5071951f049aea8f3d86ac97d4820001c")], r#"{"ref":"refs/heads/main"}"#),
+    // comp (Python hmac; Gogs webhook.go: bare hex of the JSON payload).
+    plain("gogs", "gitea_secret", &[("x-gogs-signature", "d843a05f58b935be5e6c796adccf9bb5071951f049aea8f3d86ac97d4820001c")], r#"{"ref":"refs/heads/main"}"#),
 ];
 
 fn header_map(pairs: &[(&str, &str)]) -> http::HeaderMap {
