@@ -14,7 +14,7 @@ use super::asymmetric::AsymScheme;
 use super::common::{Part, TimestampFormat, ToleranceSpec};
 use super::handshake::Handshake;
 use super::hmac::{HmacSpec, BODY, NO_TIMESTAMP};
-use super::standard_webhooks::StandardWebhooksSpec;
+use super::standard_webhooks::{KeyEncoding, StandardWebhooksSpec};
 use super::structured::StructuredSpec;
 use super::token::TokenSpec;
 use super::url::UrlScheme;
@@ -155,6 +155,7 @@ const STANDARD_WEBHOOKS: StandardWebhooksSpec = StandardWebhooksSpec {
     timestamp_header: "webhook-timestamp",
     signature_header: "webhook-signature",
     tolerance: secs(300),
+    key: KeyEncoding::Whsec,
 };
 
 /// The same scheme under Svix's header names (Svix, Resend, Clerk).
@@ -163,6 +164,13 @@ const SVIX: StandardWebhooksSpec = StandardWebhooksSpec {
     timestamp_header: "svix-timestamp",
     signature_header: "svix-signature",
     tolerance: secs(300),
+    key: KeyEncoding::Whsec,
+};
+
+/// Polar: Standard Webhooks headers, keyed with the secret's UTF-8 bytes.
+const POLAR: StandardWebhooksSpec = StandardWebhooksSpec {
+    key: KeyEncoding::Utf8,
+    ..STANDARD_WEBHOOKS
 };
 
 /// Meta's Graph API webhooks, under each product's name (Facebook,
@@ -781,6 +789,38 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         family: Family::Hmac(HmacSpec::body(Sha256, "x-gogs-signature", None, Hex)),
         handshake: Handshake::None,
         source: "gogs/gogs internal/database/webhook.go (X-Gogs-Signature, hex HMAC-SHA256)",
+    },
+    // Standard Webhooks senders under the spec's `webhook-*` names.
+    Provider {
+        name: "lithic",
+        family: Family::StandardWebhooks(STANDARD_WEBHOOKS),
+        handshake: Handshake::None,
+        source: "lithic-com/lithic-go webhook.go VerifySignature (standard-webhooks library)",
+    },
+    Provider {
+        name: "incident-io",
+        family: Family::StandardWebhooks(STANDARD_WEBHOOKS),
+        handshake: Handshake::None,
+        source: "incident.io docs \"Webhooks\" (Verifying webhooks: webhook-id, webhook-timestamp, webhook-signature)",
+    },
+    Provider {
+        name: "dodo-payments",
+        family: Family::StandardWebhooks(STANDARD_WEBHOOKS),
+        handshake: Handshake::None,
+        source: "Dodo Payments docs \"Webhooks\" (Standard Webhooks specification)",
+    },
+    Provider {
+        name: "brex",
+        family: Family::StandardWebhooks(STANDARD_WEBHOOKS),
+        handshake: Handshake::None,
+        source: "Brex developer docs \"Webhooks\" and Webhooks API \"List webhook secrets\" (Webhook-Signature, base64 secrets)",
+    },
+    // Polar: the key is the secret's text, not a decoded `whsec_` value.
+    Provider {
+        name: "polar",
+        family: Family::StandardWebhooks(POLAR),
+        handshake: Handshake::None,
+        source: "polarsource/polar-js src/webhooks.ts validateEvent (UTF-8 secret, base64-encoded for standardwebhooks)",
     },
     // --- families: url, asymmetric, body fields, canonical ---
     // Twilio: HMAC-SHA1 over URL + sorted form params (or URL with bodySHA256);

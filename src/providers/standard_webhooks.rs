@@ -3,7 +3,8 @@
 //! header names (Svix `svix-*`; later OpenAI, Resend, Clerk, Replicate, GitLab
 //! signing tokens as catalog entries).
 //!
-//! Owns the `whsec_` key decoding, the space-separated signature list parser
+//! Owns the key decoding (`whsec_` base64, or a sender's UTF-8 secret), the
+//! space-separated signature list parser
 //! and the verifier. Does not own the asymmetric `v1a` (Ed25519) variant —
 //! entries of other versions are skipped — nor the constant-time comparison
 //! (`keys.rs`).
@@ -37,6 +38,18 @@ pub(crate) struct StandardWebhooksSpec {
     pub(crate) signature_header: &'static str,
     /// Default window (the reference libraries: 300 s both ways).
     pub(crate) tolerance: ToleranceSpec,
+    /// How a configured secret becomes the HMAC key.
+    pub(crate) key: KeyEncoding,
+}
+
+/// How a sender's secret becomes the HMAC key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyEncoding {
+    /// The spec's form: `whsec_` and base64 (or bare base64), decoded.
+    Whsec,
+    /// The secret's UTF-8 bytes as they are (Polar: its SDK base64-encodes
+    /// the secret before the reference library decodes it again).
+    Utf8,
 }
 
 /// What every Standard Webhooks sender signs. The spec requires that the id
@@ -72,6 +85,14 @@ impl StandardWebhooksSpec {
     }
 }
 
+/// The HMAC key of one configured secret, as `encoding` says.
+fn secret_key(encoding: KeyEncoding, raw: &[u8]) -> Result<Cow<'_, [u8]>, String> {
+    match encoding {
+        KeyEncoding::Whsec => decode_secret(raw),
+        KeyEncoding::Utf8 => Ok(Cow::Borrowed(raw)),
+    }
+}
+
 /// `whsec_<base64>` (or bare base64) → key bytes; padding optional.
 fn decode_secret(raw: &[u8]) -> Result<Cow<'_, [u8]>, String> {
     let b64 = raw.strip_prefix(b"whsec_").unwrap_or(raw);
@@ -88,13 +109,13 @@ fn decode_secret(raw: &[u8]) -> Result<Cow<'_, [u8]>, String> {
 }
 
 /// The three headers a Standard Webhooks sender would send (`hookguard sign`);
-/// `secret` is the `whsec_` string.
+/// `secret` as configured (the `whsec_` string, or Polar's text).
 pub(crate) fn sign(
     spec: &StandardWebhooksSpec,
     secret: &[u8],
     req: &SignRequest<'_>,
 ) -> Result<Vec<(String, String)>, BuildError> {
-    let key = decode_secret(secret).map_err(|message| BuildError {
+    let key = secret_key(spec.key, secret).map_err(|message| BuildError {
         field: "secret".into(),
         message,
     })?;
@@ -141,7 +162,7 @@ struct Head<'h> {
 }
 
 impl StandardWebhooksVerifier {
-    /// Builds from a catalog entry; secrets are `whsec_` base64 keys.
+    /// Builds from a catalog entry; secrets are decoded as `spec.key` says.
     pub(crate) fn build(
         provider: &'static str,
         spec: &StandardWebhooksSpec,
@@ -153,7 +174,9 @@ impl StandardWebhooksVerifier {
             id_forbidden: delimit::forbidden_bytes(SIGNED, &Part::Id, None).into(),
             timestamp: header_name("provider", spec.timestamp_header)?,
             signature: header_name("provider", spec.signature_header)?,
-            keys: KeyRing::build(params.secrets, HmacAlgorithm::Sha256, decode_secret)?,
+            keys: KeyRing::build(params.secrets, HmacAlgorithm::Sha256, |raw| {
+                secret_key(spec.key, raw)
+            })?,
             tolerance: Tolerance::new(spec.tolerance, params.tolerance),
         })
     }
@@ -405,6 +428,51 @@ mod tests {
             !e.message.contains("not base64!"),
             "message echoes the secret"
         );
+    }
+
+    #[test]
+    fn polar_keys_with_the_secret_text() {
+        // Polar (polar-js validateEvent): the key is the secret's UTF-8
+        // bytes. Vector computed, and accepted by the standardwebhooks npm
+        // verifier given base64(utf8(secret)).
+        let sig = "v1,V1+c/I5e72yk/fywgTKIV3YWbFL3YjTT5UPJihvmpBk=";
+        let body = br#"{"type":"order.created","data":{}}"#;
+        let h = headers(&[
+            ("webhook-id", b"msg_1"),
+            ("webhook-timestamp", b"1700000000"),
+            ("webhook-signature", sig.as_bytes()),
+        ]);
+        let polar = verifier("polar", &secrets(&["polar_whs_example"]));
+        assert!(run(&polar, &h, body, 1_700_000_000).is_ok());
+        // The same text is no `whsec_` base64 secret...
+        let e = build_with(
+            "standard-webhooks",
+            &secrets(&["polar_whs_example"]),
+            None,
+            None,
+        )
+        .err()
+        .unwrap();
+        assert_eq!(e.field, "secrets[0]");
+        // ...and a `whsec_` secret is not decoded for Polar: the spec's
+        // published vector does not verify under its text.
+        let text = verifier("polar", &secrets(&[SECRET]));
+        let spec = sw("webhook", SIG, b"1614265330");
+        assert_eq!(kind(&run(&text, &spec, BODY, TS)), "invalid");
+        // `hookguard sign` keys the same way.
+        let req = SignRequest {
+            body,
+            timestamp: 1_700_000_000,
+            id: Some("msg_1"),
+            url: None,
+            method: "POST",
+        };
+        let spec = match &super::super::catalog::lookup("polar").unwrap().family {
+            super::super::catalog::Family::StandardWebhooks(spec) => spec,
+            _ => unreachable!("polar is a Standard Webhooks sender"),
+        };
+        let out = sign(spec, b"polar_whs_example", &req).unwrap();
+        assert_eq!(out[2], ("webhook-signature".into(), sig.into()));
     }
 
     #[test]

@@ -311,6 +311,25 @@ const VECTORS: &[Vector] = &[
     standard("resend", true),
     standard("clerk", true),
     standard("replicate", false),
+    // pub: the Standard Webhooks spec vector (see `standard`) under the
+    // senders' `webhook-*` names; incident.io's docs show this very signature.
+    standard("lithic", false),
+    standard("incident-io", false),
+    standard("dodo-payments", false),
+    standard("brex", false),
+    // comp, accepted by the standardwebhooks npm verifier given
+    // base64(utf8(secret)), as polar-js validateEvent does.
+    Vector {
+        provider: "polar",
+        secret: "polar_whs_example",
+        headers: &[
+            ("webhook-id", "msg_1"),
+            ("webhook-timestamp", "1700000000"),
+            ("webhook-signature", "v1,V1+c/I5e72yk/fywgTKIV3YWbFL3YjTT5UPJihvmpBk="),
+        ],
+        body: r#"{"type":"order.created","data":{}}"#,
+        now: 1_700_000_000,
+    },
     // comp (Python hmac): Webex for Developers Using a Webhook Secret.
     plain(
         "webex",
