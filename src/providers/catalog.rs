@@ -117,14 +117,25 @@ impl Provider {
 /// Stripe's shape, shared by Mux, Calendly and others: `t=<unix s>,v1=<hex>`
 /// (several `v1` allowed), HMAC-SHA256 over `{t}.{body}`.
 const fn stripe_style(header: &'static str, tolerance: ToleranceSpec) -> StructuredSpec {
+    t_dot_body(header, "t", "v1", tolerance)
+}
+
+/// Stripe's shape under other key names (ElevenLabs `t=..,v0=..`, TikTok
+/// `t=..,s=..`, Buildkite `timestamp=..,signature=..`).
+const fn t_dot_body(
+    header: &'static str,
+    timestamp_key: &'static str,
+    signature_key: &'static str,
+    tolerance: ToleranceSpec,
+) -> StructuredSpec {
     StructuredSpec {
         algorithm: Sha256,
         header,
         separator: b',',
         joiner: ",",
-        timestamp_key: Some("t"),
+        timestamp_key: Some(timestamp_key),
         timestamp_format: TimestampFormat::UnixSeconds,
-        signature_key: "v1",
+        signature_key,
         encoding: Hex,
         signed: T_DOT_BODY,
         tolerance,
@@ -821,6 +832,78 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         family: Family::StandardWebhooks(POLAR),
         handshake: Handshake::None,
         source: "polarsource/polar-js src/webhooks.ts validateEvent (UTF-8 secret, base64-encoded for standardwebhooks)",
+    },
+    // ElevenLabs: `t=<s>,v0=<hex>` over `{t}.{body}`; its SDK refuses a
+    // timestamp over 30 min old (only the past; ours is two-sided).
+    Provider {
+        name: "elevenlabs",
+        family: Family::Structured(t_dot_body("elevenlabs-signature", "t", "v0", secs(1800))),
+        handshake: Handshake::None,
+        source: "ElevenLabs docs \"Webhooks\" (HMAC authentication: ElevenLabs-Signature t=,v0=); elevenlabs PyPI 2.78.0 webhooks_custom.py (30 min)",
+    },
+    // Buildkite's signature mode (its token mode is not this preset); the
+    // docs leave the window to the receiver: 300 s, as Stripe.
+    Provider {
+        name: "buildkite",
+        family: Family::Structured(t_dot_body("x-buildkite-signature", "timestamp", "signature", secs(300))),
+        handshake: Handshake::None,
+        source: "Buildkite docs \"Webhooks\" (X-Buildkite-Signature: timestamp=,signature=; window not documented, 300 s)",
+    },
+    // TikTok for Developers (not TikTok Shop); no window documented: 300 s.
+    Provider {
+        name: "tiktok",
+        family: Family::Structured(t_dot_body("tiktok-signature", "t", "s", secs(300))),
+        handshake: Handshake::None,
+        source: "TikTok for Developers docs \"Webhooks: Check the signature\" (TikTok-Signature t=,s=; window not documented, 300 s)",
+    },
+    Provider {
+        name: "tailscale",
+        family: Family::Structured(stripe_style("tailscale-webhook-signature", secs(300))),
+        handshake: Handshake::None,
+        source: "Tailscale KB 1213 \"Webhooks\" (5 min suggested); tailscale docs/webhooks/example.go",
+    },
+    // Webflow: hex over `{ts}:{body}`, Unix-ms timestamp header, 5 min.
+    Provider {
+        name: "webflow",
+        family: Family::Hmac(HmacSpec {
+            algorithm: Sha256,
+            header: Cow::Borrowed("x-webflow-signature"),
+            prefix: None,
+            encoding: Hex,
+            timestamp: Some((
+                Cow::Borrowed("x-webflow-timestamp"),
+                TimestampFormat::UnixMillis,
+            )),
+            id_header: None,
+            signed: Cow::Borrowed(TS_COLON_BODY),
+            tolerance: secs(300),
+            body_timestamp: None,
+        }),
+        handshake: Handshake::None,
+        source: "Webflow docs \"Verifying requests\"; webflow-api npm 3.3.4 WebhooksClient verifySignature",
+    },
+    // Cashfree Payments: base64 over `{ts}{body}`, Unix-ms timestamp header;
+    // no window documented: 300 s. No separator, yet one split: the
+    // timestamp is digits only and the JSON body starts with `{`, so a moved
+    // boundary is no longer a timestamp, or one far out of the window.
+    Provider {
+        name: "cashfree",
+        family: Family::Hmac(HmacSpec {
+            algorithm: Sha256,
+            header: Cow::Borrowed("x-webhook-signature"),
+            prefix: None,
+            encoding: Base64,
+            timestamp: Some((
+                Cow::Borrowed("x-webhook-timestamp"),
+                TimestampFormat::UnixMillis,
+            )),
+            id_header: None,
+            signed: Cow::Borrowed(&[Part::Timestamp, Part::Body]),
+            tolerance: secs(300),
+            body_timestamp: None,
+        }),
+        handshake: Handshake::None,
+        source: "Cashfree docs \"Webhook signature verification\" (x-webhook-signature, base64 HMAC-SHA256 of timestamp + body; window not documented, 300 s)",
     },
     // --- families: url, asymmetric, body fields, canonical ---
     // Twilio: HMAC-SHA1 over URL + sorted form params (or URL with bodySHA256);

@@ -512,6 +512,60 @@ const VECTORS: &[Vector] = &[
     plain("forgejo", "gitea_secret", &[("x-hub-signature-256", "sha256=d843a05f58b935be5e6c796adccf9bb5071951f049aea8f3d86ac97d4820001c")], r#"{"ref":"refs/heads/main"}"#),
     // comp (Python hmac; Gogs webhook.go: bare hex of the JSON payload).
     plain("gogs", "gitea_secret", &[("x-gogs-signature", "d843a05f58b935be5e6c796adccf9bb5071951f049aea8f3d86ac97d4820001c")], r#"{"ref":"refs/heads/main"}"#),
+    // comp, and accepted by elevenlabs PyPI 2.78.0 construct_event.
+    Vector {
+        provider: "elevenlabs",
+        secret: "wsec_elevenlabs",
+        headers: &[("elevenlabs-signature", "t=1700000000,v0=770e9c48dbec2eacd51d65b8c2f2609da969836e3be4cc32d30d5a2537a03d4d")],
+        body: r#"{"type":"post_call_transcription","data":{}}"#,
+        now: 1_700_000_000,
+    },
+    // comp (Python hmac; Buildkite docs recipe: HMAC of "{timestamp}.{body}").
+    Vector {
+        provider: "buildkite",
+        secret: "bk_token",
+        headers: &[("x-buildkite-signature", "timestamp=1700000000,signature=9b285c502d2a9ceefccd7c9a17a9830b4fa26d297e82444514013a2983f5b33b")],
+        body: r#"{"event":"build.finished"}"#,
+        now: 1_700_000_000,
+    },
+    // comp (Python hmac; TikTok docs recipe: HMAC of "{t}.{body}").
+    Vector {
+        provider: "tiktok",
+        secret: "tt_client_secret",
+        headers: &[("tiktok-signature", "t=1700000000,s=14771c6714723ded7aa847e265e13300e2f23cfce3235c81ec5ff43d82b8876a")],
+        body: r#"{"event":"video.publish.complete"}"#,
+        now: 1_700_000_000,
+    },
+    // comp (Python hmac; Tailscale KB recipe: HMAC of "{t}.{body}").
+    Vector {
+        provider: "tailscale",
+        secret: "tskey-webhook-xxxxx",
+        headers: &[("tailscale-webhook-signature", "t=1700000000,v1=90fd27147c81fd89bcd97bf648f5b25cf1a7445e03b9a2a690795695f0ed6852")],
+        body: r#"[{"type":"nodeCreated","tailnet":"example.com"}]"#,
+        now: 1_700_000_000,
+    },
+    // comp, and accepted by webflow-api npm 3.3.4 verifySignature.
+    Vector {
+        provider: "webflow",
+        secret: "wf_client_secret",
+        headers: &[
+            ("x-webflow-signature", "a8ea28646afffd379da3f5a20f8d1e2c916831416b2706af1dad7e4e49675fa6"),
+            ("x-webflow-timestamp", "1700000000000"),
+        ],
+        body: r#"{"triggerType":"form_submission","payload":{}}"#,
+        now: 1_700_000_000,
+    },
+    // comp (Python hmac; Cashfree docs recipe: base64 HMAC of timestamp + body).
+    Vector {
+        provider: "cashfree",
+        secret: "cf_secret_key",
+        headers: &[
+            ("x-webhook-signature", "1C0l/5QNDGYoX2TO9CbtsCs3KDKRxY/0ryUIBwYXoeg="),
+            ("x-webhook-timestamp", "1700000000000"),
+        ],
+        body: r#"{"type":"PAYMENT_SUCCESS_WEBHOOK"}"#,
+        now: 1_700_000_000,
+    },
 ];
 
 fn header_map(pairs: &[(&str, &str)]) -> http::HeaderMap {
@@ -632,6 +686,13 @@ fn signed_headers_match_published_vectors() {
         ("twitch", None),
         ("zoom", None),
         ("svix", Some(SW_ID)),
+        ("elevenlabs", None),
+        ("buildkite", None),
+        ("tiktok", None),
+        ("tailscale", None),
+        ("webflow", None),
+        ("cashfree", None),
+        ("polar", Some("msg_1")),
     ] {
         let v = VECTORS.iter().find(|v| v.provider == name).unwrap();
         let req = SignRequest {
@@ -658,6 +719,31 @@ fn signed_headers_match_published_vectors() {
             .unwrap();
         let got = out.iter().find(|(n, _)| n == hname).unwrap();
         assert_eq!(&got.1, hvalue, "{name}");
+    }
+}
+
+/// The new timed presets signed at 1 700 000 000 s: each window, in seconds,
+/// as documented (or 300 s where the provider names none), both ways.
+#[test]
+fn timed_presets_keep_their_window_both_ways() {
+    for (name, window) in [
+        ("elevenlabs", 1800),
+        ("buildkite", 300),
+        ("tiktok", 300),
+        ("tailscale", 300),
+        ("webflow", 300),
+        ("cashfree", 300),
+        ("polar", 300),
+    ] {
+        let v = VECTORS.iter().find(|v| v.provider == name).unwrap();
+        let ver = verifier(name, &secrets(&[v.secret]));
+        let h = header_map(v.headers);
+        let at = |now: i64| run(&ver, &h, v.body.as_bytes(), now);
+        let t = 1_700_000_000;
+        assert!(at(t + window).is_ok(), "{name}");
+        assert!(at(t - window).is_ok(), "{name}");
+        assert_eq!(kind(&at(t + window + 1)), "timestamp", "{name}: stale");
+        assert_eq!(kind(&at(t - window - 1)), "timestamp", "{name}: ahead");
     }
 }
 
