@@ -905,6 +905,17 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         handshake: Handshake::None,
         source: "Cashfree docs \"Webhook signature verification\" (x-webhook-signature, base64 HMAC-SHA256 of timestamp + body; window not documented, 300 s)",
     },
+    // Telegram Bot API: setWebhook's secret_token, sent verbatim; no
+    // delivery id header (update_id is in the body), so no de-duplication.
+    Provider {
+        name: "telegram",
+        family: Family::Token(TokenSpec {
+            header: "x-telegram-bot-api-secret-token",
+            delivery_id_header: None,
+        }),
+        handshake: Handshake::None,
+        source: "Telegram Bot API docs \"setWebhook\" (secret_token, sent as X-Telegram-Bot-Api-Secret-Token)",
+    },
     // --- families: url, asymmetric, body fields, canonical ---
     // Twilio: HMAC-SHA1 over URL + sorted form params (or URL with bodySHA256);
     // HMAC-SHA256 over the same when signed with a SharedKey.

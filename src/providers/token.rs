@@ -252,6 +252,24 @@ mod tests {
         assert_eq!(run(&v, &h, b"{}", 0).unwrap().dedup, Dedup::None);
     }
 
+    // Telegram Bot API docs "setWebhook": secret_token comes back in
+    // X-Telegram-Bot-Api-Secret-Token. Telegram sends no delivery id header,
+    // so nothing is de-duplicated, whatever else the request carries.
+    #[test]
+    fn telegram_secret_token_without_delivery_id() {
+        let v = verifier("telegram", &secrets(&["tg_Secret-Token_1"]));
+        let h = headers(&[
+            ("X-Telegram-Bot-Api-Secret-Token", b"tg_Secret-Token_1"),
+            ("X-Gitlab-Event-UUID", b"not-telegram's"),
+        ]);
+        let ok = run(&v, &h, br#"{"update_id":1}"#, 0).unwrap();
+        assert_eq!((ok.secret_index, ok.dedup), (0, Dedup::None));
+        let wrong = headers(&[("X-Telegram-Bot-Api-Secret-Token", b"tg_Secret-Token_2")]);
+        assert_eq!(kind(&run(&v, &wrong, b"{}", 0)), "invalid");
+        let elsewhere = headers(&[("X-Gitlab-Token", b"tg_Secret-Token_1")]);
+        assert_eq!(kind(&run(&v, &elsewhere, b"{}", 0)), "missing");
+    }
+
     #[test]
     fn rotation_and_expiry() {
         let mut s = secrets(&["old-token", "new-token"]);

@@ -92,6 +92,14 @@ const VECTORS: &[Vector] = &[
     ),
     // pub: ngrok docs example for GitLab tokens (token family).
     plain("gitlab", "tok", &[("x-gitlab-token", "tok")], "{}"),
+    // Telegram Bot API docs "setWebhook": the secret_token comes back
+    // verbatim in this header (token family).
+    plain(
+        "telegram",
+        "tg_Secret-Token_1",
+        &[("x-telegram-bot-api-secret-token", "tg_Secret-Token_1")],
+        r#"{"update_id":1,"message":{"text":"hi"}}"#,
+    ),
     // comp: stripe-node generateTestHeaderString.
     Vector {
         provider: "stripe",
@@ -568,6 +576,11 @@ const VECTORS: &[Vector] = &[
     },
 ];
 
+fn is_token(name: &str) -> bool {
+    let row = super::catalog::lookup(name).expect("catalog name");
+    matches!(row.family, super::catalog::Family::Token(_))
+}
+
 fn header_map(pairs: &[(&str, &str)]) -> http::HeaderMap {
     let bytes: Vec<(&str, &[u8])> = pairs.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
     headers(&bytes)
@@ -608,7 +621,8 @@ fn every_provider_has_an_external_vector_that_verifies() {
         let mut tampered = v.body.as_bytes().to_vec();
         tampered.push(b' ');
         let bad = run(&ver, &h, &tampered, v.now);
-        let want = if v.provider == "gitlab" {
+        // A token signs nothing about the body.
+        let want = if is_token(v.provider) {
             "ok"
         } else {
             "invalid"
