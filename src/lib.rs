@@ -8,6 +8,7 @@
 //! - [`providers`]: signature schemes, one file per family, behind one trait.
 //! - [`body`]: a received body kept as its frames, hashed and sent in place.
 //! - [`proxy`]: the request pipeline; the only place errors become responses.
+//! - `upstream`: sending to the app: pooled client, URI, typed errors.
 //! - [`replay`]: de-duplication state machine and stores.
 //! - [`spool`]: queue mode: durable spool, delivery worker, dead letters.
 //! - `server`, [`tls`]: listener, HTTP/1.1 + HTTP/2, TLS, graceful drain.
@@ -66,3 +67,4 @@ pub mod spool;
 pub mod telemetry;
 pub mod tls;
 pub mod tools;
+pub(crate) mod upstream;

@@ -22,13 +22,13 @@ use crate::admin::{self, AdminState};
 use crate::config::{self, Config, ConfigErrors, Delivery, ReplayStoreKind};
 use crate::metrics::Metrics;
 use crate::proxy::budget::Budget;
-use crate::proxy::forward::{ClientBuildError, UpstreamClient};
 use crate::proxy::{App, Shared};
 use crate::replay::{MemoryStore, RedisStore, ReplayStore};
 use crate::security::Sources;
 use crate::server;
 use crate::spool::{self, Spool, SpoolError};
 use crate::tls::{self, CertStore, TlsError};
+use crate::upstream::{ClientBuildError, UpstreamClient};
 
 /// Why the proxy could not start (after the configuration was valid).
 #[derive(Debug, thiserror::Error)]

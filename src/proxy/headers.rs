@@ -28,8 +28,7 @@ use ipnet::IpNet;
 
 /// `X-Hookguard-Verified: <provider>`, set on every forwarded request.
 pub(crate) const X_HOOKGUARD_VERIFIED: HeaderName = HeaderName::from_static("x-hookguard-verified");
-/// `X-Hookguard-Event-Id: <id>`, set when the scheme signs an event id.
-pub(crate) const X_HOOKGUARD_EVENT_ID: HeaderName = HeaderName::from_static("x-hookguard-event-id");
+pub(crate) use crate::upstream::headers::X_HOOKGUARD_EVENT_ID;
 /// `X-Forwarded-For`.
 pub(crate) const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 /// `X-Forwarded-Proto`.

@@ -10,10 +10,8 @@
 //! → verify signature → de-duplicate → forward.
 
 pub(crate) mod budget;
-pub(crate) mod forward;
 pub mod headers;
 mod host;
-mod pool;
 mod queue;
 
 use std::collections::HashMap;
@@ -40,8 +38,8 @@ use crate::providers::{HandshakeReply, Inbound, Rejection, UrlTarget};
 use crate::ratelimit::{self, RouteLimiter};
 use crate::replay::{Claim, ClaimToken, ReplayKey, ReplayStore, StoreError};
 use crate::security::{Sources, Verdict};
+use crate::upstream::{self, UpstreamClient, UpstreamError};
 use budget::{Budget, Exhausted, Held};
-use forward::{UpstreamClient, UpstreamError};
 
 /// Body of every response: a small buffered one we wrote, or the upstream's
 /// streamed through unchanged.
@@ -542,7 +540,7 @@ async fn handle_inner(
     };
 
     // Phase: forward.
-    let uri = forward::upstream_uri(
+    let uri = upstream::upstream_uri(
         &route.upstream.url,
         route.upstream_path_override,
         &parts.uri,

@@ -30,14 +30,12 @@ use crate::body::Payload;
 use crate::clock::unix_millis;
 use crate::config::{Delivery, RetryPolicy, Route};
 use crate::metrics::SpoolMetrics;
-use crate::proxy::forward::{upstream_uri, UpstreamClient, UpstreamError};
-use crate::proxy::headers::X_HOOKGUARD_EVENT_ID;
 use crate::proxy::App;
+use crate::upstream::headers::{X_HOOKGUARD_ATTEMPT, X_HOOKGUARD_EVENT_ID};
+use crate::upstream::{upstream_uri, UpstreamClient, UpstreamError};
 
 /// Deliveries in flight at once per route (unordered routes).
 pub(crate) const ROUTE_CONCURRENCY: usize = 8;
-/// `X-Hookguard-Attempt: N`, 1 for the first delivery attempt.
-pub(crate) const X_HOOKGUARD_ATTEMPT: HeaderName = HeaderName::from_static("x-hookguard-attempt");
 /// Pause after the spool failed to record an outcome (storage trouble).
 const STORAGE_PAUSE: Duration = Duration::from_secs(5);
 /// Longest the scheduler sleeps without a reason (a safety net only).

@@ -107,7 +107,7 @@ impl Http1Pool {
                 Err(mut e) => match e.take_message() {
                     // Never written: the pooled connection was closing.
                     Some(unsent) if !fresh => req = unsent,
-                    _ => return Err(super::forward::error_chain(e.error())),
+                    _ => return Err(super::error_chain(e.error())),
                 },
             }
         }
@@ -179,18 +179,15 @@ impl Http1Pool {
             .clone()
             .call(uri)
             .await
-            .map_err(|e| super::forward::error_chain(&e))?;
+            .map_err(|e| super::error_chain(&e))?;
         let (mut sender, conn) = http1::handshake(io)
             .await
-            .map_err(|e| super::forward::error_chain(&e))?;
+            .map_err(|e| super::error_chain(&e))?;
         tokio::spawn(async move {
             // Ends when the upstream or the pool closes the connection.
             let _ = conn.await;
         });
-        sender
-            .ready()
-            .await
-            .map_err(|e| super::forward::error_chain(&e))?;
+        sender.ready().await.map_err(|e| super::error_chain(&e))?;
         Ok(sender)
     }
 }

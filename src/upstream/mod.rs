@@ -1,25 +1,36 @@
-//! The upstream side: one pooled keep-alive client shared by every route.
+//! The upstream layer: how hookguard sends a verified webhook to the app,
+//! for forward mode (`proxy`) and queue mode (`spool`) alike. It knows
+//! nothing of either: it takes a request and a timeout and returns the
+//! response head or an [`UpstreamError`].
 //!
-//! `https://` upstreams are verified against the webpki roots plus an optional
-//! extra CA (`[upstream] ca`); verification is never skipped. Failures are
-//! classified once, here, into [`UpstreamError`], which the pipeline maps to
-//! 502 `upstream_unreachable` or 504 `upstream_timeout`.
+//! - [`UpstreamClient`] (here): one pooled keep-alive client shared by every
+//!   route; `https://` upstreams are verified against the webpki roots plus
+//!   an optional extra CA (`[upstream] ca`), never skipped.
+//! - `pool`: the hand-written HTTP/1.1 pool for plain `http://` upstreams.
+//! - [`uri`]: the upstream URI of a request.
+//! - [`headers`]: names of the headers hookguard adds to what it sends.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::uri::{PathAndQuery, Scheme};
-use http::{Request, Response, Uri};
+use http::uri::Scheme;
+use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
-use super::pool::{Http1Pool, IDLE_TIMEOUT, MAX_IDLE_PER_UPSTREAM};
+pub(crate) mod headers;
+mod pool;
+pub(crate) mod uri;
+
+pub(crate) use uri::upstream_uri;
+
 use crate::body::Payload;
 use crate::tls::TlsError;
+use pool::{Http1Pool, IDLE_TIMEOUT, MAX_IDLE_PER_UPSTREAM};
 
 /// Why the upstream gave no usable answer.
 #[derive(Debug, thiserror::Error)]
@@ -123,7 +134,7 @@ impl UpstreamClient {
 }
 
 /// Joins an error's source chain into one line for the audit log.
-pub(super) fn error_chain(err: &dyn std::error::Error) -> String {
+fn error_chain(err: &dyn std::error::Error) -> String {
     let mut out = err.to_string();
     let mut source = err.source();
     while let Some(e) = source {
@@ -132,65 +143,4 @@ pub(super) fn error_chain(err: &dyn std::error::Error) -> String {
         source = e.source();
     }
     out
-}
-
-/// The upstream URI for a request: the upstream's scheme and authority, its
-/// path when the route overrides it (else the request's path), and the
-/// request's query, unchanged.
-pub(crate) fn upstream_uri(
-    base: &Uri,
-    override_path: bool,
-    request: &Uri,
-) -> Result<Uri, http::Error> {
-    let path_and_query = match (override_path, request.path_and_query()) {
-        // The request's own path and query, shared rather than copied.
-        (false, Some(pq)) => pq.clone(),
-        (false, None) => PathAndQuery::from_static("/"),
-        (true, _) => match request.query() {
-            Some(query) => format!("{}?{query}", base.path()).parse()?,
-            None => base.path().parse()?,
-        },
-    };
-    let mut parts = http::uri::Parts::default();
-    parts.scheme = base.scheme().cloned();
-    parts.authority = base.authority().cloned();
-    parts.path_and_query = Some(path_and_query);
-    Ok(Uri::from_parts(parts)?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn upstream_path_override_keeps_query() {
-        let base: Uri = "http://127.0.0.1:3000/hooks/github".parse().unwrap();
-        let req: Uri = "/webhooks/github?a=1&b=%20".parse().unwrap();
-        assert_eq!(
-            upstream_uri(&base, true, &req).unwrap(),
-            "http://127.0.0.1:3000/hooks/github?a=1&b=%20"
-        );
-        assert_eq!(
-            upstream_uri(&base, false, &req).unwrap(),
-            "http://127.0.0.1:3000/webhooks/github?a=1&b=%20"
-        );
-        let plain: Uri = "/webhooks/github".parse().unwrap();
-        assert_eq!(
-            upstream_uri(&base, false, &plain).unwrap(),
-            "http://127.0.0.1:3000/webhooks/github"
-        );
-        assert_eq!(
-            upstream_uri(&base, true, &plain).unwrap(),
-            "http://127.0.0.1:3000/hooks/github"
-        );
-        let bare: Uri = "https://app.internal:8443".parse().unwrap();
-        assert_eq!(
-            upstream_uri(&bare, true, &req).unwrap(),
-            "https://app.internal:8443/?a=1&b=%20"
-        );
-        assert_eq!(
-            upstream_uri(&bare, false, &req).unwrap(),
-            "https://app.internal:8443/webhooks/github?a=1&b=%20"
-        );
-    }
 }
