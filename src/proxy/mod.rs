@@ -130,10 +130,8 @@ pub(crate) enum Refusal {
     DuplicateInFlight,
     /// The shared replay store is unreachable and `on_store_error = "reject"`.
     ReplayStoreUnavailable(String),
-    /// Upstream could not be reached.
-    UpstreamUnreachable(String),
-    /// Upstream did not answer in time.
-    UpstreamTimeout(Duration),
+    /// The upstream gave no usable answer: 504 when it was too slow, else 502.
+    Upstream(UpstreamError),
     /// The upstream request could not be built (bad URI); never the client's fault.
     Internal(String),
     /// The route's per-IP token bucket is empty; retry after this long.
@@ -170,8 +168,10 @@ impl Refusal {
             Self::ReplayStoreUnavailable(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "replay_store_unavailable")
             }
-            Self::UpstreamUnreachable(_) => (StatusCode::BAD_GATEWAY, "upstream_unreachable"),
-            Self::UpstreamTimeout(_) => (StatusCode::GATEWAY_TIMEOUT, "upstream_timeout"),
+            Self::Upstream(e) if e.is_timeout() => {
+                (StatusCode::GATEWAY_TIMEOUT, "upstream_timeout")
+            }
+            Self::Upstream(_) => (StatusCode::BAD_GATEWAY, "upstream_unreachable"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
             Self::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Self::SpoolUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "spool_unavailable"),
@@ -187,10 +187,9 @@ impl Refusal {
                 | Rejection::InvalidSignature { detail }
                 | Rejection::TimestampOutOfTolerance { detail },
             ) => Some(detail.clone()),
-            Self::BadBody(d)
-            | Self::UpstreamUnreachable(d)
-            | Self::Internal(d)
-            | Self::ReplayStoreUnavailable(d) => Some(d.clone()),
+            Self::BadBody(d) | Self::Internal(d) | Self::ReplayStoreUnavailable(d) => {
+                Some(d.clone())
+            }
             Self::SpoolUnavailable(d) => Some(d.clone()),
             Self::BadHost(why) => Some((*why).to_owned()),
             Self::Overloaded(Exhausted::Process) => {
@@ -199,7 +198,7 @@ impl Refusal {
             Self::Overloaded(Exhausted::Connection) => Some(
                 "this connection's request bodies at server.max_buffered_per_connection".to_owned(),
             ),
-            Self::UpstreamTimeout(t) => Some(format!("no response head within {t:?}")),
+            Self::Upstream(e) => Some(e.to_string()),
             Self::MethodNotAllowed(_)
             | Self::NoRoute
             | Self::IpNotAllowed
@@ -590,13 +589,7 @@ async fn handle_inner(
     let upstream_started = Instant::now();
     let result = forward_and_settle(app, upstream_req, route.upstream.timeout, claim).await;
     decision.upstream_latency = Some(upstream_started.elapsed());
-    let mut resp = match result {
-        Ok(resp) => resp,
-        Err(UpstreamError::Unreachable(detail)) => {
-            return Err(Refusal::UpstreamUnreachable(detail))
-        }
-        Err(UpstreamError::Timeout(t)) => return Err(Refusal::UpstreamTimeout(t)),
-    };
+    let mut resp = result.map_err(Refusal::Upstream)?;
     decision.outcome = Outcome::Forwarded;
     decision.upstream_status = Some(resp.status().as_u16());
     headers::strip_hop_by_hop(resp.headers_mut());

@@ -32,7 +32,7 @@ use crate::config::{Delivery, RetryPolicy, Route};
 use crate::metrics::SpoolMetrics;
 use crate::proxy::App;
 use crate::upstream::headers::{X_HOOKGUARD_ATTEMPT, X_HOOKGUARD_EVENT_ID};
-use crate::upstream::{upstream_uri, UpstreamClient, UpstreamError};
+use crate::upstream::{upstream_uri, UpstreamClient};
 
 /// Deliveries in flight at once per route (unordered routes).
 pub(crate) const ROUTE_CONCURRENCY: usize = 8;
@@ -242,7 +242,7 @@ async fn send(client: &UpstreamClient, req: Request<Payload>, timeout: Duration)
                 retry_after,
             }
         }
-        Err(e @ (UpstreamError::Unreachable(_) | UpstreamError::Timeout(_))) => Attempt {
+        Err(e) => Attempt {
             status: None,
             error: Some(e.to_string()),
             retry_after: None,

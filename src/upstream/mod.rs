@@ -7,6 +7,7 @@
 //!   route; `https://` upstreams are verified against the webpki roots plus
 //!   an optional extra CA (`[upstream] ca`), never skipped.
 //! - `pool`: the hand-written HTTP/1.1 pool for plain `http://` upstreams.
+//! - [`error`]: [`UpstreamError`], classified where the failure happened.
 //! - [`uri`]: the upstream URI of a request.
 //! - [`headers`]: names of the headers hookguard adds to what it sends.
 
@@ -22,26 +23,20 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
+pub(crate) mod error;
 pub(crate) mod headers;
 mod pool;
 pub(crate) mod uri;
 
+pub(crate) use error::UpstreamError;
+
+#[cfg(test)]
+mod tests;
 pub(crate) use uri::upstream_uri;
 
 use crate::body::Payload;
 use crate::tls::TlsError;
 use pool::{Http1Pool, IDLE_TIMEOUT, MAX_IDLE_PER_UPSTREAM};
-
-/// Why the upstream gave no usable answer.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum UpstreamError {
-    /// No connection could be made (refused, DNS, TLS handshake).
-    #[error("upstream unreachable: {0}")]
-    Unreachable(String),
-    /// No response head within the route's upstream timeout.
-    #[error("upstream did not answer within {0:?}")]
-    Timeout(Duration),
-}
 
 /// Errors building the client (reading the extra CA).
 #[derive(Debug, thiserror::Error)]
@@ -123,24 +118,15 @@ impl UpstreamClient {
             if req.uri().scheme() == Some(&Scheme::HTTP) {
                 self.plain.send(req).await
             } else {
-                self.client.request(req).await.map_err(|e| error_chain(&e))
+                self.client
+                    .request(req)
+                    .await
+                    .map_err(|e| UpstreamError::client(&e))
             }
         };
         match tokio::time::timeout(timeout, exchange).await {
             Err(_) => Err(UpstreamError::Timeout(timeout)),
-            Ok(result) => result.map_err(UpstreamError::Unreachable),
+            Ok(result) => result,
         }
     }
-}
-
-/// Joins an error's source chain into one line for the audit log.
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(e) = source {
-        out.push_str(": ");
-        out.push_str(&e.to_string());
-        source = e.source();
-    }
-    out
 }

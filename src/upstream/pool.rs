@@ -24,6 +24,7 @@ use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::client::legacy::connect::HttpConnector;
 use tower_service::Service;
 
+use super::error::{Detail, UpstreamError};
 use crate::body::Payload;
 
 /// Idle connections kept per upstream (also the `https://` client's bound).
@@ -73,16 +74,15 @@ impl Http1Pool {
 
     /// Sends `req` (an absolute `http://` URI) and returns the response head;
     /// the body streams from the connection, which goes back to the pool.
-    /// Errors are one line for the audit log.
+    /// Errors are classified by where they happened: opening the connection
+    /// (connect) or the exchange on it (send).
     pub(crate) async fn send(
         &self,
         mut req: Request<Payload>,
-    ) -> Result<Response<Incoming>, String> {
-        let authority = req
-            .uri()
-            .authority()
-            .cloned()
-            .ok_or("upstream URI has no authority")?;
+    ) -> Result<Response<Incoming>, UpstreamError> {
+        let authority = req.uri().authority().cloned().ok_or_else(|| {
+            UpstreamError::InvalidUri(Detail::text("upstream URI has no authority"))
+        })?;
         // What an HTTP/1.1 client sends (RFC 9112 §3.2, §3.2.1): the
         // upstream's authority as Host, and the origin-form target.
         let (host, mut pooled) = self.checkout(&authority)?;
@@ -107,7 +107,7 @@ impl Http1Pool {
                 Err(mut e) => match e.take_message() {
                     // Never written: the pooled connection was closing.
                     Some(unsent) if !fresh => req = unsent,
-                    _ => return Err(super::error_chain(e.error())),
+                    _ => return Err(UpstreamError::exchange(e.error())),
                 },
             }
         }
@@ -116,13 +116,16 @@ impl Http1Pool {
     /// The Host header for `authority`, and a ready, recently used
     /// connection to it if there is one (newest first; closed or stale
     /// ones found on the way are dropped).
-    fn checkout(&self, authority: &Authority) -> Result<(HeaderValue, Option<Sender>), String> {
+    fn checkout(
+        &self,
+        authority: &Authority,
+    ) -> Result<(HeaderValue, Option<Sender>), UpstreamError> {
         let mut upstreams = self.upstreams.lock().unwrap_or_else(|e| e.into_inner());
         let at = match find(&upstreams, authority) {
             Some(at) => at,
             None => {
                 let host = HeaderValue::from_str(&host_text(authority))
-                    .map_err(|e| format!("upstream host: {e}"))?;
+                    .map_err(|e| UpstreamError::InvalidUri(Detail::of(&e)))?;
                 let upstream = Upstream {
                     host,
                     idle: Vec::new(),
@@ -167,27 +170,32 @@ impl Http1Pool {
         }
     }
 
-    async fn connect(&self, authority: &Authority) -> Result<Sender, String> {
+    /// Opens a connection: failing to get one is a connect error; one that
+    /// fails before it is ready, an exchange error (closed, as a rule).
+    async fn connect(&self, authority: &Authority) -> Result<Sender, UpstreamError> {
         let uri = Uri::builder()
             .scheme("http")
             .authority(authority.clone())
             .path_and_query("/")
             .build()
-            .map_err(|e| format!("upstream uri: {e}"))?;
+            .map_err(|e| UpstreamError::InvalidUri(Detail::of(&e)))?;
         let io = self
             .connector
             .clone()
             .call(uri)
             .await
-            .map_err(|e| super::error_chain(&e))?;
+            .map_err(|e| UpstreamError::connect(&e))?;
         let (mut sender, conn) = http1::handshake(io)
             .await
-            .map_err(|e| super::error_chain(&e))?;
+            .map_err(|e| UpstreamError::exchange(&e))?;
         tokio::spawn(async move {
             // Ends when the upstream or the pool closes the connection.
             let _ = conn.await;
         });
-        sender.ready().await.map_err(|e| super::error_chain(&e))?;
+        sender
+            .ready()
+            .await
+            .map_err(|e| UpstreamError::exchange(&e))?;
         Ok(sender)
     }
 }
