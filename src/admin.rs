@@ -169,7 +169,7 @@ async fn respond(state: &AdminState, req: &Request<Incoming>) -> Response<Full<B
         "/readyz" => text(StatusCode::OK, "ready\n"),
         "/metrics" => {
             if let Some(spool) = app.spool() {
-                app.metrics().spool().observe(spool);
+                app.metrics().spool().observe(spool.as_ref());
             }
             let mut resp = text(StatusCode::OK, app.metrics().encode(app.replay().len()));
             resp.headers_mut().insert(

@@ -6,7 +6,9 @@
 //! are bounded: `route` is a configured path (or `unmatched`), `code` one of
 //! the fixed error codes (or `none`), `class` an HTTP status class. Gauges
 //! that mirror state elsewhere (replay store size) are set at scrape time.
-//! Queue mode's `hookguard_spool_*` metrics are apart, in [`SpoolMetrics`].
+//! Queue mode's `hookguard_spool_*` metrics are apart, in [`SpoolMetrics`];
+//! the spool reports its gauges through [`SpoolGauges`], so that metrics
+//! depends on nothing above it.
 
 use std::sync::atomic::{AtomicI64, AtomicU64};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -24,7 +26,6 @@ use prometheus_client::registry::Registry;
 use crate::audit::{Decision, Outcome};
 use crate::clock::unix_millis;
 use crate::report::Report;
-use crate::spool::Spool;
 
 /// Log lines (audit or diagnostic) dropped because the log output fell
 /// behind (see `telemetry::batch_writer`). Process-wide, like the log writer
@@ -333,6 +334,29 @@ fn delivery_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.001, 4.0, 14))
 }
 
+/// The queue's state as the spool gauges show it, read at scrape time.
+/// Implemented by the spool; a trait here so that metrics needs nothing
+/// from the spool (which counts its deliveries here).
+pub trait SpoolGauges {
+    /// Each route with records in the spool.
+    fn route_gauges(&self) -> Vec<RouteGauges>;
+    /// Bytes counted against `[spool] max_size`.
+    fn used_bytes(&self) -> u64;
+}
+
+/// One route's queue, at scrape time.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RouteGauges {
+    /// The record's route path.
+    pub route: String,
+    /// Records waiting for delivery, in flight included.
+    pub pending: u64,
+    /// Dead letters held.
+    pub dead: u64,
+    /// When the oldest pending record was received (Unix ms).
+    pub oldest_received_ms: Option<i64>,
+}
+
 /// Queue-mode metrics, per route (`route` is the record's route path, also
 /// for records of a route since removed from the configuration). The
 /// worker counts attempts and outcomes as they happen; the gauges mirror
@@ -422,10 +446,10 @@ impl SpoolMetrics {
     }
 
     /// Sets the gauges from the spool (at scrape time); O(routes).
-    pub fn observe(&self, spool: &Spool) {
+    pub fn observe(&self, spool: &impl SpoolGauges) {
         let now = unix_millis();
-        for (route, stats) in spool.route_stats() {
-            let labels = route_labels(&route);
+        for stats in spool.route_gauges() {
+            let labels = route_labels(&stats.route);
             let age_ms = stats.oldest_received_ms.map_or(0, |at| (now - at).max(0));
             self.pending
                 .get_or_create(&labels)
@@ -519,5 +543,43 @@ mod tests {
             r#"hookguard_upstream_responses_total{route="/a",class="2xx"}"#
         )
         .ends_with(" 4"));
+    }
+
+    /// A spool as the gauges see it: no spool needed to test them.
+    struct FakeSpool(Vec<RouteGauges>);
+
+    impl SpoolGauges for FakeSpool {
+        fn route_gauges(&self) -> Vec<RouteGauges> {
+            self.0.clone()
+        }
+        fn used_bytes(&self) -> u64 {
+            4096
+        }
+    }
+
+    #[test]
+    fn spool_gauges_are_set_from_what_the_spool_reports() {
+        let metrics = Metrics::new();
+        let spool = FakeSpool(vec![RouteGauges {
+            route: "/q".into(),
+            pending: 3,
+            dead: 1,
+            oldest_received_ms: Some(unix_millis() - 10_000),
+        }]);
+        metrics.spool().observe(&spool);
+        let text = metrics.encode(0);
+        assert!(line(&text, r#"hookguard_spool_pending{route="/q"}"#).ends_with(" 3"));
+        assert!(line(&text, r#"hookguard_spool_dead_letters{route="/q"}"#).ends_with(" 1"));
+        assert!(line(&text, "hookguard_spool_used_bytes").ends_with(" 4096"));
+        let age = line(
+            &text,
+            r#"hookguard_spool_oldest_pending_age_seconds{route="/q"}"#,
+        )
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .parse::<f64>()
+        .unwrap();
+        assert!(age >= 10.0, "{age}");
     }
 }

@@ -220,7 +220,13 @@ fn start_worker(
     app: &Arc<ArcSwap<App>>,
     client: UpstreamClient,
 ) -> JoinHandle<()> {
-    spool::worker::start(spool, Arc::clone(app), client)
+    let current = Arc::clone(app);
+    spool::worker::start(spool::worker::Worker {
+        spool,
+        client,
+        metrics: Arc::clone(app.load().metrics()),
+        config: Box::new(move || Arc::clone(current.load().config())),
+    })
 }
 
 /// The spool the queue routes of `config` need, opened (loading what a

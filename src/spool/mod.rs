@@ -14,3 +14,22 @@ pub(crate) mod worker;
 mod writer;
 
 pub(crate) use store::{Meta, NewRecord, Spool, SpoolError, State};
+
+/// The spool's gauges for `hookguard_spool_*` (read at scrape time).
+impl crate::metrics::SpoolGauges for Spool {
+    fn route_gauges(&self) -> Vec<crate::metrics::RouteGauges> {
+        self.route_stats()
+            .into_iter()
+            .map(|(route, stats)| crate::metrics::RouteGauges {
+                route,
+                pending: stats.pending,
+                dead: stats.dead,
+                oldest_received_ms: stats.oldest_received_ms,
+            })
+            .collect()
+    }
+
+    fn used_bytes(&self) -> u64 {
+        Spool::used_bytes(self)
+    }
+}

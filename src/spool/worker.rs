@@ -8,16 +8,18 @@
 //! append, a finished delivery, a retry request or a reload. Records left by
 //! a previous run are simply pending records: that is crash recovery.
 //!
-//! Routes come from the current configuration at each pass (the app behind
-//! the `ArcSwap` that a reload swaps), so a reloaded route's upstream,
-//! timeout and retry policy apply from the next attempt on; an attempt
-//! already under way finishes with the route it started with.
+//! Routes come from the current configuration at each pass (what
+//! [`Worker::config`] returns, which a reload changes), so a reloaded
+//! route's upstream, timeout and retry policy apply from the next attempt
+//! on; an attempt already under way finishes with the route it started with.
+//!
+//! The worker sends through the `upstream` layer, as the proxy does, and
+//! knows nothing of the proxy: `runtime` hands it what it needs.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
 use http::header::{HeaderName, HeaderValue, RETRY_AFTER};
 use http::{HeaderMap, Method, Request, StatusCode, Uri};
 use http_body_util::BodyExt;
@@ -28,9 +30,8 @@ use super::sched::Policy;
 use super::store::{Claimed, Meta, Spool, State};
 use crate::body::Payload;
 use crate::clock::unix_millis;
-use crate::config::{Delivery, RetryPolicy, Route};
-use crate::metrics::SpoolMetrics;
-use crate::proxy::App;
+use crate::config::{Config, Delivery, RetryPolicy, Route};
+use crate::metrics::{Metrics, SpoolMetrics};
 use crate::upstream::headers::{X_HOOKGUARD_ATTEMPT, X_HOOKGUARD_EVENT_ID};
 use crate::upstream::{upstream_uri, UpstreamClient};
 
@@ -41,16 +42,29 @@ const STORAGE_PAUSE: Duration = Duration::from_secs(5);
 /// Longest the scheduler sleeps without a reason (a safety net only).
 const IDLE: Duration = Duration::from_secs(60);
 
-/// Starts the scheduler for the queue-mode routes of the current app.
-pub(crate) fn start(
-    spool: Arc<Spool>,
-    app: Arc<ArcSwap<App>>,
-    client: UpstreamClient,
-) -> JoinHandle<()> {
+/// The configuration in force now (a reload replaces it).
+pub(crate) type CurrentConfig = Box<dyn Fn() -> Arc<Config> + Send + Sync>;
+
+/// What the delivery worker works with; built by `runtime`.
+pub(crate) struct Worker {
+    /// The spool it delivers from.
+    pub(crate) spool: Arc<Spool>,
+    /// The upstream client (shared with forward mode).
+    pub(crate) client: UpstreamClient,
+    /// Where attempts, deliveries and dead letters are counted.
+    pub(crate) metrics: Arc<Metrics>,
+    /// The route table at each pass.
+    pub(crate) config: CurrentConfig,
+}
+
+/// Starts the scheduler for the queue-mode routes of the current
+/// configuration.
+pub(crate) fn start(worker: Worker) -> JoinHandle<()> {
+    let worker = Arc::new(worker);
     tokio::spawn(async move {
         loop {
-            let wake = spool.wake.notified();
-            let next = schedule(&spool, &app.load_full(), &client);
+            let wake = worker.spool.wake.notified();
+            let next = schedule(&worker);
             let sleep = next.map_or(IDLE, |at| {
                 Duration::from_millis(u64::try_from(at - unix_millis()).unwrap_or(0))
             });
@@ -75,9 +89,9 @@ fn policy(route: &Route) -> Policy {
 /// future attempt time among records it had to leave waiting. Records of
 /// routes that are not (or no longer) queue routes stay in the spool until
 /// restored or purged.
-fn schedule(spool: &Arc<Spool>, app: &Arc<App>, client: &UpstreamClient) -> Option<i64> {
-    let queued: Vec<(usize, &Route)> = app
-        .config()
+fn schedule(worker: &Arc<Worker>) -> Option<i64> {
+    let config = (worker.config)();
+    let queued: Vec<(usize, &Route)> = config
         .routes
         .iter()
         .enumerate()
@@ -87,13 +101,22 @@ fn schedule(spool: &Arc<Spool>, app: &Arc<App>, client: &UpstreamClient) -> Opti
         .iter()
         .map(|(_, r)| (r.path.as_str(), policy(r)))
         .collect();
-    let (due, next) = spool.claim_due(&policies, unix_millis());
+    let (due, next) = worker.spool.claim_due(&policies, unix_millis());
     for Claimed { route, id, meta } in due {
         let index = queued[route].0;
-        let (spool, app, client) = (Arc::clone(spool), Arc::clone(app), client.clone());
+        let (worker, config) = (Arc::clone(worker), Arc::clone(&config));
         tokio::spawn(async move {
-            let route = &app.config().routes[index];
-            deliver(&spool, app.metrics().spool(), route, &client, id, meta).await;
+            let route = &config.routes[index];
+            let spool = &worker.spool;
+            deliver(
+                spool,
+                worker.metrics.spool(),
+                route,
+                &worker.client,
+                id,
+                meta,
+            )
+            .await;
             spool.release(id, &route.path);
             spool.wake.notify_one();
         });
