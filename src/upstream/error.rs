@@ -47,16 +47,6 @@ impl UpstreamError {
         matches!(self, Self::Timeout(_))
     }
 
-    /// A failure to open a connection: TLS when a TLS error is in the chain
-    /// (certificate refused, alert received), else a connect failure.
-    pub(crate) fn connect(err: &(dyn StdError + 'static)) -> Self {
-        if chain(err).any(|e| e.is::<rustls::Error>()) {
-            Self::Tls(Detail::of(err))
-        } else {
-            Self::Connect(Detail::of(err))
-        }
-    }
-
     /// A failure of the exchange on an open connection, from hyper's error.
     pub(crate) fn exchange(err: &hyper::Error) -> Self {
         if err.is_canceled() || err.is_incomplete_message() {
@@ -71,21 +61,6 @@ impl UpstreamError {
         } else {
             // HTTP/2 stream or connection errors (RST_STREAM, GOAWAY).
             Self::Protocol(Detail::of(err))
-        }
-    }
-
-    /// An error of hyper-util's pooled client (the `https://` transport).
-    pub(crate) fn client(err: &hyper_util::client::legacy::Error) -> Self {
-        // Its own message names only its kind ("client error (Connect)").
-        let cause = err.source().unwrap_or(err);
-        if err.is_connect() {
-            return Self::connect(cause);
-        }
-        match chain(cause).find_map(|e| e.downcast_ref::<hyper::Error>()) {
-            Some(hyper) => Self::exchange(hyper),
-            // Its own refusals (no absolute URI, unsupported version or
-            // method) carry no source: the request was not sendable.
-            None => Self::InvalidUri(Detail::of(err)),
         }
     }
 }
@@ -194,22 +169,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_tls_error_inside_an_io_error_is_found() {
+    fn a_wrapped_error_is_named_once() {
+        // rustls hands its errors to tokio-rustls inside an io::Error, which
+        // shows the wrapped error's message as its own.
         let io = std::io::Error::new(
             std::io::ErrorKind::InvalidData,
             rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
         );
-        let err = UpstreamError::connect(&io);
-        assert!(matches!(err, UpstreamError::Tls(_)), "{err:?}");
         assert_eq!(
-            err.to_string(),
-            "TLS handshake with the upstream failed: invalid peer certificate: UnknownIssuer"
+            Detail::of(&io).as_str(),
+            "invalid peer certificate: UnknownIssuer"
         );
-        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
-        assert!(matches!(
-            UpstreamError::connect(&refused),
-            UpstreamError::Connect(_)
-        ));
+        assert!(chain(&io).any(|e| e.is::<rustls::Error>()));
     }
 
     #[test]

@@ -3,10 +3,13 @@
 //! nothing of either: it takes a request and a timeout and returns the
 //! response head or an [`UpstreamError`].
 //!
-//! - [`UpstreamClient`] (here): one pooled keep-alive client shared by every
-//!   route; `https://` upstreams are verified against the webpki roots plus
-//!   an optional extra CA (`[upstream] ca`), never skipped.
-//! - `pool`: the hand-written HTTP/1.1 pool for plain `http://` upstreams.
+//! - [`UpstreamClient`] (here): the one client every route shares, and its
+//!   TLS settings: `https://` upstreams are verified against the webpki
+//!   roots plus an optional extra CA (`[upstream] ca`), never skipped.
+//! - `pool`: keep-alive connections per upstream, and the send loop.
+//! - `connect`: opening a connection: TCP, TLS with ALPN, HTTP/1.1 or /2.
+//! - `resend`: the one rule for sending a request again: only one that
+//!   was never written, once.
 //! - [`error`]: [`UpstreamError`], classified where the failure happened.
 //! - [`uri`]: the upstream URI of a request.
 //! - [`headers`]: names of the headers hookguard adds to what it sends.
@@ -15,28 +18,26 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::uri::Scheme;
 use http::{Request, Response};
 use hyper::body::Incoming;
-use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 
+mod connect;
 pub(crate) mod error;
 pub(crate) mod headers;
 mod pool;
+mod resend;
 pub(crate) mod uri;
-
-pub(crate) use error::UpstreamError;
 
 #[cfg(test)]
 mod tests;
+
+pub(crate) use error::UpstreamError;
 pub(crate) use uri::upstream_uri;
 
 use crate::body::Payload;
 use crate::tls::TlsError;
-use pool::{Http1Pool, IDLE_TIMEOUT, MAX_IDLE_PER_UPSTREAM};
+use connect::Connector;
+use pool::Pool;
 
 /// Errors building the client (reading the extra CA).
 #[derive(Debug, thiserror::Error)]
@@ -51,13 +52,18 @@ pub enum ClientBuildError {
     },
 }
 
-/// Pooled HTTP/1.1 (and, over TLS with ALPN, HTTP/2) client to upstreams:
-/// plain `http://` upstreams through [`Http1Pool`], `https://` through
-/// hyper-util's client.
-#[derive(Clone, Debug)]
+/// Pooled keep-alive client to upstreams: HTTP/1.1 to `http://` ones;
+/// HTTP/2 (when offered by ALPN) or HTTP/1.1 to `https://` ones. Clones
+/// share the pool.
+#[derive(Clone)]
 pub(crate) struct UpstreamClient {
-    plain: Arc<Http1Pool>,
-    client: Client<HttpsConnector<HttpConnector>, Payload>,
+    pool: Arc<Pool>,
+}
+
+impl std::fmt::Debug for UpstreamClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamClient").finish_non_exhaustive()
+    }
 }
 
 // === impl UpstreamClient ===
@@ -82,30 +88,10 @@ impl UpstreamClient {
         })?
         .with_root_certificates(roots)
         .with_no_client_auth();
-
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(Duration::from_secs(5)));
-        let plain = Arc::new(Http1Pool::new(http.clone()));
-        let connector = HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_only() // plain http:// goes through `plain`
-            .enable_http1()
-            .enable_http2()
-            .wrap_connector(http);
-
-        let client = Client::builder(TokioExecutor::new())
-            .timer(TokioTimer::new())
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(IDLE_TIMEOUT)
-            .pool_max_idle_per_host(MAX_IDLE_PER_UPSTREAM)
-            // A "canceled" request is one never written to the connection
-            // (the pooled connection closed first), so retrying it cannot
-            // deliver a webhook twice.
-            .retry_canceled_requests(true)
-            .build(connector);
-        Ok(Self { plain, client })
+        let pool = Pool::new(Connector::new(tls));
+        Ok(Self {
+            pool: Arc::new(pool),
+        })
     }
 
     /// Sends `req`, waiting at most `timeout` for the response head.
@@ -114,17 +100,7 @@ impl UpstreamClient {
         req: Request<Payload>,
         timeout: Duration,
     ) -> Result<Response<Incoming>, UpstreamError> {
-        let exchange = async {
-            if req.uri().scheme() == Some(&Scheme::HTTP) {
-                self.plain.send(req).await
-            } else {
-                self.client
-                    .request(req)
-                    .await
-                    .map_err(|e| UpstreamError::client(&e))
-            }
-        };
-        match tokio::time::timeout(timeout, exchange).await {
+        match tokio::time::timeout(timeout, self.pool.send(req)).await {
             Err(_) => Err(UpstreamError::Timeout(timeout)),
             Ok(result) => result,
         }

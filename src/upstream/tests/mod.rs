@@ -1,6 +1,9 @@
-//! The upstream client against real upstreams on loopback ports, over both
-//! transports (`http://` through the HTTP/1.1 pool, `https://` with a
-//! certificate made here): how each kind of failure is classified.
+//! The upstream client against real upstreams on loopback ports, over every
+//! transport (`http://`; `https://` with a certificate made here, HTTP/1.1
+//! or HTTP/2 by ALPN): how each kind of failure is classified (here), and
+//! the resend rule ([`resend`]).
+
+mod resend;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -23,13 +26,18 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Conn for T {}
 type BoxConn = Box<dyn Conn>;
 
 /// Which transport a test runs over.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Transport {
+    /// Plain HTTP/1.1.
     Http,
+    /// HTTP/1.1 over TLS (the upstream offers no ALPN protocol).
     Https,
+    /// HTTP/2 over TLS (the upstream offers `h2` by ALPN).
+    H2,
 }
 
 const BOTH: [Transport; 2] = [Transport::Http, Transport::Https];
+const ALL: [Transport; 3] = [Transport::Http, Transport::Https, Transport::H2];
 
 /// A certificate for `localhost`, its CA file, and the client that trusts it.
 struct Pki {
@@ -52,10 +60,10 @@ impl Pki {
         }
     }
 
-    fn acceptor(&self) -> tokio_rustls::TlsAcceptor {
+    fn acceptor(&self, alpn: &[&[u8]]) -> tokio_rustls::TlsAcceptor {
         let key =
             rustls_pki_types::PrivateKeyDer::try_from(self.cert.key_pair.serialize_der()).unwrap();
-        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
         ))
         .with_safe_default_protocol_versions()
@@ -63,12 +71,14 @@ impl Pki {
         .with_no_client_auth()
         .with_single_cert(vec![self.cert.cert.der().clone()], key)
         .unwrap();
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
         tokio_rustls::TlsAcceptor::from(Arc::new(config))
     }
 }
 
 /// An upstream on a loopback port: each connection (after the TLS handshake
-/// for `Https`) is handed to `serve` in a task of its own. Returns the URL.
+/// but for `Http`) is handed to `serve` in a task of its own. Returns the
+/// URL.
 async fn upstream<F, Fut>(transport: Transport, pki: &Pki, serve: F) -> String
 where
     F: Fn(BoxConn) -> Fut + Send + Sync + 'static,
@@ -76,7 +86,11 @@ where
 {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let acceptor = matches!(transport, Transport::Https).then(|| pki.acceptor());
+    let acceptor = match transport {
+        Transport::Http => None,
+        Transport::Https => Some(pki.acceptor(&[])),
+        Transport::H2 => Some(pki.acceptor(&[b"h2"])),
+    };
     let serve = Arc::new(serve);
     tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
@@ -95,7 +109,7 @@ where
     });
     match transport {
         Transport::Http => format!("http://127.0.0.1:{port}"),
-        Transport::Https => format!("https://localhost:{port}"),
+        Transport::Https | Transport::H2 => format!("https://localhost:{port}"),
     }
 }
 
@@ -144,7 +158,7 @@ async fn a_refused_connection_is_a_connect_error() {
 #[tokio::test]
 async fn an_untrusted_certificate_is_a_tls_error() {
     let pki = Pki::new();
-    let url = upstream(Transport::Https, &pki, |_conn| async {}).await;
+    let url = upstream(Transport::H2, &pki, |_conn| async {}).await;
     // A client that does not trust the upstream's self-signed certificate.
     let client = UpstreamClient::new(None).unwrap();
     let err = post(&client, &url, GENEROUS).await.unwrap_err();
