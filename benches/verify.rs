@@ -75,6 +75,7 @@ fn verifier(name: &str, secret: &str, hmac: Option<&GenericHmac>) -> SharedVerif
             tolerance: None,
             hmac,
             verify_token: None,
+            token_header: None,
         },
     )
     .unwrap()

@@ -33,6 +33,8 @@ fn verifier(name: &str) -> Option<SharedVerifier> {
     };
     let secret = if name == "contentful" {
         "a".repeat(64)
+    } else if providers::takes_user_password(name) {
+        "fuzz-user:whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned()
     } else {
         "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned()
     };
@@ -50,10 +52,15 @@ fn verifier(name: &str) -> Option<SharedVerifier> {
             tolerance: None,
             hmac: None,
             verify_token: None,
+            token_header: (name == "token").then_some(FUZZ_TOKEN_HEADER),
         },
     )
     .ok()
 }
+
+/// The header the generic `token` provider reads here (its description
+/// names no fixed header).
+const FUZZ_TOKEN_HEADER: &str = "x-fuzz-token";
 
 /// Every header name a provider's description mentions.
 fn header_names(headers: &str) -> Vec<HeaderName> {
@@ -70,7 +77,11 @@ fn targets() -> Vec<(&'static str, SharedVerifier, Vec<HeaderName>)> {
         .filter(|info| info.name != "hmac")
         .filter_map(|info| {
             let v = verifier(info.name)?;
-            Some((info.name, v, header_names(&info.headers)))
+            let mut names = header_names(&info.headers);
+            if info.name == "token" {
+                names.push(HeaderName::from_static(FUZZ_TOKEN_HEADER));
+            }
+            Some((info.name, v, names))
         })
         .collect()
 }

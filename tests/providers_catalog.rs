@@ -18,6 +18,8 @@ use hookguard::providers::{self, SignRequest};
 
 const SW_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const SECRET: &str = "catalog-test-secret";
+/// HTTP Basic presets take `user:password`.
+const USER_PASSWORD: &str = "catalog-user:catalog-password";
 const VERIFY_TOKEN: &str = "meta-verify-token";
 
 fn secret_for(name: &str) -> &'static str {
@@ -25,6 +27,8 @@ fn secret_for(name: &str) -> &'static str {
     let row = info.iter().find(|r| r.name == name).unwrap();
     if row.family == "standard-webhooks" {
         SW_SECRET
+    } else if providers::takes_user_password(name) {
+        USER_PASSWORD
     } else {
         SECRET
     }
@@ -34,7 +38,8 @@ fn names() -> Vec<&'static str> {
     const HEADER_FAMILIES: [&str; 4] = ["hmac", "structured", "standard-webhooks", "token"];
     providers::describe_all()
         .into_iter()
-        .filter(|r| r.name != "hmac" && HEADER_FAMILIES.contains(&r.family))
+        // `hmac` and `token` need [route.hmac] / token_header (tested apart).
+        .filter(|r| r.name != "hmac" && r.name != "token" && HEADER_FAMILIES.contains(&r.family))
         .map(|r| r.name)
         .collect()
 }
@@ -97,11 +102,18 @@ async fn every_provider_valid_tampered_missing_stale_and_replayed() {
         let got = up.received().pop().unwrap();
         assert_eq!(got.headers["x-hookguard-verified"], name);
         assert_eq!(got.body, body.as_bytes(), "{name}");
+        // A shared credential stops here; a signature goes on to the app.
+        let row = rows.iter().find(|r| r.name == name).unwrap();
+        let credential = &h[0].0;
+        assert_eq!(
+            got.headers.contains_key(credential.as_str()),
+            row.family != "token",
+            "{name}: {credential} forwarded?"
+        );
 
         // Replay of the same delivery: answered, not forwarded, except on a
         // token scheme without a delivery id: nothing identifies the delivery
         // there, so the replay is forwarded, as docs/security.md says.
-        let row = rows.iter().find(|r| r.name == name).unwrap();
         let keyless = row.family == "token" && !row.headers.contains("delivery id");
         let a = post(&p, &path, &refs(&h), body.as_bytes()).await;
         let forwarded = if keyless {
@@ -221,4 +233,44 @@ async fn handshakes_are_answered_and_not_forwarded() {
     assert_eq!(a.text(), "nylas-123");
 
     assert_eq!(up.count(), 0, "a handshake was forwarded");
+}
+
+/// `forward_token = true` hands the credential to the app; by default it is
+/// dropped, whichever header carries it (a named one, or `Authorization`).
+#[tokio::test]
+async fn forward_token_decides_whether_the_credential_reaches_the_app() {
+    let up = Upstream::start().await;
+    let config = "[server]\nlisten = \"127.0.0.1:0\"\n\n[upstream]\nurl = \"{upstream}\"\n\n\
+        [[route]]\npath = \"/kept\"\nprovider = \"token\"\ntoken_header = \"X-Hook-Secret\"\n\
+        secrets = [\"tok-1\"]\nforward_token = true\n\n\
+        [[route]]\npath = \"/dropped\"\nprovider = \"token\"\ntoken_header = \"X-Hook-Secret\"\n\
+        secrets = [\"tok-1\"]\n\n\
+        [[route]]\npath = \"/basic\"\nprovider = \"postmark\"\n\
+        secrets = [{ user = \"Aladdin\", password = \"open sesame\" }]\n";
+    let p = proxy(config, &up).await;
+    let token = [("x-hook-secret", "tok-1"), ("x-other", "kept")];
+    for (path, forwarded) in [("/kept", true), ("/dropped", false)] {
+        let a = post(&p, path, &token, b"{}").await;
+        assert_eq!(a.status, 200, "{path}: {}", a.text());
+        let got = up.received().pop().unwrap();
+        assert_eq!(
+            got.headers.contains_key("x-hook-secret"),
+            forwarded,
+            "{path}"
+        );
+        assert_eq!(got.headers["x-other"], "kept");
+    }
+    let a = post(&p, "/dropped", &[("x-hook-secret", "tok-2")], b"{}").await;
+    assert_rejected(&a, 401, "invalid_signature");
+    // RFC 7617's example credentials, from user and password written apart.
+    let basic = [("authorization", "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==")];
+    let a = post(&p, "/basic", &basic, b"{}").await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    assert!(!up
+        .received()
+        .pop()
+        .unwrap()
+        .headers
+        .contains_key("authorization"));
+    assert_eq!(up.count(), 3);
 }

@@ -33,6 +33,8 @@ const MARGIN: i64 = 10;
 
 const SECRET: &str = "window-test-secret";
 const SW_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+/// HTTP Basic presets take `user:password`.
+const USER_PASSWORD: &str = "window-user:window-password";
 const CANONICAL_SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 const ED_SEED: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 const PUBLIC_URL: &str = "https://hooks.example.com/signed";
@@ -67,6 +69,11 @@ fn keys(row: &ProviderInfo, ecdsa_pkcs8: &[u8]) -> Keys {
             route_lines: format!("secrets = [\"{SECRET}\"]\n{GENERIC_HMAC}"),
             signing: SECRET.into(),
         },
+        ("token", "token") => Keys {
+            route_lines: format!("secrets = [\"{SECRET}\"]\ntoken_header = \"x-window-token\"\n"),
+            signing: SECRET.into(),
+        },
+        ("token", name) if providers::takes_user_password(name) => secret(USER_PASSWORD),
         ("hmac" | "structured" | "token" | "body-fields", _) => secret(SECRET),
         ("url", _) => Keys {
             route_lines: format!("secrets = [\"{SECRET}\"]\npublic_url = \"{PUBLIC_URL}\"\n"),

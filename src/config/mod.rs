@@ -321,6 +321,11 @@ pub struct Route {
     /// `[route.hmac]` of a generic `hmac` route (`hookguard sign` signs
     /// from it).
     pub hmac: Option<GenericHmac>,
+    /// `token_header` of a generic `token` route (lower-case).
+    pub token_header: Option<String>,
+    /// The inbound header with the route's shared credential, removed before
+    /// forwarding; `None` when the scheme sends none or `forward_token` is set.
+    pub credential_header: Option<http::HeaderName>,
 }
 
 impl Route {

@@ -129,6 +129,8 @@ pub(crate) struct RawRoute {
     pub ordered: Option<Spanned<bool>>,
     pub public_url: Str,
     pub verify_token: Option<Spanned<SecretText>>,
+    pub token_header: Str,
+    pub forward_token: Option<Spanned<bool>>,
     pub hmac: Option<Spanned<RawHmac>>,
 }
 
@@ -255,8 +257,9 @@ impl<'de> Visitor<'de> for TextVisitor {
 
 // === Secret entries ===
 
-/// The keys of a `{ value, expires }` secret table.
-pub(crate) const SECRET_KEYS: &[&str] = &["value", "expires"];
+/// The keys of a `{ value, expires }` secret table (`user` and `password`
+/// instead of `value` for HTTP Basic credentials).
+pub(crate) const SECRET_KEYS: &[&str] = &["value", "expires", "user", "password"];
 
 /// One secret or public-key entry as written: `"env:X"` or
 /// `{ value = "env:X", expires = "2026-12-01T00:00:00Z" }`.
@@ -268,6 +271,9 @@ pub(crate) enum RawSecret {
         value: Option<Spanned<SecretText>>,
         /// A TOML string or a TOML offset datetime.
         expires: Option<Spanned<toml::Value>>,
+        /// HTTP Basic: the user and password, each a reference.
+        user: Option<Spanned<SecretText>>,
+        password: Option<Spanned<SecretText>>,
     },
 }
 
@@ -333,19 +339,24 @@ impl<'de> Visitor<'de> for SecretVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawSecret, A::Error> {
-        let mut value = None;
-        let mut expires = None;
+        let (mut value, mut expires, mut user, mut password) = (None, None, None, None);
         while let Some(key) = map.next_key::<String>()? {
+            let duplicate = || de::Error::custom(format!("duplicate key {key:?}"));
             match key.as_str() {
                 "value" if value.is_none() => value = Some(map.next_value()?),
                 "expires" if expires.is_none() => expires = Some(map.next_value()?),
-                "value" | "expires" => {
-                    return Err(de::Error::custom(format!("duplicate key {key:?}")))
-                }
+                "user" if user.is_none() => user = Some(map.next_value()?),
+                "password" if password.is_none() => password = Some(map.next_value()?),
+                "value" | "expires" | "user" | "password" => return Err(duplicate()),
                 other => return Err(de::Error::unknown_field(other, SECRET_KEYS)),
             }
         }
-        Ok(RawSecret::Table { value, expires })
+        Ok(RawSecret::Table {
+            value,
+            expires,
+            user,
+            password,
+        })
     }
 }
 
@@ -505,7 +516,8 @@ mod tests {
             items[1].get_ref(),
             RawSecret::Table {
                 value: Some(_),
-                expires: Some(_)
+                expires: Some(_),
+                ..
             }
         ));
         assert!(matches!(

@@ -75,7 +75,10 @@ impl Ctx<'_> {
         let (secrets, secrets_written) = match r.secrets {
             Some(list) => {
                 let span = list.span();
-                let (entries, written) = self.secret_entries(list, &at("secrets"), true);
+                let basic = provider
+                    .as_deref()
+                    .is_some_and(providers::takes_user_password);
+                let (entries, written) = self.secret_entries(list, &at("secrets"), true, basic);
                 if written == 0 {
                     self.diag
                         .error(span, at("secrets"), "empty: list at least one secret");
@@ -173,6 +176,11 @@ impl Ctx<'_> {
             }
         }
 
+        let token_header = r
+            .token_header
+            .and_then(|h| self.header_name(h, &at("token_header")));
+        let forward_token = r.forward_token;
+
         if self.diag.error_count() != errors_before {
             return None;
         }
@@ -183,6 +191,7 @@ impl Ctx<'_> {
             tolerance,
             hmac: hmac.as_ref(),
             verify_token: verify_token.as_ref(),
+            token_header: token_header.as_deref(),
         };
         let verifier = match (self.build)(&provider, params) {
             Ok(v) => v,
@@ -208,6 +217,22 @@ impl Ctx<'_> {
             );
             return None;
         }
+        let credential_header = match (forward_token, verifier.credential_header()) {
+            (Some(f), None) => {
+                self.diag.error(
+                    f.span(),
+                    at("forward_token"),
+                    format!(
+                        "provider {provider:?} signs its requests and sends no shared \
+                         credential, so there is no token to forward or drop; remove \
+                         forward_token"
+                    ),
+                );
+                return None;
+            }
+            (Some(f), Some(_)) if *f.get_ref() => None,
+            (_, header) => header.cloned(),
+        };
         if let Some(warning) = verifier.public_url_warning(public_url.as_deref()) {
             self.diag.warn(&at("public_url"), warning);
         }
@@ -238,6 +263,8 @@ impl Ctx<'_> {
             ordered,
             public_url,
             hmac,
+            token_header,
+            credential_header,
         })
     }
 
@@ -329,13 +356,13 @@ impl Ctx<'_> {
             (Some(one), None) => {
                 let span = one.span();
                 let field = format!("route[{i}].public_key");
-                let entry = self.secret_entry(span, one.into_inner(), &field, false);
+                let entry = self.secret_entry(span, one.into_inner(), &field, false, false);
                 (entry.into_iter().collect(), 1)
             }
             (None, Some(many)) => {
                 let span = many.span();
                 let field = format!("route[{i}].public_keys");
-                let (entries, written) = self.secret_entries(many, &field, false);
+                let (entries, written) = self.secret_entries(many, &field, false, false);
                 if written == 0 {
                     self.diag
                         .error(span, field, "empty: list at least one public key");

@@ -166,12 +166,14 @@ impl Ctx<'_> {
 
     /// Resolves `secrets`/`public_keys` entries named `{field}[i]`. Returns the
     /// resolved entries and how many were written (resolved or not), so that
-    /// "no secrets" is not reported on top of a failed reference.
+    /// "no secrets" is not reported on top of a failed reference. `basic`:
+    /// the provider checks HTTP Basic, so an entry may be `{ user, password }`.
     pub(crate) fn secret_entries(
         &mut self,
         raw: Spanned<SecretList>,
         field: &str,
         warn_literal: bool,
+        basic: bool,
     ) -> (Vec<SecretEntry>, usize) {
         let list_span = raw.span();
         let items: Vec<(Range<usize>, RawSecret)> = match raw.into_inner() {
@@ -185,7 +187,7 @@ impl Ctx<'_> {
         let mut entries = Vec::new();
         for (i, (span, item)) in items.into_iter().enumerate() {
             let field = format!("{field}[{i}]");
-            if let Some(entry) = self.secret_entry(span, item, &field, warn_literal) {
+            if let Some(entry) = self.secret_entry(span, item, &field, warn_literal, basic) {
                 entries.push(entry);
             }
         }
@@ -199,17 +201,31 @@ impl Ctx<'_> {
         item: RawSecret,
         field: &str,
         warn_literal: bool,
+        basic: bool,
     ) -> Option<SecretEntry> {
-        let (reference, value_span, expires) = match item {
-            RawSecret::Plain(s) => (s, span, None),
+        let (resolved, expires) = match item {
+            RawSecret::Plain(s) => (self.resolve_at(&s, span, field)?, None),
             RawSecret::Table {
-                value: Some(v),
+                value,
                 expires,
-            } => (v.get_ref().0.clone(), v.span(), expires),
-            RawSecret::Table { value: None, .. } => {
-                self.diag
-                    .error(span, field, "missing key \"value\" (the secret reference)");
-                return None;
+                user,
+                password,
+            } => {
+                let resolved = match (value, user, password) {
+                    (Some(v), None, None) => self.resolve_at(&v.get_ref().0, v.span(), field)?,
+                    (None, None, None) => {
+                        self.diag.error(
+                            span,
+                            field,
+                            "missing key \"value\" (the secret reference)",
+                        );
+                        return None;
+                    }
+                    (value, user, password) => {
+                        self.user_password(span, field, basic, value.is_some(), user, password)?
+                    }
+                };
+                (resolved, expires)
             }
         };
         let expires = match expires {
@@ -222,13 +238,6 @@ impl Ctx<'_> {
                     return None;
                 }
             },
-        };
-        let resolved = match resolve(&reference, &self.base_dir, self.env) {
-            Ok(r) => r,
-            Err(message) => {
-                self.diag.error(value_span, field, message);
-                return None;
-            }
         };
         if resolved.literal && warn_literal {
             self.diag.warn(field, LITERAL_WARNING);
@@ -244,6 +253,89 @@ impl Ctx<'_> {
             value: resolved.value,
             expires,
             origin: resolved.origin,
+        })
+    }
+
+    /// Resolves a reference, reporting a failure at `span` under `field`.
+    fn resolve_at(&mut self, reference: &str, span: Range<usize>, field: &str) -> Option<Resolved> {
+        match resolve(reference, &self.base_dir, self.env) {
+            Ok(r) => Some(r),
+            Err(message) => {
+                self.diag.error(span, field, message);
+                None
+            }
+        }
+    }
+
+    /// An HTTP Basic entry `{ user, password }`: both references resolved
+    /// and joined as `user:password`, the form the Basic scheme compares.
+    /// Refused on a provider that does not check Basic credentials, beside
+    /// `value`, or with either half missing.
+    fn user_password(
+        &mut self,
+        span: Range<usize>,
+        field: &str,
+        basic: bool,
+        has_value: bool,
+        user: Option<Spanned<SecretText>>,
+        password: Option<Spanned<SecretText>>,
+    ) -> Option<Resolved> {
+        let key = if user.is_some() { "user" } else { "password" };
+        if !basic {
+            let basic: Vec<&str> = crate::providers::names()
+                .into_iter()
+                .filter(|n| crate::providers::takes_user_password(n))
+                .collect();
+            self.diag.error(
+                span,
+                format!("{field}.{key}"),
+                format!(
+                    "user and password are HTTP Basic credentials, checked only by {}; this \
+                     provider takes value",
+                    basic.join(", ")
+                ),
+            );
+            return None;
+        }
+        if has_value {
+            self.diag.error(
+                span,
+                format!("{field}.value"),
+                "set value, or user and password, not both",
+            );
+            return None;
+        }
+        let (Some(user), Some(password)) = (user, password) else {
+            let missing = if key == "user" { "password" } else { "user" };
+            self.diag.error(
+                span,
+                format!("{field}.{missing}"),
+                "missing: HTTP Basic credentials need both user and password",
+            );
+            return None;
+        };
+        let user_field = format!("{field}.user");
+        let u = self.resolve_at(&user.get_ref().0, user.span(), &user_field)?;
+        let p = self.resolve_at(
+            &password.get_ref().0,
+            password.span(),
+            &format!("{field}.password"),
+        )?;
+        if u.value.expose().contains(&b':') {
+            // RFC 7617: the first colon separates user from password.
+            self.diag.error(
+                user.span(),
+                user_field,
+                "the user contains ':', which HTTP Basic cannot carry (its first colon ends \
+                 the user)",
+            );
+            return None;
+        }
+        let joined = [u.value.expose(), b":", p.value.expose()].concat();
+        Some(Resolved {
+            value: Secret::new(joined),
+            origin: format!("user {}, password {}", u.origin, p.origin),
+            literal: u.literal || p.literal,
         })
     }
 }

@@ -17,6 +17,7 @@ fn with_keys(name: &str, keys: &[&str]) -> Result<SharedVerifier, BuildError> {
             tolerance: None,
             hmac: None,
             verify_token: None,
+            token_header: None,
         },
     )
 }
@@ -96,6 +97,7 @@ fn discord_pynacl_vector_window_and_ping() {
             tolerance: None,
             hmac: None,
             verify_token: None,
+            token_header: None,
         },
     );
     let r = run(&rotated.unwrap(), &h, br#"{"type":1}"#, 1_700_000_000);
@@ -136,6 +138,7 @@ fn sendgrid_sdk_fixture() {
             tolerance: Some(std::time::Duration::from_secs(3600)),
             hmac: None,
             verify_token: None,
+            token_header: None,
         },
     )
     .unwrap();
@@ -206,6 +209,7 @@ fn standard_webhooks_v1a_openssl_vector() {
             tolerance: None,
             hmac: None,
             verify_token: None,
+            token_header: None,
         },
     )
     .err()

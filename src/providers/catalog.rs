@@ -16,7 +16,7 @@ use super::handshake::Handshake;
 use super::hmac::{HmacSpec, BODY, NO_TIMESTAMP};
 use super::standard_webhooks::{KeyEncoding, StandardWebhooksSpec};
 use super::structured::StructuredSpec;
-use super::token::TokenSpec;
+use super::token::{Credential, TokenSpec};
 use super::url::UrlScheme;
 use super::HmacAlgorithm::{Sha1, Sha256, Sha512};
 use super::ProviderInfo;
@@ -258,7 +258,7 @@ pub(crate) static PROVIDERS: &[Provider] = &[
     Provider {
         name: "gitlab",
         family: Family::Token(TokenSpec {
-            header: "x-gitlab-token",
+            credential: Credential::Header("x-gitlab-token"),
             delivery_id_header: Some("x-gitlab-event-uuid"),
         }),
         handshake: Handshake::None,
@@ -909,12 +909,76 @@ pub(crate) static PROVIDERS: &[Provider] = &[
     // delivery id header (update_id is in the body), so no de-duplication.
     Provider {
         name: "telegram",
+        family: Family::Token(TokenSpec::header("x-telegram-bot-api-secret-token")),
+        handshake: Handshake::None,
+        source: "Telegram Bot API docs \"setWebhook\" (secret_token, sent as X-Telegram-Bot-Api-Secret-Token)",
+    },
+    // Shared credentials with no signature: the value is compared in
+    // constant time and, unless the route sets forward_token, dropped before
+    // forwarding. None of these senders has a delivery id header, so
+    // nothing is de-duplicated (docs/security.md).
+    Provider {
+        name: "token",
         family: Family::Token(TokenSpec {
-            header: "x-telegram-bot-api-secret-token",
+            credential: Credential::RouteHeader,
             delivery_id_header: None,
         }),
         handshake: Handshake::None,
-        source: "Telegram Bot API docs \"setWebhook\" (secret_token, sent as X-Telegram-Bot-Api-Secret-Token)",
+        source: "configured: the token verbatim in the route's token_header",
+    },
+    Provider {
+        name: "bearer",
+        family: Family::Token(TokenSpec::authorization(Credential::Bearer)),
+        handshake: Handshake::None,
+        source: "RFC 6750 §2.1 (Authorization: Bearer <token>)",
+    },
+    Provider {
+        name: "basic-auth",
+        family: Family::Token(TokenSpec::authorization(Credential::Basic)),
+        handshake: Handshake::None,
+        source: "RFC 7617 (Authorization: Basic base64(user:password))",
+    },
+    // Postmark signs nothing: credentials in the webhook URL
+    // (https://user:pass@host/path) arrive as HTTP Basic.
+    Provider {
+        name: "postmark",
+        family: Family::Token(TokenSpec::authorization(Credential::Basic)),
+        handshake: Handshake::None,
+        source: "Postmark docs \"Webhooks overview\" (Basic HTTP authentication via https://<username>:<password>@host); postmark npm 4.0.2 Webhook.d.ts HttpAuth {Username, Password}",
+    },
+    Provider {
+        name: "chargebee",
+        family: Family::Token(TokenSpec::authorization(Credential::Basic)),
+        handshake: Handshake::None,
+        source: "Chargebee docs \"Webhook Settings\" (Protect webhook URL with basic authentication: Username, Password); API \"Create a webhook endpoint\" (basic auth username/password)",
+    },
+    Provider {
+        name: "pipedrive",
+        family: Family::Token(TokenSpec::authorization(Credential::Basic)),
+        handshake: Handshake::None,
+        source: "Pipedrive API reference \"Add a new webhook\" (http_auth_user, http_auth_password: HTTP basic auth of the subscription URL)",
+    },
+    // Brevo also takes user:password in the URL: use basic-auth for that.
+    Provider {
+        name: "brevo",
+        family: Family::Token(TokenSpec::authorization(Credential::Bearer)),
+        handshake: Handshake::None,
+        source: "Brevo docs \"Secure webhook calls\" (Bearer token authorization: auth {type: bearer, token})",
+    },
+    // Okta: the "Authentication secret" verbatim in the "Authentication
+    // field" header, Authorization as its docs advise (another header: use
+    // provider "token"). Its one-time verification GET is not answered.
+    Provider {
+        name: "okta",
+        family: Family::Token(TokenSpec::header("authorization")),
+        handshake: Handshake::None,
+        source: "Okta docs \"Hooks best practices\" (Authorization: the Authentication secret, scheme included) and Okta Help \"Create an event hook\" (Authentication field, Authentication secret)",
+    },
+    Provider {
+        name: "auth0",
+        family: Family::Token(TokenSpec::header("authorization")),
+        handshake: Handshake::None,
+        source: "Auth0 docs \"Custom Log Streams Using HTTP Webhooks\" (Authorization Token: the value of the Authorization header)",
     },
     // --- families: url, asymmetric, body fields, canonical ---
     // Twilio: HMAC-SHA1 over URL + sorted form params (or URL with bodySHA256);
@@ -1001,15 +1065,17 @@ mod tests {
             );
         }
         for p in PROVIDERS {
-            let secret = match p.family {
+            let secret = match &p.family {
                 Family::StandardWebhooks(_) => "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                Family::Token(t) if t.is_basic() => "user:s3cret",
                 Family::Canonical => {
                     "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
                 }
                 _ => "s3cret",
             };
-            if matches!(p.family, Family::GenericHmac | Family::Asymmetric(_)) {
-                continue; // needs [route.hmac] / public keys; covered in their files
+            if matches!(p.family, Family::GenericHmac | Family::Asymmetric(_)) || p.name == "token"
+            {
+                continue; // needs [route.hmac] / public keys / token_header; in their files
             }
             assert_eq!(verifier(p.name, &secrets(&[secret])).provider(), p.name);
         }

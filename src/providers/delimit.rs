@@ -250,6 +250,7 @@ mod tests {
                     tolerance: None,
                     hmac: None,
                     verify_token: None::<&Secret>,
+                    token_header: None,
                 },
             )
             .unwrap();

@@ -170,6 +170,14 @@ pub trait Verifier: Send + Sync + 'static {
         None
     }
 
+    /// The inbound header that carries a shared credential (token schemes:
+    /// `X-Gitlab-Token`, `Authorization`), which the proxy removes before
+    /// forwarding unless the route sets `forward_token`. Signature headers
+    /// prove nothing reusable and are forwarded; `None` for them.
+    fn credential_header(&self) -> Option<&http::HeaderName> {
+        None
+    }
+
     /// Checks that need only the head — signature header present, signed
     /// timestamp within tolerance — so a hostile request is refused before its
     /// body is read. Schemes whose material lives in the body return `Ok`.
@@ -306,7 +314,7 @@ pub fn sign(
         }),
         Family::Structured(spec) => structured::sign(spec, secret, req),
         Family::StandardWebhooks(spec) => standard_webhooks::sign(spec, secret, req),
-        Family::Token(spec) => token::sign(spec, secret, req),
+        Family::Token(spec) => token::sign(spec, None, secret, req),
         Family::Url(scheme) => url::sign(*scheme, secret, req),
         Family::Asymmetric(scheme) => asymmetric::sign(*scheme, secret, req),
         Family::BodyFields => body_fields::sign(secret, req),
@@ -324,6 +332,29 @@ pub(crate) fn sign_generic(
 ) -> Result<Vec<(String, String)>, BuildError> {
     let spec = generic::generic_spec(Some(cfg))?;
     hmac::sign(&spec, secret, req)
+}
+
+/// The headers a sender would send to a token route whose credential header
+/// is configured (`token_header`, the generic `token` provider).
+pub(crate) fn sign_token_route(
+    name: &str,
+    token_header: &str,
+    secret: &[u8],
+    req: &SignRequest<'_>,
+) -> Result<Vec<(String, String)>, BuildError> {
+    match catalog::lookup(name).map(|p| &p.family) {
+        Some(catalog::Family::Token(spec)) => token::sign(spec, Some(token_header), secret, req),
+        _ => sign(name, secret, req),
+    }
+}
+
+/// Whether provider `name` takes each secret as a `user` and `password`
+/// pair (HTTP Basic), so that configuration may write them apart.
+pub fn takes_user_password(name: &str) -> bool {
+    matches!(
+        catalog::lookup(name).map(|p| &p.family),
+        Some(catalog::Family::Token(spec)) if spec.is_basic()
+    )
 }
 
 /// Builds the verifier for provider `name` from a route's parameters.

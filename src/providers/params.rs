@@ -23,6 +23,8 @@ pub struct ProviderParams<'a> {
     pub hmac: Option<&'a GenericHmac>,
     /// `verify_token` for challenge handshakes (Meta).
     pub verify_token: Option<&'a Secret>,
+    /// `token_header`: the header the generic `token` provider reads.
+    pub token_header: Option<&'a str>,
 }
 
 /// One secret (or public key) of a route, resolved.

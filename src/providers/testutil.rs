@@ -45,6 +45,7 @@ pub(crate) fn build_with(
             tolerance,
             hmac,
             verify_token: None,
+            token_header: None,
         },
     )
 }

@@ -1,19 +1,27 @@
-//! Family: a shared token sent verbatim in a header (GitLab's
-//! `X-Gitlab-Token`; later Okta-style static header secrets).
+//! Family: a shared credential sent with every delivery, signing nothing —
+//! a token verbatim in a named header (GitLab's `X-Gitlab-Token`, Okta's and
+//! Auth0's configured `Authorization` value), `Authorization: Bearer
+//! <token>` (RFC 6750), or `Authorization: Basic` with a user and password
+//! (RFC 7617; Postmark, Chargebee, Pipedrive).
 //!
-//! Owns the constant-time token comparison — each configured token is
-//! blinded once at build (HMAC under a random per-verifier key) and the
-//! received value is checked with `ring::hmac::verify` — and the choice of
-//! de-duplication key: the provider's (unsigned) delivery id header where it
-//! sends one, else none. Does not own anything about the body: a token scheme
-//! signs nothing, which is why its dedup key is weaker (see docs/security.md).
+//! Owns reading the credential out of its header, its constant-time
+//! comparison — each configured value is blinded once at build (HMAC under a
+//! random per-verifier key) and the received one is checked with
+//! `ring::hmac::verify` — naming the header that carries it (the proxy drops
+//! it before forwarding unless the route sets `forward_token`), and the
+//! choice of de-duplication key: the provider's (unsigned) delivery id
+//! header where it sends one, else none. Does not own anything about the
+//! body: a credential signs nothing, which is why it proves less than a
+//! signature (see docs/security.md).
 
+use std::borrow::Cow;
 use std::time::Duration;
 
+use base64::Engine as _;
 use http::{HeaderMap, HeaderName};
 use ring::hmac;
 
-use super::common::{header_bytes, header_name};
+use super::common::{header_bytes, header_name, strip_prefix_ci};
 use super::keys::{is_active, Blind};
 use super::{
     BuildError, Dedup, Inbound, ProviderInfo, ProviderParams, Rejection, SignRequest, Verified,
@@ -24,37 +32,83 @@ use crate::body::Payload;
 /// Longest delivery id used as a dedup key; longer values are ignored.
 const MAX_DELIVERY_ID: usize = 256;
 
+/// How a provider presents its credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Credential {
+    /// The token verbatim in this header.
+    Header(&'static str),
+    /// The token verbatim in the header the route names (`token_header`):
+    /// the generic `token` provider, for senders whose header is configurable.
+    RouteHeader,
+    /// `Authorization: Bearer <token>`.
+    Bearer,
+    /// `Authorization: Basic base64(user:password)`; each secret is a
+    /// `user:password` pair.
+    Basic,
+}
+
 /// One token provider, as catalog data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct TokenSpec {
-    /// Header that carries the token.
-    pub(crate) header: &'static str,
+    /// Where the credential is and how it is written.
+    pub(crate) credential: Credential,
     /// Header with the provider's delivery id (unsigned), if it sends one.
     pub(crate) delivery_id_header: Option<&'static str>,
 }
 
 impl TokenSpec {
+    /// A token verbatim in `header`, with no delivery id.
+    pub(crate) const fn header(header: &'static str) -> Self {
+        Self {
+            credential: Credential::Header(header),
+            delivery_id_header: None,
+        }
+    }
+
+    /// A credential in `Authorization` (`Bearer` or `Basic`), no delivery id.
+    pub(crate) const fn authorization(credential: Credential) -> Self {
+        Self {
+            credential,
+            delivery_id_header: None,
+        }
+    }
+
     /// The row of `hookguard providers` for this shape.
     pub(crate) fn info(&self, name: &'static str) -> ProviderInfo {
-        let mut headers = format!("{}: <token>", self.header);
+        let (algorithm, mut headers) = match self.credential {
+            Credential::Header(h) => ("shared token", format!("{h}: <token>")),
+            Credential::RouteHeader => ("shared token", "<token_header>: <token>".to_owned()),
+            Credential::Bearer => ("bearer token", "authorization: Bearer <token>".to_owned()),
+            Credential::Basic => (
+                "HTTP Basic",
+                "authorization: Basic <base64 user:password>".to_owned(),
+            ),
+        };
         if let Some(d) = self.delivery_id_header {
             headers.push_str(&format!(", {d}: <delivery id, unsigned>"));
         }
         ProviderInfo {
             name,
-            algorithm: "shared token",
+            algorithm,
             headers,
-            signed: "nothing (the token is compared in constant time)".into(),
+            signed: "nothing (the credential is compared in constant time)".into(),
             tolerance: super::common::tolerance_text(None),
             ..ProviderInfo::default()
         }
     }
+
+    /// Whether each secret of this scheme is a `user:password` pair.
+    pub(crate) fn is_basic(&self) -> bool {
+        self.credential == Credential::Basic
+    }
 }
 
-/// The headers a token sender would send (`hookguard sign`): the token
-/// itself, and the delivery id when one is given.
+/// The headers a sender would send (`hookguard sign`): the credential, and
+/// the delivery id when one is given. `token_header` is the route's, for
+/// the generic `token` provider.
 pub(crate) fn sign(
     spec: &TokenSpec,
+    token_header: Option<&str>,
     secret: &[u8],
     req: &SignRequest<'_>,
 ) -> Result<Vec<(String, String)>, BuildError> {
@@ -62,32 +116,96 @@ pub(crate) fn sign(
         field: "secret".into(),
         message: "a token must be UTF-8 text".into(),
     })?;
-    let mut out = vec![(spec.header.to_owned(), token.to_owned())];
+    let (name, value) = match spec.credential {
+        Credential::Header(h) => (h.to_owned(), token.to_owned()),
+        Credential::RouteHeader => (route_header(token_header)?.to_owned(), token.to_owned()),
+        Credential::Bearer => ("authorization".to_owned(), format!("Bearer {token}")),
+        Credential::Basic => {
+            user_password(secret).map_err(|message| BuildError {
+                field: "secret".into(),
+                message,
+            })?;
+            let encoded = base64::engine::general_purpose::STANDARD.encode(secret);
+            ("authorization".to_owned(), format!("Basic {encoded}"))
+        }
+    };
+    let mut out = vec![(name, value)];
     if let (Some(h), Some(id)) = (spec.delivery_id_header, req.id) {
         out.push((h.to_owned(), id.to_owned()));
     }
     Ok(out)
 }
 
+/// The route's `token_header`, which the generic `token` provider needs.
+fn route_header(token_header: Option<&str>) -> Result<&str, BuildError> {
+    token_header.ok_or_else(|| BuildError {
+        field: "token_header".into(),
+        message: "provider \"token\" needs token_header: the header that carries the token".into(),
+    })
+}
+
+/// Checks that a Basic secret is `user:password` with a non-empty password
+/// (RFC 7617: the user part cannot hold a colon, so the first one splits).
+fn user_password(secret: &[u8]) -> Result<(), String> {
+    match secret.iter().position(|b| *b == b':') {
+        Some(at) if at + 1 < secret.len() => Ok(()),
+        Some(_) => Err("the password after \"user:\" is empty".into()),
+        None => Err(
+            "a user and a password are needed: write { user = \"env:...\", \
+                     password = \"env:...\" }, or one reference whose value is user:password"
+                .into(),
+        ),
+    }
+}
+
 // === impl TokenVerifier ===
 
-/// A built token verifier: tokens only as blinded tags.
+/// How the received header value becomes the compared credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Form {
+    Verbatim,
+    Bearer,
+    Basic,
+}
+
+/// A built token verifier: credentials only as blinded tags.
 pub(crate) struct TokenVerifier {
     provider: &'static str,
     header: HeaderName,
+    form: Form,
     delivery: Option<HeaderName>,
     blind: Blind,
-    /// Blinded token and expiry per configured secret, in order.
+    /// Blinded credential and expiry per configured secret, in order.
     tokens: Vec<(hmac::Tag, Option<i64>)>,
 }
 
 impl TokenVerifier {
-    /// Builds from a catalog entry.
+    /// Builds from a catalog entry (and the route's `token_header` for the
+    /// generic `token` provider).
     pub(crate) fn build(
         provider: &'static str,
         spec: &TokenSpec,
         params: ProviderParams<'_>,
     ) -> Result<Self, BuildError> {
+        let (header, form) = match spec.credential {
+            Credential::Header(h) => (header_name("provider", h)?, Form::Verbatim),
+            Credential::RouteHeader => (
+                header_name("token_header", route_header(params.token_header)?)?,
+                Form::Verbatim,
+            ),
+            Credential::Bearer => (http::header::AUTHORIZATION, Form::Bearer),
+            Credential::Basic => (http::header::AUTHORIZATION, Form::Basic),
+        };
+        if params.token_header.is_some() && spec.credential != Credential::RouteHeader {
+            return Err(BuildError {
+                field: "token_header".into(),
+                message: format!(
+                    "provider {provider:?} reads its credential from {:?}; token_header applies \
+                     only to provider \"token\"",
+                    header.as_str()
+                ),
+            });
+        }
         if params.secrets.is_empty() {
             return Err(BuildError {
                 field: "secrets".into(),
@@ -100,18 +218,27 @@ impl TokenVerifier {
             .iter()
             .enumerate()
             .map(|(i, s)| {
-                if s.value.is_empty() {
+                let field = || format!("secrets[{i}]");
+                let value = s.value.expose();
+                if value.is_empty() {
                     return Err(BuildError {
-                        field: format!("secrets[{i}]"),
+                        field: field(),
                         message: "secret is empty".into(),
                     });
                 }
-                Ok((blind.seal(s.value.expose()), s.expires))
+                if form == Form::Basic {
+                    user_password(value).map_err(|message| BuildError {
+                        field: field(),
+                        message: format!("provider {provider:?} checks HTTP Basic: {message}"),
+                    })?;
+                }
+                Ok((blind.seal(value), s.expires))
             })
             .collect::<Result<_, _>>()?;
         Ok(Self {
             provider,
-            header: header_name("provider", spec.header)?,
+            header,
+            form,
             delivery: spec
                 .delivery_id_header
                 .map(|h| header_name("provider", h))
@@ -119,6 +246,29 @@ impl TokenVerifier {
             blind,
             tokens,
         })
+    }
+
+    /// The credential inside the header's value: the value itself, the
+    /// token after `Bearer`, or the decoded `user:password` after `Basic`
+    /// (auth schemes are case-insensitive, RFC 9110 §11.1).
+    fn credential<'v>(&self, value: &'v [u8]) -> Result<Cow<'v, [u8]>, Rejection> {
+        let invalid = |why: &str| Rejection::InvalidSignature {
+            detail: format!("header {:?}: {why}", self.header),
+        };
+        let after_scheme = |scheme: &str| {
+            let rest = strip_prefix_ci(value, scheme)
+                .filter(|rest| rest.first() == Some(&b' '))
+                .ok_or_else(|| invalid(&format!("expected the {scheme} scheme")))?;
+            Ok::<_, Rejection>(rest.trim_ascii_start())
+        };
+        match self.form {
+            Form::Verbatim => Ok(Cow::Borrowed(value)),
+            Form::Bearer => after_scheme("Bearer").map(Cow::Borrowed),
+            Form::Basic => base64::engine::general_purpose::STANDARD
+                .decode(after_scheme("Basic")?)
+                .map(Cow::Owned)
+                .map_err(|_| invalid("Basic credentials are not base64")),
+        }
     }
 
     /// The delivery id, if present, single, printable and short; anything
@@ -145,19 +295,24 @@ impl Verifier for TokenVerifier {
         None
     }
 
+    fn credential_header(&self) -> Option<&HeaderName> {
+        Some(&self.header)
+    }
+
     fn precheck(&self, req: &Inbound<'_>) -> Result<(), Rejection> {
-        header_bytes(req.headers, &self.header).map(|_| ())
+        self.credential(header_bytes(req.headers, &self.header)?)
+            .map(|_| ())
     }
 
     fn verify(&self, req: &Inbound<'_>, _body: &Payload) -> Result<Verified, Rejection> {
-        let received = header_bytes(req.headers, &self.header)?;
+        let received = self.credential(header_bytes(req.headers, &self.header)?)?;
         let mut tried = 0usize;
         for (i, (sealed, expires)) in self.tokens.iter().enumerate() {
             if !is_active(*expires, req.now_ms) {
                 continue;
             }
             tried += 1;
-            if self.blind.matches(received, sealed) {
+            if self.blind.matches(&received, sealed) {
                 return Ok(Verified {
                     secret_index: i,
                     event_id: None,
@@ -170,8 +325,13 @@ impl Verifier for TokenVerifier {
             format!("no active secret: all {total} have expired")
         } else {
             format!(
-                "header {:?}: token does not match (tried {tried} active secrets, {} expired)",
+                "header {:?}: {} does not match (tried {tried} active secrets, {} expired)",
                 self.header,
+                if self.form == Form::Basic {
+                    "user:password"
+                } else {
+                    "token"
+                },
                 total - tried
             )
         };
@@ -268,6 +428,163 @@ mod tests {
         assert_eq!(kind(&run(&v, &wrong, b"{}", 0)), "invalid");
         let elsewhere = headers(&[("X-Gitlab-Token", b"tg_Secret-Token_1")]);
         assert_eq!(kind(&run(&v, &elsewhere, b"{}", 0)), "missing");
+    }
+
+    // RFC 7617 §2: user "Aladdin", password "open sesame" →
+    // `Authorization: Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==`.
+    const RFC7617: &[u8] = b"Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==";
+
+    #[test]
+    fn basic_rfc7617_example_for_every_basic_preset() {
+        for name in ["basic-auth", "postmark", "chargebee", "pipedrive"] {
+            let v = verifier(name, &secrets(&["Aladdin:open sesame"]));
+            let ok = run(&v, &headers(&[("Authorization", RFC7617)]), b"{}", 0).unwrap();
+            assert_eq!((ok.secret_index, ok.dedup), (0, Dedup::None), "{name}");
+            assert_eq!(v.credential_header(), Some(&http::header::AUTHORIZATION));
+            // The scheme is case-insensitive; spaces after it are allowed.
+            let lower = headers(&[("authorization", b"basic  QWxhZGRpbjpvcGVuIHNlc2FtZQ==")]);
+            assert!(run(&v, &lower, b"", 0).is_ok(), "{name}");
+        }
+        let v = verifier("postmark", &secrets(&["Aladdin:open sesame"]));
+        let cases: &[(&[u8], &str, &str)] = &[
+            // user:password of "Aladdin:open sesamE"
+            (
+                b"Basic QWxhZGRpbjpvcGVuIHNlc2FtRQ==",
+                "invalid",
+                "user:password does not match",
+            ),
+            (
+                b"Bearer QWxhZGRpbjpvcGVuIHNlc2FtZQ==",
+                "invalid",
+                "expected the Basic scheme",
+            ),
+            (
+                b"BasicQWxhZGRpbjpvcGVuIHNlc2FtZQ==",
+                "invalid",
+                "expected the Basic scheme",
+            ),
+            (b"Basic not*base64", "invalid", "not base64"),
+            (
+                b"Aladdin:open sesame",
+                "invalid",
+                "expected the Basic scheme",
+            ),
+            (b"", "missing", "is empty"),
+        ];
+        for (value, want, needle) in cases {
+            let r = run(&v, &headers(&[("authorization", value)]), b"", 0);
+            assert_eq!(kind(&r), *want, "{value:?}");
+            let detail = format!("{r:?}");
+            assert!(detail.contains(needle), "{detail}");
+            assert!(
+                !detail.contains("sesame") && !detail.contains("QWxh"),
+                "{detail}"
+            );
+        }
+        assert_eq!(kind(&run(&v, &headers(&[]), b"", 0)), "missing");
+    }
+
+    // Okta docs "Hooks best practices": the Authentication secret, scheme
+    // included, arrives verbatim: `Authorization: Basic YWRtaW46c3VwZXJzZWNyZXQ=`
+    // (admin:supersecret). Okta compares nothing itself, so neither do we
+    // decode it: the configured text is the token.
+    #[test]
+    fn okta_docs_example_is_a_verbatim_token() {
+        let okta = b"Basic YWRtaW46c3VwZXJzZWNyZXQ=";
+        let v = verifier("okta", &secrets(&["Basic YWRtaW46c3VwZXJzZWNyZXQ="]));
+        assert!(run(&v, &headers(&[("Authorization", okta)]), b"", 0).is_ok());
+        let other = headers(&[("Authorization", b"basic YWRtaW46c3VwZXJzZWNyZXQ=")]);
+        assert_eq!(kind(&run(&v, &other, b"", 0)), "invalid");
+        let basic = verifier("basic-auth", &secrets(&["admin:supersecret"]));
+        assert!(run(&basic, &headers(&[("Authorization", okta)]), b"", 0).is_ok());
+    }
+
+    // RFC 6750 §2.1 example: `Authorization: Bearer mF_9.B5f-4.1JqM`.
+    #[test]
+    fn bearer_rfc6750_example() {
+        for name in ["bearer", "brevo"] {
+            let v = verifier(name, &secrets(&["mF_9.B5f-4.1JqM"]));
+            let h = headers(&[("Authorization", b"Bearer mF_9.B5f-4.1JqM")]);
+            assert!(run(&v, &h, b"", 0).is_ok(), "{name}");
+            for (value, want) in [
+                (&b"Bearer mF_9.B5f-4.1JqN"[..], "invalid"),
+                (b"mF_9.B5f-4.1JqM", "invalid"),
+                (b"Basic mF_9.B5f-4.1JqM", "invalid"),
+                (b"Bearer ", "invalid"),
+                (b"Bearer", "invalid"),
+            ] {
+                let r = run(&v, &headers(&[("Authorization", value)]), b"", 0);
+                assert_eq!(kind(&r), want, "{name} {value:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn generic_token_reads_the_route_header() {
+        let s = secrets(&["tok-1"]);
+        let build = |header: Option<&str>, name: &str| {
+            super::super::build(
+                name,
+                ProviderParams {
+                    secrets: &s,
+                    public_keys: &[],
+                    tolerance: None,
+                    hmac: None,
+                    verify_token: None,
+                    token_header: header,
+                },
+            )
+        };
+        let v = build(Some("x-okta-secret"), "token")
+            .map_err(|e| e.field)
+            .unwrap();
+        assert_eq!(
+            v.credential_header().map(|h| h.as_str()),
+            Some("x-okta-secret")
+        );
+        assert!(run(&v, &headers(&[("X-Okta-Secret", b"tok-1")]), b"", 0).is_ok());
+        assert_eq!(
+            kind(&run(&v, &headers(&[("Authorization", b"tok-1")]), b"", 0)),
+            "missing"
+        );
+        assert_eq!(build(None, "token").err().unwrap().field, "token_header");
+        assert_eq!(
+            build(Some("x-t"), "gitlab").err().unwrap().field,
+            "token_header"
+        );
+        assert_eq!(
+            build(Some("bad header"), "token").err().unwrap().field,
+            "token_header"
+        );
+    }
+
+    #[test]
+    fn basic_secrets_must_be_user_and_password() {
+        for (secret, needle) in [
+            ("just-a-password", "a user and a password are needed"),
+            ("bob:", "password after \"user:\" is empty"),
+        ] {
+            let e = super::super::testutil::build_with("postmark", &secrets(&[secret]), None, None)
+                .err()
+                .unwrap();
+            assert_eq!(e.field, "secrets[0]");
+            assert!(e.message.contains(needle), "{}", e.message);
+            assert!(!e.message.contains(secret), "{}", e.message);
+        }
+        let req = SignRequest {
+            body: b"",
+            timestamp: 0,
+            id: None,
+            url: None,
+            method: "POST",
+        };
+        let spec = TokenSpec::authorization(Credential::Basic);
+        let out = sign(&spec, None, b"Aladdin:open sesame", &req).unwrap();
+        assert_eq!(out[0].1.as_bytes(), RFC7617);
+        assert_eq!(
+            sign(&spec, None, b"nouser", &req).unwrap_err().field,
+            "secret"
+        );
     }
 
     #[test]

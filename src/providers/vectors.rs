@@ -11,6 +11,11 @@
 use super::testutil::{headers, kind, run, secrets, verifier, Garbage};
 use super::{names, sign, SignRequest};
 
+/// RFC 7617 §2's `Authorization` for user "Aladdin", password "open sesame".
+const BASIC_RFC7617: &[(&str, &str)] = &[("authorization", "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==")];
+/// RFC 6750 §2.1's bearer token.
+const BEARER_RFC6750: &[(&str, &str)] = &[("authorization", "Bearer mF_9.B5f-4.1JqM")];
+
 /// One vector: provider, secret, headers as the provider sends them, body,
 /// and a "now" (Unix seconds) inside the provider's window.
 struct Vector {
@@ -100,6 +105,18 @@ const VECTORS: &[Vector] = &[
         &[("x-telegram-bot-api-secret-token", "tg_Secret-Token_1")],
         r#"{"update_id":1,"message":{"text":"hi"}}"#,
     ),
+    // pub: RFC 7617 §2 (Aladdin / open sesame), the HTTP Basic presets.
+    plain("basic-auth", "Aladdin:open sesame", BASIC_RFC7617, "{}"),
+    plain("postmark", "Aladdin:open sesame", BASIC_RFC7617, r#"{"RecordType":"Delivery"}"#),
+    plain("chargebee", "Aladdin:open sesame", BASIC_RFC7617, r#"{"event_type":"subscription_created"}"#),
+    plain("pipedrive", "Aladdin:open sesame", BASIC_RFC7617, r#"{"meta":{"action":"create"}}"#),
+    // pub: RFC 6750 §2.1 example bearer token.
+    plain("bearer", "mF_9.B5f-4.1JqM", BEARER_RFC6750, "{}"),
+    plain("brevo", "mF_9.B5f-4.1JqM", BEARER_RFC6750, r#"{"event":"delivered"}"#),
+    // pub: Okta docs "Hooks best practices" Authorization value (admin:supersecret).
+    plain("okta", "Basic YWRtaW46c3VwZXJzZWNyZXQ=", &[("authorization", "Basic YWRtaW46c3VwZXJzZWNyZXQ=")], r#"{"eventType":"com.okta.event_hook"}"#),
+    // Auth0 sends its "Authorization Token" verbatim; RFC 6750's token as that text.
+    plain("auth0", "Bearer mF_9.B5f-4.1JqM", BEARER_RFC6750, r#"[{"log_id":"1"}]"#),
     // comp: stripe-node generateTestHeaderString.
     Vector {
         provider: "stripe",
@@ -605,8 +622,8 @@ const OWN_FILE_VECTORS: &[&str] = &[
 #[test]
 fn every_provider_has_an_external_vector_that_verifies() {
     for name in names() {
-        if name == "hmac" || OWN_FILE_VECTORS.contains(&name) {
-            continue; // generic: vectors in generic.rs; others: see OWN_FILE_VECTORS
+        if name == "hmac" || name == "token" || OWN_FILE_VECTORS.contains(&name) {
+            continue; // generic: vectors in generic.rs, token.rs; others: see OWN_FILE_VECTORS
         }
         assert!(
             VECTORS.iter().any(|v| v.provider == name),
@@ -643,7 +660,7 @@ fn every_provider_has_an_external_vector_that_verifies() {
 #[test]
 fn sign_then_verify_round_trips_for_every_provider() {
     for name in names() {
-        if name == "hmac" || OWN_FILE_VECTORS.contains(&name) {
+        if name == "hmac" || name == "token" || OWN_FILE_VECTORS.contains(&name) {
             continue;
         }
         let secret = if VECTORS
@@ -651,6 +668,8 @@ fn sign_then_verify_round_trips_for_every_provider() {
             .any(|v| v.provider == name && v.secret.starts_with("whsec_"))
         {
             SW_SECRET
+        } else if super::takes_user_password(name) {
+            "round-trip-user:round-trip-password"
         } else {
             "round-trip-secret"
         };

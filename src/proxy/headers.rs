@@ -274,6 +274,16 @@ pub fn prepare_upstream(
     };
 }
 
+/// Removes the route's shared credential (a token scheme's token or
+/// `Authorization` header) from what goes upstream: the app has no use for
+/// it once verified, and every copy of a reusable credential is one more
+/// place it can leak from (app logs, error trackers). `None` keeps all.
+pub(crate) fn drop_credential(headers: &mut HeaderMap, credential: Option<&HeaderName>) {
+    if let Some(name) = credential {
+        headers.remove(name);
+    }
+}
+
 /// The `X-Forwarded-For` value to send upstream: the chain we were given (only
 /// if the peer is trusted, else none of it) with the peer appended.
 pub(crate) fn forwarded_for_chain(

@@ -556,6 +556,7 @@ async fn handle_inner(
     let mut out_headers = std::mem::take(&mut parts.headers);
     let peer_trusted = headers::is_trusted(conn.peer.ip(), &server.trusted_proxies);
     headers::prepare_upstream(&mut out_headers, xff, scheme, inbound_host, peer_trusted);
+    headers::drop_credential(&mut out_headers, route.credential_header.as_ref());
     if let Some(v) = &names.verified {
         out_headers.insert(headers::X_HOOKGUARD_VERIFIED, v.clone());
     }

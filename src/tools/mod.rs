@@ -92,9 +92,14 @@ pub fn sign(args: &SignArgs) -> Result<String, Failure> {
         url: args.url.as_deref().or(route_url),
         method: "POST",
     };
-    let headers = match route.as_ref().and_then(|t| t.hmac.as_ref()) {
-        Some(hmac) => providers::sign_generic(hmac, secret.expose(), &req),
-        None => providers::sign(&provider, secret.expose(), &req),
+    let (hmac, token_header) = match &route {
+        Some(t) => (t.hmac.as_ref(), t.token_header.as_deref()),
+        None => (None, None),
+    };
+    let headers = match (hmac, token_header) {
+        (Some(hmac), _) => providers::sign_generic(hmac, secret.expose(), &req),
+        (None, Some(h)) => providers::sign_token_route(&provider, h, secret.expose(), &req),
+        (None, None) => providers::sign(&provider, secret.expose(), &req),
     }
     .map_err(|e| sign_error(&provider, &e, &secret))?;
     let mut out = String::new();

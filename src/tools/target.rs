@@ -26,6 +26,8 @@ pub(crate) struct Target {
     pub provider: String,
     /// `[route.hmac]`, for the generic `hmac` provider.
     pub hmac: Option<GenericHmac>,
+    /// `token_header`, for the generic `token` provider.
+    pub token_header: Option<String>,
     /// Shared secrets, in order (the index is reported on success).
     pub secrets: Vec<SecretEntry>,
     /// Public keys of an asymmetric scheme, in order.
@@ -63,6 +65,7 @@ impl Target {
         let mut target = Self {
             provider: provider.to_owned(),
             hmac: None,
+            token_header: None,
             secrets: Vec::new(),
             public_keys: Vec::new(),
             tolerance,
@@ -78,6 +81,7 @@ impl Target {
         Self {
             provider: route.provider.clone(),
             hmac: route.hmac.clone(),
+            token_header: route.token_header.clone(),
             secrets: route.secrets.clone(),
             public_keys: route.public_keys.clone(),
             tolerance: route.tolerance,
@@ -194,6 +198,7 @@ impl Target {
             tolerance: tolerance.or(self.tolerance),
             hmac: self.hmac.as_ref(),
             verify_token: None,
+            token_header: self.token_header.as_deref(),
         };
         providers::build(&self.provider, params).map_err(|e| self.build_error(&e))
     }

@@ -421,6 +421,36 @@ pub static CASES: &[Case] = &[
         expect: ["200 42", "401 invalid_signature"],
     },
     Case {
+        key: "route.token_header",
+        set: &[
+            ("route", "provider = \"token\""),
+            ("route", "secrets = [\"tok\"]"),
+            ("route", "token_header = \"X-Hook-Token\""),
+        ],
+        other: &[
+            ("route", "provider = \"token\""),
+            ("route", "secrets = [\"tok\"]"),
+        ],
+        probe: live!(token_delivery),
+        expect: ["200 token dropped", "error at route[0].token_header"],
+    },
+    Case {
+        key: "route.forward_token",
+        set: &[
+            ("route", "provider = \"token\""),
+            ("route", "secrets = [\"tok\"]"),
+            ("route", "token_header = \"X-Hook-Token\""),
+            ("route", "forward_token = true"),
+        ],
+        other: &[
+            ("route", "provider = \"token\""),
+            ("route", "secrets = [\"tok\"]"),
+            ("route", "token_header = \"X-Hook-Token\""),
+        ],
+        probe: live!(token_delivery),
+        expect: ["200 token forwarded", "200 token dropped"],
+    },
+    Case {
         key: "route.hmac",
         set: &[("route", "[route.hmac]\nheader = \"X-Sig\"")],
         other: &[],
@@ -444,6 +474,41 @@ pub static CASES: &[Case] = &[
         other: &[("route", "secrets = [{ value = \"{gh}\" }]")],
         probe: live!(deliver),
         expect: ["401 invalid_signature", "200"],
+    },
+    Case {
+        key: "secret.user",
+        set: &[
+            ("route", "provider = \"postmark\""),
+            (
+                "route",
+                "secrets = [{ user = \"Aladdin\", password = \"open sesame\" }]",
+            ),
+        ],
+        other: &[
+            ("route", "provider = \"postmark\""),
+            (
+                "route",
+                "secrets = [{ user = \"Bob\", password = \"open sesame\" }]",
+            ),
+        ],
+        probe: live!(basic_delivery),
+        expect: ["200", "401 invalid_signature"],
+    },
+    Case {
+        key: "secret.password",
+        set: &[
+            ("route", "provider = \"postmark\""),
+            (
+                "route",
+                "secrets = [{ user = \"Aladdin\", password = \"open sesame\" }]",
+            ),
+        ],
+        other: &[
+            ("route", "provider = \"postmark\""),
+            ("route", "secrets = [{ user = \"Aladdin\" }]"),
+        ],
+        probe: live!(basic_delivery),
+        expect: ["200", "error at route[0].secrets[0].password"],
     },
     // --- route.rate_limit ---
     Case {

@@ -509,6 +509,26 @@ pub async fn twilio_for_the_public_url(c: Ctx) -> String {
     summary(&post(&c.proxy, "/hook", &headers, body).await)
 }
 
+/// A shared token in `X-Hook-Token` to `/hook`: the status, and whether the
+/// token reached the app.
+pub async fn token_delivery(c: Ctx) -> String {
+    let a = post(&c.proxy, "/hook", &[("x-hook-token", "tok")], b"{}").await;
+    let status = summary(&a);
+    match c.up.received().pop() {
+        Some(got) if got.headers.contains_key("x-hook-token") => {
+            format!("{status} token forwarded")
+        }
+        Some(_) => format!("{status} token dropped"),
+        None => status,
+    }
+}
+
+/// RFC 7617's example credentials (Aladdin / open sesame) to `/hook`.
+pub async fn basic_delivery(c: Ctx) -> String {
+    let basic = [("authorization", "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==")];
+    summary(&post(&c.proxy, "/hook", &basic, b"{}").await)
+}
+
 /// Meta's subscription check: a GET with `hub.verify_token=tok`.
 pub async fn meta_subscription(c: Ctx) -> String {
     let path = "/hook?hub.mode=subscribe&hub.verify_token=tok&hub.challenge=42";
