@@ -97,6 +97,8 @@ fn cases(body: &[u8]) -> Vec<(&'static str, SharedVerifier, HeaderMap)> {
         timestamp_header: Some("x-timestamp".into()),
         id_header: None,
         signed: "{timestamp}.{body}".into(),
+        key_encoding: hookguard::providers::HmacKeyEncoding::Utf8,
+        key_prefix: None,
     };
     let stripe_sig = hex::encode(sign(key, &[ts.as_bytes(), b".", body]));
     vec![

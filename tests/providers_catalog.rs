@@ -17,7 +17,9 @@ use common::*;
 use hookguard::providers::{self, SignRequest};
 
 const SW_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-const SECRET: &str = "catalog-test-secret";
+/// Hex and base64 text both, so that presets which decode their key
+/// (`microsoft-teams`, `onfleet`) take it too.
+const SECRET: &str = "c0ffee00c0ffee00c0ffee00c0ffee00";
 /// HTTP Basic presets take `user:password`.
 const USER_PASSWORD: &str = "catalog-user:catalog-password";
 const VERIFY_TOKEN: &str = "meta-verify-token";

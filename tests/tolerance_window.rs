@@ -33,6 +33,7 @@ const MARGIN: i64 = 10;
 
 const SECRET: &str = "window-test-secret";
 const SW_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const HEX_AND_BASE64_SECRET: &str = "c0ffee00c0ffee00c0ffee00c0ffee00";
 /// HTTP Basic presets take `user:password`.
 const USER_PASSWORD: &str = "window-user:window-password";
 const CANONICAL_SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -69,6 +70,8 @@ fn keys(row: &ProviderInfo, ecdsa_pkcs8: &[u8]) -> Keys {
             route_lines: format!("secrets = [\"{SECRET}\"]\n{GENERIC_HMAC}"),
             signing: SECRET.into(),
         },
+        // Keys decoded from base64 / hex text (`microsoft-teams`, `onfleet`).
+        ("hmac", "microsoft-teams" | "onfleet") => secret(HEX_AND_BASE64_SECRET),
         ("token", "token") => Keys {
             route_lines: format!("secrets = [\"{SECRET}\"]\ntoken_header = \"x-window-token\"\n"),
             signing: SECRET.into(),

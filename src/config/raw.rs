@@ -163,6 +163,8 @@ pub(crate) struct RawHmac {
     pub timestamp_header: Str,
     pub id_header: Str,
     pub signed: Str,
+    pub key_encoding: Str,
+    pub key_prefix: Str,
 }
 
 // === Strings with a better type error ===

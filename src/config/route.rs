@@ -19,7 +19,8 @@ use super::suggest;
 use super::validate::Ctx;
 use super::{Delivery, RateLimit, RetryPolicy, Route, ServerConfig, UpstreamConfig};
 use crate::providers::{
-    self, GenericHmac, HmacAlgorithm, ProviderParams, SecretEntry, SignatureEncoding,
+    self, GenericHmac, HmacAlgorithm, HmacKeyEncoding, ProviderParams, SecretEntry,
+    SignatureEncoding,
 };
 
 /// The placeholders `[route.hmac] signed` may use.
@@ -472,6 +473,20 @@ impl Ctx<'_> {
             ],
             SignatureEncoding::Hex,
         );
+        let key_encoding = self.choice(
+            raw.key_encoding,
+            &format!("{field}.key_encoding"),
+            &[
+                ("utf8", HmacKeyEncoding::Utf8),
+                ("hex", HmacKeyEncoding::Hex),
+                ("base64", HmacKeyEncoding::Base64),
+            ],
+            HmacKeyEncoding::Utf8,
+        );
+        let key_prefix = raw
+            .key_prefix
+            .map(Spanned::into_inner)
+            .filter(|p| !p.is_empty());
         let header = match raw.header {
             Some(h) => self.header_name(h, &format!("{field}.header")),
             None => {
@@ -547,6 +562,8 @@ impl Ctx<'_> {
             timestamp_header,
             id_header,
             signed,
+            key_encoding,
+            key_prefix,
         })
     }
 

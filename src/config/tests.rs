@@ -474,6 +474,8 @@ fn generic_hmac_is_normalised_and_passed_to_the_builder() {
             timestamp_header: Some("x-timestamp".into()),
             id_header: Some("x-id".into()),
             signed: "{id}.{timestamp}.{body}".into(),
+            key_encoding: crate::providers::HmacKeyEncoding::Utf8,
+            key_prefix: None,
         }
     );
     // defaults: sha256, hex, "{body}"

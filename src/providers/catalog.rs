@@ -14,11 +14,13 @@ use super::asymmetric::AsymScheme;
 use super::common::{Part, TimestampFormat, ToleranceSpec};
 use super::handshake::Handshake;
 use super::hmac::{HmacSpec, BODY, NO_TIMESTAMP};
+use super::keys::KeyDecoding;
 use super::standard_webhooks::{KeyEncoding, StandardWebhooksSpec};
 use super::structured::StructuredSpec;
 use super::token::{Credential, TokenSpec};
 use super::url::UrlScheme;
 use super::HmacAlgorithm::{Sha1, Sha256, Sha512};
+use super::HmacKeyEncoding;
 use super::ProviderInfo;
 use super::SignatureEncoding::{Base64, Hex};
 
@@ -208,6 +210,7 @@ const V0_TEMPLATE: &[Part] = &[lit("v0:"), Part::Timestamp, lit(":"), Part::Body
 const fn v0_timestamped(signature: &'static str, timestamp: &'static str) -> HmacSpec {
     HmacSpec {
         algorithm: Sha256,
+        key: KeyDecoding::UTF8,
         header: Cow::Borrowed(signature),
         prefix: Some(Cow::Borrowed("v0=")),
         encoding: Hex,
@@ -429,6 +432,7 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         name: "twitch",
         family: Family::Hmac(HmacSpec {
             algorithm: Sha256,
+            key: KeyDecoding::UTF8,
             header: Cow::Borrowed("twitch-eventsub-message-signature"),
             prefix: Some(Cow::Borrowed("sha256=")),
             encoding: Hex,
@@ -451,6 +455,7 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         name: "zendesk",
         family: Family::Hmac(HmacSpec {
             algorithm: Sha256,
+            key: KeyDecoding::UTF8,
             header: Cow::Borrowed("x-zendesk-webhook-signature"),
             prefix: None,
             encoding: Base64,
@@ -867,6 +872,7 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         name: "webflow",
         family: Family::Hmac(HmacSpec {
             algorithm: Sha256,
+            key: KeyDecoding::UTF8,
             header: Cow::Borrowed("x-webflow-signature"),
             prefix: None,
             encoding: Hex,
@@ -890,6 +896,7 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         name: "cashfree",
         family: Family::Hmac(HmacSpec {
             algorithm: Sha256,
+            key: KeyDecoding::UTF8,
             header: Cow::Borrowed("x-webhook-signature"),
             prefix: None,
             encoding: Base64,
@@ -912,6 +919,22 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         family: Family::Token(TokenSpec::header("x-telegram-bot-api-secret-token")),
         handshake: Handshake::None,
         source: "Telegram Bot API docs \"setWebhook\" (secret_token, sent as X-Telegram-Bot-Api-Secret-Token)",
+    },
+    // Microsoft Teams outgoing webhook: `Authorization: HMAC <base64>`, keyed
+    // with the security token's base64-decoded bytes.
+    Provider {
+        name: "microsoft-teams",
+        family: Family::Hmac(HmacSpec::keyed_body(HmacKeyEncoding::Base64, Sha256, "authorization", Some("HMAC "), Base64)),
+        handshake: Handshake::None,
+        source: "OfficeDev/msteams-samples-outgoing-webhook-nodejs app.js (Microsoft's sample: HMAC-SHA256, base64-decoded security token, \"HMAC \" + base64)",
+    },
+    // Onfleet: hex HMAC-SHA512 keyed with the hex-decoded webhook secret. Its
+    // `GET ?check=` URL validation is not answered by hookguard.
+    Provider {
+        name: "onfleet",
+        family: Family::Hmac(HmacSpec::keyed_body(HmacKeyEncoding::Hex, Sha512, "x-onfleet-signature", None, Hex)),
+        handshake: Handshake::None,
+        source: "Onfleet docs \"Webhook Authentication\" (X-Onfleet-Signature: HMAC-SHA512 of the raw body with the hexadecimal webhook secret)",
     },
     // Shared credentials with no signature: the value is compared in
     // constant time and, unless the route sets forward_token, dropped before
@@ -1068,6 +1091,8 @@ mod tests {
             let secret = match &p.family {
                 Family::StandardWebhooks(_) => "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
                 Family::Token(t) if t.is_basic() => "user:s3cret",
+                // Hex and base64 text both: for keys decoded from either.
+                Family::Hmac(h) if h.key != KeyDecoding::UTF8 => "c0ffee00c0ffee00c0ffee00c0ffee00",
                 Family::Canonical => {
                     "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
                 }

@@ -13,6 +13,7 @@ use super::common::{
 };
 use super::delimit;
 use super::hmac::HmacSpec;
+use super::keys::KeyDecoding;
 use super::{BuildError, GenericHmac};
 
 /// Default window of the generic scheme: 5 minutes, as for providers that
@@ -66,6 +67,14 @@ pub(crate) fn generic_spec(cfg: Option<&GenericHmac>) -> Result<HmacSpec, BuildE
     }
     Ok(HmacSpec {
         algorithm: cfg.algorithm,
+        key: KeyDecoding {
+            encoding: cfg.key_encoding,
+            prefix: cfg
+                .key_prefix
+                .as_ref()
+                .filter(|p| !p.is_empty())
+                .map(|p| Cow::Owned(p.clone())),
+        },
         header: Cow::Owned(cfg.header.clone()),
         prefix: cfg
             .prefix
@@ -142,7 +151,7 @@ fn parse_template(text: &str) -> Result<Vec<Part>, String> {
 mod tests {
     use super::super::testutil::{build_with, headers, kind, run, secrets};
     use super::super::Dedup;
-    use super::super::{HmacAlgorithm, SecretEntry, SignatureEncoding};
+    use super::super::{HmacAlgorithm, HmacKeyEncoding, SecretEntry, SignatureEncoding};
     use super::*;
 
     fn generic(
@@ -162,6 +171,8 @@ mod tests {
             timestamp_header: timestamp_header.map(Into::into),
             id_header: id_header.map(Into::into),
             signed: signed.into(),
+            key_encoding: HmacKeyEncoding::Utf8,
+            key_prefix: None,
         }
     }
 
@@ -354,6 +365,126 @@ mod tests {
         assert_eq!(ok.event_id, None);
         assert!(matches!(ok.dedup, Dedup::Signature(_)));
     }
+
+    // The Standard Webhooks spec's published vector, expressed in the
+    // engine: `whsec_` stripped by key_prefix, the rest base64-decoded.
+    // Ignore either option and it fails: the prefix is not base64, and the
+    // text itself is another key.
+    #[test]
+    fn key_prefix_and_base64_key_reproduce_the_standard_webhooks_vector() {
+        let sw = |key_encoding, key_prefix: Option<&str>| GenericHmac {
+            key_encoding,
+            key_prefix: key_prefix.map(Into::into),
+            ..generic(
+                HmacAlgorithm::Sha256,
+                "webhook-signature",
+                Some("v1,"),
+                SignatureEncoding::Base64,
+                Some("webhook-timestamp"),
+                Some("webhook-id"),
+                "{id}.{timestamp}.{body}",
+            )
+        };
+        let s = secrets(&["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]);
+        let h = headers(&[
+            ("webhook-id", b"msg_p5jXN8AQM9LWM0D4loKWxJek"),
+            ("webhook-timestamp", b"1614265330"),
+            (
+                "webhook-signature",
+                b"v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+            ),
+        ]);
+        let body = br#"{"test": 2432232314}"#;
+        let cfg = sw(HmacKeyEncoding::Base64, Some("whsec_"));
+        let v = build_with("hmac", &s, None, Some(&cfg)).unwrap();
+        assert_eq!(kind(&run(&v, &h, body, 1_614_265_330)), "ok");
+        // Without the prefix stripped, "whsec_..." is not base64.
+        let cfg = sw(HmacKeyEncoding::Base64, None);
+        let e = build_with("hmac", &s, None, Some(&cfg)).err().unwrap();
+        assert_eq!(e.field, "secrets[0]");
+        assert!(e.message.contains("not base64"), "{}", e.message);
+        assert!(!e.message.contains("MfKQ"), "{}", e.message);
+        // As text, the secret is another key.
+        for key_prefix in [None, Some("whsec_")] {
+            let cfg = sw(HmacKeyEncoding::Utf8, key_prefix);
+            let v = build_with("hmac", &s, None, Some(&cfg)).unwrap();
+            assert_eq!(kind(&run(&v, &h, body, 1_614_265_330)), "invalid");
+        }
+        // A secret that is only the prefix leaves no key.
+        let cfg = sw(HmacKeyEncoding::Base64, Some("whsec_"));
+        let e = build_with("hmac", &secrets(&["whsec_"]), None, Some(&cfg)).err();
+        assert!(e.unwrap().message.contains("nothing is left"));
+    }
+
+    // Microsoft Teams outgoing webhook, as its sample (OfficeDev
+    // msteams-samples-outgoing-webhook-nodejs app.js) checks it:
+    // `Authorization: HMAC <base64>` with the base64-decoded token as key
+    // (comp: Python hmac). And Onfleet's hex secret (comp: Python hmac,
+    // docs.onfleet.com "Webhook Authentication"). As text, both fail.
+    #[test]
+    fn hex_and_base64_keys_through_the_engine() {
+        let teams = |key_encoding| GenericHmac {
+            key_encoding,
+            ..generic(
+                HmacAlgorithm::Sha256,
+                "authorization",
+                Some("HMAC "),
+                SignatureEncoding::Base64,
+                None,
+                None,
+                "{body}",
+            )
+        };
+        let token = secrets(&["dGVhbXMtb3V0Z29pbmctd2ViaG9vay10b2tlbi0zMmI="]);
+        let h = headers(&[(
+            "Authorization",
+            b"HMAC LEA4PTBAxoEwqtrWChIRzG8H5Jv9+2Nig6EAUKvAfeE=",
+        )]);
+        let body = br#"{"type":"message","text":"hi"}"#;
+        let run_with = |enc, s: &[SecretEntry], h: &http::HeaderMap, body: &[u8]| {
+            let cfg = teams(enc);
+            kind(&run(
+                &build_with("hmac", s, None, Some(&cfg)).unwrap(),
+                h,
+                body,
+                0,
+            ))
+        };
+        assert_eq!(run_with(HmacKeyEncoding::Base64, &token, &h, body), "ok");
+        assert_eq!(run_with(HmacKeyEncoding::Utf8, &token, &h, body), "invalid");
+
+        let onfleet = |key_encoding| GenericHmac {
+            key_encoding,
+            ..generic(
+                HmacAlgorithm::Sha512,
+                "x-onfleet-signature",
+                None,
+                SignatureEncoding::Hex,
+                None,
+                None,
+                "{body}",
+            )
+        };
+        let secret =
+            secrets(&["6f6e666c6565742d776562686f6f6b2d7365637265742d6578616d706c652d3332"]);
+        let h = headers(&[("x-onfleet-signature", ONFLEET_SIG)]);
+        for (enc, want) in [
+            (HmacKeyEncoding::Hex, "ok"),
+            (HmacKeyEncoding::Utf8, "invalid"),
+        ] {
+            let cfg = onfleet(enc);
+            let v = build_with("hmac", &secret, None, Some(&cfg)).unwrap();
+            assert_eq!(kind(&run(&v, &h, ONFLEET_BODY, 0)), want, "{enc:?}");
+        }
+        let cfg = onfleet(HmacKeyEncoding::Hex);
+        let e = build_with("hmac", &secrets(&["not hex"]), None, Some(&cfg))
+            .err()
+            .unwrap();
+        assert!(e.message.contains("not hex"), "{}", e.message);
+    }
+
+    const ONFLEET_BODY: &[u8] = br#"{"taskId":"tsk1","triggerId":3,"triggerName":"taskCompleted"}"#;
+    const ONFLEET_SIG: &[u8] = b"8de212d3357b3ba9d5f06a677aba43517ac2c9e5e1bc51101d1b26ace4ce178b0738b699a58551af9da992ca17e1c95b2c55d408eea0e714b80e93a76b170ad6";
 
     #[test]
     fn generic_build_errors_name_the_field() {

@@ -20,10 +20,10 @@ use super::common::{
 };
 use super::delimit;
 use super::handshake::Handshake;
-use super::keys::{match_one, KeyRing};
+use super::keys::{match_one, KeyDecoding, KeyRing};
 use super::{
-    BuildError, Dedup, HandshakeReply, HmacAlgorithm, Inbound, ProviderInfo, ProviderParams,
-    Rejection, SignRequest, SignatureEncoding, Verified, Verifier,
+    BuildError, Dedup, HandshakeReply, HmacAlgorithm, HmacKeyEncoding, Inbound, ProviderInfo,
+    ProviderParams, Rejection, SignRequest, SignatureEncoding, Verified, Verifier,
 };
 use crate::body::Payload;
 use crate::secret::Secret;
@@ -33,8 +33,10 @@ use crate::secret::Secret;
 /// build the same shape from configuration at start-up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct HmacSpec {
-    /// Hash function; the key is the secret's UTF-8 bytes.
+    /// Hash function.
     pub(crate) algorithm: HmacAlgorithm,
+    /// How each secret becomes the key (its UTF-8 bytes for most).
+    pub(crate) key: KeyDecoding,
     /// Header carrying the signature.
     pub(crate) header: Cow<'static, str>,
     /// Fixed text before the encoded signature (matched case-insensitively).
@@ -82,8 +84,21 @@ impl HmacSpec {
         prefix: Option<&'static str>,
         encoding: SignatureEncoding,
     ) -> Self {
+        Self::keyed_body(HmacKeyEncoding::Utf8, algorithm, header, prefix, encoding)
+    }
+
+    /// The same, keyed with each secret decoded as `key` (Microsoft Teams'
+    /// base64 security token, Onfleet's hex secret).
+    pub(crate) const fn keyed_body(
+        key: HmacKeyEncoding,
+        algorithm: HmacAlgorithm,
+        header: &'static str,
+        prefix: Option<&'static str>,
+        encoding: SignatureEncoding,
+    ) -> Self {
         Self {
             algorithm,
+            key: KeyDecoding::new(key),
             header: Cow::Borrowed(header),
             prefix: match prefix {
                 Some(p) => Some(Cow::Borrowed(p)),
@@ -146,7 +161,11 @@ pub(crate) fn sign(
         timestamp.as_bytes(),
         id.as_bytes(),
     );
-    let tag = common::hmac_sign(spec.algorithm, secret, &signed);
+    let key = spec.key.key(secret).map_err(|message| BuildError {
+        field: "secret".into(),
+        message,
+    })?;
+    let tag = common::hmac_sign(spec.algorithm, &key, &signed);
     let mut out = vec![(
         spec.header.to_string(),
         format!(
@@ -219,7 +238,7 @@ impl HmacVerifier {
         let format = timestamp.as_ref().map(|(_, format)| *format);
         Ok(Self {
             provider,
-            keys: KeyRing::utf8(params.secrets, spec.algorithm)?,
+            keys: KeyRing::decoded(params.secrets, spec.algorithm, &spec.key)?,
             header: header_name("hmac.header", &spec.header)?,
             prefix: spec.prefix.as_deref().map(Box::from),
             encoding: spec.encoding,

@@ -16,8 +16,63 @@ use std::borrow::Cow;
 use ring::hmac;
 use subtle::ConstantTimeEq;
 
-use super::common::{Sig, Signed};
-use super::{BuildError, HmacAlgorithm, Rejection, SecretEntry};
+use base64::Engine as _;
+
+use super::common::{Sig, Signed, BASE64_LENIENT};
+use super::{BuildError, HmacAlgorithm, HmacKeyEncoding, Rejection, SecretEntry};
+
+/// How a scheme turns each secret's text into its HMAC key, applied once at
+/// build: an optional prefix removed, then the rest used as is or decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct KeyDecoding {
+    pub(crate) encoding: HmacKeyEncoding,
+    /// Removed from the start of a secret that has it (`whsec_`).
+    pub(crate) prefix: Option<Cow<'static, str>>,
+}
+
+impl KeyDecoding {
+    /// The secret's own bytes: most providers.
+    pub(crate) const UTF8: Self = Self::new(HmacKeyEncoding::Utf8);
+
+    /// `encoding`, with no prefix.
+    pub(crate) const fn new(encoding: HmacKeyEncoding) -> Self {
+        Self {
+            encoding,
+            prefix: None,
+        }
+    }
+
+    /// The key bytes of one secret, or why it has none (never echoing it).
+    pub(crate) fn key<'s>(&self, secret: &'s [u8]) -> Result<Cow<'s, [u8]>, String> {
+        let text = match &self.prefix {
+            Some(p) => secret.strip_prefix(p.as_bytes()).unwrap_or(secret),
+            None => secret,
+        };
+        if text.is_empty() {
+            return Err("nothing is left of the secret after key_prefix".into());
+        }
+        let what = match self.encoding {
+            HmacKeyEncoding::Utf8 => return Ok(Cow::Borrowed(text)),
+            HmacKeyEncoding::Hex => "hex",
+            HmacKeyEncoding::Base64 => "base64",
+        };
+        let decoded = match self.encoding {
+            HmacKeyEncoding::Hex => hex::decode(text).ok(),
+            _ => BASE64_LENIENT.decode(text).ok(),
+        };
+        match decoded {
+            Some(key) if !key.is_empty() => Ok(Cow::Owned(key)),
+            _ => Err(format!(
+                "the key is {what} (key_encoding), but this secret is not {what} text{}",
+                if self.prefix.is_some() {
+                    " after key_prefix"
+                } else {
+                    ""
+                }
+            )),
+        }
+    }
+}
 
 /// A route's secrets as precomputed HMAC keys, in configuration order, so
 /// `Verified.secret_index` is the position in `secrets`.
@@ -33,6 +88,15 @@ impl KeyRing {
         algorithm: HmacAlgorithm,
     ) -> Result<Self, BuildError> {
         Self::build(secrets, algorithm, |raw| Ok(Cow::Borrowed(raw)))
+    }
+
+    /// Keys decoded from each secret as `decoding` says.
+    pub(crate) fn decoded(
+        secrets: &[SecretEntry],
+        algorithm: HmacAlgorithm,
+        decoding: &KeyDecoding,
+    ) -> Result<Self, BuildError> {
+        Self::build(secrets, algorithm, |raw| decoding.key(raw))
     }
 
     /// Keys derived from each secret by `decode` (e.g. `whsec_` base64); a

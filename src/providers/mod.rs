@@ -37,7 +37,9 @@ use http::{HeaderMap, Method, Uri};
 
 use crate::body::Payload;
 use handshake::Handshake;
-pub use params::{GenericHmac, HmacAlgorithm, ProviderParams, SecretEntry, SignatureEncoding};
+pub use params::{
+    GenericHmac, HmacAlgorithm, HmacKeyEncoding, ProviderParams, SecretEntry, SignatureEncoding,
+};
 pub(crate) use signed_url::UrlTarget;
 
 /// What a verifier sees of an inbound request: the head only; the body is

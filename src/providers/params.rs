@@ -56,6 +56,23 @@ pub struct GenericHmac {
     pub id_header: Option<String>,
     /// Template of the signed bytes; `{timestamp}`, `{id}`, `{body}`.
     pub signed: String,
+    /// How each secret's text becomes the HMAC key.
+    pub key_encoding: HmacKeyEncoding,
+    /// Text removed from the start of each secret before decoding, when
+    /// present (`whsec_`).
+    pub key_prefix: Option<String>,
+}
+
+/// How a secret's text becomes an HMAC key: its own bytes, or the bytes
+/// its hex or base64 text decodes to (Microsoft Teams, Onfleet, Airtable).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HmacKeyEncoding {
+    /// The secret's UTF-8 bytes (most providers).
+    Utf8,
+    /// Hexadecimal text, either case.
+    Hex,
+    /// Standard base64, padding optional.
+    Base64,
 }
 
 /// HMAC hash functions the schemes use (and the generic scheme offers).

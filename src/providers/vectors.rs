@@ -105,6 +105,20 @@ const VECTORS: &[Vector] = &[
         &[("x-telegram-bot-api-secret-token", "tg_Secret-Token_1")],
         r#"{"update_id":1,"message":{"text":"hi"}}"#,
     ),
+    // comp (Python hmac; recipe of Microsoft's outgoing-webhook sample app.js).
+    plain(
+        "microsoft-teams",
+        "dGVhbXMtb3V0Z29pbmctd2ViaG9vay10b2tlbi0zMmI=",
+        &[("authorization", "HMAC LEA4PTBAxoEwqtrWChIRzG8H5Jv9+2Nig6EAUKvAfeE=")],
+        r#"{"type":"message","text":"hi"}"#,
+    ),
+    // comp (Python hmac; docs.onfleet.com "Webhook Authentication" recipe).
+    plain(
+        "onfleet",
+        "6f6e666c6565742d776562686f6f6b2d7365637265742d6578616d706c652d3332",
+        &[("x-onfleet-signature", "8de212d3357b3ba9d5f06a677aba43517ac2c9e5e1bc51101d1b26ace4ce178b0738b699a58551af9da992ca17e1c95b2c55d408eea0e714b80e93a76b170ad6")],
+        r#"{"taskId":"tsk1","triggerId":3,"triggerName":"taskCompleted"}"#,
+    ),
     // pub: RFC 7617 §2 (Aladdin / open sesame), the HTTP Basic presets.
     plain("basic-auth", "Aladdin:open sesame", BASIC_RFC7617, "{}"),
     plain("postmark", "Aladdin:open sesame", BASIC_RFC7617, r#"{"RecordType":"Delivery"}"#),
@@ -593,6 +607,9 @@ const VECTORS: &[Vector] = &[
     },
 ];
 
+/// Presets whose key is decoded from hex or base64 text: any text won't do.
+const KEYED: &[&str] = &["microsoft-teams", "onfleet"];
+
 fn is_token(name: &str) -> bool {
     let row = super::catalog::lookup(name).expect("catalog name");
     matches!(row.family, super::catalog::Family::Token(_))
@@ -670,6 +687,11 @@ fn sign_then_verify_round_trips_for_every_provider() {
             SW_SECRET
         } else if super::takes_user_password(name) {
             "round-trip-user:round-trip-password"
+        } else if let Some(v) = VECTORS
+            .iter()
+            .find(|v| v.provider == name && KEYED.contains(&name))
+        {
+            v.secret
         } else {
             "round-trip-secret"
         };

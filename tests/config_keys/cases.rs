@@ -608,4 +608,28 @@ pub static CASES: &[Case] = &[
         probe: live!(generic_v0_sig),
         expect: ["200", "401 invalid_signature"],
     },
+    Case {
+        key: "route.hmac.key_encoding",
+        set: &[
+            ("generic", "secrets = [\"c0ffee00\"]"),
+            ("hmac", "key_encoding = \"hex\""),
+        ],
+        other: &[("generic", "secrets = [\"c0ffee00\"]")],
+        probe: live!(generic_decoded_key_sig),
+        expect: ["200", "401 invalid_signature"],
+    },
+    Case {
+        key: "route.hmac.key_prefix",
+        set: &[
+            ("generic", "secrets = [\"whsec_c0ffee00\"]"),
+            ("hmac", "key_encoding = \"hex\""),
+            ("hmac", "key_prefix = \"whsec_\""),
+        ],
+        other: &[
+            ("generic", "secrets = [\"whsec_c0ffee00\"]"),
+            ("hmac", "key_encoding = \"hex\""),
+        ],
+        probe: live!(generic_decoded_key_sig),
+        expect: ["200", "error at route[1].secrets[0]"],
+    },
 ];

@@ -552,6 +552,16 @@ fn generic_hex(parts: &[&[u8]]) -> String {
     hmac256_hex(GENERIC_SECRET, parts)
 }
 
+/// The key `whsec_c0ffee00` stands for once `whsec_` is removed and the
+/// rest hex-decoded.
+const DECODED_KEY: [u8; 4] = [0xc0, 0xff, 0xee, 0x00];
+
+/// HMAC-SHA256 of the body under [`DECODED_KEY`], hex, in `X-Sig`.
+pub async fn generic_decoded_key_sig(c: Ctx) -> String {
+    let sig = hex::encode(hmac(ring::hmac::HMAC_SHA256, &DECODED_KEY, &[b"{}"]));
+    generic(&c, &[("x-sig", &sig)], b"{}").await
+}
+
 /// HMAC-SHA256 of the body, hex, in `X-Sig`.
 pub async fn generic_hex_sig(c: Ctx) -> String {
     let sig = generic_hex(&[b"{}"]);
