@@ -237,6 +237,88 @@ async fn handshakes_are_answered_and_not_forwarded() {
     assert_eq!(up.count(), 0, "a handshake was forwarded");
 }
 
+/// The head-only challenges added for X, Onfleet and Okta, with the
+/// providers' documented examples: answered with the body each provider
+/// expects, audited as `handshake`, never forwarded; malformed ones refused.
+#[tokio::test]
+async fn header_challenges_are_answered_and_not_forwarded() {
+    let up = Upstream::start().await;
+    let config = "[server]\nlisten = \"127.0.0.1:0\"\n\n[upstream]\nurl = \"{upstream}\"\n\n\
+        [[route]]\npath = \"/x\"\nprovider = \"x\"\nsecrets = [\"x_consumer_secret\"]\n\n\
+        [[route]]\npath = \"/twitter\"\nprovider = \"twitter\"\n\
+        secrets = [{ value = \"expired\", expires = \"2001-01-01T00:00:00Z\" }, \"x_consumer_secret\"]\n\n\
+        [[route]]\npath = \"/onfleet\"\nprovider = \"onfleet\"\nsecrets = [\"c0ffee00\"]\n\n\
+        [[route]]\npath = \"/okta\"\nprovider = \"okta\"\n\
+        secrets = [\"Basic YWRtaW46c3VwZXJzZWNyZXQ=\"]\n";
+    let p = proxy(config, &up).await;
+
+    // X: docs.x.com's `crc_token=challenge_string`; the response_token was
+    // computed with Python's hmac under the consumer secret. The expired
+    // secret is skipped: the first unexpired one answers.
+    for path in ["/x", "/twitter"] {
+        let a = send(
+            &p,
+            "GET",
+            &format!("{path}?crc_token=challenge_string"),
+            &[],
+            b"",
+        )
+        .await;
+        assert_eq!(a.status, 200, "{}", a.text());
+        assert_eq!(a.headers["content-type"], "application/json");
+        assert_eq!(
+            a.text(),
+            r#"{"response_token":"sha256=R1pHvuTfpG71hzRFDyY0MFU5kcuPZW+3M/ZFT6LPMg0="}"#
+        );
+        let a = send(&p, "GET", path, &[], b"").await;
+        assert_rejected(&a, 401, "missing_signature");
+        let a = send(&p, "GET", &format!("{path}?crc_token=%3Cb%3E%0A"), &[], b"").await;
+        assert_rejected(&a, 401, "invalid_signature");
+    }
+    // An event still verifies as usual (comp vector, Python hmac).
+    let body = br#"{"for_user_id":"2244994945","tweet_create_events":[]}"#;
+    let sig = [(
+        "x-twitter-webhooks-signature",
+        "sha256=k/wWnsnK/NrW8Bsf/KP6mj31eCbcpUoq+45SDeforUo=",
+    )];
+    let a = post(&p, "/x", &sig, body).await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    assert_eq!(up.count(), 1);
+
+    // Onfleet: docs.onfleet.com's `?check=example`, echoed with 200.
+    let a = send(&p, "GET", "/onfleet?check=example", &[], b"").await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.headers["content-type"], "text/plain");
+    assert_eq!(a.text(), "example");
+    let a = send(&p, "GET", "/onfleet", &[], b"").await;
+    assert_rejected(&a, 401, "missing_signature");
+
+    // Okta: the header's value back as {"verification": ...}, only with the
+    // event hook's credential.
+    let auth = ("authorization", "Basic YWRtaW46c3VwZXJzZWNyZXQ=");
+    let challenge = ("x-okta-verification-challenge", "aRx0DNe5wOSnRB9ShSP4Uq");
+    let a = send(&p, "GET", "/okta", &[auth, challenge], b"").await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    assert_eq!(a.headers["content-type"], "application/json");
+    assert_eq!(a.text(), r#"{"verification":"aRx0DNe5wOSnRB9ShSP4Uq"}"#);
+    let a = send(&p, "GET", "/okta", &[challenge], b"").await;
+    assert_rejected(&a, 401, "missing_signature");
+    let wrong = ("authorization", "Basic bm9wZTpub3Bl");
+    let a = send(&p, "GET", "/okta", &[wrong, challenge], b"").await;
+    assert_rejected(&a, 401, "invalid_signature");
+    let a = send(&p, "GET", "/okta", &[auth], b"").await;
+    assert_rejected(&a, 401, "missing_signature");
+
+    assert_eq!(up.count(), 1, "a handshake was forwarded");
+    let metrics = p.app().metrics().encode(0);
+    for (route, n) in [("/x", 1), ("/twitter", 1), ("/onfleet", 1), ("/okta", 1)] {
+        let line = format!(
+            r#"hookguard_requests_total{{route="{route}",outcome="handshake",code="none"}} {n}"#
+        );
+        assert!(metrics.contains(&line), "{line}\n{metrics}");
+    }
+}
+
 /// `forward_token = true` hands the credential to the app; by default it is
 /// dropped, whichever header carries it (a named one, or `Authorization`).
 #[tokio::test]

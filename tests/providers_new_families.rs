@@ -250,6 +250,22 @@ async fn trello_vector_through_proxy() {
     .await;
 }
 
+/// Trello's HEAD on webhook creation gets 200 and is not forwarded; other
+/// routes keep refusing HEAD.
+#[tokio::test]
+async fn trello_head_on_creation_is_answered() {
+    let up = Upstream::start().await;
+    let p = proxy(CONFIG, &up).await;
+    let a = send(&p, "HEAD", "/trello", &[], b"").await;
+    assert_eq!(a.status, 200);
+    assert!(a.body.is_empty());
+    let a = send(&p, "HEAD", "/square", &[], b"").await;
+    assert_eq!(a.status, 405);
+    assert_eq!(up.count(), 0, "a HEAD was forwarded");
+    let line = r#"hookguard_requests_total{route="/trello",outcome="handshake",code="none"} 1"#;
+    assert!(p.app().metrics().encode(0).contains(line));
+}
+
 fn hubspot_headers(ts_ms: i64, body: &[u8]) -> Vec<(String, String)> {
     let ts = ts_ms.to_string();
     let sig = hmac(

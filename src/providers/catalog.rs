@@ -202,6 +202,22 @@ const fn meta_platform(name: &'static str) -> Provider {
     }
 }
 
+/// X (Twitter) under either name: `x-twitter-webhooks-signature:
+/// sha256=<base64>` of the body, GET CRC answered with the same key.
+const fn x_platform(name: &'static str) -> Provider {
+    Provider {
+        name,
+        family: Family::Hmac(HmacSpec::body(
+            Sha256,
+            "x-twitter-webhooks-signature",
+            Some("sha256="),
+            Base64,
+        )),
+        handshake: Handshake::XCrc,
+        source: "X docs \"Securing webhooks\" (Account Activity API) and docs.x.com \"Webhooks quickstart\" (CRC: GET crc_token → response_token sha256=base64 HMAC-SHA256 with the consumer secret; x-twitter-webhooks-signature over the raw body)",
+    }
+}
+
 /// The template `v0:{timestamp}:{body}` (Slack, Zoom, Frame.io).
 const V0_TEMPLATE: &[Part] = &[lit("v0:"), Part::Timestamp, lit(":"), Part::Body];
 
@@ -928,14 +944,19 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         handshake: Handshake::None,
         source: "OfficeDev/msteams-samples-outgoing-webhook-nodejs app.js (Microsoft's sample: HMAC-SHA256, base64-decoded security token, \"HMAC \" + base64)",
     },
-    // Onfleet: hex HMAC-SHA512 keyed with the hex-decoded webhook secret. Its
-    // `GET ?check=` URL validation is not answered by hookguard.
+    // Onfleet: hex HMAC-SHA512 keyed with the hex-decoded webhook secret;
+    // its URL validation is a `GET ?check=<value>` echoed with 200.
     Provider {
         name: "onfleet",
         family: Family::Hmac(HmacSpec::keyed_body(HmacKeyEncoding::Hex, Sha512, "x-onfleet-signature", None, Hex)),
-        handshake: Handshake::None,
-        source: "Onfleet docs \"Webhook Authentication\" (X-Onfleet-Signature: HMAC-SHA512 of the raw body with the hexadecimal webhook secret)",
+        handshake: Handshake::OnfleetCheck,
+        source: "Onfleet docs \"Webhook Authentication\" (X-Onfleet-Signature: HMAC-SHA512 of the raw body with the hexadecimal webhook secret) and \"Webhook Validation\" (GET ?check=, 200 with the value)",
     },
+    // X (Twitter) Account Activity / v2 webhooks: `sha256=<base64>` of the
+    // body keyed with the app's consumer secret; the CRC GET is answered
+    // with the first unexpired secret.
+    x_platform("x"),
+    x_platform("twitter"),
     // Shared credentials with no signature: the value is compared in
     // constant time and, unless the route sets forward_token, dropped before
     // forwarding. None of these senders has a delivery id header, so
@@ -990,12 +1011,13 @@ pub(crate) static PROVIDERS: &[Provider] = &[
     },
     // Okta: the "Authentication secret" verbatim in the "Authentication
     // field" header, Authorization as its docs advise (another header: use
-    // provider "token"). Its one-time verification GET is not answered.
+    // provider "token"). Its one-time verification GET, which carries the
+    // same header, is answered once that matches.
     Provider {
         name: "okta",
         family: Family::Token(TokenSpec::header("authorization")),
-        handshake: Handshake::None,
-        source: "Okta docs \"Hooks best practices\" (Authorization: the Authentication secret, scheme included) and Okta Help \"Create an event hook\" (Authentication field, Authentication secret)",
+        handshake: Handshake::OktaVerification,
+        source: "Okta docs \"Hooks best practices\" (Authorization: the Authentication secret, scheme included), Okta Help \"Create an event hook\" (Authentication field, Authentication secret) and okta-developer-docs concepts/event-hooks \"One-Time Verification Request\" (X-Okta-Verification-Challenge → {\"verification\": value}; the Authorization header on every request)",
     },
     Provider {
         name: "auth0",
@@ -1027,12 +1049,13 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         handshake: Handshake::None,
         source: "HubSpot docs \"Validating requests\" (v3); @hubspot/api-client 13.5.0 signature.js",
     },
-    // Trello: HMAC-SHA1 over body + callback URL.
+    // Trello: HMAC-SHA1 over body + callback URL; a HEAD when the webhook
+    // is created must get 200.
     Provider {
         name: "trello",
         family: Family::Url(UrlScheme::Trello),
-        handshake: Handshake::None,
-        source: "Atlassian Trello \"Webhooks\" guide; secondary sources for the HMAC-SHA1 details",
+        handshake: Handshake::HeadOk,
+        source: "Atlassian Trello \"Webhooks\" guide (HEAD on creation must return 200); secondary sources for the HMAC-SHA1 details",
     },
     // Discord: Ed25519 over timestamp + body; PING answered by the proxy.
     Provider {

@@ -1,13 +1,20 @@
 //! Provider handshakes the proxy answers itself, never forwarding them:
-//! unsigned GET challenges (Meta `hub.challenge` with `hub.verify_token`,
-//! Dropbox `?challenge=`) and signed set-up messages (Slack
-//! `url_verification`, Zoom `endpoint.url_validation`, Twitch
-//! `webhook_callback_verification`).
+//! unsigned challenges read from the request head (Meta `hub.challenge` with
+//! `hub.verify_token`, Dropbox `?challenge=`, X's CRC `?crc_token=`, Onfleet
+//! `?check=`, Okta's verification header, Trello's HEAD) and signed set-up
+//! messages (Slack `url_verification`, Zoom `endpoint.url_validation`,
+//! Twitch `webhook_callback_verification`).
+//!
+//! Each challenge claims every request of its method on a route of its
+//! provider (these providers send no other request with it), so a malformed
+//! one is refused rather than forwarded, and a value is echoed only when it
+//! is short printable text.
 //!
 //! Owns recognising each handshake and building its reply. Does not own
 //! verification: signed handshakes are recognised only after the family's
 //! `verify` succeeded, and the pipeline decides when each hook runs.
 
+use base64::{engine::general_purpose::STANDARD, Engine as _};
 use http::Method;
 use ring::hmac;
 
@@ -16,6 +23,18 @@ use crate::secret::Secret;
 
 /// Longest challenge we echo back; real ones are a few dozen characters.
 const MAX_CHALLENGE: usize = 512;
+
+/// Okta's one-time verification GET carries its challenge in this header.
+const OKTA_CHALLENGE: &str = "x-okta-verification-challenge";
+
+/// What a challenge may need besides the request: Meta's `verify_token`,
+/// and the key X's CRC is answered with (the route's first unexpired
+/// secret).
+#[derive(Default, Clone, Copy)]
+pub(crate) struct ChallengeKeys<'a> {
+    pub(crate) verify_token: Option<&'a Secret>,
+    pub(crate) crc_key: Option<&'a hmac::Key>,
+}
 
 /// Which handshake a provider performs, as catalog data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +57,18 @@ pub(crate) enum Handshake {
     /// Discord: signed PING (`{"type":1}`) → `{"type":1}`. Answered by the
     /// asymmetric family itself; listed here so `hookguard providers` says so.
     DiscordPing,
+    /// X (Twitter): unsigned GET `?crc_token=..` → JSON `response_token =
+    /// "sha256=" + base64(HMAC-SHA256(consumer secret, crc_token))`.
+    XCrc,
+    /// Onfleet: unsigned GET `?check=..` echoed with 200 (its docs: 204 is
+    /// not accepted).
+    OnfleetCheck,
+    /// Okta: GET with `X-Okta-Verification-Challenge` → JSON
+    /// `{"verification": value}`; the token family checks Okta's
+    /// `Authorization` credential first (Okta sends it on every request).
+    OktaVerification,
+    /// Trello: HEAD on webhook creation → 200, empty.
+    HeadOk,
 }
 
 impl Handshake {
@@ -51,56 +82,54 @@ impl Handshake {
             Self::MetaVerifyToken => "GET hub.challenge (verify_token)",
             Self::DropboxChallenge => "GET ?challenge=",
             Self::DiscordPing => "PING (type 1) -> PONG",
+            Self::XCrc => "GET ?crc_token= (CRC)",
+            Self::OnfleetCheck => "GET ?check=",
+            Self::OktaVerification => "GET X-Okta-Verification-Challenge",
+            Self::HeadOk => "HEAD -> 200",
         }
     }
 
     /// Methods beyond POST this handshake needs on the route.
     pub(crate) fn extra_methods(self) -> &'static [Method] {
         match self {
-            Self::MetaVerifyToken | Self::DropboxChallenge => &[Method::GET],
+            Self::MetaVerifyToken
+            | Self::DropboxChallenge
+            | Self::XCrc
+            | Self::OnfleetCheck
+            | Self::OktaVerification => &[Method::GET],
+            Self::HeadOk => &[Method::HEAD],
             _ => &[],
         }
     }
 
-    /// The unsigned GET challenges (see [`super::Verifier::challenge`]).
+    /// The unsigned challenges (see [`super::Verifier::challenge`]). For
+    /// Okta, the caller has checked the credential already.
     pub(crate) fn challenge(
         self,
         req: &Inbound<'_>,
-        verify_token: Option<&Secret>,
+        keys: ChallengeKeys<'_>,
     ) -> Option<Result<HandshakeReply, Rejection>> {
-        if req.method != Method::GET {
-            return None;
-        }
-        let query = req.uri.query()?;
         match self {
+            Self::HeadOk => (req.method == Method::HEAD).then(|| Ok(empty_ok())),
+            _ if req.method != Method::GET => None,
             Self::DropboxChallenge => {
-                let challenge = query_value(query, "challenge")?;
+                let challenge = query_value(req.uri.query()?, "challenge")?;
                 Some(echo(&challenge))
             }
-            Self::MetaVerifyToken => {
-                if query_value(query, "hub.mode").as_deref() != Some("subscribe") {
-                    return None;
-                }
-                let Some(expected) = verify_token else {
-                    return Some(Err(Rejection::InvalidSignature {
-                        detail: "hub.verify_token challenge, but the route has no verify_token"
-                            .into(),
-                    }));
-                };
-                let Some(token) = query_value(query, "hub.verify_token") else {
-                    return Some(Err(Rejection::MissingSignature {
-                        detail: "query parameter \"hub.verify_token\" is absent".into(),
-                    }));
-                };
-                if !same_token(expected.expose(), token.as_bytes()) {
-                    return Some(Err(Rejection::InvalidSignature {
-                        detail: "hub.verify_token does not match the route's verify_token".into(),
-                    }));
-                }
-                let challenge = query_value(query, "hub.challenge").unwrap_or_default();
-                Some(echo(&challenge))
-            }
-            _ => None,
+            Self::MetaVerifyToken => meta(req.uri.query()?, keys.verify_token),
+            Self::OnfleetCheck => Some(required_query(req, "check").and_then(|v| echo(&v))),
+            Self::XCrc => Some(required_query(req, "crc_token").and_then(|token| {
+                let key = keys.crc_key.ok_or_else(|| Rejection::InvalidSignature {
+                    detail: "CRC: no active secret to answer with".into(),
+                })?;
+                crc_reply(key, &token)
+            })),
+            Self::OktaVerification => Some(okta(req)),
+            Self::None
+            | Self::SlackUrlVerification
+            | Self::ZoomUrlValidation
+            | Self::TwitchCallbackVerification
+            | Self::DiscordPing => None,
         }
     }
 
@@ -149,10 +178,77 @@ impl Handshake {
                     body: reply.to_string().into_bytes(),
                 })
             }
-            // Discord PING is answered by the asymmetric family after Ed25519.
-            Self::None | Self::MetaVerifyToken | Self::DropboxChallenge | Self::DiscordPing => None,
+            // Discord PING is answered by the asymmetric family after Ed25519;
+            // the others are unsigned challenges.
+            Self::None
+            | Self::MetaVerifyToken
+            | Self::DropboxChallenge
+            | Self::DiscordPing
+            | Self::XCrc
+            | Self::OnfleetCheck
+            | Self::OktaVerification
+            | Self::HeadOk => None,
         }
     }
+}
+
+/// Meta: `hub.mode=subscribe` with the route's `hub.verify_token`; other
+/// GETs are not challenges.
+fn meta(query: &str, verify_token: Option<&Secret>) -> Option<Result<HandshakeReply, Rejection>> {
+    if query_value(query, "hub.mode").as_deref() != Some("subscribe") {
+        return None;
+    }
+    let Some(expected) = verify_token else {
+        return Some(Err(Rejection::InvalidSignature {
+            detail: "hub.verify_token challenge, but the route has no verify_token".into(),
+        }));
+    };
+    let Some(token) = query_value(query, "hub.verify_token") else {
+        return Some(Err(Rejection::MissingSignature {
+            detail: "query parameter \"hub.verify_token\" is absent".into(),
+        }));
+    };
+    if !same_token(expected.expose(), token.as_bytes()) {
+        return Some(Err(Rejection::InvalidSignature {
+            detail: "hub.verify_token does not match the route's verify_token".into(),
+        }));
+    }
+    let challenge = query_value(query, "hub.challenge").unwrap_or_default();
+    Some(echo(&challenge))
+}
+
+/// Query parameter `key` of a challenge GET, which must carry it.
+fn required_query(req: &Inbound<'_>, key: &str) -> Result<String, Rejection> {
+    req.uri
+        .query()
+        .and_then(|q| query_value(q, key))
+        .ok_or_else(|| Rejection::MissingSignature {
+            detail: format!("challenge GET without query parameter {key:?}"),
+        })
+}
+
+/// X's CRC answer: `{"response_token":"sha256=<base64 HMAC-SHA256>"}`.
+fn crc_reply(key: &hmac::Key, token: &str) -> Result<HandshakeReply, Rejection> {
+    check_text(token)?;
+    let tag = hmac::sign(key, token.as_bytes());
+    let response = format!("sha256={}", STANDARD.encode(tag.as_ref()));
+    Ok(json(&serde_json::json!({ "response_token": response })))
+}
+
+/// Okta's verification: the header's value back as `{"verification": ..}`.
+fn okta(req: &Inbound<'_>) -> Result<HandshakeReply, Rejection> {
+    let missing = || Rejection::MissingSignature {
+        detail: format!("verification GET without header {OKTA_CHALLENGE:?}"),
+    };
+    let mut values = req.headers.get_all(OKTA_CHALLENGE).iter();
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return Err(missing());
+    };
+    let value = value.to_str().map_err(|_| Rejection::InvalidSignature {
+        detail: format!("header {OKTA_CHALLENGE:?} is not printable text"),
+    })?;
+    check_text(value)?;
+    Ok(json(&serde_json::json!({ "verification": value })))
 }
 
 /// The first value of query parameter `key`, percent-decoded.
@@ -162,21 +258,52 @@ fn query_value(query: &str, key: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-/// A challenge echoed as `text/plain`, refused when implausibly long.
+/// A challenge echoed as `text/plain`, refused unless short printable text.
 fn echo(challenge: &str) -> Result<HandshakeReply, Rejection> {
-    if challenge.len() > MAX_CHALLENGE {
-        return Err(Rejection::InvalidSignature {
-            detail: format!(
-                "challenge is {} bytes (at most {MAX_CHALLENGE} are echoed)",
-                challenge.len()
-            ),
-        });
-    }
+    check_text(challenge)?;
     Ok(HandshakeReply {
         status: 200,
         content_type: "text/plain",
         body: challenge.as_bytes().to_vec(),
     })
+}
+
+/// Only short printable ASCII (space included: a decoded `+`) is echoed or
+/// signed back: nothing a client could make the proxy reflect as markup,
+/// control characters or bulk.
+fn check_text(value: &str) -> Result<(), Rejection> {
+    if value.len() > MAX_CHALLENGE {
+        return Err(Rejection::InvalidSignature {
+            detail: format!(
+                "challenge is {} bytes (at most {MAX_CHALLENGE} are echoed)",
+                value.len()
+            ),
+        });
+    }
+    if !value.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return Err(Rejection::InvalidSignature {
+            detail: "challenge is not printable ASCII text".into(),
+        });
+    }
+    Ok(())
+}
+
+/// A JSON reply with status 200.
+fn json(value: &serde_json::Value) -> HandshakeReply {
+    HandshakeReply {
+        status: 200,
+        content_type: "application/json",
+        body: value.to_string().into_bytes(),
+    }
+}
+
+/// 200 with no body (HEAD).
+fn empty_ok() -> HandshakeReply {
+    HandshakeReply {
+        status: 200,
+        content_type: "text/plain",
+        body: Vec::new(),
+    }
 }
 
 /// Constant-time token comparison: both sides blinded under a fresh key.
@@ -210,7 +337,11 @@ mod tests {
         let token = Secret::new(b"tok".to_vec());
         let ask = |q: &'static str, t: Option<&Secret>| {
             let uri = Uri::from_static(q);
-            Handshake::MetaVerifyToken.challenge(&inbound(&get, &uri, &h), t)
+            let keys = ChallengeKeys {
+                verify_token: t,
+                crc_key: None,
+            };
+            Handshake::MetaVerifyToken.challenge(&inbound(&get, &uri, &h), keys)
         };
         let ok = ask(
             "/m?hub.mode=subscribe&hub.verify_token=tok&hub.challenge=42",
@@ -245,7 +376,13 @@ mod tests {
         let post = Method::POST;
         let uri = Uri::from_static("/m?hub.mode=subscribe&hub.verify_token=tok&hub.challenge=1");
         assert!(Handshake::MetaVerifyToken
-            .challenge(&inbound(&post, &uri, &h), Some(&token))
+            .challenge(
+                &inbound(&post, &uri, &h),
+                ChallengeKeys {
+                    verify_token: Some(&token),
+                    crc_key: None,
+                }
+            )
             .is_none());
     }
 
@@ -274,5 +411,116 @@ mod tests {
             .handshake(&req, zoom, None)
             .is_none());
         assert!(Handshake::None.handshake(&req, zoom, None).is_none());
+    }
+    /// A request with `method`, `uri` and `headers`, for a built verifier.
+    fn ask(
+        name: &str,
+        secret: &str,
+        method: Method,
+        uri: &'static str,
+        headers: &[(&str, &[u8])],
+    ) -> Option<Result<HandshakeReply, Rejection>> {
+        let v = super::super::testutil::verifier(name, &super::super::testutil::secrets(&[secret]));
+        let (uri, h) = (
+            Uri::from_static(uri),
+            super::super::testutil::headers(headers),
+        );
+        let mut req = inbound(&method, &uri, &h);
+        req.now_ms = 1_700_000_000_000;
+        v.challenge(&req)
+    }
+
+    fn json_body(reply: Option<Result<HandshakeReply, Rejection>>) -> serde_json::Value {
+        let reply = reply.expect("a challenge").expect("answered");
+        assert_eq!(
+            (reply.status, reply.content_type),
+            (200, "application/json")
+        );
+        serde_json::from_slice(&reply.body).unwrap()
+    }
+
+    fn refused(reply: Option<Result<HandshakeReply, Rejection>>) -> Rejection {
+        reply.expect("a challenge").expect_err("refused")
+    }
+
+    #[test]
+    fn x_crc_answers_with_the_consumer_secret() {
+        // comp (Python hmac): docs.x.com's example `crc_token=challenge_string`.
+        for name in ["x", "twitter"] {
+            let crc = |uri| ask(name, "x_consumer_secret", Method::GET, uri, &[]);
+            let v = json_body(crc("/x?crc_token=challenge_string&nonce=1"));
+            assert_eq!(
+                v["response_token"],
+                "sha256=R1pHvuTfpG71hzRFDyY0MFU5kcuPZW+3M/ZFT6LPMg0="
+            );
+            // Every GET on an X route is a CRC: without its token it is refused.
+            let missing = refused(crc("/x?nonce=1"));
+            assert!(matches!(missing, Rejection::MissingSignature { .. }));
+            let unsafe_text = refused(crc("/x?crc_token=%3Cscript%3E%0A"));
+            assert!(matches!(unsafe_text, Rejection::InvalidSignature { .. }));
+            // POST is an event, never a CRC.
+            assert!(ask(name, "s", Method::POST, "/x?crc_token=a", &[]).is_none());
+        }
+    }
+
+    #[test]
+    fn onfleet_check_is_echoed_and_required() {
+        let check = |uri| ask("onfleet", "c0ffee00", Method::GET, uri, &[]);
+        let reply = check("/o?check=example").unwrap().unwrap();
+        assert_eq!(
+            (reply.status, reply.body.as_slice()),
+            (200, &b"example"[..])
+        );
+        assert!(matches!(
+            refused(check("/o")),
+            Rejection::MissingSignature { .. }
+        ));
+        let long: &'static str =
+            Box::leak(format!("/o?check={}", "a".repeat(513)).into_boxed_str());
+        assert!(matches!(
+            refused(check(long)),
+            Rejection::InvalidSignature { .. }
+        ));
+    }
+
+    #[test]
+    fn okta_verification_needs_the_credential_and_the_header() {
+        // Okta docs: `{ "verification" : "value_from_header" }`.
+        let auth: &[u8] = b"Basic YWRtaW46c3VwZXJzZWNyZXQ=";
+        let secret = "Basic YWRtaW46c3VwZXJzZWNyZXQ=";
+        let okta = |h: &[(&str, &[u8])]| ask("okta", secret, Method::GET, "/okta", h);
+        let challenge: (&str, &[u8]) = (OKTA_CHALLENGE, b"aRx0DNe5wOSnRB9ShSP4Uq");
+        let v = json_body(okta(&[("authorization", auth), challenge]));
+        assert_eq!(
+            v,
+            serde_json::json!({ "verification": "aRx0DNe5wOSnRB9ShSP4Uq" })
+        );
+        let wrong = okta(&[("authorization", b"Basic bm9wZQ=="), challenge]);
+        assert!(matches!(refused(wrong), Rejection::InvalidSignature { .. }));
+        let anonymous = okta(&[challenge]);
+        assert!(matches!(
+            refused(anonymous),
+            Rejection::MissingSignature { .. }
+        ));
+        let no_header = okta(&[("authorization", auth)]);
+        assert!(matches!(
+            refused(no_header),
+            Rejection::MissingSignature { .. }
+        ));
+        let twice = okta(&[("authorization", auth), challenge, challenge]);
+        assert!(matches!(refused(twice), Rejection::MissingSignature { .. }));
+        // Events are POSTs: not a challenge.
+        assert!(ask("okta", secret, Method::POST, "/okta", &[challenge]).is_none());
+    }
+
+    #[test]
+    fn trello_head_is_answered_empty() {
+        let reply = ask("trello", "s", Method::HEAD, "/t", &[])
+            .unwrap()
+            .unwrap();
+        assert_eq!((reply.status, reply.body.len()), (200, 0));
+        assert!(ask("trello", "s", Method::GET, "/t", &[]).is_none());
+        // Only Trello routes answer HEAD.
+        assert!(ask("github", "s", Method::HEAD, "/t", &[]).is_none());
     }
 }

@@ -19,7 +19,7 @@ use super::common::{
     SignedBody, TimestampFormat, Tolerance, ToleranceSpec, MAX_PARTS,
 };
 use super::delimit;
-use super::handshake::Handshake;
+use super::handshake::{ChallengeKeys, Handshake};
 use super::keys::{match_one, KeyDecoding, KeyRing};
 use super::{
     BuildError, Dedup, HandshakeReply, HmacAlgorithm, HmacKeyEncoding, Inbound, ProviderInfo,
@@ -360,7 +360,14 @@ impl Verifier for HmacVerifier {
     }
 
     fn challenge(&self, req: &Inbound<'_>) -> Option<Result<HandshakeReply, Rejection>> {
-        self.handshake.challenge(req, self.verify_token.as_ref())
+        if self.handshake == Handshake::None {
+            return None;
+        }
+        let keys = ChallengeKeys {
+            verify_token: self.verify_token.as_ref(),
+            crc_key: self.keys.first_active(req.now_ms),
+        };
+        self.handshake.challenge(req, keys)
     }
 
     fn handshake(&self, req: &Inbound<'_>, body: &Payload) -> Option<HandshakeReply> {

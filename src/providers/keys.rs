@@ -148,6 +148,12 @@ impl KeyRing {
         self.keys.get(index).map(|(k, _)| k)
     }
 
+    /// The first unexpired key: the one a reply keyed with "the" secret
+    /// uses (X's CRC), as the provider holds one secret at a time.
+    pub(crate) fn first_active(&self, now_ms: i64) -> Option<&hmac::Key> {
+        self.active(now_ms).next().map(|(_, key)| key)
+    }
+
     fn active(&self, now_ms: i64) -> impl Iterator<Item = (usize, &hmac::Key)> {
         self.keys
             .iter()

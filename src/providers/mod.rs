@@ -196,8 +196,10 @@ pub trait Verifier: Send + Sync + 'static {
     }
 
     /// An unsigned challenge the proxy answers itself, checked right after
-    /// the route, method and client IP and before anything else (Meta's GET
-    /// `hub.challenge` with `verify_token`, Dropbox's GET `challenge`).
+    /// the route, method, client IP and rate limit, before the body is read
+    /// (Meta's GET `hub.challenge` with `verify_token`, Dropbox's GET
+    /// `challenge`, X's CRC, Onfleet's `check`, Okta's verification GET,
+    /// Trello's HEAD).
     /// `None`: not a challenge, continue the pipeline. `Some(Err(_))`: a
     /// challenge that must be refused (e.g. wrong `hub.verify_token`).
     fn challenge(&self, req: &Inbound<'_>) -> Option<Result<HandshakeReply, Rejection>> {
@@ -402,8 +404,12 @@ pub fn build(name: &str, params: ProviderParams<'_>) -> Result<SharedVerifier, B
         Family::StandardWebhooks(spec) => Arc::new(
             standard_webhooks::StandardWebhooksVerifier::build(name, spec, params)?,
         ),
-        Family::Token(spec) => Arc::new(token::TokenVerifier::build(name, spec, params)?),
-        Family::Url(scheme) => Arc::new(url::UrlVerifier::build(name, *scheme, params)?),
+        Family::Token(spec) => Arc::new(
+            token::TokenVerifier::build(name, spec, params)?.with_handshake(provider.handshake),
+        ),
+        Family::Url(scheme) => Arc::new(
+            url::UrlVerifier::build(name, *scheme, params)?.with_handshake(provider.handshake),
+        ),
         Family::Asymmetric(scheme) => {
             Arc::new(asymmetric::AsymVerifier::build(name, *scheme, params)?)
         }

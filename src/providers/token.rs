@@ -22,10 +22,11 @@ use http::{HeaderMap, HeaderName};
 use ring::hmac;
 
 use super::common::{header_bytes, header_name, strip_prefix_ci};
+use super::handshake::{ChallengeKeys, Handshake};
 use super::keys::{is_active, Blind};
 use super::{
-    BuildError, Dedup, Inbound, ProviderInfo, ProviderParams, Rejection, SignRequest, Verified,
-    Verifier,
+    BuildError, Dedup, HandshakeReply, Inbound, ProviderInfo, ProviderParams, Rejection,
+    SignRequest, Verified, Verifier,
 };
 use crate::body::Payload;
 
@@ -177,6 +178,8 @@ pub(crate) struct TokenVerifier {
     blind: Blind,
     /// Blinded credential and expiry per configured secret, in order.
     tokens: Vec<(hmac::Tag, Option<i64>)>,
+    /// Okta's verification GET, answered once the credential matched.
+    handshake: Handshake,
 }
 
 impl TokenVerifier {
@@ -245,7 +248,14 @@ impl TokenVerifier {
                 .transpose()?,
             blind,
             tokens,
+            handshake: Handshake::None,
         })
+    }
+
+    /// Adds the provider's handshake (Okta's verification GET).
+    pub(crate) fn with_handshake(mut self, handshake: Handshake) -> Self {
+        self.handshake = handshake;
+        self
     }
 
     /// The credential inside the header's value: the value itself, the
@@ -302,6 +312,22 @@ impl Verifier for TokenVerifier {
     fn precheck(&self, req: &Inbound<'_>) -> Result<(), Rejection> {
         self.credential(header_bytes(req.headers, &self.header)?)
             .map(|_| ())
+    }
+
+    fn extra_methods(&self) -> &'static [http::Method] {
+        self.handshake.extra_methods()
+    }
+
+    /// Okta's verification GET carries the same credential as its events:
+    /// it is answered only when that matches.
+    fn challenge(&self, req: &Inbound<'_>) -> Option<Result<HandshakeReply, Rejection>> {
+        if self.handshake == Handshake::None || req.method != http::Method::GET {
+            return None;
+        }
+        if let Err(refused) = self.verify(req, &Payload::default()) {
+            return Some(Err(refused));
+        }
+        self.handshake.challenge(req, ChallengeKeys::default())
     }
 
     fn verify(&self, req: &Inbound<'_>, _body: &Payload) -> Result<Verified, Rejection> {

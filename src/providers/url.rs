@@ -30,12 +30,13 @@ use super::common::{
     self, decode_signature, header_bytes, header_name, Sig, Signed, SignedBody, TimestampFormat,
     Tolerance, ToleranceSpec,
 };
+use super::handshake::{ChallengeKeys, Handshake};
 use super::hmac::{BODY, NO_TIMESTAMP};
 use super::keys::{match_one, KeyRing};
 use super::signed_url::{self, UrlTarget};
 use super::{
-    BuildError, Dedup, HmacAlgorithm, Inbound, ProviderInfo, ProviderParams, Rejection,
-    SignRequest, SignatureEncoding, Verified, Verifier,
+    BuildError, Dedup, HandshakeReply, HmacAlgorithm, Inbound, ProviderInfo, ProviderParams,
+    Rejection, SignRequest, SignatureEncoding, Verified, Verifier,
 };
 use crate::body::Payload;
 
@@ -190,6 +191,8 @@ pub(crate) struct UrlVerifier {
     header: HeaderName,
     timestamp: Option<HeaderName>,
     tolerance: Tolerance,
+    /// Trello's HEAD on creation, answered by the proxy.
+    handshake: Handshake,
 }
 
 impl UrlVerifier {
@@ -213,7 +216,14 @@ impl UrlVerifier {
                 _ => None,
             },
             tolerance: Tolerance::new(scheme.tolerance(), params.tolerance),
+            handshake: Handshake::None,
         })
+    }
+
+    /// Adds the provider's (unsigned) handshake.
+    pub(crate) fn with_handshake(mut self, handshake: Handshake) -> Self {
+        self.handshake = handshake;
+        self
     }
 
     /// Signature (decoded), timestamp (raw, empty if unsigned) and the keys
@@ -317,6 +327,14 @@ impl UrlVerifier {
 impl Verifier for UrlVerifier {
     fn signs_url(&self) -> bool {
         true
+    }
+
+    fn extra_methods(&self) -> &'static [http::Method] {
+        self.handshake.extra_methods()
+    }
+
+    fn challenge(&self, req: &Inbound<'_>) -> Option<Result<HandshakeReply, Rejection>> {
+        self.handshake.challenge(req, ChallengeKeys::default())
     }
 
     fn signed_url(&self, target: &UrlTarget<'_>) -> Result<String, Rejection> {

@@ -16,6 +16,13 @@ const BASIC_RFC7617: &[(&str, &str)] = &[("authorization", "Basic QWxhZGRpbjpvcG
 /// RFC 6750 §2.1's bearer token.
 const BEARER_RFC6750: &[(&str, &str)] = &[("authorization", "Bearer mF_9.B5f-4.1JqM")];
 
+/// X event vector (comp, Python hmac with the consumer secret).
+const X_BODY: &str = r#"{"for_user_id":"2244994945","tweet_create_events":[]}"#;
+const X_SIG: &[(&str, &str)] = &[(
+    "x-twitter-webhooks-signature",
+    "sha256=k/wWnsnK/NrW8Bsf/KP6mj31eCbcpUoq+45SDeforUo=",
+)];
+
 /// One vector: provider, secret, headers as the provider sends them, body,
 /// and a "now" (Unix seconds) inside the provider's window.
 struct Vector {
@@ -119,6 +126,10 @@ const VECTORS: &[Vector] = &[
         &[("x-onfleet-signature", "8de212d3357b3ba9d5f06a677aba43517ac2c9e5e1bc51101d1b26ace4ce178b0738b699a58551af9da992ca17e1c95b2c55d408eea0e714b80e93a76b170ad6")],
         r#"{"taskId":"tsk1","triggerId":3,"triggerName":"taskCompleted"}"#,
     ),
+    // comp (Python hmac; X docs "Securing webhooks": base64 HMAC-SHA256 of
+    // the body with the consumer secret), under both names.
+    plain("x", "x_consumer_secret", X_SIG, X_BODY),
+    plain("twitter", "x_consumer_secret", X_SIG, X_BODY),
     // pub: RFC 7617 §2 (Aladdin / open sesame), the HTTP Basic presets.
     plain("basic-auth", "Aladdin:open sesame", BASIC_RFC7617, "{}"),
     plain("postmark", "Aladdin:open sesame", BASIC_RFC7617, r#"{"RecordType":"Delivery"}"#),
