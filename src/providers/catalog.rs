@@ -883,6 +883,27 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         handshake: Handshake::None,
         source: "Tailscale KB 1213 \"Webhooks\" (5 min suggested); tailscale docs/webhooks/example.go",
     },
+    // Ghost: `sha256=<hex>, t=<ms>` over the body followed by the ms
+    // timestamp, no separator. No window documented: 300 s. One split only:
+    // moving digits across the boundary changes the timestamp's length, so
+    // it falls far outside the window.
+    Provider {
+        name: "ghost",
+        family: Family::Structured(StructuredSpec {
+            algorithm: Sha256,
+            header: "x-ghost-signature",
+            separator: b',',
+            joiner: ", ",
+            timestamp_key: Some("t"),
+            timestamp_format: TimestampFormat::UnixMillis,
+            signature_key: "sha256",
+            encoding: Hex,
+            signed: &[Part::Body, Part::Timestamp],
+            tolerance: secs(300),
+        }),
+        handshake: Handshake::None,
+        source: "TryGhost/Ghost ghost/core/core/server/services/webhooks/webhook-trigger.js (X-Ghost-Signature: sha256=<hex HMAC-SHA256 of body + ms timestamp>, t=<ms>; window not set by Ghost, 300 s)",
+    },
     // Webflow: hex over `{ts}:{body}`, Unix-ms timestamp header, 5 min.
     Provider {
         name: "webflow",

@@ -594,6 +594,17 @@ const VECTORS: &[Vector] = &[
         body: r#"[{"type":"nodeCreated","tailnet":"example.com"}]"#,
         now: 1_700_000_000,
     },
+    // comp (Python hmac; Ghost's webhook-trigger.js: HMAC of body + ms timestamp).
+    Vector {
+        provider: "ghost",
+        secret: "ghost_secret",
+        headers: &[(
+            "x-ghost-signature",
+            "sha256=5142b83a182087188718398f80fa629d5ba5fb448bdae5e08fcd0968c0a0fe2d, t=1700000000000",
+        )],
+        body: r#"{"post":{"current":{"id":"1"}}}"#,
+        now: 1_700_000_000,
+    },
     // comp, and accepted by webflow-api npm 3.3.4 verifySignature.
     Vector {
         provider: "webflow",
@@ -800,6 +811,7 @@ fn timed_presets_keep_their_window_both_ways() {
         ("webflow", 300),
         ("cashfree", 300),
         ("polar", 300),
+        ("ghost", 300),
     ] {
         let v = VECTORS.iter().find(|v| v.provider == name).unwrap();
         let ver = verifier(name, &secrets(&[v.secret]));
