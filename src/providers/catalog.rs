@@ -854,6 +854,45 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         handshake: Handshake::None,
         source: "polarsource/polar-js src/webhooks.ts validateEvent (UTF-8 secret, base64-encoded for standardwebhooks)",
     },
+    // Supabase Auth HTTP hooks: the secret is shown as `v1,whsec_<base64>`
+    // and several signatures are joined with ", " (see standard_webhooks.rs).
+    Provider {
+        name: "supabase-auth",
+        family: Family::StandardWebhooks(STANDARD_WEBHOOKS),
+        handshake: Handshake::None,
+        source: "supabase/auth internal/hooks/hookshttp/hookshttp.go (webhook-id, webhook-timestamp, webhook-signature via the standard-webhooks Go library; secrets v1,whsec_<base64>, internal/conf/configuration.go)",
+    },
+    Provider {
+        name: "make",
+        family: Family::StandardWebhooks(STANDARD_WEBHOOKS),
+        handshake: Handshake::None,
+        source: "Make developer docs \"Verify signatures\" (event subscriptions: Standard Webhooks 1.0, Webhook-Id, Webhook-Timestamp, Webhook-Signature, whsec_ secret, 5 min both ways)",
+    },
+    Provider {
+        name: "signatureapi",
+        family: Family::StandardWebhooks(STANDARD_WEBHOOKS),
+        handshake: Handshake::None,
+        source: "SignatureAPI docs \"Verify Webhook Signatures\" (Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature, whsec_ secret, 5 min)",
+    },
+    Provider {
+        name: "ahasend",
+        family: Family::StandardWebhooks(STANDARD_WEBHOOKS),
+        handshake: Handshake::None,
+        source: "AhaSend API docs \"Security & Verification\" (Standard Webhooks headers webhook-id, webhook-timestamp, webhook-signature)",
+    },
+    // Svix senders under Svix's own header names.
+    Provider {
+        name: "goody",
+        family: Family::StandardWebhooks(SVIX),
+        handshake: Handshake::None,
+        source: "Goody developer docs \"Webhook security\" (Svix; svix-id, svix-timestamp, svix-signature)",
+    },
+    Provider {
+        name: "storekit",
+        family: Family::StandardWebhooks(SVIX),
+        handshake: Handshake::None,
+        source: "storekit developer docs \"Verifying signatures\" (Svix; svix-id, svix-timestamp, svix-signature)",
+    },
     // ElevenLabs: `t=<s>,v0=<hex>` over `{t}.{body}`; its SDK refuses a
     // timestamp over 30 min old (only the past; ours is two-sided).
     Provider {

@@ -94,7 +94,10 @@ fn secret_key(encoding: KeyEncoding, raw: &[u8]) -> Result<Cow<'_, [u8]>, String
 }
 
 /// `whsec_<base64>` (or bare base64) → key bytes; padding optional.
+/// Supabase Auth shows its hook secrets as `v1,whsec_<base64>` (`v1,` marks
+/// a symmetric key); base64 has no `,`, so stripping `v1,` is unambiguous.
 fn decode_secret(raw: &[u8]) -> Result<Cow<'_, [u8]>, String> {
+    let raw = raw.strip_prefix(b"v1,").unwrap_or(raw);
     let b64 = raw.strip_prefix(b"whsec_").unwrap_or(raw);
     let key = BASE64_LENIENT.decode(b64).map_err(|_| {
         "not a Standard Webhooks secret: expected \"whsec_\" followed by base64".to_owned()
@@ -206,6 +209,9 @@ impl StandardWebhooksVerifier {
             let Some(value) = entry.strip_prefix(b"v1,") else {
                 continue; // other versions (v1a, future) are skipped
             };
+            // Supabase Auth joins its signatures with ", " (hookshttp.go),
+            // leaving a `,` after every one but the last; base64 has none.
+            let value = value.strip_suffix(b",").unwrap_or(value);
             entries += 1;
             if entries > MAX_CANDIDATES {
                 return Err(invalid(format!("more than {MAX_CANDIDATES} v1 signatures")));
@@ -428,6 +434,52 @@ mod tests {
             !e.message.contains("not base64!"),
             "message echoes the secret"
         );
+    }
+
+    #[test]
+    fn supabase_secret_form_and_comma_joined_list() {
+        // Supabase Auth (supabase/auth hookshttp.go): secrets `v1,whsec_..`,
+        // signatures joined by ", ". Vectors: Python hmac, and the
+        // standardwebhooks npm 1.3.0 `sign` gives the same two values.
+        const A: &str = "v1,xKhBqr4+TpvxCtZE1ujjAP+p+iJaJhLpNOy6ZgOxW8A=";
+        const B: &str = "v1,6PxGJMD2OH5fGGchyFIW9pxGdP0YGi34fkJnpRpH900=";
+        const SECRET_B: &str = "v1,whsec_c3VwYWJhc2Utcm90YXRlZC1ob29rLXNlY3JldC0zMmI=";
+        let body = br#"{"user_id":"8ccaa7af-909f-44e7-84cb-67cdccb56be6","claims":{"aud":"authenticated"},"authentication_method":"password"}"#;
+        let h = |sig: &str| {
+            headers(&[
+                ("webhook-id", b"2b1c3e9a-4f5d-4e6b-8a7c-9d0e1f2a3b4c"),
+                ("webhook-timestamp", b"1700000000"),
+                ("webhook-signature", sig.as_bytes()),
+            ])
+        };
+        let joined = format!("{A}, {B}");
+        let first = verifier("supabase-auth", &secrets(&[&format!("v1,{SECRET}")]));
+        let second = verifier("supabase-auth", &secrets(&[SECRET_B]));
+        for v in [&first, &second] {
+            assert!(run(v, &h(&joined), body, 1_700_000_000).is_ok());
+        }
+        // Only one trailing comma is the joiner; more is not base64.
+        assert_eq!(
+            kind(&run(&first, &h(&format!("{A},, {B}")), body, 1_700_000_000)),
+            "invalid"
+        );
+        // `hookguard sign` takes the secret as Supabase shows it.
+        let spec = match &super::super::catalog::lookup("supabase-auth")
+            .unwrap()
+            .family
+        {
+            super::super::catalog::Family::StandardWebhooks(spec) => spec,
+            _ => unreachable!("supabase-auth is a Standard Webhooks sender"),
+        };
+        let req = SignRequest {
+            body,
+            timestamp: 1_700_000_000,
+            id: Some("2b1c3e9a-4f5d-4e6b-8a7c-9d0e1f2a3b4c"),
+            url: None,
+            method: "POST",
+        };
+        let out = sign(spec, SECRET_B.as_bytes(), &req).unwrap();
+        assert_eq!(out[2], ("webhook-signature".into(), B.into()));
     }
 
     #[test]

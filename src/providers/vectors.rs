@@ -361,6 +361,28 @@ const VECTORS: &[Vector] = &[
     standard("resend", true),
     standard("clerk", true),
     standard("replicate", false),
+    standard("make", false),
+    standard("signatureapi", false),
+    standard("ahasend", false),
+    standard("goody", true),
+    standard("storekit", true),
+    // comp (Python hmac, and the standardwebhooks npm 1.3.0 `sign`), as
+    // Supabase Auth sends it with two hook secrets: `v1,whsec_` secrets and
+    // signatures joined by ", "; keyed with the first secret only.
+    Vector {
+        provider: "supabase-auth",
+        secret: "v1,whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        headers: &[
+            ("webhook-id", "2b1c3e9a-4f5d-4e6b-8a7c-9d0e1f2a3b4c"),
+            ("webhook-timestamp", "1700000000"),
+            (
+                "webhook-signature",
+                "v1,xKhBqr4+TpvxCtZE1ujjAP+p+iJaJhLpNOy6ZgOxW8A=, v1,6PxGJMD2OH5fGGchyFIW9pxGdP0YGi34fkJnpRpH900=",
+            ),
+        ],
+        body: r#"{"user_id":"8ccaa7af-909f-44e7-84cb-67cdccb56be6","claims":{"aud":"authenticated"},"authentication_method":"password"}"#,
+        now: 1_700_000_000,
+    },
     // pub: the Standard Webhooks spec vector (see `standard`) under the
     // senders' `webhook-*` names; incident.io's docs show this very signature.
     standard("lithic", false),
@@ -704,7 +726,7 @@ fn sign_then_verify_round_trips_for_every_provider() {
         }
         let secret = if VECTORS
             .iter()
-            .any(|v| v.provider == name && v.secret.starts_with("whsec_"))
+            .any(|v| v.provider == name && v.secret.contains("whsec_"))
         {
             SW_SECRET
         } else if super::takes_user_password(name) {
@@ -812,6 +834,7 @@ fn timed_presets_keep_their_window_both_ways() {
         ("cashfree", 300),
         ("polar", 300),
         ("ghost", 300),
+        ("supabase-auth", 300),
     ] {
         let v = VECTORS.iter().find(|v| v.provider == name).unwrap();
         let ver = verifier(name, &secrets(&[v.secret]));
