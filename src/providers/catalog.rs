@@ -988,6 +988,28 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         handshake: Handshake::None,
         source: "Cashfree docs \"Webhook signature verification\" (x-webhook-signature, base64 HMAC-SHA256 of timestamp + body; window not documented, 300 s)",
     },
+    // Emailit: hex over `{ts}.{body}`, keyed with the whole `whsec_<hex>`
+    // text (not decoded), Unix-seconds timestamp header, 5 min suggested.
+    Provider {
+        name: "emailit",
+        family: Family::Hmac(HmacSpec {
+            algorithm: Sha256,
+            key: KeyDecoding::UTF8,
+            header: Cow::Borrowed("x-emailit-signature"),
+            prefix: None,
+            encoding: Hex,
+            timestamp: Some((
+                Cow::Borrowed("x-emailit-timestamp"),
+                TimestampFormat::UnixSeconds,
+            )),
+            id_header: None,
+            signed: Cow::Borrowed(T_DOT_BODY),
+            tolerance: secs(300),
+            body_timestamp: None,
+        }),
+        handshake: Handshake::None,
+        source: "Emailit docs \"Verify webhook signatures\" (X-Emailit-Signature: hex HMAC-SHA256 of {timestamp}.{raw body} keyed with the full whsec_ secret; X-Emailit-Timestamp unix s; 300 s suggested)",
+    },
     // Telegram Bot API: setWebhook's secret_token, sent verbatim; no
     // delivery id header (update_id is in the body), so no de-duplication.
     Provider {

@@ -649,6 +649,18 @@ const VECTORS: &[Vector] = &[
         body: r#"{"type":"PAYMENT_SUCCESS_WEBHOOK"}"#,
         now: 1_700_000_000,
     },
+    // comp (Python hmac; Emailit docs recipe: hex HMAC of `{ts}.{body}`
+    // keyed with the whole `whsec_` + 64 hex text).
+    Vector {
+        provider: "emailit",
+        secret: "whsec_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        headers: &[
+            ("x-emailit-signature", "258c3de8ac28c6632bf5354c03570a939517bc4441ab270b49acebc467402011"),
+            ("x-emailit-timestamp", "1700000000"),
+        ],
+        body: r#"{"type":"email.delivered","data":{"id":"em_1"}}"#,
+        now: 1_700_000_000,
+    },
 ];
 
 /// Presets whose key is decoded from hex or base64 text: any text won't do.
@@ -792,6 +804,7 @@ fn signed_headers_match_published_vectors() {
         ("webflow", None),
         ("cashfree", None),
         ("polar", Some("msg_1")),
+        ("emailit", None),
     ] {
         let v = VECTORS.iter().find(|v| v.provider == name).unwrap();
         let req = SignRequest {
@@ -834,6 +847,7 @@ fn timed_presets_keep_their_window_both_ways() {
         ("cashfree", 300),
         ("polar", 300),
         ("ghost", 300),
+        ("emailit", 300),
         ("supabase-auth", 300),
     ] {
         let v = VECTORS.iter().find(|v| v.provider == name).unwrap();
