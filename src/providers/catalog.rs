@@ -922,6 +922,13 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         handshake: Handshake::None,
         source: "Tailscale KB 1213 \"Webhooks\" (5 min suggested); tailscale docs/webhooks/example.go",
     },
+    // Surge: Stripe's shape; several `v1` while credentials roll over.
+    Provider {
+        name: "surge",
+        family: Family::Structured(stripe_style("surge-signature", secs(300))),
+        handshake: Handshake::None,
+        source: "Surge API docs \"Signature validation\" (Surge-Signature: t=<unix s>,v1=<lowercase hex HMAC-SHA256 of {t}.{raw body}>, several v1 when rolling credentials; 5 min suggested)",
+    },
     // Ghost: `sha256=<hex>, t=<ms>` over the body followed by the ms
     // timestamp, no separator. No window documented: 300 s. One split only:
     // moving digits across the boundary changes the timestamp's length, so

@@ -616,6 +616,17 @@ const VECTORS: &[Vector] = &[
         body: r#"[{"type":"nodeCreated","tailnet":"example.com"}]"#,
         now: 1_700_000_000,
     },
+    // comp (Python hmac; Surge docs recipe: hex HMAC of `{t}.{body}`).
+    Vector {
+        provider: "surge",
+        secret: "surge_signing_secret",
+        headers: &[(
+            "surge-signature",
+            "t=1700000000,v1=9c9f8b017d5b46ae31ce61b74cce88e8c70facbdc1d0e08290f682198f864be7",
+        )],
+        body: r#"{"type":"message.received","id":"evt_01jjfeev3hf9n9c7k5231hd3hr"}"#,
+        now: 1_700_000_000,
+    },
     // comp (Python hmac; Ghost's webhook-trigger.js: HMAC of body + ms timestamp).
     Vector {
         provider: "ghost",
@@ -805,6 +816,7 @@ fn signed_headers_match_published_vectors() {
         ("cashfree", None),
         ("polar", Some("msg_1")),
         ("emailit", None),
+        ("surge", None),
     ] {
         let v = VECTORS.iter().find(|v| v.provider == name).unwrap();
         let req = SignRequest {
@@ -849,6 +861,7 @@ fn timed_presets_keep_their_window_both_ways() {
         ("ghost", 300),
         ("emailit", 300),
         ("supabase-auth", 300),
+        ("surge", 300),
     ] {
         let v = VECTORS.iter().find(|v| v.provider == name).unwrap();
         let ver = verifier(name, &secrets(&[v.secret]));
