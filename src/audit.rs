@@ -5,8 +5,9 @@
 //! `telemetry`). They carry the target `audit` and the level INFO
 //! (rejections WARN), so log pipelines can tell them apart. A [`Decision`]
 //! holds only what is safe to log: route, provider, client IP, outcome, error
-//! code, a redacted detail, status, event id, the *index* of the matching
-//! secret, latencies and the upstream status. There is deliberately no field
+//! code, a redacted detail, the explanation of a refusal (`reason`, in the
+//! words of `hookguard verify`, see `explain`), status, event id, the *index*
+//! of the matching secret, latencies and the upstream status. There is deliberately no field
 //! for a secret, a signature, a header value or the body.
 
 use std::borrow::Cow;
@@ -14,6 +15,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::explain::BodyPrint;
 use crate::proxy::headers::IpText;
 use crate::telemetry::json;
 
@@ -91,6 +93,11 @@ pub struct Decision {
     pub error: Option<&'static str>,
     /// Redacted explanation for operators.
     pub detail: Option<String>,
+    /// Why it was refused, as `hookguard verify` says it (rejections only).
+    pub reason: Option<String>,
+    /// The body's length and hash prefix, taken only when a read body was
+    /// refused, for `reason`.
+    pub body: Option<BodyPrint>,
     /// Status sent to the caller.
     pub status: u16,
     /// Signed event id, when the scheme has one.
@@ -116,6 +123,8 @@ impl Decision {
             outcome: Outcome::Rejected,
             error: None,
             detail: None,
+            reason: None,
+            body: None,
             status: 0,
             event_id: None,
             secret_index: None,
@@ -157,6 +166,7 @@ pub fn emit(d: &Decision) {
                 outcome = d.outcome.as_str(),
                 error = d.error,
                 detail = d.detail.as_deref(),
+                reason = d.reason.as_deref(),
                 status = d.status,
                 event_id = d.event_id.as_deref().map(logged_id).as_deref(),
                 secret_index = d.secret_index.map(|i| i as u64),
@@ -206,6 +216,7 @@ pub(crate) fn write_json(d: &Decision, out: &mut String) {
     line.str("outcome", Some(d.outcome.as_str()));
     line.str("error", d.error);
     line.str("detail", d.detail.as_deref());
+    line.str("reason", d.reason.as_deref());
     line.u64("status", Some(u64::from(d.status)));
     line.str("event_id", d.event_id.as_deref().map(logged_id).as_deref());
     line.u64("secret_index", d.secret_index.map(|i| i as u64));

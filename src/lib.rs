@@ -18,6 +18,8 @@
 //! - `security`, `ratelimit`: suspicious sources / auto-block; token buckets.
 //! - [`secret`]: secret bytes that cannot be logged by accident.
 //! - `clock`: wall-clock readings and their RFC 3339 text.
+//! - `explain`: why a request was refused, in one line shared by `verify`
+//!   and the audit event's `reason`.
 //! - [`runtime`]: builds everything from a `Config`, serves, reloads, drains.
 //! - [`cli`], [`tools`]: the command line; offline `sign` / `verify` /
 //!   `providers` for testing a setup.
@@ -53,6 +55,7 @@ pub mod body;
 pub mod cli;
 pub(crate) mod clock;
 pub mod config;
+pub(crate) mod explain;
 pub(crate) mod metrics;
 pub mod providers;
 pub mod proxy;

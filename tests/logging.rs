@@ -421,3 +421,126 @@ async fn sigterm_with_a_stuck_stdout_exits_and_reports_the_unwritten_lines() {
     );
     drop(stdout);
 }
+
+/// The first line `hookguard verify` prints for these headers and body,
+/// without its `invalid: `: the explanation it gives offline.
+fn verify_offline(config: &Path, route: &str, headers: &[(&str, &str)], body: &[u8]) -> String {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hookguard"));
+    cmd.args(["verify", "-c"])
+        .arg(config)
+        .args(["--route", route]);
+    for (name, value) in headers {
+        cmd.args(["-H", &format!("{name}: {value}")]);
+    }
+    let out = cmd
+        .arg("-")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write as _;
+            child.stdin.take().unwrap().write_all(body)?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let first = text.lines().next().unwrap_or_default();
+    first
+        .strip_prefix("invalid: ")
+        .unwrap_or_else(|| panic!("verify did not refuse:\n{text}"))
+        .to_owned()
+}
+
+/// Every rejection's audit line carries a `reason` in the words `hookguard
+/// verify` uses offline (word for word for the same request), with the
+/// body's fingerprint once it was read, and never the signature.
+#[tokio::test]
+async fn rejections_carry_the_offline_explanation_as_reason() {
+    let up = Upstream::start().await;
+    let tmp = temp_dir("reasons");
+    let slack =
+        "[[route]]\npath = \"/slack\"\nprovider = \"slack\"\nsecrets = [\"slack-secret-9d2e\"]\n";
+    let config = write_config(tmp.path(), "127.0.0.1:0", &up, "/gh", slack);
+    let (hookguard, stdout) = Hookguard::spawn(&config, "", "1");
+    let rx = lines_of(stdout);
+    let mut seen = Vec::new();
+    until(&rx, &mut seen, |l| json(l)["message"] == "listening");
+    let addr: SocketAddr = json(seen.last().unwrap())["addr"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let proxy_at = |path: &str| format!("http://{addr}{path}");
+    let send = |path: String, headers: Vec<(String, String)>, body: &'static [u8]| async move {
+        let mut req = http::Request::post(path);
+        for (name, value) in &headers {
+            req = req.header(name.as_str(), value.as_str());
+        }
+        let answer = client().request(req.body(Full::new(Bytes::from_static(body))).unwrap());
+        tokio::time::timeout(PATIENCE, answer)
+            .await
+            .unwrap()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+
+    // Tampered: GitHub's documented signature over another body.
+    let tampered: &[u8] = b"Hello, World?";
+    let gh = [("x-hub-signature-256", GH_SIG)];
+    let owned = |h: &[(&str, &str)]| {
+        h.iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(send(proxy_at("/gh"), owned(&gh), tampered).await, 401);
+    // Stale: a Slack signature made 1,000 s ago (tolerance 300 s).
+    let ts = (now_secs() - 1000).to_string();
+    let sig = format!(
+        "v0={}",
+        hmac256_hex("slack-secret-9d2e", &[b"v0:", ts.as_bytes(), b":", b"{}"])
+    );
+    let stale = [
+        ("x-slack-request-timestamp", ts.as_str()),
+        ("x-slack-signature", sig.as_str()),
+    ];
+    assert_eq!(send(proxy_at("/slack"), owned(&stale), b"{}").await, 401);
+    // No route at all.
+    assert_eq!(send(proxy_at("/nowhere"), vec![], b"{}").await, 404);
+    assert_eq!(hookguard.stop(), Some(0));
+    seen.extend(rx.iter());
+    let audit: Vec<serde_json::Value> = seen
+        .iter()
+        .filter(|l| is_audit(l))
+        .map(|l| json(l))
+        .collect();
+    let all = seen.join("\n");
+    assert_eq!(audit.len(), 3, "{all}");
+    let reason = |i: usize| {
+        audit[i]["reason"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{all}"))
+    };
+
+    let offline = verify_offline(&config, "/gh", &gh, tampered);
+    assert_eq!(reason(0), offline, "live and offline words differ");
+    assert_eq!(
+        reason(0),
+        "invalid_signature: signature does not match: 1 signature tried against \
+         1 unexpired secret (#0); body 13 bytes, sha256 f16c3bb05325"
+    );
+    let stale_reason = reason(1);
+    assert!(
+        stale_reason.starts_with(
+            "timestamp_out_of_tolerance: header \"x-slack-request-timestamp\": timestamp is 10"
+        ) && stale_reason.ends_with(" s old (tolerance 300 s); body not read"),
+        "{stale_reason}"
+    );
+    assert_eq!(reason(2), "no_route: no route has this path");
+    assert!(
+        !all.contains(&sig[3..]) && !all.contains(&GH_SIG[7..]),
+        "{all}"
+    );
+}

@@ -27,7 +27,7 @@ use super::common::{
     BASE64_LENIENT, MAX_CANDIDATES,
 };
 use super::delimit;
-use super::keys::is_active;
+use super::keys::{is_active, no_match_detail, PUBLIC_KEY};
 use super::{
     BuildError, Dedup, HandshakeReply, Inbound, ProviderInfo, ProviderParams, Rejection,
     SignRequest, Verified, Verifier,
@@ -338,28 +338,24 @@ impl Verifier for AsymVerifier {
             head.timestamp,
             &body.contiguous(),
         );
-        let mut tried = 0usize;
         let mut found = None;
         for (i, (key, expires)) in self.keys.iter().enumerate() {
             if !is_active(*expires, req.now_ms) {
                 continue;
             }
-            tried += 1;
             if head.sigs.iter().any(|s| key.verify(&msg, s).is_ok()) {
                 found = Some(i);
                 break;
             }
         }
         let Some(secret_index) = found else {
-            let total = self.keys.len();
-            let detail = if tried == 0 {
-                format!("no active public key: all {total} have expired")
-            } else {
-                format!(
-                    "signature does not verify (tried {tried} active public keys, {} expired)",
-                    total - tried
-                )
-            };
+            let detail = no_match_detail(
+                "signature does not verify",
+                PUBLIC_KEY,
+                self.keys.iter().map(|(_, expires)| *expires),
+                req.now_ms,
+                Some(head.sigs.len()),
+            );
             return Err(Rejection::InvalidSignature { detail });
         };
         self.check_time(head.timestamp, req.now_ms)?;

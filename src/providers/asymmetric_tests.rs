@@ -101,7 +101,11 @@ fn discord_pynacl_vector_window_and_ping() {
         },
     );
     let r = run(&rotated.unwrap(), &h, br#"{"type":1}"#, 1_700_000_000);
-    assert!(format!("{r:?}").contains("1 expired"), "{r:?}");
+    assert!(
+        format!("{r:?}")
+            .contains("1 signature tried against 1 unexpired public key (#1), 1 expired"),
+        "{r:?}"
+    );
 }
 
 // SendGrid: SDK test fixture `@sendgrid/eventwebhook` `src/eventwebhook.spec.js`

@@ -416,7 +416,9 @@ mod tests {
         assert_eq!(
             r,
             Err(Rejection::InvalidSignature {
-                detail: "signature does not match (tried 1 active secrets, 0 expired)".into()
+                detail:
+                    "signature does not match: 1 signature tried against 1 unexpired secret (#0)"
+                        .into()
             })
         );
         let other = verifier("github", &secrets(&["not it"]));
@@ -442,7 +444,7 @@ mod tests {
         assert_eq!(
             r,
             Err(Rejection::InvalidSignature {
-                detail: "signature does not match (tried 1 active secrets, 1 expired)".into()
+                detail: "signature does not match: 1 signature tried against 1 unexpired secret (#1), 1 expired".into()
             })
         );
         let new = headers(&[("x-hub-signature-256", new_sig)]);

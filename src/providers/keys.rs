@@ -4,10 +4,10 @@
 //! Owns: the key ring (secrets in configuration order, precomputed
 //! `ring::hmac::Key`s, expiry), the blinding key for constant-time comparison
 //! of values that are not an HMAC (shared tokens), and the matching loops
-//! that produce `Verified.secret_index` and the "tried N active secrets" audit
-//! detail. Tags are compared with `subtle`'s constant-time equality, blinded
-//! values with `ring::hmac::verify`; nothing here uses `==` on
-//! secret-dependent bytes.
+//! that produce `Verified.secret_index` and the audit detail naming the
+//! unexpired secrets tried. Tags are compared with `subtle`'s constant-time
+//! equality, blinded values with `ring::hmac::verify`; nothing here uses `==`
+//! on secret-dependent bytes.
 //!
 //! Does not own: decoding signatures or reading headers (`common.rs`).
 
@@ -227,9 +227,7 @@ pub(crate) fn match_any(
     signed: &Signed<'_>,
     candidates: &[Sig],
 ) -> Result<usize, Rejection> {
-    let mut tried = 0usize;
     for (i, key) in keys.active(now_ms) {
-        tried += 1;
         let tag = signed.tag(key);
         // Every candidate is compared, so the time does not depend on which one matched.
         let mut matched = false;
@@ -240,23 +238,79 @@ pub(crate) fn match_any(
             return Ok(i);
         }
     }
-    Err(no_match(tried, keys.keys.len(), candidates.len()))
+    Err(no_match(keys, now_ms, candidates.len()))
 }
 
 /// The audit detail for "nothing matched": counts only, never values.
-pub(crate) fn no_match(tried: usize, total: usize, candidates: usize) -> Rejection {
-    let expired = total - tried;
-    let detail = if tried == 0 {
-        format!("no active secret: all {total} have expired")
-    } else {
-        let sigs = if candidates == 1 {
-            String::new()
-        } else {
-            format!(", {candidates} signatures")
-        };
-        format!("signature does not match (tried {tried} active secrets, {expired} expired{sigs})")
-    };
-    Rejection::InvalidSignature { detail }
+pub(crate) fn no_match(keys: &KeyRing, now_ms: i64, candidates: usize) -> Rejection {
+    Rejection::InvalidSignature {
+        detail: no_match_detail(
+            "signature does not match",
+            SECRET,
+            keys.keys.iter().map(|(_, expires)| *expires),
+            now_ms,
+            Some(candidates),
+        ),
+    }
+}
+
+/// What a route's keys are called in a detail: singular and plural.
+pub(crate) type KeyNoun = (&'static str, &'static str);
+
+/// Shared secrets (HMAC and token schemes).
+pub(crate) const SECRET: KeyNoun = ("secret", "secrets");
+
+/// Public keys (asymmetric schemes).
+pub(crate) const PUBLIC_KEY: KeyNoun = ("public key", "public keys");
+
+/// Indices listed in a detail; a longer list ends in `...`.
+const LISTED_INDICES: usize = 8;
+
+/// The detail for a request no key verified: `mismatch`, then how many
+/// signature candidates (none for a token) were tried against which
+/// unexpired keys, by index, and how many had expired. Indices and counts
+/// only: an operator watching a rotation sees which entries were live.
+pub(crate) fn no_match_detail(
+    mismatch: &str,
+    noun: KeyNoun,
+    expiries: impl Iterator<Item = Option<i64>>,
+    now_ms: i64,
+    signatures: Option<usize>,
+) -> String {
+    let mut active = Vec::new();
+    let mut total = 0usize;
+    for (i, expires) in expiries.enumerate() {
+        total += 1;
+        if is_active(expires, now_ms) {
+            active.push(i);
+        }
+    }
+    if active.is_empty() {
+        return format!("no active {}: all {total} have expired", noun.0);
+    }
+    let mut out = format!("{mismatch}: ");
+    match signatures {
+        Some(1) => out.push_str("1 signature tried against "),
+        Some(n) => out.push_str(&format!("{n} signatures tried against ")),
+        None => out.push_str("tried against "),
+    }
+    let plural = if active.len() == 1 { noun.0 } else { noun.1 };
+    out.push_str(&format!("{} unexpired {plural} (", active.len()));
+    for (n, i) in active.iter().take(LISTED_INDICES).enumerate() {
+        if n > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(&format!("#{i}"));
+    }
+    if active.len() > LISTED_INDICES {
+        out.push_str(", ...");
+    }
+    out.push(')');
+    let expired = total - active.len();
+    if expired > 0 {
+        out.push_str(&format!(", {expired} expired"));
+    }
+    out
 }
 
 fn ring_algorithm(a: HmacAlgorithm) -> hmac::Algorithm {
@@ -287,6 +341,31 @@ mod tests {
         assert!(!is_active(Some(10), 10_000));
         assert!(!is_active(Some(10), i64::MAX));
         assert!(is_active(Some(0), -1));
+    }
+
+    #[test]
+    fn a_no_match_detail_lists_the_unexpired_indices() {
+        let now = 2_000_000; // ms: secrets expiring at 1 s have expired
+        let detail = |expiries: &[Option<i64>], sigs| {
+            no_match_detail("mismatch", SECRET, expiries.iter().copied(), now, sigs)
+        };
+        assert_eq!(
+            detail(&[None, Some(1), None], Some(3)),
+            "mismatch: 3 signatures tried against 2 unexpired secrets (#0, #2), 1 expired"
+        );
+        assert_eq!(
+            detail(&[None], None),
+            "mismatch: tried against 1 unexpired secret (#0)"
+        );
+        assert_eq!(
+            detail(&[Some(1), Some(1)], Some(1)),
+            "no active secret: all 2 have expired"
+        );
+        let many = detail(&[None; 12], Some(1));
+        assert!(
+            many.ends_with("(#0, #1, #2, #3, #4, #5, #6, #7, ...)"),
+            "{many}"
+        );
     }
 
     #[test]

@@ -87,6 +87,26 @@ pub enum Rejection {
     },
 }
 
+impl Rejection {
+    /// The stable JSON error code the proxy answers with.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MissingSignature { .. } => "missing_signature",
+            Self::InvalidSignature { .. } => "invalid_signature",
+            Self::TimestampOutOfTolerance { .. } => "timestamp_out_of_tolerance",
+        }
+    }
+
+    /// The redacted detail (audit log and explanations only).
+    pub fn detail(&self) -> &str {
+        match self {
+            Self::MissingSignature { detail }
+            | Self::InvalidSignature { detail }
+            | Self::TimestampOutOfTolerance { detail } => detail,
+        }
+    }
+}
+
 /// What a successful verification proves, for de-duplication and the audit log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verified {

@@ -357,7 +357,7 @@ mod tests {
         let v = verifier("stripe", &s);
         let r = format!("{:?}", run(&v, &h, BODY, T));
         assert!(
-            r.contains("tried 1 active secrets, 1 expired, 2 signatures"),
+            r.contains("2 signatures tried against 1 unexpired secret (#0), 1 expired"),
             "{r}"
         );
     }

@@ -23,7 +23,7 @@ use ring::hmac;
 
 use super::common::{header_bytes, header_name, strip_prefix_ci};
 use super::handshake::{ChallengeKeys, Handshake};
-use super::keys::{is_active, Blind};
+use super::keys::{is_active, no_match_detail, Blind, SECRET};
 use super::{
     BuildError, Dedup, HandshakeReply, Inbound, ProviderInfo, ProviderParams, Rejection,
     SignRequest, Verified, Verifier,
@@ -332,13 +332,8 @@ impl Verifier for TokenVerifier {
 
     fn verify(&self, req: &Inbound<'_>, _body: &Payload) -> Result<Verified, Rejection> {
         let received = self.credential(header_bytes(req.headers, &self.header)?)?;
-        let mut tried = 0usize;
         for (i, (sealed, expires)) in self.tokens.iter().enumerate() {
-            if !is_active(*expires, req.now_ms) {
-                continue;
-            }
-            tried += 1;
-            if self.blind.matches(&received, sealed) {
+            if is_active(*expires, req.now_ms) && self.blind.matches(&received, sealed) {
                 return Ok(Verified {
                     secret_index: i,
                     event_id: None,
@@ -346,21 +341,18 @@ impl Verifier for TokenVerifier {
                 });
             }
         }
-        let total = self.tokens.len();
-        let detail = if tried == 0 {
-            format!("no active secret: all {total} have expired")
+        let what = if self.form == Form::Basic {
+            "user:password"
         } else {
-            format!(
-                "header {:?}: {} does not match (tried {tried} active secrets, {} expired)",
-                self.header,
-                if self.form == Form::Basic {
-                    "user:password"
-                } else {
-                    "token"
-                },
-                total - tried
-            )
+            "token"
         };
+        let detail = no_match_detail(
+            &format!("header {:?}: {what} does not match", self.header),
+            SECRET,
+            self.tokens.iter().map(|(_, expires)| *expires),
+            req.now_ms,
+            None,
+        );
         Err(Rejection::InvalidSignature { detail })
     }
 }
@@ -385,7 +377,7 @@ mod tests {
         assert_eq!(
             r,
             Err(Rejection::InvalidSignature {
-                detail: "header \"x-gitlab-token\": token does not match (tried 1 active secrets, 0 expired)".into()
+                detail: "header \"x-gitlab-token\": token does not match: tried against 1 unexpired secret (#0)".into()
             })
         );
         assert_eq!(

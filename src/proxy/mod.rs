@@ -33,6 +33,7 @@ use crate::audit::{self, Decision, Outcome};
 use crate::body::Payload;
 use crate::clock::unix_millis;
 use crate::config::{Config, Delivery, OnStoreError, Route};
+use crate::explain::{self, BodyPrint};
 use crate::metrics::{Metrics, RouteSeries};
 use crate::providers::{HandshakeReply, Inbound, Rejection, UrlTarget};
 use crate::ratelimit::{self, RouteLimiter};
@@ -395,6 +396,11 @@ async fn handle_request(
             decision.outcome = Outcome::Rejected;
             decision.error = Some(code);
             decision.detail = refusal.detail();
+            decision.reason = Some(explain::reason(
+                code,
+                decision.detail.as_deref(),
+                decision.body.as_ref(),
+            ));
             refusal.into_response()
         }
     };
@@ -506,10 +512,11 @@ async fn handle_inner(
     let body = read_body(body, route.max_body, declared_len, deadline, &mut held).await?;
 
     // Phase: verify.
-    let mut verified = route
-        .verifier
-        .verify(&inbound, &body)
-        .map_err(Refusal::Verify)?;
+    let mut verified = route.verifier.verify(&inbound, &body).map_err(|r| {
+        // Hashed for the reason only here: a forwarded body never is.
+        decision.body = Some(BodyPrint::of(&body));
+        Refusal::Verify(r)
+    })?;
     decision.secret_index = Some(verified.secret_index);
     // Moved, not copied: from here on the id is read from the decision.
     decision.event_id = verified.event_id.take();

@@ -1,5 +1,6 @@
 //! `hookguard verify`: checks a captured request the way the proxy would and,
-//! when it fails, explains why in one redacted line plus the body's
+//! when it fails, explains why in one redacted line (the proxy's live
+//! `reason`, from `explain`) plus what helps to fix it and the body's full
 //! fingerprint.
 
 use std::fmt::Write as _;
@@ -9,6 +10,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use ring::digest;
 
 use crate::body::Payload;
+use crate::explain::{self, BodyPrint};
 use crate::providers::{self, Inbound, Rejection, Verified, Verifier};
 
 use super::target::Target;
@@ -99,11 +101,12 @@ fn check(
     verifier.verify(req, body)
 }
 
-/// The rejection, then what helps to fix it: the headers the scheme reads
-/// (when one is missing), the usual causes of a mismatch, or whether the
-/// signature is valid apart from its time.
+/// The rejection in the proxy's words (its audit `reason`), then what helps
+/// to fix it: the headers the scheme reads (when one is missing), the usual
+/// causes of a mismatch, or whether the signature is valid apart from its
+/// time.
 fn explain(target: &Target, r: &Rejection, req: &Inbound<'_>, body: &Payload) -> Vec<String> {
-    let mut lines = vec![reason(r)];
+    let mut lines = vec![explain::rejection(r, Some(&BodyPrint::of(body)))];
     match r {
         Rejection::MissingSignature { .. } => {
             lines.push(format!("expected headers: {}", expected_headers(target)));
@@ -120,15 +123,9 @@ fn explain(target: &Target, r: &Rejection, req: &Inbound<'_>, body: &Payload) ->
     lines
 }
 
-/// One line per rejection, naming the JSON error code the proxy would use.
-fn reason(r: &Rejection) -> String {
-    match r {
-        Rejection::MissingSignature { detail } => format!("missing_signature: {detail}"),
-        Rejection::InvalidSignature { detail } => format!("invalid_signature: {detail}"),
-        Rejection::TimestampOutOfTolerance { detail } => {
-            format!("timestamp_out_of_tolerance: {detail}")
-        }
-    }
+/// A rejection's code and detail, for a second opinion on the same body.
+fn headline(r: &Rejection) -> String {
+    format!("{}: {}", r.code(), r.detail())
 }
 
 /// A well-formed signature that no key verifies (rather than a malformed one).
@@ -160,7 +157,7 @@ fn signature_apart_from_time(target: &Target, req: &Inbound<'_>, body: &Payload)
         Err(Rejection::TimestampOutOfTolerance { .. }) => None,
         Err(other) => Some(format!(
             "the signature does not verify either: {}",
-            reason(&other)
+            headline(&other)
         )),
     }
 }
@@ -229,7 +226,21 @@ mod tests {
             now_ms: 0,
         };
         let err = verify_report(&input).unwrap_err();
-        assert!(err.contains("invalid_signature"), "{err}");
+        assert!(err.starts_with("invalid: invalid_signature: "), "{err}");
+        // The first line is the proxy's live reason, word for word.
+        let live = explain::rejection(
+            &Rejection::InvalidSignature {
+                detail: "header \"x-hub-signature-256\": expected hex, got something that \
+                         looks like base64"
+                    .into(),
+            },
+            Some(&BodyPrint::of(&Payload::from(&b"Hello, World!"[..]))),
+        );
+        assert_eq!(
+            err.lines().next(),
+            Some(&*format!("invalid: {live}")),
+            "{err}"
+        );
         assert!(err.contains("looks like base64"), "{err}");
         assert!(err.contains("body: 13 bytes, sha256 dffd6021bb2bd5b0af676290809ec3a53191dd81c7f70a4b28688a362182986f"), "{err}");
         assert!(!err.contains("dXY3MTA3"), "echoes the signature: {err}");
