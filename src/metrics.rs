@@ -2,7 +2,9 @@
 //!
 //! Requests are recorded from one place, [`Metrics::record`], called by
 //! `proxy::handle` with the request's audit [`Decision`]; the same call feeds
-//! the in-process [`Report`] behind `/audit/report` and `/secrets`. Labels
+//! the in-process [`Report`] behind `/audit/report` and `/secrets`; the
+//! decision itself then goes to the [`Recent`] ring behind `/audit/recent`.
+//! Labels
 //! are bounded: `route` is a configured path (or `unmatched`), `code` one of
 //! the fixed error codes (or `none`), `class` an HTTP status class. Gauges
 //! that mirror state elsewhere (replay store size) are set at scrape time.
@@ -23,6 +25,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
+use crate::admin::recent::Recent;
 use crate::audit::{Decision, Outcome};
 use crate::clock::unix_millis;
 use crate::report::Report;
@@ -121,6 +124,7 @@ pub struct Metrics {
     reloads: Family<ReloadLabels, Counter>,
     suspicious: Counter,
     report: Mutex<Report>,
+    recent: Recent,
     spool: SpoolMetrics,
 }
 
@@ -142,8 +146,13 @@ impl Default for Metrics {
 // === impl Metrics ===
 
 impl Metrics {
-    /// Registers every metric.
+    /// Registers every metric; keeps no recent decisions.
     pub fn new() -> Self {
+        Self::with_recent(0)
+    }
+
+    /// Registers every metric, and keeps the last `recent` decisions.
+    pub fn with_recent(recent: usize) -> Self {
         let mut registry = Registry::with_prefix("hookguard");
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
@@ -214,6 +223,7 @@ impl Metrics {
             reloads,
             suspicious,
             report: Mutex::new(Report::default()),
+            recent: Recent::new(recent),
             spool,
         }
     }
@@ -272,6 +282,12 @@ impl Metrics {
         if let Ok(mut report) = self.report.lock() {
             report.record(d, time::OffsetDateTime::now_utc().unix_timestamp());
         }
+    }
+
+    /// The last decisions (`[admin] recent`): [`Metrics::record`] reads a
+    /// decision, then the caller moves it here once it is logged.
+    pub fn recent(&self) -> &Recent {
+        &self.recent
     }
 
     /// Counts a request as in flight until the guard is dropped.

@@ -170,7 +170,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let shared = Shared {
         client: client.clone(),
         replay: Arc::new(replay),
-        metrics: Arc::new(Metrics::new()),
+        metrics: Arc::new(Metrics::with_recent(
+            config.admin.as_ref().map_or(0, |a| a.recent),
+        )),
         sources: Arc::new(Sources::new(config.security)),
         spool: spool.clone(),
         buffered: Arc::new(Budget::new(config.server.max_buffered)),
@@ -366,6 +368,11 @@ impl Running {
 /// key of the configuration reference.
 fn needing_restart(started: &Config, new: &Config, spool: Option<&Spool>) -> Vec<&'static str> {
     let (old, admin) = (started, |c: &Config| c.admin.as_ref().map(|a| a.listen));
+    // Turning the admin listener on or off is `admin.listen`'s change.
+    let recent = match (&old.admin, &new.admin) {
+        (Some(old), Some(new)) => old.recent != new.recent,
+        _ => false,
+    };
     let ca = |c: &Config| (c.upstream.ca.clone(), c.upstream.ca_digest);
     let changes = [
         ("server.listen", old.server.listen != new.server.listen),
@@ -386,6 +393,7 @@ fn needing_restart(started: &Config, new: &Config, spool: Option<&Spool>) -> Vec
             old.server.max_concurrent_streams != new.server.max_concurrent_streams,
         ),
         ("admin.listen", admin(old) != admin(new)),
+        ("admin.recent", recent),
         ("upstream.ca", ca(old) != ca(new)),
         ("replay.store", old.replay.store != new.replay.store),
         ("replay.ttl", old.replay.ttl != new.replay.ttl),

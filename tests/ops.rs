@@ -111,6 +111,41 @@ secrets = [
     assert!(!secrets.to_string().contains(GH_SECRET));
     assert!(!secrets.to_string().contains(OTHER_SECRET));
 
+    // The last decisions, newest first, with the live explanations.
+    let recent = admin_json(admin, "/audit/recent?outcome=rejected").await;
+    assert_eq!(recent["capacity"], 1000, "{recent}");
+    let rows = recent["decisions"].as_array().unwrap();
+    let codes: Vec<_> = rows.iter().map(|r| r["error"].as_str().unwrap()).collect();
+    assert_eq!(
+        codes,
+        [
+            "no_route",
+            "missing_signature",
+            "invalid_signature",
+            "invalid_signature"
+        ],
+        "{recent}"
+    );
+    assert_eq!(
+        rows[2]["reason"],
+        "invalid_signature: signature does not match: 1 signature tried against \
+         2 unexpired secrets (#0, #1); body 4 bytes, sha256 222b0bd51fce"
+    );
+    assert_eq!(rows[2]["route"], "/gh");
+    assert_eq!(rows[2]["status"], 401);
+    let routed = admin_json(admin, "/audit/recent?route=%2Fgh&limit=2").await;
+    let rows = routed["decisions"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{routed}");
+    assert_eq!(rows[0]["error"], "missing_signature");
+    assert_eq!(rows[1]["reason"].as_str().unwrap(), "invalid_signature: signature does not match: 1 signature tried against 2 unexpired secrets (#0, #1); body 4 bytes, sha256 222b0bd51fce");
+    assert_eq!(
+        admin_get(admin, "/audit/recent?outcome=lost", Some(TOKEN)).await,
+        (
+            400,
+            "outcome must be one of forwarded, queued, duplicate, handshake, rejected\n".into()
+        )
+    );
+
     let (status, metrics) = admin_get(admin, "/metrics", Some(TOKEN)).await;
     assert_eq!(status, 200);
     for line in [

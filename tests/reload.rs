@@ -62,6 +62,10 @@ max_entries = 1000
 [log]
 format = "json"
 
+[admin]
+listen = "127.0.0.1:0"
+recent = 100
+
 [spool]
 dir = "DIR/spool"
 max_size = "10MiB"
@@ -123,9 +127,18 @@ async fn a_reload_names_every_changed_setting_that_needs_a_restart() {
             vec!["server.request_timeout (for the request head)"],
         ),
         (
-            format!("{base}\n[admin]\nlisten = \"127.0.0.1:0\"\n"),
+            edit(
+                "[admin]\nlisten = \"127.0.0.1:0\"",
+                "[admin]\nlisten = \"127.0.0.2:0\"",
+            ),
             vec!["admin.listen"],
         ),
+        (
+            // No admin listener at all: its ring is no longer named.
+            edit("[admin]\nlisten = \"127.0.0.1:0\"\nrecent = 100\n", ""),
+            vec!["admin.listen"],
+        ),
+        (edit("recent = 100", "recent = 10"), vec!["admin.recent"]),
         (
             // Another file: the path changes.
             edit("ca = \"ca.pem\"", "ca = \"cert.pem\""),

@@ -176,6 +176,8 @@ pub struct AdminConfig {
     pub listen: SocketAddr,
     /// Bearer token required on every admin endpoint, when set.
     pub token: Option<Secret>,
+    /// Decisions kept in memory for `GET /audit/recent` (0: none).
+    pub recent: usize,
 }
 
 /// An upstream target: where verified requests go.

@@ -62,6 +62,7 @@ pub(crate) struct RawTls {
 pub(crate) struct RawAdmin {
     pub listen: Str,
     pub token: Option<Spanned<SecretText>>,
+    pub recent: Option<Spanned<i64>>,
 }
 
 /// `[upstream]`.

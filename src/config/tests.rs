@@ -202,6 +202,23 @@ fn admin_defaults_and_token() {
 }
 
 #[test]
+fn admin_recent_is_bounded() {
+    let admin = |extra: &str| format!("{MINIMAL}\n[admin]\n{extra}\n");
+    assert_eq!(parse(&admin("")).unwrap().admin.unwrap().recent, 1000);
+    assert_eq!(
+        parse(&admin("recent = 0")).unwrap().admin.unwrap().recent,
+        0
+    );
+    let err = errors(&admin("recent = 100001"));
+    assert!(
+        err.contains("admin.recent: must be at most 100000, got 100001"),
+        "{err}"
+    );
+    let err = errors(&admin("recent = -1"));
+    assert!(err.contains("admin.recent: must be at least 0"), "{err}");
+}
+
+#[test]
 fn route_overrides() {
     let src = r#"
 [server]

@@ -25,6 +25,7 @@ use super::{
     AdminConfig, Config, LogConfig, LogFormat, OnStoreError, ReplayConfig, ReplayStoreKind, Route,
     SecurityConfig, ServerConfig, SpoolConfig, UpstreamConfig,
 };
+use crate::admin::recent;
 use crate::secret::Secret;
 use crate::tls::TlsFiles;
 
@@ -293,7 +294,15 @@ impl Ctx<'_> {
                 format!("{listen} is not a loopback address and admin.token is not set"),
             );
         }
-        AdminConfig { listen, token }
+        let recent = raw
+            .recent
+            .and_then(|n| self.bounded_count(n, "admin.recent", 0, recent::MAX_CAPACITY))
+            .unwrap_or(recent::DEFAULT_CAPACITY);
+        AdminConfig {
+            listen,
+            token,
+            recent,
+        }
     }
 
     /// `[upstream]`; `None` (with an error) when its url is missing or invalid.
@@ -585,6 +594,24 @@ impl Ctx<'_> {
                 None
             }
         }
+    }
+
+    /// [`Self::count`], and at most `max`.
+    fn bounded_count(
+        &mut self,
+        raw: Spanned<i64>,
+        field: &str,
+        min: i64,
+        max: usize,
+    ) -> Option<usize> {
+        let span = raw.span();
+        let n = self.count::<usize>(raw, field, min)?;
+        if n > max {
+            self.diag
+                .error(span, field, format!("must be at most {max}, got {n}"));
+            return None;
+        }
+        Some(n)
     }
 
     fn socket_addr(&mut self, raw: Str, field: &str, default: SocketAddr) -> SocketAddr {

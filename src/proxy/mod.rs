@@ -419,6 +419,7 @@ async fn handle_request(
     if app.config.log.audit {
         audit::emit(&decision);
     }
+    app.metrics.recent().record(decision);
     Ok(response)
 }
 

@@ -168,6 +168,16 @@ pub static CASES: &[Case] = &[
         probe: live!(admin_health),
         expect: ["healthz 401", "healthz 200"],
     },
+    Case {
+        key: "admin.recent",
+        set: &[
+            ("admin", "listen = \"127.0.0.1:0\""),
+            ("admin", "recent = 2"),
+        ],
+        other: &[("admin", "listen = \"127.0.0.1:0\"")],
+        probe: live!(recent_after_three),
+        expect: ["2 of 3 kept", "3 of 3 kept"],
+    },
     // --- [upstream] ---
     Case {
         key: "upstream.url",

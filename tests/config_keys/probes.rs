@@ -195,6 +195,20 @@ pub async fn admin_health(c: Ctx) -> String {
     format!("healthz {status}")
 }
 
+/// How many of three deliveries `GET /audit/recent` still shows.
+pub async fn recent_after_three(c: Ctx) -> String {
+    for n in 0..3 {
+        let answer = gh(&c, format!("{{\"event\":{n}}}").as_bytes()).await;
+        assert_eq!(summary(&answer), "200", "delivery {n}");
+    }
+    let addr = c.proxy.admin_addr.expect("an admin listener");
+    let (status, body) = admin_request(addr, "GET", "/audit/recent", None).await;
+    assert_eq!(status, 200, "{body}");
+    let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let kept = doc["decisions"].as_array().map_or(0, Vec::len);
+    format!("{kept} of 3 kept")
+}
+
 // === [upstream] ===
 
 pub async fn deliver_to_a_slow_upstream(c: Ctx) -> String {

@@ -10,6 +10,7 @@
 //! | `/metrics`      | Prometheus text exposition                              |
 //! | `/audit/report` | JSON totals, per route and code, 24 h hourly, suspicious IPs |
 //! | `/secrets`      | JSON per route and secret index: uses, last use, expiry |
+//! | `/audit/recent` | JSON: the last decisions, newest first, filtered by `outcome`, `route`, `code`; `limit` |
 //! | `/spool`        | queue mode: JSON depth, oldest age, size, counters      |
 //! | `/spool/dead`   | queue mode: dead letters, metadata only (no body, no header values) |
 //! | `POST /spool/retry[?id=N]` | queue mode: dead letter N (or all) back to pending |
@@ -44,6 +45,8 @@ use tokio::net::TcpListener;
 use crate::clock::rfc3339;
 use crate::config::OnStoreError;
 use crate::proxy::App;
+
+pub mod recent;
 
 /// What the admin endpoints read.
 pub struct AdminState {
@@ -182,6 +185,13 @@ async fn respond(state: &AdminState, req: &Request<Incoming>) -> Response<Full<B
         }
         "/audit/report" => json(&audit_report(&app)),
         "/secrets" => json(&secrets(&app)),
+        "/audit/recent" => match recent::Filter::parse(req.uri().query()) {
+            Ok(filter) => json(&serde_json::json!({
+                "capacity": app.metrics().recent().capacity(),
+                "decisions": app.metrics().recent().query(&filter),
+            })),
+            Err(why) => text(StatusCode::BAD_REQUEST, format!("{why}\n")),
+        },
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
     }
 }
