@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs the system packages the tests drive for real
-# (redis-server today), then runs `cargo test` with any arguments given.
+# (redis-server; chromium for the status page's browser test), then runs
+# `cargo test` with any arguments given.
 #
 #   scripts/test.sh                  # the whole suite
 #   scripts/test.sh --test redis     # any `cargo test` arguments
@@ -14,6 +15,7 @@ cd "$(dirname "$0")/.."
 # command on PATH -> Debian package that provides it
 packages=(
   "redis-server:redis-server"
+  "chromium:chromium"
 )
 
 missing=()

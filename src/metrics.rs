@@ -13,7 +13,7 @@
 //! depends on nothing above it.
 
 use std::sync::atomic::{AtomicI64, AtomicU64};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use prometheus_client::encoding::{
@@ -124,8 +124,29 @@ pub struct Metrics {
     reloads: Family<ReloadLabels, Counter>,
     suspicious: Counter,
     report: Mutex<Report>,
+    last_reload: Mutex<Option<LastReload>>,
     recent: Recent,
     spool: SpoolMetrics,
+}
+
+/// The last configuration reload attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LastReload {
+    /// When it was attempted, Unix seconds.
+    pub at: i64,
+    /// Whether the new configuration was applied.
+    pub success: bool,
+}
+
+/// Reload attempts since start (`hookguard_config_reloads_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reloads {
+    /// Applied.
+    pub success: u64,
+    /// Refused (the previous configuration kept serving).
+    pub failure: u64,
+    /// The last attempt, if any.
+    pub last: Option<LastReload>,
 }
 
 /// Decrements the in-flight gauge when the request is done (or dropped).
@@ -223,6 +244,7 @@ impl Metrics {
             reloads,
             suspicious,
             report: Mutex::new(Report::default()),
+            last_reload: Mutex::new(None),
             recent: Recent::new(recent),
             spool,
         }
@@ -300,6 +322,24 @@ impl Metrics {
     pub fn reload(&self, success: bool) {
         let result = if success { "success" } else { "failure" };
         self.reloads.get_or_create(&ReloadLabels { result }).inc();
+        let at = time::OffsetDateTime::now_utc().unix_timestamp();
+        *self
+            .last_reload
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(LastReload { at, success });
+    }
+
+    /// Reload attempts since start, by result, and the last one.
+    pub fn reloads(&self) -> Reloads {
+        let count = |result| self.reloads.get_or_create(&ReloadLabels { result }).get();
+        Reloads {
+            success: count("success"),
+            failure: count("failure"),
+            last: *self
+                .last_reload
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        }
     }
 
     /// Counts an IP crossing the suspicious threshold.

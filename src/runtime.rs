@@ -192,7 +192,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let (admin, admin_addr) = match admin_listener {
         Some((listener, bound)) => {
             tracing::info!(addr = %bound, "admin listening");
-            let state = Arc::new(AdminState::new(Arc::clone(&app), Arc::clone(&ready)));
+            let state = Arc::new(AdminState::new(
+                Arc::clone(&app),
+                Arc::clone(&ready),
+                certs.clone(),
+            ));
             let (stop, stopped) = oneshot::channel::<()>();
             let task = tokio::spawn(admin::serve(listener, state, async {
                 let _ = stopped.await;

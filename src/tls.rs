@@ -14,6 +14,7 @@ use rustls::sign::{CertifiedKey, SigningKey};
 use rustls::{RootCertStore, ServerConfig};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use x509_cert::der::Decode as _;
 
 /// PEM files for the inbound TLS listener (`[server] tls`, which `config`
 /// parses into this type).
@@ -63,6 +64,16 @@ impl CertStore {
     /// Serves `key` to new handshakes from now on.
     pub(crate) fn install(&self, key: CertifiedKey) {
         self.current.store(Arc::new(key));
+    }
+
+    /// When the certificate served now expires (its leaf's `notAfter`, Unix
+    /// seconds), for the status page; `None` if the leaf cannot be parsed.
+    pub fn not_after(&self) -> Option<i64> {
+        let current = self.current.load();
+        let leaf = current.cert.first()?;
+        let cert = x509_cert::Certificate::from_der(leaf.as_ref()).ok()?;
+        let not_after = cert.tbs_certificate.validity.not_after.to_unix_duration();
+        i64::try_from(not_after.as_secs()).ok()
     }
 }
 

@@ -3,6 +3,8 @@
 //!
 //! | path            | answer                                                  |
 //! |-----------------|---------------------------------------------------------|
+//! | `/`             | the status page (`page`); its script and stylesheet under `/assets/` |
+//! | `/status`       | JSON for the page: routes, readiness, replay store, spool, certificate, reloads |
 //! | `/healthz`      | 200 while the process runs                              |
 //! | `/readyz`       | 200 once serving; 503 while draining on shutdown, or    |
 //! |                 | while the replay store's last `PING` (every second)    |
@@ -19,6 +21,9 @@
 //! When `admin.token` is set every path (health included) needs
 //! `Authorization: Bearer <token>`, compared in constant time; otherwise 401.
 //! The token is read from the current configuration, so a reload rotates it.
+//! The status page's three files are the exception: they hold no data (the
+//! page's script fetches the data with the token), so they are served to
+//! anyone, and the page can ask for the token.
 //!
 //! Every `POST` also needs `X-Hookguard-Admin` (any value) or a JSON
 //! `Content-Type`, else 403 `{"error":"admin_header_required"}`: without a
@@ -45,8 +50,11 @@ use tokio::net::TcpListener;
 use crate::clock::rfc3339;
 use crate::config::OnStoreError;
 use crate::proxy::App;
+use crate::tls::CertStore;
 
+pub mod page;
 pub mod recent;
+mod status;
 
 /// What the admin endpoints read.
 pub struct AdminState {
@@ -54,14 +62,28 @@ pub struct AdminState {
     pub app: Arc<ArcSwap<App>>,
     /// Readiness latch: true while the proxy listener accepts.
     pub ready: Arc<AtomicBool>,
+    /// The served TLS certificate, for its expiry (none on plain HTTP).
+    pub certs: Option<Arc<CertStore>>,
+    /// When the process started serving, Unix milliseconds.
+    pub started_ms: i64,
     blind: Option<hmac::Key>,
 }
 
 impl AdminState {
-    /// State over the live app and readiness latch.
-    pub fn new(app: Arc<ArcSwap<App>>, ready: Arc<AtomicBool>) -> Self {
+    /// State over the live app, readiness latch and certificate.
+    pub fn new(
+        app: Arc<ArcSwap<App>>,
+        ready: Arc<AtomicBool>,
+        certs: Option<Arc<CertStore>>,
+    ) -> Self {
         let blind = hmac::Key::generate(hmac::HMAC_SHA256, &ring::rand::SystemRandom::new()).ok();
-        Self { app, ready, blind }
+        Self {
+            app,
+            ready,
+            certs,
+            started_ms: crate::clock::unix_millis(),
+            blind,
+        }
     }
 
     /// True when no token is configured or `req` presents the right one.
@@ -118,7 +140,19 @@ pub async fn serve(
     }
 }
 
+/// Answers one admin request; every answer gets [`page::harden`]'s headers.
 async fn respond(state: &AdminState, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+    let mut resp = answer(state, req).await;
+    page::harden(resp.headers_mut());
+    resp
+}
+
+async fn answer(state: &AdminState, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+    if matches!(*req.method(), Method::GET | Method::HEAD) {
+        if let Some(file) = page::asset(req.uri().path()) {
+            return file;
+        }
+    }
     let app = state.app.load_full();
     if !state.authorized(&app, req) {
         let mut resp = text(StatusCode::UNAUTHORIZED, "unauthorized\n");
@@ -184,6 +218,7 @@ async fn respond(state: &AdminState, req: &Request<Incoming>) -> Response<Full<B
             resp
         }
         "/audit/report" => json(&audit_report(&app)),
+        "/status" => json(&status::status(state, &app)),
         "/secrets" => json(&secrets(&app)),
         "/audit/recent" => match recent::Filter::parse(req.uri().query()) {
             Ok(filter) => json(&serde_json::json!({
