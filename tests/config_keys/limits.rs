@@ -20,6 +20,10 @@ use crate::Ctx;
 
 /// Longest a probe waits to see that something does not happen.
 const SHORT: Duration = Duration::from_millis(1500);
+/// The window for a refusal that needs two streams to race into the
+/// right order (see `second_stream_while_a_body_is_held`): each try may
+/// lose the race, so a loaded machine needs more tries than `SHORT` gives.
+const RACING: Duration = Duration::from_secs(6);
 /// Longest a probe waits for something that must happen.
 const PATIENCE: Duration = Duration::from_secs(20);
 
@@ -125,7 +129,7 @@ pub async fn second_stream_while_a_body_is_held(c: Ctx) -> String {
     let held = tokio::spawn(sender.send_request(post(b"held", 1024, false)));
     // One probe at a time owns the connection and the held stream.
     let state = tokio::sync::Mutex::new((sender, held));
-    let refused = poll_within(SHORT, || async {
+    let refused = poll_within(RACING, || async {
         let (sender, held) = &mut *state.lock().await;
         sender.ready().await.unwrap();
         if held.is_finished() {
