@@ -32,6 +32,43 @@ pub(super) fn host_header(parts: &Parts) -> Result<Option<(&HeaderValue, &str)>,
     }
 }
 
+/// The host a request names: its checked `Host` header, else HTTP/2's
+/// :authority (from the request target).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct RequestHost<'a> {
+    header: Option<&'a HeaderValue>,
+    text: Option<&'a str>,
+}
+
+impl<'a> RequestHost<'a> {
+    /// The phase: the request's host, or why it names none that can be trusted.
+    pub(super) fn of(parts: &'a Parts) -> Result<Self, &'static str> {
+        let header = host_header(parts)?;
+        Ok(Self {
+            header: header.map(|(value, _)| value),
+            text: header
+                .map(|(_, text)| text)
+                .or_else(|| parts.uri.authority().map(|a| a.as_str())),
+        })
+    }
+
+    /// The host as text (for the URL that URL-signing schemes sign).
+    pub(super) fn text(&self) -> Option<&'a str> {
+        self.text
+    }
+
+    /// The host as the provider addressed us, for `X-Forwarded-Host`: the
+    /// header's own value when it is the source (a clone shares its bytes).
+    pub(super) fn forwarded(&self) -> Option<HeaderValue> {
+        match self.header {
+            Some(value) => Some(value.clone()),
+            None => self
+                .text
+                .and_then(|authority| HeaderValue::from_str(authority).ok()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

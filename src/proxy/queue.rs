@@ -3,33 +3,28 @@
 //! upstream, and the provider gets `202 {"status":"queued"}` only once it is
 //! on disk. Delivery is the spool worker's job from then on.
 
-use std::sync::Arc;
-
 use http::request::Parts;
-use http::{HeaderMap, Response, StatusCode};
+use http::HeaderMap;
 
-use super::{json_response, App, Refusal, ResponseBody};
-use crate::audit::{Decision, Outcome};
+use super::deliver::Claimed;
+use super::{App, Outcome, Refusal};
 use crate::body::Payload;
 use crate::config::Route;
 use crate::providers::Verified;
-use crate::replay::{ClaimToken, ReplayKey};
 use crate::spool::{Meta, NewRecord, State};
 
 /// Spools the request and settles the replay claim: delivered once it is on
 /// disk (the spool now owns delivery, so a provider retry is a duplicate),
 /// released when the spool refuses it (the provider's retry is then welcome).
-#[allow(clippy::too_many_arguments)]
 pub(super) async fn accept(
-    app: &Arc<App>,
+    app: &App,
     route: &Route,
     parts: &Parts,
     headers: &HeaderMap,
     body: Payload,
     verified: &Verified,
-    claim: Option<(ReplayKey, ClaimToken)>,
-    decision: &mut Decision,
-) -> Result<Response<ResponseBody>, Refusal> {
+    claim: Option<Claimed>,
+) -> Result<Outcome, Refusal> {
     let Some(spool) = app.spool.as_ref() else {
         return Err(Refusal::SpoolUnavailable("no spool opened".into()));
     };
@@ -46,7 +41,7 @@ pub(super) async fn accept(
             .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec()))
             .collect(),
         provider: route.verifier.provider().to_owned(),
-        event_id: decision.event_id.clone().unwrap_or_default(),
+        event_id: verified.event_id.clone().unwrap_or_default(),
         secret_index: verified.secret_index,
         replay_key: claim.as_ref().map(|(key, _)| key.to_hex()),
         received_at_ms: now,
@@ -64,13 +59,7 @@ pub(super) async fn accept(
         app.replay.settle(key, token, result.is_ok()).await;
     }
     match result {
-        Ok(_) => {
-            decision.outcome = Outcome::Queued;
-            Ok(json_response(
-                StatusCode::ACCEPTED,
-                r#"{"status":"queued"}"#,
-            ))
-        }
+        Ok(_) => Ok(Outcome::Queued),
         Err(e) => Err(Refusal::SpoolUnavailable(e.to_string())),
     }
 }

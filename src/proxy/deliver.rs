@@ -1,0 +1,144 @@
+//! The phases after verification: de-duplicate, then deliver by forwarding
+//! to the upstream (queue mode's delivery is in `queue`), with the headers
+//! the upstream gets.
+
+use std::net::IpAddr;
+
+use http::header::HeaderValue;
+use http::request::Parts;
+use http::{HeaderMap, Request, Response};
+use hyper::body::Incoming;
+
+use super::refusal::Refusal;
+use super::{headers, App};
+use crate::body::Payload;
+use crate::config::{OnStoreError, Route};
+use crate::providers::Dedup;
+use crate::replay::{Claim, ClaimToken, ReplayKey, StoreError};
+use crate::upstream;
+
+/// A replay claim this request owns: it settles it once delivery is decided.
+pub(super) type Claimed = (ReplayKey, ClaimToken);
+
+/// What de-duplication decided for a verified request.
+pub(super) enum Guard {
+    /// Delivered before, within the replay ttl: answered "duplicate".
+    AlreadyDelivered,
+    /// This request owns the event's key until it settles it.
+    Claimed(Claimed),
+    /// The scheme signs nothing to key on.
+    Unkeyed,
+    /// The replay store failed and `on_store_error = "allow"`: the request
+    /// goes on unguarded; the audit detail says why.
+    Unguarded(String),
+}
+
+/// De-duplicate: claims the event's key in the replay store. Refused when
+/// the same event is in flight, or the store failed and the route's
+/// `on_store_error` says reject.
+pub(super) async fn deduplicate(app: &App, route: &str, dedup: &Dedup) -> Result<Guard, Refusal> {
+    let Some(key) = ReplayKey::derive(route, dedup) else {
+        return Ok(Guard::Unkeyed);
+    };
+    match app.replay.claim(key).await {
+        Ok(Claim::Acquired(token)) => Ok(Guard::Claimed((key, token))),
+        Ok(Claim::Delivered) => Ok(Guard::AlreadyDelivered),
+        Ok(Claim::InFlight) => Err(Refusal::DuplicateInFlight),
+        Err(error) => store_unavailable(app, route, error),
+    }
+}
+
+/// Applies `[replay] on_store_error` when the shared replay store failed:
+/// refuse with 503 (the provider retries), or go on without de-duplication,
+/// counted and logged.
+fn store_unavailable(app: &App, route: &str, error: StoreError) -> Result<Guard, Refusal> {
+    match app.config.replay.on_store_error {
+        OnStoreError::Reject => Err(Refusal::ReplayStoreUnavailable(error.to_string())),
+        OnStoreError::Allow => {
+            app.replay.record_error_allowed();
+            tracing::warn!(
+                target: "hookguard::replay",
+                route,
+                error = %error,
+                "replay store unavailable; forwarding without de-duplication"
+            );
+            Ok(Guard::Unguarded(format!("not de-duplicated: {error}")))
+        }
+    }
+}
+
+/// What the upstream learns about a request besides its own headers.
+pub(super) struct Provenance<'a> {
+    /// The socket peer.
+    pub peer: IpAddr,
+    /// `X-Forwarded-Proto`.
+    pub scheme: &'static str,
+    /// `X-Forwarded-Host`: the host as the provider addressed us.
+    pub host: Option<HeaderValue>,
+    /// `X-Hookguard-Verified`: the route's provider.
+    pub verified: Option<&'a HeaderValue>,
+    /// `X-Hookguard-Event-Id`: the verified event id.
+    pub event_id: Option<&'a str>,
+}
+
+/// The inbound headers as the upstream gets them (moved, never copied):
+/// prepared by `headers::prepare_upstream`, without the route's shared
+/// credential, plus hookguard's own.
+pub(super) fn upstream_headers(
+    app: &App,
+    route: &Route,
+    mut out: HeaderMap,
+    from: Provenance<'_>,
+) -> HeaderMap {
+    let trusted = &app.config.server.trusted_proxies;
+    let xff = headers::forwarded_for_chain(from.peer, &out, trusted);
+    let peer_trusted = headers::is_trusted(from.peer, trusted);
+    headers::prepare_upstream(&mut out, xff, from.scheme, from.host, peer_trusted);
+    headers::drop_credential(&mut out, route.credential_header.as_ref());
+    if let Some(v) = from.verified {
+        out.insert(headers::X_HOOKGUARD_VERIFIED, v.clone());
+    }
+    if let Some(v) = from.event_id.and_then(|id| HeaderValue::from_str(id).ok()) {
+        out.insert(headers::X_HOOKGUARD_EVENT_ID, v);
+    }
+    out
+}
+
+/// The request the upstream gets: the route's upstream URI, the method,
+/// the prepared headers and the exact received body.
+pub(super) fn upstream_request(
+    route: &Route,
+    parts: &Parts,
+    headers: HeaderMap,
+    body: Payload,
+) -> Result<Request<Payload>, Refusal> {
+    let uri = upstream::upstream_uri(
+        &route.upstream.url,
+        route.upstream_path_override,
+        &parts.uri,
+    )
+    .map_err(|e| Refusal::Internal(format!("upstream uri: {e}")))?;
+    let mut request = Request::new(body);
+    *request.method_mut() = parts.method.clone();
+    *request.uri_mut() = uri;
+    *request.headers_mut() = headers;
+    Ok(request)
+}
+
+/// Forward: sends the request upstream and settles the replay claim from
+/// the answer (delivered on a 2xx, else released for the provider's retry).
+pub(super) async fn forward(
+    app: &App,
+    route: &Route,
+    request: Request<Payload>,
+    claim: Option<Claimed>,
+) -> Result<Response<Incoming>, Refusal> {
+    let result = app.client.send(request, route.upstream.timeout).await;
+    if let Some((key, token)) = claim {
+        let delivered = matches!(&result, Ok(r) if r.status().is_success());
+        app.replay.settle(key, token, delivered).await;
+    }
+    let mut response = result.map_err(Refusal::Upstream)?;
+    headers::strip_hop_by_hop(response.headers_mut());
+    Ok(response)
+}
