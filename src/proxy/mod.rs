@@ -40,6 +40,8 @@ mod outcome;
 mod queue;
 mod read;
 mod refusal;
+#[cfg(test)]
+mod tests;
 
 use std::convert::Infallible;
 use std::fmt::Display;
