@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::explain::BodyPrint;
-use crate::proxy::headers::IpText;
+use crate::ip_text::IpText;
 use crate::telemetry::json;
 
 /// Tracing target of audit events.

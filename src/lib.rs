@@ -17,7 +17,8 @@
 //!   and the admin listener that serves them.
 //! - `security`, `ratelimit`: suspicious sources / auto-block; token buckets.
 //! - [`secret`]: secret bytes that cannot be logged by accident.
-//! - `clock`: wall-clock readings and their RFC 3339 text.
+//! - `clock`: wall-clock readings and their RFC 3339 text; `ip_text`: an IP
+//!   address as text without allocating.
 //! - `explain`: why a request was refused, in one line shared by `verify`
 //!   and the audit event's `reason`.
 //! - [`runtime`]: builds everything from a `Config`, serves, reloads, drains.
@@ -56,6 +57,7 @@ pub mod cli;
 pub(crate) mod clock;
 pub mod config;
 pub(crate) mod explain;
+pub(crate) mod ip_text;
 pub(crate) mod metrics;
 pub mod providers;
 pub mod proxy;

@@ -13,7 +13,7 @@ use std::sync::{Mutex, PoisonError};
 
 use crate::audit::{logged_id, Decision, Outcome};
 use crate::clock::unix_millis;
-use crate::proxy::headers::IpText;
+use crate::ip_text::IpText;
 
 /// Decisions kept when `[admin] recent` is not set.
 pub const DEFAULT_CAPACITY: usize = 1000;

@@ -23,7 +23,7 @@ pub struct App {
     routes: HashMap<String, usize>,
     pub(super) replay: Arc<ReplayStore>,
     pub(super) client: UpstreamClient,
-    // --- ops (issue 4): state that outlives a reload, and per-route limiters.
+    // --- ops: state that outlives a reload, and per-route limiters.
     pub(super) metrics: Arc<Metrics>,
     pub(super) sources: Arc<Sources>,
     limiters: Vec<Option<RouteLimiter>>,
