@@ -16,6 +16,7 @@
 //! - `metrics`, `report`, `admin`: Prometheus metrics, the request report,
 //!   and the admin listener that serves them.
 //! - `security`, `ratelimit`: suspicious sources / auto-block; token buckets.
+//! - `recent`: the last decisions in a fixed ring (`/audit/recent`).
 //! - [`secret`]: secret bytes that cannot be logged by accident.
 //! - `clock`: wall-clock readings and their RFC 3339 text; `ip_text`: an IP
 //!   address as text without allocating.
@@ -62,6 +63,7 @@ pub(crate) mod metrics;
 pub mod providers;
 pub mod proxy;
 pub(crate) mod ratelimit;
+pub(crate) mod recent;
 pub mod replay;
 pub(crate) mod report;
 pub mod runtime;

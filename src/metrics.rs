@@ -25,9 +25,9 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
-use crate::admin::recent::Recent;
 use crate::audit::{Decision, Outcome};
 use crate::clock::unix_millis;
+use crate::recent::Recent;
 use crate::report::Report;
 
 /// Log lines (audit or diagnostic) dropped because the log output fell

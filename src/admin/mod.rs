@@ -50,10 +50,11 @@ use tokio::net::TcpListener;
 use crate::clock::rfc3339;
 use crate::config::OnStoreError;
 use crate::proxy::App;
+use crate::recent;
 use crate::tls::CertStore;
 
 pub mod page;
-pub mod recent;
+
 mod status;
 
 /// What the admin endpoints read.

@@ -25,7 +25,7 @@ use super::{
     AdminConfig, Config, LogConfig, LogFormat, OnStoreError, ReplayConfig, ReplayStoreKind, Route,
     SecurityConfig, ServerConfig, SpoolConfig, UpstreamConfig,
 };
-use crate::admin::recent;
+use crate::recent;
 use crate::secret::Secret;
 use crate::tls::TlsFiles;
 

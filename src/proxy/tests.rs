@@ -18,8 +18,8 @@ use serde_json::{json, Value};
 
 use super::budget::Budget;
 use super::{serve, App, ConnInfo, ResponseBody, Shared};
-use crate::admin::recent::Filter;
 use crate::metrics::Metrics;
+use crate::recent::Filter;
 use crate::replay::{MemoryStore, ReplayStore};
 use crate::security::Sources;
 use crate::upstream::UpstreamClient;
