@@ -7,66 +7,15 @@
 
 mod common;
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use common::*;
-use http_body::{Body, Frame, SizeHint};
 use hyper::client::conn::http2::SendRequest;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-/// A request body that sends `first`, then never ends (nor wakes anyone),
-/// unless it is `whole`.
-struct Stalled {
-    first: Option<Bytes>,
-    declared: Option<u64>,
-    whole: bool,
-}
-
-impl Stalled {
-    fn new(first: Bytes, declared: Option<u64>) -> Self {
-        Self {
-            first: Some(first),
-            declared,
-            whole: false,
-        }
-    }
-
-    fn whole(body: Bytes) -> Self {
-        let declared = Some(body.len() as u64);
-        Self {
-            whole: true,
-            ..Self::new(body, declared)
-        }
-    }
-}
-
-impl Body for Stalled {
-    type Data = Bytes;
-    type Error = Infallible;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        match self.first.take() {
-            Some(first) => Poll::Ready(Some(Ok(Frame::data(first)))),
-            None if self.whole => Poll::Ready(None),
-            None => Poll::Pending,
-        }
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.declared
-            .map_or_else(SizeHint::new, SizeHint::with_exact)
-    }
-}
 
 /// An HTTP/2 (prior knowledge) connection to `addr`, driven in the background.
 async fn h2_connection(addr: SocketAddr) -> SendRequest<Stalled> {

@@ -339,17 +339,7 @@ async fn reload_swaps_certificate_and_counts_attempts() {
 
 /// True when a TLS handshake with `addr` succeeds trusting only `ca_der`.
 async fn handshake(addr: SocketAddr, ca_der: &[u8]) -> bool {
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(rustls_pki_types::CertificateDer::from(ca_der.to_vec()))
-        .unwrap();
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    let config = client_tls_config(ca_der);
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let tcp = TcpStream::connect(addr).await.unwrap();
     let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();

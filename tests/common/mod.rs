@@ -14,12 +14,15 @@
 
 mod eventually;
 mod fixture;
+mod wire;
 
-// Not every test binary uses both.
+// Not every test binary uses each.
 #[allow(unused_imports)]
 pub use eventually::*;
 #[allow(unused_imports)]
 pub use fixture::*;
+#[allow(unused_imports)]
+pub use wire::*;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -3,13 +3,9 @@
 //! arrives, HTTP/2 streams on one connection, and the stream limit the
 //! proxy advertises.
 
-use std::convert::Infallible;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body::{Body, Frame, SizeHint};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -76,34 +72,6 @@ pub async fn delivery_while_a_body_is_held(c: Ctx) -> String {
     summary(&post(&c.proxy, "/hook", &[("x-hub-signature-256", &sig)], body).await)
 }
 
-/// A request body that sends its first part, then never ends, or the whole
-/// of it.
-struct Sent {
-    part: Option<Bytes>,
-    declared: u64,
-    whole: bool,
-}
-
-impl Body for Sent {
-    type Data = Bytes;
-    type Error = Infallible;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        match self.part.take() {
-            Some(part) => Poll::Ready(Some(Ok(Frame::data(part)))),
-            None if self.whole => Poll::Ready(None),
-            None => Poll::Pending,
-        }
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        SizeHint::with_exact(self.declared)
-    }
-}
-
 /// On one HTTP/2 connection, a stream that declares 1 KiB and sends a
 /// part of it, then small deliveries on the same connection until one is
 /// refused: `503 overloaded`, or `never refused` within a short while.
@@ -117,10 +85,10 @@ pub async fn second_stream_while_a_body_is_held(c: Ctx) -> String {
     let post = |part: &'static [u8], declared: u64, whole: bool| {
         http::Request::post("http://x/hook")
             .header("x-hub-signature-256", gh_sig(part))
-            .body(Sent {
-                part: Some(Bytes::from_static(part)),
-                declared,
-                whole,
+            .body(if whole {
+                Stalled::whole(Bytes::from_static(part))
+            } else {
+                Stalled::new(Bytes::from_static(part), Some(declared))
             })
             .unwrap()
     };

@@ -79,15 +79,7 @@ pub async fn tls_handshake(c: Ctx) -> String {
 }
 
 async fn handshake(addr: SocketAddr) -> bool {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(certificate().cert.der().clone()).unwrap();
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    let config = client_tls_config(certificate().cert.der());
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let tcp = TcpStream::connect(addr).await.unwrap();
     let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
