@@ -229,22 +229,7 @@ impl Drop for Binary {
 impl Binary {
     /// Starts `hookguard serve` on `config` and waits for its "listening" line.
     fn start(config: &std::path::Path) -> Self {
-        use std::io::{BufRead, BufReader};
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hookguard"))
-            .args(["serve", "-c"])
-            .arg(config)
-            .env_remove("RUST_LOG")
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
+        let (child, rx) = spawn_serve(config, &[]);
         let addr = loop {
             let line = rx
                 .recv_timeout(Duration::from_secs(10))

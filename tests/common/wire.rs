@@ -72,3 +72,31 @@ pub fn client_tls_config(root: &[u8]) -> rustls::ClientConfig {
         .with_root_certificates(roots)
         .with_no_client_auth()
 }
+
+/// Starts the release-under-test binary as `hookguard serve -c config`
+/// (`RUST_LOG` removed, `envs` set, stderr discarded) and relays its stdout
+/// lines through a channel, read by a thread of its own so the pipe never
+/// fills.
+pub fn spawn_serve(
+    config: &std::path::Path,
+    envs: &[(&str, &str)],
+) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hookguard"))
+        .args(["serve", "-c"])
+        .arg(config)
+        .env_remove("RUST_LOG")
+        .envs(envs.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    (child, rx)
+}

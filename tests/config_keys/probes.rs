@@ -304,23 +304,7 @@ pub async fn first_delivery_again_after_others(c: Ctx) -> String {
 
 /// Starts `hookguard serve`, sends one delivery, stops it; its stdout lines.
 async fn binary_lines(c: &BinaryCtx) -> Vec<String> {
-    use std::io::{BufRead, BufReader};
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hookguard"))
-        .args(["serve", "-c"])
-        .arg(&c.config)
-        .env("HOOKGUARD_LOG", "info")
-        .env_remove("RUST_LOG")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let (mut child, rx) = spawn_serve(&c.config, &[("HOOKGUARD_LOG", "info")]);
     let mut lines = Vec::new();
     let addr = loop {
         let line = rx.recv_timeout(PATIENCE).expect("a listening line");
