@@ -525,3 +525,83 @@ async fn connection_cap_holds_new_connections_until_one_closes() {
         .unwrap();
     assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
 }
+
+/// Without a token, the admin listener answers only requests that name it
+/// by something DNS rebinding cannot produce (an IP address, `localhost`)
+/// or by a name listed in `admin.hosts`: a web page whose own name is
+/// rebound to 127.0.0.1 must not read the audit trail through a browser.
+#[tokio::test]
+async fn admin_without_token_refuses_names_it_was_not_given() {
+    let up = Upstream::start().await;
+    let cfg = TomlConfig::new()
+        .admin(r#"hosts = ["Hookguard.Monitoring.svc"]"#)
+        .github("/gh", GH_SECRET, &[]);
+    let p = proxy(&cfg.build(), &up).await;
+    let admin = p.admin_addr.unwrap();
+    let port = admin.port();
+    let get_as = |host: String| async move {
+        admin_request_with(admin, "GET", "/audit/recent", None, &[("host", &host)]).await
+    };
+
+    for host in [
+        format!("127.0.0.1:{port}"),
+        format!("localhost:{port}"),
+        "LOCALHOST".to_owned(),
+        format!("[::1]:{port}"),
+        "10.1.2.3".to_owned(),
+        format!("hookguard.monitoring.svc:{port}"),
+    ] {
+        let (status, body) = get_as(host.clone()).await;
+        assert_eq!(status, 200, "Host: {host}: {body}");
+    }
+    for host in [
+        format!("attacker.example:{port}"),
+        "127.0.0.1.nip.io".to_owned(),
+        "localhost.attacker.example".to_owned(),
+        "monitoring.svc".to_owned(),
+        "not a host".to_owned(),
+    ] {
+        let answer = get_as(host.clone()).await;
+        assert_eq!(
+            answer,
+            (403, r#"{"error":"admin_host_not_allowed"}"#.to_owned()),
+            "Host: {host}"
+        );
+    }
+    // The page's files hold no data: served whatever the Host.
+    let (status, _) =
+        admin_request_with(admin, "GET", "/", None, &[("host", "attacker.example")]).await;
+    assert_eq!(status, 200);
+}
+
+/// With a token the token decides, whatever the `Host`; `admin.hosts`
+/// beside a token is refused rather than ignored.
+#[tokio::test]
+async fn admin_with_token_answers_any_host_and_refuses_hosts() {
+    let up = Upstream::start().await;
+    let env = HashMap::from([("ADMIN_TOKEN".to_owned(), TOKEN.to_owned())]);
+    let token = r#"token = "env:ADMIN_TOKEN""#;
+    let cfg = TomlConfig::new().admin(token).github("/gh", GH_SECRET, &[]);
+    let p = proxy_with_env(&cfg.build(), &up, &env).await;
+    let admin = p.admin_addr.unwrap();
+    let named = [("host", "hookguard.example")];
+    let answer = admin_request_with(admin, "GET", "/healthz", Some(TOKEN), &named).await;
+    assert_eq!(answer.0, 200);
+    let answer = admin_request_with(admin, "GET", "/healthz", None, &named).await;
+    assert_eq!(answer.0, 401);
+
+    let both = TomlConfig::new()
+        .admin(&format!("{token}\nhosts = [\"hookguard.example\"]"))
+        .github("/gh", GH_SECRET, &[])
+        .build()
+        .replace("{upstream}", &up.url());
+    let lookup = |k: &str| env.get(k).cloned();
+    let Err(err) = hookguard::config::from_str(&both, Path::new("both.toml"), &lookup) else {
+        panic!("admin.hosts beside admin.token must be refused");
+    };
+    let err = err.to_string();
+    assert!(
+        err.contains("admin.hosts[0]") && err.contains("only without admin.token"),
+        "{err}"
+    );
+}

@@ -25,6 +25,12 @@
 //! page's script fetches the data with the token), so they are served to
 //! anyone, and the page can ask for the token.
 //!
+//! Without a token, a request must name the listener by an IP address,
+//! `localhost` or one of `admin.hosts` in its `Host`, else 403
+//! `{"error":"admin_host_not_allowed"}`: otherwise a web page could rebind
+//! its own DNS name to 127.0.0.1 and read the audit trail through the
+//! visitor's browser (DNS rebinding). With a token, the token decides.
+//!
 //! Every `POST` also needs `X-Hookguard-Admin` (any value) or a JSON
 //! `Content-Type`, else 403 `{"error":"admin_header_required"}`: without a
 //! token (allowed on loopback), a web page open in a browser on the same
@@ -155,6 +161,9 @@ async fn answer(state: &AdminState, req: &Request<Incoming>) -> Response<Full<By
         }
     }
     let app = state.app.load_full();
+    if !host_allowed(&app, req) {
+        return json_error(StatusCode::FORBIDDEN, "admin_host_not_allowed");
+    }
     if !state.authorized(&app, req) {
         let mut resp = text(StatusCode::UNAUTHORIZED, "unauthorized\n");
         resp.headers_mut()
@@ -163,15 +172,7 @@ async fn answer(state: &AdminState, req: &Request<Incoming>) -> Response<Full<By
     }
     if req.method() == Method::POST {
         if !sent_by_a_program(req) {
-            let mut resp = text(
-                StatusCode::FORBIDDEN,
-                r#"{"error":"admin_header_required"}"#,
-            );
-            resp.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            return resp;
+            return json_error(StatusCode::FORBIDDEN, "admin_header_required");
         }
         return spool_action(&app, req).await;
     }
@@ -230,6 +231,44 @@ async fn answer(state: &AdminState, req: &Request<Incoming>) -> Response<Full<By
         },
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
     }
+}
+
+/// Whether `req` may be answered given the `Host` it names (see the module
+/// docs): always with a token; without one, an IP literal, `localhost` or
+/// one of `admin.hosts`. A request without `Host` cannot come from a
+/// browser, so it is answered.
+fn host_allowed(app: &App, req: &Request<Incoming>) -> bool {
+    let Some(admin) = app.config().admin.as_ref() else {
+        return true;
+    };
+    if admin.token.is_some() {
+        return true;
+    }
+    let Some(host) = req.headers().get(header::HOST) else {
+        return true;
+    };
+    let Some(name) = host
+        .to_str()
+        .ok()
+        .and_then(|h| h.parse::<http::uri::Authority>().ok())
+    else {
+        return false;
+    };
+    let name = name.host();
+    let literal = name.strip_prefix('[').and_then(|n| n.strip_suffix(']'));
+    literal.unwrap_or(name).parse::<std::net::IpAddr>().is_ok()
+        || name.eq_ignore_ascii_case("localhost")
+        || admin.hosts.iter().any(|h| h.eq_ignore_ascii_case(name))
+}
+
+/// `{"error": code}` with `status`.
+fn json_error(status: StatusCode, code: &str) -> Response<Full<Bytes>> {
+    let mut resp = text(status, format!("{{\"error\":\"{code}\"}}"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
 }
 
 /// Marks a state-changing request as one no cross-site page can send

@@ -178,6 +178,9 @@ pub struct AdminConfig {
     pub token: Option<Secret>,
     /// Decisions kept in memory for `GET /audit/recent` (0: none).
     pub recent: usize,
+    /// Host names, besides IP literals and `localhost`, that a request to
+    /// the listener may name when no token is set (lowercase, no port).
+    pub hosts: Vec<String>,
 }
 
 /// An upstream target: where verified requests go.

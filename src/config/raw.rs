@@ -63,6 +63,7 @@ pub(crate) struct RawAdmin {
     pub listen: Str,
     pub token: Option<Spanned<SecretText>>,
     pub recent: Option<Spanned<i64>>,
+    pub hosts: Option<Vec<Spanned<String>>>,
 }
 
 /// `[upstream]`.

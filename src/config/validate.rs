@@ -298,11 +298,50 @@ impl Ctx<'_> {
             .recent
             .and_then(|n| self.bounded_count(n, "admin.recent", 0, recent::MAX_CAPACITY))
             .unwrap_or(recent::DEFAULT_CAPACITY);
+        let hosts = self.admin_hosts(raw.hosts, token.is_some());
         AdminConfig {
             listen,
             token,
             recent,
+            hosts,
         }
+    }
+
+    /// `admin.hosts`: plain host names (no port, no IP literal: those are
+    /// always allowed), only meaningful without a token.
+    fn admin_hosts(&mut self, raw: Option<Vec<Spanned<String>>>, token: bool) -> Vec<String> {
+        let mut hosts = Vec::new();
+        for (i, name) in raw.into_iter().flatten().enumerate() {
+            let field = format!("admin.hosts[{i}]");
+            if token {
+                self.diag.error(
+                    name.span(),
+                    field,
+                    "admin.hosts applies only without admin.token (with a token, any Host is answered)",
+                );
+                break;
+            }
+            let text = name.get_ref();
+            let valid = !text.is_empty()
+                && text.len() <= 253
+                && text
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+                && text.parse::<IpAddr>().is_err();
+            if valid {
+                hosts.push(text.to_ascii_lowercase());
+            } else {
+                self.diag.error(
+                    name.span(),
+                    field,
+                    format!(
+                        "{text:?} is not a host name (letters, digits, '-' and '.'; no port; \
+                         IP addresses are always allowed)"
+                    ),
+                );
+            }
+        }
+        hosts
     }
 
     /// `[upstream]`; `None` (with an error) when its url is missing or invalid.

@@ -178,6 +178,16 @@ pub static CASES: &[Case] = &[
         probe: live!(recent_after_three),
         expect: ["2 of 3 kept", "3 of 3 kept"],
     },
+    Case {
+        key: "admin.hosts",
+        set: &[
+            ("admin", "listen = \"127.0.0.1:0\""),
+            ("admin", "hosts = [\"admin.example\"]"),
+        ],
+        other: &[("admin", "listen = \"127.0.0.1:0\"")],
+        probe: live!(admin_health_by_name),
+        expect: ["healthz 200", "healthz 403"],
+    },
     // --- [upstream] ---
     Case {
         key: "upstream.url",

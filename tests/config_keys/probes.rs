@@ -187,6 +187,14 @@ pub async fn admin_health(c: Ctx) -> String {
     format!("healthz {status}")
 }
 
+/// `GET /healthz` naming the listener `admin.example` in `Host`.
+pub async fn admin_health_by_name(c: Ctx) -> String {
+    let addr = c.proxy.admin_addr.expect("an admin listener");
+    let named = [("host", "admin.example")];
+    let (status, _) = admin_request_with(addr, "GET", "/healthz", None, &named).await;
+    format!("healthz {status}")
+}
+
 /// How many of three deliveries `GET /audit/recent` still shows.
 pub async fn recent_after_three(c: Ctx) -> String {
     for n in 0..3 {
