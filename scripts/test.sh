@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs the system packages the tests drive for real
-# (redis-server; chromium for the status page's browser test), then runs
+# (redis-server; chromium for the status page's browser test; haproxy in
+# front of the proxy for the PROXY protocol tests), then runs
 # `cargo test` with any arguments given.
 #
 #   scripts/test.sh                  # the whole suite
@@ -16,6 +17,7 @@ cd "$(dirname "$0")/.."
 packages=(
   "redis-server:redis-server"
   "chromium:chromium"
+  "haproxy:haproxy"
 )
 
 missing=()

@@ -75,6 +75,11 @@ struct ReloadLabels {
     result: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProxyRefusedLabels {
+    reason: &'static str,
+}
+
 /// One route's most used series, taken from their families on first use and
 /// kept: a family lookup hashes the whole label set (SipHash) under a lock,
 /// which cost more per request than the counting itself. Clones of a
@@ -123,6 +128,7 @@ pub struct Metrics {
     in_flight: Gauge<i64, AtomicI64>,
     reloads: Family<ReloadLabels, Counter>,
     suspicious: Counter,
+    proxy_refused: Family<ProxyRefusedLabels, Counter>,
     report: Mutex<Report>,
     last_reload: Mutex<Option<LastReload>>,
     recent: Recent,
@@ -227,6 +233,13 @@ impl Metrics {
             "Times a client IP crossed the failed-verification threshold",
             suspicious.clone(),
         );
+        let proxy_refused = Family::<ProxyRefusedLabels, Counter>::default();
+        registry.register(
+            "proxy_protocol_refused",
+            "Connections closed before HTTP for their PROXY header, by reason \
+             (untrusted_peer, malformed, timeout)",
+            proxy_refused.clone(),
+        );
         registry.register(
             "log_dropped",
             "Log lines dropped because the log output fell behind",
@@ -243,6 +256,7 @@ impl Metrics {
             in_flight,
             reloads,
             suspicious,
+            proxy_refused,
             report: Mutex::new(Report::default()),
             last_reload: Mutex::new(None),
             recent: Recent::new(recent),
@@ -316,6 +330,13 @@ impl Metrics {
     pub fn in_flight(&self) -> InFlight<'_> {
         self.in_flight.inc();
         InFlight(&self.in_flight)
+    }
+
+    /// Counts a connection closed for its PROXY header (`reason`: one of
+    /// a fixed few).
+    pub fn proxy_protocol_refused(&self, reason: &'static str) {
+        let labels = ProxyRefusedLabels { reason };
+        self.proxy_refused.get_or_create(&labels).inc();
     }
 
     /// Counts a configuration reload attempt.

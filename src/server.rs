@@ -1,5 +1,6 @@
-//! The inbound listener: accept → optional TLS → HTTP/1.1 or HTTP/2 → the
-//! pipeline; and a graceful drain on shutdown.
+//! The inbound listener: accept → optional PROXY protocol header (behind a
+//! TCP load balancer, see `proxy_protocol`) → optional TLS → HTTP/1.1 or
+//! HTTP/2 → the pipeline; and a graceful drain on shutdown.
 //!
 //! The protocol is chosen once per connection, before hyper sees a byte: by
 //! ALPN over TLS, and on plain TCP by peeking at the first three bytes for
@@ -44,8 +45,10 @@ use crate::config::ServerConfig;
 use crate::proxy::budget::Budget;
 use crate::proxy::{self, App, ConnInfo};
 use lifetime::{Activity, Ended, Limits};
+use proxy_protocol::{believe_header, expected_proxy_header, refuse_untrusted_peer};
 
 mod lifetime;
+mod proxy_protocol;
 
 /// Largest accepted request header block, bytes: on HTTP/1.1 the request
 /// line and headers as sent (a larger head gets 431); on HTTP/2 the decoded
@@ -104,11 +107,23 @@ pub async fn serve(
             },
         };
         let _ = stream.set_nodelay(true);
+        let accepted = Instant::now();
         // Settings a reload applies to the connections accepted after it.
-        let (idle, per_connection) = {
+        let (idle, per_connection, header) = {
             let current = apps.load();
             let server = &current.config().server;
-            (server.idle_timeout, server.max_buffered_per_connection)
+            let header = match expected_proxy_header(server, peer) {
+                Ok(header) => header,
+                Err(()) => {
+                    refuse_untrusted_peer(&current, peer);
+                    continue; // dropping the stream closes it
+                }
+            };
+            (
+                server.idle_timeout,
+                server.max_buffered_per_connection,
+                header,
+            )
         };
         let conn = ConnInfo {
             peer,
@@ -117,7 +132,7 @@ pub async fn serve(
         };
         let lifetime = Lifetime {
             http: Arc::clone(&http),
-            activity: Arc::new(Activity::new(Instant::now())),
+            activity: Arc::new(Activity::new(accepted)),
             idle,
             drain: drain.subscribe(),
             _permit: permit,
@@ -126,9 +141,14 @@ pub async fn serve(
         match acceptor.clone() {
             None => {
                 tokio::spawn(async move {
-                    let sniffing = sniff_plain(stream);
-                    let deadline = lifetime.http.request_timeout;
-                    match tokio::time::timeout(deadline, sniffing).await {
+                    let mut stream = stream;
+                    let deadline = accepted + lifetime.http.request_timeout;
+                    let Some(conn) =
+                        believe_header(&mut stream, header, conn, deadline, &app).await
+                    else {
+                        return;
+                    };
+                    match tokio::time::timeout_at(deadline, sniff_plain(stream)).await {
                         Ok(Ok(Sniffed::Peeked(protocol, stream))) => {
                             serve_connection(stream, protocol, conn, app, lifetime).await;
                         }
@@ -143,9 +163,15 @@ pub async fn serve(
             }
             Some(acceptor) => {
                 tokio::spawn(async move {
+                    let mut stream = stream;
+                    let deadline = accepted + lifetime.http.tls_handshake_timeout;
+                    let Some(conn) =
+                        believe_header(&mut stream, header, conn, deadline, &app).await
+                    else {
+                        return;
+                    };
                     let handshake = acceptor.accept(stream);
-                    let deadline = lifetime.http.tls_handshake_timeout;
-                    match tokio::time::timeout(deadline, handshake).await {
+                    match tokio::time::timeout_at(deadline, handshake).await {
                         Ok(Ok(tls_stream)) => {
                             let protocol = match tls_stream.get_ref().1.alpn_protocol() {
                                 Some(b"h2") => Protocol::Http2,

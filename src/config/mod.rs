@@ -143,6 +143,20 @@ pub struct ServerConfig {
     pub max_buffered_per_connection: u64,
     /// HTTP/2 streams one connection may have open at once.
     pub max_concurrent_streams: u32,
+    /// Which PROXY protocol header every connection must start with, when
+    /// set (behind a TCP load balancer).
+    pub proxy_protocol: Option<ProxyProtocol>,
+}
+
+/// `[server] proxy_protocol`: the PROXY protocol versions accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProxyProtocol {
+    /// The text header (`send-proxy`).
+    V1,
+    /// The binary header (`send-proxy-v2`).
+    V2,
+    /// Either.
+    Any,
 }
 
 /// `[security]`: when failed verifications from one IP become suspicious.

@@ -46,6 +46,7 @@ pub(crate) struct RawServer {
     pub max_buffered: Option<Spanned<SizeText>>,
     pub max_buffered_per_connection: Option<Spanned<SizeText>>,
     pub max_concurrent_streams: Option<Spanned<i64>>,
+    pub proxy_protocol: Str,
 }
 
 /// `[server] tls = { cert, key }`.

@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 
 use super::units::{format_duration, format_size};
-use super::{Config, LogConfig, LogFormat, Route};
+use super::{Config, LogConfig, LogFormat, ProxyProtocol, Route};
 use crate::providers::SecretEntry;
 
 /// Renders the listener summary, one row per route, and the warnings.
@@ -18,7 +18,14 @@ pub fn render_check(cfg: &Config) -> String {
     } else {
         "http"
     };
-    let _ = writeln!(out, "listen    {} ({scheme})", cfg.server.listen);
+    let proxy_header = match cfg.server.proxy_protocol {
+        None => "",
+        Some(ProxyProtocol::V1) => ", PROXY protocol v1 from trusted_proxies",
+        Some(ProxyProtocol::V2) => ", PROXY protocol v2 from trusted_proxies",
+        Some(ProxyProtocol::Any) => ", PROXY protocol v1 or v2 from trusted_proxies",
+    };
+    let listen = cfg.server.listen;
+    let _ = writeln!(out, "listen    {listen} ({scheme}{proxy_header})");
     match &cfg.admin {
         Some(admin) => {
             let token = if admin.token.is_some() {

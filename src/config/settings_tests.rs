@@ -302,3 +302,31 @@ fn check_shows_the_log_format_and_the_audit_trail() {
         "log       pretty, audit on"
     );
 }
+
+#[test]
+fn proxy_protocol_needs_trusted_peers_and_shows_in_check() {
+    let with = |server: &str| format!("[server]\nlisten = \"127.0.0.1:0\"\n{server}\n{MINIMAL}");
+    assert_eq!(
+        errors(&with("proxy_protocol = \"v2\"")),
+        "t.toml:3:18: server.proxy_protocol: is on, but server.trusted_proxies is empty: a \
+         PROXY header is believed only from a trusted peer, so every connection would be \
+         refused; list the load balancers' addresses in trusted_proxies"
+    );
+    assert_eq!(
+        errors(&with("proxy_protocol = \"v3\"")),
+        "t.toml:3:18: server.proxy_protocol: unknown value \"v3\" (did you mean \"v1\"?); \
+         expected \"v1\", \"v2\" or \"any\""
+    );
+    let listen = |server: &str| {
+        let cfg = parse(&with(server)).unwrap();
+        render_check(&cfg).lines().next().unwrap().to_owned()
+    };
+    assert_eq!(listen(""), "listen    127.0.0.1:0 (http)");
+    let on = "proxy_protocol = \"any\"\ntrusted_proxies = [\"10.0.0.0/8\"]";
+    assert_eq!(
+        listen(on),
+        "listen    127.0.0.1:0 (http, PROXY protocol v1 or v2 from trusted_proxies)"
+    );
+    let cfg = parse(&with(on)).unwrap();
+    assert_eq!(cfg.server.proxy_protocol, Some(ProxyProtocol::Any));
+}

@@ -22,8 +22,8 @@ use super::secrets::{resolve, Env};
 use super::tree::Node;
 use super::{budgets, suggest, units, BuildFn};
 use super::{
-    AdminConfig, Config, LogConfig, LogFormat, OnStoreError, ReplayConfig, ReplayStoreKind, Route,
-    SecurityConfig, ServerConfig, SpoolConfig, UpstreamConfig,
+    AdminConfig, Config, LogConfig, LogFormat, OnStoreError, ProxyProtocol, ReplayConfig,
+    ReplayStoreKind, Route, SecurityConfig, ServerConfig, SpoolConfig, UpstreamConfig,
 };
 use crate::recent;
 use crate::secret::Secret;
@@ -159,14 +159,17 @@ impl Ctx<'_> {
             max_buffered: None,
             max_buffered_per_connection: None,
             max_concurrent_streams: None,
+            proxy_protocol: None,
         });
         let default_listen = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 8080);
         let tls = raw.tls.and_then(|tls| self.tls_files(tls));
+        let trusted_proxies = self.networks(raw.trusted_proxies, "server.trusted_proxies");
+        let proxy_protocol = self.proxy_protocol(raw.proxy_protocol, &trusted_proxies);
         ServerConfig {
             listen: self.socket_addr(raw.listen, "server.listen", default_listen),
             tls,
             max_body: self.size(raw.max_body, "server.max_body", 1 << 20),
-            trusted_proxies: self.networks(raw.trusted_proxies, "server.trusted_proxies"),
+            trusted_proxies,
             request_timeout: self.duration(
                 raw.request_timeout,
                 "server.request_timeout",
@@ -210,7 +213,31 @@ impl Ctx<'_> {
                 .max_concurrent_streams
                 .and_then(|n| self.count::<u32>(n, "server.max_concurrent_streams", 1))
                 .unwrap_or(32),
+            proxy_protocol,
         }
+    }
+
+    /// `[server] proxy_protocol`. A PROXY header is believed only from
+    /// `trusted_proxies`, so with none listed every connection would be
+    /// refused: that is an error, not a silent outage.
+    fn proxy_protocol(&mut self, raw: Str, trusted: &[IpNet]) -> Option<ProxyProtocol> {
+        let span = raw.as_ref().map(Spanned::span);
+        let options = [
+            ("v1", Some(ProxyProtocol::V1)),
+            ("v2", Some(ProxyProtocol::V2)),
+            ("any", Some(ProxyProtocol::Any)),
+        ];
+        let chosen = self.choice(raw, "server.proxy_protocol", &options, None);
+        if let (Some(_), Some(span), true) = (chosen, span, trusted.is_empty()) {
+            self.diag.error(
+                span,
+                "server.proxy_protocol",
+                "is on, but server.trusted_proxies is empty: a PROXY header is believed only \
+                 from a trusted peer, so every connection would be refused; list the load \
+                 balancers' addresses in trusted_proxies",
+            );
+        }
+        chosen
     }
 
     /// `[server] tls`: both paths, and the files loaded exactly as `serve`

@@ -652,4 +652,14 @@ pub static CASES: &[Case] = &[
         probe: live!(generic_decoded_key_sig),
         expect: ["200", "error at route[1].secrets[0]"],
     },
+    Case {
+        key: "server.proxy_protocol",
+        set: &[
+            ("server", "proxy_protocol = \"v1\""),
+            ("server", "trusted_proxies = [\"127.0.0.1\"]"),
+        ],
+        other: &[("server", "trusted_proxies = [\"127.0.0.1\"]")],
+        probe: live!(request_without_proxy_header),
+        expect: ["closed unanswered", "answered"],
+    },
 ];

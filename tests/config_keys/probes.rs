@@ -614,3 +614,20 @@ pub async fn generic_v0_sig(c: Ctx) -> String {
     let sig = generic_hex(&[b"v0:", b"{}"]);
     generic(&c, &[("x-sig", &sig)], b"{}").await
 }
+
+// === [server] proxy_protocol ===
+
+/// A plain request with no PROXY header in front: answered, or closed
+/// without a byte.
+pub async fn request_without_proxy_header(c: Ctx) -> String {
+    let mut stream = TcpStream::connect(c.proxy.addr).await.unwrap();
+    let request = b"GET /hook HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    stream.write_all(request).await.unwrap();
+    let mut seen = Vec::new();
+    let read = tokio::time::timeout(PATIENCE, stream.read_to_end(&mut seen)).await;
+    match read {
+        Err(_) => "still open".into(),
+        Ok(_) if seen.is_empty() => "closed unanswered".into(),
+        Ok(_) => "answered".into(),
+    }
+}
