@@ -53,6 +53,37 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Inspect or repair the queue-mode spool of a stopped proxy.
     Spool(SpoolArgs),
+    /// Provider IP presets for `allow_ips = ["preset:NAME"]`.
+    Presets(PresetsArgs),
+}
+
+/// `hookguard presets update [--out FILE]`.
+#[derive(Debug, clap::Args)]
+pub struct PresetsArgs {
+    /// What to do with the presets.
+    #[command(subcommand)]
+    pub action: PresetsAction,
+}
+
+/// Operations on the presets.
+#[derive(Debug, Subcommand)]
+pub enum PresetsAction {
+    /// Fetch the providers' published lists and write a presets file.
+    ///
+    /// Starts from FILE when it exists (else from the built-in presets); a
+    /// feed that cannot be fetched keeps that provider's previous list.
+    /// Exit 0 when every feed was fetched, 1 when some were not (the file
+    /// is still written), 2 when nothing could be written.
+    Update {
+        /// Where to write the presets (read first, when it exists);
+        /// stdout when absent. Point `[server] ip_presets = "file:FILE"`
+        /// at it.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// For tests: fetch `https://host/path` as `URL/NAME/path`.
+        #[arg(long, value_name = "URL", hide = true)]
+        feed_base: Option<String>,
+    },
 }
 
 /// `-c CONFIG --route PATH`: take the scheme and its parameters from a

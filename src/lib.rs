@@ -20,6 +20,8 @@
 //! - [`secret`]: secret bytes that cannot be logged by accident.
 //! - `clock`: wall-clock readings and their RFC 3339 text; `ip_text`: an IP
 //!   address as text without allocating.
+//! - [`ip_presets`]: provider webhook source ranges for `allow_ips`, built
+//!   in or refreshed from the providers' feeds (`presets update`).
 //! - `explain`: why a request was refused, in one line shared by `verify`
 //!   and the audit event's `reason`.
 //! - [`runtime`]: builds everything from a `Config`, serves, reloads, drains.
@@ -58,6 +60,7 @@ pub mod cli;
 pub(crate) mod clock;
 pub mod config;
 pub(crate) mod explain;
+pub mod ip_presets;
 pub(crate) mod ip_text;
 pub(crate) mod metrics;
 pub mod providers;

@@ -20,6 +20,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Spool(args) => ExitCode::from(hookguard::spool::ops::run(&args)),
+        Command::Presets(args) => ExitCode::from(hookguard::ip_presets::update::run(&args)),
         Command::Sign(args) => report(tools::sign(&args)),
         Command::Verify(args) => report(tools::verify(&args)),
     }

@@ -21,11 +21,13 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::{Method, Uri};
 use ipnet::IpNet;
 
+use crate::ip_presets::IpPresets;
 use crate::providers::{
     self, BuildError, GenericHmac, ProviderParams, SecretEntry, SharedVerifier,
 };
@@ -34,6 +36,7 @@ use crate::tls::TlsFiles;
 
 mod budgets;
 mod error;
+mod presets;
 mod raw;
 mod render;
 mod route;
@@ -146,6 +149,9 @@ pub struct ServerConfig {
     /// Which PROXY protocol header every connection must start with, when
     /// set (behind a TCP load balancer).
     pub proxy_protocol: Option<ProxyProtocol>,
+    /// The provider IP presets `allow_ips` may name: built in, or read from
+    /// `ip_presets`.
+    pub ip_presets: Arc<IpPresets>,
 }
 
 /// `[server] proxy_protocol`: the PROXY protocol versions accepted.
@@ -325,6 +331,8 @@ pub struct Route {
     pub max_body: u64,
     /// Source networks allowed; empty allows every address.
     pub allow_ips: Vec<IpNet>,
+    /// The presets `allow_ips` named (their ranges are in `allow_ips`).
+    pub ip_presets: Vec<String>,
     /// Token bucket per route and client IP, if set.
     pub rate_limit: Option<RateLimit>,
     /// Methods accepted (default POST, plus what the provider's handshake needs).

@@ -47,6 +47,7 @@ pub(crate) struct RawServer {
     pub max_buffered_per_connection: Option<Spanned<SizeText>>,
     pub max_concurrent_streams: Option<Spanned<i64>>,
     pub proxy_protocol: Str,
+    pub ip_presets: Str,
 }
 
 /// `[server] tls = { cert, key }`.

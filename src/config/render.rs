@@ -4,10 +4,12 @@
 //! Secrets appear only as counts and origins (`env:NAME`, `file:PATH`,
 //! `literal`), never as values.
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use super::units::{format_duration, format_size};
 use super::{Config, LogConfig, LogFormat, ProxyProtocol, Route};
+use crate::ip_presets::date_text;
 use crate::providers::SecretEntry;
 
 /// Renders the listener summary, one row per route, and the warnings.
@@ -76,6 +78,8 @@ pub fn render_check(cfg: &Config) -> String {
         line(&cells);
     }
 
+    presets(cfg, &mut out);
+
     if !cfg.warnings.is_empty() {
         out.push_str("\nwarnings:\n");
         for w in &cfg.warnings {
@@ -111,6 +115,34 @@ fn row(route: &Route) -> [String; 7] {
 
 /// `json, audit on`: the event format and whether the audit trail is
 /// written (`[log] audit = false` turns it off whatever the level).
+/// Each provider IP preset a route's `allow_ips` names: its size, source
+/// and age (`check` also warns when one is older than 30 days).
+fn presets(cfg: &Config, out: &mut String) {
+    let used: BTreeSet<&str> = cfg
+        .routes
+        .iter()
+        .flat_map(|r| r.ip_presets.iter().map(String::as_str))
+        .collect();
+    if used.is_empty() {
+        return;
+    }
+    let set = &cfg.server.ip_presets;
+    let today = time::OffsetDateTime::now_utc().date();
+    let _ = writeln!(out, "\nip presets ({}):", set.origin());
+    for name in used {
+        if let Ok(p) = set.lookup(name) {
+            let _ = writeln!(
+                out,
+                "  preset:{name}  {} ranges, snapshot {} ({} days old), from {}",
+                p.ranges.len(),
+                date_text(p.snapshot),
+                p.age_days(today),
+                p.source
+            );
+        }
+    }
+}
+
 fn log(log: &LogConfig) -> String {
     let format = match log.format {
         LogFormat::Json => "json",

@@ -141,7 +141,8 @@ impl Ctx<'_> {
             .tolerance
             .map(|t| self.duration(Some(t), &at("tolerance"), Duration::ZERO, false));
         let max_body = self.size(r.max_body, &at("max_body"), server.max_body);
-        let allow_ips = self.networks(r.allow_ips, &at("allow_ips"));
+        let (allow_ips, ip_presets) =
+            self.allow_ips(r.allow_ips, &at("allow_ips"), &server.ip_presets);
         let rate_limit = r
             .rate_limit
             .and_then(|rl| self.rate_limit(rl, &at("rate_limit")));
@@ -257,6 +258,7 @@ impl Ctx<'_> {
             tolerance,
             max_body,
             allow_ips,
+            ip_presets,
             rate_limit,
             methods,
             delivery,

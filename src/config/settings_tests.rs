@@ -330,3 +330,88 @@ fn proxy_protocol_needs_trusted_peers_and_shows_in_check() {
     let cfg = parse(&with(on)).unwrap();
     assert_eq!(cfg.server.proxy_protocol, Some(ProxyProtocol::Any));
 }
+
+#[test]
+fn allow_ips_presets_expand_or_say_why_not() {
+    let with = |allow: &str| MINIMAL.replace("provider", &format!("allow_ips = {allow}\nprovider"));
+    let cfg = parse(&with(r#"["preset:github", "10.0.0.0/8"]"#)).unwrap();
+    let route = &cfg.routes[0];
+    assert_eq!(route.ip_presets, ["github"]);
+    assert!(route
+        .allow_ips
+        .contains(&"140.82.112.0/20".parse().unwrap()));
+    assert!(route.allow_ips.contains(&"10.0.0.0/8".parse().unwrap()));
+    let err = errors(&with(r#"["10.0.0.0/8", "preset:shopify"]"#));
+    assert!(
+        err.starts_with(
+            "t.toml:7:28: route[0].allow_ips[1]: Shopify publishes no fixed IP range for webhooks"
+        ),
+        "{err}"
+    );
+    let err = errors(&with(r#"["preset:twilio"]"#));
+    assert!(
+        err.contains("Twilio sends webhooks from no fixed IP addresses"),
+        "{err}"
+    );
+    let err = errors(&with(r#"["preset:githb"]"#));
+    assert!(
+        err.contains("route[0].allow_ips[0]: unknown preset \"githb\"; known presets: "),
+        "{err}"
+    );
+    let err = errors(&with(r#"["preset:stripe"]"#));
+    assert!(
+        err.contains("run `hookguard presets update --out FILE`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn ip_presets_must_name_a_readable_presets_file() {
+    let with = |line: &str| format!("[server]\n{line}\n{MINIMAL}");
+    assert_eq!(
+        errors(&with("ip_presets = \"presets.toml\"")),
+        "t.toml:2:14: server.ip_presets: expected \"file:PATH\" (a file written by \
+         `hookguard presets update`)"
+    );
+    let err = errors(&with("ip_presets = \"file:/nonexistent/presets.toml\""));
+    assert!(
+        err.starts_with("t.toml:2:14: server.ip_presets: cannot read /nonexistent/presets.toml: "),
+        "{err}"
+    );
+}
+
+#[test]
+fn check_lists_the_presets_in_use_and_warns_when_one_is_old() {
+    let dir = tempfile::tempdir().unwrap();
+    let presets = dir.path().join("p.toml");
+    std::fs::write(
+        &presets,
+        "[github]\nsource = \"https://example.test/feed\"\nsnapshot = \"2001-01-01\"\n\
+         ranges = [\"192.0.2.0/24\"]\n",
+    )
+    .unwrap();
+    let src = format!(
+        "[server]\nip_presets = \"file:{}\"\n{}",
+        presets.display(),
+        MINIMAL.replace("provider", "allow_ips = [\"preset:github\"]\nprovider")
+    );
+    let cfg = parse(&src).unwrap();
+    let out = render_check(&cfg);
+    let listed = format!(
+        "ip presets ({}):\n  preset:github  1 ranges, snapshot 2001-01-01 (",
+        presets.display()
+    );
+    assert!(out.contains(&listed), "{out}");
+    assert!(
+        out.contains("days old), from https://example.test/feed"),
+        "{out}"
+    );
+    assert!(
+        cfg.warnings
+            .iter()
+            .any(|w| w.starts_with("preset:github: its list is ")
+                && w.ends_with("refresh it with `hookguard presets update`")),
+        "{:?}",
+        cfg.warnings
+    );
+}

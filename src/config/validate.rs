@@ -76,6 +76,7 @@ pub(crate) fn validate(
     let security = ctx.security(raw.security);
     ctx.warn_auto_block_behind_a_balancer(&server, &security);
     let routes = ctx.routes(raw.route.unwrap_or_default(), &server, upstream.as_ref());
+    ctx.warn_stale_presets(&routes, &server.ip_presets);
     ctx.replay_outlived_by_signatures(&replay, &routes);
     if let Some(upstream) = &upstream {
         ctx.refuse_unused(upstream, &replay, &routes);
@@ -160,6 +161,7 @@ impl Ctx<'_> {
             max_buffered_per_connection: None,
             max_concurrent_streams: None,
             proxy_protocol: None,
+            ip_presets: None,
         });
         let default_listen = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 8080);
         let tls = raw.tls.and_then(|tls| self.tls_files(tls));
@@ -214,6 +216,7 @@ impl Ctx<'_> {
                 .and_then(|n| self.count::<u32>(n, "server.max_concurrent_streams", 1))
                 .unwrap_or(32),
             proxy_protocol,
+            ip_presets: self.ip_presets(raw.ip_presets),
         }
     }
 

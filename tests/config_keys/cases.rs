@@ -662,4 +662,14 @@ pub static CASES: &[Case] = &[
         probe: live!(request_without_proxy_header),
         expect: ["closed unanswered", "answered"],
     },
+    Case {
+        key: "server.ip_presets",
+        set: &[
+            ("server", "ip_presets = \"file:{dir}/no-such-presets.toml\""),
+            ("route", "allow_ips = [\"preset:github\"]"),
+        ],
+        other: &[("route", "allow_ips = [\"preset:github\"]")],
+        probe: live!(deliver),
+        expect: ["error at server.ip_presets", "403 ip_not_allowed"],
+    },
 ];
