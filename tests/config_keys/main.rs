@@ -144,13 +144,15 @@ fn render(edits: &[Edit]) -> String {
     out
 }
 
-/// A port nothing listens on (bound, then closed).
-fn closed_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// A port nothing listens on, and nothing else can take while the socket
+/// lives: bound without `listen`, so a connection to it is refused. (A
+/// listener bound and closed again freed its port for the concurrent cases,
+/// and one of them once took it: a case expecting "unreachable" got 200.)
+fn closed_port() -> (tokio::net::TcpSocket, u16) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = socket.local_addr().unwrap().port();
+    (socket, port)
 }
 
 /// Runs `probe` on the configuration `edits` describe; the observation.
@@ -159,11 +161,12 @@ async fn observe(key: &str, edits: &[Edit], probe: &Probe) -> String {
     let dir = tmp.path().to_path_buf();
     probes::write_tls_files(&dir);
     let up = Upstream::start().await;
+    let (_closed, closed) = closed_port();
     let mut toml = render(edits)
         .replace("{upstream}", &up.url())
         .replace("{dir}", dir.to_str().unwrap())
         .replace("{gh}", GH_SECRET)
-        .replace("{closed}", &closed_port().to_string());
+        .replace("{closed}", &closed.to_string());
     if toml.contains("{tls}") {
         toml = toml.replace("{tls}", &probes::tls_upstream().await.to_string());
     }
