@@ -76,6 +76,7 @@ fn verifier(name: &str, secret: &str, hmac: Option<&GenericHmac>) -> SharedVerif
             hmac,
             verify_token: None,
             token_header: None,
+            fetch: None,
         },
     )
     .unwrap()
@@ -200,6 +201,7 @@ fn bench_verify(c: &mut Criterion) {
         headers: &map,
         public_url: "",
         now_ms: NOW * 1000,
+        key: None,
     };
     c.bench_function("precheck/slack", |b| {
         b.iter(|| v.precheck(black_box(&req)).unwrap())
@@ -219,6 +221,7 @@ fn bench_group(c: &mut Criterion, group: &str, body: &[u8], pick: impl Fn(&str) 
             headers: &map,
             public_url: "https://example.com/webhooks",
             now_ms: NOW * 1000,
+            key: None,
         };
         v.verify(&req, &payload).expect(name);
         group.bench_function(name, |b| {

@@ -9,6 +9,8 @@
 //! - [`body`]: a received body kept as its frames, hashed and sent in place.
 //! - [`proxy`]: the request pipeline; the only place errors become responses.
 //! - `upstream`: sending to the app: pooled client, URI, typed errors.
+//! - `keystore`: keys and certificates fetched from providers (HTTPS only,
+//!   bounded, cached, single-flight); the providers layer only names them.
 //! - [`replay`]: de-duplication state machine and stores.
 //! - [`spool`]: queue mode: durable spool, delivery worker, dead letters.
 //! - `server`, [`tls`]: listener, HTTP/1.1 + HTTP/2, TLS, graceful drain.
@@ -62,6 +64,7 @@ pub mod config;
 pub(crate) mod explain;
 pub mod ip_presets;
 pub(crate) mod ip_text;
+pub(crate) mod keystore;
 pub(crate) mod metrics;
 pub mod providers;
 pub mod proxy;

@@ -127,6 +127,7 @@ pub struct Metrics {
     replay_entries: Gauge,
     in_flight: Gauge<i64, AtomicI64>,
     reloads: Family<ReloadLabels, Counter>,
+    key_fetches: Family<ReloadLabels, Counter>,
     suspicious: Counter,
     proxy_refused: Family<ProxyRefusedLabels, Counter>,
     report: Mutex<Report>,
@@ -227,6 +228,12 @@ impl Metrics {
             "Configuration reloads by result (success, failure)",
             reloads.clone(),
         );
+        let key_fetches = Family::<ReloadLabels, Counter>::default();
+        registry.register(
+            "key_fetch",
+            "Fetches of keys and certificates from providers, by result (success, failure)",
+            key_fetches.clone(),
+        );
         let suspicious = Counter::default();
         registry.register(
             "suspicious_sources",
@@ -255,6 +262,7 @@ impl Metrics {
             replay_entries,
             in_flight,
             reloads,
+            key_fetches,
             suspicious,
             proxy_refused,
             report: Mutex::new(Report::default()),
@@ -361,6 +369,20 @@ impl Metrics {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner),
         }
+    }
+
+    /// Counts a key fetch by `result` (`success`, `failure`).
+    pub fn key_fetch(&self, result: &'static str) {
+        self.key_fetches
+            .get_or_create(&ReloadLabels { result })
+            .inc();
+    }
+
+    /// Key fetches so far with `result` (tests, status).
+    pub fn key_fetches(&self, result: &'static str) -> u64 {
+        self.key_fetches
+            .get_or_create(&ReloadLabels { result })
+            .get()
     }
 
     /// Counts an IP crossing the suspicious threshold.

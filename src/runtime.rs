@@ -167,12 +167,14 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         None => None,
     };
     let spool = open_spool(&config).map_err(|(dir, source)| StartError::Spool { dir, source })?;
+    let metrics = Arc::new(Metrics::with_recent(
+        config.admin.as_ref().map_or(0, |a| a.recent),
+    ));
     let shared = Shared {
         client: client.clone(),
         replay: Arc::new(replay),
-        metrics: Arc::new(Metrics::with_recent(
-            config.admin.as_ref().map_or(0, |a| a.recent),
-        )),
+        keys: Arc::new(crate::keystore::KeyStore::new(Arc::clone(&metrics))),
+        metrics,
         sources: Arc::new(Sources::new(config.security)),
         spool: spool.clone(),
         buffered: Arc::new(Budget::new(config.server.max_buffered)),

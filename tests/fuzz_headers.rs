@@ -10,7 +10,7 @@ use proptest::prelude::*;
 
 use hookguard::body::Payload;
 use hookguard::providers::SecretEntry;
-use hookguard::providers::{self, Inbound, ProviderParams, SharedVerifier};
+use hookguard::providers::{self, FetchParams, Inbound, ProviderParams, SharedVerifier, UrlPrefix};
 use hookguard::secret::Secret;
 
 fn entry(value: &str) -> SecretEntry {
@@ -41,7 +41,20 @@ fn verifier(name: &str) -> Option<SharedVerifier> {
     } else {
         "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned()
     };
-    let secrets = if public.is_empty() {
+    // Fetched-key providers take no secret, and their required settings.
+    let fetch = match name {
+        "aws-sns" => Some(FetchParams {
+            topics: Some(vec!["arn:aws:sns:us-east-1:123456789012:fuzz".into()]),
+            ..FetchParams::default()
+        }),
+        "paypal" => Some(FetchParams {
+            webhook_id: Some("FUZZWEBHOOK".into()),
+            allow: Some(vec![UrlPrefix::parse("https://127.0.0.1:1/").unwrap()]),
+            ..FetchParams::default()
+        }),
+        _ => None,
+    };
+    let secrets = if public.is_empty() && fetch.is_none() {
         vec![entry(&secret)]
     } else {
         vec![]
@@ -56,6 +69,7 @@ fn verifier(name: &str) -> Option<SharedVerifier> {
             hmac: None,
             verify_token: None,
             token_header: (name == "token").then_some(FUZZ_TOKEN_HEADER),
+            fetch: fetch.as_ref(),
         },
     )
     .ok()
@@ -134,6 +148,7 @@ proptest! {
                 headers: &headers,
                 public_url: "https://example.com/hook?x=1",
                 now_ms: 1_700_000_000_000,
+                key: None,
             };
             let _ = verifier.precheck(&req);
             let result = verifier.verify(&req, &payload);

@@ -205,7 +205,15 @@ async fn answer(state: &AdminState, req: &Request<Incoming>) -> Response<Full<By
                 "replay store unavailable\n",
             )
         }
-        "/readyz" => text(StatusCode::OK, "ready\n"),
+        // A failing key fetch does not take the replica out: every replica
+        // fetches from the same provider. The detail says what fails.
+        "/readyz" => match app.keys().last_failure() {
+            Some(f) => text(
+                StatusCode::OK,
+                format!("ready\nkey fetch failing: {} (at {})\n", f.error, f.at),
+            ),
+            None => text(StatusCode::OK, "ready\n"),
+        },
         "/metrics" => {
             if let Some(spool) = app.spool() {
                 app.metrics().spool().observe(spool.as_ref());

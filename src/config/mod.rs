@@ -36,6 +36,7 @@ use crate::tls::TlsFiles;
 
 mod budgets;
 mod error;
+mod keys;
 mod presets;
 mod raw;
 mod render;
@@ -353,6 +354,9 @@ pub struct Route {
     /// The inbound header with the route's shared credential, removed before
     /// forwarding; `None` when the scheme sends none or `forward_token` is set.
     pub credential_header: Option<http::HeaderName>,
+    /// The TLS trust this route's keys are fetched under (the web PKI
+    /// roots plus `[route.keys] ca`); `None` when its provider fetches none.
+    pub(crate) key_trust: Option<crate::keystore::Trust>,
 }
 
 impl Route {

@@ -136,6 +136,19 @@ pub(crate) struct RawRoute {
     pub token_header: Str,
     pub forward_token: Option<Spanned<bool>>,
     pub hmac: Option<Spanned<RawHmac>>,
+    pub keys: Option<Spanned<RawKeys>>,
+    pub topics: Option<Spanned<Vec<Spanned<String>>>>,
+    pub sns_confirm: Str,
+    pub webhook_id: Str,
+}
+
+/// `[route.keys]`: where a route's fetched keys may come from.
+#[derive(DeriveDeserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawKeys {
+    pub allow: Option<Spanned<Vec<Spanned<String>>>>,
+    pub url: Str,
+    pub ca: Str,
 }
 
 /// `rate_limit = { per_second, burst }`.
@@ -434,6 +447,7 @@ pub(crate) fn allowed_keys(shape: &str) -> Option<&'static [&'static str]> {
         "route[].rate_limit" => fields_of::<RawRateLimit>(),
         "route[].retry" => fields_of::<RawRetry>(),
         "route[].hmac" => fields_of::<RawHmac>(),
+        "route[].keys" => fields_of::<RawKeys>(),
         "route[].secrets"
         | "route[].secrets[]"
         | "route[].public_key"

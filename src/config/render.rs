@@ -79,6 +79,27 @@ pub fn render_check(cfg: &Config) -> String {
     }
 
     presets(cfg, &mut out);
+    let fetched: Vec<String> = cfg
+        .routes
+        .iter()
+        .filter_map(|r| {
+            let rule = r.verifier.key_rule()?;
+            let ca = r.key_trust.as_ref().and_then(|t| t.ca_digest);
+            let ca = if ca.is_some() {
+                "; plus [route.keys] ca"
+            } else {
+                ""
+            };
+            Some(format!("  {}  {rule}{ca}", r.path))
+        })
+        .collect();
+    if !fetched.is_empty() {
+        out.push_str("\nfetched keys:\n");
+        for line in fetched {
+            out.push_str(&line);
+            out.push('\n');
+        }
+    }
 
     if !cfg.warnings.is_empty() {
         out.push_str("\nwarnings:\n");
@@ -90,7 +111,9 @@ pub fn render_check(cfg: &Config) -> String {
 }
 
 fn row(route: &Route) -> [String; 7] {
-    let keys = if route.secrets.is_empty() {
+    let keys = if route.key_trust.is_some() {
+        "fetched (see below)".to_owned()
+    } else if route.secrets.is_empty() {
         format!(
             "{} public key(s): {}",
             route.public_keys.len(),

@@ -14,6 +14,7 @@ use std::time::Duration;
 use super::spanned::Spanned;
 use http::{HeaderName, Method};
 
+use super::keys::RawFetch;
 use super::raw::{RawHmac, RawRateLimit, RawRetry, RawRoute, RawSecret, SecretList, Str};
 use super::suggest;
 use super::validate::Ctx;
@@ -89,7 +90,8 @@ impl Ctx<'_> {
             None => (Vec::new(), None),
         };
         let (public_keys, keys_written) = self.public_keys(i, r.public_key, r.public_keys);
-        if secrets_written.is_none() && keys_written == 0 {
+        let fetches = provider.as_deref().is_some_and(providers::fetches_keys);
+        if secrets_written.is_none() && keys_written == 0 && !fetches {
             self.diag.error(
                 route_span.clone(),
                 &name,
@@ -182,6 +184,13 @@ impl Ctx<'_> {
             .token_header
             .and_then(|h| self.header_name(h, &at("token_header")));
         let forward_token = r.forward_token;
+        let raw_fetch = RawFetch {
+            keys: r.keys,
+            topics: r.topics,
+            sns_confirm: r.sns_confirm,
+            webhook_id: r.webhook_id,
+        };
+        let (fetch, key_trust) = self.fetch_params(raw_fetch, &at);
 
         if self.diag.error_count() != errors_before {
             return None;
@@ -194,6 +203,7 @@ impl Ctx<'_> {
             hmac: hmac.as_ref(),
             verify_token: verify_token.as_ref(),
             token_header: token_header.as_deref(),
+            fetch: fetch.as_ref(),
         };
         let verifier = match (self.build)(&provider, params) {
             Ok(v) => v,
@@ -268,6 +278,7 @@ impl Ctx<'_> {
             hmac,
             token_header,
             credential_header,
+            key_trust: key_trust.filter(|_| fetches),
         })
     }
 

@@ -18,6 +18,7 @@ fn with_keys(name: &str, keys: &[&str]) -> Result<SharedVerifier, BuildError> {
             hmac: None,
             verify_token: None,
             token_header: None,
+            fetch: None,
         },
     )
 }
@@ -32,6 +33,7 @@ fn handshake(v: &SharedVerifier, body: &[u8]) -> Option<HandshakeReply> {
         headers: &map,
         public_url: "",
         now_ms: 0,
+        key: None,
     };
     v.handshake(&req, &crate::body::Payload::from(body))
 }
@@ -98,6 +100,7 @@ fn discord_pynacl_vector_window_and_ping() {
             hmac: None,
             verify_token: None,
             token_header: None,
+            fetch: None,
         },
     );
     let r = run(&rotated.unwrap(), &h, br#"{"type":1}"#, 1_700_000_000);
@@ -143,6 +146,7 @@ fn sendgrid_sdk_fixture() {
             hmac: None,
             verify_token: None,
             token_header: None,
+            fetch: None,
         },
     )
     .unwrap();
@@ -214,6 +218,7 @@ fn standard_webhooks_v1a_openssl_vector() {
             hmac: None,
             verify_token: None,
             token_header: None,
+            fetch: None,
         },
     )
     .err()

@@ -45,6 +45,18 @@ pub(crate) enum Family {
     BodyFields,
     /// HMAC over a canonical request: Contentful (`canonical.rs`).
     Canonical,
+    /// AWS SNS: RSA in the JSON body, certificate fetched (`sns.rs`).
+    AwsSns,
+    /// PayPal: RSA over ids and the body's CRC-32, certificate fetched
+    /// (`paypal.rs`).
+    PayPal,
+}
+
+impl Family {
+    /// Whether this family's keys are fetched at run time (`[route.keys]`).
+    pub(crate) fn fetches_keys(&self) -> bool {
+        matches!(self, Self::AwsSns | Self::PayPal)
+    }
 }
 
 /// One row of the table.
@@ -101,6 +113,16 @@ impl Provider {
             Family::Asymmetric(scheme) => (scheme.info(self.name), "asymmetric", None),
             Family::BodyFields => (super::body_fields::info(self.name), "body-fields", None),
             Family::Canonical => (super::canonical::info(self.name), "canonical", None),
+            Family::AwsSns => (
+                super::sns::info(self.name),
+                "fetched-cert",
+                Some(Some(super::sns::ONE_HOUR)),
+            ),
+            Family::PayPal => (
+                super::paypal::info(self.name),
+                "fetched-cert",
+                Some(Some(super::paypal::ONE_HOUR)),
+            ),
         };
         let tolerance = match window {
             Some(window) => super::common::tolerance_text(window),
@@ -1153,6 +1175,24 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         handshake: Handshake::DiscordPing,
         source: "discord-interactions 4.4.0 (SDK source); Discord docs \"Interactions\"",
     },
+    // AWS SNS HTTP/S subscriptions: RSA with a fetched certificate; the
+    // route's topics allowlist is required.
+    Provider {
+        name: "aws-sns",
+        family: Family::AwsSns,
+        handshake: Handshake::SnsSubscriptionConfirmation,
+        source: "AWS SNS developer guide \"Verifying the signatures of Amazon SNS messages\"; \
+                 AWS SDK for PHP Aws\\Sns\\MessageValidator; sns-payload-validator npm 2.1.0",
+    },
+    // PayPal: RSA-SHA256 with a fetched certificate; webhook_id and
+    // [route.keys] allow required.
+    Provider {
+        name: "paypal",
+        family: Family::PayPal,
+        handshake: Handshake::None,
+        source: "PayPal REST API reference \"Verify webhook signature\"; PayPal-Java-SDK \
+                 Event.validateReceivedEvent and SSLUtil.crc32 (SDK source)",
+    },
     // SendGrid Event Webhook: ECDSA P-256 over timestamp + body.
     Provider {
         name: "sendgrid",
@@ -1210,9 +1250,13 @@ mod tests {
                 }
                 _ => "s3cret",
             };
-            if matches!(p.family, Family::GenericHmac | Family::Asymmetric(_)) || p.name == "token"
+            if matches!(
+                p.family,
+                Family::GenericHmac | Family::Asymmetric(_) | Family::AwsSns | Family::PayPal
+            ) || p.name == "token"
             {
-                continue; // needs [route.hmac] / public keys / token_header; in their files
+                // Needs [route.hmac] / public keys / token_header / topics: in their files.
+                continue;
             }
             assert_eq!(verifier(p.name, &secrets(&[secret])).provider(), p.name);
         }

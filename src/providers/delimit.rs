@@ -251,6 +251,7 @@ mod tests {
                     hmac: None,
                     verify_token: None::<&Secret>,
                     token_header: None,
+                    fetch: None,
                 },
             )
             .unwrap();

@@ -69,6 +69,10 @@ pub(crate) enum Handshake {
     OktaVerification,
     /// Trello: HEAD on webhook creation → 200, empty.
     HeadOk,
+    /// AWS SNS: a signed `SubscriptionConfirmation`, forwarded, or with
+    /// `sns_confirm = "auto"` confirmed by a GET of its `SubscribeURL`.
+    /// Answered by the SNS family itself.
+    SnsSubscriptionConfirmation,
 }
 
 impl Handshake {
@@ -86,6 +90,7 @@ impl Handshake {
             Self::OnfleetCheck => "GET ?check=",
             Self::OktaVerification => "GET X-Okta-Verification-Challenge",
             Self::HeadOk => "HEAD -> 200",
+            Self::SnsSubscriptionConfirmation => "SubscriptionConfirmation (forward, or auto GET)",
         }
     }
 
@@ -129,7 +134,8 @@ impl Handshake {
             | Self::SlackUrlVerification
             | Self::ZoomUrlValidation
             | Self::TwitchCallbackVerification
-            | Self::DiscordPing => None,
+            | Self::DiscordPing
+            | Self::SnsSubscriptionConfirmation => None,
         }
     }
 
@@ -178,9 +184,11 @@ impl Handshake {
                     body: reply.to_string().into_bytes(),
                 })
             }
-            // Discord PING is answered by the asymmetric family after Ed25519;
-            // the others are unsigned challenges.
+            // Discord PING is answered by the asymmetric family after Ed25519,
+            // SNS confirmations by the SNS family; the others are unsigned
+            // challenges.
             Self::None
+            | Self::SnsSubscriptionConfirmation
             | Self::MetaVerifyToken
             | Self::DropboxChallenge
             | Self::DiscordPing
@@ -328,6 +336,7 @@ mod tests {
             headers,
             public_url: "",
             now_ms: 0,
+            key: None,
         }
     }
 

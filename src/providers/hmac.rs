@@ -631,6 +631,7 @@ mod tests {
             headers: &h,
             public_url: "",
             now_ms: 0,
+            key: None,
         };
         assert_eq!(
             v.precheck(&req),

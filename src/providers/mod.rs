@@ -13,14 +13,18 @@ mod asymmetric;
 mod body_fields;
 mod canonical;
 mod catalog;
+mod cert;
 mod common;
 mod delimit;
+mod fetched;
 mod generic;
 mod handshake;
 mod hmac;
 mod keys;
 mod params;
+mod paypal;
 mod signed_url;
+mod sns;
 mod standard_webhooks;
 mod structured;
 #[cfg(test)]
@@ -36,15 +40,17 @@ use std::time::Duration;
 use http::{HeaderMap, Method, Uri};
 
 use crate::body::Payload;
+pub use fetched::{FetchedKey, KeyMaterial, KeyRef, ParseKey, UrlPrefix};
 use handshake::Handshake;
 pub use params::{
-    GenericHmac, HmacAlgorithm, HmacKeyEncoding, ProviderParams, SecretEntry, SignatureEncoding,
+    FetchParams, GenericHmac, HmacAlgorithm, HmacKeyEncoding, ProviderParams, SecretEntry,
+    SignatureEncoding, SnsConfirm,
 };
 pub(crate) use signed_url::UrlTarget;
 
 /// What a verifier sees of an inbound request: the head only; the body is
 /// passed separately once it has been read under the route's limit.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct Inbound<'a> {
     /// The request method as received.
     pub method: &'a Method,
@@ -59,6 +65,21 @@ pub struct Inbound<'a> {
     /// Wall-clock time of arrival, Unix milliseconds; one reading per request
     /// so every check agrees on "now".
     pub now_ms: i64,
+    /// The key fetched for this request, when [`Verifier::key_needed`]
+    /// named one; `None` for every scheme whose keys are configured.
+    pub key: Option<&'a FetchedKey>,
+}
+
+impl std::fmt::Debug for Inbound<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inbound")
+            .field("method", self.method)
+            .field("uri", self.uri)
+            .field("public_url", &self.public_url)
+            .field("now_ms", &self.now_ms)
+            .field("key", &self.key.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why a request failed verification. The pipeline maps each variant to its
@@ -205,6 +226,32 @@ pub trait Verifier: Send + Sync + 'static {
     /// body is read. Schemes whose material lives in the body return `Ok`.
     fn precheck(&self, req: &Inbound<'_>) -> Result<(), Rejection>;
 
+    /// The key this request needs fetched before [`Verifier::verify`] can
+    /// run (SNS `SigningCertURL`, PayPal `PAYPAL-CERT-URL`, a JWKS), named
+    /// only after its URL passed the route's rule, so a forged URL is
+    /// refused here, with nothing fetched. The proxy awaits the key store
+    /// and passes the key in [`Inbound::key`]. `Ok(None)`, at no cost, for
+    /// schemes whose keys are configured.
+    fn key_needed(&self, req: &Inbound<'_>, body: &Payload) -> Result<Option<KeyRef>, Rejection> {
+        let _ = (req, body);
+        Ok(None)
+    }
+
+    /// Where this route's keys may be fetched from, for `hookguard check`;
+    /// `None` for schemes that fetch nothing.
+    fn key_rule(&self) -> Option<String> {
+        None
+    }
+
+    /// A URL the proxy must GET (under the key fetcher's rules) before it
+    /// answers the signed handshake [`Verifier::handshake`] returned: SNS
+    /// `SubscribeURL` with `sns_confirm = "auto"`. Checked against the
+    /// route's rule by the verifier before it is returned.
+    fn confirm_url(&self, req: &Inbound<'_>, body: &Payload) -> Option<String> {
+        let _ = (req, body);
+        None
+    }
+
     /// Full verification against the exact received body bytes (as the
     /// frames they arrived in: a hash reads them in place).
     fn verify(&self, req: &Inbound<'_>, body: &Payload) -> Result<Verified, Rejection>;
@@ -343,6 +390,13 @@ pub fn sign(
         Family::Asymmetric(scheme) => asymmetric::sign(*scheme, secret, req),
         Family::BodyFields => body_fields::sign(secret, req),
         Family::Canonical => canonical::sign(secret, req),
+        Family::AwsSns | Family::PayPal => Err(BuildError {
+            field: "provider".into(),
+            message: format!(
+                "{name:?} is signed with the provider's own certificate; there is \
+                 nothing to sign with a route secret"
+            ),
+        }),
     }
 }
 
@@ -409,6 +463,18 @@ pub fn build(name: &str, params: ProviderParams<'_>) -> Result<SharedVerifier, B
     if params.verify_token.is_some() && provider.handshake != Handshake::MetaVerifyToken {
         return Err(unused_verify_token(name));
     }
+    if let (Some(fetch), false) = (params.fetch, provider.family.fetches_keys()) {
+        return Err(unfetched_setting(name, fetch));
+    }
+    if provider.family.fetches_keys() && !params.secrets.is_empty() {
+        return Err(BuildError {
+            field: "secrets".into(),
+            message: format!(
+                "provider {name:?} verifies with certificates fetched from the provider, \
+                 not secrets; remove secrets"
+            ),
+        });
+    }
     let verifier: SharedVerifier = match &provider.family {
         Family::Hmac(spec) => Arc::new(
             hmac::HmacVerifier::build(name, spec, params)?
@@ -435,6 +501,8 @@ pub fn build(name: &str, params: ProviderParams<'_>) -> Result<SharedVerifier, B
         }
         Family::BodyFields => Arc::new(body_fields::BodyFieldsVerifier::build(name, params)?),
         Family::Canonical => Arc::new(canonical::CanonicalVerifier::build(name, params)?),
+        Family::AwsSns => Arc::new(sns::SnsVerifier::build(name, params)?),
+        Family::PayPal => Arc::new(paypal::PayPalVerifier::build(name, params)?),
     };
     if params.tolerance.is_some() && verifier.tolerance().is_none() {
         return Err(untimed_tolerance(name, &provider.family));
@@ -454,6 +522,32 @@ fn untimed_tolerance(name: &str, family: &catalog::Family) -> BuildError {
     BuildError {
         field: "tolerance".into(),
         message: format!("{why}: there is no window to set; remove tolerance"),
+    }
+}
+
+/// Whether provider `name` verifies with keys fetched at run time (and so
+/// needs no `secrets`).
+pub fn fetches_keys(name: &str) -> bool {
+    catalog::lookup(name).is_some_and(|p| p.family.fetches_keys())
+}
+
+/// A setting only schemes with fetched keys read (`[route.keys]`, `topics`,
+/// `sns_confirm`, `webhook_id`) on one that fetches nothing.
+fn unfetched_setting(name: &str, fetch: &FetchParams) -> BuildError {
+    let field = if fetch.keys {
+        "keys"
+    } else if fetch.topics.is_some() {
+        "topics"
+    } else if fetch.sns_confirm.is_some() {
+        "sns_confirm"
+    } else {
+        "webhook_id"
+    };
+    BuildError {
+        field: field.into(),
+        message: format!(
+            "provider {name:?} fetches no keys, so {field} would change nothing; remove it"
+        ),
     }
 }
 

@@ -25,6 +25,36 @@ pub struct ProviderParams<'a> {
     pub verify_token: Option<&'a Secret>,
     /// `token_header`: the header the generic `token` provider reads.
     pub token_header: Option<&'a str>,
+    /// `[route.keys]` and the settings of schemes whose keys are fetched;
+    /// `None` when the route sets none of them.
+    pub fetch: Option<&'a FetchParams>,
+}
+
+/// The route settings of schemes whose keys are fetched. Each is `None`
+/// when not written, so that a provider that does not read one refuses it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FetchParams {
+    /// Whether the route has a `[route.keys]` table at all.
+    pub keys: bool,
+    /// `[route.keys] allow`: replaces the provider's pinned URL rule.
+    pub allow: Option<Vec<super::UrlPrefix>>,
+    /// `[route.keys] url`: a fixed key URL, for schemes that have one.
+    pub url: Option<String>,
+    /// `topics`: the SNS topic ARNs the route accepts.
+    pub topics: Option<Vec<String>>,
+    /// `sns_confirm`: who confirms an SNS subscription.
+    pub sns_confirm: Option<SnsConfirm>,
+    /// `webhook_id`: PayPal's id of the webhook this route receives.
+    pub webhook_id: Option<String>,
+}
+
+/// Who answers a verified SNS `SubscriptionConfirmation`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnsConfirm {
+    /// Forward it to the app, which confirms (the default).
+    Forward,
+    /// hookguard GETs the `SubscribeURL` itself and answers 200.
+    Auto,
 }
 
 /// One secret (or public key) of a route, resolved.

@@ -258,6 +258,7 @@ mod tests {
                 headers: &h,
                 public_url: url,
                 now_ms: 0,
+                key: None,
             };
             precheck_and_verify(&v, &req, form).unwrap().dedup
         };

@@ -46,6 +46,7 @@ pub(crate) fn build_with(
             hmac,
             verify_token: None,
             token_header: None,
+            fetch: None,
         },
     )
 }
@@ -89,6 +90,7 @@ pub(crate) fn run_at(
         headers: map,
         public_url: "https://example.com/hook",
         now_ms,
+        key: None,
     };
     precheck_and_verify(v, &req, body)
 }

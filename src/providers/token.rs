@@ -550,6 +550,7 @@ mod tests {
                     hmac: None,
                     verify_token: None,
                     token_header: header,
+                    fetch: None,
                 },
             )
         };

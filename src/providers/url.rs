@@ -466,6 +466,7 @@ mod tests {
             headers: map,
             public_url: url,
             now_ms,
+            key: None,
         };
         precheck_and_verify(v, &req, body)
     }

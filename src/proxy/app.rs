@@ -10,6 +10,7 @@ use http::header::HeaderValue;
 
 use super::budget::Budget;
 use crate::config::{Config, Route};
+use crate::keystore::KeyStore;
 use crate::metrics::{Metrics, RouteSeries};
 use crate::ratelimit::RouteLimiter;
 use crate::replay::ReplayStore;
@@ -23,6 +24,8 @@ pub struct App {
     routes: HashMap<String, usize>,
     pub(super) replay: Arc<ReplayStore>,
     pub(super) client: UpstreamClient,
+    /// Keys and certificates fetched from providers (kept across reloads).
+    pub(super) keys: Arc<KeyStore>,
     // --- ops: state that outlives a reload, and per-route limiters.
     pub(super) metrics: Arc<Metrics>,
     pub(super) sources: Arc<Sources>,
@@ -71,6 +74,8 @@ pub(crate) struct Shared {
     pub spool: Option<Arc<crate::spool::Spool>>,
     /// Bytes of request bodies held in memory (`[server] max_buffered`).
     pub buffered: Arc<Budget>,
+    /// Keys and certificates fetched from providers.
+    pub keys: Arc<KeyStore>,
 }
 
 /// Facts about the connection a request arrived on.
@@ -115,6 +120,7 @@ impl App {
             routes,
             replay: shared.replay,
             client: shared.client,
+            keys: shared.keys,
             metrics: shared.metrics,
             sources: shared.sources,
             limiters,
@@ -132,7 +138,13 @@ impl App {
             sources: Arc::clone(&self.sources),
             spool: self.spool.clone(),
             buffered: Arc::clone(&self.buffered),
+            keys: Arc::clone(&self.keys),
         }
+    }
+
+    /// The key store (`/readyz` shows its last failure).
+    pub(crate) fn keys(&self) -> &Arc<KeyStore> {
+        &self.keys
     }
 
     /// Bytes of request bodies held in memory, process-wide.

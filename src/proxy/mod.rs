@@ -19,10 +19,13 @@
 //! 8. **precheck**: signature headers and the signed timestamp, head only;
 //! 9. **hold and read**: the body held against the memory budgets and read
 //!    whole, under `max_body` and `request_timeout` (`read`, `budget`);
-//! 10. **verify**: the signature over the exact received bytes;
-//! 11. **signed handshake**: answered here, never forwarded;
-//! 12. **de-duplicate**: claim the event's replay key (`deliver`);
-//! 13. **deliver**: forward to the upstream (`deliver`), or, for a
+//! 10. **key**: the key or certificate the verifier names (SNS, PayPal),
+//!     from the key store, after its URL passed the route's rule (`keys`);
+//! 11. **verify**: the signature over the exact received bytes;
+//! 12. **signed handshake**: answered here, never forwarded (an SNS
+//!     confirmation with `sns_confirm = "auto"` is GET first, `keys`);
+//! 13. **de-duplicate**: claim the event's replay key (`deliver`);
+//! 14. **deliver**: forward to the upstream (`deliver`), or, for a
 //!     `delivery = "queue"` route, store in the spool and answer 202 (`queue`).
 //!
 //! Phases 1 to 8 need only the request head (`admit`). [`serve`] is
@@ -36,6 +39,7 @@ mod deliver;
 mod finish;
 pub mod headers;
 mod host;
+mod keys;
 mod outcome;
 mod queue;
 mod read;
@@ -164,6 +168,7 @@ where
         headers: &parts.headers,
         public_url: &public_url,
         now_ms: unix_millis(),
+        key: None,
     };
     if let Some(reply) = admit::challenge(route, &inbound)? {
         return Ok(Outcome::Handshake(reply));
@@ -174,12 +179,22 @@ where
     let mut held = Held::new(&app.buffered, &conn.buffered);
     let deadline = started + app.config.server.request_timeout;
     let body = read::hold_and_read(body, route.max_body, declared, deadline, &mut held).await?;
+    let key = keys::key_for(app, route, &inbound, &body)
+        .await
+        .inspect_err(|_| facts.refused_body = Some(BodyPrint::of(&body)))?;
+    let inbound = Inbound {
+        key: key.as_ref(),
+        ..inbound
+    };
     let verified = (route.verifier.verify(&inbound, &body))
         // Hashed for the audit's reason only here: a forwarded body never is.
         .inspect_err(|_| facts.refused_body = Some(BodyPrint::of(&body)))
         .map_err(Refusal::Verify)?;
     facts.secret_index = Some(verified.secret_index);
     if let Some(reply) = route.verifier.handshake(&inbound, &body) {
+        if let Some(url) = route.verifier.confirm_url(&inbound, &body) {
+            keys::confirm(app, route, &url).await?;
+        }
         facts.event_id = verified.event_id;
         return Ok(Outcome::Handshake(reply));
     }

@@ -51,6 +51,12 @@ pub(crate) enum Refusal {
     SpoolUnavailable(String),
     /// Holding the body would exceed a memory budget; retry later.
     Overloaded(Exhausted),
+    /// The key or certificate the request needs could not be fetched; the
+    /// provider retries later. Detail: the URL and why.
+    KeyUnavailable(String),
+    /// `sns_confirm = "auto"`: the GET of the `SubscribeURL` failed; SNS
+    /// retries the confirmation.
+    ConfirmFailed(String),
 }
 
 impl Refusal {
@@ -85,6 +91,8 @@ impl Refusal {
             Self::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Self::SpoolUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "spool_unavailable"),
             Self::Overloaded(_) => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
+            Self::KeyUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "key_unavailable"),
+            Self::ConfirmFailed(_) => (StatusCode::SERVICE_UNAVAILABLE, "confirm_failed"),
         }
     }
 
@@ -99,7 +107,9 @@ impl Refusal {
             Self::BadBody(d)
             | Self::Internal(d)
             | Self::ReplayStoreUnavailable(d)
-            | Self::SpoolUnavailable(d) => Some(d),
+            | Self::SpoolUnavailable(d)
+            | Self::KeyUnavailable(d)
+            | Self::ConfirmFailed(d) => Some(d),
             Self::BadHost(why) => Some(why.to_owned()),
             Self::Overloaded(Exhausted::Process) => {
                 Some("request bodies in memory at server.max_buffered".to_owned())
@@ -146,6 +156,12 @@ impl Refusal {
         if let Self::SpoolUnavailable(_) = self {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+        }
+        if let Self::KeyUnavailable(_) | Self::ConfirmFailed(_) = self {
+            // A failed fetch is retried after a second; the provider's own
+            // retry is what brings the request back.
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("10"));
         }
         if let Self::Overloaded(_) = self {
             // Held bodies are given back as their requests finish, within

@@ -61,6 +61,7 @@ fn app(upstream: &str) -> Arc<App> {
             config.replay.ttl,
             config.replay.max_entries,
         ))),
+        keys: Arc::new(crate::keystore::KeyStore::new(Arc::new(Metrics::new()))),
         metrics: Arc::new(Metrics::with_recent(8)),
         sources: Arc::new(Sources::new(config.security)),
         spool: None,

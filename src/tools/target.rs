@@ -199,6 +199,7 @@ impl Target {
             hmac: self.hmac.as_ref(),
             verify_token: None,
             token_header: self.token_header.as_deref(),
+            fetch: None,
         };
         providers::build(&self.provider, params).map_err(|e| self.build_error(&e))
     }

@@ -70,6 +70,7 @@ pub(crate) fn verify_report(input: &VerifyInput<'_>) -> Result<String, String> {
         headers: &headers,
         public_url: url.as_deref().unwrap_or(""),
         now_ms: input.now_ms,
+        key: None,
     };
     let body = Payload::from(input.body);
     match check(&*verifier, &req, &body) {

@@ -14,6 +14,7 @@
 
 mod eventually;
 mod fixture;
+mod key_server;
 mod wire;
 
 // Not every test binary uses each.
@@ -21,6 +22,8 @@ mod wire;
 pub use eventually::*;
 #[allow(unused_imports)]
 pub use fixture::*;
+#[allow(unused_imports)]
+pub use key_server::*;
 #[allow(unused_imports)]
 pub use wire::*;
 

@@ -45,6 +45,23 @@ macro_rules! discord {
     };
 }
 
+/// An `aws-sns` route at `/sns` (route[2]), with `edits`.
+macro_rules! sns {
+    ($($edit:expr),* $(,)?) => {
+        &[
+            ("sns", "path = \"/sns\""),
+            ("sns", "provider = \"aws-sns\""),
+            $($edit),*
+        ]
+    };
+}
+
+/// The SNS route with its topic listed.
+const TOPIC: (&str, &str) = (
+    "sns",
+    "topics = [\"arn:aws:sns:us-east-1:123456789012:orders\"]",
+);
+
 /// The generic route signing `{timestamp}.{body}` with `X-Ts`.
 macro_rules! timestamped {
     ($($edit:expr),* $(,)?) => {
@@ -671,5 +688,57 @@ pub static CASES: &[Case] = &[
         other: &[("route", "allow_ips = [\"preset:github\"]")],
         probe: live!(deliver),
         expect: ["error at server.ip_presets", "403 ip_not_allowed"],
+    },
+    Case {
+        key: "route.topics",
+        set: sns!(TOPIC),
+        other: sns!(),
+        probe: live!(deliver),
+        expect: ["200", "error at route[2].topics"],
+    },
+    Case {
+        key: "route.sns_confirm",
+        set: sns!(TOPIC, ("sns", "sns_confirm = \"auto\"")),
+        other: sns!(TOPIC, ("sns", "sns_confirm = \"always\"")),
+        probe: live!(deliver),
+        expect: ["200", "error at route[2].sns_confirm"],
+    },
+    Case {
+        key: "route.keys.allow",
+        set: sns!(TOPIC, ("keys", "allow = [\"https://127.0.0.1:8443/\"]")),
+        other: sns!(TOPIC, ("keys", "allow = [\"http://127.0.0.1:8443/\"]")),
+        probe: live!(deliver),
+        expect: ["200", "error at route[2].keys.allow[0]"],
+    },
+    Case {
+        key: "route.keys.url",
+        set: sns!(TOPIC, ("keys", "url = \"https://127.0.0.1:8443/cert.pem\"")),
+        other: sns!(TOPIC),
+        probe: live!(deliver),
+        expect: ["error at route[2].keys.url", "200"],
+    },
+    Case {
+        key: "route.keys.ca",
+        set: sns!(TOPIC, ("keys", "ca = \"file:{dir}/cert.pem\"")),
+        other: sns!(TOPIC, ("keys", "ca = \"file:{dir}/missing.pem\"")),
+        probe: live!(deliver),
+        expect: ["200", "error at route[2].keys.ca"],
+    },
+    Case {
+        key: "route.keys",
+        set: &[(
+            "route",
+            "[route.keys]\nallow = [\"https://127.0.0.1:8443/\"]",
+        )],
+        other: &[],
+        probe: live!(deliver),
+        expect: ["error at route[0].keys", "200"],
+    },
+    Case {
+        key: "route.webhook_id",
+        set: &[("route", "webhook_id = \"1JE4291016473214C\"")],
+        other: &[],
+        probe: live!(deliver),
+        expect: ["error at route[0].webhook_id", "200"],
     },
 ];

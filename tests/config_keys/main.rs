@@ -109,6 +109,9 @@ const TABLES: &[(&str, &str, &[&str])] = &[
         ],
     ),
     ("hmac", "[route.hmac]", &["header = \"X-Sig\""]),
+    // Written only when a case sets its lines: an SNS route (route[2]).
+    ("sns", "[[route]]", &[]),
+    ("keys", "[route.keys]", &[]),
 ];
 
 /// Tables written even when empty (the others only when a case sets a key).

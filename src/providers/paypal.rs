@@ -1,0 +1,305 @@
+//! Family: PayPal webhooks — RSA-SHA256 with a certificate fetched from the
+//! `PAYPAL-CERT-URL` the request names.
+//!
+//! Facts (PayPal REST API reference "Verify webhook signature", which names
+//! the headers; PayPal-Java-SDK `Event.validateReceivedEvent` and
+//! `SSLUtil.crc32`, which verify offline):
+//! - headers `PAYPAL-TRANSMISSION-ID`, `PAYPAL-TRANSMISSION-TIME` (RFC 3339),
+//!   `PAYPAL-TRANSMISSION-SIG` (base64), `PAYPAL-CERT-URL`,
+//!   `PAYPAL-AUTH-ALGO` (`SHA256withRSA`);
+//! - the signed string is `transmission_id|transmission_time|webhook_id|crc32`,
+//!   where `webhook_id` is the id PayPal gave the receiving webhook (the
+//!   route's `webhook_id`) and `crc32` the CRC-32 of the raw body as an
+//!   unsigned decimal number (`java.util.zip.CRC32.getValue()`).
+//!
+//! PayPal publishes no rule for the certificate URL's host that could be
+//! confirmed (its Java SDK checks the certificate's chain and name instead),
+//! so a `paypal` route must list where certificates may come from in
+//! `[route.keys] allow`; without it the route is a configuration error.
+//!
+//! The body is bound to the signature only through CRC-32, which is not a
+//! cryptographic hash: someone holding one delivery can make another body
+//! with the same CRC-32. The replay key is therefore the signed transmission
+//! id, whatever the body, and the transmission time has a window (one hour
+//! each way by default), so a captured signature is refused once its
+//! transmission is remembered or outside the window.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use http::{HeaderMap, HeaderName};
+use ring::signature::RSA_PKCS1_2048_8192_SHA256;
+
+use super::cert::{self, RsaCert};
+use super::common::{
+    header_bytes, id_text, TimestampFormat, Tolerance, ToleranceSpec, BASE64_LENIENT,
+};
+use super::fetched::UrlRule;
+use super::{
+    BuildError, Dedup, FetchParams, Inbound, KeyRef, ProviderInfo, ProviderParams, Rejection,
+    Verified, Verifier,
+};
+use crate::body::Payload;
+
+/// One hour each way: see the module docs.
+pub(crate) const ONE_HOUR: ToleranceSpec = ToleranceSpec { default_secs: 3600 };
+
+const TRANSMISSION_ID: HeaderName = HeaderName::from_static("paypal-transmission-id");
+const TRANSMISSION_TIME: HeaderName = HeaderName::from_static("paypal-transmission-time");
+const TRANSMISSION_SIG: HeaderName = HeaderName::from_static("paypal-transmission-sig");
+const CERT_URL: HeaderName = HeaderName::from_static("paypal-cert-url");
+const AUTH_ALGO: HeaderName = HeaderName::from_static("paypal-auth-algo");
+
+/// The only algorithm PayPal names.
+const SHA256_WITH_RSA: &[u8] = b"SHA256withRSA";
+
+/// Longest transmission id accepted (PayPal's API reference: 50).
+const MAX_ID: usize = 256;
+
+/// The headers of one delivery, read and checked.
+struct Head<'h> {
+    id: &'h str,
+    time: &'h str,
+    signature: Vec<u8>,
+    cert_url: &'h str,
+}
+
+/// A built PayPal verifier: the route's webhook id, window and URL rule.
+pub(crate) struct PayPalVerifier {
+    provider: &'static str,
+    webhook_id: String,
+    cert_rule: UrlRule,
+    tolerance: Tolerance,
+}
+
+impl PayPalVerifier {
+    /// Builds from the route's `webhook_id`, `[route.keys] allow` and
+    /// `tolerance`; the first two are required.
+    pub(crate) fn build(
+        provider: &'static str,
+        params: ProviderParams<'_>,
+    ) -> Result<Self, BuildError> {
+        let fetch = params.fetch.cloned().unwrap_or_default();
+        refuse_unread(provider, &fetch)?;
+        let webhook_id = fetch.webhook_id.ok_or_else(|| BuildError {
+            field: "webhook_id".into(),
+            message: "required: the id PayPal shows for the webhook that sends to this route \
+                      (it is part of what PayPal signs)"
+                .into(),
+        })?;
+        let allow = fetch.allow.ok_or_else(|| BuildError {
+            field: "keys.allow".into(),
+            message: "required for paypal: PayPal publishes no certificate host rule hookguard \
+                      could confirm; list where its certificates may come from, e.g. \
+                      [route.keys] allow = [\"https://api.paypal.com/v1/notifications/certs/\"]"
+                .into(),
+        })?;
+        Ok(Self {
+            provider,
+            webhook_id,
+            cert_rule: UrlRule::Allow(allow),
+            tolerance: Tolerance::new(ONE_HOUR, params.tolerance),
+        })
+    }
+
+    /// Every check of the head: each header there once, the algorithm, the
+    /// time within the window, the certificate URL under the rule.
+    fn head<'h>(&self, headers: &'h HeaderMap, now_ms: i64) -> Result<Head<'h>, Rejection> {
+        let id = id_text(&TRANSMISSION_ID, header_bytes(headers, &TRANSMISSION_ID)?)?;
+        let time = header_bytes(headers, &TRANSMISSION_TIME)?;
+        let signature = header_bytes(headers, &TRANSMISSION_SIG)?;
+        let cert_url = header_bytes(headers, &CERT_URL)?;
+        let algo = header_bytes(headers, &AUTH_ALGO)?;
+        if id.len() > MAX_ID {
+            return Err(invalid("paypal-transmission-id is too long"));
+        }
+        if !algo.eq_ignore_ascii_case(SHA256_WITH_RSA) {
+            return Err(invalid("paypal-auth-algo is not SHA256withRSA"));
+        }
+        self.tolerance
+            .check(&TRANSMISSION_TIME, time, TimestampFormat::Rfc3339, now_ms)?;
+        let cert_url =
+            std::str::from_utf8(cert_url).map_err(|_| invalid("paypal-cert-url is not text"))?;
+        self.cert_rule.check("paypal-cert-url", cert_url)?;
+        let signature = BASE64_LENIENT
+            .decode(signature)
+            .map_err(|_| invalid("paypal-transmission-sig is not base64"))?;
+        Ok(Head {
+            id,
+            // Checked as RFC 3339 above, so ASCII.
+            time: std::str::from_utf8(time).unwrap_or_default(),
+            signature,
+            cert_url,
+        })
+    }
+}
+
+impl Verifier for PayPalVerifier {
+    fn provider(&self) -> &str {
+        self.provider
+    }
+
+    fn tolerance(&self) -> Option<Duration> {
+        Some(self.tolerance.window())
+    }
+
+    fn precheck(&self, req: &Inbound<'_>) -> Result<(), Rejection> {
+        self.head(req.headers, req.now_ms).map(|_| ())
+    }
+
+    fn key_needed(&self, req: &Inbound<'_>, _body: &Payload) -> Result<Option<KeyRef>, Rejection> {
+        let head = self.head(req.headers, req.now_ms)?;
+        Ok(Some(KeyRef {
+            url: head.cert_url.to_owned(),
+            key_id: None,
+            parse: cert::parse_pem,
+        }))
+    }
+
+    fn key_rule(&self) -> Option<String> {
+        Some(format!(
+            "paypal-cert-url under {}; webhook_id {}",
+            self.cert_rule.describe(),
+            self.webhook_id
+        ))
+    }
+
+    fn verify(&self, req: &Inbound<'_>, body: &Payload) -> Result<Verified, Rejection> {
+        let head = self.head(req.headers, req.now_ms)?;
+        let cert = RsaCert::of(req.key)?;
+        let message = signed_string(head.id, head.time, &self.webhook_id, body);
+        if !cert.verifies(
+            &RSA_PKCS1_2048_8192_SHA256,
+            message.as_bytes(),
+            &head.signature,
+        ) {
+            return Err(invalid(
+                "the signature does not verify with the certificate",
+            ));
+        }
+        Ok(Verified {
+            secret_index: 0,
+            event_id: Some(head.id.to_owned()),
+            dedup: Dedup::SignedId(head.id.to_owned()),
+        })
+    }
+}
+
+/// `transmission_id|transmission_time|webhook_id|crc32(body)`, the CRC as an
+/// unsigned decimal.
+pub(crate) fn signed_string(id: &str, time: &str, webhook_id: &str, body: &Payload) -> String {
+    let mut crc = crc32fast::Hasher::new();
+    for chunk in body.chunks() {
+        crc.update(chunk);
+    }
+    format!("{id}|{time}|{webhook_id}|{}", crc.finalize())
+}
+
+/// Refuses the fetch settings PayPal does not read, each at its field.
+fn refuse_unread(provider: &str, fetch: &FetchParams) -> Result<(), BuildError> {
+    let unread = [
+        (
+            fetch.url.is_some(),
+            "keys.url",
+            "each request names its certificate",
+        ),
+        (fetch.topics.is_some(), "topics", "topics are SNS's"),
+        (
+            fetch.sns_confirm.is_some(),
+            "sns_confirm",
+            "sns_confirm is SNS's",
+        ),
+    ];
+    match unread.iter().find(|(set, ..)| *set) {
+        Some((_, field, why)) => Err(BuildError {
+            field: (*field).into(),
+            message: format!("provider {provider:?} does not read {field} ({why}); remove it"),
+        }),
+        None => Ok(()),
+    }
+}
+
+fn invalid(why: &str) -> Rejection {
+    Rejection::InvalidSignature {
+        detail: why.to_owned(),
+    }
+}
+
+/// The row of `hookguard providers`.
+pub(crate) fn info(name: &'static str) -> ProviderInfo {
+    ProviderInfo {
+        name,
+        algorithm: "RSA-SHA256, fetched X.509 certificate",
+        headers: "paypal-transmission-id, paypal-transmission-time: <RFC 3339>, \
+                  paypal-transmission-sig: <base64>, paypal-cert-url, paypal-auth-algo: SHA256withRSA"
+            .into(),
+        signed: "{id}|{timestamp}|<webhook_id>|<crc32(body), decimal>".into(),
+        ..ProviderInfo::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_signed_string_has_the_decimal_crc32_of_the_body() {
+        // The worked example: PayPal's API reference ids, a small body.
+        let body = Payload::from(&br#"{"id":"WH-1","event_type":"PAYMENT.CAPTURE.COMPLETED"}"#[..]);
+        assert_eq!(
+            signed_string(
+                "69cd13f0-d67a-11e5-baa3-778b53f4ae55",
+                "2016-02-18T20:01:35Z",
+                "1JE4291016473214C",
+                &body
+            ),
+            "69cd13f0-d67a-11e5-baa3-778b53f4ae55|2016-02-18T20:01:35Z|1JE4291016473214C|2325436976"
+        );
+    }
+
+    fn params(fetch: &FetchParams) -> ProviderParams<'_> {
+        ProviderParams {
+            secrets: &[],
+            public_keys: &[],
+            tolerance: None,
+            hmac: None,
+            verify_token: None,
+            token_header: None,
+            fetch: Some(fetch),
+        }
+    }
+
+    #[test]
+    fn webhook_id_and_allow_are_required() {
+        let allow = Some(vec![super::super::UrlPrefix::parse(
+            "https://api.paypal.com/",
+        )
+        .unwrap()]);
+        let no_id = FetchParams {
+            allow: allow.clone(),
+            ..FetchParams::default()
+        };
+        let err = PayPalVerifier::build("paypal", params(&no_id))
+            .err()
+            .unwrap();
+        assert_eq!(err.field, "webhook_id");
+        let no_allow = FetchParams {
+            webhook_id: Some("1JE4291016473214C".into()),
+            ..FetchParams::default()
+        };
+        let err = PayPalVerifier::build("paypal", params(&no_allow))
+            .err()
+            .unwrap();
+        assert_eq!(err.field, "keys.allow");
+        let topics = FetchParams {
+            allow,
+            webhook_id: Some("1JE4291016473214C".into()),
+            topics: Some(vec!["arn:aws:sns:x".into()]),
+            ..FetchParams::default()
+        };
+        let err = PayPalVerifier::build("paypal", params(&topics))
+            .err()
+            .unwrap();
+        assert_eq!(err.field, "topics");
+    }
+}
