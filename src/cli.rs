@@ -174,6 +174,11 @@ pub struct VerifyArgs {
     /// Tolerance instead of the provider's default (or the route's), e.g. `10m`.
     #[arg(long)]
     pub tolerance: Option<String>,
+    /// For providers whose keys are fetched (`aws-sns`, `paypal`; give
+    /// --route): the certificate (PEM) to verify with instead of fetching
+    /// the one the request names.
+    #[arg(long = "key-file", value_name = "PATH")]
+    pub key_file: Option<PathBuf>,
     /// Body file; `-` or absent reads stdin.
     #[arg(value_name = "FILE")]
     pub file: Option<PathBuf>,

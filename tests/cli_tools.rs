@@ -1,12 +1,15 @@
 //! The real binary's offline tools: `sign` output that `verify` accepts,
 //! precise redacted reasons with a body fingerprint on failure, and the
 //! `providers` table; public-key schemes in `cli_tools/public_keys.rs`,
+//! fetched-key schemes in `cli_tools/fetched_keys.rs`,
 //! configured routes (`-c CONFIG --route PATH`) in `cli_tools/routes.rs`.
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 mod common;
+#[path = "cli_tools/fetched_keys.rs"]
+mod fetched_keys;
 #[path = "cli_tools/public_keys.rs"]
 mod public_keys;
 #[path = "cli_tools/routes.rs"]

@@ -357,6 +357,9 @@ pub struct Route {
     /// The TLS trust this route's keys are fetched under (the web PKI
     /// roots plus `[route.keys] ca`); `None` when its provider fetches none.
     pub(crate) key_trust: Option<crate::keystore::Trust>,
+    /// `[route.keys]`, `topics`, `sns_confirm` and `webhook_id` as the
+    /// verifier was built from them (`hookguard verify` rebuilds it).
+    pub fetch: Option<crate::providers::FetchParams>,
 }
 
 impl Route {

@@ -279,6 +279,7 @@ impl Ctx<'_> {
             token_header,
             credential_header,
             key_trust: key_trust.filter(|_| fetches),
+            fetch,
         })
     }
 

@@ -143,12 +143,20 @@ pub fn verify(args: &VerifyArgs) -> Result<String, Failure> {
         (None, None) => return Err(Failure::Tool("give --provider or --route".into())),
     };
     let body = read_body(args.file.as_deref())?;
+    let key_file = match &args.key_file {
+        Some(p) => Some(
+            std::fs::read(p)
+                .map_err(|e| format!("--key-file: cannot read {}: {e}", p.display()))?,
+        ),
+        None => None,
+    };
     Ok(verify_report(&VerifyInput {
         target: &target,
         headers: &args.headers,
         url: args.url.as_deref(),
         body: &body,
         now_ms: crate::clock::unix_millis(),
+        key_file: key_file.as_deref(),
     })?)
 }
 

@@ -11,8 +11,9 @@ use std::time::Duration;
 use http::{HeaderMap, Uri};
 
 use crate::config::Route;
+use crate::keystore::Trust;
 use crate::providers::{
-    self, BuildError, GenericHmac, ProviderParams, SecretEntry, SharedVerifier,
+    self, BuildError, FetchParams, GenericHmac, ProviderParams, SecretEntry, SharedVerifier,
 };
 use crate::secret::Secret;
 
@@ -36,6 +37,10 @@ pub(crate) struct Target {
     pub tolerance: Option<Duration>,
     /// The configured route these came from, if any.
     pub route: Option<RouteContext>,
+    /// A route's fetched-key settings (`[route.keys]`, `topics`, ...).
+    pub fetch: Option<FetchParams>,
+    /// Where a route's keys are fetched from (web PKI plus its `ca`).
+    pub key_trust: Option<Trust>,
 }
 
 /// What a configured route adds to a request beyond its verifier's
@@ -70,6 +75,8 @@ impl Target {
             public_keys: Vec::new(),
             tolerance,
             route: None,
+            fetch: None,
+            key_trust: None,
         };
         target.set_keys(secrets, public_keys)?;
         Ok(target)
@@ -90,6 +97,8 @@ impl Target {
                 public_url: route.public_url.clone(),
                 scheme: if tls { "https" } else { "http" },
             }),
+            fetch: route.fetch.clone(),
+            key_trust: route.key_trust.clone(),
         }
     }
 
@@ -199,7 +208,7 @@ impl Target {
             hmac: self.hmac.as_ref(),
             verify_token: None,
             token_header: self.token_header.as_deref(),
-            fetch: None,
+            fetch: self.fetch.as_ref(),
         };
         providers::build(&self.provider, params).map_err(|e| self.build_error(&e))
     }
@@ -228,6 +237,9 @@ impl Target {
     /// How to name key number `index` in a report: `secret #0`, `public key
     /// #1 from --secret #0`: where it came from, unless that says the same.
     pub(crate) fn key_name(&self, index: usize) -> String {
+        if providers::fetches_keys(&self.provider) {
+            return "the signing certificate".to_owned();
+        }
         let (kind, flag, list) = if self.uses_public_keys() {
             ("public key", "--public-key", &self.public_keys)
         } else {

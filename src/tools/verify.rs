@@ -11,7 +11,8 @@ use ring::digest;
 
 use crate::body::Payload;
 use crate::explain::{self, BodyPrint};
-use crate::providers::{self, Inbound, Rejection, Verified, Verifier};
+use crate::keystore::KeyStore;
+use crate::providers::{self, FetchedKey, Inbound, Rejection, Verified, Verifier};
 
 use super::target::Target;
 
@@ -29,6 +30,9 @@ pub(crate) struct VerifyInput<'a> {
     pub body: &'a [u8],
     /// "Now", Unix milliseconds.
     pub now_ms: i64,
+    /// `--key-file`: the document a fetched-key scheme verifies with,
+    /// instead of fetching the one the request names.
+    pub key_file: Option<&'a [u8]>,
 }
 
 /// The widest window: to tell whether a signature is valid apart from its
@@ -73,6 +77,14 @@ pub(crate) fn verify_report(input: &VerifyInput<'_>) -> Result<String, String> {
         key: None,
     };
     let body = Payload::from(input.body);
+    let key = match fetched_key(input, &req, &body) {
+        Ok(key) => key,
+        Err(why) => return fail(vec![why]),
+    };
+    let req = Inbound {
+        key: key.as_ref(),
+        ..req
+    };
     match check(&*verifier, &req, &body) {
         Ok(v) => {
             let mut out = format!(
@@ -90,6 +102,41 @@ pub(crate) fn verify_report(input: &VerifyInput<'_>) -> Result<String, String> {
         }
         Err(r) => fail(explain(input.target, &r, &req, &body)),
     }
+}
+
+/// The key the request needs, for schemes whose keys are fetched: read from
+/// `--key-file`, or fetched as the proxy would (same URL rule, same limits).
+/// Found with an unlimited window, so that a stale capture is still checked
+/// apart from its time; a request refused before any fetch (a forged URL)
+/// gets no key, and `verify` then gives the proxy's reason.
+fn fetched_key(
+    input: &VerifyInput<'_>,
+    req: &Inbound<'_>,
+    body: &Payload,
+) -> Result<Option<FetchedKey>, String> {
+    let Ok(wide) = input.target.build(Some(ANY_TIME)) else {
+        return Ok(None);
+    };
+    let Ok(Some(wanted)) = wide.key_needed(req, body) else {
+        return Ok(None);
+    };
+    if let Some(bytes) = input.key_file {
+        return (wanted.parse)(bytes)
+            .map(Some)
+            .map_err(|why| format!("--key-file: {why}"));
+    }
+    let trust = input.target.key_trust.clone().ok_or_else(|| {
+        "this provider's keys are fetched: give --route (with -c) or --key-file".to_owned()
+    })?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the fetch: {e}"))?;
+    let store = KeyStore::new(std::sync::Arc::new(crate::metrics::Metrics::new()));
+    runtime
+        .block_on(store.get(&wanted, &trust))
+        .map(Some)
+        .map_err(|e| format!("key_unavailable: {e} (or give --key-file)"))
 }
 
 /// What the proxy runs: the header-only checks, then the full verification.
@@ -225,6 +272,7 @@ mod tests {
             url: None,
             body: b"Hello, World!",
             now_ms: 0,
+            key_file: None,
         };
         let err = verify_report(&input).unwrap_err();
         assert!(err.starts_with("invalid: invalid_signature: "), "{err}");
