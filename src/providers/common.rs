@@ -176,6 +176,8 @@ fn decode_hex(text: &[u8], out: &mut [u8]) -> bool {
             HEX_NIBBLE[usize::from(pair[1])],
         );
         invalid |= high | low;
+        // `^` would do as well as `|` (a surviving mutant, equivalent):
+        // `high << 4` has no low bits, and an invalid pair's byte is unused.
         *byte = (high << 4) | low;
     }
     invalid & 0xF0 == 0
@@ -218,6 +220,9 @@ pub(crate) fn decode_signature(
             if text.len() > 4 * MAX_TAG.div_ceil(3) {
                 return Err(format!("expected base64, got {} characters", text.len()));
             }
+            // Room for a padded tag; any larger size behaves the same (the
+            // length check above bounds the text), so mutating `+` to `*`
+            // survives as an equivalent.
             let mut buf = [0u8; MAX_TAG + 3];
             let n = BASE64_LENIENT.decode_slice(text, &mut buf).map_err(|_| {
                 if text.iter().all(u8::is_ascii_hexdigit) {
@@ -515,6 +520,49 @@ pub(crate) fn default_id(timestamp: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An id becomes a header and a replay key: visible ASCII only, even
+    /// when it is valid UTF-8.
+    #[test]
+    fn id_text_takes_visible_ascii_only() {
+        let name = HeaderName::from_static("webhook-id");
+        assert_eq!(
+            id_text(&name, b"msg_2KWPBgLlAfxdpx2AI54pPJ85f4W"),
+            Ok("msg_2KWPBgLlAfxdpx2AI54pPJ85f4W")
+        );
+        for bad in [&b"msg 1"[..], "msg_é".as_bytes(), b"msg\t1", b"\xff"] {
+            let err = id_text(&name, bad).unwrap_err();
+            assert_eq!(err.code(), "invalid_signature", "{bad:?}");
+        }
+    }
+
+    /// The signature header limit is exact: `MAX_HEADER_LEN` bytes (after
+    /// trimming) are read, one more is refused before any decoding.
+    #[test]
+    fn header_bytes_holds_the_length_limit_exactly() {
+        let name = HeaderName::from_static("x-signature");
+        let with = |len: usize| {
+            let mut headers = HeaderMap::new();
+            let value = format!(" {} ", "a".repeat(len));
+            headers.insert(&name, value.parse().unwrap());
+            headers
+        };
+        let at_limit = with(MAX_HEADER_LEN);
+        assert_eq!(
+            header_bytes(&at_limit, &name).map(<[u8]>::len),
+            Ok(MAX_HEADER_LEN)
+        );
+        let over = with(MAX_HEADER_LEN + 1);
+        let err = header_bytes(&over, &name).unwrap_err();
+        assert_eq!(err.code(), "invalid_signature");
+        assert!(
+            err.detail().contains("over the 4096-byte limit"),
+            "{}",
+            err.detail()
+        );
+        let far_over = with(3 * MAX_HEADER_LEN);
+        assert!(header_bytes(&far_over, &name).is_err());
+    }
 
     #[test]
     fn timestamps_never_panic_and_explain() {
