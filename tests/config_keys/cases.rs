@@ -402,8 +402,8 @@ pub static CASES: &[Case] = &[
         key: "route.rate_limit",
         set: &[("route", "rate_limit = { per_second = 1 }")],
         other: &[],
-        probe: live!(two_deliveries),
-        expect: ["200, 429 rate_limited", "200, 200"],
+        probe: live!(four_deliveries),
+        expect: ["some 429 rate_limited", "all 200"],
     },
     Case {
         key: "route.methods",
@@ -551,16 +551,16 @@ pub static CASES: &[Case] = &[
     Case {
         key: "route.rate_limit.per_second",
         set: &[("route", "rate_limit = { per_second = 1 }")],
-        other: &[("route", "rate_limit = { per_second = 2 }")],
-        probe: live!(two_deliveries),
-        expect: ["200, 429 rate_limited", "200, 200"],
+        other: &[("route", "rate_limit = { per_second = 1000 }")],
+        probe: live!(four_deliveries),
+        expect: ["some 429 rate_limited", "all 200"],
     },
     Case {
         key: "route.rate_limit.burst",
-        set: &[("route", "rate_limit = { per_second = 1, burst = 2 }")],
+        set: &[("route", "rate_limit = { per_second = 1, burst = 4 }")],
         other: &[("route", "rate_limit = { per_second = 1 }")],
-        probe: live!(two_deliveries),
-        expect: ["200, 200", "200, 429 rate_limited"],
+        probe: live!(four_deliveries),
+        expect: ["all 200", "some 429 rate_limited"],
     },
     // --- route.retry: backoff ceilings are random below them, so `base`
     // and `cap` show through the rule that binds them ---
