@@ -12,6 +12,7 @@
 //! - `keystore`: keys and certificates fetched from providers (HTTPS only,
 //!   bounded, cached, single-flight); the providers layer only names them.
 //! - [`replay`]: de-duplication state machine and stores.
+//! - `receipt`: hookguard's Standard Webhooks signature on what it forwards.
 //! - [`spool`]: queue mode: durable spool, delivery worker, dead letters.
 //! - `server`, [`tls`]: listener, HTTP/1.1 + HTTP/2, TLS, graceful drain.
 //! - `audit`, [`telemetry`]: one decision event per request; log set-up.
@@ -69,6 +70,7 @@ pub(crate) mod metrics;
 pub mod providers;
 pub mod proxy;
 pub(crate) mod ratelimit;
+pub mod receipt;
 pub(crate) mod recent;
 pub mod replay;
 pub(crate) mod report;

@@ -31,6 +31,7 @@ use crate::ip_presets::IpPresets;
 use crate::providers::{
     self, BuildError, GenericHmac, ProviderParams, SecretEntry, SharedVerifier,
 };
+use crate::receipt::Receipt;
 use crate::secret::Secret;
 use crate::tls::TlsFiles;
 
@@ -39,6 +40,7 @@ mod error;
 mod keys;
 mod presets;
 mod raw;
+mod receipt;
 mod render;
 mod route;
 mod secrets;
@@ -116,6 +118,8 @@ pub struct Config {
     pub security: SecurityConfig,
     /// `[[route]]`, in file order; paths are unique.
     pub routes: Vec<Route>,
+    /// `[receipt]`: how forwarded requests are signed, when they are.
+    pub receipt: Option<Arc<Receipt>>,
     /// Non-fatal findings (`check` prints them), e.g. literal secrets.
     pub warnings: Vec<String>,
 }
@@ -360,6 +364,17 @@ pub struct Route {
     /// `[route.keys]`, `topics`, `sns_confirm` and `webhook_id` as the
     /// verifier was built from them (`hookguard verify` rebuilds it).
     pub fetch: Option<crate::providers::FetchParams>,
+    /// Whether `[receipt]` signs this route's requests (`receipt = false`
+    /// turns it off; true when there is no `[receipt]`, which signs nothing).
+    pub receipt: bool,
+}
+
+impl Config {
+    /// The receipt `route`'s requests get: `[receipt]`, unless the route
+    /// turned it off.
+    pub(crate) fn receipt_for(&self, route: &Route) -> Option<&Receipt> {
+        self.receipt.as_deref().filter(|_| route.receipt)
+    }
 }
 
 impl Route {

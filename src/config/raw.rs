@@ -29,6 +29,7 @@ pub(crate) struct RawConfig {
     pub spool: Option<RawSpool>,
     pub security: Option<RawSecurity>,
     pub route: Option<Vec<Spanned<RawRoute>>>,
+    pub receipt: Option<Spanned<RawReceipt>>,
 }
 
 /// `[server]`.
@@ -113,6 +114,14 @@ pub(crate) struct RawSpool {
     pub max_size: Option<Spanned<SizeText>>,
 }
 
+/// `[receipt]`: the signature hookguard adds to what it forwards.
+#[derive(DeriveDeserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawReceipt {
+    pub secret: Option<Spanned<SecretList>>,
+    pub ed25519_key: Option<Spanned<SecretText>>,
+}
+
 /// One `[[route]]`.
 #[derive(DeriveDeserialize)]
 #[serde(deny_unknown_fields)]
@@ -140,6 +149,7 @@ pub(crate) struct RawRoute {
     pub topics: Option<Spanned<Vec<Spanned<String>>>>,
     pub sns_confirm: Str,
     pub webhook_id: Str,
+    pub receipt: Option<Spanned<bool>>,
 }
 
 /// `[route.keys]`: where a route's fetched keys may come from.
@@ -444,6 +454,8 @@ pub(crate) fn allowed_keys(shape: &str) -> Option<&'static [&'static str]> {
         "log" => fields_of::<RawLog>(),
         "spool" => fields_of::<RawSpool>(),
         "route[]" => fields_of::<RawRoute>(),
+        "receipt" => fields_of::<RawReceipt>(),
+        "receipt.secret" | "receipt.secret[]" => SECRET_KEYS,
         "route[].rate_limit" => fields_of::<RawRateLimit>(),
         "route[].retry" => fields_of::<RawRetry>(),
         "route[].hmac" => fields_of::<RawHmac>(),

@@ -46,6 +46,9 @@ pub fn render_check(cfg: &Config) -> String {
         format_duration(cfg.upstream.timeout)
     );
     let _ = writeln!(out, "log       {}", log(&cfg.log));
+    if let Some(line) = receipt(cfg) {
+        let _ = writeln!(out, "receipt   {line}");
+    }
     out.push('\n');
 
     let header = [
@@ -175,13 +178,51 @@ fn log(log: &LogConfig) -> String {
     format!("{format}, audit {audit}")
 }
 
+/// `v1: 2 secret(s): env:A, env:B; v1a: whpk_... (file:key); off on /x`:
+/// what signs the receipt, the public key to give the app, and the routes
+/// that turned it off.
+fn receipt(cfg: &Config) -> Option<String> {
+    let receipt = cfg.receipt.as_deref()?;
+    let mut parts = Vec::new();
+    let secrets = receipt.secrets();
+    if !secrets.is_empty() {
+        let list: Vec<String> = secrets
+            .iter()
+            .map(|s| with_expiry(&s.origin, s.expires))
+            .collect();
+        parts.push(format!(
+            "v1: {} secret(s): {}",
+            secrets.len(),
+            list.join(", ")
+        ));
+    }
+    if let Some(key) = receipt.ed25519() {
+        let public = crate::receipt::public_key_text(&key.pair);
+        parts.push(format!("v1a: public key {public} ({})", key.origin));
+    }
+    let off: Vec<&str> = cfg
+        .routes
+        .iter()
+        .filter(|r| !r.receipt)
+        .map(|r| r.path.as_str())
+        .collect();
+    if !off.is_empty() {
+        parts.push(format!("off on {}", off.join(", ")));
+    }
+    Some(parts.join("; "))
+}
+
+fn with_expiry(origin: &str, expires: Option<i64>) -> String {
+    match expires {
+        Some(t) => format!("{origin} (expires {})", rfc3339(t)),
+        None => origin.to_owned(),
+    }
+}
+
 fn origins(entries: &[SecretEntry]) -> String {
     let list: Vec<String> = entries
         .iter()
-        .map(|e| match e.expires {
-            Some(t) => format!("{} (expires {})", e.origin, rfc3339(t)),
-            None => e.origin.clone(),
-        })
+        .map(|e| with_expiry(&e.origin, e.expires))
         .collect();
     list.join(", ")
 }

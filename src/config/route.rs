@@ -191,6 +191,7 @@ impl Ctx<'_> {
             webhook_id: r.webhook_id,
         };
         let (fetch, key_trust) = self.fetch_params(raw_fetch, &at);
+        let receipt = self.route_receipt(r.receipt, &at("receipt"));
 
         if self.diag.error_count() != errors_before {
             return None;
@@ -280,7 +281,24 @@ impl Ctx<'_> {
             credential_header,
             key_trust: key_trust.filter(|_| fetches),
             fetch,
+            receipt,
         })
+    }
+
+    /// `receipt`: whether `[receipt]` signs this route's requests (default
+    /// true). Refused without a `[receipt]` table, where it would mean
+    /// nothing.
+    fn route_receipt(&mut self, raw: Option<Spanned<bool>>, field: &str) -> bool {
+        let Some(raw) = raw else { return true };
+        if !self.receipt_configured {
+            self.diag.error(
+                raw.span(),
+                field,
+                "there is no [receipt] table, so no receipt to turn on or off; add [receipt] \
+                 (see docs/configuration.md) or remove this key",
+            );
+        }
+        *raw.get_ref()
     }
 
     /// Where to report a provider's `BuildError`: the field it names if the

@@ -140,7 +140,7 @@ pub(crate) fn parse_expires(value: &toml::Value) -> Result<i64, String> {
 // === impl Ctx: secret fields ===
 
 /// The warning `check` prints for a secret written into the file.
-const LITERAL_WARNING: &str = "literal secret in the config file; prefer env: or file:";
+pub(crate) const LITERAL_WARNING: &str = "literal secret in the config file; prefer env: or file:";
 
 impl Ctx<'_> {
     /// A single secret reference without expiry (`admin.token`, `verify_token`).

@@ -65,6 +65,7 @@ pub(crate) fn validate(
         env,
         build,
         now: time::OffsetDateTime::now_utc().unix_timestamp(),
+        receipt_configured: raw.receipt.is_some(),
     };
 
     let mut server = ctx.server(raw.server);
@@ -74,6 +75,7 @@ pub(crate) fn validate(
     let log = ctx.log(raw.log);
     let spool = ctx.spool(raw.spool);
     let security = ctx.security(raw.security);
+    let receipt = ctx.receipt(raw.receipt);
     ctx.warn_auto_block_behind_a_balancer(&server, &security);
     let routes = ctx.routes(raw.route.unwrap_or_default(), &server, upstream.as_ref());
     ctx.warn_stale_presets(&routes, &server.ip_presets);
@@ -95,6 +97,7 @@ pub(crate) fn validate(
             spool,
             security,
             routes,
+            receipt,
             warnings,
         }),
         // `ctx.upstream` reports a missing url, so this is unreachable; an
@@ -142,6 +145,9 @@ pub(crate) struct Ctx<'a> {
     pub(crate) build: &'a BuildFn<'a>,
     /// Unix seconds at validation, for warnings about expired secrets.
     pub(crate) now: i64,
+    /// Whether the file has a `[receipt]` table (a route's `receipt` key
+    /// means nothing without one).
+    pub(crate) receipt_configured: bool,
 }
 
 // === impl Ctx: sections ===

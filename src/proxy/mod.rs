@@ -25,8 +25,10 @@
 //! 12. **signed handshake**: answered here, never forwarded (an SNS
 //!     confirmation with `sns_confirm = "auto"` is GET first, `keys`);
 //! 13. **de-duplicate**: claim the event's replay key (`deliver`);
-//! 14. **deliver**: forward to the upstream (`deliver`), or, for a
-//!     `delivery = "queue"` route, store in the spool and answer 202 (`queue`).
+//! 14. **deliver**: forward to the upstream (`deliver`), signed with the
+//!     receipt when `[receipt]` applies (`crate::receipt`), or, for a
+//!     `delivery = "queue"` route, store in the spool and answer 202
+//!     (`queue`; the spool worker signs each attempt).
 //!
 //! Phases 1 to 8 need only the request head (`admit`). [`serve`] is
 //! generic over the request body, so tests drive the whole pipeline with
@@ -259,6 +261,11 @@ async fn settle(
             app, route, req.parts, &headers, req.body, verified, claim,
         ))
         .await;
+    }
+    let mut headers = headers;
+    if let Some(receipt) = app.config.receipt_for(route) {
+        let id = crate::receipt::message_id(verified.event_id.as_deref());
+        receipt.apply(&mut headers, &id, unix_millis() / 1000, &req.body);
     }
     let request = deliver::upstream_request(route, req.parts, headers, req.body)?;
     let upstream_started = Instant::now();

@@ -13,6 +13,9 @@
 //! route's upstream, timeout and retry policy apply from the next attempt
 //! on; an attempt already under way finishes with the route it started with.
 //!
+//! Each attempt gets its receipt (`[receipt]`) signed when it is made,
+//! with the same message id every time.
+//!
 //! The worker sends through the `upstream` layer, as the proxy does, and
 //! knows nothing of the proxy: `runtime` hands it what it needs.
 
@@ -32,6 +35,7 @@ use crate::body::Payload;
 use crate::clock::unix_millis;
 use crate::config::{Config, Delivery, RetryPolicy, Route};
 use crate::metrics::{Metrics, SpoolMetrics};
+use crate::receipt::{self, Receipt};
 use crate::upstream::headers::{X_HOOKGUARD_ATTEMPT, X_HOOKGUARD_EVENT_ID};
 use crate::upstream::{upstream_uri, UpstreamClient};
 
@@ -108,10 +112,14 @@ fn schedule(worker: &Arc<Worker>) -> Option<i64> {
         tokio::spawn(async move {
             let route = &config.routes[index];
             let spool = &worker.spool;
+            let target = Target {
+                route,
+                receipt: config.receipt_for(route),
+            };
             deliver(
                 spool,
                 worker.metrics.spool(),
-                route,
+                target,
                 &worker.client,
                 id,
                 meta,
@@ -122,6 +130,14 @@ fn schedule(worker: &Arc<Worker>) -> Option<i64> {
         });
     }
     next
+}
+
+/// Where an attempt goes and how it is signed: the record's route and the
+/// receipt it gets, from the configuration in force when it started.
+#[derive(Clone, Copy)]
+struct Target<'a> {
+    route: &'a Route,
+    receipt: Option<&'a Receipt>,
 }
 
 /// What one attempt came to.
@@ -135,15 +151,16 @@ struct Attempt {
 async fn deliver(
     spool: &Spool,
     metrics: &SpoolMetrics,
-    route: &Route,
+    target: Target<'_>,
     client: &UpstreamClient,
     id: u64,
     meta: Arc<Meta>,
 ) {
+    let route = target.route;
     let number = meta.attempts + 1;
     spool.counters.attempts.fetch_add(1, Ordering::Relaxed);
     metrics.attempt(&route.path);
-    let attempt = match build_request(spool, route, id, &meta, number) {
+    let attempt = match build_request(spool, target, id, &meta, number) {
         Ok(req) => send(client, req, route.upstream.timeout).await,
         Err(error) => Attempt {
             status: None,
@@ -200,15 +217,17 @@ async fn deliver(
 }
 
 /// The upstream request, byte for byte what forward mode sends, plus the
-/// event id and attempt `number`.
+/// event id and attempt `number`; its receipt signed now, with the same
+/// message id on every attempt.
 fn build_request(
     spool: &Spool,
-    route: &Route,
+    target: Target<'_>,
     id: u64,
     meta: &Meta,
     number: u32,
 ) -> Result<Request<Payload>, String> {
-    let body = spool.body(id).map_err(|e| e.to_string())?;
+    let route = target.route;
+    let body = Payload::from(spool.body(id).map_err(|e| e.to_string())?);
     let request_uri: Uri = meta
         .path_and_query
         .parse()
@@ -230,7 +249,11 @@ fn build_request(
         headers.insert(X_HOOKGUARD_EVENT_ID, v);
     }
     headers.insert(X_HOOKGUARD_ATTEMPT, HeaderValue::from(number));
-    let mut req = Request::new(Payload::from(body));
+    if let Some(receipt) = target.receipt {
+        let message_id = receipt::spool_message_id(&meta.event_id, meta.received_at_ms, id);
+        receipt.apply(&mut headers, &message_id, unix_millis() / 1000, &body);
+    }
+    let mut req = Request::new(body);
     *req.method_mut() = method;
     *req.uri_mut() = uri;
     *req.headers_mut() = headers;

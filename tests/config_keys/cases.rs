@@ -741,4 +741,41 @@ pub static CASES: &[Case] = &[
         probe: live!(deliver),
         expect: ["error at route[0].webhook_id", "200"],
     },
+    // --- [receipt] ---
+    Case {
+        key: "receipt.secret",
+        set: &[(
+            "receipt",
+            "secret = \"whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD\"",
+        )],
+        other: &[],
+        probe: live!(receipt_kind),
+        expect: ["200, receipt v1", "200, no receipt"],
+    },
+    Case {
+        key: "receipt.ed25519_key",
+        set: &[(
+            "receipt",
+            "ed25519_key = \"whsk_BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=\"",
+        )],
+        other: &[],
+        probe: live!(receipt_kind),
+        expect: ["200, receipt v1a", "200, no receipt"],
+    },
+    Case {
+        key: "route.receipt",
+        set: &[
+            (
+                "receipt",
+                "secret = \"whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD\"",
+            ),
+            ("route", "receipt = false"),
+        ],
+        other: &[(
+            "receipt",
+            "secret = \"whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD\"",
+        )],
+        probe: live!(receipt_kind),
+        expect: ["200, no receipt", "200, receipt v1"],
+    },
 ];

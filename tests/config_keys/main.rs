@@ -48,8 +48,8 @@ pub enum Probe {
 /// The line replaces the table's line with the same key, or is added;
 /// `"-key"` removes that key. Tables: `server`, `admin`, `upstream`,
 /// `replay`, `log`, `security`, `spool`, `route` (the GitHub route at
-/// `/hook`), `generic` (the `hmac` route at `/generic`) and `hmac` (its
-/// `[route.hmac]`).
+/// `/hook`), `generic` (the `hmac` route at `/generic`), `hmac` (its
+/// `[route.hmac]`) and `receipt`.
 pub type Edit = (&'static str, &'static str);
 
 /// One documented key and how setting it shows.
@@ -112,6 +112,7 @@ const TABLES: &[(&str, &str, &[&str])] = &[
     // Written only when a case sets its lines: an SNS route (route[2]).
     ("sns", "[[route]]", &[]),
     ("keys", "[route.keys]", &[]),
+    ("receipt", "[receipt]", &[]),
 ];
 
 /// Tables written even when empty (the others only when a case sets a key).

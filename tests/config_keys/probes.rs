@@ -647,3 +647,32 @@ pub async fn request_without_proxy_header(c: Ctx) -> String {
         Ok(_) => "answered".into(),
     }
 }
+
+// === [receipt] ===
+
+/// The receipt secret of the cases (the Standard Webhooks libraries' test
+/// secret) and an Ed25519 seed of sevens as `whsk_`.
+pub const RECEIPT_SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
+
+/// What signed the GitHub delivery the upstream got: `receipt v1` when the
+/// `standardwebhooks` crate verifies it with [`RECEIPT_SECRET`], `receipt
+/// v1a` for an Ed25519 entry alone, else `no receipt`.
+pub async fn receipt_kind(c: Ctx) -> String {
+    let status = summary(&gh(&c, b"{\"receipt\":1}").await);
+    let got = c.up.received().pop().expect("delivered");
+    let v1 = standardwebhooks::Webhook::new(RECEIPT_SECRET)
+        .unwrap()
+        .verify(&got.body, &got.headers)
+        .is_ok();
+    let signature = got
+        .headers
+        .get("webhook-signature")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let kind = match (v1, signature.starts_with("v1a,")) {
+        (true, _) => "receipt v1",
+        (false, true) => "receipt v1a",
+        (false, false) => "no receipt",
+    };
+    format!("{status}, {kind}")
+}
