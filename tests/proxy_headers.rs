@@ -104,10 +104,14 @@ async fn spoofed_header_names_never_reach_the_app() {
     assert_eq!(env["HTTP_X_FORWARDED_FOR"], "127.0.0.1");
     assert_eq!(env["HTTP_X_FORWARDED_PROTO"], "http");
     assert!(!env["HTTP_X_FORWARDED_HOST"].contains("evil"), "{env:?}");
+    // hookguard's own `Forwarded`, nothing of the client's.
+    assert!(
+        env["HTTP_FORWARDED"].starts_with("for=127.0.0.1;proto=http;host=\"127.0.0.1:"),
+        "{env:?}"
+    );
     for gone in [
         "HTTP_X_FORWARDED_PORT",
         "HTTP_X_FORWARDED_PREFIX",
-        "HTTP_FORWARDED",
         "HTTP_X_REAL_IP",
         "HTTP_X_ORIGINAL_URL",
         "HTTP_X_REWRITE_URL",
@@ -131,6 +135,108 @@ async fn a_trusted_proxy_still_cannot_smuggle_underscored_names() {
     assert_eq!(env["HTTP_X_HTTP_METHOD_OVERRIDE"], "DELETE");
     // ... but the chain is the one hookguard built from real headers only.
     assert_eq!(env["HTTP_X_FORWARDED_FOR"], "127.0.0.1");
+    // `Forwarded`: what the proxy stated, then hookguard's element.
+    assert!(
+        env["HTTP_FORWARDED"]
+            .starts_with("for=10.6.6.6;host=evil.example, for=127.0.0.1;proto=http;host="),
+        "{env:?}"
+    );
+}
+
+/// A GitHub route open only to 203.0.113.0/24, behind a trusted proxy on
+/// loopback: what it answers tells which address hookguard took for the
+/// client.
+const ALLOWED: &str = r#"
+[server]
+listen = "127.0.0.1:0"
+trusted_proxies = ["127.0.0.1/32"]
+
+[upstream]
+url = "{upstream}"
+
+[[route]]
+path = "/gh"
+provider = "github"
+secrets = ["It's a Secret to Everybody"]
+allow_ips = ["203.0.113.0/24", "2001:db8:cafe::/48"]
+
+[replay]
+ttl = "1s"
+"#;
+
+/// The status of a GitHub delivery with `headers` added; each a new
+/// delivery (its body names the headers), so none is a duplicate.
+async fn status_with(p: &hookguard::runtime::Running, headers: &[(&str, &str)]) -> u16 {
+    let body = format!("{{\"headers\":\"{headers:?}\"}}");
+    let sig = format!("sha256={}", hmac256_hex(GH_SECRET, &[body.as_bytes()]));
+    let mut all = vec![("x-hub-signature-256", sig.as_str())];
+    all.extend_from_slice(headers);
+    post(p, "/gh", &all, body.as_bytes()).await.status.as_u16()
+}
+
+#[tokio::test]
+async fn the_client_address_is_read_from_forwarded_when_there_is_no_x_forwarded_for() {
+    let up = Upstream::start().await;
+    let p = proxy(ALLOWED, &up).await;
+    // Forwarded alone, in its forms: quoted IPv6 with a port, IPv4 with a
+    // port, trusted hops skipped right to left.
+    assert_eq!(
+        status_with(&p, &[("forwarded", "for=\"[2001:db8:cafe::17]:4711\"")]).await,
+        200
+    );
+    assert_eq!(
+        status_with(
+            &p,
+            &[("forwarded", "for=\"203.0.113.9:47011\";proto=https")]
+        )
+        .await,
+        200
+    );
+    assert_eq!(
+        status_with(
+            &p,
+            &[(
+                "forwarded",
+                "for=198.51.100.1, for=203.0.113.9, for=127.0.0.1"
+            )]
+        )
+        .await,
+        200
+    );
+    assert_eq!(
+        status_with(&p, &[("forwarded", "for=203.0.113.9, for=198.51.100.1")]).await,
+        403
+    );
+    // unknown and obfuscated identifiers: the client is the last trusted
+    // hop (the proxy itself, not allowed here).
+    assert_eq!(
+        status_with(&p, &[("forwarded", "for=203.0.113.9, for=unknown")]).await,
+        403
+    );
+    assert_eq!(
+        status_with(&p, &[("forwarded", "for=203.0.113.9, for=_hidden")]).await,
+        403
+    );
+    // Both headers: X-Forwarded-For decides, in either order.
+    for (xff, fwd, expected) in [
+        ("198.51.100.1", "for=203.0.113.9", 403),
+        ("203.0.113.9", "for=198.51.100.1", 200),
+    ] {
+        let first = [("x-forwarded-for", xff), ("forwarded", fwd)];
+        assert_eq!(status_with(&p, &first).await, expected, "{xff} / {fwd}");
+        let second = [("forwarded", fwd), ("x-forwarded-for", xff)];
+        assert_eq!(status_with(&p, &second).await, expected, "{fwd} / {xff}");
+    }
+    let got = up.received();
+    let last = got.last().unwrap();
+    assert!(
+        last.headers["forwarded"]
+            .to_str()
+            .unwrap()
+            .starts_with("for=198.51.100.1, for=127.0.0.1;proto=http;host="),
+        "{:?}",
+        last.headers
+    );
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use http::{HeaderMap, Request, Response};
 use hyper::body::Incoming;
 
 use super::refusal::Refusal;
-use super::{headers, App};
+use super::{forwarded, headers, App};
 use crate::body::Payload;
 use crate::config::{OnStoreError, Route};
 use crate::providers::Dedup;
@@ -83,7 +83,8 @@ pub(super) struct Provenance<'a> {
 
 /// The inbound headers as the upstream gets them (moved, never copied):
 /// prepared by `headers::prepare_upstream`, without the route's shared
-/// credential, plus hookguard's own.
+/// credential, plus hookguard's own, with `Forwarded` built like
+/// `X-Forwarded-For` (`forwarded`).
 pub(super) fn upstream_headers(
     app: &App,
     route: &Route,
@@ -93,7 +94,18 @@ pub(super) fn upstream_headers(
     let trusted = &app.config.server.trusted_proxies;
     let xff = headers::forwarded_for_chain(from.peer, &out, trusted);
     let peer_trusted = headers::is_trusted(from.peer, trusted);
+    let forwarded = forwarded::forwarded_chain(
+        from.peer,
+        peer_trusted,
+        &out,
+        from.scheme,
+        from.host.as_ref(),
+    );
     headers::prepare_upstream(&mut out, xff, from.scheme, from.host, peer_trusted);
+    match forwarded {
+        Some(v) => out.insert(forwarded::FORWARDED, v),
+        None => out.remove(forwarded::FORWARDED),
+    };
     headers::drop_credential(&mut out, route.credential_header.as_ref());
     if let Some(v) = from.verified {
         out.insert(headers::X_HOOKGUARD_VERIFIED, v.clone());

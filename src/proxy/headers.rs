@@ -1,10 +1,11 @@
 //! Header rules at the trust boundary: who the client is, and which headers
 //! may cross from the provider to the app.
 //!
-//! - The client IP is the socket peer. `X-Forwarded-For` is read only when the
-//!   peer is a trusted proxy, right to left, skipping trusted hops: a client
-//!   can write anything into that header, so its leftmost entry is never
-//!   believed on its own.
+//! - The client IP is the socket peer. `X-Forwarded-For` (or, without one,
+//!   RFC 7239 `Forwarded`: `forwarded`) is read only when the peer is a
+//!   trusted proxy, right to left, skipping trusted hops: a client can write
+//!   anything into that header, so its leftmost entry is never believed on
+//!   its own.
 //! - Hop-by-hop headers (RFC 9110 §7.6.1, plus those named by `Connection`)
 //!   are dropped in both directions; every inbound `X-Hookguard-*` header is
 //!   dropped so a caller cannot forge a verification result.
@@ -23,6 +24,7 @@
 
 use std::net::IpAddr;
 
+use super::forwarded;
 use crate::ip_text::IpText;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use ipnet::IpNet;
@@ -52,23 +54,56 @@ const HOP_BY_HOP: [HeaderName; 8] = [
 ];
 
 /// The client's address: the peer, or — only when the peer is trusted — the
-/// rightmost untrusted `X-Forwarded-For` entry.
+/// rightmost untrusted address its forwarding header names.
+///
+/// That header is `X-Forwarded-For` when the request has one, else RFC 7239
+/// `Forwarded`; never both. A proxy maintains one of them (nginx, cloud
+/// balancers, HAProxy's `forwardfor`: `X-Forwarded-For`; a few only
+/// `Forwarded`) and passes the other through as the client wrote it, so
+/// reading both would let a client name itself. `X-Forwarded-For` decides
+/// because almost every proxy maintains it: preferring `Forwarded` would
+/// let any client behind one of those write its own address there.
 pub(crate) fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
     if !is_trusted(peer, trusted) {
         return peer;
     }
+    if headers.contains_key(&X_FORWARDED_FOR) {
+        rightmost_untrusted(
+            peer,
+            headers.get_all(&X_FORWARDED_FOR),
+            parse_forwarded_ip,
+            trusted,
+        )
+    } else {
+        rightmost_untrusted(
+            peer,
+            headers.get_all(&forwarded::FORWARDED),
+            forwarded::element_for_ip,
+            trusted,
+        )
+    }
+}
+
+/// Walks a forwarding header's entries right to left from the (trusted)
+/// `peer`, skipping trusted hops: the first untrusted address is the
+/// client. An entry that names no address (garbage, `unknown`, an
+/// obfuscated identifier) ends the walk at the last hop that could be
+/// verified. Several header lines form one list, in order.
+fn rightmost_untrusted(
+    peer: IpAddr,
+    lines: http::header::GetAll<'_, HeaderValue>,
+    entry_ip: fn(&str) -> Option<IpAddr>,
+    trusted: &[IpNet],
+) -> IpAddr {
     let mut client = peer;
-    // Several X-Forwarded-For headers form one list, in order.
-    let values: Vec<&HeaderValue> = headers.get_all(&X_FORWARDED_FOR).iter().collect();
-    for value in values.into_iter().rev() {
-        let Ok(list) = value.to_str() else {
+    for line in lines.into_iter().rev() {
+        let Ok(list) = line.to_str() else {
             return client;
         };
         for entry in list.rsplit(',') {
-            match parse_forwarded_ip(entry) {
+            match entry_ip(entry) {
                 Some(ip) if is_trusted(ip, trusted) => client = ip,
                 Some(ip) => return ip,
-                // Garbage in the chain: stop at the last hop we could verify.
                 None => return client,
             }
         }
@@ -319,6 +354,43 @@ mod tests {
             client_ip(peer, &h, &nets(&["10.0.0.0/8"])),
             "10.0.0.3".parse::<IpAddr>().unwrap()
         );
+    }
+
+    #[test]
+    fn forwarded_is_read_only_without_x_forwarded_for() {
+        let trusted = nets(&["10.0.0.0/8"]);
+        let peer: IpAddr = "10.0.0.2".parse().unwrap();
+        let only = headers(&[(
+            "forwarded",
+            "for=6.6.6.6, for=\"[2001:db8::7]:80\", for=10.0.0.3",
+        )]);
+        assert_eq!(
+            client_ip(peer, &only, &trusted),
+            "2001:db8::7".parse::<IpAddr>().unwrap()
+        );
+        let hidden = headers(&[("forwarded", "for=6.6.6.6, for=_hidden, for=10.0.0.3")]);
+        assert_eq!(
+            client_ip(peer, &hidden, &trusted),
+            "10.0.0.3".parse::<IpAddr>().unwrap()
+        );
+        for pairs in [
+            [
+                ("x-forwarded-for", "198.51.100.7"),
+                ("forwarded", "for=6.6.6.6"),
+            ],
+            [
+                ("forwarded", "for=6.6.6.6"),
+                ("x-forwarded-for", "198.51.100.7"),
+            ],
+        ] {
+            let both = headers(&pairs);
+            assert_eq!(
+                client_ip(peer, &both, &trusted),
+                "198.51.100.7".parse::<IpAddr>().unwrap()
+            );
+        }
+        let untrusted: IpAddr = "203.0.113.9".parse().unwrap();
+        assert_eq!(client_ip(untrusted, &only, &trusted), untrusted);
     }
 
     #[test]

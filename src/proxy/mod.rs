@@ -39,6 +39,7 @@ mod app;
 pub(crate) mod budget;
 mod deliver;
 mod finish;
+mod forwarded;
 pub mod headers;
 mod host;
 mod keys;
