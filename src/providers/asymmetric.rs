@@ -379,6 +379,8 @@ impl Verifier for AsymVerifier {
             status: 200,
             content_type: "application/json",
             body: br#"{"type":1}"#.to_vec(),
+            headers: Vec::new(),
+            note: None,
         })
     }
 }

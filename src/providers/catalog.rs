@@ -240,6 +240,16 @@ const fn x_platform(name: &'static str) -> Provider {
     }
 }
 
+/// Mandrill under either name (Mailchimp Transactional is its current one).
+const fn mandrill(name: &'static str) -> Provider {
+    Provider {
+        name,
+        family: Family::Url(UrlScheme::Mandrill),
+        handshake: Handshake::HeadOk,
+        source: "Mailchimp Transactional (Mandrill) support: \"How to Authenticate Webhook Requests\" (X-Mandrill-Signature, base64 HMAC-SHA1 of the URL as configured + sorted POST variables) and \"Why can't my webhook or inbound route URL be verified?\" (HEAD must return 200)",
+    }
+}
+
 /// The template `v0:{timestamp}:{body}` (Slack, Zoom, Frame.io).
 const V0_TEMPLATE: &[Part] = &[lit("v0:"), Part::Timestamp, lit(":"), Part::Body];
 
@@ -426,8 +436,8 @@ pub(crate) static PROVIDERS: &[Provider] = &[
     Provider {
         name: "asana",
         family: Family::Hmac(HmacSpec::body(Sha256, "x-hook-signature", None, Hex)),
-        handshake: Handshake::None,
-        source: "Asana docs \"Establish a webhook\"",
+        handshake: Handshake::AsanaHookSecret,
+        source: "Asana docs \"Establish a webhook\" (X-Hook-Secret handshake: 200 or 204 with the same header)",
     },
     Provider {
         name: "typeform",
@@ -775,8 +785,8 @@ pub(crate) static PROVIDERS: &[Provider] = &[
     Provider {
         name: "woocommerce",
         family: Family::Hmac(HmacSpec::body(Sha256, "x-wc-webhook-signature", None, Base64)),
-        handshake: Handshake::None,
-        source: "woocommerce/woocommerce plugins/woocommerce/includes/class-wc-webhook.php generate_signature (base64 HMAC-SHA256)",
+        handshake: Handshake::WooCommercePing,
+        source: "woocommerce/woocommerce plugins/woocommerce/includes/class-wc-webhook.php generate_signature (base64 HMAC-SHA256) and deliver_ping (unsigned webhook_id=<id> form POST)",
     },
     // Jira admin webhooks with a secret: Bitbucket's shape, `sha256=<hex>`.
     Provider {
@@ -786,12 +796,13 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         source: "Atlassian docs \"Managing webhooks\" (Jira: secret token, X-Hub-Signature sha256=<hex> HMAC of the body)",
     },
     // Notion: key = the verification_token of the subscription's first POST;
-    // that unsigned POST itself is refused once the route has the token.
+    // that unsigned POST is answered (never forwarded) and audited with a
+    // note telling the operator to configure the token.
     Provider {
         name: "notion",
         family: Family::Hmac(HmacSpec::body(Sha256, "x-notion-signature", Some("sha256="), Hex)),
-        handshake: Handshake::None,
-        source: "Notion docs \"Webhooks\" (Step 3: Validating event payloads; published example)",
+        handshake: Handshake::NotionVerification,
+        source: "Notion docs \"Webhooks\" (Step 2: Verifying the subscription; Step 3: Validating event payloads; published example)",
     },
     Provider {
         name: "cal-com",
@@ -1168,6 +1179,11 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         handshake: Handshake::HeadOk,
         source: "Atlassian Trello \"Webhooks\" guide (HEAD on creation must return 200); secondary sources for the HMAC-SHA1 details",
     },
+    // Mandrill (Mailchimp Transactional): Twilio's form layout under
+    // HMAC-SHA1; HEAD on creation answered (else Mandrill falls back to a
+    // POST signed with the key "test-webhook").
+    mandrill("mandrill"),
+    mandrill("mailchimp-transactional"),
     // Discord: Ed25519 over timestamp + body; PING answered by the proxy.
     Provider {
         name: "discord",

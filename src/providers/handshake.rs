@@ -1,7 +1,9 @@
 //! Provider handshakes the proxy answers itself, never forwarding them:
 //! unsigned challenges read from the request head (Meta `hub.challenge` with
 //! `hub.verify_token`, Dropbox `?challenge=`, X's CRC `?crc_token=`, Onfleet
-//! `?check=`, Okta's verification header, Trello's HEAD) and signed set-up
+//! `?check=`, Okta's verification header, Trello's and Mandrill's HEAD,
+//! Asana's `X-Hook-Secret` POST), unsigned set-up POSTs recognised by their
+//! body (WooCommerce's ping, Notion's verification token) and signed set-up
 //! messages (Slack `url_verification`, Zoom `endpoint.url_validation`,
 //! Twitch `webhook_callback_verification`).
 //!
@@ -15,7 +17,7 @@
 //! `verify` succeeded, and the pipeline decides when each hook runs.
 
 use base64::{engine::general_purpose::STANDARD, Engine as _};
-use http::Method;
+use http::{HeaderName, Method};
 use ring::hmac;
 
 use super::{HandshakeReply, Inbound, Rejection};
@@ -26,6 +28,29 @@ const MAX_CHALLENGE: usize = 512;
 
 /// Okta's one-time verification GET carries its challenge in this header.
 const OKTA_CHALLENGE: &str = "x-okta-verification-challenge";
+
+/// Asana's handshake POST carries the webhook's new secret in this header,
+/// which the reply must echo.
+const ASANA_SECRET: &str = "x-hook-secret";
+
+/// Longest WooCommerce ping body: `webhook_id=` and a 20-digit id.
+const MAX_PING: usize = 31;
+
+/// Longest Notion verification body: `{"verification_token":"..."}` with
+/// a token of at most [`MAX_CHALLENGE`] characters, and some whitespace.
+const MAX_NOTION_BODY: u64 = 1024;
+
+/// Audit note of Asana's handshake: the secret it just set is the key of
+/// every later event, and only the operator can configure it.
+const ASANA_NOTE: &str =
+    "Asana handshake answered: events are signed with the X-Hook-Secret value \
+     of this handshake, which hookguard does not record; configure that value as this route's \
+     secret";
+
+/// Audit note of Notion's first POST.
+const NOTION_NOTE: &str = "Notion verification request answered: events are signed with its \
+     verification_token, which hookguard does not record; paste that token into Notion's \
+     Verify dialog and configure it as this route's secret";
 
 /// What a challenge may need besides the request: Meta's `verify_token`,
 /// and the key X's CRC is answered with (the route's first unexpired
@@ -67,12 +92,21 @@ pub(crate) enum Handshake {
     /// `{"verification": value}`; the token family checks Okta's
     /// `Authorization` credential first (Okta sends it on every request).
     OktaVerification,
-    /// Trello: HEAD on webhook creation → 200, empty.
+    /// Trello, Mandrill: HEAD on webhook creation → 200, empty.
     HeadOk,
     /// AWS SNS: a signed `SubscriptionConfirmation`, forwarded, or with
     /// `sns_confirm = "auto"` confirmed by a GET of its `SubscribeURL`.
     /// Answered by the SNS family itself.
     SnsSubscriptionConfirmation,
+    /// Asana: unsigned POST with `X-Hook-Secret` and no `X-Hook-Signature`
+    /// → 200 with the same `X-Hook-Secret` header.
+    AsanaHookSecret,
+    /// WooCommerce: unsigned form POST `webhook_id=<digits>` when a webhook
+    /// is created or re-enabled → 200, empty.
+    WooCommercePing,
+    /// Notion: unsigned first POST `{"verification_token": ..}` → 200,
+    /// empty, with an audit note for the operator.
+    NotionVerification,
 }
 
 impl Handshake {
@@ -91,6 +125,9 @@ impl Handshake {
             Self::OktaVerification => "GET X-Okta-Verification-Challenge",
             Self::HeadOk => "HEAD -> 200",
             Self::SnsSubscriptionConfirmation => "SubscriptionConfirmation (forward, or auto GET)",
+            Self::AsanaHookSecret => "POST X-Hook-Secret echo",
+            Self::WooCommercePing => "POST webhook_id= ping",
+            Self::NotionVerification => "POST verification_token",
         }
     }
 
@@ -108,14 +145,21 @@ impl Handshake {
     }
 
     /// The unsigned challenges (see [`super::Verifier::challenge`]). For
-    /// Okta, the caller has checked the credential already.
+    /// Okta, the caller has checked the credential already; for Asana,
+    /// `signed` says whether the request carries the scheme's signature
+    /// header (then it is an event, not the handshake).
     pub(crate) fn challenge(
         self,
         req: &Inbound<'_>,
         keys: ChallengeKeys<'_>,
+        signed: bool,
     ) -> Option<Result<HandshakeReply, Rejection>> {
         match self {
             Self::HeadOk => (req.method == Method::HEAD).then(|| Ok(empty_ok())),
+            Self::AsanaHookSecret => {
+                let asks = req.method == Method::POST && !signed;
+                (asks && req.headers.contains_key(ASANA_SECRET)).then(|| asana(req))
+            }
             _ if req.method != Method::GET => None,
             Self::DropboxChallenge => {
                 let challenge = query_value(req.uri.query()?, "challenge")?;
@@ -135,8 +179,46 @@ impl Handshake {
             | Self::ZoomUrlValidation
             | Self::TwitchCallbackVerification
             | Self::DiscordPing
-            | Self::SnsSubscriptionConfirmation => None,
+            | Self::SnsSubscriptionConfirmation
+            | Self::WooCommercePing
+            | Self::NotionVerification => None,
         }
+    }
+
+    /// Whether an unsigned request is this provider's body-recognised
+    /// handshake candidate (see [`super::Verifier::awaits_body_challenge`]):
+    /// a POST without the signature header that declares a body no longer
+    /// than the handshake's, so no more than that is read before it is
+    /// answered or refused. Anything else goes through the precheck, which
+    /// refuses it from its head.
+    pub(crate) fn awaits_body(self, req: &Inbound<'_>, signed: bool) -> bool {
+        let longest = match self {
+            Self::WooCommercePing => MAX_PING as u64,
+            Self::NotionVerification => MAX_NOTION_BODY,
+            _ => return false,
+        };
+        let declared = req
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        let small = declared.is_some_and(|len| len <= longest);
+        small && !signed && req.method == Method::POST
+    }
+
+    /// The reply to a body-recognised handshake, or the refusal of an
+    /// unsigned request that is not one.
+    pub(crate) fn body_challenge(self, body: &[u8]) -> Result<HandshakeReply, Rejection> {
+        let reply = match self {
+            Self::WooCommercePing => woocommerce_ping(body),
+            Self::NotionVerification => notion_verification(body),
+            _ => None,
+        };
+        reply.ok_or_else(|| Rejection::MissingSignature {
+            detail: format!(
+                "no signature header, and the body is not the provider's {}",
+                self.name()
+            ),
+        })
     }
 
     /// The signed handshakes (see [`super::Verifier::handshake`]), after a
@@ -178,11 +260,7 @@ impl Handshake {
                     "plainToken": plain,
                     "encryptedToken": hex::encode(tag.as_ref()),
                 });
-                Some(HandshakeReply {
-                    status: 200,
-                    content_type: "application/json",
-                    body: reply.to_string().into_bytes(),
-                })
+                Some(json(&reply))
             }
             // Discord PING is answered by the asymmetric family after Ed25519,
             // SNS confirmations by the SNS family; the others are unsigned
@@ -195,9 +273,59 @@ impl Handshake {
             | Self::XCrc
             | Self::OnfleetCheck
             | Self::OktaVerification
-            | Self::HeadOk => None,
+            | Self::HeadOk
+            | Self::AsanaHookSecret
+            | Self::WooCommercePing
+            | Self::NotionVerification => None,
         }
     }
+}
+
+/// Asana: exactly one `X-Hook-Secret`, short printable text, echoed in the
+/// same header of an empty 200.
+fn asana(req: &Inbound<'_>) -> Result<HandshakeReply, Rejection> {
+    let mut values = req.headers.get_all(ASANA_SECRET).iter();
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return Err(Rejection::InvalidSignature {
+            detail: format!("handshake with more than one {ASANA_SECRET:?} header"),
+        });
+    };
+    let text = value.to_str().map_err(|_| Rejection::InvalidSignature {
+        detail: format!("header {ASANA_SECRET:?} is not printable text"),
+    })?;
+    check_text(text)?;
+    if text.is_empty() {
+        return Err(Rejection::MissingSignature {
+            detail: format!("header {ASANA_SECRET:?} is empty"),
+        });
+    }
+    let mut reply = empty_ok();
+    reply
+        .headers
+        .push((HeaderName::from_static(ASANA_SECRET), value.clone()));
+    reply.note = Some(ASANA_NOTE);
+    Ok(reply)
+}
+
+/// WooCommerce's ping: the body is exactly `webhook_id=` and 1 to 20 digits.
+fn woocommerce_ping(body: &[u8]) -> Option<HandshakeReply> {
+    let id = body.strip_prefix(b"webhook_id=")?;
+    let digits = !id.is_empty() && id.iter().all(u8::is_ascii_digit);
+    (digits && body.len() <= MAX_PING).then(empty_ok)
+}
+
+/// Notion's first POST: a JSON object whose only member is a string
+/// `verification_token` (its docs' example), short printable text.
+fn notion_verification(body: &[u8]) -> Option<HandshakeReply> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let object = value.as_object().filter(|o| o.len() == 1)?;
+    let token = object.get("verification_token")?.as_str()?;
+    if token.is_empty() || check_text(token).is_err() {
+        return None;
+    }
+    let mut reply = empty_ok();
+    reply.note = Some(NOTION_NOTE);
+    Some(reply)
 }
 
 /// Meta: `hub.mode=subscribe` with the route's `hub.verify_token`; other
@@ -273,6 +401,8 @@ fn echo(challenge: &str) -> Result<HandshakeReply, Rejection> {
         status: 200,
         content_type: "text/plain",
         body: challenge.as_bytes().to_vec(),
+        headers: Vec::new(),
+        note: None,
     })
 }
 
@@ -302,6 +432,8 @@ fn json(value: &serde_json::Value) -> HandshakeReply {
         status: 200,
         content_type: "application/json",
         body: value.to_string().into_bytes(),
+        headers: Vec::new(),
+        note: None,
     }
 }
 
@@ -311,6 +443,8 @@ fn empty_ok() -> HandshakeReply {
         status: 200,
         content_type: "text/plain",
         body: Vec::new(),
+        headers: Vec::new(),
+        note: None,
     }
 }
 
@@ -350,7 +484,7 @@ mod tests {
                 verify_token: t,
                 crc_key: None,
             };
-            Handshake::MetaVerifyToken.challenge(&inbound(&get, &uri, &h), keys)
+            Handshake::MetaVerifyToken.challenge(&inbound(&get, &uri, &h), keys, false)
         };
         let ok = ask(
             "/m?hub.mode=subscribe&hub.verify_token=tok&hub.challenge=42",
@@ -390,7 +524,8 @@ mod tests {
                 ChallengeKeys {
                     verify_token: Some(&token),
                     crc_key: None,
-                }
+                },
+                false,
             )
             .is_none());
     }

@@ -367,7 +367,25 @@ impl Verifier for HmacVerifier {
             verify_token: self.verify_token.as_ref(),
             crc_key: self.keys.first_active(req.now_ms),
         };
-        self.handshake.challenge(req, keys)
+        let signed = req.headers.contains_key(&self.header);
+        self.handshake.challenge(req, keys, signed)
+    }
+
+    fn awaits_body_challenge(&self, req: &Inbound<'_>) -> bool {
+        if self.handshake == Handshake::None {
+            return false;
+        }
+        let signed = req.headers.contains_key(&self.header);
+        self.handshake.awaits_body(req, signed)
+    }
+
+    fn body_challenge(
+        &self,
+        req: &Inbound<'_>,
+        body: &Payload,
+    ) -> Result<HandshakeReply, Rejection> {
+        let _ = req;
+        self.handshake.body_challenge(&body.contiguous())
     }
 
     fn handshake(&self, req: &Inbound<'_>, body: &Payload) -> Option<HandshakeReply> {

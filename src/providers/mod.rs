@@ -274,6 +274,30 @@ pub trait Verifier: Send + Sync + 'static {
         None
     }
 
+    /// Whether `req` is an unsigned handshake that only its body can confirm
+    /// (WooCommerce's ping, Notion's verification token): decided from the
+    /// head (no signature header on a route of that provider), so the
+    /// pipeline skips the precheck, reads the body under the route's limits
+    /// and asks [`Verifier::body_challenge`] instead of `verify`.
+    fn awaits_body_challenge(&self, req: &Inbound<'_>) -> bool {
+        let _ = req;
+        false
+    }
+
+    /// The reply to a request [`Verifier::awaits_body_challenge`] marked,
+    /// or its refusal when the body is not that handshake's exact shape (it
+    /// is then an unsigned request like any other).
+    fn body_challenge(
+        &self,
+        req: &Inbound<'_>,
+        body: &Payload,
+    ) -> Result<HandshakeReply, Rejection> {
+        let _ = (req, body);
+        Err(Rejection::MissingSignature {
+            detail: "no signature header".into(),
+        })
+    }
+
     /// A *signed* handshake the proxy answers itself after `verify` succeeded
     /// (Zoom `endpoint.url_validation`, Twitch
     /// `webhook_callback_verification`, Discord PING). `None`: an ordinary
@@ -293,6 +317,12 @@ pub struct HandshakeReply {
     pub content_type: &'static str,
     /// Exact response body (the echoed challenge, a JSON token, ...).
     pub body: Vec<u8>,
+    /// Response headers the provider expects besides `Content-Type`
+    /// (Asana's `X-Hook-Secret`, Smartsheet-style echoes).
+    pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    /// What the audit record tells the operator, when the handshake asks
+    /// something of them (Notion: set the verification token as the secret).
+    pub note: Option<&'static str>,
 }
 
 /// What `hookguard sign` needs to produce the headers a provider would send.

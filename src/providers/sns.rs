@@ -271,6 +271,8 @@ impl Verifier for SnsVerifier {
             status: 200,
             content_type: "application/json",
             body: b"{\"confirmed\":true}".to_vec(),
+            headers: Vec::new(),
+            note: None,
         })
     }
 

@@ -327,7 +327,8 @@ impl Verifier for TokenVerifier {
         if let Err(refused) = self.verify(req, &Payload::default()) {
             return Some(Err(refused));
         }
-        self.handshake.challenge(req, ChallengeKeys::default())
+        self.handshake
+            .challenge(req, ChallengeKeys::default(), false)
     }
 
     fn verify(&self, req: &Inbound<'_>, _body: &Payload) -> Result<Verified, Rejection> {

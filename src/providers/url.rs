@@ -1,10 +1,11 @@
 //! Family: HMAC over the URL the provider called (`Inbound.public_url`),
 //! combined with the body, the method or a timestamp.
 //!
-//! Owns the four URL-bound schemes — Twilio (URL + sorted form parameters,
+//! Owns the five URL-bound schemes — Twilio (URL + sorted form parameters,
 //! or URL with `bodySHA256`; HMAC-SHA1, or HMAC-SHA256 when the request
 //! names it in `X-Twilio-Webhooks-Signature-Settings`), Square (URL + body), HubSpot v3 (method + URL +
-//! body + timestamp) and Trello (body + URL) — and their `hookguard sign`
+//! body + timestamp), Trello (body + URL) and Mandrill (Twilio's form
+//! layout, HMAC-SHA1 only) — and their `hookguard sign`
 //! counterpart. Does not own key handling or the constant-time comparison
 //! (`keys.rs`), nor which URL is verified (`signed_url.rs`).
 //!
@@ -54,6 +55,10 @@ pub(crate) enum UrlScheme {
     HubSpotV3,
     /// HMAC-SHA1 over body + callback URL; `X-Trello-Webhook`.
     Trello,
+    /// Mandrill (Mailchimp Transactional): HMAC-SHA1 over the webhook URL
+    /// as configured + form params sorted by name, base64;
+    /// `X-Mandrill-Signature`. Twilio's form layout without its extensions.
+    Mandrill,
 }
 
 const HUBSPOT_TS: &str = "x-hubspot-request-timestamp";
@@ -66,7 +71,7 @@ const TWILIO_SETTINGS: &str = "x-twilio-webhooks-signature-settings";
 impl UrlScheme {
     fn algorithm(self) -> HmacAlgorithm {
         match self {
-            Self::Twilio | Self::Trello => HmacAlgorithm::Sha1,
+            Self::Twilio | Self::Trello | Self::Mandrill => HmacAlgorithm::Sha1,
             Self::Square | Self::HubSpotV3 => HmacAlgorithm::Sha256,
         }
     }
@@ -77,6 +82,7 @@ impl UrlScheme {
             Self::Square => "x-square-hmacsha256-signature",
             Self::HubSpotV3 => "x-hubspot-signature-v3",
             Self::Trello => "x-trello-webhook",
+            Self::Mandrill => "x-mandrill-signature",
         }
     }
 
@@ -89,7 +95,7 @@ impl UrlScheme {
     fn tolerance(self) -> ToleranceSpec {
         match self {
             Self::HubSpotV3 => ToleranceSpec { default_secs: 300 },
-            Self::Twilio | Self::Square | Self::Trello => NO_TIMESTAMP,
+            Self::Twilio | Self::Square | Self::Trello | Self::Mandrill => NO_TIMESTAMP,
         }
     }
 
@@ -109,6 +115,10 @@ impl UrlScheme {
                 "{method}{url}{body}{timestamp}",
             ),
             Self::Trello => (format!("{}: <base64>", self.header()), "{body}{url}"),
+            Self::Mandrill => (
+                format!("{}: <base64>", self.header()),
+                "{url}{name}{value}... (form params sorted by name)",
+            ),
         };
         ProviderInfo {
             name,
@@ -128,23 +138,25 @@ impl UrlScheme {
 /// timestamp header, used by HubSpot only).
 fn message(scheme: UrlScheme, url: &str, method: &str, body: &[u8], ts: &[u8]) -> Vec<u8> {
     match scheme {
-        UrlScheme::Twilio => {
-            let mut out = url.as_bytes().to_vec();
-            if body_sha256_param(url).is_none() {
-                let mut params: Vec<(Cow<'_, str>, Cow<'_, str>)> =
-                    form_urlencoded::parse(body).collect();
-                params.sort();
-                for (k, v) in params {
-                    out.extend_from_slice(k.as_bytes());
-                    out.extend_from_slice(v.as_bytes());
-                }
-            }
-            out
-        }
+        UrlScheme::Twilio if body_sha256_param(url).is_some() => url.as_bytes().to_vec(),
+        UrlScheme::Twilio | UrlScheme::Mandrill => url_and_sorted_params(url, body),
         UrlScheme::Square => [url.as_bytes(), body].concat(),
         UrlScheme::HubSpotV3 => [method.as_bytes(), url.as_bytes(), body, ts].concat(),
         UrlScheme::Trello => [body, url.as_bytes()].concat(),
     }
+}
+
+/// The URL followed by each form parameter's decoded name and value, sorted
+/// by name, with no separators (Twilio's and Mandrill's layout).
+fn url_and_sorted_params(url: &str, body: &[u8]) -> Vec<u8> {
+    let mut out = url.as_bytes().to_vec();
+    let mut params: Vec<(Cow<'_, str>, Cow<'_, str>)> = form_urlencoded::parse(body).collect();
+    params.sort();
+    for (k, v) in params {
+        out.extend_from_slice(k.as_bytes());
+        out.extend_from_slice(v.as_bytes());
+    }
+    out
 }
 
 /// The `bodySHA256` query parameter Twilio adds for JSON bodies.
@@ -334,7 +346,8 @@ impl Verifier for UrlVerifier {
     }
 
     fn challenge(&self, req: &Inbound<'_>) -> Option<Result<HandshakeReply, Rejection>> {
-        self.handshake.challenge(req, ChallengeKeys::default())
+        self.handshake
+            .challenge(req, ChallengeKeys::default(), false)
     }
 
     fn signed_url(&self, target: &UrlTarget<'_>) -> Result<String, Rejection> {
@@ -688,6 +701,33 @@ mod tests {
         assert_eq!(kind(&run_at(&v, &h, b"{}", url, "POST", 0)), "invalid");
     }
 
+    // Mandrill: computed with Python's hmac from Mailchimp's documented
+    // recipe ("How to Authenticate Webhook Requests": URL as configured, POST
+    // variables sorted by key, key and value appended with no delimiter,
+    // HMAC-SHA1, base64), under the key Mandrill signs its test POSTs with.
+    #[test]
+    fn mandrill_computed_vector() {
+        let v = verifier("mandrill", &secrets(&["test-webhook"]));
+        let h = headers(&[("X-Mandrill-Signature", MANDRILL_SIG)]);
+        let url = "https://example.com/mandrill/hook";
+        assert!(run_at(&v, &h, MANDRILL_FORM, url, "POST", 0).is_ok());
+        let tampered = &MANDRILL_FORM[..MANDRILL_FORM.len() - 3];
+        assert_eq!(kind(&run_at(&v, &h, tampered, url, "POST", 0)), "invalid");
+        // The URL exactly as configured: a trailing slash differs.
+        let slash = "https://example.com/mandrill/hook/";
+        assert_eq!(
+            kind(&run_at(&v, &h, MANDRILL_FORM, slash, "POST", 0)),
+            "invalid"
+        );
+        // Twilio's JSON extension is not Mandrill's: a bodySHA256 query
+        // parameter is signed as an ordinary part of the URL.
+        let v = verifier("mailchimp-transactional", &secrets(&["test-webhook"]));
+        assert!(run_at(&v, &h, MANDRILL_FORM, url, "POST", 0).is_ok());
+    }
+
+    const MANDRILL_FORM: &[u8] = b"mandrill_events=%5B%7B%22event%22%3A%22send%22%2C%22_id%22%3A%22msg-1%22%2C%22ts%22%3A1700000000%7D%5D";
+    const MANDRILL_SIG: &[u8] = b"r4g1DYLvSWFYuxa6MaWCyAtZE2w=";
+
     #[test]
     fn sign_round_trips() {
         let cases = [
@@ -695,6 +735,7 @@ mod tests {
             (UrlScheme::Square, "square", b"{\"a\":1}"),
             (UrlScheme::HubSpotV3, "hubspot", b"[]"),
             (UrlScheme::Trello, "trello", b"{}"),
+            (UrlScheme::Mandrill, "mandrill", MANDRILL_FORM),
         ];
         for (scheme, name, body) in cases {
             let req = SignRequest {

@@ -696,6 +696,8 @@ const OWN_FILE_VECTORS: &[&str] = &[
     "square",
     "hubspot",
     "trello",
+    "mandrill",
+    "mailchimp-transactional",
     "discord",
     "sendgrid",
     "standard-webhooks-ed25519",

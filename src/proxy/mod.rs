@@ -13,8 +13,10 @@
 //! 4. **client IP**: resolved through `trusted_proxies`, inside `allow_ips`
 //!    and not auto-blocked;
 //! 5. **rate limit**: a token from the route's bucket for that IP;
-//! 6. **challenge**: an unsigned handshake (Meta, Dropbox, Nylas) is
-//!    answered here;
+//! 6. **challenge**: an unsigned handshake read from the head (Meta,
+//!    Dropbox, Asana, ...) is answered here; one that only its body can
+//!    confirm (WooCommerce's ping, Notion's verification token) skips the
+//!    precheck and is answered, or refused, once the body is read;
 //! 7. **body limit**: the declared length within `max_body`;
 //! 8. **precheck**: signature headers and the signed timestamp, head only;
 //! 9. **hold and read**: the body held against the memory budgets and read
@@ -177,11 +179,22 @@ where
         return Ok(Outcome::Handshake(reply));
     }
     let declared = admit::body_limit(route, &body)?;
-    admit::precheck(route, &inbound)?;
+    // An unsigned handshake only its body can confirm skips the precheck
+    // (it has no signature header) and is answered instead of verified.
+    let body_challenge = route.verifier.awaits_body_challenge(&inbound);
+    if !body_challenge {
+        admit::precheck(route, &inbound)?;
+    }
     // Held until this request is finished, delivered or refused.
     let mut held = Held::new(&app.buffered, &conn.buffered);
     let deadline = started + app.config.server.request_timeout;
     let body = read::hold_and_read(body, route.max_body, declared, deadline, &mut held).await?;
+    if body_challenge {
+        return (route.verifier.body_challenge(&inbound, &body))
+            .inspect_err(|_| facts.refused_body = Some(BodyPrint::of(&body)))
+            .map(Outcome::Handshake)
+            .map_err(Refusal::Verify);
+    }
     let key = keys::key_for(app, route, &inbound, &body)
         .await
         .inspect_err(|_| facts.refused_body = Some(BodyPrint::of(&body)))?;

@@ -82,12 +82,11 @@ pub(crate) fn conclude(
     let (response, outcome, error, detail) = match result {
         Ok(outcome) => {
             let audited = outcome.audited();
-            (
-                outcome.into_response(),
-                audited,
-                None,
-                facts.not_deduplicated,
-            )
+            let detail = match &outcome {
+                Outcome::Handshake(reply) => reply.note.map(str::to_owned),
+                _ => facts.not_deduplicated,
+            };
+            (outcome.into_response(), audited, None, detail)
         }
         Err(refusal) => {
             let response = refusal.response();
@@ -151,6 +150,10 @@ impl Outcome {
 
 fn handshake_response(reply: HandshakeReply) -> Response<ResponseBody> {
     let mut resp = Response::new(Either::Left(Full::new(Bytes::from(reply.body))));
+    // The provider's own headers first: ours below overwrite any clash.
+    for (name, value) in reply.headers {
+        resp.headers_mut().append(name, value);
+    }
     *resp.status_mut() = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
     resp.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -1,0 +1,243 @@
+//! The set-up handshakes the proxy answers for Asana (`X-Hook-Secret`),
+//! WooCommerce (the `webhook_id=` ping), Notion (the first POST's
+//! `verification_token`) and Mandrill (HEAD on creation), end to end on
+//! loopback: answered in the shape each provider's docs ask for, audited as
+//! `handshake`, never forwarded, enabled only on routes of that provider,
+//! strictly shaped (anything else unsigned is refused), and rate-limited
+//! with the route's limiter. Events on the same routes still verify.
+
+mod common;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use common::*;
+
+const TOKEN: &str = "admin-token-7c1d";
+
+/// Asana's docs' example handshake secret ("Establish a webhook").
+const ASANA_SECRET: &str = "b537207f20cbfa02357cf448134da559e8bd39d61597dcd5631b8012eae53e81";
+
+/// Notion's docs' example verification token ("Webhooks", step 2).
+const NOTION_TOKEN: &str = "secret_tMrlL1qK5vuQAh1b6cZGhFChZTSYJlce98V0pYn7yBl";
+
+fn config() -> String {
+    TomlConfig::new()
+        .admin(r#"token = "env:ADMIN_TOKEN""#)
+        .route(&format!(
+            "path = \"/asana\"\nprovider = \"asana\"\nsecrets = [\"{ASANA_SECRET}\"]"
+        ))
+        .route(&format!(
+            "path = \"/asana-limited\"\nprovider = \"asana\"\nsecrets = [\"{ASANA_SECRET}\"]\n\
+             rate_limit = {{ per_second = 1, burst = 2 }}"
+        ))
+        .route("path = \"/woo\"\nprovider = \"woocommerce\"\nsecrets = [\"wc_secret\"]")
+        .route(
+            "path = \"/notion\"\nprovider = \"notion\"\n\
+             secrets = [\"secret_notion_verification_token\"]",
+        )
+        .route(
+            "path = \"/mandrill\"\nprovider = \"mandrill\"\nsecrets = [\"test-webhook\"]\n\
+             public_url = \"https://example.com/mandrill/hook\"",
+        )
+        .route("path = \"/github\"\nprovider = \"github\"\nsecrets = [\"gh\"]")
+        .build()
+}
+
+async fn start(up: &Upstream) -> (hookguard::runtime::Running, SocketAddr) {
+    let env = HashMap::from([("ADMIN_TOKEN".to_owned(), TOKEN.to_owned())]);
+    let p = proxy_with_env(&config(), up, &env).await;
+    let admin = p.admin_addr.expect("admin listener bound");
+    (p, admin)
+}
+
+/// The newest audited decision on `route`.
+async fn last_decision(admin: SocketAddr, route: &str) -> serde_json::Value {
+    let path = format!("/audit/recent?route=%2F{}&limit=1", &route[1..]);
+    let (status, body) = admin_request(admin, "GET", &path, Some(TOKEN)).await;
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    v["decisions"][0].clone()
+}
+
+#[tokio::test]
+async fn asana_hook_secret_is_echoed_and_events_verify() {
+    let up = Upstream::start().await;
+    let (p, admin) = start(&up).await;
+
+    let a = post(&p, "/asana", &[("x-hook-secret", ASANA_SECRET)], b"").await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    assert_eq!(a.headers["x-hook-secret"], ASANA_SECRET);
+    assert!(a.body.is_empty());
+    let d = last_decision(admin, "/asana").await;
+    assert_eq!(d["outcome"], "handshake", "{d}");
+    let detail = d["detail"].as_str().unwrap();
+    assert!(detail.contains("configure that value"), "{detail}");
+    assert!(
+        !d.to_string().contains(ASANA_SECRET),
+        "the secret was audited"
+    );
+
+    // An event signed with that secret (Asana docs' secret; Python hmac
+    // vector): forwarded. An X-Hook-Secret beside a signature is an event.
+    let body = br#"{"events":[]}"#;
+    let sig = "10468027b67df18c739cc4794c6fc2d2806dcaaf2259fc3e1ed9d26433659853";
+    let h = [("x-hook-signature", sig), ("x-hook-secret", "other")];
+    let a = post(&p, "/asana", &h, body).await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    assert_eq!(a.text(), "ok from upstream");
+    assert!(a.headers.get("x-hook-secret").is_none());
+    assert_eq!(up.count(), 1);
+
+    // Rate-limited with the route's bucket (burst 2).
+    for _ in 0..2 {
+        let a = post(&p, "/asana-limited", &[("x-hook-secret", "x")], b"").await;
+        assert_eq!(a.status, 200);
+    }
+    let a = post(&p, "/asana-limited", &[("x-hook-secret", "x")], b"").await;
+    assert_rejected(&a, 429, "rate_limited");
+    assert_eq!(up.count(), 1, "a handshake was forwarded");
+}
+
+#[tokio::test]
+async fn asana_handshake_shape_is_strict_and_route_bound() {
+    let up = Upstream::start().await;
+    let (p, _admin) = start(&up).await;
+    // Markup or control characters are never reflected.
+    let a = post(&p, "/asana", &[("x-hook-secret", "<b>")], b"").await;
+    assert_eq!(a.status, 200, "printable text is echoed as a header");
+    let two = [("x-hook-secret", "a"), ("x-hook-secret", "b")];
+    assert_rejected(
+        &post(&p, "/asana", &two, b"").await,
+        401,
+        "invalid_signature",
+    );
+    let long = "a".repeat(600);
+    let a = post(&p, "/asana", &[("x-hook-secret", &long)], b"").await;
+    assert_rejected(&a, 401, "invalid_signature");
+    let a = post(&p, "/asana", &[("x-hook-secret", "")], b"").await;
+    assert_rejected(&a, 401, "missing_signature");
+    // Other providers' routes do not answer it.
+    let a = post(&p, "/github", &[("x-hook-secret", "s")], b"").await;
+    assert_rejected(&a, 401, "missing_signature");
+    assert!(a.headers.get("x-hook-secret").is_none());
+    assert_eq!(up.count(), 0);
+}
+
+#[tokio::test]
+async fn woocommerce_ping_is_answered_only_in_its_exact_shape() {
+    let up = Upstream::start().await;
+    let (p, admin) = start(&up).await;
+    let form = ("content-type", "application/x-www-form-urlencoded");
+
+    let a = post(&p, "/woo", &[form], b"webhook_id=42").await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    assert!(a.body.is_empty());
+    assert_eq!(last_decision(admin, "/woo").await["outcome"], "handshake");
+
+    for body in [
+        &b"webhook_id="[..],
+        b"webhook_id=42&x=1",
+        b"webhook_id=4a",
+        b"webhook_id=123456789012345678901",
+        b"{}",
+    ] {
+        let a = post(&p, "/woo", &[form], body).await;
+        assert_rejected(&a, 401, "missing_signature");
+    }
+    // An unsigned body longer than a ping is refused from its head: the
+    // body is never read.
+    let long = vec![b'1'; 4096];
+    let a = post(&p, "/woo", &[form], &long).await;
+    assert_rejected(&a, 401, "missing_signature");
+    let reason = last_decision(admin, "/woo").await["reason"].to_string();
+    assert!(reason.contains("body not read"), "{reason}");
+    // A signed event (computed vector, Python hmac) is verified, and a
+    // signed ping body is an event like any other.
+    let body = br#"{"id":123,"status":"processing"}"#;
+    let sig = (
+        "x-wc-webhook-signature",
+        "pwgo1FZhED7tbs0Po4uMSVL7CW2jcMWnTw7EsSsm77g=",
+    );
+    let a = post(&p, "/woo", &[sig], body).await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    let a = post(&p, "/woo", &[sig], b"webhook_id=42").await;
+    assert_rejected(&a, 401, "invalid_signature");
+    // Not on another provider's route.
+    let a = post(&p, "/github", &[form], b"webhook_id=42").await;
+    assert_rejected(&a, 401, "missing_signature");
+    assert_eq!(up.count(), 1, "only the signed event is forwarded");
+}
+
+#[tokio::test]
+async fn notion_verification_token_is_answered_and_audited_with_a_note() {
+    let up = Upstream::start().await;
+    let (p, admin) = start(&up).await;
+    let json = ("content-type", "application/json");
+    let body = format!(r#"{{"verification_token":"{NOTION_TOKEN}"}}"#);
+
+    let a = post(&p, "/notion", &[json], body.as_bytes()).await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    assert!(a.body.is_empty(), "the token is not sent back");
+    let d = last_decision(admin, "/notion").await;
+    assert_eq!(d["outcome"], "handshake", "{d}");
+    assert!(
+        d["detail"].as_str().unwrap().contains("Verify dialog"),
+        "{d}"
+    );
+    assert!(
+        !d.to_string().contains(NOTION_TOKEN),
+        "the token was audited"
+    );
+
+    for other in [
+        &br#"{"verification_token":""}"#[..],
+        br#"{"verification_token":"t","type":"page.created"}"#,
+        br#"{"verification_token":7}"#,
+        br#"{"type":"page.created"}"#,
+        b"not json",
+    ] {
+        let a = post(&p, "/notion", &[json], other).await;
+        assert_rejected(&a, 401, "missing_signature");
+    }
+    // An event (computed vector, Python hmac) still verifies.
+    let event = br#"{"type":"page.created","id":"evt_1"}"#;
+    let sig = (
+        "x-notion-signature",
+        "sha256=394a6b3f040ebbf134fe0f4441d5acb697286f8b3ff7a78fb0b160d76c94272a",
+    );
+    let a = post(&p, "/notion", &[sig], event).await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    let a = post(&p, "/github", &[json], body.as_bytes()).await;
+    assert_rejected(&a, 401, "missing_signature");
+    assert_eq!(up.count(), 1, "only the event is forwarded");
+}
+
+#[tokio::test]
+async fn mandrill_head_is_answered_and_events_verify() {
+    let up = Upstream::start().await;
+    let (p, admin) = start(&up).await;
+    let a = send(&p, "HEAD", "/mandrill", &[], b"").await;
+    assert_eq!(a.status, 200);
+    assert_eq!(
+        last_decision(admin, "/mandrill").await["outcome"],
+        "handshake"
+    );
+    let a = send(&p, "HEAD", "/github", &[], b"").await;
+    assert_eq!(a.status, 405);
+
+    // Computed with Python's hmac from Mailchimp's documented recipe, under
+    // the key Mandrill signs its test POSTs with.
+    let form = b"mandrill_events=%5B%7B%22event%22%3A%22send%22%2C%22_id%22%3A%22msg-1%22%2C%22ts%22%3A1700000000%7D%5D";
+    let h = [
+        ("x-mandrill-signature", "r4g1DYLvSWFYuxa6MaWCyAtZE2w="),
+        ("content-type", "application/x-www-form-urlencoded"),
+    ];
+    let a = post(&p, "/mandrill", &h, form).await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    let got = up.received();
+    assert_eq!(&got[0].body[..], &form[..]);
+    let a = post(&p, "/mandrill", &h, &form[..form.len() - 3]).await;
+    assert_rejected(&a, 401, "invalid_signature");
+    assert_eq!(up.count(), 1, "the HEAD was forwarded");
+}
