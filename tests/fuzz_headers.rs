@@ -24,11 +24,13 @@ fn entry(value: &str) -> SecretEntry {
 /// A verifier for `name` with a plausible key of the right shape.
 fn verifier(name: &str) -> Option<SharedVerifier> {
     // Public keys: Discord's vector key (PyNaCl), SendGrid's SDK fixture
-    // key, and the Discord key as a Standard Webhooks `whpk_` key.
+    // key, and the Discord key as a Standard Webhooks `whpk_` key and as
+    // Telnyx's base64 key.
     let public: &[SecretEntry] = &match name {
         "discord" => vec![entry("03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8")],
         "sendgrid" => vec![entry("MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE83T4O/n84iotIvIW4mdBgQ/7dAfSmpqIM8kF9mN1flpVKS3GRqe62gw+2fNNRaINXvVpiglSI8eNEc6wEA3F+g==")],
         "standard-webhooks-ed25519" => vec![entry("whpk_A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=")],
+        "telnyx" => vec![entry("A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=")],
         _ => vec![],
     };
     let secret = if name == "contentful" {

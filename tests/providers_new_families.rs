@@ -545,3 +545,55 @@ async fn contentful_fresh_and_stale() {
     let ahead = contentful_headers((now_secs() + 120) * 1000, "/contentful?x%253D1", body);
     expect_stale("/contentful?x=1", &ahead, body).await;
 }
+
+// --- Telnyx ---
+
+const TELNYX_CONFIG: &str = r#"
+[server]
+listen = "127.0.0.1:0"
+
+[upstream]
+url = "{upstream}"
+
+[[route]]
+path = "/telnyx"
+provider = "telnyx"
+public_key = "A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg="
+"#;
+
+/// Telnyx's recipe (telnyx-node `TelnyxWebhook.verify`): base64 Ed25519 over
+/// `{timestamp}|{body}`, signed here with `ring` under the seed 00..1f.
+fn telnyx_headers(ts: i64, body: &[u8]) -> Vec<(String, String)> {
+    let pair = Ed25519KeyPair::from_seed_unchecked(&hex::decode(DISCORD_SEED).unwrap()).unwrap();
+    let ts = ts.to_string();
+    let sig = pair.sign(&[ts.as_bytes(), b"|", body].concat());
+    own(&[
+        ("telnyx-signature-ed25519", &b64(sig.as_ref())),
+        ("telnyx-timestamp", &ts),
+    ])
+}
+
+#[tokio::test]
+async fn telnyx_fresh_tampered_replayed_and_stale_both_ways() {
+    let body = br#"{"data":{"event_type":"call.initiated","id":"0ccc7b54"}}"#;
+    let h = telnyx_headers(now_secs(), body);
+    let tampered = br#"{"data":{"event_type":"call.hangup","id":"0ccc7b54"}}"#;
+    cycle_in(
+        TELNYX_CONFIG,
+        "telnyx",
+        "/telnyx",
+        &h,
+        body,
+        tampered,
+        "telnyx-signature-ed25519",
+    )
+    .await;
+    for skew in [-600, 600] {
+        let up = Upstream::start().await;
+        let p = proxy(TELNYX_CONFIG, &up).await;
+        let stale = telnyx_headers(now_secs() + skew, body);
+        let a = post(&p, "/telnyx", &refs(&stale), body).await;
+        assert_rejected(&a, 401, "timestamp_out_of_tolerance");
+        assert_eq!(up.count(), 0);
+    }
+}

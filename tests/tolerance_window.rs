@@ -88,6 +88,7 @@ fn keys(row: &ProviderInfo, ecdsa_pkcs8: &[u8]) -> Keys {
         ("asymmetric", "standard-webhooks-ed25519") => {
             public(format!("whpk_{}", b64(&ed25519_public())), ED_SEED.into())
         }
+        ("asymmetric", "telnyx") => public(b64(&ed25519_public()), ED_SEED.into()),
         ("asymmetric", "sendgrid") => {
             let pair = EcdsaKeyPair::from_pkcs8(
                 &ECDSA_P256_SHA256_ASN1_SIGNING,

@@ -2,8 +2,9 @@
 //! routes hold only the public key (`public_keys`).
 //!
 //! Owns Discord (Ed25519 over `{timestamp}{body}`, plus its PING handshake),
-//! SendGrid (ECDSA P-256/SHA-256 over `{timestamp}{body}`) and Standard
-//! Webhooks `v1a` (Ed25519 over `{id}.{timestamp}.{body}`): public-key
+//! SendGrid (ECDSA P-256/SHA-256 over `{timestamp}{body}`), Telnyx (Ed25519
+//! over `{timestamp}|{body}`) and Standard Webhooks `v1a` (Ed25519 over
+//! `{id}.{timestamp}.{body}`): public-key
 //! decoding, the verify loops over active keys, and `hookguard sign` from a
 //! private key. Verification is `ring::signature` only.
 //!
@@ -43,6 +44,9 @@ pub(crate) enum AsymScheme {
     SendGrid,
     /// Standard Webhooks `v1a` entries, `whpk_` base64 public key.
     StandardWebhooksEd25519,
+    /// Ed25519 over `{timestamp}|{body}`, base64 signature and base64
+    /// public key (telnyx-node `src/Webhooks.ts`).
+    Telnyx,
 }
 
 /// DER prefix of a P-256 SubjectPublicKeyInfo (id-ecPublicKey, prime256v1,
@@ -87,6 +91,11 @@ impl AsymScheme {
                 timestamp: "webhook-timestamp",
                 id: Some("webhook-id"),
             },
+            Self::Telnyx => Names {
+                signature: "telnyx-signature-ed25519",
+                timestamp: "telnyx-timestamp",
+                id: None,
+            },
         }
     }
 
@@ -112,6 +121,11 @@ impl AsymScheme {
                 ),
                 "{id}.{timestamp}.{body}",
             ),
+            Self::Telnyx => (
+                "Ed25519",
+                format!("{}: <base64>, {}: <unix s>", n.signature, n.timestamp),
+                "{timestamp}|{body}",
+            ),
         };
         ProviderInfo {
             name,
@@ -125,7 +139,7 @@ impl AsymScheme {
 
     fn algorithm(self) -> &'static dyn signature::VerificationAlgorithm {
         match self {
-            Self::Discord | Self::StandardWebhooksEd25519 => &signature::ED25519,
+            Self::Discord | Self::StandardWebhooksEd25519 | Self::Telnyx => &signature::ED25519,
             Self::SendGrid => &signature::ECDSA_P256_SHA256_ASN1,
         }
     }
@@ -143,6 +157,12 @@ impl AsymScheme {
                 let key = BASE64_LENIENT
                     .decode(b64)
                     .map_err(|_| "expected \"whpk_\" followed by base64".to_owned())?;
+                ed25519_len(key)
+            }
+            Self::Telnyx => {
+                let key = BASE64_LENIENT
+                    .decode(text)
+                    .map_err(|_| "expected the public key as base64".to_owned())?;
                 ed25519_len(key)
             }
             Self::SendGrid => {
@@ -266,6 +286,10 @@ impl AsymVerifier {
                 Ok(sig) if sig.len() == 64 => vec![sig],
                 _ => return Err(invalid("expected 128 hex characters")),
             },
+            AsymScheme::Telnyx => match BASE64_LENIENT.decode(raw) {
+                Ok(sig) if sig.len() == 64 => vec![sig],
+                _ => return Err(invalid("expected a base64 Ed25519 signature (64 bytes)")),
+            },
             AsymScheme::SendGrid => {
                 if raw.len() > MAX_SIG_TEXT {
                     return Err(invalid("too long for a P-256 signature"));
@@ -312,6 +336,7 @@ fn message(scheme: AsymScheme, id: &[u8], ts: &[u8], body: &[u8]) -> Vec<u8> {
     match scheme {
         AsymScheme::Discord | AsymScheme::SendGrid => [ts, body].concat(),
         AsymScheme::StandardWebhooksEd25519 => [id, b".", ts, b".", body].concat(),
+        AsymScheme::Telnyx => [ts, b"|", body].concat(),
     }
 }
 
@@ -429,6 +454,7 @@ pub(crate) fn sign(
     let n = scheme.names();
     let sig = match scheme {
         AsymScheme::Discord => hex::encode(ed25519_private(secret)?.sign(&msg)),
+        AsymScheme::Telnyx => b64(ed25519_private(secret)?.sign(&msg).as_ref()),
         AsymScheme::StandardWebhooksEd25519 => {
             format!("v1a,{}", b64(ed25519_private(secret)?.sign(&msg).as_ref()))
         }

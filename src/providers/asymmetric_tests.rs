@@ -226,6 +226,52 @@ fn standard_webhooks_v1a_openssl_vector() {
     assert_eq!(e.field, "secrets");
 }
 
+// Telnyx: signed under the seed 00..1f and accepted by telnyx npm 7.24.0's
+// verifier with its clock frozen (C✓); the public key is that seed's.
+const TELNYX_PK: &str = "A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=";
+const TELNYX_BODY: &[u8] = br#"{"data":{"event_type":"call.initiated","id":"0ccc7b54"}}"#;
+const TELNYX_SIG: &[u8] =
+    b"cIj+OhiR/zq/feoQGrsGUhKej+yeDDyvdaEs0U2FFDAMo7xscVvmsM5KAK7JZpEjWIV0Y+HRLqkbbA/E7o28DA==";
+
+#[test]
+fn telnyx_sdk_vector_separator_and_window() {
+    let v = with_keys("telnyx", &[TELNYX_PK]).unwrap();
+    let h = headers(&[
+        ("telnyx-signature-ed25519", TELNYX_SIG),
+        ("telnyx-timestamp", b"1700000000"),
+    ]);
+    let ok = run(&v, &h, TELNYX_BODY, 1_700_000_000).unwrap();
+    assert_eq!(ok.secret_index, 0);
+    assert_eq!(kind(&run(&v, &h, b"{}", 1_700_000_000)), "invalid");
+    // The `|` is signed: the same signature over `{ts}{body}` (Discord's
+    // layout) does not verify, nor does one with the timestamp moved.
+    let pair = ed25519_private(DISCORD_SEED.as_bytes()).unwrap();
+    let no_bar = [&b"1700000000"[..], TELNYX_BODY].concat();
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let wrong = b64(pair.sign(&no_bar).as_ref());
+    let h2 = headers(&[
+        ("telnyx-signature-ed25519", wrong.as_bytes()),
+        ("telnyx-timestamp", b"1700000000"),
+    ]);
+    assert_eq!(kind(&run(&v, &h2, TELNYX_BODY, 1_700_000_000)), "invalid");
+    // 300 s both ways.
+    assert!(run(&v, &h, TELNYX_BODY, 1_700_000_300).is_ok());
+    assert_eq!(kind(&run(&v, &h, TELNYX_BODY, 1_700_000_301)), "timestamp");
+    assert_eq!(kind(&run(&v, &h, TELNYX_BODY, 1_699_999_699)), "timestamp");
+    let hex_sig = headers(&[
+        ("telnyx-signature-ed25519", &b"ab"[..]),
+        ("telnyx-timestamp", b"1700000000"),
+    ]);
+    assert_eq!(
+        kind(&run(&v, &hex_sig, TELNYX_BODY, 1_700_000_000)),
+        "invalid"
+    );
+    assert!(
+        with_keys("telnyx", &[DISCORD_PK]).is_err(),
+        "hex key refused"
+    );
+}
+
 #[test]
 fn sign_round_trips() {
     let req = SignRequest {
@@ -248,8 +294,9 @@ fn sign_round_trips() {
     let spki = b64(&[&P256_SPKI_PREFIX[..], pair.public_key().as_ref()].concat());
     let sg_secret = b64(pkcs8.as_ref());
     let seed_b64 = b64(&hex::decode(DISCORD_SEED).unwrap());
-    let cases: [(&str, &str, &str); 3] = [
+    let cases: [(&str, &str, &str); 4] = [
         ("discord", DISCORD_SEED, DISCORD_PK),
+        ("telnyx", DISCORD_SEED, TELNYX_PK),
         ("standard-webhooks-ed25519", &seed_b64, SW_PK),
         ("sendgrid", &sg_secret, &spki),
     ];
@@ -257,6 +304,7 @@ fn sign_round_trips() {
         let scheme = match name {
             "discord" => AsymScheme::Discord,
             "sendgrid" => AsymScheme::SendGrid,
+            "telnyx" => AsymScheme::Telnyx,
             _ => AsymScheme::StandardWebhooksEd25519,
         };
         let pairs = sign(scheme, secret.as_bytes(), &req).unwrap();
@@ -283,6 +331,7 @@ fn garbage_never_panics() {
     let d = with_keys("discord", &[DISCORD_PK]).unwrap();
     let s = with_keys("sendgrid", &[SG_KEY]).unwrap();
     let w = with_keys("standard-webhooks-ed25519", &[SW_PK]).unwrap();
+    let t = with_keys("telnyx", &[TELNYX_PK]).unwrap();
     let mut g = Garbage::new(11);
     for _ in 0..1500 {
         let sig = g.value(SW_SIG);
@@ -303,6 +352,7 @@ fn garbage_never_panics() {
                 ],
             ),
             (&w, ["webhook-signature", "webhook-timestamp"]),
+            (&t, ["telnyx-signature-ed25519", "telnyx-timestamp"]),
         ] {
             let mut h = HeaderMap::new();
             h.insert(names[0], sig.clone());

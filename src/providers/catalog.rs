@@ -1209,6 +1209,13 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         source: "PayPal REST API reference \"Verify webhook signature\"; PayPal-Java-SDK \
                  Event.validateReceivedEvent and SSLUtil.crc32 (SDK source)",
     },
+    // Telnyx: Ed25519 over `{timestamp}|{body}`, 300 s.
+    Provider {
+        name: "telnyx",
+        family: Family::Asymmetric(AsymScheme::Telnyx),
+        handshake: Handshake::None,
+        source: "team-telnyx/telnyx-node src/lib/webhooks.ts TelnyxWebhook.verify (telnyx-signature-ed25519: base64 Ed25519 over `{telnyx-timestamp}|{payload}`, base64 32-byte public key, 300 s both ways)",
+    },
     // SendGrid Event Webhook: ECDSA P-256 over timestamp + body.
     Provider {
         name: "sendgrid",

@@ -701,6 +701,7 @@ const OWN_FILE_VECTORS: &[&str] = &[
     "discord",
     "sendgrid",
     "standard-webhooks-ed25519",
+    "telnyx",
     "mailgun",
     "contentful",
     // Fetched certificates: the synthetic vector in `sns_tests.rs`, the

@@ -279,11 +279,15 @@ fn verify_standard_webhooks_ed25519_vector_either_way() {
     }
 }
 
+/// Telnyx's public key for the seed 00..1f, base64 as Mission Control shows it.
+const TELNYX_PK: &str = "A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=";
+
 #[test]
 fn every_public_key_preset_verifies_with_the_key_given_either_way() {
     // (provider, private key for sign, public key for verify)
     let keys: &[(&str, &str, &str)] = &[
         ("discord", DISCORD_SEED, DISCORD_PK),
+        ("telnyx", DISCORD_SEED, TELNYX_PK),
         ("sendgrid", OTHER_P256_PKCS8, OTHER_P256_PK),
         ("standard-webhooks-ed25519", DISCORD_SEED, SW_PK),
     ];
