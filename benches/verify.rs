@@ -96,6 +96,7 @@ fn cases(body: &[u8]) -> Vec<(&'static str, SharedVerifier, HeaderMap)> {
         prefix: None,
         encoding: SignatureEncoding::Hex,
         timestamp_header: Some("x-timestamp".into()),
+        timestamp_format: None,
         id_header: None,
         signed: "{timestamp}.{body}".into(),
         key_encoding: hookguard::providers::HmacKeyEncoding::Utf8,

@@ -188,6 +188,7 @@ pub(crate) struct RawHmac {
     pub prefix: Str,
     pub encoding: Str,
     pub timestamp_header: Str,
+    pub timestamp_format: Str,
     pub id_header: Str,
     pub signed: Str,
     pub key_encoding: Str,

@@ -20,8 +20,8 @@ use super::suggest;
 use super::validate::Ctx;
 use super::{Delivery, RateLimit, RetryPolicy, Route, ServerConfig, UpstreamConfig};
 use crate::providers::{
-    self, GenericHmac, HmacAlgorithm, HmacKeyEncoding, ProviderParams, SecretEntry,
-    SignatureEncoding,
+    self, GenericHmac, HmacAlgorithm, HmacKeyEncoding, HmacTimestampFormat, ProviderParams,
+    SecretEntry, SignatureEncoding,
 };
 
 /// The placeholders `[route.hmac] signed` may use.
@@ -515,6 +515,24 @@ impl Ctx<'_> {
             ],
             HmacKeyEncoding::Utf8,
         );
+        let timestamp_format = raw.timestamp_format.map(|format| {
+            use HmacTimestampFormat::*;
+            let field = format!("{field}.timestamp_format");
+            if raw.timestamp_header.is_none() {
+                self.diag.error(
+                    format.span(),
+                    &field,
+                    "is set but timestamp_header is not: there is no timestamp to read",
+                );
+            }
+            let choices = [
+                ("unix", Unix),
+                ("unix_ms", UnixMs),
+                ("rfc3339", Rfc3339),
+                ("iso8601_naive", Iso8601Naive),
+            ];
+            self.choice(Some(format), &field, &choices, Unix)
+        });
         let key_prefix = raw
             .key_prefix
             .map(Spanned::into_inner)
@@ -592,6 +610,7 @@ impl Ctx<'_> {
             prefix,
             encoding,
             timestamp_header,
+            timestamp_format,
             id_header,
             signed,
             key_encoding,

@@ -286,6 +286,25 @@ fn an_id_header_that_is_not_signed_is_refused() {
 }
 
 #[test]
+fn a_timestamp_format_is_stated_for_a_timestamp_header_only() {
+    let src = MINIMAL.replace("github", "hmac")
+        + "[route.hmac]\nheader = \"X-Sig\"\ntimestamp_format = \"unix_ms\"\n";
+    assert_eq!(
+        errors(&src),
+        "t.toml:11:20: route[0].hmac.timestamp_format: is set but timestamp_header is not: \
+         there is no timestamp to read"
+    );
+    let src = MINIMAL.replace("github", "hmac")
+        + "[route.hmac]\nheader = \"X-Sig\"\ntimestamp_header = \"X-Ts\"\n\
+           signed = \"{timestamp}.{body}\"\ntimestamp_format = \"millis\"\n";
+    assert_eq!(
+        errors(&src),
+        "t.toml:13:20: route[0].hmac.timestamp_format: unknown value \"millis\"; expected \
+         \"unix\", \"unix_ms\", \"rfc3339\" or \"iso8601_naive\""
+    );
+}
+
+#[test]
 fn check_shows_the_log_format_and_the_audit_trail() {
     let shown = |log: &str| {
         let cfg = parse(&format!("[log]\n{log}\n{MINIMAL}")).unwrap();

@@ -470,7 +470,8 @@ warnings:
 fn generic_hmac_is_normalised_and_passed_to_the_builder() {
     let src = format!(
         "{}\n[route.hmac]\nalgorithm = \"sha512\"\nheader = \"X-Signature\"\nprefix = \"\"\n\
-         encoding = \"base64\"\ntimestamp_header = \"X-Timestamp\"\nid_header = \"X-Id\"\n\
+         encoding = \"base64\"\ntimestamp_header = \"X-Timestamp\"\ntimestamp_format = \"unix_ms\"\n\
+         id_header = \"X-Id\"\n\
          signed = \"{{id}}.{{timestamp}}.{{body}}\"\n",
         MINIMAL.replace("github", "hmac")
     );
@@ -489,6 +490,7 @@ fn generic_hmac_is_normalised_and_passed_to_the_builder() {
             prefix: None,
             encoding: SignatureEncoding::Base64,
             timestamp_header: Some("x-timestamp".into()),
+            timestamp_format: Some(crate::providers::HmacTimestampFormat::UnixMs),
             id_header: Some("x-id".into()),
             signed: "{id}.{timestamp}.{body}".into(),
             key_encoding: crate::providers::HmacKeyEncoding::Utf8,

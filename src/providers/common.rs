@@ -10,11 +10,13 @@
 //! described as data in `catalog.rs`.
 
 use std::borrow::Cow;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::{DecodePaddingMode, Engine};
 use http::{HeaderMap, HeaderName};
+use time::format_description::OwnedFormatItem;
 
 use super::{BuildError, HmacAlgorithm, Rejection, SignatureEncoding};
 use crate::body::Payload;
@@ -346,6 +348,9 @@ pub(crate) enum TimestampFormat {
     UnixMillis,
     /// An RFC 3339 date-time only (Twitch, Zendesk).
     Rfc3339,
+    /// An ISO 8601 date-time without a zone, read as UTC, seconds with an
+    /// optional fraction: `2023-11-14T22:13:20.000000` (Orb).
+    Iso8601Naive,
 }
 
 impl TimestampFormat {
@@ -356,6 +361,7 @@ impl TimestampFormat {
             Self::UnixSecondsOrRfc3339 => "unix s or RFC 3339",
             Self::UnixMillis => "unix ms",
             Self::Rfc3339 => "RFC 3339",
+            Self::Iso8601Naive => "ISO 8601, no zone (UTC)",
         }
     }
 
@@ -367,14 +373,48 @@ impl TimestampFormat {
             Self::Rfc3339 => {
                 crate::clock::rfc3339(secs).unwrap_or_else(|| "1970-01-01T00:00:00Z".into())
             }
+            Self::Iso8601Naive => {
+                let utc = time::OffsetDateTime::from_unix_timestamp(secs)
+                    .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+                let t = time::PrimitiveDateTime::new(utc.date(), utc.time());
+                naive_format(&NAIVE_OUT_ITEMS, NAIVE_OUT)
+                    .and_then(|format| t.format(format).ok())
+                    .unwrap_or_else(|| "1970-01-01T00:00:00.000000".into())
+            }
         }
     }
 }
 
+/// Naive ISO 8601 as read: date, `T`, time to the second, an optional
+/// fraction of 1 to 9 digits, and no zone.
+const NAIVE_IN: &str = "[year]-[month]-[day]T[hour]:[minute]:[second][optional [.[subsecond]]]";
+
+/// Naive ISO 8601 as `hookguard sign` writes it (Orb's form, microseconds).
+const NAIVE_OUT: &str = "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]";
+
+/// A `time` format description (version 2, for its optional fraction),
+/// parsed once; `None` only if the fixed texts above were malformed.
+fn naive_format(
+    cell: &'static OnceLock<Option<OwnedFormatItem>>,
+    text: &'static str,
+) -> Option<&'static OwnedFormatItem> {
+    cell.get_or_init(|| time::format_description::parse_owned::<2>(text).ok())
+        .as_ref()
+}
+
+static NAIVE_IN_ITEMS: OnceLock<Option<OwnedFormatItem>> = OnceLock::new();
+static NAIVE_OUT_ITEMS: OnceLock<Option<OwnedFormatItem>> = OnceLock::new();
+
+const NOT_NAIVE: &str = "not an ISO 8601 date-time without zone (YYYY-MM-DDThh:mm:ss[.fraction])";
+
 /// Parses a signed timestamp into Unix milliseconds. Never panics: anything
 /// odd (sign, overflow, garbage) is an `Err` with a reason for the audit log.
 pub(crate) fn parse_timestamp(raw: &[u8], format: TimestampFormat) -> Result<i64, &'static str> {
-    if format != TimestampFormat::Rfc3339 && !raw.is_empty() && raw.iter().all(u8::is_ascii_digit) {
+    let textual = matches!(
+        format,
+        TimestampFormat::Rfc3339 | TimestampFormat::Iso8601Naive
+    );
+    if !textual && !raw.is_empty() && raw.iter().all(u8::is_ascii_digit) {
         // Only ASCII digits: from_utf8 cannot fail and parse fails only on overflow.
         let n: i64 = std::str::from_utf8(raw)
             .ok()
@@ -391,6 +431,13 @@ pub(crate) fn parse_timestamp(raw: &[u8], format: TimestampFormat) -> Result<i64
     match format {
         TimestampFormat::UnixSeconds => Err("not a unix timestamp"),
         TimestampFormat::UnixMillis => Err("not a unix timestamp in milliseconds"),
+        TimestampFormat::Iso8601Naive => {
+            let text = std::str::from_utf8(raw).map_err(|_| NOT_NAIVE)?;
+            let format = naive_format(&NAIVE_IN_ITEMS, NAIVE_IN).ok_or(NOT_NAIVE)?;
+            let t = time::PrimitiveDateTime::parse(text, format).map_err(|_| NOT_NAIVE)?;
+            let ms = t.assume_utc().unix_timestamp_nanos() / 1_000_000;
+            i64::try_from(ms).map_err(|_| "timestamp overflows")
+        }
         TimestampFormat::UnixSecondsOrRfc3339 | TimestampFormat::Rfc3339 => {
             let text = std::str::from_utf8(raw).map_err(|_| "not a unix timestamp or RFC 3339")?;
             let t =

@@ -82,6 +82,8 @@ pub struct GenericHmac {
     pub encoding: SignatureEncoding,
     /// Header with a signed timestamp (enables the tolerance check).
     pub timestamp_header: Option<String>,
+    /// How that timestamp is written; `None`: Unix seconds or RFC 3339.
+    pub timestamp_format: Option<HmacTimestampFormat>,
     /// Header with an event id (used for de-duplication only when signed).
     pub id_header: Option<String>,
     /// Template of the signed bytes; `{timestamp}`, `{id}`, `{body}`.
@@ -91,6 +93,20 @@ pub struct GenericHmac {
     /// Text removed from the start of each secret before decoding, when
     /// present (`whsec_`).
     pub key_prefix: Option<String>,
+}
+
+/// How a signed timestamp header is written, as `[route.hmac]
+/// timestamp_format` states it (never guessed per request).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HmacTimestampFormat {
+    /// Decimal Unix seconds.
+    Unix,
+    /// Decimal Unix milliseconds (Webflow, Front, Airwallex).
+    UnixMs,
+    /// An RFC 3339 date-time with its offset.
+    Rfc3339,
+    /// An ISO 8601 date-time without a zone, read as UTC (Orb).
+    Iso8601Naive,
 }
 
 /// How a secret's text becomes an HMAC key: its own bytes, or the bytes

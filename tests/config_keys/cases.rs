@@ -778,4 +778,11 @@ pub static CASES: &[Case] = &[
         probe: live!(receipt_kind),
         expect: ["200, no receipt", "200, receipt v1"],
     },
+    Case {
+        key: "route.hmac.timestamp_format",
+        set: timestamped!(("hmac", "timestamp_format = \"unix_ms\"")),
+        other: timestamped!(),
+        probe: live!(generic_timestamped_ms_now),
+        expect: ["200", "401 timestamp_out_of_tolerance"],
+    },
 ];

@@ -609,6 +609,13 @@ pub async fn generic_timestamped_now(c: Ctx) -> String {
     generic_timestamped(&c, 0).await
 }
 
+/// Signed `{timestamp}.{body}` with the timestamp now, in Unix milliseconds.
+pub async fn generic_timestamped_ms_now(c: Ctx) -> String {
+    let ts = (now_secs() * 1000).to_string();
+    let sig = generic_hex(&[ts.as_bytes(), b".", b"{}"]);
+    generic(&c, &[("x-sig", &sig), ("x-ts", &ts)], b"{}").await
+}
+
 pub async fn generic_timestamped_10_minutes_ago(c: Ctx) -> String {
     generic_timestamped(&c, 600).await
 }

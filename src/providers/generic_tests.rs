@@ -1,0 +1,547 @@
+//! Tests of the generic `hmac` provider: templates, key decoding and
+//! timestamp formats, each against a vector from outside this code.
+use super::super::testutil::{build_with, headers, kind, run, secrets};
+use super::super::Dedup;
+use super::super::{HmacAlgorithm, HmacKeyEncoding, SecretEntry, SignatureEncoding};
+use super::*;
+
+fn generic(
+    algorithm: HmacAlgorithm,
+    header: &str,
+    prefix: Option<&str>,
+    encoding: SignatureEncoding,
+    timestamp_header: Option<&str>,
+    id_header: Option<&str>,
+    signed: &str,
+) -> GenericHmac {
+    GenericHmac {
+        algorithm,
+        header: header.into(),
+        prefix: prefix.map(Into::into),
+        encoding,
+        timestamp_header: timestamp_header.map(Into::into),
+        timestamp_format: None,
+        id_header: id_header.map(Into::into),
+        signed: signed.into(),
+        key_encoding: HmacKeyEncoding::Utf8,
+        key_prefix: None,
+    }
+}
+
+const G_SECRET: &str = "generic_secret";
+const G_BODY: &[u8] = br#"{"event":"payment.succeeded","id":42}"#;
+
+fn generic_verifier(cfg: &GenericHmac) -> super::super::SharedVerifier {
+    build_with("hmac", &secrets(&[G_SECRET]), None, Some(cfg)).unwrap()
+}
+
+#[test]
+fn generic_prefixed_hex_over_body() {
+    use HmacAlgorithm::*;
+    use SignatureEncoding::*;
+    let cfg = generic(
+        Sha256,
+        "X-Signature-256",
+        Some("sha256="),
+        Hex,
+        None,
+        None,
+        "{body}",
+    );
+    let v = generic_verifier(&cfg);
+    assert_eq!(v.provider(), "hmac");
+    // computed with `printf '%s' "$BODY" | openssl dgst -sha256 -hmac generic_secret`
+    let sig = b"sha256=ef81cc32d5e9567b8d8c7973ab7c415704d9f981b7ca2ee964ce69538d79d5f3";
+    assert!(run(&v, &headers(&[("x-signature-256", sig)]), G_BODY, 0).is_ok());
+    assert_eq!(
+        kind(&run(
+            &v,
+            &headers(&[("x-signature-256", &sig[7..])]),
+            G_BODY,
+            0
+        )),
+        "invalid"
+    );
+}
+
+#[test]
+fn generic_plain_hex_sha512_over_body() {
+    let cfg = generic(
+        HmacAlgorithm::Sha512,
+        "X-Webhook-Signature",
+        None,
+        SignatureEncoding::Hex,
+        None,
+        None,
+        "{body}",
+    );
+    let v = generic_verifier(&cfg);
+    // computed with `printf '%s' "$BODY" | openssl dgst -sha512 -hmac generic_secret`
+    let sig = b"86564dae9261b76d70f5bd5008050ce9e0390ae7708b3471c96b113ed1f8a8a84a5d5e27b7e164f299acd0a343c4efb6391ccc43355a55e68c591f9e687d3b78";
+    let ok = run(&v, &headers(&[("x-webhook-signature", sig)]), G_BODY, 0).unwrap();
+    assert!(matches!(ok.dedup, Dedup::Signature(s) if s.len() == 64));
+    assert_eq!(
+        kind(&run(
+            &v,
+            &headers(&[("x-webhook-signature", sig)]),
+            b"{}",
+            0
+        )),
+        "invalid"
+    );
+}
+
+#[test]
+fn large_templated_body_is_verified_without_joining() {
+    // A large templated message, hashed piece by piece (never joined).
+    // Expected value computed with: python3 -c "...'1700000000.'+'a'*20000"
+    //   | openssl dgst -sha256 -hmac 'big-secret'
+    let cfg = generic(
+        HmacAlgorithm::Sha256,
+        "x-s",
+        None,
+        SignatureEncoding::Hex,
+        Some("x-t"),
+        None,
+        "{timestamp}.{body}",
+    );
+    let v = build_with("hmac", &secrets(&["big-secret"]), None, Some(&cfg)).unwrap();
+    let body = vec![b'a'; 20_000];
+    let sig = b"33935140732fc614f4d4337dbafefe37b8a4c7204c77473be1ddf7bd4a51dd5f";
+    let h = headers(&[("x-s", sig), ("x-t", b"1700000000")]);
+    assert_eq!(kind(&run(&v, &h, &body, 1_700_000_000)), "ok");
+    let mut tampered = body.clone();
+    tampered[19_999] = b'b';
+    assert_eq!(kind(&run(&v, &h, &tampered, 1_700_000_000)), "invalid");
+}
+
+#[test]
+fn generic_timestamped_base64_and_rfc3339() {
+    use HmacAlgorithm::*;
+    use SignatureEncoding::*;
+    let cfg = generic(
+        Sha256,
+        "X-Signature",
+        None,
+        Base64,
+        Some("X-Timestamp"),
+        None,
+        "{timestamp}.{body}",
+    );
+    let v = generic_verifier(&cfg);
+    // computed with `printf '%s' "1700000000.$BODY" | openssl dgst -sha256 -hmac generic_secret -binary | openssl base64 -A`
+    let h = headers(&[
+        (
+            "x-signature",
+            b"c5Kcfcdp/bXpccbm8fzkekCWsdwJ++vtp4mv5I5Itpk=",
+        ),
+        ("x-timestamp", b"1700000000"),
+    ]);
+    assert!(run(&v, &h, G_BODY, 1_700_000_000).is_ok());
+    assert!(run(&v, &h, G_BODY, 1_700_000_300).is_ok());
+    assert_eq!(kind(&run(&v, &h, G_BODY, 1_700_000_301)), "timestamp");
+    assert_eq!(kind(&run(&v, &h, G_BODY, 1_699_999_699)), "timestamp");
+    let no_ts = headers(&[(
+        "x-signature",
+        b"c5Kcfcdp/bXpccbm8fzkekCWsdwJ++vtp4mv5I5Itpk=",
+    )]);
+    assert_eq!(kind(&run(&v, &no_ts, G_BODY, 1_700_000_000)), "missing");
+
+    let cfg = generic(
+        Sha256,
+        "X-Signature",
+        None,
+        Hex,
+        Some("X-Timestamp"),
+        None,
+        "{timestamp}.{body}",
+    );
+    let v = generic_verifier(&cfg);
+    // computed with `printf '%s' "2023-11-14T22:13:20Z.$BODY" | openssl dgst -sha256 -hmac generic_secret`
+    let sig = b"c397fb9cd03a13ecba0625956e9e8eb4c7f80250f9dc064be53973d59965decd";
+    let h = headers(&[
+        ("x-signature", sig),
+        ("x-timestamp", b"2023-11-14T22:13:20Z"),
+    ]);
+    assert!(run(&v, &h, G_BODY, 1_700_000_000).is_ok());
+    assert_eq!(kind(&run(&v, &h, G_BODY, 1_700_001_000)), "timestamp");
+}
+
+#[test]
+fn generic_signed_id_gives_event_id() {
+    let cfg = generic(
+        HmacAlgorithm::Sha1,
+        "X-Sig",
+        None,
+        SignatureEncoding::Base64,
+        Some("X-Ts"),
+        Some("X-Id"),
+        "{id}.{timestamp}.{body}",
+    );
+    let v = generic_verifier(&cfg);
+    // computed with `printf '%s' "evt_123.1700000000.$BODY" | openssl dgst -sha1 -hmac generic_secret -binary | openssl base64 -A`
+    let h = headers(&[
+        ("x-sig", b"GgDM1wnnz70IWLsUw+Dlc9UquBM="),
+        ("x-ts", b"1700000000"),
+        ("x-id", b"evt_123"),
+    ]);
+    let ok = run(&v, &h, G_BODY, 1_700_000_000).unwrap();
+    assert_eq!(ok.event_id.as_deref(), Some("evt_123"));
+    assert_eq!(ok.dedup, Dedup::SignedId("evt_123".into()));
+    let other_id = headers(&[
+        ("x-sig", b"GgDM1wnnz70IWLsUw+Dlc9UquBM="),
+        ("x-ts", b"1700000000"),
+        ("x-id", b"evt_124"),
+    ]);
+    assert_eq!(kind(&run(&v, &other_id, G_BODY, 1_700_000_000)), "invalid");
+
+    // An id header that is not signed gives no event id and no SignedId.
+    let cfg = generic(
+        HmacAlgorithm::Sha256,
+        "X-Webhook-Signature",
+        None,
+        SignatureEncoding::Hex,
+        None,
+        Some("X-Id"),
+        "{body}",
+    );
+    let v = generic_verifier(&cfg);
+    let sig = b"ef81cc32d5e9567b8d8c7973ab7c415704d9f981b7ca2ee964ce69538d79d5f3";
+    let ok = run(
+        &v,
+        &headers(&[("x-webhook-signature", sig), ("x-id", b"spoofed")]),
+        G_BODY,
+        0,
+    )
+    .unwrap();
+    assert_eq!(ok.event_id, None);
+    assert!(matches!(ok.dedup, Dedup::Signature(_)));
+}
+
+/// A generic `{timestamp}` scheme whose timestamp format is `format`.
+fn timed(
+    header: &str,
+    prefix: Option<&str>,
+    ts_header: &str,
+    signed: &str,
+    format: Option<HmacTimestampFormat>,
+) -> GenericHmac {
+    GenericHmac {
+        timestamp_format: format,
+        ..generic(
+            HmacAlgorithm::Sha256,
+            header,
+            prefix,
+            SignatureEncoding::Hex,
+            Some(ts_header),
+            None,
+            signed,
+        )
+    }
+}
+
+// Webflow's vector (webflow-api 3.3.4 verifySignature accepted it:
+// `{ts_ms}:{body}`, hex). Stated `unix_ms`, it verifies at its time;
+// unstated (or `unix`), the same digits are seconds 53 000 years ahead.
+#[test]
+fn timestamp_format_unix_ms_reproduces_the_webflow_vector() {
+    let cfg = |format| {
+        timed(
+            "x-webflow-signature",
+            None,
+            "x-webflow-timestamp",
+            "{timestamp}:{body}",
+            format,
+        )
+    };
+    let s = secrets(&["wf_client_secret"]);
+    let h = headers(&[
+        (
+            "x-webflow-signature",
+            b"a8ea28646afffd379da3f5a20f8d1e2c916831416b2706af1dad7e4e49675fa6",
+        ),
+        ("x-webflow-timestamp", b"1700000000000"),
+    ]);
+    let body = br#"{"triggerType":"form_submission","payload":{}}"#;
+    let ms = Some(HmacTimestampFormat::UnixMs);
+    let v = build_with("hmac", &s, None, Some(&cfg(ms))).unwrap();
+    assert_eq!(kind(&run(&v, &h, body, 1_700_000_000)), "ok");
+    assert_eq!(kind(&run(&v, &h, body, 1_700_000_301)), "timestamp");
+    for ignored in [None, Some(HmacTimestampFormat::Unix)] {
+        let v = build_with("hmac", &s, None, Some(&cfg(ignored))).unwrap();
+        assert_eq!(kind(&run(&v, &h, body, 1_700_000_000)), "timestamp");
+    }
+}
+
+// Orb's vector (orb-billing 4.90.0 verify_signature accepted it with its
+// clock frozen): `v1:{ts}:{body}` with a zone-less ISO 8601 timestamp,
+// UTC. Only `iso8601_naive` reads it; RFC 3339 needs an offset.
+#[test]
+fn timestamp_format_iso8601_naive_reproduces_the_orb_vector() {
+    let cfg = |format| {
+        timed(
+            "x-orb-signature",
+            Some("v1="),
+            "x-orb-timestamp",
+            "v1:{timestamp}:{body}",
+            format,
+        )
+    };
+    let s = secrets(&["orb_secret"]);
+    let h = headers(&[
+        (
+            "x-orb-signature",
+            b"v1=92dbc88ab0f65500312b5329876335163e2b750e697603b9a30bacb590c195a7",
+        ),
+        ("x-orb-timestamp", b"2023-11-14T22:13:20.000000"),
+    ]);
+    let body = br#"{"id":"evt","type":"invoice.issued"}"#;
+    let naive = Some(HmacTimestampFormat::Iso8601Naive);
+    let v = build_with("hmac", &s, None, Some(&cfg(naive))).unwrap();
+    // 2023-11-14T22:13:20 UTC is Unix 1700000000.
+    assert_eq!(kind(&run(&v, &h, body, 1_700_000_000)), "ok");
+    assert_eq!(kind(&run(&v, &h, body, 1_700_000_000 + 301)), "timestamp");
+    assert_eq!(kind(&run(&v, &h, body, 1_700_000_000 - 301)), "timestamp");
+    for ignored in [None, Some(HmacTimestampFormat::Rfc3339)] {
+        let v = build_with("hmac", &s, None, Some(&cfg(ignored))).unwrap();
+        assert_eq!(kind(&run(&v, &h, body, 1_700_000_000)), "timestamp");
+    }
+    // `hookguard sign` writes the same form.
+    let spec = generic_spec(Some(&cfg(naive))).unwrap();
+    let req = crate::providers::SignRequest {
+        body,
+        timestamp: 1_700_000_000,
+        id: None,
+        url: None,
+        method: "POST",
+    };
+    let out = crate::providers::hmac::sign(&spec, b"orb_secret", &req).unwrap();
+    assert!(out.contains(&(
+        "x-orb-timestamp".to_owned(),
+        "2023-11-14T22:13:20.000000".to_owned()
+    )));
+    assert!(out.contains(&(
+        "x-orb-signature".to_owned(),
+        "v1=92dbc88ab0f65500312b5329876335163e2b750e697603b9a30bacb590c195a7".to_owned()
+    )));
+}
+
+// The Standard Webhooks spec's published vector, expressed in the
+// engine: `whsec_` stripped by key_prefix, the rest base64-decoded.
+// Ignore either option and it fails: the prefix is not base64, and the
+// text itself is another key.
+#[test]
+fn key_prefix_and_base64_key_reproduce_the_standard_webhooks_vector() {
+    let sw = |key_encoding, key_prefix: Option<&str>| GenericHmac {
+        key_encoding,
+        key_prefix: key_prefix.map(Into::into),
+        ..generic(
+            HmacAlgorithm::Sha256,
+            "webhook-signature",
+            Some("v1,"),
+            SignatureEncoding::Base64,
+            Some("webhook-timestamp"),
+            Some("webhook-id"),
+            "{id}.{timestamp}.{body}",
+        )
+    };
+    let s = secrets(&["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]);
+    let h = headers(&[
+        ("webhook-id", b"msg_p5jXN8AQM9LWM0D4loKWxJek"),
+        ("webhook-timestamp", b"1614265330"),
+        (
+            "webhook-signature",
+            b"v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+        ),
+    ]);
+    let body = br#"{"test": 2432232314}"#;
+    let cfg = sw(HmacKeyEncoding::Base64, Some("whsec_"));
+    let v = build_with("hmac", &s, None, Some(&cfg)).unwrap();
+    assert_eq!(kind(&run(&v, &h, body, 1_614_265_330)), "ok");
+    // Without the prefix stripped, "whsec_..." is not base64.
+    let cfg = sw(HmacKeyEncoding::Base64, None);
+    let e = build_with("hmac", &s, None, Some(&cfg)).err().unwrap();
+    assert_eq!(e.field, "secrets[0]");
+    assert!(e.message.contains("not base64"), "{}", e.message);
+    assert!(!e.message.contains("MfKQ"), "{}", e.message);
+    // As text, the secret is another key.
+    for key_prefix in [None, Some("whsec_")] {
+        let cfg = sw(HmacKeyEncoding::Utf8, key_prefix);
+        let v = build_with("hmac", &s, None, Some(&cfg)).unwrap();
+        assert_eq!(kind(&run(&v, &h, body, 1_614_265_330)), "invalid");
+    }
+    // A secret that is only the prefix leaves no key.
+    let cfg = sw(HmacKeyEncoding::Base64, Some("whsec_"));
+    let e = build_with("hmac", &secrets(&["whsec_"]), None, Some(&cfg)).err();
+    assert!(e.unwrap().message.contains("nothing is left"));
+}
+
+// Microsoft Teams outgoing webhook, as its sample (OfficeDev
+// msteams-samples-outgoing-webhook-nodejs app.js) checks it:
+// `Authorization: HMAC <base64>` with the base64-decoded token as key
+// (comp: Python hmac). And Onfleet's hex secret (comp: Python hmac,
+// docs.onfleet.com "Webhook Authentication"). As text, both fail.
+#[test]
+fn hex_and_base64_keys_through_the_engine() {
+    let teams = |key_encoding| GenericHmac {
+        key_encoding,
+        ..generic(
+            HmacAlgorithm::Sha256,
+            "authorization",
+            Some("HMAC "),
+            SignatureEncoding::Base64,
+            None,
+            None,
+            "{body}",
+        )
+    };
+    let token = secrets(&["dGVhbXMtb3V0Z29pbmctd2ViaG9vay10b2tlbi0zMmI="]);
+    let h = headers(&[(
+        "Authorization",
+        b"HMAC LEA4PTBAxoEwqtrWChIRzG8H5Jv9+2Nig6EAUKvAfeE=",
+    )]);
+    let body = br#"{"type":"message","text":"hi"}"#;
+    let run_with = |enc, s: &[SecretEntry], h: &http::HeaderMap, body: &[u8]| {
+        let cfg = teams(enc);
+        kind(&run(
+            &build_with("hmac", s, None, Some(&cfg)).unwrap(),
+            h,
+            body,
+            0,
+        ))
+    };
+    assert_eq!(run_with(HmacKeyEncoding::Base64, &token, &h, body), "ok");
+    assert_eq!(run_with(HmacKeyEncoding::Utf8, &token, &h, body), "invalid");
+
+    let onfleet = |key_encoding| GenericHmac {
+        key_encoding,
+        ..generic(
+            HmacAlgorithm::Sha512,
+            "x-onfleet-signature",
+            None,
+            SignatureEncoding::Hex,
+            None,
+            None,
+            "{body}",
+        )
+    };
+    let secret = secrets(&["6f6e666c6565742d776562686f6f6b2d7365637265742d6578616d706c652d3332"]);
+    let h = headers(&[("x-onfleet-signature", ONFLEET_SIG)]);
+    for (enc, want) in [
+        (HmacKeyEncoding::Hex, "ok"),
+        (HmacKeyEncoding::Utf8, "invalid"),
+    ] {
+        let cfg = onfleet(enc);
+        let v = build_with("hmac", &secret, None, Some(&cfg)).unwrap();
+        assert_eq!(kind(&run(&v, &h, ONFLEET_BODY, 0)), want, "{enc:?}");
+    }
+    let cfg = onfleet(HmacKeyEncoding::Hex);
+    let e = build_with("hmac", &secrets(&["not hex"]), None, Some(&cfg))
+        .err()
+        .unwrap();
+    assert!(e.message.contains("not hex"), "{}", e.message);
+}
+
+const ONFLEET_BODY: &[u8] = br#"{"taskId":"tsk1","triggerId":3,"triggerName":"taskCompleted"}"#;
+const ONFLEET_SIG: &[u8] = b"8de212d3357b3ba9d5f06a677aba43517ac2c9e5e1bc51101d1b26ace4ce178b0738b699a58551af9da992ca17e1c95b2c55d408eea0e714b80e93a76b170ad6";
+
+#[test]
+fn generic_build_errors_name_the_field() {
+    use HmacAlgorithm::*;
+    use SignatureEncoding::*;
+    let s = secrets(&[G_SECRET]);
+    let field = |cfg: GenericHmac| {
+        build_with("hmac", &s, None, Some(&cfg))
+            .err()
+            .map(|e| (e.field, e.message))
+    };
+    let cases = [
+        (
+            generic(Sha256, "x-s", None, Hex, None, None, "{body}{nonce}"),
+            "hmac.signed",
+            "unknown placeholder {nonce}",
+        ),
+        (
+            generic(Sha256, "x-s", None, Hex, None, None, "{timestamp}.{body}"),
+            "hmac.signed",
+            "timestamp_header is not set",
+        ),
+        (
+            generic(Sha256, "x-s", None, Hex, None, None, "{id}.{body}"),
+            "hmac.signed",
+            "id_header is not set",
+        ),
+        (
+            generic(Sha256, "x-s", None, Hex, Some("x-t"), None, "{body}"),
+            "hmac.timestamp_header",
+            "does not contain {timestamp}",
+        ),
+        (
+            generic(Sha256, "x-s", None, Hex, None, None, "{timestamp"),
+            "hmac.signed",
+            "unclosed",
+        ),
+        (
+            generic(Sha256, "x-s", None, Hex, None, None, "}{body}"),
+            "hmac.signed",
+            "unmatched",
+        ),
+        (
+            generic(Sha256, "x-s", None, Hex, None, None, "static"),
+            "hmac.signed",
+            "must contain {body}",
+        ),
+        (
+            generic(Sha256, "x-s", None, Hex, None, None, "{body}{body}"),
+            "hmac.signed",
+            "exactly once",
+        ),
+        (
+            generic(Sha256, "x-s", None, Hex, None, Some("x-id"), "{id}{body}"),
+            "hmac.signed",
+            "{id}{body} has no separator between its values",
+        ),
+        (
+            generic(Sha256, "bad header", None, Hex, None, None, "{body}"),
+            "hmac.header",
+            "not a valid HTTP header name",
+        ),
+        (
+            generic(
+                Sha256,
+                "x-s",
+                None,
+                Hex,
+                Some("x t"),
+                None,
+                "{timestamp}{body}",
+            ),
+            "hmac.timestamp_header",
+            "not a valid",
+        ),
+    ];
+    for (cfg, want_field, needle) in cases {
+        let (f, m) = field(cfg.clone()).unwrap_or_else(|| panic!("{cfg:?} built"));
+        assert_eq!(f, want_field, "{cfg:?}");
+        assert!(m.contains(needle), "{m}");
+    }
+    let e = build_with("hmac", &s, None, None).err().unwrap();
+    assert_eq!(e.field, "hmac");
+    let cfg = generic(Sha256, "x-s", None, Hex, None, None, "{body}");
+    let e = build_with("github", &s, None, Some(&cfg)).err().unwrap();
+    assert_eq!(e.field, "hmac");
+    let e = build_with("github", &[], None, None).err().unwrap();
+    assert_eq!(e.field, "secrets");
+    let empty = vec![SecretEntry {
+        value: crate::secret::Secret::new(""),
+        expires: None,
+        origin: "literal".into(),
+    }];
+    assert_eq!(
+        build_with("github", &empty, None, None)
+            .err()
+            .unwrap()
+            .field,
+        "secrets[0]"
+    );
+}
