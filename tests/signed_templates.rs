@@ -102,3 +102,81 @@ async fn a_standard_webhooks_id_with_a_dot_is_refused() {
     assert_rejected(&a, 401, "invalid_signature");
     assert_eq!(up.count(), 1, "not forwarded under a new id");
 }
+
+const REQUEST_VALUES_CONFIG: &str = r#"
+[server]
+listen = "127.0.0.1:0"
+
+[upstream]
+url = "{upstream}"
+
+[[route]]
+path = "/values"
+provider = "hmac"
+secrets = ["generic-secret"]
+public_url = "https://hooks.example.com/values"
+
+[route.hmac]
+header = "X-Sig"
+signed = "{method}\n{url}\n{header:x-nonce}\n{body_sha256_hex}"
+
+[[route]]
+path = "/query"
+provider = "hmac"
+secrets = ["generic-secret"]
+
+[route.hmac]
+header = "X-Sig"
+signed = "{path}?{query}.{body}"
+"#;
+
+/// Request values in the template, through the proxy: the method, the
+/// public URL, a header and the body's hash are signed (a request differing
+/// in any is refused), and a query that would let bytes move into the body
+/// is refused rather than forwarded.
+#[tokio::test]
+async fn request_values_are_signed_and_cannot_shift_into_the_body() {
+    let up = Upstream::start().await;
+    let p = proxy(REQUEST_VALUES_CONFIG, &up).await;
+    let body = br#"{"a":1}"#;
+    let hash = hex::encode(ring::digest::digest(&ring::digest::SHA256, body));
+    let msg = format!("POST\nhttps://hooks.example.com/values\nn-1\n{hash}");
+    let sig = hmac256_hex(GENERIC_SECRET, &[msg.as_bytes()]);
+    let h = [("x-sig", sig.as_str()), ("x-nonce", "n-1")];
+    let a = post(&p, "/values", &h, body).await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    assert_eq!(&up.received()[0].body[..], body);
+    let other_nonce = [("x-sig", sig.as_str()), ("x-nonce", "n-2")];
+    assert_rejected(
+        &post(&p, "/values", &other_nonce, body).await,
+        401,
+        "invalid_signature",
+    );
+    let no_nonce = [("x-sig", sig.as_str())];
+    assert_rejected(
+        &post(&p, "/values", &no_nonce, body).await,
+        401,
+        "missing_signature",
+    );
+    assert_rejected(
+        &post(&p, "/values", &h, br#"{"a":2}"#).await,
+        401,
+        "invalid_signature",
+    );
+
+    // `{path}?{query}.{body}`: `?a=1` with `5.{"b":2}` and `?a=1.5` with
+    // `{"b":2}` sign the same bytes; the second is refused.
+    let sig = hmac256_hex(GENERIC_SECRET, &[b"/query?a=1.5.", br#"{"b":2}"#]);
+    let a = post(
+        &p,
+        "/query?a=1.5",
+        &[("x-sig", sig.as_str())],
+        br#"{"b":2}"#,
+    )
+    .await;
+    assert_rejected(&a, 401, "invalid_signature");
+    let sig = hmac256_hex(GENERIC_SECRET, &[b"/query?a=1.", br#"{"b":2}"#]);
+    let a = post(&p, "/query?a=1", &[("x-sig", sig.as_str())], br#"{"b":2}"#).await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    assert_eq!(up.count(), 2);
+}

@@ -24,8 +24,18 @@ use crate::providers::{
     SecretEntry, SignatureEncoding,
 };
 
-/// The placeholders `[route.hmac] signed` may use.
-const PLACEHOLDERS: &[&str] = &["timestamp", "id", "body"];
+/// The placeholders `[route.hmac] signed` may use, besides
+/// `{header:Name}`.
+const PLACEHOLDERS: &[&str] = &[
+    "timestamp",
+    "id",
+    "body",
+    "method",
+    "url",
+    "path",
+    "query",
+    "body_sha256_hex",
+];
 
 impl Ctx<'_> {
     /// Validates every route; a route with any error is left out (its errors
@@ -570,9 +580,20 @@ impl Ctx<'_> {
             Err(problem) => self.diag.error(signed_span.clone(), &signed_field, problem),
             Ok(used) => {
                 let mut problems = Vec::new();
-                if !used.contains(&"body") {
+                let covers_body = used
+                    .iter()
+                    .filter(|p| matches!(**p, "body" | "body_sha256_hex"))
+                    .count();
+                if covers_body == 0 {
                     problems.push(
-                        "must include {body}; otherwise the body is not authenticated".to_owned(),
+                        "must include {body} (or {body_sha256_hex}); otherwise the body is not \
+                         authenticated"
+                            .to_owned(),
+                    );
+                } else if covers_body > 1 {
+                    problems.push(
+                        "must include {body} or {body_sha256_hex} exactly once, not both or twice"
+                            .to_owned(),
                     );
                 }
                 if used.contains(&"timestamp") && raw.timestamp_header.is_none() {
@@ -647,11 +668,24 @@ fn placeholders(template: &str) -> Result<Vec<&'static str>, String> {
             .find('}')
             .ok_or_else(|| format!("unclosed \"{{\" in {template:?}"))?;
         let name = &after[..close];
-        match PLACEHOLDERS.iter().find(|p| **p == name) {
-            Some(p) => used.push(*p),
-            None => {
+        match (
+            PLACEHOLDERS.iter().find(|p| **p == name),
+            name.strip_prefix("header:"),
+        ) {
+            (Some(p), _) => used.push(*p),
+            (None, Some(header)) if HeaderName::from_bytes(header.as_bytes()).is_ok() => {
+                used.push("header");
+            }
+            (None, Some(header)) => {
                 return Err(format!(
-                    "unknown placeholder {{{name}}}{}; allowed: {{timestamp}}, {{id}}, {{body}}",
+                    "{{header:{header}}}: {header:?} is not a valid header name"
+                ))
+            }
+            (None, None) => {
+                return Err(format!(
+                    "unknown placeholder {{{name}}}{}; allowed: {{timestamp}}, {{id}}, {{body}}, \
+                     {{method}}, {{url}}, {{path}}, {{query}}, {{header:Name}}, \
+                     {{body_sha256_hex}}",
                     suggest::did_you_mean(name, PLACEHOLDERS)
                 ))
             }
@@ -681,7 +715,9 @@ fn ambiguity(template: &str) -> Option<String> {
              e.g. \"{{{left}}}.{{{right}}}\""
         ));
     }
-    let body = template.find("{body}")?;
+    let body = template
+        .find("{body}")
+        .or_else(|| template.find("{body_sha256_hex}"))?;
     template.match_indices("{timestamp}").find_map(|(at, ts)| {
         let next = if at < body {
             template[at + ts.len()..].chars().next()

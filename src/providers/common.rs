@@ -9,7 +9,6 @@
 //! headers a provider uses or what it signs — that is the family files' job,
 //! described as data in `catalog.rs`.
 
-use std::borrow::Cow;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -19,7 +18,6 @@ use http::{HeaderMap, HeaderName};
 use time::format_description::OwnedFormatItem;
 
 use super::{BuildError, HmacAlgorithm, Rejection, SignatureEncoding};
-use crate::body::Payload;
 
 /// Longest header value we look at; real signature headers are far shorter,
 /// and the cap bounds the work a hostile header can cause.
@@ -42,95 +40,9 @@ pub(crate) const BASE64_LENIENT: GeneralPurpose = GeneralPurpose::new(
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
-// === Signed-message templates ===
+// === Signed-message templates (`template.rs`) ===
 
-/// One piece of a signed message: the data families assemble what a provider
-/// signs from, so a new provider is a table entry, not code.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Part {
-    /// The raw request body.
-    Body,
-    /// The signed timestamp exactly as received.
-    Timestamp,
-    /// The signed id exactly as received.
-    Id,
-    /// Fixed bytes, e.g. `"v0:"` or `"."`.
-    Literal(Cow<'static, str>),
-}
-
-/// Renders a template the way `hookguard providers` shows it.
-pub(crate) fn render_template(parts: &[Part]) -> String {
-    parts
-        .iter()
-        .map(|p| match p {
-            Part::Body => "{body}",
-            Part::Timestamp => "{timestamp}",
-            Part::Id => "{id}",
-            Part::Literal(s) => s,
-        })
-        .collect()
-}
-
-/// The body a message signs: the received frames, or one slice (the signing
-/// tools, and messages a scheme builds from parsed fields).
-#[derive(Clone, Copy)]
-pub(crate) enum SignedBody<'a> {
-    /// The request body as it arrived.
-    Received(&'a Payload),
-    /// Bytes already in one piece.
-    Slice(&'a [u8]),
-}
-
-/// The message of one request, as borrowed pieces (no copy of the body).
-pub(crate) struct Signed<'a> {
-    template: &'a [Part],
-    body: SignedBody<'a>,
-    timestamp: &'a [u8],
-    id: &'a [u8],
-}
-
-impl<'a> Signed<'a> {
-    /// Resolves `template` against this request's values. Callers guarantee
-    /// that `timestamp`/`id` are present when the template uses them (checked
-    /// at build, like the template's length, at most [`MAX_PARTS`]).
-    pub(crate) fn new(
-        template: &'a [Part],
-        body: SignedBody<'a>,
-        timestamp: &'a [u8],
-        id: &'a [u8],
-    ) -> Self {
-        Self {
-            template: &template[..template.len().min(MAX_PARTS)],
-            body,
-            timestamp,
-            id,
-        }
-    }
-
-    /// Feeds the message to `update` in order, a frame of the body at a time.
-    pub(crate) fn feed(&self, mut update: impl FnMut(&[u8])) {
-        for part in self.template {
-            match part {
-                Part::Body => match self.body {
-                    SignedBody::Received(payload) => payload.chunks().for_each(&mut update),
-                    SignedBody::Slice(bytes) => update(bytes),
-                },
-                Part::Timestamp => update(self.timestamp),
-                Part::Id => update(self.id),
-                Part::Literal(s) => update(s.as_bytes()),
-            }
-        }
-    }
-
-    /// SHA-256 of the message: a replay key that depends only on what was
-    /// signed, for schemes where the signature itself cannot be one (see
-    /// [`super::Dedup::Signature`]). One more pass over the body.
-    pub(crate) fn sha256(&self) -> ring::digest::Digest {
-        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-        self.feed(|piece| ctx.update(piece));
-        ctx.finish()
-    }
-}
+pub(crate) use super::template::{render_template, Part, Signed, SignedBody};
 
 // === Signatures ===
 

@@ -108,8 +108,9 @@ fn timestamp_format(stated: Option<HmacTimestampFormat>) -> TimestampFormat {
     }
 }
 
-/// Parses `"{timestamp}.{body}"`-style templates. `{body}` must appear
-/// exactly once; braces are only for the three placeholders.
+/// Parses `"{timestamp}.{body}"`-style templates. `{body}` or
+/// `{body_sha256_hex}` must appear exactly once; braces are only for
+/// placeholders.
 fn parse_template(text: &str) -> Result<Vec<Part>, String> {
     let mut parts = Vec::new();
     let mut rest = text;
@@ -126,25 +127,19 @@ fn parse_template(text: &str) -> Result<Vec<Part>, String> {
         let close = rest
             .find('}')
             .ok_or_else(|| format!("unclosed '{{' in {text:?}"))?;
-        parts.push(match &rest[1..close] {
-            "body" => Part::Body,
-            "timestamp" => Part::Timestamp,
-            "id" => Part::Id,
-            other => {
-                return Err(format!(
-                    "unknown placeholder {{{other}}}; expected {{body}}, {{timestamp}} or {{id}}"
-                ))
-            }
-        });
+        parts.push(placeholder(&rest[1..close])?);
         rest = &rest[close + 1..];
     }
-    match parts.iter().filter(|p| **p == Part::Body).count() {
+    match parts.iter().filter(|p| p.covers_body()).count() {
         1 => {}
-        0 => return Err(
-            "must contain {body}: a signature that does not cover the body proves nothing about it"
-                .into(),
-        ),
-        _ => return Err("must contain {body} exactly once".into()),
+        0 => {
+            return Err(
+                "must contain {body} (or {body_sha256_hex}): a signature that does not cover the \
+             body proves nothing about it"
+                    .into(),
+            )
+        }
+        _ => return Err("must contain {body} or {body_sha256_hex} exactly once".into()),
     }
     if let Some((a, b)) = delimit::adjacent_values(&parts) {
         let pair = render_template(&[a.clone(), b.clone()]);
@@ -160,6 +155,34 @@ fn parse_template(text: &str) -> Result<Vec<Part>, String> {
         ));
     }
     Ok(parts)
+}
+
+/// One `{...}` placeholder by its name.
+fn placeholder(name: &str) -> Result<Part, String> {
+    Ok(match name {
+        "body" => Part::Body,
+        "timestamp" => Part::Timestamp,
+        "id" => Part::Id,
+        "method" => Part::Method,
+        "url" => Part::Url,
+        "path" => Part::Path,
+        "query" => Part::Query,
+        "body_sha256_hex" => Part::BodySha256Hex,
+        other => match other.strip_prefix("header:") {
+            Some(header) => {
+                let name = http::HeaderName::from_bytes(header.as_bytes())
+                    .map_err(|_| format!("{{header:{header}}}: not a valid header name"))?;
+                Part::Header(Cow::Owned(name.as_str().to_owned()))
+            }
+            None => {
+                return Err(format!(
+                    "unknown placeholder {{{other}}}; expected {{body}}, {{timestamp}}, {{id}}, \
+                     {{method}}, {{url}}, {{path}}, {{query}}, {{header:Name}} or \
+                     {{body_sha256_hex}}"
+                ))
+            }
+        },
+    })
 }
 
 #[cfg(test)]

@@ -497,6 +497,29 @@ fn generic_build_errors_name_the_field() {
             "exactly once",
         ),
         (
+            generic(
+                Sha256,
+                "x-s",
+                None,
+                Hex,
+                None,
+                None,
+                "{body}.{body_sha256_hex}",
+            ),
+            "hmac.signed",
+            "exactly once",
+        ),
+        (
+            generic(Sha256, "x-s", None, Hex, None, None, "{header:x y}.{body}"),
+            "hmac.signed",
+            "not a valid header name",
+        ),
+        (
+            generic(Sha256, "x-s", None, Hex, None, None, "{url}{body}"),
+            "hmac.signed",
+            "{url}{body} has no separator",
+        ),
+        (
             generic(Sha256, "x-s", None, Hex, None, Some("x-id"), "{id}{body}"),
             "hmac.signed",
             "{id}{body} has no separator between its values",
@@ -544,4 +567,160 @@ fn generic_build_errors_name_the_field() {
             .field,
         "secrets[0]"
     );
+}
+
+// === Request values in the template ===
+
+/// The generic scheme signing `signed` with the secret's bytes, hex.
+fn templated(signed: &str, ts_header: Option<&str>) -> GenericHmac {
+    generic(
+        HmacAlgorithm::Sha256,
+        "x-s",
+        None,
+        SignatureEncoding::Hex,
+        ts_header,
+        None,
+        signed,
+    )
+}
+
+/// A request with `method` to `path_and_query`, whose public URL is `url`.
+fn run_request(
+    v: &super::super::SharedVerifier,
+    h: &http::HeaderMap,
+    body: &[u8],
+    (method, path_and_query, url): (&str, &str, &str),
+    now_ms: i64,
+) -> Result<super::super::Verified, super::super::Rejection> {
+    let method = http::Method::from_bytes(method.as_bytes()).unwrap();
+    let uri: http::Uri = path_and_query.parse().unwrap();
+    let req = super::super::Inbound {
+        method: &method,
+        uri: &uri,
+        headers: h,
+        public_url: url,
+        now_ms,
+        key: None,
+    };
+    super::super::testutil::precheck_and_verify(v, &req, body)
+}
+
+// Contentful's canonical request, written as a template: the vector was
+// computed with @contentful/node-apps-toolkit 3.16.1 `signRequest` (see
+// canonical.rs). `{method}`, `{path}` and two `{header:Name}` values are
+// read from the request; the SDK's encoded query is a literal here. Any of
+// them read wrong (another method, path or header value) fails.
+#[test]
+fn method_path_and_headers_reproduce_the_contentful_sdk_vector() {
+    let signed = "{method}\n{path}?x%253D1\ncontent-type:{header:content-type};\
+        x-contentful-signed-headers:content-type,x-contentful-signed-headers,\
+        x-contentful-timestamp,x-contentful-topic;x-contentful-timestamp:{timestamp};\
+        x-contentful-topic:{header:x-contentful-topic}\n{body}";
+    let cfg = GenericHmac {
+        timestamp_format: Some(HmacTimestampFormat::UnixMs),
+        ..generic(
+            HmacAlgorithm::Sha256,
+            "x-contentful-signature",
+            None,
+            SignatureEncoding::Hex,
+            Some("x-contentful-timestamp"),
+            None,
+            signed,
+        )
+    };
+    let v = build_with("hmac", &secrets(&[&"a".repeat(64)]), None, Some(&cfg)).unwrap();
+    let h = |topic: &'static [u8]| {
+        headers(&[
+            (
+                "content-type",
+                b"application/vnd.contentful.management.v1+json",
+            ),
+            ("x-contentful-topic", topic),
+            ("x-contentful-timestamp", b"1700000000000"),
+            (
+                "x-contentful-signature",
+                b"57d4e1bbc7e2e31280f25002902eaa307f10e628e8929f699ce6ea4ac9982370",
+            ),
+        ])
+    };
+    let publish = h(b"ContentManagement.Entry.publish");
+    let body = br#"{"sys":{"id":"abc"}}"#;
+    let t = 1_700_000_000_000;
+    let at = |method, path| (method, path, "https://example.com/hook");
+    let ok = run_request(
+        &v,
+        &publish,
+        body,
+        at("POST", "/webhooks/contentful?x=1"),
+        t,
+    );
+    assert!(ok.is_ok(), "{ok:?}");
+    for (method, path) in [("PUT", "/webhooks/contentful"), ("POST", "/webhooks/other")] {
+        let r = run_request(&v, &publish, body, at(method, path), t);
+        assert_eq!(kind(&r), "invalid", "{method} {path}");
+    }
+    let delete = h(b"ContentManagement.Entry.delete");
+    let r = run_request(&v, &delete, body, at("POST", "/webhooks/contentful"), t);
+    assert_eq!(kind(&r), "invalid");
+    let mut gone = publish.clone();
+    gone.remove("x-contentful-topic");
+    let r = run_request(&v, &gone, body, at("POST", "/webhooks/contentful"), t);
+    assert_eq!(kind(&r), "missing");
+}
+
+// `{method}\n{url}\n{body_sha256_hex}` (Bird's layout with a hex body hash),
+// computed with Python's hmac and hashlib: the URL is the public URL, the
+// body enters only through its hash.
+#[test]
+fn url_and_body_hash_are_signed() {
+    let v = generic_verifier(&templated("{method}\n{url}\n{body_sha256_hex}", None));
+    assert!(v.signs_url());
+    let sig = b"c5e38e7653eeffd61e2ab0309b05bda530212afcf40886bfbdd975fd6f0efccf";
+    let h = headers(&[("x-s", sig)]);
+    let url = "https://example.com/hook";
+    assert!(run_request(&v, &h, G_BODY, ("POST", "/hook", url), 0).is_ok());
+    let other_url = ("POST", "/hook", "https://example.com/hook2");
+    assert_eq!(kind(&run_request(&v, &h, G_BODY, other_url, 0)), "invalid");
+    assert_eq!(
+        kind(&run_request(&v, &h, b"{}", ("POST", "/hook", url), 0)),
+        "invalid"
+    );
+    // A URL holding the separator on the body side would split two ways.
+    let newline = ("POST", "/hook", "https://example.com/ho\nok");
+    assert_eq!(kind(&run_request(&v, &h, G_BODY, newline, 0)), "invalid");
+}
+
+// `{path}?{query}.{body}`, computed with Python's hmac: the query is signed
+// as received, and one holding the separator after it is refused.
+#[test]
+fn path_and_query_are_signed_as_received() {
+    let v = generic_verifier(&templated("{path}?{query}.{body}", None));
+    assert!(!v.signs_url());
+    let sig = b"fe933a9d527d1e4a13fc9410bed12dedecac6c814de7cb7c0ff46bbaaa79060c";
+    let h = headers(&[("x-s", sig)]);
+    let at = |pq| ("POST", pq, "");
+    assert!(run_request(&v, &h, G_BODY, at("/hook?a=1&b=2"), 0).is_ok());
+    assert_eq!(
+        kind(&run_request(&v, &h, G_BODY, at("/hook?a=1&b=3"), 0)),
+        "invalid"
+    );
+    assert_eq!(
+        kind(&run_request(&v, &h, G_BODY, at("/hook?a=1.5"), 0)),
+        "invalid"
+    );
+    // `hookguard sign` needs the URL for them, and refuses {header:...}.
+    let spec = generic_spec(Some(&templated("{path}?{query}.{body}", None))).unwrap();
+    let req = crate::providers::SignRequest {
+        body: G_BODY,
+        timestamp: 0,
+        id: None,
+        url: Some("https://example.com/hook?a=1&b=2"),
+        method: "POST",
+    };
+    let out = crate::providers::hmac::sign(&spec, G_SECRET.as_bytes(), &req).unwrap();
+    assert_eq!(out[0].1.as_bytes(), sig);
+    let no_url = crate::providers::SignRequest { url: None, ..req };
+    assert!(crate::providers::hmac::sign(&spec, G_SECRET.as_bytes(), &no_url).is_err());
+    let spec = generic_spec(Some(&templated("{header:x-a}.{body}", None))).unwrap();
+    assert!(crate::providers::hmac::sign(&spec, G_SECRET.as_bytes(), &req).is_err());
 }

@@ -15,12 +15,15 @@ use std::time::Duration;
 use http::{HeaderMap, HeaderName};
 
 use super::common::{
-    self, decode_signature, header_bytes, header_name, id_text, strip_prefix_ci, Part, Sig, Signed,
-    SignedBody, TimestampFormat, Tolerance, ToleranceSpec, MAX_PARTS,
+    self, decode_signature, header_bytes, header_name, id_text, render_template, strip_prefix_ci,
+    Part, Sig, Signed, SignedBody, TimestampFormat, Tolerance, ToleranceSpec, MAX_PARTS,
 };
 use super::delimit;
 use super::handshake::{ChallengeKeys, Handshake};
 use super::keys::{match_one, KeyDecoding, KeyRing};
+use super::signed_url;
+use super::template::{body_sha256_hex, RequestValues};
+use super::UrlTarget;
 use super::{
     BuildError, Dedup, HandshakeReply, HmacAlgorithm, HmacKeyEncoding, Inbound, ProviderInfo,
     ProviderParams, Rejection, SignRequest, SignatureEncoding, Verified, Verifier,
@@ -155,12 +158,22 @@ pub(crate) fn sign(
         None => common::default_id(req.timestamp),
     };
     let id = if signs_id { id } else { String::new() };
+    let body_hash = body_sha256_hex(SignedBody::Slice(req.body));
+    let (path, query) = sign_path_and_query(spec, req)?;
     let signed = Signed::new(
         &spec.signed,
         SignedBody::Slice(req.body),
         timestamp.as_bytes(),
         id.as_bytes(),
-    );
+    )
+    .with_request(RequestValues {
+        method: req.method,
+        url: req.url.unwrap_or(""),
+        path: &path,
+        query: &query,
+        headers: None,
+        body_sha256_hex: &body_hash,
+    });
     let key = spec.key.key(secret).map_err(|message| BuildError {
         field: "secret".into(),
         message,
@@ -183,6 +196,38 @@ pub(crate) fn sign(
     Ok(out)
 }
 
+/// The path and query a sender signs, from `req.url`, for templates that
+/// name them; `{header:Name}` cannot be signed here (no header values are
+/// given), and `{url}`, `{path}` and `{query}` need the URL.
+fn sign_path_and_query(
+    spec: &HmacSpec,
+    req: &SignRequest<'_>,
+) -> Result<(String, String), BuildError> {
+    let err = |message: &str| BuildError {
+        field: "hmac.signed".into(),
+        message: message.into(),
+    };
+    if spec.signed.iter().any(|p| matches!(p, Part::Header(_))) {
+        return Err(err(
+            "names {header:...}: sign the other values by hand, the tool has no header values",
+        ));
+    }
+    let needs_url = spec
+        .signed
+        .iter()
+        .any(|p| matches!(p, Part::Url | Part::Path | Part::Query));
+    if !needs_url {
+        return Ok((String::new(), String::new()));
+    }
+    let url = req
+        .url
+        .ok_or_else(|| err("names {url}, {path} or {query}: give the full public URL"))?;
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|_| err("the URL given does not parse"))?;
+    Ok((uri.path().to_owned(), uri.query().unwrap_or("").to_owned()))
+}
+
 // === impl HmacVerifier ===
 
 /// A built one-header HMAC verifier: names parsed and keys derived at start-up.
@@ -198,10 +243,26 @@ pub(crate) struct HmacVerifier {
     /// Bytes a signed id must not contain: its separators in the template.
     id_forbidden: Box<[u8]>,
     signed: Cow<'static, [Part]>,
+    /// The request values the template names (`{method}`, `{header:X}`,
+    /// ...: the generic scheme only), each with the bytes it must not
+    /// contain to split one way (`delimit.rs`).
+    request_values: Box<[RequestValue]>,
+    /// Whether the template names `{body_sha256_hex}`.
+    hashes_body: bool,
+    /// Whether the template names `{url}`.
+    signs_url: bool,
     tolerance: Tolerance,
     body_timestamp: Option<&'static str>,
     handshake: Handshake,
     verify_token: Option<Secret>,
+}
+
+/// A request value a generic template names, as built: its header name
+/// parsed once (`{header:Name}`), and the bytes it must not contain.
+struct RequestValue {
+    part: Part,
+    header: Option<HeaderName>,
+    forbidden: Box<[u8]>,
 }
 
 /// What the head of one request holds for this scheme.
@@ -236,6 +297,19 @@ impl HmacVerifier {
             });
         }
         let format = timestamp.as_ref().map(|(_, format)| *format);
+        let mut request_values: Vec<RequestValue> = Vec::new();
+        for part in spec.signed.iter().filter(|p| p.is_request_value()) {
+            if request_values.iter().all(|v| v.part != *part) {
+                request_values.push(RequestValue {
+                    part: part.clone(),
+                    header: match part {
+                        Part::Header(name) => Some(header_name("hmac.signed", name)?),
+                        _ => None,
+                    },
+                    forbidden: delimit::forbidden_bytes(&spec.signed, part, format).into(),
+                });
+            }
+        }
         Ok(Self {
             provider,
             keys: KeyRing::decoded(params.secrets, spec.algorithm, &spec.key)?,
@@ -246,6 +320,9 @@ impl HmacVerifier {
             id,
             id_forbidden: delimit::forbidden_bytes(&spec.signed, &Part::Id, format).into(),
             signed: spec.signed.clone(),
+            request_values: request_values.into(),
+            hashes_body: spec.signed.contains(&Part::BodySha256Hex),
+            signs_url: spec.signed.contains(&Part::Url),
             tolerance: Tolerance::new(spec.tolerance, params.tolerance),
             body_timestamp: spec.body_timestamp,
             handshake: Handshake::None,
@@ -286,7 +363,45 @@ impl HmacVerifier {
         };
         let sig = decode_signature(value, self.encoding, self.keys.tag_len())
             .map_err(|why| invalid(&why))?;
+        for header in self.request_values.iter().filter_map(|v| v.header.as_ref()) {
+            header_bytes(headers, header)?;
+        }
         Ok(Head { sig, timestamp, id })
+    }
+
+    /// The request values the template names, each refused when it holds a
+    /// byte that would let the message split another way.
+    fn request_values<'r>(
+        &self,
+        req: &Inbound<'r>,
+        body_hash: &'r [u8],
+    ) -> Result<RequestValues<'r>, Rejection> {
+        let values = RequestValues {
+            method: req.method.as_str(),
+            url: req.public_url,
+            path: req.uri.path(),
+            query: req.uri.query().unwrap_or(""),
+            headers: Some(req.headers),
+            body_sha256_hex: body_hash,
+        };
+        for RequestValue {
+            part, forbidden, ..
+        } in self.request_values.iter()
+        {
+            let value = values.value(part);
+            if let Some(&b) = forbidden.iter().find(|b| value.contains(b)) {
+                return Err(Rejection::InvalidSignature {
+                    detail: format!(
+                        "{} contains {:?}, which separates it from the next value in the \
+                         signed message: the message would split more than one way, so it is \
+                         refused",
+                        render_template(std::slice::from_ref(part)),
+                        char::from(b)
+                    ),
+                });
+            }
+        }
+        Ok(values)
     }
 
     /// The signed body's own timestamp field (Unix ms), read only after the
@@ -336,7 +451,20 @@ impl Verifier for HmacVerifier {
     fn verify(&self, req: &Inbound<'_>, body: &Payload) -> Result<Verified, Rejection> {
         let head = self.head(req.headers)?;
         let id = head.id.unwrap_or("").as_bytes();
-        let signed = Signed::new(&self.signed, SignedBody::Received(body), head.timestamp, id);
+        let mut signed = Signed::new(&self.signed, SignedBody::Received(body), head.timestamp, id);
+        // Presets name no request values: one test of a bool, no hashing.
+        let body_hash = match self.hashes_body {
+            true => body_sha256_hex(SignedBody::Received(body)),
+            false => [0; 64],
+        };
+        if !self.request_values.is_empty() || self.hashes_body {
+            let hash = if self.hashes_body {
+                &body_hash[..]
+            } else {
+                &[][..]
+            };
+            signed = signed.with_request(self.request_values(req, hash)?);
+        }
         let secret_index = match_one(&self.keys, req.now_ms, &signed, &head.sig)?;
         self.check_time(&head, req.now_ms)?;
         if let Some(field) = self.body_timestamp {
@@ -357,6 +485,17 @@ impl Verifier for HmacVerifier {
 
     fn extra_methods(&self) -> &'static [http::Method] {
         self.handshake.extra_methods()
+    }
+
+    fn signs_url(&self) -> bool {
+        self.signs_url
+    }
+
+    fn signed_url(&self, target: &UrlTarget<'_>) -> Result<String, Rejection> {
+        match self.signs_url {
+            true => signed_url::resolve(target, None),
+            false => Ok(String::new()),
+        }
     }
 
     fn challenge(&self, req: &Inbound<'_>) -> Option<Result<HandshakeReply, Rejection>> {

@@ -27,6 +27,7 @@ mod signed_url;
 mod sns;
 mod standard_webhooks;
 mod structured;
+mod template;
 #[cfg(test)]
 mod testutil;
 mod token;
