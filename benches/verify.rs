@@ -101,6 +101,9 @@ fn cases(body: &[u8]) -> Vec<(&'static str, SharedVerifier, HeaderMap)> {
         signed: "{timestamp}.{body}".into(),
         key_encoding: hookguard::providers::HmacKeyEncoding::Utf8,
         key_prefix: None,
+        signature_keys: Vec::new(),
+        timestamp_key: None,
+        pair_separator: None,
     };
     let stripe_sig = hex::encode(sign(key, &[ts.as_bytes(), b".", body]));
     vec![

@@ -193,6 +193,9 @@ pub(crate) struct RawHmac {
     pub signed: Str,
     pub key_encoding: Str,
     pub key_prefix: Str,
+    pub signature_keys: Option<Spanned<Vec<Spanned<String>>>>,
+    pub timestamp_key: Str,
+    pub pair_separator: Str,
 }
 
 // === Strings with a better type error ===

@@ -528,11 +528,12 @@ impl Ctx<'_> {
         let timestamp_format = raw.timestamp_format.map(|format| {
             use HmacTimestampFormat::*;
             let field = format!("{field}.timestamp_format");
-            if raw.timestamp_header.is_none() {
+            if raw.timestamp_header.is_none() && raw.timestamp_key.is_none() {
                 self.diag.error(
                     format.span(),
                     &field,
-                    "is set but timestamp_header is not: there is no timestamp to read",
+                    "is set but neither timestamp_header nor timestamp_key is: there is no \
+                     timestamp to read",
                 );
             }
             let choices = [
@@ -596,8 +597,21 @@ impl Ctx<'_> {
                             .to_owned(),
                     );
                 }
-                if used.contains(&"timestamp") && raw.timestamp_header.is_none() {
-                    problems.push("uses {timestamp} but timestamp_header is not set".to_owned());
+                if used.contains(&"timestamp")
+                    && raw.timestamp_header.is_none()
+                    && raw.timestamp_key.is_none()
+                {
+                    problems.push(
+                        "uses {timestamp} but neither timestamp_header nor timestamp_key is set"
+                            .to_owned(),
+                    );
+                }
+                if raw.timestamp_key.is_some() && !used.contains(&"timestamp") {
+                    problems.push(
+                        "timestamp_key is set but {timestamp} is not signed; an unsigned \
+                         timestamp cannot stop replays"
+                            .to_owned(),
+                    );
                 }
                 if used.contains(&"id") && raw.id_header.is_none() {
                     problems.push("uses {id} but id_header is not set".to_owned());
@@ -622,6 +636,39 @@ impl Ctx<'_> {
                 }
             }
         }
+        let pair_separator = raw.pair_separator.map(|sep| {
+            let field = format!("{field}.pair_separator");
+            self.choice(
+                Some(sep),
+                &field,
+                &[(",", b','), (";", b';'), (" ", b' ')],
+                b',',
+            )
+        });
+        let signature_keys: Vec<String> = match raw.signature_keys {
+            Some(keys) => {
+                let span = keys.span();
+                let keys: Vec<String> = keys
+                    .into_inner()
+                    .into_iter()
+                    .map(Spanned::into_inner)
+                    .collect();
+                if keys.is_empty()
+                    || keys
+                        .iter()
+                        .any(|k| k.is_empty() || k.contains(['=', ',', ';', ' ']))
+                {
+                    self.diag.error(
+                        span,
+                        format!("{field}.signature_keys"),
+                        "needs one or more non-empty keys without '=', ',', ';' or spaces",
+                    );
+                }
+                keys
+            }
+            None => Vec::new(),
+        };
+        let timestamp_key = raw.timestamp_key.map(Spanned::into_inner);
         if self.diag.error_count() != errors_before {
             return None;
         }
@@ -636,6 +683,9 @@ impl Ctx<'_> {
             signed,
             key_encoding,
             key_prefix,
+            signature_keys,
+            timestamp_key,
+            pair_separator,
         })
     }
 

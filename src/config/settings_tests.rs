@@ -291,8 +291,8 @@ fn a_timestamp_format_is_stated_for_a_timestamp_header_only() {
         + "[route.hmac]\nheader = \"X-Sig\"\ntimestamp_format = \"unix_ms\"\n";
     assert_eq!(
         errors(&src),
-        "t.toml:11:20: route[0].hmac.timestamp_format: is set but timestamp_header is not: \
-         there is no timestamp to read"
+        "t.toml:11:20: route[0].hmac.timestamp_format: is set but neither timestamp_header \
+         nor timestamp_key is: there is no timestamp to read"
     );
     let src = MINIMAL.replace("github", "hmac")
         + "[route.hmac]\nheader = \"X-Sig\"\ntimestamp_header = \"X-Ts\"\n\
@@ -301,6 +301,28 @@ fn a_timestamp_format_is_stated_for_a_timestamp_header_only() {
         errors(&src),
         "t.toml:13:20: route[0].hmac.timestamp_format: unknown value \"millis\"; expected \
          \"unix\", \"unix_ms\", \"rfc3339\" or \"iso8601_naive\""
+    );
+}
+
+#[test]
+fn k_v_signature_header_keys_are_checked() {
+    let hmac = |lines: &str| {
+        MINIMAL.replace("github", "hmac") + "[route.hmac]\nheader = \"X-Sig\"\n" + lines
+    };
+    assert_eq!(
+        errors(&hmac("signature_keys = []\n")),
+        "t.toml:11:18: route[0].hmac.signature_keys: needs one or more non-empty keys \
+         without '=', ',', ';' or spaces"
+    );
+    assert_eq!(
+        errors(&hmac("signature_keys = [\"v1\"]\npair_separator = \"|\"\n")),
+        "t.toml:12:18: route[0].hmac.pair_separator: unknown value \"|\"; expected \",\", \
+         \";\" or \" \""
+    );
+    assert_eq!(
+        errors(&hmac("signature_keys = [\"v1\"]\ntimestamp_key = \"t\"\n")),
+        "t.toml:9:1: route[0].hmac.signed: timestamp_key is set but {timestamp} is not signed; \
+         an unsigned timestamp cannot stop replays"
     );
 }
 

@@ -495,6 +495,9 @@ fn generic_hmac_is_normalised_and_passed_to_the_builder() {
             signed: "{id}.{timestamp}.{body}".into(),
             key_encoding: crate::providers::HmacKeyEncoding::Utf8,
             key_prefix: None,
+            signature_keys: Vec::new(),
+            timestamp_key: None,
+            pair_separator: None,
         }
     );
     // defaults: sha256, hex, "{body}"

@@ -101,7 +101,7 @@ impl Provider {
             Family::Structured(spec) => (
                 spec.info(self.name),
                 "structured",
-                Some(spec.timestamp_key.map(|_| spec.tolerance)),
+                Some(spec.timestamp_key.as_ref().map(|_| spec.tolerance)),
             ),
             Family::StandardWebhooks(spec) => (
                 spec.info(self.name),
@@ -138,10 +138,18 @@ impl Provider {
     }
 }
 
+/// Signature keys of the structured presets.
+const V1: &[Cow<'static, str>] = &[Cow::Borrowed("v1")];
+const V0: &[Cow<'static, str>] = &[Cow::Borrowed("v0")];
+const S: &[Cow<'static, str>] = &[Cow::Borrowed("s")];
+const SIGNATURE: &[Cow<'static, str>] = &[Cow::Borrowed("signature")];
+const H1: &[Cow<'static, str>] = &[Cow::Borrowed("h1")];
+const SHA256_KEY: &[Cow<'static, str>] = &[Cow::Borrowed("sha256")];
+
 /// Stripe's shape, shared by Mux, Calendly and others: `t=<unix s>,v1=<hex>`
 /// (several `v1` allowed), HMAC-SHA256 over `{t}.{body}`.
 const fn stripe_style(header: &'static str, tolerance: ToleranceSpec) -> StructuredSpec {
-    t_dot_body(header, "t", "v1", tolerance)
+    t_dot_body(header, "t", V1, tolerance)
 }
 
 /// Stripe's shape under other key names (ElevenLabs `t=..,v0=..`, TikTok
@@ -149,19 +157,20 @@ const fn stripe_style(header: &'static str, tolerance: ToleranceSpec) -> Structu
 const fn t_dot_body(
     header: &'static str,
     timestamp_key: &'static str,
-    signature_key: &'static str,
+    signature_key: &'static [Cow<'static, str>],
     tolerance: ToleranceSpec,
 ) -> StructuredSpec {
     StructuredSpec {
         algorithm: Sha256,
-        header,
+        key: KeyDecoding::new(HmacKeyEncoding::Utf8),
+        header: Cow::Borrowed(header),
         separator: b',',
-        joiner: ",",
-        timestamp_key: Some(timestamp_key),
+        joiner: Cow::Borrowed(","),
+        timestamp_key: Some(Cow::Borrowed(timestamp_key)),
         timestamp_format: TimestampFormat::UnixSeconds,
-        signature_key,
+        signature_keys: Cow::Borrowed(signature_key),
         encoding: Hex,
-        signed: T_DOT_BODY,
+        signed: Cow::Borrowed(T_DOT_BODY),
         tolerance,
     }
 }
@@ -171,14 +180,15 @@ const fn t_dot_body(
 const fn v1_list(header: &'static str) -> StructuredSpec {
     StructuredSpec {
         algorithm: Sha256,
-        header,
+        key: KeyDecoding::new(HmacKeyEncoding::Utf8),
+        header: Cow::Borrowed(header),
         separator: b',',
-        joiner: ",",
+        joiner: Cow::Borrowed(","),
         timestamp_key: None,
         timestamp_format: TimestampFormat::UnixSeconds,
-        signature_key: "v1",
+        signature_keys: Cow::Borrowed(V1),
         encoding: Hex,
-        signed: BODY,
+        signed: Cow::Borrowed(BODY),
         tolerance: NO_TIMESTAMP,
     }
 }
@@ -523,14 +533,15 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         name: "paddle",
         family: Family::Structured(StructuredSpec {
             algorithm: Sha256,
-            header: "paddle-signature",
+            key: KeyDecoding::new(HmacKeyEncoding::Utf8),
+            header: Cow::Borrowed("paddle-signature"),
             separator: b';',
-            joiner: ";",
-            timestamp_key: Some("ts"),
+            joiner: Cow::Borrowed(";"),
+            timestamp_key: Some(Cow::Borrowed("ts")),
             timestamp_format: TimestampFormat::UnixSeconds,
-            signature_key: "h1",
+            signature_keys: Cow::Borrowed(H1),
             encoding: Hex,
-            signed: TS_COLON_BODY,
+            signed: Cow::Borrowed(TS_COLON_BODY),
             tolerance: secs(5),
         }),
         handshake: Handshake::None,
@@ -552,14 +563,15 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         name: "workos",
         family: Family::Structured(StructuredSpec {
             algorithm: Sha256,
-            header: "workos-signature",
+            key: KeyDecoding::new(HmacKeyEncoding::Utf8),
+            header: Cow::Borrowed("workos-signature"),
             separator: b',',
-            joiner: ", ",
-            timestamp_key: Some("t"),
+            joiner: Cow::Borrowed(", "),
+            timestamp_key: Some(Cow::Borrowed("t")),
             timestamp_format: TimestampFormat::UnixMillis,
-            signature_key: "v1",
+            signature_keys: Cow::Borrowed(V1),
             encoding: Hex,
-            signed: T_DOT_BODY,
+            signed: Cow::Borrowed(T_DOT_BODY),
             tolerance: secs(180),
         }),
         handshake: Handshake::None,
@@ -930,7 +942,7 @@ pub(crate) static PROVIDERS: &[Provider] = &[
     // timestamp over 30 min old (only the past; ours is two-sided).
     Provider {
         name: "elevenlabs",
-        family: Family::Structured(t_dot_body("elevenlabs-signature", "t", "v0", secs(1800))),
+        family: Family::Structured(t_dot_body("elevenlabs-signature", "t", V0, secs(1800))),
         handshake: Handshake::None,
         source: "ElevenLabs docs \"Webhooks\" (HMAC authentication: ElevenLabs-Signature t=,v0=); elevenlabs PyPI 2.78.0 webhooks_custom.py (30 min)",
     },
@@ -938,14 +950,14 @@ pub(crate) static PROVIDERS: &[Provider] = &[
     // docs leave the window to the receiver: 300 s, as Stripe.
     Provider {
         name: "buildkite",
-        family: Family::Structured(t_dot_body("x-buildkite-signature", "timestamp", "signature", secs(300))),
+        family: Family::Structured(t_dot_body("x-buildkite-signature", "timestamp", SIGNATURE, secs(300))),
         handshake: Handshake::None,
         source: "Buildkite docs \"Webhooks\" (X-Buildkite-Signature: timestamp=,signature=; window not documented, 300 s)",
     },
     // TikTok for Developers (not TikTok Shop); no window documented: 300 s.
     Provider {
         name: "tiktok",
-        family: Family::Structured(t_dot_body("tiktok-signature", "t", "s", secs(300))),
+        family: Family::Structured(t_dot_body("tiktok-signature", "t", S, secs(300))),
         handshake: Handshake::None,
         source: "TikTok for Developers docs \"Webhooks: Check the signature\" (TikTok-Signature t=,s=; window not documented, 300 s)",
     },
@@ -970,14 +982,15 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         name: "ghost",
         family: Family::Structured(StructuredSpec {
             algorithm: Sha256,
-            header: "x-ghost-signature",
+            key: KeyDecoding::new(HmacKeyEncoding::Utf8),
+            header: Cow::Borrowed("x-ghost-signature"),
             separator: b',',
-            joiner: ", ",
-            timestamp_key: Some("t"),
+            joiner: Cow::Borrowed(", "),
+            timestamp_key: Some(Cow::Borrowed("t")),
             timestamp_format: TimestampFormat::UnixMillis,
-            signature_key: "sha256",
+            signature_keys: Cow::Borrowed(SHA256_KEY),
             encoding: Hex,
-            signed: &[Part::Body, Part::Timestamp],
+            signed: Cow::Borrowed(&[Part::Body, Part::Timestamp]),
             tolerance: secs(300),
         }),
         handshake: Handshake::None,

@@ -14,11 +14,124 @@ use super::common::{
 use super::delimit;
 use super::hmac::HmacSpec;
 use super::keys::KeyDecoding;
+use super::structured::StructuredSpec;
 use super::{BuildError, GenericHmac, HmacTimestampFormat};
 
 /// Default window of the generic scheme: 5 minutes, as for providers that
 /// document none.
 const GENERIC_TOLERANCE: ToleranceSpec = ToleranceSpec { default_secs: 300 };
+
+/// The scheme `[route.hmac]` describes: one signature in its header, or a
+/// `k=v` header (`signature_keys`) read by the structured family.
+pub(crate) enum GenericScheme {
+    /// One signature in `header` (`hmac.rs`).
+    Hmac(HmacSpec),
+    /// Timestamp and signatures as pairs in `header` (`structured.rs`).
+    Structured(StructuredSpec),
+}
+
+/// Translates `[route.hmac]` into the scheme it describes.
+pub(crate) fn generic_scheme(cfg: Option<&GenericHmac>) -> Result<GenericScheme, BuildError> {
+    match cfg {
+        Some(cfg) if !cfg.signature_keys.is_empty() => {
+            structured_spec(cfg).map(GenericScheme::Structured)
+        }
+        Some(cfg) if cfg.timestamp_key.is_some() || cfg.pair_separator.is_some() => {
+            let key = match cfg.timestamp_key {
+                Some(_) => "hmac.timestamp_key",
+                None => "hmac.pair_separator",
+            };
+            Err(BuildError {
+                field: key.into(),
+                message: "applies to a k=v signature header, which needs signature_keys".into(),
+            })
+        }
+        _ => generic_spec(cfg).map(GenericScheme::Hmac),
+    }
+}
+
+/// A `k=v` signature header (Stripe's shape, with the operator's key names
+/// and separator): the timestamp, if signed, comes from `timestamp_key`.
+fn structured_spec(cfg: &GenericHmac) -> Result<StructuredSpec, BuildError> {
+    let err = |field: &str, message: &str| BuildError {
+        field: field.into(),
+        message: message.into(),
+    };
+    header_name("hmac.header", &cfg.header)?;
+    let refused = [
+        (
+            cfg.prefix.is_some(),
+            "hmac.prefix",
+            "each signature is written key=value",
+        ),
+        (
+            cfg.timestamp_header.is_some(),
+            "hmac.timestamp_header",
+            "the timestamp is the pair named by timestamp_key",
+        ),
+        (
+            cfg.id_header.is_some(),
+            "hmac.id_header",
+            "a k=v header scheme signs no id",
+        ),
+    ];
+    if let Some((_, field, why)) = refused.iter().find(|(set, _, _)| *set) {
+        return Err(err(
+            field,
+            &format!("is not used with signature_keys: {why}"),
+        ));
+    }
+    let signed = parse_template(&cfg.signed).map_err(|m| err("hmac.signed", &m))?;
+    if signed
+        .iter()
+        .any(|p| *p == Part::Id || p.is_request_value())
+    {
+        return Err(err(
+            "hmac.signed",
+            "with signature_keys only {timestamp}, {body} or {body_sha256_hex} and literals \
+             can be signed",
+        ));
+    }
+    if signed.contains(&Part::BodySha256Hex) {
+        return Err(err(
+            "hmac.signed",
+            "with signature_keys, sign {body} itself",
+        ));
+    }
+    if signed.contains(&Part::Timestamp) != cfg.timestamp_key.is_some() {
+        return Err(err(
+            "hmac.signed",
+            "signs {timestamp} exactly when timestamp_key is set (an unsigned timestamp \
+             cannot stop replays)",
+        ));
+    }
+    let separator = cfg.pair_separator.unwrap_or(b',');
+    Ok(StructuredSpec {
+        algorithm: cfg.algorithm,
+        key: key_decoding(cfg),
+        header: Cow::Owned(cfg.header.clone()),
+        separator,
+        joiner: Cow::Owned(char::from(separator).to_string()),
+        timestamp_key: cfg.timestamp_key.clone().map(Cow::Owned),
+        timestamp_format: timestamp_format(cfg.timestamp_format),
+        signature_keys: cfg.signature_keys.iter().cloned().map(Cow::Owned).collect(),
+        encoding: cfg.encoding,
+        signed: Cow::Owned(signed),
+        tolerance: GENERIC_TOLERANCE,
+    })
+}
+
+/// How each secret becomes the key, from `key_encoding` and `key_prefix`.
+fn key_decoding(cfg: &GenericHmac) -> KeyDecoding {
+    KeyDecoding {
+        encoding: cfg.key_encoding,
+        prefix: cfg
+            .key_prefix
+            .as_ref()
+            .filter(|p| !p.is_empty())
+            .map(|p| Cow::Owned(p.clone())),
+    }
+}
 
 /// Translates `[route.hmac]` into an [`HmacSpec`], rejecting templates that
 /// would sign less than the operator thinks: unknown placeholders,
@@ -67,14 +180,7 @@ pub(crate) fn generic_spec(cfg: Option<&GenericHmac>) -> Result<HmacSpec, BuildE
     }
     Ok(HmacSpec {
         algorithm: cfg.algorithm,
-        key: KeyDecoding {
-            encoding: cfg.key_encoding,
-            prefix: cfg
-                .key_prefix
-                .as_ref()
-                .filter(|p| !p.is_empty())
-                .map(|p| Cow::Owned(p.clone())),
-        },
+        key: key_decoding(cfg),
         header: Cow::Owned(cfg.header.clone()),
         prefix: cfg
             .prefix

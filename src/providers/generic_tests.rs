@@ -25,6 +25,9 @@ fn generic(
         signed: signed.into(),
         key_encoding: HmacKeyEncoding::Utf8,
         key_prefix: None,
+        signature_keys: Vec::new(),
+        timestamp_key: None,
+        pair_separator: None,
     }
 }
 
@@ -723,4 +726,143 @@ fn path_and_query_are_signed_as_received() {
     assert!(crate::providers::hmac::sign(&spec, G_SECRET.as_bytes(), &no_url).is_err());
     let spec = generic_spec(Some(&templated("{header:x-a}.{body}", None))).unwrap();
     assert!(crate::providers::hmac::sign(&spec, G_SECRET.as_bytes(), &req).is_err());
+}
+
+// === k=v signature headers ===
+
+/// A `k=v` header scheme: `signature_keys`, `timestamp_key` and the pair
+/// separator over `{timestamp}<sep>{body}`.
+fn pairs(
+    header: &str,
+    keys: &[&str],
+    ts_key: Option<&str>,
+    sep: Option<u8>,
+    signed: &str,
+) -> GenericHmac {
+    GenericHmac {
+        signature_keys: keys.iter().map(|k| (*k).to_owned()).collect(),
+        timestamp_key: ts_key.map(Into::into),
+        pair_separator: sep,
+        ..generic(
+            HmacAlgorithm::Sha256,
+            header,
+            None,
+            SignatureEncoding::Hex,
+            None,
+            None,
+            signed,
+        )
+    }
+}
+
+// ElevenLabs' vector (elevenlabs 2.78.0 construct_event accepted it):
+// `t=..,v0=..` over `{t}.{body}`. As one plain signature header (the keys
+// ignored) it does not verify; under another signature key neither.
+#[test]
+fn signature_keys_reproduce_the_elevenlabs_vector() {
+    let s = secrets(&["wsec_elevenlabs"]);
+    let value: &[u8] =
+        b"t=1700000000,v0=770e9c48dbec2eacd51d65b8c2f2609da969836e3be4cc32d30d5a2537a03d4d";
+    let h = headers(&[("elevenlabs-signature", value)]);
+    let body = br#"{"type":"post_call_transcription","data":{}}"#;
+    let cfg = pairs(
+        "elevenlabs-signature",
+        &["v1", "v0"],
+        Some("t"),
+        None,
+        "{timestamp}.{body}",
+    );
+    let v = build_with("hmac", &s, None, Some(&cfg)).unwrap();
+    assert_eq!(kind(&run(&v, &h, body, 1_700_000_000)), "ok");
+    assert_eq!(kind(&run(&v, &h, body, 1_700_000_301)), "timestamp");
+    assert_eq!(kind(&run(&v, &h, b"{}", 1_700_000_000)), "invalid");
+    let wrong_key = pairs(
+        "elevenlabs-signature",
+        &["v1"],
+        Some("t"),
+        None,
+        "{timestamp}.{body}",
+    );
+    let v = build_with("hmac", &s, None, Some(&wrong_key)).unwrap();
+    assert_eq!(kind(&run(&v, &h, body, 1_700_000_000)), "invalid");
+    // No `t=` pair: missing.
+    let no_t = headers(&[("elevenlabs-signature", &value[13..])]);
+    let v = build_with("hmac", &s, None, Some(&cfg)).unwrap();
+    assert_eq!(kind(&run(&v, &no_t, body, 1_700_000_000)), "missing");
+    // `hookguard sign` writes the same header.
+    let GenericScheme::Structured(spec) = generic_scheme(Some(&cfg)).unwrap() else {
+        panic!("a k=v scheme");
+    };
+    let req = crate::providers::SignRequest {
+        body,
+        timestamp: 1_700_000_000,
+        id: None,
+        url: None,
+        method: "POST",
+    };
+    let out = crate::providers::structured::sign(&spec, b"wsec_elevenlabs", &req).unwrap();
+    // The first key names what it writes: `v1` here, `v0` in the vector.
+    let expected =
+        "t=1700000000,v1=770e9c48dbec2eacd51d65b8c2f2609da969836e3be4cc32d30d5a2537a03d4d";
+    assert_eq!(out[0].1, expected);
+}
+
+// Paddle's vector (see vectors.rs) with `pair_separator = ";"` over
+// `{timestamp}:{body}`: with the default `,` the whole header is one pair.
+#[test]
+fn pair_separator_reproduces_the_paddle_vector() {
+    let s = secrets(&["pdl_ntfset_01hexample_secretkey"]);
+    let h = headers(&[(
+        "paddle-signature",
+        &b"ts=1700000000;h1=ed4aec8fb5f05078e10c47b8c7702f14659da2e09d244cc6d0450b4d6c1456b6"[..],
+    )]);
+    let body = br#"{"event_id":"evt_01","event_type":"transaction.completed"}"#;
+    let cfg = |sep| {
+        pairs(
+            "paddle-signature",
+            &["h1"],
+            Some("ts"),
+            sep,
+            "{timestamp}:{body}",
+        )
+    };
+    let v = build_with("hmac", &s, None, Some(&cfg(Some(b';')))).unwrap();
+    assert_eq!(kind(&run(&v, &h, body, 1_700_000_003)), "ok");
+    let v = build_with("hmac", &s, None, Some(&cfg(None))).unwrap();
+    assert_ne!(kind(&run(&v, &h, body, 1_700_000_003)), "ok");
+}
+
+#[test]
+fn k_v_options_that_would_be_ignored_are_refused() {
+    let s = secrets(&[G_SECRET]);
+    let field = |cfg: GenericHmac| {
+        build_with("hmac", &s, None, Some(&cfg))
+            .err()
+            .map(|e| e.field)
+    };
+    let base = || pairs("x-s", &["v1"], Some("t"), None, "{timestamp}.{body}");
+    let with = |f: fn(&mut GenericHmac)| {
+        let mut c = base();
+        f(&mut c);
+        c
+    };
+    assert_eq!(
+        field(with(|c| c.prefix = Some("v1=".into()))).as_deref(),
+        Some("hmac.prefix")
+    );
+    assert_eq!(
+        field(with(|c| c.timestamp_header = Some("x-t".into()))).as_deref(),
+        Some("hmac.timestamp_header")
+    );
+    assert_eq!(
+        field(with(|c| c.signed = "{body}".into())).as_deref(),
+        Some("hmac.signed")
+    );
+    assert_eq!(
+        field(with(|c| c.signed = "{method}.{timestamp}.{body}".into())).as_deref(),
+        Some("hmac.signed")
+    );
+    let mut no_keys = base();
+    no_keys.signature_keys.clear();
+    assert_eq!(field(no_keys).as_deref(), Some("hmac.timestamp_key"));
 }

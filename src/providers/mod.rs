@@ -439,8 +439,10 @@ pub(crate) fn sign_generic(
     secret: &[u8],
     req: &SignRequest<'_>,
 ) -> Result<Vec<(String, String)>, BuildError> {
-    let spec = generic::generic_spec(Some(cfg))?;
-    hmac::sign(&spec, secret, req)
+    match generic::generic_scheme(Some(cfg))? {
+        generic::GenericScheme::Hmac(spec) => hmac::sign(&spec, secret, req),
+        generic::GenericScheme::Structured(spec) => structured::sign(&spec, secret, req),
+    }
 }
 
 /// The headers a sender would send to a token route whose credential header
@@ -511,10 +513,14 @@ pub fn build(name: &str, params: ProviderParams<'_>) -> Result<SharedVerifier, B
             hmac::HmacVerifier::build(name, spec, params)?
                 .with_handshake(provider.handshake, params.verify_token),
         ),
-        Family::GenericHmac => {
-            let spec = generic::generic_spec(params.hmac)?;
-            Arc::new(hmac::HmacVerifier::build(name, &spec, params)?)
-        }
+        Family::GenericHmac => match generic::generic_scheme(params.hmac)? {
+            generic::GenericScheme::Hmac(spec) => {
+                Arc::new(hmac::HmacVerifier::build(name, &spec, params)?)
+            }
+            generic::GenericScheme::Structured(spec) => {
+                Arc::new(structured::StructuredVerifier::build(name, &spec, params)?)
+            }
+        },
         Family::Structured(spec) => {
             Arc::new(structured::StructuredVerifier::build(name, spec, params)?)
         }

@@ -93,6 +93,13 @@ pub struct GenericHmac {
     /// Text removed from the start of each secret before decoding, when
     /// present (`whsec_`).
     pub key_prefix: Option<String>,
+    /// Keys of the signatures in a `k=v` signature header (`["v1"]`);
+    /// empty: the header holds one signature.
+    pub signature_keys: Vec<String>,
+    /// Key of the signed timestamp in that header (`t`).
+    pub timestamp_key: Option<String>,
+    /// Between its pairs: `,`, `;` or ` `; `None`: `,`.
+    pub pair_separator: Option<u8>,
 }
 
 /// How a signed timestamp header is written, as `[route.hmac]

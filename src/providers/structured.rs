@@ -8,6 +8,7 @@
 //! space-separated `v1,<b64>` lists (`standard_webhooks.rs`) or the
 //! constant-time comparison (`keys.rs`).
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderName};
@@ -16,45 +17,60 @@ use super::common::{
     self, decode_signature, header_bytes, header_name, Part, Sig, Signed, SignedBody,
     TimestampFormat, Tolerance, ToleranceSpec, MAX_CANDIDATES, MAX_PARTS,
 };
-use super::keys::{match_any, KeyRing};
+use super::keys::{match_any, KeyDecoding, KeyRing};
 use super::{
     BuildError, Dedup, HmacAlgorithm, Inbound, ProviderInfo, ProviderParams, Rejection,
     SignRequest, SignatureEncoding, Verified, Verifier,
 };
 use crate::body::Payload;
 
-/// A structured signature header of one provider, as catalog data.
+/// A structured signature header of one provider, as catalog data (or
+/// built from `[route.hmac]` with `signature_keys`: hence `Cow`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct StructuredSpec {
-    /// Hash function; the key is the whole secret string's UTF-8 bytes
-    /// (Stripe's `whsec_` prefix included).
+    /// Hash function.
     pub(crate) algorithm: HmacAlgorithm,
+    /// How each secret becomes the key: for every preset the whole secret
+    /// string's UTF-8 bytes (Stripe's `whsec_` prefix included).
+    pub(crate) key: KeyDecoding,
     /// The header, e.g. `stripe-signature`.
-    pub(crate) header: &'static str,
-    /// Between pairs: `,` (Stripe) or `;` (Paddle); spaces around pairs are ignored.
+    pub(crate) header: Cow<'static, str>,
+    /// Between pairs: `,` (Stripe), `;` (Paddle) or a space (Orb); spaces
+    /// around pairs are ignored.
     pub(crate) separator: u8,
     /// How a sender joins pairs (`,`; WorkOS `, `), for `hookguard sign`.
-    pub(crate) joiner: &'static str,
+    pub(crate) joiner: Cow<'static, str>,
     /// Key of the signed timestamp (`t`, `ts`), if the scheme has one.
-    pub(crate) timestamp_key: Option<&'static str>,
+    pub(crate) timestamp_key: Option<Cow<'static, str>>,
     /// How the timestamp is written.
     pub(crate) timestamp_format: TimestampFormat,
-    /// Key of each signature (`v1`, `h1`); other keys (`v0`) are ignored.
-    pub(crate) signature_key: &'static str,
+    /// Keys of the signatures (`v1`, `h1`); other keys (`v0`) are ignored.
+    pub(crate) signature_keys: Cow<'static, [Cow<'static, str>]>,
     /// Hex or base64.
     pub(crate) encoding: SignatureEncoding,
     /// What is signed; [`Part::Timestamp`] is the timestamp value as sent.
-    pub(crate) signed: &'static [Part],
+    pub(crate) signed: Cow<'static, [Part]>,
     /// Default window and direction.
     pub(crate) tolerance: ToleranceSpec,
 }
 
 impl StructuredSpec {
+    /// The first signature key: the one `hookguard sign` writes.
+    fn signature_key(&self) -> &str {
+        self.signature_keys.first().map_or("", |k| k.as_ref())
+    }
+
+    /// Whether `key` names a signature.
+    fn is_signature_key(&self, key: &[u8]) -> bool {
+        self.signature_keys.iter().any(|k| k.as_bytes() == key)
+    }
+
     /// The row of `hookguard providers` for this shape.
     pub(crate) fn info(&self, name: &'static str) -> ProviderInfo {
         let sep = char::from(self.separator);
         let ts = self
             .timestamp_key
+            .as_ref()
             .map(|k| format!("{k}=<{}>{sep}", self.timestamp_format.name()))
             .unwrap_or_default();
         let enc = common::encoding_name(self.encoding);
@@ -64,10 +80,10 @@ impl StructuredSpec {
             headers: format!(
                 "{}: {ts}{k}=<{enc}>[{sep}{k}=<{enc}>...]",
                 self.header,
-                k = self.signature_key
+                k = self.signature_key()
             ),
-            signed: common::render_template(self.signed),
-            tolerance: common::tolerance_text(self.timestamp_key.map(|_| self.tolerance)),
+            signed: common::render_template(&self.signed),
+            tolerance: common::tolerance_text(self.timestamp_key.as_ref().map(|_| self.tolerance)),
             ..ProviderInfo::default()
         }
     }
@@ -81,22 +97,26 @@ pub(crate) fn sign(
 ) -> Result<Vec<(String, String)>, BuildError> {
     let timestamp = spec.timestamp_format.render(req.timestamp);
     let signed = Signed::new(
-        spec.signed,
+        &spec.signed,
         SignedBody::Slice(req.body),
         timestamp.as_bytes(),
         b"",
     );
-    let tag = common::hmac_sign(spec.algorithm, secret, &signed);
+    let key = spec.key.key(secret).map_err(|message| BuildError {
+        field: "secret".into(),
+        message,
+    })?;
+    let tag = common::hmac_sign(spec.algorithm, &key, &signed);
     let sig = format!(
         "{}={}",
-        spec.signature_key,
+        spec.signature_key(),
         common::encode_signature(&tag, spec.encoding)
     );
-    let value = match spec.timestamp_key {
+    let value = match &spec.timestamp_key {
         Some(k) => format!("{k}={timestamp}{}{sig}", spec.joiner),
         None => sig,
     };
-    Ok(vec![(spec.header.to_owned(), value)])
+    Ok(vec![(spec.header.to_string(), value)])
 }
 
 // === impl StructuredVerifier ===
@@ -104,7 +124,7 @@ pub(crate) fn sign(
 /// A built structured-header verifier.
 pub(crate) struct StructuredVerifier {
     provider: &'static str,
-    spec: &'static StructuredSpec,
+    spec: StructuredSpec,
     header: HeaderName,
     keys: KeyRing,
     tolerance: Tolerance,
@@ -121,12 +141,16 @@ impl StructuredVerifier {
     /// Builds from a catalog entry.
     pub(crate) fn build(
         provider: &'static str,
-        spec: &'static StructuredSpec,
+        spec: &StructuredSpec,
         params: ProviderParams<'_>,
     ) -> Result<Self, BuildError> {
         if spec.signed.len() > MAX_PARTS
-            || spec.signed.contains(&Part::Id)
+            || spec
+                .signed
+                .iter()
+                .any(|p| *p == Part::Id || p.is_request_value())
             || (spec.signed.contains(&Part::Timestamp) != spec.timestamp_key.is_some())
+            || spec.signature_keys.is_empty()
         {
             return Err(BuildError {
                 field: "provider".into(),
@@ -135,9 +159,9 @@ impl StructuredVerifier {
         }
         Ok(Self {
             provider,
-            spec,
-            header: header_name("provider", spec.header)?,
-            keys: KeyRing::utf8(params.secrets, spec.algorithm)?,
+            spec: spec.clone(),
+            header: header_name("provider", &spec.header)?,
+            keys: KeyRing::decoded(params.secrets, spec.algorithm, &spec.key)?,
             tolerance: Tolerance::new(spec.tolerance, params.tolerance),
         })
     }
@@ -166,18 +190,18 @@ impl StructuredVerifier {
                 continue;
             };
             let (key, value) = (&pair[..eq], &pair[eq + 1..]);
-            if Some(key) == self.spec.timestamp_key.map(str::as_bytes) {
+            if Some(key) == self.spec.timestamp_key.as_deref().map(str::as_bytes) {
                 if seen_ts {
                     return Err(invalid("timestamp key is repeated".into()));
                 }
                 seen_ts = true;
                 head.timestamp = value;
-            } else if key == self.spec.signature_key.as_bytes() {
+            } else if self.spec.is_signature_key(key) {
                 entries += 1;
                 if entries > MAX_CANDIDATES {
                     return Err(invalid(format!(
                         "more than {MAX_CANDIDATES} {}= signatures",
-                        self.spec.signature_key
+                        self.spec.signature_key()
                     )));
                 }
                 match decode_signature(value, self.spec.encoding, self.keys.tag_len()) {
@@ -191,7 +215,7 @@ impl StructuredVerifier {
                 }
             }
         }
-        if let Some(key) = self.spec.timestamp_key {
+        if let Some(key) = &self.spec.timestamp_key {
             if head.timestamp.is_empty() {
                 return Err(Rejection::MissingSignature {
                     detail: format!("header {name:?} has no {key}= timestamp"),
@@ -199,7 +223,7 @@ impl StructuredVerifier {
             }
         }
         if head.count == 0 {
-            let key = self.spec.signature_key;
+            let key = self.spec.signature_key();
             return Err(invalid(match first_error {
                 Some(why) => format!("no usable {key}= signature ({why})"),
                 None => format!("no {key}= signature"),
@@ -227,7 +251,10 @@ impl Verifier for StructuredVerifier {
     }
 
     fn tolerance(&self) -> Option<Duration> {
-        self.spec.timestamp_key.map(|_| self.tolerance.window())
+        self.spec
+            .timestamp_key
+            .as_ref()
+            .map(|_| self.tolerance.window())
     }
 
     fn precheck(&self, req: &Inbound<'_>) -> Result<(), Rejection> {
@@ -238,7 +265,7 @@ impl Verifier for StructuredVerifier {
     fn verify(&self, req: &Inbound<'_>, body: &Payload) -> Result<Verified, Rejection> {
         let head = self.head(req.headers)?;
         let signed = Signed::new(
-            self.spec.signed,
+            &self.spec.signed,
             SignedBody::Received(body),
             head.timestamp,
             &[],

@@ -785,4 +785,41 @@ pub static CASES: &[Case] = &[
         probe: live!(generic_timestamped_ms_now),
         expect: ["200", "401 timestamp_out_of_tolerance"],
     },
+    Case {
+        key: "route.hmac.signature_keys",
+        set: &[("hmac", "signature_keys = [\"v0\", \"v1\"]")],
+        other: &[],
+        probe: live!(generic_pairs_sig),
+        expect: ["200", "401 invalid_signature"],
+    },
+    Case {
+        key: "route.hmac.timestamp_key",
+        set: &[
+            ("hmac", "signature_keys = [\"v1\"]"),
+            ("hmac", "timestamp_key = \"t\""),
+            ("hmac", "signed = \"{timestamp}.{body}\""),
+        ],
+        other: &[
+            ("hmac", "signature_keys = [\"v1\"]"),
+            ("hmac", "signed = \"{timestamp}.{body}\""),
+        ],
+        probe: live!(generic_pairs_timestamped),
+        expect: ["200", "error at route[1].hmac.signed"],
+    },
+    Case {
+        key: "route.hmac.pair_separator",
+        set: &[
+            ("hmac", "signature_keys = [\"v1\"]"),
+            ("hmac", "timestamp_key = \"t\""),
+            ("hmac", "signed = \"{timestamp}.{body}\""),
+            ("hmac", "pair_separator = \";\""),
+        ],
+        other: &[
+            ("hmac", "signature_keys = [\"v1\"]"),
+            ("hmac", "timestamp_key = \"t\""),
+            ("hmac", "signed = \"{timestamp}.{body}\""),
+        ],
+        probe: live!(generic_pairs_semicolon),
+        expect: ["200", "401 invalid_signature"],
+    },
 ];

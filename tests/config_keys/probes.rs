@@ -620,6 +620,26 @@ pub async fn generic_timestamped_10_minutes_ago(c: Ctx) -> String {
     generic_timestamped(&c, 600).await
 }
 
+/// A `k=v` header: `v0=<junk>,v1=<hex HMAC of the body>`.
+pub async fn generic_pairs_sig(c: Ctx) -> String {
+    let sig = format!("v0=zz,v1={}", generic_hex(&[b"{}"]));
+    generic(&c, &[("x-sig", &sig)], b"{}").await
+}
+
+/// A `k=v` header with the timestamp: `t=<now>,v1=<hex of "{t}.{body}">`.
+pub async fn generic_pairs_timestamped(c: Ctx) -> String {
+    let ts = now_secs().to_string();
+    let sig = format!("t={ts},v1={}", generic_hex(&[ts.as_bytes(), b".", b"{}"]));
+    generic(&c, &[("x-sig", &sig)], b"{}").await
+}
+
+/// The same pairs joined by `;`.
+pub async fn generic_pairs_semicolon(c: Ctx) -> String {
+    let ts = now_secs().to_string();
+    let sig = format!("t={ts};v1={}", generic_hex(&[ts.as_bytes(), b".", b"{}"]));
+    generic(&c, &[("x-sig", &sig)], b"{}").await
+}
+
 /// Signed `{id}.{body}`, id `evt-1`: the event id the upstream receives.
 pub async fn generic_with_an_id(c: Ctx) -> String {
     let sig = generic_hex(&[b"evt-1.", b"{}"]);
