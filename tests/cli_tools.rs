@@ -8,6 +8,8 @@ use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 mod common;
+#[path = "cli_tools/engine_hints.rs"]
+mod engine_hints;
 #[path = "cli_tools/fetched_keys.rs"]
 mod fetched_keys;
 #[path = "cli_tools/public_keys.rs"]

@@ -22,6 +22,7 @@ use crate::secret::Secret;
 
 use hints::KeyUse;
 
+mod engine_hints;
 mod hints;
 mod listing;
 mod route;

@@ -14,6 +14,7 @@ use crate::explain::{self, BodyPrint};
 use crate::keystore::KeyStore;
 use crate::providers::{self, FetchedKey, Inbound, Rejection, Verified, Verifier};
 
+use super::engine_hints::engine_hint;
 use super::target::Target;
 
 /// A captured request to check offline.
@@ -168,6 +169,7 @@ fn explain(target: &Target, r: &Rejection, req: &Inbound<'_>, body: &Payload) ->
             lines.extend(signature_apart_from_time(target, req, body));
         }
     }
+    lines.extend(engine_hint(target, r, req, body));
     lines
 }
 

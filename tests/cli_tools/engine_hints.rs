@@ -1,0 +1,116 @@
+//! `verify` on a configured generic route that does not verify, where the
+//! same request would under another reading of the configuration: the
+//! explainer names the option (wrong key encoding, wrong timestamp unit) or,
+//! for a `k=v` header without the configured key, the keys it holds. Each
+//! case uses a vector from outside this code.
+
+use super::{hookguard, text};
+
+const CENTURY: &str = "36500d";
+
+const CONFIG: &str = r#"
+[server]
+listen = "127.0.0.1:0"
+
+[upstream]
+url = "http://127.0.0.1:9"
+
+[[route]]
+path = "/sw"
+provider = "hmac"
+secrets = ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]
+[route.hmac]
+header = "webhook-signature"
+prefix = "v1,"
+encoding = "base64"
+timestamp_header = "webhook-timestamp"
+id_header = "webhook-id"
+signed = "{id}.{timestamp}.{body}"
+
+[[route]]
+path = "/webflow"
+provider = "hmac"
+secrets = ["wf_client_secret"]
+[route.hmac]
+header = "x-webflow-signature"
+timestamp_header = "x-webflow-timestamp"
+signed = "{timestamp}:{body}"
+
+[[route]]
+path = "/elevenlabs"
+provider = "hmac"
+secrets = ["wsec_elevenlabs"]
+[route.hmac]
+header = "elevenlabs-signature"
+signature_keys = ["v1"]
+timestamp_key = "t"
+signed = "{timestamp}.{body}"
+"#;
+
+/// `verify -c CONFIG --route ROUTE -H ... --tolerance CENTURY`: its stdout
+/// and stderr, which must report a failure.
+fn refused(route: &str, headers: &[&str], body: &[u8]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("hookguard.toml");
+    std::fs::write(&config, CONFIG).unwrap();
+    let mut args = vec!["verify", "-c", config.to_str().unwrap(), "--route", route];
+    for h in headers {
+        args.extend(["-H", h]);
+    }
+    args.extend(["--tolerance", CENTURY]);
+    let out = hookguard(&args, body);
+    assert!(!out.status.success(), "{route} verified");
+    format!("{}{}", text(&out.stdout), text(&out.stderr))
+}
+
+// The Standard Webhooks spec's published vector, on a route that reads the
+// whsec_ secret as text.
+#[test]
+fn a_wrong_key_encoding_is_named() {
+    let out = refused(
+        "/sw",
+        &[
+            "webhook-id: msg_p5jXN8AQM9LWM0D4loKWxJek",
+            "webhook-timestamp: 1614265330",
+            "webhook-signature: v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+        ],
+        br#"{"test": 2432232314}"#,
+    );
+    assert!(
+        out.contains("key_encoding = \"base64\" and key_prefix = \"whsec_\""),
+        "{out}"
+    );
+    assert!(!out.contains("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"), "{out}");
+}
+
+// Webflow's vector (accepted by webflow-api 3.3.4), its milliseconds read
+// as seconds.
+#[test]
+fn a_wrong_timestamp_unit_is_named() {
+    let out = refused(
+        "/webflow",
+        &[
+            "x-webflow-timestamp: 1700000000000",
+            "x-webflow-signature: a8ea28646afffd379da3f5a20f8d1e2c916831416b2706af1dad7e4e49675fa6",
+        ],
+        br#"{"triggerType":"form_submission","payload":{}}"#,
+    );
+    assert!(out.contains("timestamp_format = \"unix_ms\""), "{out}");
+}
+
+// ElevenLabs' vector (accepted by elevenlabs 2.78.0) signs under `v0`; the
+// route names `v1`.
+#[test]
+fn a_k_v_header_without_the_key_is_described() {
+    let out = refused(
+        "/elevenlabs",
+        &["elevenlabs-signature: t=1700000000,v0=770e9c48dbec2eacd51d65b8c2f2609da969836e3be4cc32d30d5a2537a03d4d"],
+        br#"{"type":"post_call_transcription","data":{}}"#,
+    );
+    assert!(
+        out.contains("holds the keys t, v0 (values not shown)"),
+        "{out}"
+    );
+    assert!(out.contains("signature_keys names v1"), "{out}");
+    assert!(!out.contains("770e9c48"), "{out}");
+}
