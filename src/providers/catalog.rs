@@ -14,6 +14,7 @@ use super::asymmetric::AsymScheme;
 use super::common::{Part, TimestampFormat, ToleranceSpec};
 use super::handshake::Handshake;
 use super::hmac::{HmacSpec, BODY, NO_TIMESTAMP};
+use super::jwt::{BodyHash, HashText, JwtSpec, KeysFrom, TokenAt};
 use super::keys::KeyDecoding;
 use super::standard_webhooks::{KeyEncoding, StandardWebhooksSpec};
 use super::structured::StructuredSpec;
@@ -23,6 +24,9 @@ use super::HmacAlgorithm::{Sha1, Sha256, Sha512};
 use super::HmacKeyEncoding;
 use super::ProviderInfo;
 use super::SignatureEncoding::{Base64, Hex};
+use jsonwebtoken::Algorithm::{
+    EdDSA, ES256, ES384, HS256, HS384, HS512, PS256, PS384, PS512, RS256, RS384, RS512,
+};
 
 /// Which family verifies a provider, with that family's parameters.
 #[derive(Debug)]
@@ -45,6 +49,8 @@ pub(crate) enum Family {
     BodyFields,
     /// HMAC over a canonical request: Contentful (`canonical.rs`).
     Canonical,
+    /// A signed JWT whose claims bind the request (`jwt.rs`).
+    Jwt(JwtSpec),
     /// AWS SNS: RSA in the JSON body, certificate fetched (`sns.rs`).
     AwsSns,
     /// PayPal: RSA over ids and the body's CRC-32, certificate fetched
@@ -123,6 +129,7 @@ impl Provider {
                 "fetched-cert",
                 Some(Some(super::paypal::ONE_HOUR)),
             ),
+            Family::Jwt(spec) => (spec.info(self.name), "jwt", Some(spec.tolerance)),
         };
         let tolerance = match window {
             Some(window) => super::common::tolerance_text(window),
@@ -1256,6 +1263,97 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         family: Family::Canonical,
         handshake: Handshake::None,
         source: "@contentful/node-apps-toolkit 3.16.1 (SDK source, canonical request)",
+    },
+    // MessageBird (legacy platform): HS256/384/512 JWT keyed with the
+    // signing key; iss, nbf, exp (= nbf + 60), url_hash always, payload_hash
+    // exactly when the body is not empty; the SDK allows 1 s of skew.
+    Provider {
+        name: "messagebird",
+        family: Family::Jwt(JwtSpec {
+            token: TokenAt::Header("messagebird-signature-jwt"),
+            keys: KeysFrom::Secrets,
+            algorithms: &[HS256, HS384, HS512],
+            issuer: Some("MessageBird"),
+            require_exp: true,
+            iat_window: false,
+            body_hash: Some(BodyHash {
+                claim: "payload_hash",
+                text: HashText::Hex,
+                absent_when_empty: true,
+            }),
+            url_hash: Some("url_hash"),
+            id_claim: Some("jti"),
+            tolerance: Some(secs(1)),
+        }),
+        handshake: Handshake::None,
+        source: "messagebird/python-rest-api messagebird/request_validator.py and its 44-case webhook_signature_test_data.json (SDK source)",
+    },
+    // Netlify deploy notifications: JWS HS256 in X-Webhook-Signature, iss
+    // "netlify", sha256 = hex(SHA-256(body)); no time claim.
+    Provider {
+        name: "netlify",
+        family: Family::Jwt(JwtSpec {
+            token: TokenAt::Header("x-webhook-signature"),
+            keys: KeysFrom::Secrets,
+            algorithms: &[HS256],
+            issuer: Some("netlify"),
+            require_exp: false,
+            iat_window: false,
+            body_hash: Some(BodyHash {
+                claim: "sha256",
+                text: HashText::Hex,
+                absent_when_empty: false,
+            }),
+            url_hash: None,
+            id_claim: None,
+            tolerance: None,
+        }),
+        handshake: Handshake::None,
+        source: "Netlify docs \"Deploy notifications: payload signature\" (JWS, iss netlify, sha256 claim)",
+    },
+    // Any sender that puts a JWT in `Authorization: Bearer`: the route's
+    // key decides the family (secrets: HS*, public_keys: RS/PS/ES/EdDSA);
+    // exp is required. It proves the sender holds the key, not the body.
+    Provider {
+        name: "jwt",
+        family: Family::Jwt(JwtSpec {
+            token: TokenAt::Header("authorization"),
+            keys: KeysFrom::Either,
+            algorithms: &[HS256, HS384, HS512, RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA],
+            issuer: None,
+            require_exp: true,
+            iat_window: false,
+            body_hash: None,
+            url_hash: None,
+            id_claim: Some("jti"),
+            tolerance: Some(secs(60)),
+        }),
+        handshake: Handshake::None,
+        source: "RFC 7519 (JWT) and RFC 7515 (JWS); RFC 6750 bearer tokens",
+    },
+    // Vonage Messages API signed webhooks: Authorization: Bearer JWT, HS256
+    // with the account's signature secret, payload_hash = hex(SHA-256(body)),
+    // iat, jti.
+    Provider {
+        name: "vonage",
+        family: Family::Jwt(JwtSpec {
+            token: TokenAt::Header("authorization"),
+            keys: KeysFrom::Secrets,
+            algorithms: &[HS256],
+            issuer: None,
+            require_exp: false,
+            iat_window: true,
+            body_hash: Some(BodyHash {
+                claim: "payload_hash",
+                text: HashText::Hex,
+                absent_when_empty: false,
+            }),
+            url_hash: None,
+            id_claim: Some("jti"),
+            tolerance: Some(secs(300)),
+        }),
+        handshake: Handshake::None,
+        source: "Vonage docs \"Signed webhooks\" (Messages API); vonage-jwt 1.1.5 vonage_jwt/verify_jwt.py (SDK source)",
     },
 ];
 

@@ -20,6 +20,9 @@ mod fetched;
 mod generic;
 mod handshake;
 mod hmac;
+mod jwks;
+mod jwt;
+mod jwt_sign;
 mod keys;
 mod params;
 mod paypal;
@@ -428,6 +431,7 @@ pub fn sign(
                  nothing to sign with a route secret"
             ),
         }),
+        Family::Jwt(spec) => jwt_sign::sign(spec, secret, req),
     }
 }
 
@@ -468,6 +472,16 @@ pub fn takes_user_password(name: &str) -> bool {
     )
 }
 
+/// Whether provider `name` verifies with `secrets` or `public_keys`,
+/// whichever the route sets (the generic `jwt`: the key decides the
+/// algorithm family).
+pub fn takes_either_key(name: &str) -> bool {
+    matches!(
+        catalog::lookup(name).map(|p| &p.family),
+        Some(catalog::Family::Jwt(spec)) if spec.keys == jwt::KeysFrom::Either
+    )
+}
+
 /// Builds the verifier for provider `name` from a route's parameters.
 /// Unknown names are a `BuildError` on field `provider`; options that the
 /// provider would silently ignore (`[route.hmac]` on a fixed scheme, public
@@ -481,7 +495,9 @@ pub fn build(name: &str, params: ProviderParams<'_>) -> Result<SharedVerifier, B
         message: format!("unknown provider {name:?}"),
     })?;
     let name = provider.name;
-    if !params.public_keys.is_empty() && !matches!(provider.family, Family::Asymmetric(_)) {
+    if !params.public_keys.is_empty()
+        && !matches!(provider.family, Family::Asymmetric(_) | Family::Jwt(_))
+    {
         return Err(BuildError {
             field: "public_keys".into(),
             message: format!("provider {name:?} verifies with `secrets`, not public keys"),
@@ -540,6 +556,7 @@ pub fn build(name: &str, params: ProviderParams<'_>) -> Result<SharedVerifier, B
         Family::Canonical => Arc::new(canonical::CanonicalVerifier::build(name, params)?),
         Family::AwsSns => Arc::new(sns::SnsVerifier::build(name, params)?),
         Family::PayPal => Arc::new(paypal::PayPalVerifier::build(name, params)?),
+        Family::Jwt(spec) => Arc::new(jwt::JwtVerifier::build(name, spec, params)?),
     };
     if params.tolerance.is_some() && verifier.tolerance().is_none() {
         return Err(untimed_tolerance(name, &provider.family));

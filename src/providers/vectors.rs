@@ -616,6 +616,24 @@ const VECTORS: &[Vector] = &[
         body: r#"[{"type":"nodeCreated","tailnet":"example.com"}]"#,
         now: 1_700_000_000,
     },
+    // comp (PyJWT, HS256 with the JWS secret; claims per Netlify's docs
+    // "Deploy notifications: payload signature" and n8n PR #29256).
+    Vector {
+        provider: "netlify",
+        secret: "netlify_jws_secret",
+        headers: &[("x-webhook-signature", "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJuZXRsaWZ5Iiwic2hhMjU2IjoiZjk0ZGQ2MTk1NmU0OWVlN2ZlYTk1NWJlZTMxMTYyN2Y3M2U4YzE2ZTgzNDcyYjliZmMxNjA4ZDNlNTIxZDg0ZiJ9.pvk3mslXHLrob_Y3UZH-avZdqRXsEgaPSPGWHMBFuN4")],
+        body: r#"{"id":"deploy_1","state":"ready"}"#,
+        now: 1_700_000_000,
+    },
+    // comp, accepted by Vonage's own verifier (vonage-jwt 1.1.5
+    // `verify_signature`): HS256 with the signature secret, payload_hash.
+    Vector {
+        provider: "vonage",
+        secret: "vonage_signature_secret_32_chars_ok",
+        headers: &[("authorization", "Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpYXQiOjE3MDAwMDAwMDAsImp0aSI6ImoxIiwiaXNzIjoiVm9uYWdlIiwicGF5bG9hZF9oYXNoIjoiMDE1YWJkN2Y1Y2M1N2EyZGQ5NGI3NTkwZjA0YWQ4MDg0MjczOTA1ZWUzM2VjNWNlYmVhZTYyMjc2YTk3Zjg2MiIsImFwaV9rZXkiOiJhYmMxMjMiLCJhcHBsaWNhdGlvbl9pZCI6ImFwcDEifQ.nUYLfgoc-VDEC54ZWlSkzBgJh7238HnMvPJVg7fI-pk")],
+        body: r#"{"a":1}"#,
+        now: 1_700_000_000,
+    },
     // comp (Python hmac; Surge docs recipe: hex HMAC of `{t}.{body}`).
     Vector {
         provider: "surge",
@@ -687,9 +705,10 @@ fn header_map(pairs: &[(&str, &str)]) -> http::HeaderMap {
     headers(&bytes)
 }
 
-/// Providers of the URL, asymmetric, body-field and canonical families keep
+/// Providers of the URL, asymmetric, body-field, canonical and JWT families keep
 /// their external vectors and sign/verify round trips beside their family
-/// (`url.rs`, `asymmetric_tests.rs`, `body_fields.rs`, `canonical.rs`):
+/// (`url.rs`, `asymmetric_tests.rs`, `body_fields.rs`, `canonical.rs`,
+/// `jwt_tests.rs`):
 /// their signing input (URLs, private keys, body fields) differs in shape.
 const OWN_FILE_VECTORS: &[&str] = &[
     "twilio",
@@ -708,6 +727,8 @@ const OWN_FILE_VECTORS: &[&str] = &[
     // signed string in `paypal.rs`.
     "aws-sns",
     "paypal",
+    "messagebird",
+    "jwt",
 ];
 
 #[test]

@@ -176,7 +176,11 @@ impl Target {
     fn set_keys(&mut self, secrets: &[String], public_keys: &[String]) -> Result<(), String> {
         let secrets = entries("--secret", secrets)?;
         let public_keys = entries("--public-key", public_keys)?;
-        if self.uses_public_keys() {
+        if providers::takes_either_key(&self.provider) {
+            // The keys given decide the family; both at once is refused by `build`.
+            self.secrets = secrets;
+            self.public_keys = public_keys;
+        } else if self.uses_public_keys() {
             self.secrets = Vec::new();
             self.public_keys = public_keys.into_iter().chain(secrets).collect();
         } else if public_keys.is_empty() || !providers::names().contains(&&*self.provider) {
@@ -196,6 +200,7 @@ impl Target {
     /// Whether the scheme is verified with public keys (Ed25519, ECDSA).
     pub(crate) fn uses_public_keys(&self) -> bool {
         uses_public_keys(&self.provider)
+            || (providers::takes_either_key(&self.provider) && self.secrets.is_empty())
     }
 
     /// Builds the verifier exactly as the proxy would, with the tolerance

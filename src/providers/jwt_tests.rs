@@ -1,0 +1,445 @@
+//! The JWT family against outside vectors (MessageBird's 44 published
+//! cases; Netlify and Vonage are in `vectors.rs`) and against tokens made
+//! with a JWT library for the attacks: `alg: none`, an HS256 token keyed
+//! with the RSA public key's PEM, expired and future tokens, wrong issuer,
+//! tampered body, unknown `kid`.
+
+use http::{HeaderMap, Method, Uri};
+use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::PrivatePkcs1KeyDer;
+use serde_json::{json, Value};
+
+use super::super::jwks::KeySet;
+use super::super::testutil::{headers, kind, precheck_and_verify, run, secrets};
+use super::super::{
+    build, Inbound, ProviderParams, Rejection, SecretEntry, SharedVerifier, Verified,
+};
+
+/// MessageBird's published cases: messagebird/python-rest-api @2371520,
+/// `tests/test_request_validator/webhook_signature_test_data.json`.
+const MESSAGEBIRD_CASES: &str =
+    include_str!("testdata/messagebird_webhook_signature_test_data.json");
+/// A 2048-bit RSA key made for these tests with `openssl genrsa`.
+const RSA_PRIVATE: &str = include_str!("testdata/rsa_test_private.pem");
+const RSA_PUBLIC: &str = include_str!("testdata/rsa_test_public.pem");
+
+const NOW: i64 = 1_700_000_000;
+
+fn keys(values: &[&str]) -> Vec<SecretEntry> {
+    secrets(values)
+}
+
+fn build_keys(
+    name: &str,
+    secrets: &[SecretEntry],
+    public_keys: &[SecretEntry],
+) -> Result<SharedVerifier, super::super::BuildError> {
+    build(
+        name,
+        ProviderParams {
+            secrets,
+            public_keys,
+            tolerance: None,
+            hmac: None,
+            verify_token: None,
+            token_header: None,
+            fetch: None,
+        },
+    )
+}
+
+/// `method url` with `headers` and `body` at `now` (Unix seconds).
+fn at_url(
+    v: &SharedVerifier,
+    method: &str,
+    url: &str,
+    map: &HeaderMap,
+    body: &[u8],
+    now: i64,
+) -> Result<Verified, Rejection> {
+    let method: Method = method.parse().unwrap();
+    let uri: Uri = url.parse().unwrap();
+    let path: Uri = uri.path_and_query().unwrap().as_str().parse().unwrap();
+    let req = Inbound {
+        method: &method,
+        uri: &path,
+        headers: map,
+        public_url: url,
+        now_ms: now * 1000,
+        key: None,
+    };
+    precheck_and_verify(v, &req, body)
+}
+
+fn rsa_encoding_key() -> EncodingKey {
+    let der = PrivatePkcs1KeyDer::from_pem_slice(RSA_PRIVATE.as_bytes()).unwrap();
+    EncodingKey::from_rsa_der(der.secret_pkcs1_der())
+}
+
+fn bearer(token: &str) -> HeaderMap {
+    headers(&[("authorization", format!("Bearer {token}").as_bytes())])
+}
+
+fn claims(exp: i64) -> Value {
+    json!({"sub": "sender", "iat": NOW, "exp": exp, "jti": "evt_1"})
+}
+
+#[test]
+fn messagebird_published_cases_all_44() {
+    let cases: Vec<Value> = serde_json::from_str(MESSAGEBIRD_CASES).unwrap();
+    assert_eq!(cases.len(), 44);
+    let default_secret = cases[0]["secret"].as_str().unwrap().to_owned();
+    for case in &cases {
+        let name = case["name"].as_str().unwrap();
+        let secret = case["secret"].as_str().unwrap_or(&default_secret);
+        let v = build_keys("messagebird", &keys(&[secret]), &[]).unwrap();
+        let now = time::OffsetDateTime::parse(
+            case["timestamp"].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap()
+        .unix_timestamp();
+        let map = headers(&[(
+            "messagebird-signature-jwt",
+            case["token"].as_str().unwrap().as_bytes(),
+        )]);
+        let body = case["payload"].as_str().unwrap_or("").as_bytes();
+        let got = at_url(
+            &v,
+            case["method"].as_str().unwrap(),
+            case["url"].as_str().unwrap(),
+            &map,
+            body,
+            now,
+        );
+        let want = match (case["valid"].as_bool().unwrap(), case["reason"].as_str()) {
+            (true, _) => "ok",
+            (false, Some(r)) if r.contains("nbf") || r.contains("exp") => "timestamp",
+            (false, _) => "invalid",
+        };
+        assert_eq!(kind(&got), want, "{name}: {got:?}");
+        if let Ok(verified) = got {
+            assert!(verified.event_id.is_some(), "{name}: jti is the event id");
+        }
+    }
+}
+
+#[test]
+fn rs256_verifies_with_a_pem_public_key_and_refuses_the_attacks() {
+    let v = build_keys("jwt", &[], &keys(&[RSA_PUBLIC])).unwrap();
+    let good = encode(
+        &Header::new(Algorithm::RS256),
+        &claims(NOW + 60),
+        &rsa_encoding_key(),
+    )
+    .unwrap();
+    assert_eq!(kind(&run(&v, &bearer(&good), b"{}", NOW)), "ok");
+    // Without the Bearer prefix too.
+    let plain = headers(&[("authorization", good.as_bytes())]);
+    assert_eq!(kind(&run(&v, &plain, b"{}", NOW)), "ok");
+
+    // alg none, unsigned: never parsed as an algorithm at all.
+    let none = format!(
+        "{}.{}.",
+        b64(br#"{"alg":"none","typ":"JWT"}"#),
+        b64(claims(NOW + 60).to_string().as_bytes())
+    );
+    assert_eq!(kind(&run(&v, &bearer(&none), b"{}", NOW)), "invalid");
+
+    // HS256 keyed with the public key's PEM text: the RSA key's family
+    // allows no HMAC algorithm, so no key is even tried.
+    let confused = encode(
+        &Header::new(Algorithm::HS256),
+        &claims(NOW + 60),
+        &EncodingKey::from_secret(RSA_PUBLIC.as_bytes()),
+    )
+    .unwrap();
+    let got = run(&v, &bearer(&confused), b"{}", NOW);
+    assert_eq!(kind(&got), "invalid");
+    assert!(got
+        .unwrap_err()
+        .detail()
+        .contains("no key for algorithm HS256"));
+    // The same with the PEM trimmed, as a configuration would hold it.
+    let confused = encode(
+        &Header::new(Algorithm::HS256),
+        &claims(NOW + 60),
+        &EncodingKey::from_secret(RSA_PUBLIC.trim().as_bytes()),
+    )
+    .unwrap();
+    assert_eq!(kind(&run(&v, &bearer(&confused), b"{}", NOW)), "invalid");
+
+    // A tampered claim breaks the signature.
+    let (head, rest) = good.split_once('.').unwrap();
+    let (_, sig) = rest.split_once('.').unwrap();
+    let forged = format!(
+        "{head}.{}.{sig}",
+        b64(claims(NOW + 9999).to_string().as_bytes())
+    );
+    assert_eq!(kind(&run(&v, &bearer(&forged), b"{}", NOW)), "invalid");
+}
+
+#[test]
+fn time_claims_use_the_tolerance_as_skew() {
+    let v = build_keys("jwt", &[], &keys(&[RSA_PUBLIC])).unwrap();
+    let key = rsa_encoding_key();
+    let token = |c: Value| encode(&Header::new(Algorithm::RS256), &c, &key).unwrap();
+    let at = |c: Value, now: i64| kind(&run(&v, &bearer(&token(c)), b"", now));
+    // The generic scheme allows 60 s of skew.
+    assert_eq!(at(claims(NOW), NOW + 60), "ok");
+    assert_eq!(at(claims(NOW), NOW + 61), "timestamp", "expired");
+    assert_eq!(
+        at(json!({"exp": NOW + 600, "nbf": NOW + 61}), NOW),
+        "timestamp",
+        "not yet valid"
+    );
+    assert_eq!(at(json!({"exp": NOW + 600, "nbf": NOW + 60}), NOW), "ok");
+    assert_eq!(
+        at(json!({"exp": NOW + 600, "iat": NOW + 61}), NOW),
+        "timestamp",
+        "issued in the future"
+    );
+    assert_eq!(at(json!({"iat": NOW}), NOW), "missing", "exp is required");
+    assert_eq!(at(json!({"exp": "soon"}), NOW), "timestamp");
+}
+
+#[test]
+fn es256_and_eddsa_keys_from_pem_and_jwks_pick_by_kid() {
+    let ec = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let ed = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+    for (pair, alg) in [(&ec, Algorithm::ES256), (&ed, Algorithm::EdDSA)] {
+        let v = build_keys("jwt", &[], &keys(&[&pair.public_key_pem()])).unwrap();
+        let enc = match alg {
+            Algorithm::ES256 => EncodingKey::from_ec_der(&pair.serialize_der()),
+            _ => EncodingKey::from_ed_der(&pair.serialize_der()),
+        };
+        let token = encode(&Header::new(alg), &claims(NOW + 60), &enc).unwrap();
+        assert_eq!(kind(&run(&v, &bearer(&token), b"", NOW)), "ok", "{alg:?}");
+    }
+    // A JWKS of two keys: the token's kid selects one; an unknown kid none.
+    let jwks = json!({"keys": [jwk_of(&ed, "ed-1"), jwk_of_rsa("rsa-1")]}).to_string();
+    let v = build_keys("jwt", &[], &keys(&[&jwks])).unwrap();
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some("rsa-1".into());
+    let token = encode(&header, &claims(NOW + 60), &rsa_encoding_key()).unwrap();
+    assert_eq!(kind(&run(&v, &bearer(&token), b"", NOW)), "ok");
+    header.kid = Some("rsa-2".into());
+    let token = encode(&header, &claims(NOW + 60), &rsa_encoding_key()).unwrap();
+    assert_eq!(kind(&run(&v, &bearer(&token), b"", NOW)), "invalid");
+}
+
+#[test]
+fn a_fetched_jwks_becomes_a_key_set_by_kid() {
+    let ed = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+    let doc = json!({"keys": [
+        jwk_of(&ed, "a"),
+        {"kty": "oct", "k": "c2VjcmV0", "kid": "hmac"},
+        {"kty": "EC", "crv": "P-521", "x": "AA", "y": "AA", "kid": "odd"},
+    ]})
+    .to_string();
+    let set = KeySet::from_jwks(doc.as_bytes()).unwrap();
+    // Only the Ed25519 key is usable; a symmetric key never enters a set
+    // of public keys.
+    assert_eq!(set.candidates(Algorithm::EdDSA, Some("a"), 0).count(), 1);
+    assert_eq!(set.candidates(Algorithm::EdDSA, Some("b"), 0).count(), 0);
+    assert_eq!(set.candidates(Algorithm::HS256, Some("hmac"), 0).count(), 0);
+    assert!(KeySet::from_jwks(b"not json").is_err());
+}
+
+#[test]
+fn keys_of_the_wrong_kind_are_configuration_errors() {
+    let err = |name: &str, s: &[&str], p: &[&str]| {
+        build_keys(name, &keys(s), &keys(p)).err().map(|e| e.field)
+    };
+    assert_eq!(
+        err("jwt", &["s"], &[RSA_PUBLIC]).as_deref(),
+        Some("public_keys")
+    );
+    assert_eq!(err("jwt", &[], &[]).as_deref(), Some("secrets"));
+    assert_eq!(
+        err("messagebird", &[], &[RSA_PUBLIC]).as_deref(),
+        Some("public_keys")
+    );
+    assert_eq!(
+        err("jwt", &[], &[r#"{"kty":"oct","k":"c2VjcmV0"}"#]).as_deref(),
+        Some("public_keys[0]")
+    );
+    assert_eq!(
+        err("jwt", &[], &["not a key"]).as_deref(),
+        Some("public_keys[0]")
+    );
+    assert_eq!(err("netlify", &["s"], &[]), None);
+}
+
+#[test]
+fn hmac_tokens_keyed_with_secrets_and_rotation() {
+    let v = build_keys("jwt", &keys(&["old", "new"]), &[]).unwrap();
+    let token = encode(
+        &Header::new(Algorithm::HS384),
+        &claims(NOW + 60),
+        &EncodingKey::from_secret(b"new"),
+    )
+    .unwrap();
+    let ok = run(&v, &bearer(&token), b"", NOW).unwrap();
+    assert_eq!(ok.secret_index, 1);
+    // The bearer token binds no body: it is a credential, not forwarded,
+    // and keys no replay (a sender may reuse it until it expires).
+    assert_eq!(ok.dedup, super::super::Dedup::None);
+    assert_eq!(
+        v.credential_header().map(|h| h.as_str()),
+        Some("authorization")
+    );
+}
+
+#[test]
+fn netlify_checks_issuer_and_body_hash() {
+    let v = build_keys("netlify", &keys(&["netlify_jws_secret"]), &[]).unwrap();
+    let body = br#"{"id":"deploy_1","state":"ready"}"#;
+    let sign = |c: Value| {
+        let t = encode(
+            &Header::new(Algorithm::HS256),
+            &c,
+            &EncodingKey::from_secret(b"netlify_jws_secret"),
+        )
+        .unwrap();
+        headers(&[("x-webhook-signature", t.as_bytes())])
+    };
+    let sum = hex::encode(ring::digest::digest(&ring::digest::SHA256, body));
+    assert_eq!(
+        kind(&run(
+            &v,
+            &sign(json!({"iss": "netlify", "sha256": sum})),
+            body,
+            NOW
+        )),
+        "ok"
+    );
+    assert_eq!(
+        kind(&run(
+            &v,
+            &sign(json!({"iss": "netlify", "sha256": sum.to_uppercase()})),
+            body,
+            NOW
+        )),
+        "ok"
+    );
+    assert_eq!(
+        kind(&run(
+            &v,
+            &sign(json!({"iss": "other", "sha256": sum})),
+            body,
+            NOW
+        )),
+        "invalid"
+    );
+    assert_eq!(
+        kind(&run(&v, &sign(json!({"sha256": sum})), body, NOW)),
+        "invalid"
+    );
+    assert_eq!(
+        kind(&run(&v, &sign(json!({"iss": "netlify"})), body, NOW)),
+        "invalid"
+    );
+    assert_eq!(
+        kind(&run(
+            &v,
+            &sign(json!({"iss": "netlify", "sha256": 7})),
+            body,
+            NOW
+        )),
+        "invalid"
+    );
+    let mut tampered = body.to_vec();
+    tampered[8] = b'2';
+    assert_eq!(
+        kind(&run(
+            &v,
+            &sign(json!({"iss": "netlify", "sha256": sum})),
+            &tampered,
+            NOW
+        )),
+        "invalid"
+    );
+    // HS512 is not Netlify's algorithm.
+    let t = encode(
+        &Header::new(Algorithm::HS512),
+        &json!({"iss": "netlify", "sha256": sum}),
+        &EncodingKey::from_secret(b"netlify_jws_secret"),
+    )
+    .unwrap();
+    assert_eq!(
+        kind(&run(
+            &v,
+            &headers(&[("x-webhook-signature", t.as_bytes())]),
+            body,
+            NOW
+        )),
+        "invalid"
+    );
+}
+
+#[test]
+fn vonage_iat_window_is_two_sided() {
+    let v = build_keys(
+        "vonage",
+        &keys(&["vonage_signature_secret_32_chars_ok"]),
+        &[],
+    )
+    .unwrap();
+    let body = br#"{"a":1}"#;
+    let sum = hex::encode(ring::digest::digest(&ring::digest::SHA256, body));
+    let token = encode(
+        &Header::new(Algorithm::HS256),
+        &json!({"iat": NOW, "jti": "j1", "payload_hash": sum}),
+        &EncodingKey::from_secret(b"vonage_signature_secret_32_chars_ok"),
+    )
+    .unwrap();
+    let at = |now| kind(&run(&v, &bearer(&token), body, now));
+    assert_eq!(at(NOW + 300), "ok");
+    assert_eq!(at(NOW - 300), "ok");
+    assert_eq!(at(NOW + 301), "timestamp");
+    assert_eq!(at(NOW - 301), "timestamp");
+    let ok = run(&v, &bearer(&token), body, NOW).unwrap();
+    assert_eq!(ok.dedup, super::super::Dedup::SignedId("j1".into()));
+    // Body-bound: forwarded as sent.
+    assert!(v.credential_header().is_none());
+}
+
+#[test]
+fn garbage_tokens_never_panic() {
+    let v = build_keys("jwt", &[], &keys(&[RSA_PUBLIC])).unwrap();
+    let mut g = super::super::testutil::Garbage::new(24);
+    let seed = encode(
+        &Header::new(Algorithm::RS256),
+        &claims(NOW + 60),
+        &rsa_encoding_key(),
+    )
+    .unwrap();
+    for _ in 0..500 {
+        let value = g.value(seed.as_bytes());
+        if let Ok(val) = http::HeaderValue::from_bytes(&value) {
+            let mut map = HeaderMap::new();
+            map.insert("authorization", val);
+            let _ = run(&v, &map, b"", NOW);
+        }
+    }
+}
+
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn jwk_of(pair: &rcgen::KeyPair, kid: &str) -> Value {
+    // An Ed25519 SPKI ends with the 32-byte key.
+    let spki = pair.public_key_der();
+    json!({"kty": "OKP", "crv": "Ed25519", "x": b64(&spki[spki.len() - 32..]), "kid": kid})
+}
+
+fn jwk_of_rsa(kid: &str) -> Value {
+    let der = PrivatePkcs1KeyDer::from_pem_slice(RSA_PRIVATE.as_bytes()).unwrap();
+    let pair = ring::rsa::KeyPair::from_der(der.secret_pkcs1_der()).unwrap();
+    let components: ring::rsa::PublicKeyComponents<Vec<u8>> = pair.public().into();
+    json!({"kty": "RSA", "n": b64(&components.n), "e": b64(&components.e), "kid": kid})
+}
