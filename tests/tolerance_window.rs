@@ -90,7 +90,7 @@ fn keys(row: &ProviderInfo, ecdsa_pkcs8: &[u8]) -> Keys {
             ),
             signing: SECRET.into(),
         },
-        ("jwt", _) => secret(SECRET),
+        ("jwt" | "graph", _) => secret(SECRET),
         ("canonical", _) => secret(CANONICAL_SECRET),
         ("asymmetric", "discord") => public(hex::encode(ed25519_public()), ED_SEED.into()),
         ("asymmetric", "standard-webhooks-ed25519") => {

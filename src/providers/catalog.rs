@@ -51,6 +51,8 @@ pub(crate) enum Family {
     Canonical,
     /// A signed JWT whose claims bind the request (`jwt.rs`).
     Jwt(JwtSpec),
+    /// Microsoft Graph's `clientState` in every notification (`graph.rs`).
+    Graph,
     /// AWS SNS: RSA in the JSON body, certificate fetched (`sns.rs`).
     AwsSns,
     /// PayPal: RSA over ids and the body's CRC-32, certificate fetched
@@ -130,6 +132,7 @@ impl Provider {
                 Some(Some(super::paypal::ONE_HOUR)),
             ),
             Family::Jwt(spec) => (spec.info(self.name), "jwt", Some(spec.tolerance)),
+            Family::Graph => (super::graph::info(self.name), "graph", Some(None)),
         };
         let tolerance = match window {
             Some(window) => super::common::tolerance_text(window),
@@ -1330,6 +1333,14 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         }),
         handshake: Handshake::None,
         source: "RFC 7519 (JWT) and RFC 7515 (JWS); RFC 6750 bearer tokens",
+    },
+    // Microsoft Graph change notifications: clientState in every item of
+    // value[]; POST ?validationToken= answered with the decoded token.
+    Provider {
+        name: "microsoft-graph",
+        family: Family::Graph,
+        handshake: Handshake::GraphValidationToken,
+        source: "Microsoft Learn \"Receive change notifications through webhooks\" (Microsoft Graph: validationToken, clientState)",
     },
     // Vonage Messages API signed webhooks: Authorization: Bearer JWT, HS256
     // with the account's signature secret, payload_hash = hex(SHA-256(body)),

@@ -107,6 +107,9 @@ pub(crate) enum Handshake {
     /// Notion: unsigned first POST `{"verification_token": ..}` → 200,
     /// empty, with an audit note for the operator.
     NotionVerification,
+    /// Microsoft Graph: unsigned `POST ?validationToken=..` on subscription
+    /// create and renew → the URL-decoded token as `text/plain`.
+    GraphValidationToken,
 }
 
 impl Handshake {
@@ -128,6 +131,7 @@ impl Handshake {
             Self::AsanaHookSecret => "POST X-Hook-Secret echo",
             Self::WooCommercePing => "POST webhook_id= ping",
             Self::NotionVerification => "POST verification_token",
+            Self::GraphValidationToken => "POST ?validationToken= (echo)",
         }
     }
 
@@ -159,6 +163,13 @@ impl Handshake {
             Self::AsanaHookSecret => {
                 let asks = req.method == Method::POST && !signed;
                 (asks && req.headers.contains_key(ASANA_SECRET)).then(|| asana(req))
+            }
+            Self::GraphValidationToken => {
+                if req.method != Method::POST {
+                    return None;
+                }
+                let token = query_value(req.uri.query()?, "validationToken")?;
+                Some(echo(&token))
             }
             _ if req.method != Method::GET => None,
             Self::DropboxChallenge => {
@@ -276,7 +287,8 @@ impl Handshake {
             | Self::HeadOk
             | Self::AsanaHookSecret
             | Self::WooCommercePing
-            | Self::NotionVerification => None,
+            | Self::NotionVerification
+            | Self::GraphValidationToken => None,
         }
     }
 }

@@ -18,6 +18,7 @@ mod common;
 mod delimit;
 mod fetched;
 mod generic;
+mod graph;
 mod handshake;
 mod hmac;
 mod jwks;
@@ -432,6 +433,7 @@ pub fn sign(
             ),
         }),
         Family::Jwt(spec) => jwt_sign::sign(spec, secret, req),
+        Family::Graph => graph::sign(secret, req),
     }
 }
 
@@ -557,6 +559,7 @@ pub fn build(name: &str, params: ProviderParams<'_>) -> Result<SharedVerifier, B
         Family::AwsSns => Arc::new(sns::SnsVerifier::build(name, params)?),
         Family::PayPal => Arc::new(paypal::PayPalVerifier::build(name, params)?),
         Family::Jwt(spec) => Arc::new(jwt::JwtVerifier::build(name, spec, params)?),
+        Family::Graph => Arc::new(graph::GraphVerifier::build(name, params)?),
     };
     if params.tolerance.is_some() && verifier.tolerance().is_none() {
         return Err(untimed_tolerance(name, &provider.family));

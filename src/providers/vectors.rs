@@ -708,7 +708,7 @@ fn header_map(pairs: &[(&str, &str)]) -> http::HeaderMap {
 /// Providers of the URL, asymmetric, body-field, canonical and JWT families keep
 /// their external vectors and sign/verify round trips beside their family
 /// (`url.rs`, `asymmetric_tests.rs`, `body_fields.rs`, `canonical.rs`,
-/// `jwt_tests.rs`):
+/// `jwt_tests.rs`, `graph.rs`):
 /// their signing input (URLs, private keys, body fields) differs in shape.
 const OWN_FILE_VECTORS: &[&str] = &[
     "twilio",
@@ -729,6 +729,7 @@ const OWN_FILE_VECTORS: &[&str] = &[
     "paypal",
     "messagebird",
     "jwt",
+    "microsoft-graph",
 ];
 
 #[test]
