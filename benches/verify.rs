@@ -77,6 +77,7 @@ fn verifier(name: &str, secret: &str, hmac: Option<&GenericHmac>) -> SharedVerif
             verify_token: None,
             token_header: None,
             fetch: None,
+            token_query: None,
         },
     )
     .unwrap()

@@ -70,7 +70,9 @@ fn verifier(name: &str) -> Option<SharedVerifier> {
             tolerance: None,
             hmac: None,
             verify_token: None,
-            token_header: (name == "token").then_some(FUZZ_TOKEN_HEADER),
+            // `azure-eventgrid` reads its key from a configured header too.
+            token_header: matches!(name, "token" | "azure-eventgrid").then_some(FUZZ_TOKEN_HEADER),
+            token_query: None,
             fetch: fetch.as_ref(),
         },
     )

@@ -9,7 +9,9 @@
 //! structured, Standard Webhooks, token). Providers whose signing input is a
 //! URL, a private key or body fields (Twilio, Square, HubSpot, Trello,
 //! Discord, SendGrid, Standard Webhooks Ed25519, Mailgun, Contentful) are
-//! driven through the proxy by `providers_new_families.rs`.
+//! driven through the proxy by `providers_new_families.rs`; the JWT
+//! providers by `providers_jwt.rs`; Microsoft Graph and Azure Event Grid by
+//! `providers_cloud.rs`.
 
 mod common;
 

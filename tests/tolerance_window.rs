@@ -91,6 +91,10 @@ fn keys(row: &ProviderInfo, ecdsa_pkcs8: &[u8]) -> Keys {
             signing: SECRET.into(),
         },
         ("jwt" | "graph", _) => secret(SECRET),
+        ("eventgrid", _) => Keys {
+            route_lines: format!("secrets = [\"{SECRET}\"]\ntoken_query = \"code\"\n"),
+            signing: SECRET.into(),
+        },
         ("canonical", _) => secret(CANONICAL_SECRET),
         ("asymmetric", "discord") => public(hex::encode(ed25519_public()), ED_SEED.into()),
         ("asymmetric", "standard-webhooks-ed25519") => {

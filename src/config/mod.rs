@@ -367,6 +367,14 @@ pub struct Route {
     /// Whether `[receipt]` signs this route's requests (`receipt = false`
     /// turns it off; true when there is no `[receipt]`, which signs nothing).
     pub receipt: bool,
+    /// `token_query` of an `azure-eventgrid` route.
+    pub token_query: Option<String>,
+    /// The query parameter with the route's shared credential, removed from
+    /// the forwarded query; `None` when the scheme reads none or
+    /// `forward_token` is set.
+    pub credential_query: Option<String>,
+    /// `cloudevents_handshake`: answer the CloudEvents `OPTIONS` request.
+    pub cloudevents_handshake: bool,
 }
 
 impl Config {

@@ -145,6 +145,8 @@ pub(crate) struct RawRoute {
     pub token_header: Str,
     pub forward_token: Option<Spanned<bool>>,
     pub hmac: Option<Spanned<RawHmac>>,
+    pub token_query: Str,
+    pub cloudevents_handshake: Option<Spanned<bool>>,
     pub keys: Option<Spanned<RawKeys>>,
     pub topics: Option<Spanned<Vec<Spanned<String>>>>,
     pub sns_confirm: Str,

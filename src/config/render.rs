@@ -125,6 +125,10 @@ fn row(route: &Route) -> [String; 7] {
     } else {
         format!("{}: {}", route.secrets.len(), origins(&route.secrets))
     };
+    let keys = match &route.token_query {
+        Some(q) => format!("{keys}; key in query {q:?}"),
+        None => keys,
+    };
     let methods: Vec<&str> = route.methods.iter().map(http::Method::as_str).collect();
     [
         route.path.clone(),

@@ -202,6 +202,21 @@ impl Ctx<'_> {
         };
         let (fetch, key_trust) = self.fetch_params(raw_fetch, &at);
         let receipt = self.route_receipt(r.receipt, &at("receipt"));
+        let token_query = r
+            .token_query
+            .and_then(|q| self.query_name(q, &at("token_query")));
+        let cloudevents_handshake = r.cloudevents_handshake.map(|c| (c.span(), *c.get_ref()));
+        if let (Some((span, true)), Some(methods)) = (&cloudevents_handshake, &methods) {
+            if !methods.contains(&Method::OPTIONS) {
+                self.diag.error(
+                    span.clone(),
+                    at("cloudevents_handshake"),
+                    "is answered to an OPTIONS request, and methods does not include OPTIONS: \
+                     add \"OPTIONS\" to methods, or remove cloudevents_handshake",
+                );
+            }
+        }
+        let cloudevents_handshake = matches!(cloudevents_handshake, Some((_, true)));
 
         if self.diag.error_count() != errors_before {
             return None;
@@ -215,6 +230,7 @@ impl Ctx<'_> {
             verify_token: verify_token.as_ref(),
             token_header: token_header.as_deref(),
             fetch: fetch.as_ref(),
+            token_query: token_query.as_deref(),
         };
         let verifier = match (self.build)(&provider, params) {
             Ok(v) => v,
@@ -240,7 +256,12 @@ impl Ctx<'_> {
             );
             return None;
         }
+        let credential_query = match (&forward_token, verifier.credential_query()) {
+            (Some(f), Some(_)) if *f.get_ref() => None,
+            (_, query) => query.map(str::to_owned),
+        };
         let credential_header = match (forward_token, verifier.credential_header()) {
+            (Some(_), None) if verifier.credential_query().is_some() => None,
             (Some(f), None) => {
                 self.diag.error(
                     f.span(),
@@ -261,6 +282,9 @@ impl Ctx<'_> {
         }
         let methods = methods.unwrap_or_else(|| {
             let mut m = vec![Method::POST];
+            if cloudevents_handshake {
+                m.push(Method::OPTIONS);
+            }
             for extra in verifier.extra_methods() {
                 if !m.contains(extra) {
                     m.push(extra.clone());
@@ -292,6 +316,9 @@ impl Ctx<'_> {
             key_trust: key_trust.filter(|_| fetches),
             fetch,
             receipt,
+            token_query,
+            credential_query,
+            cloudevents_handshake,
         })
     }
 
@@ -690,6 +717,26 @@ impl Ctx<'_> {
     }
 
     /// A valid header name, lower-cased.
+    /// A query parameter name: non-empty printable ASCII without the
+    /// characters that delimit a query (`&`, `=`, `#`) or need encoding.
+    fn query_name(&mut self, raw: Spanned<String>, field: &str) -> Option<String> {
+        let name = raw.get_ref();
+        let usable = !name.is_empty()
+            && name.len() <= 128
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && !b"&=#%+?".contains(&b));
+        if usable {
+            return Some(name.clone());
+        }
+        self.diag.error(
+            raw.span(),
+            field,
+            format!("invalid query parameter name {name:?}"),
+        );
+        None
+    }
+
     fn header_name(&mut self, raw: Spanned<String>, field: &str) -> Option<String> {
         match HeaderName::from_bytes(raw.get_ref().as_bytes()) {
             Ok(name) => Some(name.as_str().to_owned()),

@@ -19,6 +19,7 @@ fn with_keys(name: &str, keys: &[&str]) -> Result<SharedVerifier, BuildError> {
             verify_token: None,
             token_header: None,
             fetch: None,
+            token_query: None,
         },
     )
 }
@@ -101,6 +102,7 @@ fn discord_pynacl_vector_window_and_ping() {
             verify_token: None,
             token_header: None,
             fetch: None,
+            token_query: None,
         },
     );
     let r = run(&rotated.unwrap(), &h, br#"{"type":1}"#, 1_700_000_000);
@@ -147,6 +149,7 @@ fn sendgrid_sdk_fixture() {
             verify_token: None,
             token_header: None,
             fetch: None,
+            token_query: None,
         },
     )
     .unwrap();
@@ -219,6 +222,7 @@ fn standard_webhooks_v1a_openssl_vector() {
             verify_token: None,
             token_header: None,
             fetch: None,
+            token_query: None,
         },
     )
     .err()

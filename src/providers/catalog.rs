@@ -53,6 +53,8 @@ pub(crate) enum Family {
     Jwt(JwtSpec),
     /// Microsoft Graph's `clientState` in every notification (`graph.rs`).
     Graph,
+    /// Azure Event Grid's key in the query or a header (`eventgrid.rs`).
+    EventGrid,
     /// AWS SNS: RSA in the JSON body, certificate fetched (`sns.rs`).
     AwsSns,
     /// PayPal: RSA over ids and the body's CRC-32, certificate fetched
@@ -133,6 +135,7 @@ impl Provider {
             ),
             Family::Jwt(spec) => (spec.info(self.name), "jwt", Some(spec.tolerance)),
             Family::Graph => (super::graph::info(self.name), "graph", Some(None)),
+            Family::EventGrid => (super::eventgrid::info(self.name), "eventgrid", Some(None)),
         };
         let tolerance = match window {
             Some(window) => super::common::tolerance_text(window),
@@ -1342,6 +1345,15 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         handshake: Handshake::GraphValidationToken,
         source: "Microsoft Learn \"Receive change notifications through webhooks\" (Microsoft Graph: validationToken, clientState)",
     },
+    // Azure Event Grid: a key in the endpoint URL's query or a delivery
+    // attribute header; SubscriptionValidationEvent and the CloudEvents
+    // OPTIONS handshake.
+    Provider {
+        name: "azure-eventgrid",
+        family: Family::EventGrid,
+        handshake: Handshake::EventGridValidation,
+        source: "Microsoft Learn \"Webhook event delivery\" and \"Deliver events to webhooks: delivery properties\" (Azure Event Grid); CloudEvents 1.0 \"HTTP 1.1 Web Hooks\" abuse protection",
+    },
     // Vonage Messages API signed webhooks: Authorization: Bearer JWT, HS256
     // with the account's signature secret, payload_hash = hex(SHA-256(body)),
     // iat, jti.
@@ -1397,10 +1409,15 @@ mod tests {
             };
             if matches!(
                 p.family,
-                Family::GenericHmac | Family::Asymmetric(_) | Family::AwsSns | Family::PayPal
+                Family::GenericHmac
+                    | Family::Asymmetric(_)
+                    | Family::AwsSns
+                    | Family::PayPal
+                    | Family::EventGrid
             ) || p.name == "token"
             {
-                // Needs [route.hmac] / public keys / token_header / topics: in their files.
+                // Needs [route.hmac] / public keys / token_header / topics /
+                // token_query: in their files.
                 continue;
             }
             assert_eq!(verifier(p.name, &secrets(&[secret])).provider(), p.name);

@@ -252,6 +252,7 @@ mod tests {
                     verify_token: None::<&Secret>,
                     token_header: None,
                     fetch: None,
+                    token_query: None,
                 },
             )
             .unwrap();

@@ -110,6 +110,11 @@ pub(crate) enum Handshake {
     /// Microsoft Graph: unsigned `POST ?validationToken=..` on subscription
     /// create and renew → the URL-decoded token as `text/plain`.
     GraphValidationToken,
+    /// Azure Event Grid: `SubscriptionValidationEvent` (after the key
+    /// matched) → `{"validationResponse": code}`, and the CloudEvents
+    /// `OPTIONS` abuse-protection request. Answered by `eventgrid.rs`;
+    /// listed here so `hookguard providers` says so.
+    EventGridValidation,
 }
 
 impl Handshake {
@@ -132,6 +137,9 @@ impl Handshake {
             Self::WooCommercePing => "POST webhook_id= ping",
             Self::NotionVerification => "POST verification_token",
             Self::GraphValidationToken => "POST ?validationToken= (echo)",
+            Self::EventGridValidation => {
+                "SubscriptionValidationEvent; CloudEvents OPTIONS (WebHook-Request-Origin)"
+            }
         }
     }
 
@@ -144,6 +152,7 @@ impl Handshake {
             | Self::OnfleetCheck
             | Self::OktaVerification => &[Method::GET],
             Self::HeadOk => &[Method::HEAD],
+            Self::EventGridValidation => &[Method::OPTIONS],
             _ => &[],
         }
     }
@@ -192,7 +201,8 @@ impl Handshake {
             | Self::DiscordPing
             | Self::SnsSubscriptionConfirmation
             | Self::WooCommercePing
-            | Self::NotionVerification => None,
+            | Self::NotionVerification
+            | Self::EventGridValidation => None,
         }
     }
 
@@ -288,7 +298,8 @@ impl Handshake {
             | Self::AsanaHookSecret
             | Self::WooCommercePing
             | Self::NotionVerification
-            | Self::GraphValidationToken => None,
+            | Self::GraphValidationToken
+            | Self::EventGridValidation => None,
         }
     }
 }
@@ -436,6 +447,50 @@ fn check_text(value: &str) -> Result<(), Rejection> {
         });
     }
     Ok(())
+}
+
+/// CloudEvents 1.0 "HTTP 1.1 Web Hooks" abuse protection: an `OPTIONS`
+/// with `WebHook-Request-Origin` is answered 200 with `WebHook-Allowed-Origin`
+/// naming that origin (and `WebHook-Allowed-Rate: *` when a rate was
+/// requested: hookguard's own `rate_limit` still applies). The origin is
+/// echoed only when it is short printable text. Any other request: `None`.
+pub(crate) fn cloudevents_options(req: &Inbound<'_>) -> Option<Result<HandshakeReply, Rejection>> {
+    if req.method != Method::OPTIONS {
+        return None;
+    }
+    let mut origins = req.headers.get_all("webhook-request-origin").iter();
+    let origin = origins.next()?;
+    Some(allowed_origin(origin, origins.next().is_some(), req))
+}
+
+fn allowed_origin(
+    origin: &http::HeaderValue,
+    repeated: bool,
+    req: &Inbound<'_>,
+) -> Result<HandshakeReply, Rejection> {
+    let text = origin.to_str().map_err(|_| Rejection::InvalidSignature {
+        detail: "header \"webhook-request-origin\" is not printable text".into(),
+    })?;
+    if repeated {
+        return Err(Rejection::InvalidSignature {
+            detail: "header \"webhook-request-origin\" is repeated".into(),
+        });
+    }
+    check_text(text)?;
+    let mut headers = vec![(
+        http::HeaderName::from_static("webhook-allowed-origin"),
+        origin.clone(),
+    )];
+    if req.headers.contains_key("webhook-request-rate") {
+        headers.push((
+            http::HeaderName::from_static("webhook-allowed-rate"),
+            http::HeaderValue::from_static("*"),
+        ));
+    }
+    Ok(HandshakeReply {
+        headers,
+        ..empty_ok()
+    })
 }
 
 /// A JSON reply with status 200.

@@ -45,6 +45,7 @@ fn build_keys(
             verify_token: None,
             token_header: None,
             fetch: None,
+            token_query: None,
         },
     )
 }

@@ -16,6 +16,7 @@ mod catalog;
 mod cert;
 mod common;
 mod delimit;
+mod eventgrid;
 mod fetched;
 mod generic;
 mod graph;
@@ -226,6 +227,13 @@ pub trait Verifier: Send + Sync + 'static {
         None
     }
 
+    /// The query parameter that carries a shared credential (Azure Event
+    /// Grid's key in the endpoint URL), which the proxy removes from the
+    /// forwarded query unless the route sets `forward_token`.
+    fn credential_query(&self) -> Option<&str> {
+        None
+    }
+
     /// Checks that need only the head — signature header present, signed
     /// timestamp within tolerance — so a hostile request is refused before its
     /// body is read. Schemes whose material lives in the body return `Ok`.
@@ -323,7 +331,7 @@ pub struct HandshakeReply {
     /// Exact response body (the echoed challenge, a JSON token, ...).
     pub body: Vec<u8>,
     /// Response headers the provider expects besides `Content-Type`
-    /// (Asana's `X-Hook-Secret`, Smartsheet-style echoes).
+    /// (Asana's `X-Hook-Secret`, CloudEvents' `WebHook-Allowed-Origin`).
     pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
     /// What the audit record tells the operator, when the handshake asks
     /// something of them (Notion: set the verification token as the secret).
@@ -434,6 +442,7 @@ pub fn sign(
         }),
         Family::Jwt(spec) => jwt_sign::sign(spec, secret, req),
         Family::Graph => graph::sign(secret, req),
+        Family::EventGrid => eventgrid::sign(secret, req),
     }
 }
 
@@ -474,6 +483,13 @@ pub fn takes_user_password(name: &str) -> bool {
     )
 }
 
+/// The CloudEvents 1.0 abuse-protection handshake (`OPTIONS` with
+/// `WebHook-Request-Origin`), for routes that set `cloudevents_handshake`;
+/// `None` when the request is not one.
+pub fn cloudevents_options(req: &Inbound<'_>) -> Option<Result<HandshakeReply, Rejection>> {
+    handshake::cloudevents_options(req)
+}
+
 /// Whether provider `name` verifies with `secrets` or `public_keys`,
 /// whichever the route sets (the generic `jwt`: the key decides the
 /// algorithm family).
@@ -509,6 +525,14 @@ pub fn build(name: &str, params: ProviderParams<'_>) -> Result<SharedVerifier, B
         return Err(BuildError {
             field: "hmac".into(),
             message: format!("[route.hmac] applies only to provider \"hmac\", not {name:?}"),
+        });
+    }
+    if params.token_query.is_some() && !matches!(provider.family, Family::EventGrid) {
+        return Err(BuildError {
+            field: "token_query".into(),
+            message: format!(
+                "token_query applies only to provider \"azure-eventgrid\", not {name:?}"
+            ),
         });
     }
     if params.verify_token.is_some() && provider.handshake != Handshake::MetaVerifyToken {
@@ -560,6 +584,7 @@ pub fn build(name: &str, params: ProviderParams<'_>) -> Result<SharedVerifier, B
         Family::PayPal => Arc::new(paypal::PayPalVerifier::build(name, params)?),
         Family::Jwt(spec) => Arc::new(jwt::JwtVerifier::build(name, spec, params)?),
         Family::Graph => Arc::new(graph::GraphVerifier::build(name, params)?),
+        Family::EventGrid => Arc::new(eventgrid::EventGridVerifier::build(name, params)?),
     };
     if params.tolerance.is_some() && verifier.tolerance().is_none() {
         return Err(untimed_tolerance(name, &provider.family));

@@ -25,6 +25,8 @@ pub struct ProviderParams<'a> {
     pub verify_token: Option<&'a Secret>,
     /// `token_header`: the header the generic `token` provider reads.
     pub token_header: Option<&'a str>,
+    /// `token_query`: the query parameter `azure-eventgrid` reads its key from.
+    pub token_query: Option<&'a str>,
     /// `[route.keys]` and the settings of schemes whose keys are fetched;
     /// `None` when the route sets none of them.
     pub fetch: Option<&'a FetchParams>,

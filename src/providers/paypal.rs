@@ -266,6 +266,7 @@ mod tests {
             verify_token: None,
             token_header: None,
             fetch: Some(fetch),
+            token_query: None,
         }
     }
 

@@ -35,6 +35,7 @@ fn params(fetch: &FetchParams) -> ProviderParams<'_> {
         verify_token: None,
         token_header: None,
         fetch: Some(fetch),
+        token_query: None,
     }
 }
 

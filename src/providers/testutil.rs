@@ -47,6 +47,7 @@ pub(crate) fn build_with(
             verify_token: None,
             token_header: None,
             fetch: None,
+            token_query: None,
         },
     )
 }

@@ -552,6 +552,7 @@ mod tests {
                     verify_token: None,
                     token_header: header,
                     fetch: None,
+                    token_query: None,
                 },
             )
         };

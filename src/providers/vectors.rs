@@ -708,7 +708,7 @@ fn header_map(pairs: &[(&str, &str)]) -> http::HeaderMap {
 /// Providers of the URL, asymmetric, body-field, canonical and JWT families keep
 /// their external vectors and sign/verify round trips beside their family
 /// (`url.rs`, `asymmetric_tests.rs`, `body_fields.rs`, `canonical.rs`,
-/// `jwt_tests.rs`, `graph.rs`):
+/// `jwt_tests.rs`, `graph.rs`, `eventgrid_tests.rs`):
 /// their signing input (URLs, private keys, body fields) differs in shape.
 const OWN_FILE_VECTORS: &[&str] = &[
     "twilio",
@@ -730,6 +730,7 @@ const OWN_FILE_VECTORS: &[&str] = &[
     "messagebird",
     "jwt",
     "microsoft-graph",
+    "azure-eventgrid",
 ];
 
 #[test]

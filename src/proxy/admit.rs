@@ -12,7 +12,7 @@ use super::host::RequestHost;
 use super::refusal::Refusal;
 use super::{headers, App, ConnInfo};
 use crate::config::Route;
-use crate::providers::{HandshakeReply, Inbound, UrlTarget};
+use crate::providers::{self, HandshakeReply, Inbound, UrlTarget};
 use crate::ratelimit::RouteLimiter;
 
 /// Method: one of the route's `methods`.
@@ -70,9 +70,12 @@ pub(super) fn challenge(
     route: &Route,
     inbound: &Inbound<'_>,
 ) -> Result<Option<HandshakeReply>, Refusal> {
-    route
-        .verifier
-        .challenge(inbound)
+    let cloudevents = route
+        .cloudevents_handshake
+        .then(|| providers::cloudevents_options(inbound))
+        .flatten();
+    cloudevents
+        .or_else(|| route.verifier.challenge(inbound))
         .transpose()
         .map_err(Refusal::Verify)
 }

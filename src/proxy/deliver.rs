@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use http::header::HeaderValue;
 use http::request::Parts;
-use http::{HeaderMap, Request, Response};
+use http::{HeaderMap, Request, Response, Uri};
 use hyper::body::Incoming;
 
 use super::refusal::Refusal;
@@ -137,6 +137,30 @@ pub(super) fn upstream_request(
     Ok(request)
 }
 
+/// `uri` without every `name=...` pair of its query (a credential the
+/// route reads there); the other pairs are kept byte for byte, in order.
+pub(super) fn without_query_parameter(uri: &Uri, name: &str) -> Uri {
+    let Some(query) = uri.query() else {
+        return uri.clone();
+    };
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| {
+            let key = pair.split('=').next().unwrap_or("");
+            !form_urlencoded::parse(key.as_bytes()).any(|(k, _)| k == name)
+        })
+        .collect();
+    let path_and_query = if kept.is_empty() {
+        uri.path().to_owned()
+    } else {
+        [uri.path(), "?", &kept.join("&")].concat()
+    };
+    let mut parts = uri.clone().into_parts();
+    // The pieces of a valid path and query stay valid.
+    parts.path_and_query = path_and_query.parse().ok().or(parts.path_and_query);
+    Uri::from_parts(parts).unwrap_or_else(|_| uri.clone())
+}
+
 /// Forward: sends the request upstream and settles the replay claim from
 /// the answer (delivered on a 2xx, else released for the provider's retry).
 pub(super) async fn forward(
@@ -153,4 +177,27 @@ pub(super) async fn forward(
     let mut response = result.map_err(Refusal::Upstream)?;
     headers::strip_hop_by_hop(response.headers_mut());
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_named_query_parameter_is_removed() {
+        let strip = |uri: &str| {
+            let uri: Uri = uri.parse().unwrap();
+            without_query_parameter(&uri, "code").to_string()
+        };
+        assert_eq!(strip("/eg?code=k&a=%2F1&b"), "/eg?a=%2F1&b");
+        assert_eq!(strip("/eg?a=1&code=k&code=j"), "/eg?a=1");
+        assert_eq!(
+            strip("/eg?c%6Fde=k&x=1"),
+            "/eg?x=1",
+            "a percent-encoded name"
+        );
+        assert_eq!(strip("/eg?code=k"), "/eg");
+        assert_eq!(strip("/eg?codex=1&xcode=2"), "/eg?codex=1&xcode=2");
+        assert_eq!(strip("/eg"), "/eg");
+    }
 }

@@ -265,6 +265,9 @@ async fn settle(
         verified: names.verified.as_ref(),
         event_id: verified.event_id.as_deref(),
     };
+    if let Some(name) = &route.credential_query {
+        req.parts.uri = deliver::without_query_parameter(&req.parts.uri, name);
+    }
     // The inbound headers are not needed past this point: move, don't copy.
     let inbound_headers = std::mem::take(&mut req.parts.headers);
     let headers = deliver::upstream_headers(app, route, inbound_headers, provenance);

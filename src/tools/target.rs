@@ -29,6 +29,8 @@ pub(crate) struct Target {
     pub hmac: Option<GenericHmac>,
     /// `token_header`, for the generic `token` provider.
     pub token_header: Option<String>,
+    /// `token_query`, for `azure-eventgrid`.
+    pub token_query: Option<String>,
     /// Shared secrets, in order (the index is reported on success).
     pub secrets: Vec<SecretEntry>,
     /// Public keys of an asymmetric scheme, in order.
@@ -71,6 +73,7 @@ impl Target {
             provider: provider.to_owned(),
             hmac: None,
             token_header: None,
+            token_query: None,
             secrets: Vec::new(),
             public_keys: Vec::new(),
             tolerance,
@@ -89,6 +92,7 @@ impl Target {
             provider: route.provider.clone(),
             hmac: route.hmac.clone(),
             token_header: route.token_header.clone(),
+            token_query: route.token_query.clone(),
             secrets: route.secrets.clone(),
             public_keys: route.public_keys.clone(),
             tolerance: route.tolerance,
@@ -214,6 +218,7 @@ impl Target {
             verify_token: None,
             token_header: self.token_header.as_deref(),
             fetch: self.fetch.as_ref(),
+            token_query: self.token_query.as_deref(),
         };
         providers::build(&self.provider, params).map_err(|e| self.build_error(&e))
     }

@@ -822,4 +822,26 @@ pub static CASES: &[Case] = &[
         probe: live!(generic_pairs_semicolon),
         expect: ["200", "401 invalid_signature"],
     },
+    Case {
+        key: "route.token_query",
+        set: &[
+            ("route", "provider = \"azure-eventgrid\""),
+            ("route", "secrets = [\"k3y\"]"),
+            ("route", "token_query = \"code\""),
+        ],
+        other: &[
+            ("route", "provider = \"azure-eventgrid\""),
+            ("route", "secrets = [\"k3y\"]"),
+            ("route", "token_header = \"X-EG-Key\""),
+        ],
+        probe: live!(eventgrid_query_key),
+        expect: ["200 forwarded /hook?a=1", "401 missing_signature"],
+    },
+    Case {
+        key: "route.cloudevents_handshake",
+        set: &[("route", "cloudevents_handshake = true")],
+        other: &[],
+        probe: live!(cloudevents_options),
+        expect: ["200 eventgrid.azure.net", "405 method_not_allowed"],
+    },
 ];

@@ -703,3 +703,22 @@ pub async fn receipt_kind(c: Ctx) -> String {
     };
     format!("{status}, {kind}")
 }
+
+/// An Event Grid delivery with its key in the query: what the upstream sees.
+pub async fn eventgrid_query_key(c: Ctx) -> String {
+    let a = post(&c.proxy, "/hook?code=k3y&a=1", &[], b"[]").await;
+    match c.up.received().pop() {
+        Some(got) => format!("{} forwarded {}", summary(&a), got.uri),
+        None => summary(&a),
+    }
+}
+
+/// The CloudEvents abuse-protection `OPTIONS` to `/hook`.
+pub async fn cloudevents_options(c: Ctx) -> String {
+    let origin = [("webhook-request-origin", "eventgrid.azure.net")];
+    let a = send(&c.proxy, "OPTIONS", "/hook", &origin, b"").await;
+    match a.headers.get("webhook-allowed-origin") {
+        Some(v) => format!("{} {}", summary(&a), v.to_str().unwrap_or("?")),
+        None => summary(&a),
+    }
+}

@@ -1,0 +1,200 @@
+//! Azure Event Grid: the key in a query parameter or a header, the
+//! SubscriptionValidationEvent answered only once the key matched, and the
+//! CloudEvents `OPTIONS` handshake. Shapes from Microsoft Learn "Webhook
+//! event delivery" (Azure Event Grid) and CloudEvents 1.0 "HTTP 1.1 Web
+//! Hooks" §4.
+
+use http::{HeaderMap, Method, Uri};
+
+use super::super::testutil::{headers, kind, secrets};
+use super::super::{build, Inbound, ProviderParams, SharedVerifier};
+use crate::body::Payload;
+
+/// The validation event as Microsoft Learn shows it.
+const VALIDATION: &str = r#"[{"id":"2d1781af-3a4c-4d7c-bd0c-e34b19da4e66","topic":"/subscriptions/xx/resourceGroups/yy/providers/Microsoft.Storage/storageAccounts/zz","subject":"","data":{"validationCode":"512d38b6-c7b8-40c8-89fe-f46f9e9622b6","validationUrl":"https://rp-eastus2.eventgrid.azure.net:553/eventsubscriptions/myeventsub/validate?id=0000000000-0000-0000-0000-00000000000000&t=2022-10-28T04:23:35.1981776Z&apiVersion=2018-05-01-preview&token=1A1A1A1A"},"eventType":"Microsoft.EventGrid.SubscriptionValidationEvent","eventTime":"2022-10-28T04:23:35.1981776Z","metadataVersion":"1","dataVersion":"1"}]"#;
+
+fn eventgrid(query: Option<&str>, header: Option<&str>) -> SharedVerifier {
+    build(
+        "azure-eventgrid",
+        ProviderParams {
+            secrets: &secrets(&["k3y"]),
+            public_keys: &[],
+            tolerance: None,
+            hmac: None,
+            verify_token: None,
+            token_header: header,
+            token_query: query,
+            fetch: None,
+        },
+    )
+    .unwrap()
+}
+
+fn at(v: &SharedVerifier, method: &str, path: &str, map: &HeaderMap, body: &str) -> Outcome {
+    let method: Method = method.parse().unwrap();
+    let uri: Uri = path.parse().unwrap();
+    let req = Inbound {
+        method: &method,
+        uri: &uri,
+        headers: map,
+        public_url: "",
+        now_ms: 0,
+        key: None,
+    };
+    if let Some(reply) = v.challenge(&req) {
+        return Outcome::Challenge(reply.is_ok());
+    }
+    let payload = Payload::from(body.as_bytes());
+    let verified = v.precheck(&req).and_then(|()| v.verify(&req, &payload));
+    match (verified, v.handshake(&req, &payload)) {
+        (Ok(_), Some(reply)) => Outcome::Handshake(String::from_utf8(reply.body).unwrap()),
+        (result, _) => Outcome::Verified(kind(&result)),
+    }
+}
+
+#[derive(Debug, PartialEq)]
+enum Outcome {
+    Challenge(bool),
+    Handshake(String),
+    Verified(&'static str),
+}
+
+#[test]
+fn key_in_the_query_verifies_and_validation_is_answered_after_it() {
+    let v = eventgrid(Some("code"), None);
+    assert_eq!(v.credential_query(), Some("code"));
+    assert!(v.credential_header().is_none());
+    let none = headers(&[]);
+    let validation = headers(&[("aeg-event-type", b"SubscriptionValidation")]);
+    assert_eq!(
+        at(&v, "POST", "/eg?code=k3y", &validation, VALIDATION),
+        Outcome::Handshake(
+            r#"{"validationResponse":"512d38b6-c7b8-40c8-89fe-f46f9e9622b6"}"#.into()
+        )
+    );
+    // Without the key the validation is refused like any delivery.
+    assert_eq!(
+        at(&v, "POST", "/eg?code=nope", &validation, VALIDATION),
+        Outcome::Verified("invalid")
+    );
+    assert_eq!(
+        at(&v, "POST", "/eg", &validation, VALIDATION),
+        Outcome::Verified("missing")
+    );
+    // An ordinary event is verified, not answered.
+    let event = r#"[{"id":"1","eventType":"Microsoft.Storage.BlobCreated","data":{}}]"#;
+    assert_eq!(
+        at(&v, "POST", "/eg?code=k3y", &none, event),
+        Outcome::Verified("ok")
+    );
+    assert_eq!(
+        at(&v, "POST", "/eg?code=k%33y", &none, event),
+        Outcome::Verified("ok")
+    );
+    assert_eq!(
+        at(&v, "POST", "/eg?code=k3y&code=k3y", &none, event),
+        Outcome::Verified("invalid")
+    );
+}
+
+#[test]
+fn key_in_a_header_is_the_credential_header() {
+    let v = eventgrid(None, Some("x-eg-key"));
+    assert_eq!(v.credential_header().map(|h| h.as_str()), Some("x-eg-key"));
+    let ok = headers(&[("x-eg-key", b"k3y")]);
+    assert_eq!(at(&v, "POST", "/eg", &ok, "[]"), Outcome::Verified("ok"));
+    let bad = headers(&[("x-eg-key", b"k3y ")]);
+    assert_eq!(
+        at(&v, "POST", "/eg?code=k3y", &headers(&[]), "[]"),
+        Outcome::Verified("missing")
+    );
+    assert_eq!(
+        at(&v, "POST", "/eg", &bad, "[]"),
+        Outcome::Verified("ok"),
+        "trimmed like any header"
+    );
+}
+
+#[test]
+fn cloudevents_options_names_the_allowed_origin() {
+    let v = eventgrid(Some("code"), None);
+    let method = Method::OPTIONS;
+    let uri: Uri = "/eg".parse().unwrap();
+    let map = headers(&[
+        ("webhook-request-origin", b"eventgrid.azure.net"),
+        ("webhook-request-rate", b"120"),
+    ]);
+    let req = Inbound {
+        method: &method,
+        uri: &uri,
+        headers: &map,
+        public_url: "",
+        now_ms: 0,
+        key: None,
+    };
+    let reply = v.challenge(&req).unwrap().unwrap();
+    assert_eq!(reply.status, 200);
+    assert!(reply.body.is_empty());
+    let names: Vec<(&str, &[u8])> = reply
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_bytes()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("webhook-allowed-origin", &b"eventgrid.azure.net"[..]),
+            ("webhook-allowed-rate", &b"*"[..]),
+        ]
+    );
+    // OPTIONS without the origin is not the handshake.
+    assert_eq!(
+        at(&v, "OPTIONS", "/eg", &headers(&[]), ""),
+        Outcome::Verified("missing")
+    );
+    let odd = headers(&[("webhook-request-origin", &[b'a'; 600][..])]);
+    assert_eq!(
+        at(&v, "OPTIONS", "/eg", &odd, ""),
+        Outcome::Challenge(false)
+    );
+}
+
+#[test]
+fn the_key_location_must_be_configured_once() {
+    let build_with = |q: Option<&str>, h: Option<&str>| {
+        build(
+            "azure-eventgrid",
+            ProviderParams {
+                secrets: &secrets(&["k3y"]),
+                public_keys: &[],
+                tolerance: None,
+                hmac: None,
+                verify_token: None,
+                token_header: h,
+                token_query: q,
+                fetch: None,
+            },
+        )
+        .err()
+        .map(|e| e.field)
+    };
+    assert_eq!(build_with(None, None).as_deref(), Some("token_query"));
+    assert_eq!(
+        build_with(Some("code"), Some("x-k")).as_deref(),
+        Some("token_query")
+    );
+    let other = build(
+        "github",
+        ProviderParams {
+            secrets: &secrets(&["s"]),
+            public_keys: &[],
+            tolerance: None,
+            hmac: None,
+            verify_token: None,
+            token_header: None,
+            token_query: Some("code"),
+            fetch: None,
+        },
+    );
+    assert_eq!(other.err().unwrap().field, "token_query");
+}
