@@ -91,25 +91,8 @@ impl EventGridVerifier {
                 })
             }
         };
-        if params.secrets.is_empty() {
-            return Err(BuildError {
-                field: "secrets".into(),
-                message: "no secret configured: the route would verify nothing".into(),
-            });
-        }
         let blind = Blind::new()?;
-        let keys = params
-            .secrets
-            .iter()
-            .enumerate()
-            .map(|(i, s)| match s.value.expose() {
-                [] => Err(BuildError {
-                    field: format!("secrets[{i}]"),
-                    message: "secret is empty".into(),
-                }),
-                value => Ok((blind.seal(value), s.expires)),
-            })
-            .collect::<Result<_, _>>()?;
+        let keys = blind.seal_secrets(params.secrets)?;
         Ok(Self {
             provider,
             at,

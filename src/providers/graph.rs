@@ -52,25 +52,8 @@ impl GraphVerifier {
         provider: &'static str,
         params: ProviderParams<'_>,
     ) -> Result<Self, BuildError> {
-        if params.secrets.is_empty() {
-            return Err(BuildError {
-                field: "secrets".into(),
-                message: "no secret configured: the route would verify nothing".into(),
-            });
-        }
         let blind = Blind::new()?;
-        let states = params
-            .secrets
-            .iter()
-            .enumerate()
-            .map(|(i, s)| match s.value.expose() {
-                [] => Err(BuildError {
-                    field: format!("secrets[{i}]"),
-                    message: "secret is empty".into(),
-                }),
-                value => Ok((blind.seal(value), s.expires)),
-            })
-            .collect::<Result<_, _>>()?;
+        let states = blind.seal_secrets(params.secrets)?;
         Ok(Self {
             provider,
             blind,

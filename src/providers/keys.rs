@@ -194,6 +194,32 @@ impl Blind {
     pub(crate) fn matches(&self, value: &[u8], sealed: &hmac::Tag) -> bool {
         hmac::verify(&self.0, value, sealed.as_ref()).is_ok()
     }
+
+    /// Seals a route's shared values (a Graph `clientState`, an Event Grid
+    /// key), each with its expiry: refused when there are none, or one is
+    /// empty, since the route would then verify nothing.
+    pub(crate) fn seal_secrets(
+        &self,
+        secrets: &[SecretEntry],
+    ) -> Result<Vec<(hmac::Tag, Option<i64>)>, BuildError> {
+        if secrets.is_empty() {
+            return Err(BuildError {
+                field: "secrets".into(),
+                message: "no secret configured: the route would verify nothing".into(),
+            });
+        }
+        secrets
+            .iter()
+            .enumerate()
+            .map(|(i, s)| match s.value.expose() {
+                [] => Err(BuildError {
+                    field: format!("secrets[{i}]"),
+                    message: "secret is empty".into(),
+                }),
+                value => Ok((self.seal(value), s.expires)),
+            })
+            .collect()
+    }
 }
 
 /// True when the computed `tag` equals the signature bytes `sig`, compared
