@@ -54,6 +54,12 @@ fn verifier(name: &str) -> Option<SharedVerifier> {
             allow: Some(vec![UrlPrefix::parse("https://127.0.0.1:1/").unwrap()]),
             ..FetchParams::default()
         }),
+        "gcp-pubsub" => Some(FetchParams {
+            service_account: Some("fuzz@p.iam.gserviceaccount.com".into()),
+            audience: Some("https://hooks.example.com/fuzz".into()),
+            url: Some("https://127.0.0.1:1/certs".into()),
+            ..FetchParams::default()
+        }),
         _ => None,
     };
     let secrets = if public.is_empty() && fetch.is_none() {

@@ -1,5 +1,6 @@
 //! The route settings of schemes whose keys are fetched: `[route.keys]`
-//! (`allow`, `url`, `ca`), `topics`, `sns_confirm` and `webhook_id`, read
+//! (`allow`, `url`, `ca`), `topics`, `sns_confirm`, `webhook_id`, `audience`
+//! and `service_account`, read
 //! into the providers' [`FetchParams`] and the TLS trust the key store
 //! fetches under.
 //!
@@ -21,6 +22,8 @@ pub(crate) struct RawFetch {
     pub topics: Option<Spanned<Vec<Spanned<String>>>>,
     pub sns_confirm: Str,
     pub webhook_id: Str,
+    pub audience: Str,
+    pub service_account: Str,
 }
 
 impl Ctx<'_> {
@@ -34,7 +37,9 @@ impl Ctx<'_> {
         let written = raw.keys.is_some()
             || raw.topics.is_some()
             || raw.sns_confirm.is_some()
-            || raw.webhook_id.is_some();
+            || raw.webhook_id.is_some()
+            || raw.audience.is_some()
+            || raw.service_account.is_some();
         let mut params = FetchParams {
             keys: raw.keys.is_some(),
             ..FetchParams::default()
@@ -60,6 +65,12 @@ impl Ctx<'_> {
         params.webhook_id = raw
             .webhook_id
             .and_then(|w| self.webhook_id(w, &at("webhook_id")));
+        params.audience = raw
+            .audience
+            .and_then(|a| self.printable(a, &at("audience"), "the push subscription's audience"));
+        params.service_account = raw
+            .service_account
+            .and_then(|a| self.printable(a, &at("service_account"), "the service account's email"));
         let trust = self.key_trust(ca);
         (written.then_some(params), trust)
     }
@@ -171,6 +182,19 @@ impl Ctx<'_> {
             }
         }
         topics
+    }
+
+    fn printable(&mut self, raw: Spanned<String>, field: &str, what: &str) -> Option<String> {
+        let text = raw.get_ref();
+        if text.is_empty() || !text.bytes().all(|b| b.is_ascii_graphic()) {
+            self.diag.error(
+                raw.span(),
+                field,
+                format!("must be {what} (printable ASCII)"),
+            );
+            return None;
+        }
+        Some(raw.into_inner())
     }
 
     fn webhook_id(&mut self, raw: Spanned<String>, field: &str) -> Option<String> {

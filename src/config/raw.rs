@@ -151,6 +151,8 @@ pub(crate) struct RawRoute {
     pub topics: Option<Spanned<Vec<Spanned<String>>>>,
     pub sns_confirm: Str,
     pub webhook_id: Str,
+    pub audience: Str,
+    pub service_account: Str,
     pub receipt: Option<Spanned<bool>>,
 }
 

@@ -199,8 +199,13 @@ impl Ctx<'_> {
             topics: r.topics,
             sns_confirm: r.sns_confirm,
             webhook_id: r.webhook_id,
+            audience: r.audience,
+            service_account: r.service_account,
         };
-        let (fetch, key_trust) = self.fetch_params(raw_fetch, &at);
+        let (mut fetch, key_trust) = self.fetch_params(raw_fetch, &at);
+        if let Some(f) = fetch.as_mut() {
+            f.public_url.clone_from(&public_url);
+        }
         let receipt = self.route_receipt(r.receipt, &at("receipt"));
         let token_query = r
             .token_query
@@ -245,7 +250,7 @@ impl Ctx<'_> {
                 return None;
             }
         };
-        if let (Some(span), false) = (public_url_span, verifier.signs_url()) {
+        if let (Some(span), false) = (public_url_span, verifier.uses_public_url()) {
             self.diag.error(
                 span,
                 at("public_url"),

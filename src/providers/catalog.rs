@@ -60,12 +60,15 @@ pub(crate) enum Family {
     /// PayPal: RSA over ids and the body's CRC-32, certificate fetched
     /// (`paypal.rs`).
     PayPal,
+    /// Google Cloud Pub/Sub push: a Google-signed OIDC token, keys from
+    /// Google's JWKS (`pubsub.rs`).
+    GcpPubSub,
 }
 
 impl Family {
     /// Whether this family's keys are fetched at run time (`[route.keys]`).
     pub(crate) fn fetches_keys(&self) -> bool {
-        matches!(self, Self::AwsSns | Self::PayPal)
+        matches!(self, Self::AwsSns | Self::PayPal | Self::GcpPubSub)
     }
 }
 
@@ -132,6 +135,11 @@ impl Provider {
                 super::paypal::info(self.name),
                 "fetched-cert",
                 Some(Some(super::paypal::ONE_HOUR)),
+            ),
+            Family::GcpPubSub => (
+                super::pubsub::info(self.name),
+                "fetched-jwks",
+                Some(Some(super::pubsub::ONE_HOUR)),
             ),
             Family::Jwt(spec) => (spec.info(self.name), "jwt", Some(spec.tolerance)),
             Family::Graph => (super::graph::info(self.name), "graph", Some(None)),
@@ -1235,6 +1243,15 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         source: "PayPal REST API reference \"Verify webhook signature\"; PayPal-Java-SDK \
                  Event.validateReceivedEvent and SSLUtil.crc32 (SDK source)",
     },
+    // Google Cloud Pub/Sub push with authentication: a Google-signed OIDC
+    // token; service_account required, audience defaults to public_url.
+    Provider {
+        name: "gcp-pubsub",
+        family: Family::GcpPubSub,
+        handshake: Handshake::None,
+        source: "Google Cloud \"Authentication for push subscriptions\"; \
+                 google-auth-library-python google/oauth2/id_token.py verify_token (SDK source)",
+    },
     // Telnyx: Ed25519 over `{timestamp}|{body}`, 300 s.
     Provider {
         name: "telnyx",
@@ -1413,6 +1430,7 @@ mod tests {
                     | Family::Asymmetric(_)
                     | Family::AwsSns
                     | Family::PayPal
+                    | Family::GcpPubSub
                     | Family::EventGrid
             ) || p.name == "token"
             {

@@ -137,10 +137,19 @@ impl KeySet {
         Ok(Self { keys })
     }
 
+    /// No keys: the set of a verifier whose keys are fetched per request.
+    pub(crate) fn empty() -> Self {
+        Self { keys: Vec::new() }
+    }
+
+    /// Whether a key has id `kid` (the key store refreshes a set that lacks
+    /// the id a token names).
+    pub(crate) fn has_kid(&self, kid: &str) -> bool {
+        self.keys.iter().any(|k| k.kid.as_deref() == Some(kid))
+    }
+
     /// A JWKS document (as fetched from a provider's `jwks_uri`); keys
     /// without a usable family are skipped.
-    // The key-fetch subsystem calls this once it lands; tested here now.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn from_jwks(bytes: &[u8]) -> Result<Self, String> {
         let set: JwkSet =
             serde_json::from_slice(bytes).map_err(|_| "not a JWKS document".to_owned())?;

@@ -168,12 +168,14 @@ pub(crate) struct JwtVerifier {
     keys: KeySet,
     /// The window; zero skew allowed where the scheme signs no time.
     tolerance: Option<Tolerance>,
+    /// Required `aud`, compared exactly (the route's, where the scheme has one).
+    audience: Option<String>,
 }
 
 /// A token whose signature verified, with its claims.
-struct Checked {
+pub(crate) struct Checked {
     index: usize,
-    claims: Map<String, Value>,
+    pub(crate) claims: Map<String, Value>,
     signing_input_sha256: digest::Digest,
 }
 
@@ -222,7 +224,41 @@ impl JwtVerifier {
             header,
             keys,
             tolerance: spec.tolerance.map(|t| Tolerance::new(t, params.tolerance)),
+            audience: None,
         })
+    }
+
+    /// A verifier whose keys are fetched per request (a JWKS the caller
+    /// passes to [`JwtVerifier::check`]), requiring `aud` = `audience`.
+    pub(crate) fn fetched(
+        provider: &'static str,
+        spec: &JwtSpec,
+        tolerance: Option<Duration>,
+        audience: String,
+    ) -> Result<Self, BuildError> {
+        let header = match spec.token {
+            TokenAt::Header(h) => Some(header_name("provider", h)?),
+            TokenAt::Body => None,
+        };
+        Ok(Self {
+            provider,
+            spec: *spec,
+            header,
+            keys: KeySet::empty(),
+            tolerance: spec.tolerance.map(|t| Tolerance::new(t, tolerance)),
+            audience: Some(audience),
+        })
+    }
+
+    /// The header the token travels in, if not the body.
+    pub(crate) fn token_header_name(&self) -> Option<&http::HeaderName> {
+        self.header.as_ref()
+    }
+
+    /// The `kid` of the request's token, once its `alg` is allowed.
+    pub(crate) fn token_kid(&self, req: &Inbound<'_>) -> Result<Option<String>, Rejection> {
+        let token = self.token(req, None)?;
+        Ok(self.token_header(token)?.kid)
     }
 
     /// The token text: the header's value without `Bearer `, or the body.
@@ -270,7 +306,12 @@ impl JwtVerifier {
     }
 
     /// Verifies the signature with the keys that may: right family, `kid`.
-    fn check_signature(&self, token: &str, now_ms: i64) -> Result<Checked, Rejection> {
+    fn check_signature(
+        &self,
+        keys: &KeySet,
+        token: &str,
+        now_ms: i64,
+    ) -> Result<Checked, Rejection> {
         let header = self.token_header(token)?;
         let mut validation = Validation::new(header.alg);
         validation.required_spec_claims.clear();
@@ -278,10 +319,7 @@ impl JwtVerifier {
         validation.validate_nbf = false;
         validation.validate_aud = false;
         let mut tried = 0;
-        for key in self
-            .keys
-            .candidates(header.alg, header.kid.as_deref(), now_ms)
-        {
+        for key in keys.candidates(header.alg, header.kid.as_deref(), now_ms) {
             tried += 1;
             match jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, &validation) {
                 Ok(data) => {
@@ -296,7 +334,7 @@ impl JwtVerifier {
                 Err(_) => return Err(invalid("malformed token")),
             }
         }
-        let noun = match self.keys.families().first() {
+        let noun = match keys.families().first() {
             Some(KeyFamily::Hmac) => SECRET,
             _ => PUBLIC_KEY,
         };
@@ -314,8 +352,35 @@ impl JwtVerifier {
             "token signature does not verify".to_owned()
         };
         Err(Rejection::InvalidSignature {
-            detail: no_match_detail(&mismatch, noun, self.keys.expiries(), now_ms, None),
+            detail: no_match_detail(&mismatch, noun, keys.expiries(), now_ms, None),
         })
+    }
+
+    /// Every check of the token against `keys`: signature, `iss`, times,
+    /// hash claims and `aud`; its claims when all pass.
+    pub(crate) fn check(
+        &self,
+        keys: &KeySet,
+        req: &Inbound<'_>,
+        body: &Payload,
+    ) -> Result<Checked, Rejection> {
+        let contiguous;
+        let body_bytes = if self.header.is_none() {
+            contiguous = body.contiguous();
+            Some(&contiguous[..])
+        } else {
+            None
+        };
+        let token = self.token(req, body_bytes)?;
+        let checked = self.check_signature(keys, token, req.now_ms)?;
+        self.check_issuer(&checked.claims)?;
+        self.check_times(&checked.claims, req.now_ms)?;
+        if self.header.is_some() {
+            self.check_body_hash(&checked.claims, body)?;
+        }
+        self.check_url_hash(&checked.claims, req.public_url)?;
+        self.check_audience(&checked.claims)?;
+        Ok(checked)
     }
 
     /// `exp`, `nbf` (skew allowed: the tolerance) and `iat`.
@@ -361,6 +426,25 @@ impl JwtVerifier {
             _ => {}
         }
         Ok(())
+    }
+
+    /// `aud`: a string, or an array of strings (RFC 7519 §4.1.3), one of
+    /// which must equal the route's audience exactly.
+    fn check_audience(&self, claims: &Map<String, Value>) -> Result<(), Rejection> {
+        let Some(want) = self.audience.as_deref() else {
+            return Ok(());
+        };
+        let matches = match claims.get("aud") {
+            None => return Err(invalid("claim aud is absent")),
+            Some(Value::String(aud)) => aud == want,
+            Some(Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(want)),
+            Some(_) => false,
+        };
+        if matches {
+            Ok(())
+        } else {
+            Err(invalid("claim aud names another audience"))
+        }
     }
 
     fn check_issuer(&self, claims: &Map<String, Value>) -> Result<(), Rejection> {
@@ -528,21 +612,7 @@ impl Verifier for JwtVerifier {
     }
 
     fn verify(&self, req: &Inbound<'_>, body: &Payload) -> Result<Verified, Rejection> {
-        let contiguous;
-        let body_bytes = if self.header.is_none() {
-            contiguous = body.contiguous();
-            Some(&contiguous[..])
-        } else {
-            None
-        };
-        let token = self.token(req, body_bytes)?;
-        let checked = self.check_signature(token, req.now_ms)?;
-        self.check_issuer(&checked.claims)?;
-        self.check_times(&checked.claims, req.now_ms)?;
-        if self.header.is_some() {
-            self.check_body_hash(&checked.claims, body)?;
-        }
-        self.check_url_hash(&checked.claims, req.public_url)?;
+        let checked = self.check(&self.keys, req, body)?;
         let id = self
             .spec
             .id_claim

@@ -28,6 +28,7 @@ mod jwt_sign;
 mod keys;
 mod params;
 mod paypal;
+mod pubsub;
 mod signed_url;
 mod sns;
 mod standard_webhooks;
@@ -209,6 +210,13 @@ pub trait Verifier: Send + Sync + 'static {
     fn signed_url(&self, target: &UrlTarget<'_>) -> Result<String, Rejection> {
         let _ = target;
         Ok(String::new())
+    }
+
+    /// Whether the route's `public_url` means something to this scheme (it
+    /// signs the URL, or takes it as a default, like Pub/Sub's audience);
+    /// set where it does not, it is a configuration error.
+    fn uses_public_url(&self) -> bool {
+        self.signs_url()
     }
 
     /// A caution for `hookguard check` about the route's `public_url`:
@@ -433,7 +441,7 @@ pub fn sign(
         Family::Asymmetric(scheme) => asymmetric::sign(*scheme, secret, req),
         Family::BodyFields => body_fields::sign(secret, req),
         Family::Canonical => canonical::sign(secret, req),
-        Family::AwsSns | Family::PayPal => Err(BuildError {
+        Family::AwsSns | Family::PayPal | Family::GcpPubSub => Err(BuildError {
             field: "provider".into(),
             message: format!(
                 "{name:?} is signed with the provider's own certificate; there is \
@@ -582,6 +590,7 @@ pub fn build(name: &str, params: ProviderParams<'_>) -> Result<SharedVerifier, B
         Family::Canonical => Arc::new(canonical::CanonicalVerifier::build(name, params)?),
         Family::AwsSns => Arc::new(sns::SnsVerifier::build(name, params)?),
         Family::PayPal => Arc::new(paypal::PayPalVerifier::build(name, params)?),
+        Family::GcpPubSub => Arc::new(pubsub::PubSubVerifier::build(name, params)?),
         Family::Jwt(spec) => Arc::new(jwt::JwtVerifier::build(name, spec, params)?),
         Family::Graph => Arc::new(graph::GraphVerifier::build(name, params)?),
         Family::EventGrid => Arc::new(eventgrid::EventGridVerifier::build(name, params)?),
@@ -614,7 +623,8 @@ pub fn fetches_keys(name: &str) -> bool {
 }
 
 /// A setting only schemes with fetched keys read (`[route.keys]`, `topics`,
-/// `sns_confirm`, `webhook_id`) on one that fetches nothing.
+/// `sns_confirm`, `webhook_id`, `audience`, `service_account`) on one that
+/// fetches nothing.
 fn unfetched_setting(name: &str, fetch: &FetchParams) -> BuildError {
     let field = if fetch.keys {
         "keys"
@@ -622,8 +632,12 @@ fn unfetched_setting(name: &str, fetch: &FetchParams) -> BuildError {
         "topics"
     } else if fetch.sns_confirm.is_some() {
         "sns_confirm"
-    } else {
+    } else if fetch.webhook_id.is_some() {
         "webhook_id"
+    } else if fetch.audience.is_some() {
+        "audience"
+    } else {
+        "service_account"
     };
     BuildError {
         field: field.into(),

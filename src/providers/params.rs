@@ -48,6 +48,13 @@ pub struct FetchParams {
     pub sns_confirm: Option<SnsConfirm>,
     /// `webhook_id`: PayPal's id of the webhook this route receives.
     pub webhook_id: Option<String>,
+    /// `audience`: the `aud` a Pub/Sub push token must name.
+    pub audience: Option<String>,
+    /// `service_account`: the `email` a Pub/Sub push token must name.
+    pub service_account: Option<String>,
+    /// The route's `public_url`, not a setting of its own here: Pub/Sub's
+    /// default audience.
+    pub public_url: Option<String>,
 }
 
 /// Who answers a verified SNS `SubscriptionConfirmation`.

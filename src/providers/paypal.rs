@@ -209,6 +209,12 @@ fn refuse_unread(provider: &str, fetch: &FetchParams) -> Result<(), BuildError> 
             "sns_confirm",
             "sns_confirm is SNS's",
         ),
+        (fetch.audience.is_some(), "audience", "gcp-pubsub's"),
+        (
+            fetch.service_account.is_some(),
+            "service_account",
+            "gcp-pubsub's",
+        ),
     ];
     match unread.iter().find(|(set, ..)| *set) {
         Some((_, field, why)) => Err(BuildError {

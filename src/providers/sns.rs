@@ -389,6 +389,12 @@ fn refuse_unread(provider: &str, fetch: &FetchParams) -> Result<(), BuildError> 
             message: format!("provider {provider:?} has no webhook id (only paypal does)"),
         });
     }
+    if let Some(field) = super::pubsub::unread_setting(fetch) {
+        return Err(BuildError {
+            field: field.into(),
+            message: format!("provider {provider:?} does not read {field} (gcp-pubsub does)"),
+        });
+    }
     Ok(())
 }
 

@@ -727,6 +727,8 @@ const OWN_FILE_VECTORS: &[&str] = &[
     // signed string in `paypal.rs`.
     "aws-sns",
     "paypal",
+    // Google-signed tokens: made with `jsonwebtoken` in tests/gcp_pubsub.rs.
+    "gcp-pubsub",
     "messagebird",
     "jwt",
     "microsoft-graph",

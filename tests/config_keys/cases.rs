@@ -844,4 +844,21 @@ pub static CASES: &[Case] = &[
         probe: live!(cloudevents_options),
         expect: ["200 eventgrid.azure.net", "405 method_not_allowed"],
     },
+    Case {
+        key: "route.audience",
+        set: &[("route", "audience = \"https://hooks.example.com/pubsub\"")],
+        other: &[],
+        probe: live!(deliver),
+        expect: ["error at route[0].audience", "200"],
+    },
+    Case {
+        key: "route.service_account",
+        set: &[(
+            "route",
+            "service_account = \"push@p.iam.gserviceaccount.com\"",
+        )],
+        other: &[],
+        probe: live!(deliver),
+        expect: ["error at route[0].service_account", "200"],
+    },
 ];
