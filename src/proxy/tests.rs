@@ -276,3 +276,75 @@ async fn no_route_is_refused_404_and_audited_unmatched() {
     assert!(record.get("provider").is_none(), "{record}");
     assert_eq!(record["client_ip"], json!("127.0.0.1"));
 }
+
+/// A body that arrives in the given frames and declares no length (as a
+/// chunked request does), so only reading it can hold `max_body`.
+struct Frames(std::collections::VecDeque<Bytes>);
+
+impl http_body::Body for Frames {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        std::task::Poll::Ready(self.0.pop_front().map(|b| Ok(http_body::Frame::data(b))))
+    }
+}
+
+/// Runs a signed `/sw` request whose `body` arrives as two frames of no
+/// declared length; the response and its audit record.
+async fn run_unsized(app: &Arc<App>, id: &str, body: &[u8]) -> (Response<ResponseBody>, Value) {
+    let (first, second) = body.split_at(body.len() / 2);
+    let frames = Frames([first, second].map(Bytes::copy_from_slice).into());
+    let mut req = Request::builder()
+        .method(Method::POST)
+        .uri("/sw")
+        .header("host", "hooks.example");
+    for (name, value) in signed(id, body) {
+        req = req.header(name, value);
+    }
+    let req = req.body(frames).expect("request");
+    let response = match serve(Arc::clone(app), conn(app), req).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    };
+    let mut recent = app.metrics().recent().query(&Filter::default());
+    (response, recent.swap_remove(0))
+}
+
+/// With no declared length, `max_body` holds while the body is read, to the
+/// byte: exactly the limit is read and verified, one byte more is 413.
+#[tokio::test]
+async fn an_unsized_body_is_held_to_max_body_exactly() {
+    let app = app(NO_UPSTREAM);
+    let at_limit = vec![b'a'; 1024];
+    let (response, record) = run_unsized(&app, "msg_at", &at_limit).await;
+    assert_eq!(
+        response.status().as_u16(),
+        502,
+        "read, verified, sent: {record}"
+    );
+    assert_eq!(record["error"], "upstream_unreachable");
+
+    let over = vec![b'a'; 1025];
+    let record = assert_refused(
+        run_unsized(&app, "msg_over", &over).await,
+        413,
+        "body_too_large",
+    )
+    .await;
+    assert!(
+        record.get("secret_index").is_none(),
+        "refused before verification"
+    );
+    let far_over = vec![b'a'; 4000];
+    assert_refused(
+        run_unsized(&app, "msg_far", &far_over).await,
+        413,
+        "body_too_large",
+    )
+    .await;
+    assert_eq!(app.buffered().held(), 0, "no body bytes held");
+}
