@@ -57,6 +57,88 @@ pub struct FetchParams {
     pub public_url: Option<String>,
 }
 
+/// A provider-specific setting of [`FetchParams`], for
+/// [`FetchParams::refuse_unread`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FetchSetting {
+    Allow,
+    Url,
+    Topics,
+    SnsConfirm,
+    WebhookId,
+    Audience,
+    ServiceAccount,
+}
+
+impl FetchParams {
+    /// Refuses, at its field, the first setting of the route that a
+    /// provider reading only `reads` would ignore: a setting is applied or
+    /// refused, never silently dropped. Each setting says whose it is once,
+    /// here, so a new provider or setting is one row, not one more list.
+    pub(crate) fn refuse_unread(
+        &self,
+        provider: &str,
+        reads: &[FetchSetting],
+    ) -> Result<(), super::BuildError> {
+        use FetchSetting::*;
+        let settings = [
+            (
+                Allow,
+                self.allow.is_some(),
+                "keys.allow",
+                "the key URL is fixed: set keys.url",
+            ),
+            (
+                Url,
+                self.url.is_some(),
+                "keys.url",
+                "each request names its own certificate, checked against the pinned rule \
+                 or keys.allow",
+            ),
+            (
+                Topics,
+                self.topics.is_some(),
+                "topics",
+                "topics are aws-sns's",
+            ),
+            (
+                SnsConfirm,
+                self.sns_confirm.is_some(),
+                "sns_confirm",
+                "sns_confirm is aws-sns's",
+            ),
+            (
+                WebhookId,
+                self.webhook_id.is_some(),
+                "webhook_id",
+                "webhook_id is paypal's",
+            ),
+            (
+                Audience,
+                self.audience.is_some(),
+                "audience",
+                "audience is gcp-pubsub's",
+            ),
+            (
+                ServiceAccount,
+                self.service_account.is_some(),
+                "service_account",
+                "service_account is gcp-pubsub's",
+            ),
+        ];
+        let unread = settings
+            .iter()
+            .find(|(setting, set, ..)| *set && !reads.contains(setting));
+        match unread {
+            Some((_, _, field, why)) => Err(super::BuildError {
+                field: (*field).into(),
+                message: format!("provider {provider:?} does not read {field} ({why}); remove it"),
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
 /// Who answers a verified SNS `SubscriptionConfirmation`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SnsConfirm {

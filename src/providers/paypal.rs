@@ -35,9 +35,9 @@ use super::common::{
     header_bytes, id_text, TimestampFormat, Tolerance, ToleranceSpec, BASE64_LENIENT,
 };
 use super::fetched::UrlRule;
+use super::params::FetchSetting;
 use super::{
-    BuildError, Dedup, FetchParams, Inbound, KeyRef, ProviderInfo, ProviderParams, Rejection,
-    Verified, Verifier,
+    BuildError, Dedup, Inbound, KeyRef, ProviderInfo, ProviderParams, Rejection, Verified, Verifier,
 };
 use crate::body::Payload;
 
@@ -80,7 +80,7 @@ impl PayPalVerifier {
         params: ProviderParams<'_>,
     ) -> Result<Self, BuildError> {
         let fetch = params.fetch.cloned().unwrap_or_default();
-        refuse_unread(provider, &fetch)?;
+        fetch.refuse_unread(provider, &[FetchSetting::Allow, FetchSetting::WebhookId])?;
         let webhook_id = fetch.webhook_id.ok_or_else(|| BuildError {
             field: "webhook_id".into(),
             message: "required: the id PayPal shows for the webhook that sends to this route \
@@ -195,36 +195,6 @@ pub(crate) fn signed_string(id: &str, time: &str, webhook_id: &str, body: &Paylo
     format!("{id}|{time}|{webhook_id}|{}", crc.finalize())
 }
 
-/// Refuses the fetch settings PayPal does not read, each at its field.
-fn refuse_unread(provider: &str, fetch: &FetchParams) -> Result<(), BuildError> {
-    let unread = [
-        (
-            fetch.url.is_some(),
-            "keys.url",
-            "each request names its certificate",
-        ),
-        (fetch.topics.is_some(), "topics", "topics are SNS's"),
-        (
-            fetch.sns_confirm.is_some(),
-            "sns_confirm",
-            "sns_confirm is SNS's",
-        ),
-        (fetch.audience.is_some(), "audience", "gcp-pubsub's"),
-        (
-            fetch.service_account.is_some(),
-            "service_account",
-            "gcp-pubsub's",
-        ),
-    ];
-    match unread.iter().find(|(set, ..)| *set) {
-        Some((_, field, why)) => Err(BuildError {
-            field: (*field).into(),
-            message: format!("provider {provider:?} does not read {field} ({why}); remove it"),
-        }),
-        None => Ok(()),
-    }
-}
-
 fn invalid(why: &str) -> Rejection {
     Rejection::InvalidSignature {
         detail: why.to_owned(),
@@ -247,6 +217,7 @@ pub(crate) fn info(name: &'static str) -> ProviderInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::FetchParams;
 
     #[test]
     fn the_signed_string_has_the_decimal_crc32_of_the_body() {

@@ -31,9 +31,9 @@ use super::common::ToleranceSpec;
 use super::fetched::{FetchedKey, KeyMaterial};
 use super::jwks::KeySet;
 use super::jwt::{JwtSpec, JwtVerifier, KeysFrom, TokenAt};
+use super::params::FetchSetting;
 use super::{
-    BuildError, Dedup, FetchParams, Inbound, KeyRef, ProviderInfo, ProviderParams, Rejection,
-    Verified, Verifier,
+    BuildError, Dedup, Inbound, KeyRef, ProviderInfo, ProviderParams, Rejection, Verified, Verifier,
 };
 use crate::body::Payload;
 
@@ -100,7 +100,14 @@ impl PubSubVerifier {
         params: ProviderParams<'_>,
     ) -> Result<Self, BuildError> {
         let fetch = params.fetch.cloned().unwrap_or_default();
-        refuse_unread(provider, &fetch)?;
+        fetch.refuse_unread(
+            provider,
+            &[
+                FetchSetting::Url,
+                FetchSetting::Audience,
+                FetchSetting::ServiceAccount,
+            ],
+        )?;
         let service_account = fetch.service_account.ok_or_else(|| BuildError {
             field: "service_account".into(),
             message: "required: the email of the service account the push subscription \
@@ -221,46 +228,6 @@ fn message_id(body: &Payload) -> Option<String> {
     })
 }
 
-/// The Pub/Sub-only setting another fetching scheme was given, if any.
-pub(crate) fn unread_setting(fetch: &FetchParams) -> Option<&'static str> {
-    if fetch.audience.is_some() {
-        Some("audience")
-    } else if fetch.service_account.is_some() {
-        Some("service_account")
-    } else {
-        None
-    }
-}
-
-/// Refuses the fetch settings Pub/Sub does not read, each at its field.
-fn refuse_unread(provider: &str, fetch: &FetchParams) -> Result<(), BuildError> {
-    let unread = [
-        (
-            fetch.allow.is_some(),
-            "keys.allow",
-            "the JWKS URL is fixed: set keys.url",
-        ),
-        (fetch.topics.is_some(), "topics", "topics are SNS's"),
-        (
-            fetch.sns_confirm.is_some(),
-            "sns_confirm",
-            "sns_confirm is SNS's",
-        ),
-        (
-            fetch.webhook_id.is_some(),
-            "webhook_id",
-            "webhook_id is PayPal's",
-        ),
-    ];
-    match unread.iter().find(|(set, ..)| *set) {
-        Some((_, field, why)) => Err(BuildError {
-            field: (*field).into(),
-            message: format!("provider {provider:?} does not read {field} ({why}); remove it"),
-        }),
-        None => Ok(()),
-    }
-}
-
 fn invalid(why: &str) -> Rejection {
     Rejection::InvalidSignature {
         detail: why.to_owned(),
@@ -283,6 +250,7 @@ pub(crate) fn info(name: &'static str) -> ProviderInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::FetchParams;
 
     /// The key store refreshes a cached set that lacks the `kid` a token
     /// names (Google rotates its keys): the parsed JWKS must say which ids

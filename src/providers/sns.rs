@@ -41,9 +41,10 @@ use serde::Deserialize;
 use super::cert::{self, RsaCert};
 use super::common::{parse_timestamp, TimestampFormat, Tolerance, ToleranceSpec, BASE64_LENIENT};
 use super::fetched::{HttpsUrl, UrlRule};
+use super::params::FetchSetting;
 use super::{
-    BuildError, Dedup, FetchParams, HandshakeReply, Inbound, KeyRef, ProviderInfo, ProviderParams,
-    Rejection, SnsConfirm, Verified, Verifier,
+    BuildError, Dedup, HandshakeReply, Inbound, KeyRef, ProviderInfo, ProviderParams, Rejection,
+    SnsConfirm, Verified, Verifier,
 };
 use crate::body::Payload;
 
@@ -121,7 +122,14 @@ impl SnsVerifier {
         params: ProviderParams<'_>,
     ) -> Result<Self, BuildError> {
         let fetch = params.fetch.cloned().unwrap_or_default();
-        refuse_unread(provider, &fetch)?;
+        fetch.refuse_unread(
+            provider,
+            &[
+                FetchSetting::Allow,
+                FetchSetting::Topics,
+                FetchSetting::SnsConfirm,
+            ],
+        )?;
         let topics = fetch.topics.clone().unwrap_or_default();
         if topics.is_empty() {
             return Err(BuildError {
@@ -369,33 +377,6 @@ fn is_sns_cert_url(url: &HttpsUrl) -> bool {
     is_sns_host(url)
         && !url.query
         && name.is_some_and(|n| n.len() == 32 && n.bytes().all(|b| b.is_ascii_hexdigit()))
-}
-
-/// Refuses the fetch settings SNS does not read, each at its field.
-fn refuse_unread(provider: &str, fetch: &FetchParams) -> Result<(), BuildError> {
-    if fetch.url.is_some() {
-        return Err(BuildError {
-            field: "keys.url".into(),
-            message: format!(
-                "provider {provider:?} has no fixed certificate URL: each message names \
-                 its own (SigningCertURL), checked against the pinned rule or \
-                 [route.keys] allow; remove url"
-            ),
-        });
-    }
-    if fetch.webhook_id.is_some() {
-        return Err(BuildError {
-            field: "webhook_id".into(),
-            message: format!("provider {provider:?} has no webhook id (only paypal does)"),
-        });
-    }
-    if let Some(field) = super::pubsub::unread_setting(fetch) {
-        return Err(BuildError {
-            field: field.into(),
-            message: format!("provider {provider:?} does not read {field} (gcp-pubsub does)"),
-        });
-    }
-    Ok(())
 }
 
 fn invalid(why: &str) -> Rejection {
