@@ -91,9 +91,8 @@ pub(super) fn upstream_headers(
     mut out: HeaderMap,
     from: Provenance<'_>,
 ) -> HeaderMap {
-    let trusted = &app.config.server.trusted_proxies;
-    let xff = headers::forwarded_for_chain(from.peer, &out, trusted);
-    let peer_trusted = headers::is_trusted(from.peer, trusted);
+    let peer_trusted = headers::is_trusted(from.peer, &app.config.server.trusted_proxies);
+    let xff = headers::forwarded_for_chain(from.peer, peer_trusted, &out);
     let forwarded = forwarded::forwarded_chain(
         from.peer,
         peer_trusted,

@@ -267,14 +267,15 @@ pub(crate) fn drop_credential(headers: &mut HeaderMap, credential: Option<&Heade
 }
 
 /// The `X-Forwarded-For` value to send upstream: the chain we were given (only
-/// if the peer is trusted, else none of it) with the peer appended.
+/// if the peer is trusted — [`is_trusted`], decided once by the caller for
+/// this and `Forwarded` — else none of it) with the peer appended.
 pub(crate) fn forwarded_for_chain(
     peer: IpAddr,
+    peer_trusted: bool,
     headers: &HeaderMap,
-    trusted: &[IpNet],
 ) -> Option<HeaderValue> {
     let peer = canonical(peer);
-    if !is_trusted(peer, trusted) {
+    if !peer_trusted {
         // The common case: the chain is the peer alone, copied once into
         // the header value (no intermediate `String`).
         return HeaderValue::from_str(IpText::new(peer).as_str()).ok();
@@ -573,13 +574,11 @@ mod tests {
     fn forwarded_chain_only_kept_from_trusted_peers() {
         let h = headers(&[("x-forwarded-for", "1.1.1.1")]);
         let trusted = nets(&["10.0.0.0/8"]);
-        assert_eq!(
-            forwarded_for_chain("10.0.0.2".parse().unwrap(), &h, &trusted).unwrap(),
-            "1.1.1.1, 10.0.0.2"
-        );
-        assert_eq!(
-            forwarded_for_chain("8.8.8.8".parse().unwrap(), &h, &trusted).unwrap(),
-            "8.8.8.8"
-        );
+        let chain = |peer: &str| {
+            let peer: IpAddr = peer.parse().unwrap();
+            forwarded_for_chain(peer, is_trusted(peer, &trusted), &h).unwrap()
+        };
+        assert_eq!(chain("10.0.0.2"), "1.1.1.1, 10.0.0.2");
+        assert_eq!(chain("8.8.8.8"), "8.8.8.8");
     }
 }
