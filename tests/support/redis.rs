@@ -29,19 +29,36 @@ impl Redis {
     }
 
     pub fn start_with(args: Vec<String>) -> Self {
-        let port = free_port();
         let mut redis = Self {
-            port,
+            port: 0,
             child: None,
             args,
         };
-        redis.restart();
-        redis
+        // A free port can be taken by another test between the probe and
+        // redis-server's bind; the server then exits, and another port is tried.
+        for _ in 0..5 {
+            redis.port = free_port();
+            if redis.launch() {
+                return redis;
+            }
+        }
+        panic!("redis-server exited at start on five free ports in a row");
     }
 
     /// (Re)starts the server on the same port and waits until it answers.
     pub fn restart(&mut self) {
-        let child = Command::new("redis-server")
+        assert!(
+            self.launch(),
+            "redis-server exited: port {} taken",
+            self.port
+        );
+    }
+
+    /// Starts the server on `self.port`: true once it answers `PING`, false
+    /// if it exits first (its port was taken). A connect alone could reach
+    /// whatever else holds the port.
+    fn launch(&mut self) -> bool {
+        let mut child = Command::new("redis-server")
             .args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .args(&self.args)
@@ -49,11 +66,17 @@ impl Redis {
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server on PATH (scripts/test.sh installs it)");
-        self.child = Some(child);
         let port = self.port;
-        eventually_blocking("redis-server to accept connections", PATIENCE, || {
-            std::net::TcpStream::connect(("127.0.0.1", port))
+        let serving = eventually_blocking("redis-server to answer PING", PATIENCE, || match child
+            .try_wait()
+        {
+            Ok(Some(_exited)) => Ok(false),
+            _ => ping(port).map(|()| true),
         });
+        if serving {
+            self.child = Some(child);
+        }
+        serving
     }
 
     /// Sends `signal` (STOP/CONT) to the server: a hung, not a dead, Redis.
@@ -79,6 +102,23 @@ impl Redis {
 
     pub fn client(&self) -> redis::Client {
         redis::Client::open(self.url()).unwrap()
+    }
+}
+
+/// One `PING` on the plain port (a TLS test's server has one too).
+fn ping(port: u16) -> Result<(), String> {
+    use std::io::{Read, Write};
+    let mut stream =
+        std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(1)))
+        .map_err(|e| e.to_string())?;
+    stream.write_all(b"PING\r\n").map_err(|e| e.to_string())?;
+    let mut reply = [0u8; 7];
+    stream.read_exact(&mut reply).map_err(|e| e.to_string())?;
+    match &reply {
+        b"+PONG\r\n" => Ok(()),
+        other => Err(format!("not redis: {:?}", String::from_utf8_lossy(other))),
     }
 }
 
