@@ -8,6 +8,8 @@
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
+#[path = "cli_tools/body_signed.rs"]
+mod body_signed;
 mod common;
 #[path = "cli_tools/engine_hints.rs"]
 mod engine_hints;

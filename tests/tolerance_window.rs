@@ -71,7 +71,10 @@ fn keys(row: &ProviderInfo, ecdsa_pkcs8: &[u8]) -> Keys {
             signing: SECRET.into(),
         },
         // Keys decoded from base64 / hex text (`microsoft-teams`, `onfleet`).
-        ("hmac", "microsoft-teams" | "onfleet") => secret(HEX_AND_BASE64_SECRET),
+        ("hmac", "microsoft-teams" | "onfleet" | "adyen-banking") => {
+            secret(HEX_AND_BASE64_SECRET)
+        }
+        ("body-fields", "adyen") => secret(HEX_AND_BASE64_SECRET),
         ("token", "token") => Keys {
             route_lines: format!("secrets = [\"{SECRET}\"]\ntoken_header = \"x-window-token\"\n"),
             signing: SECRET.into(),

@@ -47,6 +47,8 @@ pub(crate) enum Family {
     Asymmetric(AsymScheme),
     /// Signature fields inside the body: Mailgun (`body_fields.rs`).
     BodyFields,
+    /// An HMAC per notification item inside the JSON body: Adyen (`adyen.rs`).
+    Adyen,
     /// HMAC over a canonical request: Contentful (`canonical.rs`).
     Canonical,
     /// A signed JWT whose claims bind the request (`jwt.rs`).
@@ -125,6 +127,7 @@ impl Provider {
             Family::Url(scheme) => (scheme.info(self.name), "url", None),
             Family::Asymmetric(scheme) => (scheme.info(self.name), "asymmetric", None),
             Family::BodyFields => (super::body_fields::info(self.name), "body-fields", None),
+            Family::Adyen => (super::adyen::info(self.name), "body-fields", Some(None)),
             Family::Canonical => (super::canonical::info(self.name), "canonical", None),
             Family::AwsSns => (
                 super::sns::info(self.name),
@@ -1395,6 +1398,28 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         handshake: Handshake::None,
         source: "Vonage docs \"Signed webhooks\" (Messages API); vonage-jwt 1.1.5 vonage_jwt/verify_jwt.py (SDK source)",
     },
+    // Adyen standard notifications: base64 HMAC-SHA256 (hex key) of each
+    // item's signed fields, in the item; every item is checked.
+    Provider {
+        name: "adyen",
+        family: Family::Adyen,
+        handshake: Handshake::None,
+        source: "Adyen/adyen-python-api-library Adyen/util.py generate_notification_sig, is_valid_hmac_notification and test/UtilTest.py (SDK source)",
+    },
+    // Adyen's newer webhooks (Balance Platform, Management API): base64
+    // HMAC-SHA256 of the raw body, hex key, in the HmacSignature header.
+    Provider {
+        name: "adyen-banking",
+        family: Family::Hmac(HmacSpec::keyed_body(
+            HmacKeyEncoding::Hex,
+            Sha256,
+            "hmacsignature",
+            None,
+            Base64,
+        )),
+        handshake: Handshake::None,
+        source: "Adyen docs \"Verify HMAC signatures\" (HmacSignature header); adyen-python-api-library Adyen/util.py is_valid_hmac_payload and test/UtilTest.py (SDK source)",
+    },
 ];
 
 #[cfg(test)]
@@ -1419,7 +1444,7 @@ mod tests {
                 Family::Token(t) if t.is_basic() => "user:s3cret",
                 // Hex and base64 text both: for keys decoded from either.
                 Family::Hmac(h) if h.key != KeyDecoding::UTF8 => "c0ffee00c0ffee00c0ffee00c0ffee00",
-                Family::Canonical => {
+                Family::Canonical | Family::Adyen => {
                     "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
                 }
                 _ => "s3cret",

@@ -9,6 +9,7 @@
 //! Every comparison of a received signature against an expected one is
 //! constant-time (`ring::hmac::verify`, or an asymmetric verify).
 
+mod adyen;
 mod asymmetric;
 mod body_fields;
 mod canonical;
@@ -440,6 +441,7 @@ pub fn sign(
         Family::Url(scheme) => url::sign(*scheme, secret, req),
         Family::Asymmetric(scheme) => asymmetric::sign(*scheme, secret, req),
         Family::BodyFields => body_fields::sign(secret, req),
+        Family::Adyen => adyen::sign(secret, req),
         Family::Canonical => canonical::sign(secret, req),
         Family::AwsSns | Family::PayPal | Family::GcpPubSub => Err(BuildError {
             field: "provider".into(),
@@ -587,6 +589,7 @@ pub fn build(name: &str, params: ProviderParams<'_>) -> Result<SharedVerifier, B
             Arc::new(asymmetric::AsymVerifier::build(name, *scheme, params)?)
         }
         Family::BodyFields => Arc::new(body_fields::BodyFieldsVerifier::build(name, params)?),
+        Family::Adyen => Arc::new(adyen::AdyenVerifier::build(name, params)?),
         Family::Canonical => Arc::new(canonical::CanonicalVerifier::build(name, params)?),
         Family::AwsSns => Arc::new(sns::SnsVerifier::build(name, params)?),
         Family::PayPal => Arc::new(paypal::PayPalVerifier::build(name, params)?),

@@ -690,10 +690,22 @@ const VECTORS: &[Vector] = &[
         body: r#"{"type":"email.delivered","data":{"id":"em_1"}}"#,
         now: 1_700_000_000,
     },
+    // pub (adyen-python-api-library test/UtilTest.py
+    // test_is_valid_hmac_payload: the indented payload, byte for byte).
+    Vector {
+        provider: "adyen-banking",
+        secret: "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056",
+        headers: &[("hmacsignature", "fX74xUdztFmaXAn3IusMFFUBUSkLmDQUK0tm8xL6ZTU=")],
+        body: ADYEN_BANKING_BODY,
+        now: 1_700_000_000,
+    },
 ];
 
+/// The Adyen SDK's Banking/Management webhook test payload.
+const ADYEN_BANKING_BODY: &str = "\n        {\n            \"type\": \"merchant.created\",\n            \"environment\": \"test\",\n            \"createdAt\": \"01-01-2024\",\n            \"data\": {\n                \"capabilities\": {\n                    \"sendToTransferInstrument\": {\n                        \"requested\": true,\n                        \"requestedLevel\": \"notApplicable\"\n                    }\n                },\n                \"companyId\": \"YOUR_COMPANY_ID\",\n                \"merchantId\": \"YOUR_MERCHANT_ACCOUNT\",\n                \"status\": \"PreActive\"\n            }\n        }\n        ";
+
 /// Presets whose key is decoded from hex or base64 text: any text won't do.
-const KEYED: &[&str] = &["microsoft-teams", "onfleet"];
+const KEYED: &[&str] = &["microsoft-teams", "onfleet", "adyen-banking"];
 
 fn is_token(name: &str) -> bool {
     let row = super::catalog::lookup(name).expect("catalog name");
@@ -722,6 +734,7 @@ const OWN_FILE_VECTORS: &[&str] = &[
     "standard-webhooks-ed25519",
     "telnyx",
     "mailgun",
+    "adyen",
     "contentful",
     // Fetched certificates: the synthetic vector in `sns_tests.rs`, the
     // signed string in `paypal.rs`.

@@ -1,0 +1,54 @@
+//! `hookguard sign` and `verify` for the schemes that sign inside the body:
+//! `sign` prints the body fields to set, `verify` reads them from the body.
+
+use super::{hookguard, text};
+
+const ADYEN_KEY: &str = "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056";
+
+/// Adyen's SDK test item (test/UtilTest.py) with `sig` as its signature.
+fn adyen_body(sig: &str) -> String {
+    format!(
+        r#"{{"live":"false","notificationItems":[{{"NotificationRequestItem":{{"pspReference":"7914073381342284","merchantReference":"TestPayment-1407325143704","merchantAccountCode":"TestMerchant","amount":{{"currency":"EUR","value":1130}},"eventCode":"AUTHORISATION","success":"true","additionalData":{{"hmacSignature":"{sig}"}}}}}}]}}"#
+    )
+}
+
+#[test]
+fn adyen_sign_prints_each_items_signature_and_verify_checks_it() {
+    let out = hookguard(
+        &["sign", "--provider", "adyen", "--secret", ADYEN_KEY],
+        adyen_body("").as_bytes(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // The SDK's published signature for this item.
+    assert_eq!(
+        text(&out.stdout),
+        "notificationItems[0].NotificationRequestItem.additionalData.hmacSignature: coqCmt/IZ4E3CzPvMY8zTjQVL5hYJUiBRg8UU+iCWo0=\n"
+    );
+    let signed = adyen_body("coqCmt/IZ4E3CzPvMY8zTjQVL5hYJUiBRg8UU+iCWo0=");
+    let verify = ["verify", "--provider", "adyen", "--secret", ADYEN_KEY];
+    let out = hookguard(&verify, signed.as_bytes());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("valid: provider adyen"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = hookguard(&verify, signed.replace("1130", "1131").as_bytes());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("invalid_signature"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A key that is not hex is refused before anything is signed.
+    let out = hookguard(
+        &["sign", "--provider", "adyen", "--secret", "not-hex"],
+        adyen_body("").as_bytes(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("--secret"),
+        "{}",
+        text(&out.stderr)
+    );
+}
