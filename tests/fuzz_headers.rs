@@ -41,6 +41,8 @@ fn verifier(name: &str) -> Option<SharedVerifier> {
     ) {
         // Keys decoded from base64 / hex text.
         "c0ffee00c0ffee00c0ffee00c0ffee00".to_owned()
+    } else if name == "braintree" {
+        "public_key:private_key".to_owned()
     } else if providers::takes_user_password(name) {
         "fuzz-user:whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned()
     } else {
@@ -171,7 +173,7 @@ proptest! {
 }
 
 /// Providers whose signature is in the body: no header names to fuzz.
-const BODY_SIGNED: &[&str] = &["mailgun", "adyen"];
+const BODY_SIGNED: &[&str] = &["mailgun", "adyen", "braintree"];
 
 #[test]
 fn every_provider_is_fuzzed() {

@@ -35,6 +35,11 @@ secrets = ["44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056"]
 path = "/adyen-banking"
 provider = "adyen-banking"
 secrets = ["44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056"]
+
+[[route]]
+path = "/braintree"
+provider = "braintree"
+secrets = ["public_key:private_key"]
 "#;
 
 const JSON: (&str, &str) = ("content-type", "application/json");
@@ -175,4 +180,102 @@ async fn adyen_banking_header_form() {
     let a = post(&p, "/adyen-banking", &[JSON], body).await;
     assert_rejected(&a, 401, "missing_signature");
     assert_eq!(up.count(), 1);
+}
+
+// --- Braintree ---
+
+const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");
+
+/// Braintree's signature of `payload` (its SDK's recipe): `public_key|`
+/// hex HMAC-SHA1 keyed with the SHA-1 of the private key.
+fn braintree_sig(payload: &str) -> String {
+    let key = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, b"private_key");
+    let tag = hmac(
+        ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
+        key.as_ref(),
+        &[payload.as_bytes()],
+    );
+    format!("public_key|{}", hex::encode(tag))
+}
+
+fn braintree_form(signature: &str, payload: &str) -> Vec<u8> {
+    form_urlencoded::Serializer::new(String::new())
+        .append_pair("bt_signature", signature)
+        .append_pair("bt_payload", payload)
+        .finish()
+        .into_bytes()
+}
+
+#[tokio::test]
+async fn braintree_form_fields_and_legacy_challenge() {
+    let up = Upstream::start().await;
+    let p = proxy(CONFIG, &up).await;
+    let payload = format!(
+        "{}\n",
+        b64(b"<notification><kind>check</kind></notification>")
+    );
+    let body = braintree_form(&braintree_sig(&payload), &payload);
+    let a = post(&p, "/braintree", &[FORM], &body).await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    let got = up.received();
+    assert_eq!(got[0].headers["x-hookguard-verified"], "braintree");
+    assert_eq!(&got[0].body[..], &body[..]);
+    // The same delivery with the payload's final newline dropped (the SDK
+    // accepts both): a duplicate.
+    let trimmed = braintree_form(&braintree_sig(&payload), payload.trim_end());
+    let a = post(&p, "/braintree", &[FORM], &trimmed).await;
+    assert_eq!(a.text(), r#"{"status":"duplicate"}"#);
+
+    let other = format!(
+        "{}\n",
+        b64(b"<notification><kind>other</kind></notification>")
+    );
+    let tampered = braintree_form(&braintree_sig(&payload), &other);
+    assert_rejected(
+        &post(&p, "/braintree", &[FORM], &tampered).await,
+        401,
+        "invalid_signature",
+    );
+    let unsigned = form_urlencoded::Serializer::new(String::new())
+        .append_pair("bt_payload", &other)
+        .finish();
+    let a = post(&p, "/braintree", &[FORM], unsigned.as_bytes()).await;
+    assert_rejected(&a, 401, "missing_signature");
+
+    // The SDK-generated sample (Braintree SDK 4.48.0 sample_notification, keys public_key/private_key).
+    let sample = "CiAgICAgICAgICAgIDxub3RpZmljYXRpb24+CiAgICAgICAgICAgICAgICA8dGltZXN0YW1wIHR5\ncGU9ImRhdGV0aW1lIj4yMDI2LTEyLTA2VDEwOjAxOjQ0WjwvdGltZXN0YW1wPgogICAgICAgICAg\nICAgICAgPGtpbmQ+Y2hlY2s8L2tpbmQ+CiAgICAgICAgICAgICAgICAKICAgICAgICAgICAgICAg\nIDxzdWJqZWN0PgogICAgICAgICAgICA8Y2hlY2sgdHlwZT0iYm9vbGVhbiI+CiAgICAgICAgICAg\nICAgdHJ1ZQogICAgICAgICAgICA8L2NoZWNrPgogICAgICAgIDwvc3ViamVjdD4KICAgICAgICAg\nICAgPC9ub3RpZmljYXRpb24+CiAgICAgICAg\n";
+    let body = braintree_form(
+        "public_key|95006991fd726c0af3e838539ba679e4b9052860",
+        sample,
+    );
+    assert_eq!(post(&p, "/braintree", &[FORM], &body).await.status, 200);
+
+    // The legacy verify GET: answered by the proxy, never forwarded.
+    let a = send(
+        &p,
+        "GET",
+        "/braintree?bt_challenge=20f9f8ed05f77439fe955c977e4c8a53",
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    let key = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, b"private_key");
+    let want = hex::encode(hmac(
+        ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
+        key.as_ref(),
+        &[b"20f9f8ed05f77439fe955c977e4c8a53"],
+    ));
+    assert_eq!(a.text(), format!("public_key|{want}"));
+    let a = send(&p, "GET", "/braintree?bt_challenge=not-hex", &[], b"").await;
+    assert_eq!(a.status, 401);
+    // The answer signs the challenge with the route's key: it must not
+    // pass as the signature of a payload equal to the challenge.
+    let oracle = braintree_form(
+        &format!("public_key|{want}"),
+        "20f9f8ed05f77439fe955c977e4c8a53",
+    );
+    let a = post(&p, "/braintree", &[FORM], &oracle).await;
+    assert_rejected(&a, 401, "invalid_signature");
+    assert_eq!(up.count(), 2);
 }

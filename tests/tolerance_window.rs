@@ -75,6 +75,8 @@ fn keys(row: &ProviderInfo, ecdsa_pkcs8: &[u8]) -> Keys {
             secret(HEX_AND_BASE64_SECRET)
         }
         ("body-fields", "adyen") => secret(HEX_AND_BASE64_SECRET),
+        // A Braintree secret is the public_key:private_key pair.
+        ("body-fields", "braintree") => secret(USER_PASSWORD),
         ("token", "token") => Keys {
             route_lines: format!("secrets = [\"{SECRET}\"]\ntoken_header = \"x-window-token\"\n"),
             signing: SECRET.into(),

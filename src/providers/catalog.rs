@@ -49,6 +49,9 @@ pub(crate) enum Family {
     BodyFields,
     /// An HMAC per notification item inside the JSON body: Adyen (`adyen.rs`).
     Adyen,
+    /// Form fields `bt_signature` / `bt_payload`, key pairs: Braintree
+    /// (`braintree.rs`).
+    Braintree,
     /// HMAC over a canonical request: Contentful (`canonical.rs`).
     Canonical,
     /// A signed JWT whose claims bind the request (`jwt.rs`).
@@ -128,6 +131,7 @@ impl Provider {
             Family::Asymmetric(scheme) => (scheme.info(self.name), "asymmetric", None),
             Family::BodyFields => (super::body_fields::info(self.name), "body-fields", None),
             Family::Adyen => (super::adyen::info(self.name), "body-fields", Some(None)),
+            Family::Braintree => (super::braintree::info(self.name), "body-fields", Some(None)),
             Family::Canonical => (super::canonical::info(self.name), "canonical", None),
             Family::AwsSns => (
                 super::sns::info(self.name),
@@ -1420,6 +1424,14 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         handshake: Handshake::None,
         source: "Adyen docs \"Verify HMAC signatures\" (HmacSignature header); adyen-python-api-library Adyen/util.py is_valid_hmac_payload and test/UtilTest.py (SDK source)",
     },
+    // Braintree: form fields bt_signature (public_key|hex HMAC-SHA1 keyed
+    // with SHA-1 of the private key) and bt_payload; legacy bt_challenge GET.
+    Provider {
+        name: "braintree",
+        family: Family::Braintree,
+        handshake: Handshake::BraintreeChallenge,
+        source: "braintree/braintree_python braintree/webhook_notification_gateway.py, braintree/util/crypto.py and tests/unit/test_webhooks.py (SDK source)",
+    },
 ];
 
 #[cfg(test)]
@@ -1442,6 +1454,7 @@ mod tests {
             let secret = match &p.family {
                 Family::StandardWebhooks(_) => "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
                 Family::Token(t) if t.is_basic() => "user:s3cret",
+                Family::Braintree => "public_key:private_key",
                 // Hex and base64 text both: for keys decoded from either.
                 Family::Hmac(h) if h.key != KeyDecoding::UTF8 => "c0ffee00c0ffee00c0ffee00c0ffee00",
                 Family::Canonical | Family::Adyen => {

@@ -115,6 +115,11 @@ pub(crate) enum Handshake {
     /// `OPTIONS` abuse-protection request. Answered by `eventgrid.rs`;
     /// listed here so `hookguard providers` says so.
     EventGridValidation,
+    /// Braintree (legacy verify flow): unsigned GET `?bt_challenge=<hex>` →
+    /// `public_key|hex(HMAC-SHA1(SHA-1(private_key), challenge))`.
+    /// Answered by `braintree.rs`; listed here so `hookguard providers`
+    /// says so.
+    BraintreeChallenge,
 }
 
 impl Handshake {
@@ -140,6 +145,7 @@ impl Handshake {
             Self::EventGridValidation => {
                 "SubscriptionValidationEvent; CloudEvents OPTIONS (WebHook-Request-Origin)"
             }
+            Self::BraintreeChallenge => "GET ?bt_challenge= (legacy verify)",
         }
     }
 
@@ -150,7 +156,8 @@ impl Handshake {
             | Self::DropboxChallenge
             | Self::XCrc
             | Self::OnfleetCheck
-            | Self::OktaVerification => &[Method::GET],
+            | Self::OktaVerification
+            | Self::BraintreeChallenge => &[Method::GET],
             Self::HeadOk => &[Method::HEAD],
             Self::EventGridValidation => &[Method::OPTIONS],
             _ => &[],
@@ -202,7 +209,8 @@ impl Handshake {
             | Self::SnsSubscriptionConfirmation
             | Self::WooCommercePing
             | Self::NotionVerification
-            | Self::EventGridValidation => None,
+            | Self::EventGridValidation
+            | Self::BraintreeChallenge => None,
         }
     }
 
@@ -299,7 +307,8 @@ impl Handshake {
             | Self::WooCommercePing
             | Self::NotionVerification
             | Self::GraphValidationToken
-            | Self::EventGridValidation => None,
+            | Self::EventGridValidation
+            | Self::BraintreeChallenge => None,
         }
     }
 }

@@ -12,6 +12,7 @@
 mod adyen;
 mod asymmetric;
 mod body_fields;
+mod braintree;
 mod canonical;
 mod catalog;
 mod cert;
@@ -442,6 +443,7 @@ pub fn sign(
         Family::Asymmetric(scheme) => asymmetric::sign(*scheme, secret, req),
         Family::BodyFields => body_fields::sign(secret, req),
         Family::Adyen => adyen::sign(secret, req),
+        Family::Braintree => braintree::sign(secret, req),
         Family::Canonical => canonical::sign(secret, req),
         Family::AwsSns | Family::PayPal | Family::GcpPubSub => Err(BuildError {
             field: "provider".into(),
@@ -590,6 +592,7 @@ pub fn build(name: &str, params: ProviderParams<'_>) -> Result<SharedVerifier, B
         }
         Family::BodyFields => Arc::new(body_fields::BodyFieldsVerifier::build(name, params)?),
         Family::Adyen => Arc::new(adyen::AdyenVerifier::build(name, params)?),
+        Family::Braintree => Arc::new(braintree::BraintreeVerifier::build(name, params)?),
         Family::Canonical => Arc::new(canonical::CanonicalVerifier::build(name, params)?),
         Family::AwsSns => Arc::new(sns::SnsVerifier::build(name, params)?),
         Family::PayPal => Arc::new(paypal::PayPalVerifier::build(name, params)?),

@@ -735,6 +735,7 @@ const OWN_FILE_VECTORS: &[&str] = &[
     "telnyx",
     "mailgun",
     "adyen",
+    "braintree",
     "contentful",
     // Fetched certificates: the synthetic vector in `sns_tests.rs`, the
     // signed string in `paypal.rs`.

@@ -52,3 +52,43 @@ fn adyen_sign_prints_each_items_signature_and_verify_checks_it() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn braintree_sign_prints_bt_signature_and_verify_reads_the_form() {
+    // The SDK-generated sample payload (keys public_key / private_key).
+    let payload = "PG5vdGlmaWNhdGlvbj48a2luZD5jaGVjazwva2luZD48L25vdGlmaWNhdGlvbj4=\n";
+    let secret = "public_key:private_key";
+    let out = hookguard(
+        &["sign", "--provider", "braintree", "--secret", secret],
+        payload.as_bytes(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let line = text(&out.stdout);
+    assert_eq!(
+        line,
+        "bt_signature: public_key|4557d2cf0e437cf7383dcb19f3a2c1836d2d2f06\n"
+    );
+    let signature = line.trim_end().strip_prefix("bt_signature: ").unwrap();
+    let form = |payload: &str| {
+        format!(
+            "bt_signature={}&bt_payload={}",
+            signature.replace('|', "%7C"),
+            payload.replace('=', "%3D").replace('\n', "%0A")
+        )
+    };
+    let verify = ["verify", "--provider", "braintree", "--secret", secret];
+    let out = hookguard(&verify, form(payload).as_bytes());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = hookguard(&verify, form(&payload.replace('P', "Q")).as_bytes());
+    assert_eq!(out.status.code(), Some(1));
+    let out = hookguard(
+        &["sign", "--provider", "braintree", "--secret", "no-pair"],
+        payload.as_bytes(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("public_key:private_key"),
+        "{}",
+        text(&out.stderr)
+    );
+}
