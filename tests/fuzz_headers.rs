@@ -173,7 +173,7 @@ proptest! {
 }
 
 /// Providers whose signature is in the body: no header names to fuzz.
-const BODY_SIGNED: &[&str] = &["mailgun", "adyen", "braintree"];
+const BODY_SIGNED: &[&str] = &["mailgun", "adyen", "braintree", "dropbox-sign"];
 
 #[test]
 fn every_provider_is_fuzzed() {

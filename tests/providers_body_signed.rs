@@ -40,6 +40,11 @@ secrets = ["44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056"]
 path = "/braintree"
 provider = "braintree"
 secrets = ["public_key:private_key"]
+
+[[route]]
+path = "/dropbox-sign"
+provider = "dropbox-sign"
+secrets = ["324e3b0840f065eb51f3fd63231d0d33daa35d4ed10d27718839e81737065782"]
 "#;
 
 const JSON: (&str, &str) = ("content-type", "application/json");
@@ -278,4 +283,72 @@ async fn braintree_form_fields_and_legacy_challenge() {
     let a = post(&p, "/braintree", &[FORM], &oracle).await;
     assert_rejected(&a, 401, "invalid_signature");
     assert_eq!(up.count(), 2);
+}
+
+// --- Dropbox Sign ---
+
+const DS_KEY: &str = "324e3b0840f065eb51f3fd63231d0d33daa35d4ed10d27718839e81737065782";
+const DS_BOUNDARY: &str = "hookguard-test-boundary-7f3a";
+
+/// A callback as Dropbox Sign posts it: multipart, one `json` field whose
+/// `event_hash` is hex HMAC-SHA256(api key, event_time + event_type).
+fn dropbox_sign_body(time: i64, kind: &str, request_id: &str) -> Vec<u8> {
+    let time = time.to_string();
+    let hash = hmac256_hex(DS_KEY, &[time.as_bytes(), kind.as_bytes()]);
+    let json = format!(
+        r#"{{"event":{{"event_time":"{time}","event_type":"{kind}","event_hash":"{hash}","event_metadata":{{"related_signature_id":null}}}},"signature_request":{{"signature_request_id":"{request_id}"}}}}"#
+    );
+    format!(
+        "--{DS_BOUNDARY}\r\nContent-Disposition: form-data; name=\"json\"\r\n\r\n{json}\r\n--{DS_BOUNDARY}--\r\n"
+    )
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn dropbox_sign_multipart_event_hash_and_window() {
+    let up = Upstream::start().await;
+    let p = proxy(CONFIG, &up).await;
+    let ct = format!("multipart/form-data; boundary={DS_BOUNDARY}");
+    let h = [("content-type", ct.as_str())];
+    let body = dropbox_sign_body(now_secs(), "signature_request_signed", "sr_1");
+    let a = post(&p, "/dropbox-sign", &h, &body).await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    let got = up.received();
+    assert_eq!(got[0].headers["x-hookguard-verified"], "dropbox-sign");
+    assert_eq!(&got[0].body[..], &body[..]);
+    // The same signed time and type with other unsigned content: replay.
+    let copy = String::from_utf8(body.clone())
+        .unwrap()
+        .replace("sr_1", "sr_forged");
+    let a = post(&p, "/dropbox-sign", &h, copy.as_bytes()).await;
+    assert_eq!(a.text(), r#"{"status":"duplicate"}"#);
+    // A signed field changed: invalid.
+    let tampered = String::from_utf8(dropbox_sign_body(
+        now_secs(),
+        "signature_request_sent",
+        "sr_2",
+    ))
+    .unwrap()
+    .replace("signature_request_sent", "signature_request_all_signed");
+    let a = post(&p, "/dropbox-sign", &h, tampered.as_bytes()).await;
+    assert_rejected(&a, 401, "invalid_signature");
+    // No multipart Content-Type, or no json field: missing.
+    let a = post(
+        &p,
+        "/dropbox-sign",
+        &[("content-type", "application/json")],
+        &body,
+    )
+    .await;
+    assert_rejected(&a, 401, "missing_signature");
+    let empty = format!("--{DS_BOUNDARY}--\r\n");
+    let a = post(&p, "/dropbox-sign", &h, empty.as_bytes()).await;
+    assert_rejected(&a, 401, "missing_signature");
+    // Ten minutes either way: out of the window.
+    for ts in [now_secs() - 600, now_secs() + 600] {
+        let stale = dropbox_sign_body(ts, "signature_request_viewed", "sr_3");
+        let a = post(&p, "/dropbox-sign", &h, &stale).await;
+        assert_rejected(&a, 401, "timestamp_out_of_tolerance");
+    }
+    assert_eq!(up.count(), 1);
 }

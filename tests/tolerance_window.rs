@@ -191,6 +191,9 @@ fn request(
         ];
         return (h, body);
     }
+    if row.name == "dropbox-sign" {
+        return dropbox_sign_request(keys, ts, case);
+    }
     let path_url = format!("http://hooks.example.com/w/{}", row.name);
     let req = SignRequest {
         body: &body,
@@ -219,6 +222,34 @@ fn request(
         return (h, form.finish().into_bytes());
     }
     (signed, body)
+}
+
+/// Dropbox Sign's multipart callback, its `event_hash` from `providers::sign`
+/// over the event in the `json` field.
+fn dropbox_sign_request(keys: &Keys, ts: i64, case: &str) -> (Vec<(String, String)>, Vec<u8>) {
+    let event = |hash: &str| {
+        format!(
+            r#"{{"event":{{"event_time":"{ts}","event_type":"window_{case}","event_hash":"{hash}"}}}}"#
+        )
+    };
+    let unsigned = event("");
+    let req = SignRequest {
+        body: unsigned.as_bytes(),
+        timestamp: ts,
+        id: None,
+        url: None,
+        method: "POST",
+    };
+    let signed = providers::sign("dropbox-sign", keys.signing.as_bytes(), &req).unwrap();
+    let body = format!(
+        "--wb\r\nContent-Disposition: form-data; name=\"json\"\r\n\r\n{}\r\n--wb--\r\n",
+        event(&signed[0].1)
+    );
+    let h = vec![(
+        "content-type".to_owned(),
+        "multipart/form-data; boundary=wb".to_owned(),
+    )];
+    (h, body.into_bytes())
 }
 
 /// `hookguard providers`' default window, seconds; `None` for "none".
@@ -265,6 +296,7 @@ async fn every_timed_preset_applies_its_window_both_ways() {
         "sendgrid",
         "hubspot",
         "mailgun",
+        "dropbox-sign",
         "contentful",
         "twitch",
         "linear",

@@ -52,6 +52,9 @@ pub(crate) enum Family {
     /// Form fields `bt_signature` / `bt_payload`, key pairs: Braintree
     /// (`braintree.rs`).
     Braintree,
+    /// `event.event_hash` in a multipart `json` field: Dropbox Sign
+    /// (`dropbox_sign.rs`).
+    DropboxSign,
     /// HMAC over a canonical request: Contentful (`canonical.rs`).
     Canonical,
     /// A signed JWT whose claims bind the request (`jwt.rs`).
@@ -132,6 +135,11 @@ impl Provider {
             Family::BodyFields => (super::body_fields::info(self.name), "body-fields", None),
             Family::Adyen => (super::adyen::info(self.name), "body-fields", Some(None)),
             Family::Braintree => (super::braintree::info(self.name), "body-fields", Some(None)),
+            Family::DropboxSign => (
+                super::dropbox_sign::info(self.name),
+                "body-fields",
+                Some(Some(super::dropbox_sign::TOLERANCE)),
+            ),
             Family::Canonical => (super::canonical::info(self.name), "canonical", None),
             Family::AwsSns => (
                 super::sns::info(self.name),
@@ -1431,6 +1439,14 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         family: Family::Braintree,
         handshake: Handshake::BraintreeChallenge,
         source: "braintree/braintree_python braintree/webhook_notification_gateway.py, braintree/util/crypto.py and tests/unit/test_webhooks.py (SDK source)",
+    },
+    // Dropbox Sign (HelloSign): multipart field json, event.event_hash =
+    // hex HMAC-SHA256(api_key, event_time || event_type); nothing else signed.
+    Provider {
+        name: "dropbox-sign",
+        family: Family::DropboxSign,
+        handshake: Handshake::None,
+        source: "hellosign/dropbox-sign-python dropbox_sign/event_callback_helper.py, test_fixtures/EventCallbackHelper_*Callbacks.json and examples/EventCallbackExample.py (SDK source)",
     },
 ];
 

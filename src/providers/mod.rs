@@ -18,6 +18,7 @@ mod catalog;
 mod cert;
 mod common;
 mod delimit;
+mod dropbox_sign;
 mod eventgrid;
 mod fetched;
 mod generic;
@@ -444,6 +445,7 @@ pub fn sign(
         Family::BodyFields => body_fields::sign(secret, req),
         Family::Adyen => adyen::sign(secret, req),
         Family::Braintree => braintree::sign(secret, req),
+        Family::DropboxSign => dropbox_sign::sign(secret, req),
         Family::Canonical => canonical::sign(secret, req),
         Family::AwsSns | Family::PayPal | Family::GcpPubSub => Err(BuildError {
             field: "provider".into(),
@@ -593,6 +595,7 @@ pub fn build(name: &str, params: ProviderParams<'_>) -> Result<SharedVerifier, B
         Family::BodyFields => Arc::new(body_fields::BodyFieldsVerifier::build(name, params)?),
         Family::Adyen => Arc::new(adyen::AdyenVerifier::build(name, params)?),
         Family::Braintree => Arc::new(braintree::BraintreeVerifier::build(name, params)?),
+        Family::DropboxSign => Arc::new(dropbox_sign::DropboxSignVerifier::build(name, params)?),
         Family::Canonical => Arc::new(canonical::CanonicalVerifier::build(name, params)?),
         Family::AwsSns => Arc::new(sns::SnsVerifier::build(name, params)?),
         Family::PayPal => Arc::new(paypal::PayPalVerifier::build(name, params)?),

@@ -736,6 +736,7 @@ const OWN_FILE_VECTORS: &[&str] = &[
     "mailgun",
     "adyen",
     "braintree",
+    "dropbox-sign",
     "contentful",
     // Fetched certificates: the synthetic vector in `sns_tests.rs`, the
     // signed string in `paypal.rs`.

@@ -92,3 +92,47 @@ fn braintree_sign_prints_bt_signature_and_verify_reads_the_form() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn dropbox_sign_sign_prints_event_hash_and_verify_reads_the_multipart_body() {
+    // Dropbox Sign SDK fixture `base` (test_fixtures/EventCallbackHelper_AccountCallbacks.json).
+    let key = "324e3b0840f065eb51f3fd63231d0d33daa35d4ed10d27718839e81737065782";
+    let event = |hash: &str| {
+        format!(
+            r#"{{"event":{{"event_time":"{}","event_type":"unknown_error","event_hash":"{hash}"}}}}"#,
+            super::common::now_secs()
+        )
+    };
+    let out = hookguard(
+        &["sign", "--provider", "dropbox-sign", "--secret", key],
+        event("").as_bytes(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let line = text(&out.stdout);
+    let hash = line.trim_end().strip_prefix("event.event_hash: ").unwrap();
+    assert_eq!(hash.len(), 64);
+    let body = format!(
+        "--b0undary\r\nContent-Disposition: form-data; name=\"json\"\r\n\r\n{}\r\n--b0undary--\r\n",
+        event(hash)
+    );
+    let mut verify = vec!["verify", "--provider", "dropbox-sign", "--secret", key];
+    verify.extend(["-H", "Content-Type: multipart/form-data; boundary=b0undary"]);
+    let out = hookguard(&verify, body.as_bytes());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = hookguard(
+        &verify,
+        body.replace("unknown_error", "account_confirmed")
+            .as_bytes(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    // The published hash, for the fixture's time.
+    let fixture = r#"{"event":{"event_time":"1348177752","event_type":"unknown_error"}}"#;
+    let out = hookguard(
+        &["sign", "--provider", "dropbox-sign", "--secret", key],
+        fixture.as_bytes(),
+    );
+    assert_eq!(
+        text(&out.stdout),
+        "event.event_hash: c574f5d3090c2936360b4e36cf6835cf3e2206b84fdc6347e6b28ca721ae1371\n"
+    );
+}
