@@ -304,6 +304,9 @@ fn dropbox_sign_body(time: i64, kind: &str, request_id: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// What Dropbox Sign requires in every successful answer's body.
+const ACK: &str = "Hello API Event Received";
+
 #[tokio::test]
 async fn dropbox_sign_multipart_event_hash_and_window() {
     let up = Upstream::start().await;
@@ -316,12 +319,22 @@ async fn dropbox_sign_multipart_event_hash_and_window() {
     let got = up.received();
     assert_eq!(got[0].headers["x-hookguard-verified"], "dropbox-sign");
     assert_eq!(&got[0].body[..], &body[..]);
-    // The same signed time and type with other unsigned content: replay.
-    let copy = String::from_utf8(body.clone())
+    // The same callback again: a duplicate, answered with the text
+    // Dropbox Sign requires, or it would retry the event for ever.
+    let a = post(&p, "/dropbox-sign", &h, &body).await;
+    assert_eq!((a.status.as_u16(), a.text().as_str()), (200, ACK));
+    assert!(a.headers["content-type"]
+        .to_str()
         .unwrap()
-        .replace("sr_1", "sr_forged");
-    let a = post(&p, "/dropbox-sign", &h, copy.as_bytes()).await;
-    assert_eq!(a.text(), r#"{"status":"duplicate"}"#);
+        .starts_with("text/plain"));
+    // Another event of the same type in the same second (a bulk send)
+    // carries the same hash, and is still delivered.
+    let sibling = String::from_utf8(body.clone())
+        .unwrap()
+        .replace("sr_1", "sr_1b");
+    let a = post(&p, "/dropbox-sign", &h, sibling.as_bytes()).await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    assert_eq!(up.count(), 2);
     // A signed field changed: invalid.
     let tampered = String::from_utf8(dropbox_sign_body(
         now_secs(),
@@ -350,5 +363,45 @@ async fn dropbox_sign_multipart_event_hash_and_window() {
         let a = post(&p, "/dropbox-sign", &h, &stale).await;
         assert_rejected(&a, 401, "timestamp_out_of_tolerance");
     }
-    assert_eq!(up.count(), 1);
+    assert_eq!(up.count(), 2);
+}
+
+/// Queue mode answers for the app: a queued Dropbox Sign callback gets the
+/// acknowledgement Dropbox Sign requires, then reaches the app from disk.
+#[tokio::test]
+async fn dropbox_sign_queued_callback_is_acknowledged() {
+    let dir = temp_dir("dropbox-sign-queue");
+    let config = format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+shutdown_grace = "2s"
+
+[upstream]
+url = "{{upstream}}"
+timeout = "2s"
+
+[spool]
+dir = "{}"
+
+[[route]]
+path = "/dropbox-sign"
+provider = "dropbox-sign"
+secrets = ["324e3b0840f065eb51f3fd63231d0d33daa35d4ed10d27718839e81737065782"]
+delivery = "queue"
+"#,
+        dir.path().display()
+    );
+    let up = Upstream::start().await;
+    let p = proxy(&config, &up).await;
+    let ct = format!("multipart/form-data; boundary={DS_BOUNDARY}");
+    let h = [("content-type", ct.as_str())];
+    let body = dropbox_sign_body(now_secs(), "signature_request_sent", "sr_q");
+    let a = post(&p, "/dropbox-sign", &h, &body).await;
+    assert_eq!((a.status.as_u16(), a.text().as_str()), (200, ACK));
+    eventually("the queued callback to reach the app", PATIENCE, || async {
+        up.count() == 1
+    })
+    .await;
+    assert_eq!(&up.received()[0].body[..], &body[..]);
 }

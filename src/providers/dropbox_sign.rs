@@ -36,6 +36,9 @@ use crate::body::Payload;
 /// minutes each way, as for Mailgun (routes may change it with `tolerance`).
 pub(crate) const TOLERANCE: ToleranceSpec = ToleranceSpec { default_secs: 300 };
 
+/// What Dropbox Sign requires in the body of every successful answer.
+pub(crate) const ACKNOWLEDGEMENT: &str = "Hello API Event Received";
+
 /// The multipart field that carries the event.
 const FIELD: &str = "json";
 
@@ -187,6 +190,12 @@ impl Verifier for DropboxSignVerifier {
         Some(self.tolerance.window())
     }
 
+    /// Dropbox Sign counts an answer without this text as a failure and
+    /// retries (Dropbox Sign docs, "Events and Callbacks" walkthrough).
+    fn acknowledgement(&self) -> Option<&'static str> {
+        Some(ACKNOWLEDGEMENT)
+    }
+
     /// Only that the body will be multipart: the fields are in the body.
     fn precheck(&self, req: &Inbound<'_>) -> Result<(), Rejection> {
         content_type(req).map(|_| ())
@@ -218,11 +227,21 @@ impl Verifier for DropboxSignVerifier {
         Ok(Verified {
             secret_index,
             event_id: None,
-            // Only the time and type are signed: keying on anything else
-            // would let a copy with another unsigned body through.
-            dedup: Dedup::Signature(tag.bytes().to_vec()),
+            dedup: Dedup::Signature(replay_key(tag.bytes(), &json)),
         })
     }
+}
+
+/// The replay key: the hash and the whole event text. The hash alone
+/// would be the same for every event of one type in one second (a bulk
+/// send emits many), so genuine events would be lost as duplicates; what
+/// the key cannot do is stop a copy with other unsigned content, which
+/// the signature does not cover either (docs/providers.md says so).
+fn replay_key(tag: &[u8], json: &[u8]) -> Vec<u8> {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    ctx.update(tag);
+    ctx.update(json);
+    ctx.finish().as_ref().to_vec()
 }
 
 /// `hookguard sign` for Dropbox Sign: the `event_hash` for the event in

@@ -322,6 +322,15 @@ pub trait Verifier: Send + Sync + 'static {
         })
     }
 
+    /// The body the provider requires in a successful answer, for the
+    /// answers hookguard gives itself (a duplicate, a queued request):
+    /// Dropbox Sign retries any answer without `Hello API Event Received`,
+    /// so a retry of a delivered event would otherwise come back forever.
+    /// `None`: hookguard's JSON answers.
+    fn acknowledgement(&self) -> Option<&'static str> {
+        None
+    }
+
     /// A *signed* handshake the proxy answers itself after `verify` succeeded
     /// (Zoom `endpoint.url_validation`, Twitch
     /// `webhook_callback_verification`, Discord PING). `None`: an ordinary

@@ -250,7 +250,7 @@ async fn settle(
 ) -> Result<Outcome, Refusal> {
     let Routed { route, names, .. } = req.routed;
     let claim = match deliver::deduplicate(app, &route.path, &verified.dedup).await? {
-        Guard::AlreadyDelivered => return Ok(Outcome::Duplicate),
+        Guard::AlreadyDelivered => return Ok(Outcome::Duplicate(route.verifier.acknowledgement())),
         Guard::Claimed(claim) => Some(claim),
         Guard::Unkeyed => None,
         Guard::Unguarded(why) => {

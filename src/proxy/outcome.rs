@@ -17,16 +17,20 @@ use super::{App, ResponseBody};
 use crate::audit::{self, Decision};
 use crate::explain::{self, BodyPrint};
 use crate::providers::HandshakeReply;
+#[cfg(doc)]
+use crate::providers::Verifier;
 
 /// How a request that was not refused ended.
 #[derive(Debug)]
 pub(crate) enum Outcome {
     /// Forwarded; the upstream answered (any status), relayed as it is.
     Delivered(Response<Incoming>),
-    /// Queue mode: on disk; answered 202 `{"status":"queued"}`.
-    Queued,
-    /// Already delivered: answered 200 `{"status":"duplicate"}`.
-    Duplicate,
+    /// Queue mode: on disk; answered 202 `{"status":"queued"}`, or 200 with
+    /// the provider's acknowledgement ([`Verifier::acknowledgement`]).
+    Queued(Option<&'static str>),
+    /// Already delivered: answered 200 `{"status":"duplicate"}`, or with
+    /// the provider's acknowledgement.
+    Duplicate(Option<&'static str>),
     /// A provider handshake, answered by hookguard itself.
     Handshake(HandshakeReply),
 }
@@ -124,8 +128,8 @@ impl Outcome {
     fn audited(&self) -> audit::Outcome {
         match self {
             Self::Delivered(_) => audit::Outcome::Forwarded,
-            Self::Queued => audit::Outcome::Queued,
-            Self::Duplicate => audit::Outcome::Duplicate,
+            Self::Queued(_) => audit::Outcome::Queued,
+            Self::Duplicate(_) => audit::Outcome::Duplicate,
             Self::Handshake(_) => audit::Outcome::Handshake,
         }
     }
@@ -134,18 +138,30 @@ impl Outcome {
     fn upstream_status(&self) -> Option<u16> {
         match self {
             Self::Delivered(response) => Some(response.status().as_u16()),
-            Self::Queued | Self::Duplicate | Self::Handshake(_) => None,
+            Self::Queued(_) | Self::Duplicate(_) | Self::Handshake(_) => None,
         }
     }
 
     fn into_response(self) -> Response<ResponseBody> {
         match self {
             Self::Delivered(response) => response.map(Either::Right),
-            Self::Queued => json_response(StatusCode::ACCEPTED, r#"{"status":"queued"}"#),
-            Self::Duplicate => json_response(StatusCode::OK, r#"{"status":"duplicate"}"#),
+            Self::Queued(Some(ack)) | Self::Duplicate(Some(ack)) => acknowledgement(ack),
+            Self::Queued(None) => json_response(StatusCode::ACCEPTED, r#"{"status":"queued"}"#),
+            Self::Duplicate(None) => json_response(StatusCode::OK, r#"{"status":"duplicate"}"#),
             Self::Handshake(reply) => handshake_response(reply),
         }
     }
+}
+
+/// 200 with the text a provider requires of every successful answer.
+fn acknowledgement(ack: &'static str) -> Response<ResponseBody> {
+    handshake_response(HandshakeReply {
+        status: 200,
+        content_type: "text/plain; charset=utf-8",
+        body: ack.as_bytes().to_vec(),
+        headers: Vec::new(),
+        note: None,
+    })
 }
 
 fn handshake_response(reply: HandshakeReply) -> Response<ResponseBody> {

@@ -59,7 +59,7 @@ pub(super) async fn accept(
         app.replay.settle(key, token, result.is_ok()).await;
     }
     match result {
-        Ok(_) => Ok(Outcome::Queued),
+        Ok(_) => Ok(Outcome::Queued(route.verifier.acknowledgement())),
         Err(e) => Err(Refusal::SpoolUnavailable(e.to_string())),
     }
 }
