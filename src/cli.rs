@@ -46,9 +46,9 @@ pub enum Command {
     /// configuration is invalid. Never prints a secret, a received signature
     /// or the body: only its length and SHA-256.
     #[command(
-        override_usage = "hookguard verify (--provider P (--secret S | --public-key K)... \
-                          | -c CONFIG --route PATH) [-H \"Name: value\"]... [--url URL] \
-                          [--tolerance DUR] [FILE|-]"
+        override_usage = "hookguard verify (--provider P ((--secret S | --public-key K)... \
+                          | --key-file PATH) | -c CONFIG --route PATH) [-H \"Name: value\"]... \
+                          [--url URL] [--tolerance DUR] [--key-file PATH] [FILE|-]"
     )]
     Verify(VerifyArgs),
     /// Inspect or repair the queue-mode spool of a stopped proxy.
@@ -152,7 +152,7 @@ pub struct VerifyArgs {
     #[arg(
         long,
         value_name = "SECRET",
-        required_unless_present_any = ["public_key", "route", "config"],
+        required_unless_present_any = ["public_key", "route", "config", "key_file"],
         allow_hyphen_values = true
     )]
     pub secret: Vec<String>,
@@ -174,9 +174,9 @@ pub struct VerifyArgs {
     /// Tolerance instead of the provider's default (or the route's), e.g. `10m`.
     #[arg(long)]
     pub tolerance: Option<String>,
-    /// For providers whose keys are fetched (`aws-sns`, `paypal`; give
-    /// --route): the certificate (PEM) to verify with instead of fetching
-    /// the one the request names.
+    /// For providers whose keys are fetched: the document to verify with
+    /// instead of fetching it (a PEM certificate for `aws-sns` and `paypal`,
+    /// given with --route; a JWKS for `fal`).
     #[arg(long = "key-file", value_name = "PATH")]
     pub key_file: Option<PathBuf>,
     /// Body file; `-` or absent reads stdin.

@@ -71,12 +71,18 @@ pub(crate) enum Family {
     /// Google Cloud Pub/Sub push: a Google-signed OIDC token, keys from
     /// Google's JWKS (`pubsub.rs`).
     GcpPubSub,
+    /// fal.ai: Ed25519 over ids, time and the body's hash, keys from fal's
+    /// JWKS (`fal.rs`).
+    Fal,
 }
 
 impl Family {
     /// Whether this family's keys are fetched at run time (`[route.keys]`).
     pub(crate) fn fetches_keys(&self) -> bool {
-        matches!(self, Self::AwsSns | Self::PayPal | Self::GcpPubSub)
+        matches!(
+            self,
+            Self::AwsSns | Self::PayPal | Self::GcpPubSub | Self::Fal
+        )
     }
 }
 
@@ -155,6 +161,11 @@ impl Provider {
                 super::pubsub::info(self.name),
                 "fetched-jwks",
                 Some(Some(super::pubsub::ONE_HOUR)),
+            ),
+            Family::Fal => (
+                super::fal::info(self.name),
+                "fetched-jwks",
+                Some(Some(super::fal::FIVE_MINUTES)),
             ),
             Family::Jwt(spec) => (spec.info(self.name), "jwt", Some(spec.tolerance)),
             Family::Graph => (super::graph::info(self.name), "graph", Some(None)),
@@ -1267,6 +1278,17 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         source: "Google Cloud \"Authentication for push subscriptions\"; \
                  google-auth-library-python google/oauth2/id_token.py verify_token (SDK source)",
     },
+    // fal.ai: Ed25519 over `{request id}\n{user id}\n{ts}\n{sha256 hex}`,
+    // every Ed25519 key of fal's JWKS, 300 s.
+    Provider {
+        name: "fal",
+        family: Family::Fal,
+        handshake: Handshake::None,
+        source: "fal docs \"Webhooks\", section \"Verifying Your Webhook\" \
+                 (docs.fal.ai/model-endpoints/webhooks): x-fal-webhook-request-id, -user-id, \
+                 -timestamp, -signature (hex Ed25519) over the four lines, keys from \
+                 https://rest.alpha.fal.ai/.well-known/jwks.json, 5 min",
+    },
     // Telnyx: Ed25519 over `{timestamp}|{body}`, 300 s.
     Provider {
         name: "telnyx",
@@ -1485,6 +1507,7 @@ mod tests {
                     | Family::AwsSns
                     | Family::PayPal
                     | Family::GcpPubSub
+                    | Family::Fal
                     | Family::EventGrid
             ) || p.name == "token"
             {

@@ -20,6 +20,7 @@ mod common;
 mod delimit;
 mod dropbox_sign;
 mod eventgrid;
+mod fal;
 mod fetched;
 mod generic;
 mod graph;
@@ -456,10 +457,10 @@ pub fn sign(
         Family::Braintree => braintree::sign(secret, req),
         Family::DropboxSign => dropbox_sign::sign(secret, req),
         Family::Canonical => canonical::sign(secret, req),
-        Family::AwsSns | Family::PayPal | Family::GcpPubSub => Err(BuildError {
+        Family::AwsSns | Family::PayPal | Family::GcpPubSub | Family::Fal => Err(BuildError {
             field: "provider".into(),
             message: format!(
-                "{name:?} is signed with the provider's own certificate; there is \
+                "{name:?} is signed with the provider's own key or certificate; there is \
                  nothing to sign with a route secret"
             ),
         }),
@@ -609,6 +610,7 @@ pub fn build(name: &str, params: ProviderParams<'_>) -> Result<SharedVerifier, B
         Family::AwsSns => Arc::new(sns::SnsVerifier::build(name, params)?),
         Family::PayPal => Arc::new(paypal::PayPalVerifier::build(name, params)?),
         Family::GcpPubSub => Arc::new(pubsub::PubSubVerifier::build(name, params)?),
+        Family::Fal => Arc::new(fal::FalVerifier::build(name, params)?),
         Family::Jwt(spec) => Arc::new(jwt::JwtVerifier::build(name, spec, params)?),
         Family::Graph => Arc::new(graph::GraphVerifier::build(name, params)?),
         Family::EventGrid => Arc::new(eventgrid::EventGridVerifier::build(name, params)?),

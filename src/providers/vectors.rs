@@ -744,6 +744,8 @@ const OWN_FILE_VECTORS: &[&str] = &[
     "paypal",
     // Google-signed tokens: made with `jsonwebtoken` in tests/gcp_pubsub.rs.
     "gcp-pubsub",
+    // fal.ai's Ed25519 vector against its JWKS: in `fal.rs`.
+    "fal",
     "messagebird",
     "jwt",
     "microsoft-graph",

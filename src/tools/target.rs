@@ -248,7 +248,11 @@ impl Target {
     /// #1 from --secret #0`: where it came from, unless that says the same.
     pub(crate) fn key_name(&self, index: usize) -> String {
         if providers::fetches_keys(&self.provider) {
-            return "the signing certificate".to_owned();
+            return match family(&self.provider) {
+                Some("fetched-jwks") => "a key of the fetched JWKS",
+                _ => "the signing certificate",
+            }
+            .to_owned();
         }
         let (kind, flag, list) = if self.uses_public_keys() {
             ("public key", "--public-key", &self.public_keys)
@@ -267,9 +271,15 @@ impl Target {
 
 /// Whether provider `name` verifies with public keys rather than secrets.
 pub(crate) fn uses_public_keys(name: &str) -> bool {
+    family(name) == Some("asymmetric")
+}
+
+/// The family of provider `name`, as `hookguard providers` names it.
+fn family(name: &str) -> Option<&'static str> {
     providers::describe_all()
-        .iter()
-        .any(|p| p.name == name && p.family == "asymmetric")
+        .into_iter()
+        .find(|p| p.name == name)
+        .map(|p| p.family)
 }
 
 /// `field` is `prefix[i]`: the index.

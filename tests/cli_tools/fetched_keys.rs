@@ -112,3 +112,53 @@ fn verify_says_when_only_the_time_of_an_sns_message_is_wrong() {
     assert!(report.contains("timestamp_out_of_tolerance"), "{report}");
     assert!(report.contains("the signature itself is valid"), "{report}");
 }
+
+/// The published fal.ai vector (Ed25519 seed 00..1f), checked with its
+/// JWKS given as `--key-file`; the window reaches back to its 2023 time.
+fn fal_args<'a>(jwks: &'a str, signature: &'a str) -> Vec<String> {
+    let mut args: Vec<String> = ["verify", "--provider", "fal", "--tolerance", "6000d"]
+        .map(String::from)
+        .to_vec();
+    for header in [
+        "x-fal-webhook-request-id: req_123".to_owned(),
+        "x-fal-webhook-user-id: user_456".to_owned(),
+        "x-fal-webhook-timestamp: 1700000000".to_owned(),
+        format!("x-fal-webhook-signature: {signature}"),
+    ] {
+        args.extend(["-H".to_owned(), header]);
+    }
+    args.extend(["--key-file".to_owned(), jwks.to_owned()]);
+    args
+}
+
+#[test]
+fn verify_checks_the_fal_vector_with_a_jwks_file() {
+    let vector: serde_json::Value =
+        serde_json::from_str(include_str!("../data/ed25519_vectors.json")).unwrap();
+    let fal = &vector["falai"];
+    let dir = tempfile::tempdir().unwrap();
+    let jwks = dir.path().join("jwks.json");
+    std::fs::write(&jwks, serde_json::json!({"keys": [fal["jwk"]]}).to_string()).unwrap();
+    let body = fal["body"].as_str().unwrap();
+    let args = fal_args(
+        jwks.to_str().unwrap(),
+        fal["x_fal_webhook_signature"].as_str().unwrap(),
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = hookguard(&args, body.as_bytes());
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).starts_with("valid: provider fal, a key of the fetched JWKS"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = hookguard(&args, body.replace("OK", "KO").as_bytes());
+    assert!(!out.status.success());
+    let report = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(report.contains("invalid_signature"), "{report}");
+}
