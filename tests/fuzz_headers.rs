@@ -65,6 +65,10 @@ fn verifier(name: &str) -> Option<SharedVerifier> {
             url: Some("https://127.0.0.1:1/certs".into()),
             ..FetchParams::default()
         }),
+        "kinde" => Some(FetchParams {
+            url: Some("https://acme.kinde.com/.well-known/jwks.json".into()),
+            ..FetchParams::default()
+        }),
         "fal" => Some(FetchParams {
             url: Some("https://127.0.0.1:1/jwks.json".into()),
             ..FetchParams::default()

@@ -121,7 +121,7 @@ fn keys(row: &ProviderInfo, ecdsa_pkcs8: &[u8]) -> Keys {
         }
         // Certificates are fetched: the window is applied by the proxy here
         // (check prints it); signed requests through it are in sns.rs,
-        // paypal.rs, gcp_pubsub.rs and fal.rs, with a key server.
+        // paypal.rs, gcp_pubsub.rs, fal.rs and kinde.rs, with a key server.
         ("fetched-cert", "aws-sns") => Keys {
             route_lines: "topics = [\"arn:aws:sns:us-east-1:123456789012:w\"]\n".into(),
             signing: String::new(),
@@ -134,6 +134,11 @@ fn keys(row: &ProviderInfo, ecdsa_pkcs8: &[u8]) -> Keys {
         ("fetched-jwks", "gcp-pubsub") => Keys {
             route_lines: "service_account = \"w@p.iam.gserviceaccount.com\"\n\
                           audience = \"https://hooks.example.com/w\"\n"
+                .into(),
+            signing: String::new(),
+        },
+        ("fetched-jwks", "kinde") => Keys {
+            route_lines: "[route.keys]\nurl = \"https://acme.kinde.com/.well-known/jwks.json\"\n"
                 .into(),
             signing: String::new(),
         },

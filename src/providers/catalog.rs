@@ -74,6 +74,9 @@ pub(crate) enum Family {
     /// fal.ai: Ed25519 over ids, time and the body's hash, keys from fal's
     /// JWKS (`fal.rs`).
     Fal,
+    /// Kinde: the body is an RS256 JWT, keys from the business's own Kinde
+    /// JWKS (`kinde.rs`).
+    Kinde,
 }
 
 impl Family {
@@ -81,7 +84,7 @@ impl Family {
     pub(crate) fn fetches_keys(&self) -> bool {
         matches!(
             self,
-            Self::AwsSns | Self::PayPal | Self::GcpPubSub | Self::Fal
+            Self::AwsSns | Self::PayPal | Self::GcpPubSub | Self::Fal | Self::Kinde
         )
     }
 }
@@ -166,6 +169,11 @@ impl Provider {
                 super::fal::info(self.name),
                 "fetched-jwks",
                 Some(Some(super::fal::FIVE_MINUTES)),
+            ),
+            Family::Kinde => (
+                super::kinde::info(self.name),
+                "fetched-jwks",
+                Some(Some(super::kinde::FIVE_MINUTES)),
             ),
             Family::Jwt(spec) => (spec.info(self.name), "jwt", Some(spec.tolerance)),
             Family::Graph => (super::graph::info(self.name), "graph", Some(None)),
@@ -1289,6 +1297,18 @@ pub(crate) static PROVIDERS: &[Provider] = &[
                  -timestamp, -signature (hex Ed25519) over the four lines, keys from \
                  https://rest.alpha.fal.ai/.well-known/jwks.json, 5 min",
     },
+    // Kinde: the body is an RS256 JWT; keys from the business's own Kinde
+    // domain, named by the route.
+    Provider {
+        name: "kinde",
+        family: Family::Kinde,
+        handshake: Handshake::None,
+        source: "Kinde docs \"About webhooks\" (kinde-oss/documentation \
+                 src/content/docs/integrate/webhooks/about-webhooks.mdx: application/jwt body, \
+                 JWKS at https://<subdomain>.kinde.com/.well-known/jwks, event_id, timestamp); \
+                 @kinde/webhooks 1.0.0 dist/webhooks.js decodeWebhook (SDK source: jose \
+                 jwtVerify with <domain>/.well-known/jwks.json)",
+    },
     // Telnyx: Ed25519 over `{timestamp}|{body}`, 300 s.
     Provider {
         name: "telnyx",
@@ -1508,6 +1528,7 @@ mod tests {
                     | Family::PayPal
                     | Family::GcpPubSub
                     | Family::Fal
+                    | Family::Kinde
                     | Family::EventGrid
             ) || p.name == "token"
             {

@@ -236,6 +236,25 @@ impl JwtVerifier {
         tolerance: Option<Duration>,
         audience: String,
     ) -> Result<Self, BuildError> {
+        Self::fetched_for(provider, spec, tolerance, Some(audience))
+    }
+
+    /// A verifier whose keys are fetched per request, for schemes whose
+    /// tokens name no audience (Kinde): the caller checks what binds them.
+    pub(crate) fn fetched_without_audience(
+        provider: &'static str,
+        spec: &JwtSpec,
+        tolerance: Option<Duration>,
+    ) -> Result<Self, BuildError> {
+        Self::fetched_for(provider, spec, tolerance, None)
+    }
+
+    fn fetched_for(
+        provider: &'static str,
+        spec: &JwtSpec,
+        tolerance: Option<Duration>,
+        audience: Option<String>,
+    ) -> Result<Self, BuildError> {
         let header = match spec.token {
             TokenAt::Header(h) => Some(header_name("provider", h)?),
             TokenAt::Body => None,
@@ -246,7 +265,7 @@ impl JwtVerifier {
             header,
             keys: KeySet::empty(),
             tolerance: spec.tolerance.map(|t| Tolerance::new(t, tolerance)),
-            audience: Some(audience),
+            audience,
         })
     }
 
@@ -258,6 +277,17 @@ impl JwtVerifier {
     /// The `kid` of the request's token, once its `alg` is allowed.
     pub(crate) fn token_kid(&self, req: &Inbound<'_>) -> Result<Option<String>, Rejection> {
         let token = self.token(req, None)?;
+        Ok(self.token_header(token)?.kid)
+    }
+
+    /// The `kid` of a token that may be the body, once its `alg` is allowed.
+    pub(crate) fn token_kid_in(
+        &self,
+        req: &Inbound<'_>,
+        body: &Payload,
+    ) -> Result<Option<String>, Rejection> {
+        let contiguous = body.contiguous();
+        let token = self.token(req, Some(&contiguous))?;
         Ok(self.token_header(token)?.kid)
     }
 

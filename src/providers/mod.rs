@@ -30,6 +30,7 @@ mod jwks;
 mod jwt;
 mod jwt_sign;
 mod keys;
+mod kinde;
 mod params;
 mod paypal;
 mod pubsub;
@@ -457,13 +458,15 @@ pub fn sign(
         Family::Braintree => braintree::sign(secret, req),
         Family::DropboxSign => dropbox_sign::sign(secret, req),
         Family::Canonical => canonical::sign(secret, req),
-        Family::AwsSns | Family::PayPal | Family::GcpPubSub | Family::Fal => Err(BuildError {
-            field: "provider".into(),
-            message: format!(
-                "{name:?} is signed with the provider's own key or certificate; there is \
+        Family::AwsSns | Family::PayPal | Family::GcpPubSub | Family::Fal | Family::Kinde => {
+            Err(BuildError {
+                field: "provider".into(),
+                message: format!(
+                    "{name:?} is signed with the provider's own key or certificate; there is \
                  nothing to sign with a route secret"
-            ),
-        }),
+                ),
+            })
+        }
         Family::Jwt(spec) => jwt_sign::sign(spec, secret, req),
         Family::Graph => graph::sign(secret, req),
         Family::EventGrid => eventgrid::sign(secret, req),
@@ -611,6 +614,7 @@ pub fn build(name: &str, params: ProviderParams<'_>) -> Result<SharedVerifier, B
         Family::PayPal => Arc::new(paypal::PayPalVerifier::build(name, params)?),
         Family::GcpPubSub => Arc::new(pubsub::PubSubVerifier::build(name, params)?),
         Family::Fal => Arc::new(fal::FalVerifier::build(name, params)?),
+        Family::Kinde => Arc::new(kinde::KindeVerifier::build(name, params)?),
         Family::Jwt(spec) => Arc::new(jwt::JwtVerifier::build(name, spec, params)?),
         Family::Graph => Arc::new(graph::GraphVerifier::build(name, params)?),
         Family::EventGrid => Arc::new(eventgrid::EventGridVerifier::build(name, params)?),

@@ -746,6 +746,8 @@ const OWN_FILE_VECTORS: &[&str] = &[
     "gcp-pubsub",
     // fal.ai's Ed25519 vector against its JWKS: in `fal.rs`.
     "fal",
+    // Kinde tokens: made with `jsonwebtoken` in tests/kinde.rs.
+    "kinde",
     "messagebird",
     "jwt",
     "microsoft-graph",

@@ -162,3 +162,73 @@ fn verify_checks_the_fal_vector_with_a_jwks_file() {
     let report = format!("{}{}", text(&out.stdout), text(&out.stderr));
     assert!(report.contains("invalid_signature"), "{report}");
 }
+
+/// A `kinde` route checks an event (a body that is an RS256 JWT) with the
+/// business's JWKS given as `--key-file`.
+#[test]
+fn verify_checks_a_kinde_event_with_a_jwks_file() {
+    use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+    use rustls_pki_types::pem::PemObject;
+    let pem = include_str!("../../src/providers/testdata/rsa_test_private.pem");
+    let der = rustls_pki_types::PrivatePkcs1KeyDer::from_pem_slice(pem.as_bytes()).unwrap();
+    let pair = ring::signature::RsaKeyPair::from_der(der.secret_pkcs1_der()).unwrap();
+    let public = ring::rsa::PublicKeyComponents::<Vec<u8>>::from(
+        ring::signature::KeyPair::public_key(&pair),
+    );
+    let b64url = |b: &[u8]| {
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+    };
+    let jwks = serde_json::json!({"keys": [{"kty": "RSA", "kid": "k1", "n": b64url(&public.n), "e": b64url(&public.e)}]});
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some("k1".into());
+    let now = common::now_secs();
+    let claims = serde_json::json!({"event_id": "event_42", "type": "user.created", "iat": now});
+    let token = encode(
+        &header,
+        &claims,
+        &EncodingKey::from_rsa_der(der.secret_pkcs1_der()),
+    )
+    .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("hookguard.toml");
+    std::fs::write(
+        &config,
+        "[server]\nlisten = \"127.0.0.1:0\"\n[upstream]\nurl = \"http://127.0.0.1:9\"\n\
+         [[route]]\npath = \"/kinde\"\nprovider = \"kinde\"\n[route.keys]\n\
+         url = \"https://acme.kinde.com/.well-known/jwks.json\"\n",
+    )
+    .unwrap();
+    let key_file = dir.path().join("jwks.json");
+    std::fs::write(&key_file, jwks.to_string()).unwrap();
+    let args = [
+        "verify",
+        "-c",
+        config.to_str().unwrap(),
+        "--route",
+        "/kinde",
+        "--key-file",
+        key_file.to_str().unwrap(),
+    ];
+    let out = hookguard(&args, token.as_bytes());
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).starts_with(
+            "valid: provider kinde (route /kinde), a key of the fetched JWKS, event id event_42"
+        ),
+        "{}",
+        text(&out.stdout)
+    );
+    let mut forged = token.clone();
+    forged.replace_range(forged.len() - 4.., "AAAA");
+    let out = hookguard(&args, forged.as_bytes());
+    assert!(!out.status.success());
+    let report = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(report.contains("invalid_signature"), "{report}");
+}
