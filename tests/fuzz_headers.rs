@@ -69,6 +69,12 @@ fn verifier(name: &str) -> Option<SharedVerifier> {
             url: Some("https://acme.kinde.com/.well-known/jwks.json".into()),
             ..FetchParams::default()
         }),
+        "plaid" => Some(FetchParams {
+            url: Some("https://127.0.0.1:1/webhook_verification_key/get".into()),
+            client_id: Some(hookguard::secret::Secret::new("fuzz-client")),
+            client_secret: Some(hookguard::secret::Secret::new("fuzz-secret")),
+            ..FetchParams::default()
+        }),
         "fal" => Some(FetchParams {
             url: Some("https://127.0.0.1:1/jwks.json".into()),
             ..FetchParams::default()

@@ -121,7 +121,7 @@ fn keys(row: &ProviderInfo, ecdsa_pkcs8: &[u8]) -> Keys {
         }
         // Certificates are fetched: the window is applied by the proxy here
         // (check prints it); signed requests through it are in sns.rs,
-        // paypal.rs, gcp_pubsub.rs, fal.rs and kinde.rs, with a key server.
+        // paypal.rs, gcp_pubsub.rs, fal.rs, kinde.rs and plaid.rs, with a key server.
         ("fetched-cert", "aws-sns") => Keys {
             route_lines: "topics = [\"arn:aws:sns:us-east-1:123456789012:w\"]\n".into(),
             signing: String::new(),
@@ -139,6 +139,11 @@ fn keys(row: &ProviderInfo, ecdsa_pkcs8: &[u8]) -> Keys {
         },
         ("fetched-jwks", "kinde") => Keys {
             route_lines: "[route.keys]\nurl = \"https://acme.kinde.com/.well-known/jwks.json\"\n"
+                .into(),
+            signing: String::new(),
+        },
+        ("fetched-key", "plaid") => Keys {
+            route_lines: "[route.keys]\nclient_id = \"w-client\"\nclient_secret = \"w-secret\"\n"
                 .into(),
             signing: String::new(),
         },

@@ -1,5 +1,6 @@
 //! The route settings of schemes whose keys are fetched: `[route.keys]`
-//! (`allow`, `url`, `ca`), `topics`, `sns_confirm`, `webhook_id`, `audience`
+//! (`allow`, `url`, `ca`, and the key endpoint's `client_id` and
+//! `client_secret`, secret references), `topics`, `sns_confirm`, `webhook_id`, `audience`
 //! and `service_account`, read
 //! into the providers' [`FetchParams`] and the TLS trust the key store
 //! fetches under.
@@ -52,6 +53,12 @@ impl Ctx<'_> {
                 .and_then(|a| self.allow_list(a, &at("keys.allow")));
             params.url = keys.url.and_then(|u| self.key_url(u, &at("keys.url")));
             ca = keys.ca.and_then(|c| self.key_ca(c, &at("keys.ca")));
+            params.client_id = keys
+                .client_id
+                .and_then(|c| self.secret_ref(c, &at("keys.client_id"), true));
+            params.client_secret = keys
+                .client_secret
+                .and_then(|c| self.secret_ref(c, &at("keys.client_secret"), true));
         }
         params.topics = raw.topics.map(|t| self.topics(t, &at("topics")));
         params.sns_confirm = raw.sns_confirm.map(|c| {

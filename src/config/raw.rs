@@ -163,6 +163,8 @@ pub(crate) struct RawKeys {
     pub allow: Option<Spanned<Vec<Spanned<String>>>>,
     pub url: Str,
     pub ca: Str,
+    pub client_id: Option<Spanned<SecretText>>,
+    pub client_secret: Option<Spanned<SecretText>>,
 }
 
 /// `rate_limit = { per_second, burst }`.

@@ -1,8 +1,10 @@
 //! One key document fetched over HTTPS, under the store's limits: TLS
 //! verified against the given roots (the web PKI, plus the route's `ca`),
-//! HTTP/1.1, one GET, no redirects followed (any answer but 200 is a
-//! failure), at most [`MAX_DOCUMENT`] bytes, connect and read within
-//! [`FETCH_TIMEOUT`] together.
+//! HTTP/1.1, one request (a GET, or the POST a [`KeyRequest`] describes),
+//! no redirects followed (any answer but 200 is a failure), at most
+//! [`MAX_DOCUMENT`] bytes, connect and read within [`FETCH_TIMEOUT`]
+//! together. A POST body may hold credentials: it is never logged, and
+//! errors never quote it or the answer.
 //!
 //! The URL has already passed the route's rule (`providers::fetched`); this
 //! file parses it again only with `http::Uri`, to connect.
@@ -11,14 +13,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{CACHE_CONTROL, HOST, USER_AGENT};
-use http::{HeaderMap, Request, StatusCode, Uri};
-use http_body_util::{BodyExt, Empty, Limited};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, HOST, USER_AGENT};
+use http::{HeaderMap, Method, Request, StatusCode, Uri};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
+
+use crate::providers::KeyRequest;
 
 /// Largest key document read; certificates and key sets are a few KiB.
 pub(crate) const MAX_DOCUMENT: usize = 64 * 1024;
@@ -36,13 +40,46 @@ pub(crate) struct Document {
 /// GETs `url` under the limits above; the error says why, without secrets
 /// (there are none in a key URL or its answer).
 pub(crate) async fn get(url: &str, tls: Arc<rustls::ClientConfig>) -> Result<Document, String> {
-    match tokio::time::timeout(FETCH_TIMEOUT, exchange(url, tls)).await {
+    fetch(url, &KeyRequest::Get, tls).await
+}
+
+/// Asks `url` for a document as `request` says, under the limits above.
+pub(crate) async fn fetch(
+    url: &str,
+    request: &KeyRequest,
+    tls: Arc<rustls::ClientConfig>,
+) -> Result<Document, String> {
+    match tokio::time::timeout(FETCH_TIMEOUT, exchange(url, request, tls)).await {
         Ok(result) => result,
         Err(_) => Err(format!("no complete answer within {FETCH_TIMEOUT:?}")),
     }
 }
 
-async fn exchange(url: &str, tls: Arc<rustls::ClientConfig>) -> Result<Document, String> {
+/// The HTTP request `request` describes, for `target` on `authority`.
+fn build_request(
+    request: &KeyRequest,
+    target: &str,
+    authority: &str,
+) -> Result<Request<Full<Bytes>>, String> {
+    let builder = Request::builder()
+        .uri(target)
+        .header(HOST, authority)
+        .header(USER_AGENT, concat!("hookguard/", env!("CARGO_PKG_VERSION")));
+    let built = match request {
+        KeyRequest::Get => builder.method(Method::GET).body(Full::new(Bytes::new())),
+        KeyRequest::PostJson(body) => builder
+            .method(Method::POST)
+            .header(CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::copy_from_slice(body.expose()))),
+    };
+    built.map_err(|_| "the request could not be built".to_owned())
+}
+
+async fn exchange(
+    url: &str,
+    request: &KeyRequest,
+    tls: Arc<rustls::ClientConfig>,
+) -> Result<Document, String> {
     let uri: Uri = url.parse().map_err(|_| "not a URL".to_owned())?;
     let authority = uri.authority().ok_or("no host")?.clone();
     let host = authority
@@ -67,11 +104,7 @@ async fn exchange(url: &str, tls: Arc<rustls::ClientConfig>) -> Result<Document,
         let _ = conn.await;
     });
     let target = uri.path_and_query().map_or("/", |pq| pq.as_str());
-    let request = Request::get(target)
-        .header(HOST, authority.as_str())
-        .header(USER_AGENT, concat!("hookguard/", env!("CARGO_PKG_VERSION")))
-        .body(Empty::<Bytes>::new())
-        .map_err(|e| format!("request: {e}"))?;
+    let request = build_request(request, target, authority.as_str())?;
     let response = sender
         .send_request(request)
         .await

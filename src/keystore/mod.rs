@@ -2,12 +2,14 @@
 //! network (SNS and PayPal signing certificates, JSON Web Key Sets),
 //! fetched once and shared.
 //!
-//! Owns the cache (keyed by URL and the extra CA trusted for it; kept for
-//! the document's `Cache-Control: max-age` clamped to [`MIN_FRESH`],
-//! [`MAX_FRESH`]), single-flight (requests needing the same document wait
-//! for one fetch, and share its failure), the unknown-key-id refresh limit
-//! (one refresh per key set per [`KID_REFRESH`]), the fetch counter and the
-//! last failure for `/readyz`. It lives in the process-lifetime state, so a
+//! Owns the cache (keyed by URL and the extra CA trusted for it, and by key
+//! id where each id is a document of its own; kept for the document's
+//! `Cache-Control: max-age` clamped to [`MIN_FRESH`], [`MAX_FRESH`]),
+//! single-flight (requests needing the same document wait for one fetch,
+//! and share its failure), the unknown-key-id refresh limit (one refresh per
+//! key set per [`KID_REFRESH`]; where each id is its own document, one
+//! fetch of a never-seen id per URL per [`KID_REFRESH`]), the fetch counter
+//! and the last failure for `/readyz`. It lives in the process-lifetime state, so a
 //! reload keeps what it fetched.
 //!
 //! Does not own which URLs may be fetched: a verifier names a
@@ -90,7 +92,12 @@ pub struct LastFailure {
     pub at: i64,
 }
 
-type CacheKey = (Option<[u8; 32]>, String);
+/// The extra CA's digest, the URL, and the key id where each id is a
+/// document of its own ([`KeyRequest::per_key_id`](crate::providers::KeyRequest::per_key_id)).
+type CacheKey = (Option<[u8; 32]>, String, Option<String>);
+
+/// Where never-seen key ids are fetched from: the extra CA and the URL.
+type IdSource = (Option<[u8; 32]>, String);
 
 /// One cached document and the state of fetching it; its async mutex is
 /// the single flight.
@@ -115,6 +122,8 @@ pub struct KeyStore {
     clock: Clock,
     metrics: Arc<Metrics>,
     last_failure: Mutex<Option<LastFailure>>,
+    /// The never-seen key id last fetched, and when, per source.
+    new_ids: Mutex<HashMap<IdSource, (Instant, String)>>,
 }
 
 impl KeyStore {
@@ -130,13 +139,19 @@ impl KeyStore {
             clock,
             metrics,
             last_failure: Mutex::default(),
+            new_ids: Mutex::default(),
         }
     }
 
     /// The key `wanted` names, from the cache or fetched under `trust`.
     pub async fn get(&self, wanted: &KeyRef, trust: &Trust) -> Result<FetchedKey, KeyUnavailable> {
         let arrived = (self.clock)();
-        let slot = self.slot((trust.ca_digest, wanted.url.clone()), wanted)?;
+        let id = wanted
+            .request
+            .per_key_id()
+            .then(|| wanted.key_id.clone())
+            .flatten();
+        let slot = self.slot((trust.ca_digest, wanted.url.clone(), id), wanted)?;
         let mut state = slot.state.lock().await;
         if let Some(key) = self.cached(&state, wanted) {
             return Ok(key);
@@ -146,6 +161,9 @@ impl KeyStore {
             if at >= arrived || (self.clock)().saturating_duration_since(at) < RETRY_FAILED {
                 return Err(failure.clone());
             }
+        }
+        if wanted.request.per_key_id() && state.key.is_none() {
+            self.admit_new_id(trust, wanted)?;
         }
         let result = self.fetch(wanted, trust).await;
         let now = (self.clock)();
@@ -225,7 +243,7 @@ impl KeyStore {
             url: wanted.url.clone(),
             why,
         };
-        let doc = fetch::get(&wanted.url, Arc::clone(&trust.tls))
+        let doc = fetch::fetch(&wanted.url, &wanted.request, Arc::clone(&trust.tls))
             .await
             .map_err(fail)?;
         let key = (wanted.parse)(&doc.bytes).map_err(fail)?;
@@ -255,6 +273,36 @@ impl KeyStore {
             }
         }
         Ok(Arc::clone(slots.entry(key).or_default()))
+    }
+
+    /// Where each key id is a document of its own, a flood of random ids
+    /// would be a flood of fetches: one never-seen id per URL per
+    /// [`KID_REFRESH`] is fetched (and, if that failed, retried under
+    /// [`RETRY_FAILED`]); other new ids wait (503, and the provider retries).
+    fn admit_new_id(&self, trust: &Trust, wanted: &KeyRef) -> Result<(), KeyUnavailable> {
+        let now = (self.clock)();
+        let mut new_ids = self.new_ids.lock().unwrap_or_else(PoisonError::into_inner);
+        let source = (trust.ca_digest, wanted.url.clone());
+        let id = wanted.key_id.clone().unwrap_or_default();
+        if let Some((at, last)) = new_ids.get(&source) {
+            if *last == id {
+                return Ok(()); // its own retry
+            }
+            if now.saturating_duration_since(*at) < KID_REFRESH {
+                return Err(KeyUnavailable {
+                    url: wanted.url.clone(),
+                    why: format!(
+                        "another new key id was fetched from it less than {} s ago",
+                        KID_REFRESH.as_secs()
+                    ),
+                });
+            }
+        }
+        if new_ids.len() >= MAX_ENTRIES {
+            new_ids.retain(|_, (at, _)| now.saturating_duration_since(*at) < KID_REFRESH);
+        }
+        new_ids.insert(source, (now, id));
+        Ok(())
     }
 
     fn lock_failure(&self) -> std::sync::MutexGuard<'_, Option<LastFailure>> {

@@ -142,6 +142,7 @@ fn wanted(server: &KeyServer, kid: Option<&str>) -> KeyRef {
         url: server.url.clone(),
         key_id: kid.map(str::to_owned),
         parse: parse_ids,
+        request: crate::providers::KeyRequest::Get,
     }
 }
 
@@ -248,6 +249,54 @@ async fn unknown_key_ids_refresh_at_most_once_a_minute() {
         .await
         .unwrap();
     assert!(got.has_key_id("kid-b"));
+}
+
+/// A key asked for with a POST naming one id (Plaid).
+fn posted(server: &KeyServer, kid: &str) -> KeyRef {
+    KeyRef {
+        request: crate::providers::KeyRequest::PostJson(crate::secret::Secret::new(format!(
+            r#"{{"key_id":"{kid}"}}"#
+        ))),
+        ..wanted(server, Some(kid))
+    }
+}
+
+#[tokio::test]
+async fn posted_key_ids_are_cached_apart_and_new_ones_fetched_once_a_minute() {
+    let server = KeyServer::start(ok(Some("max-age=86400"))).await;
+    let (store, now) = store();
+    store
+        .get(&posted(&server, "kid-a"), &server.trust)
+        .await
+        .unwrap();
+    store
+        .get(&posted(&server, "kid-a"), &server.trust)
+        .await
+        .unwrap();
+    assert_eq!(server.fetches(), 1, "a known id is cached");
+    // A flood of new ids costs no fetch within the minute: each waits.
+    for i in 0..20 {
+        let random = posted(&server, &format!("random-{i}"));
+        let err = store.get(&random, &server.trust).await.unwrap_err();
+        assert!(err.why.contains("new key id"), "{err}");
+    }
+    assert_eq!(server.fetches(), 1);
+    advance(&now, KID_REFRESH + Duration::from_secs(1));
+    store
+        .get(&posted(&server, "kid-b"), &server.trust)
+        .await
+        .unwrap();
+    assert_eq!(server.fetches(), 2, "one new id after the minute");
+    // Each id is its own document: kid-a is still served from the cache.
+    store
+        .get(&posted(&server, "kid-a"), &server.trust)
+        .await
+        .unwrap();
+    store
+        .get(&posted(&server, "kid-b"), &server.trust)
+        .await
+        .unwrap();
+    assert_eq!(server.fetches(), 2);
 }
 
 #[tokio::test]

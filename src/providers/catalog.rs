@@ -77,6 +77,9 @@ pub(crate) enum Family {
     /// Kinde: the body is an RS256 JWT, keys from the business's own Kinde
     /// JWKS (`kinde.rs`).
     Kinde,
+    /// Plaid: an ES256 JWT binding the body, its key fetched by `kid` from
+    /// Plaid's key endpoint (`plaid.rs`).
+    Plaid,
 }
 
 impl Family {
@@ -84,7 +87,7 @@ impl Family {
     pub(crate) fn fetches_keys(&self) -> bool {
         matches!(
             self,
-            Self::AwsSns | Self::PayPal | Self::GcpPubSub | Self::Fal | Self::Kinde
+            Self::AwsSns | Self::PayPal | Self::GcpPubSub | Self::Fal | Self::Kinde | Self::Plaid
         )
     }
 }
@@ -174,6 +177,11 @@ impl Provider {
                 super::kinde::info(self.name),
                 "fetched-jwks",
                 Some(Some(super::kinde::FIVE_MINUTES)),
+            ),
+            Family::Plaid => (
+                super::plaid::info(self.name),
+                "fetched-key",
+                Some(Some(super::plaid::FIVE_MINUTES)),
             ),
             Family::Jwt(spec) => (spec.info(self.name), "jwt", Some(spec.tolerance)),
             Family::Graph => (super::graph::info(self.name), "graph", Some(None)),
@@ -1309,6 +1317,17 @@ pub(crate) static PROVIDERS: &[Provider] = &[
                  @kinde/webhooks 1.0.0 dist/webhooks.js decodeWebhook (SDK source: jose \
                  jwtVerify with <domain>/.well-known/jwks.json)",
     },
+    // Plaid: ES256 `Plaid-Verification` JWT binding the body; key by kid
+    // from Plaid's key endpoint with the route's API credentials.
+    Provider {
+        name: "plaid",
+        family: Family::Plaid,
+        handshake: Handshake::None,
+        source: "Plaid docs \"Verify webhooks\" (plaid.com/docs/api/webhooks/webhook-verification/: \
+                 Plaid-Verification JWT, ES256, POST /webhook_verification_key/get with \
+                 client_id, secret, key_id, iat within 5 min, request_body_sha256); Plaid \
+                 OpenAPI WebhookVerificationKeyGetResponse {key, request_id}",
+    },
     // Telnyx: Ed25519 over `{timestamp}|{body}`, 300 s.
     Provider {
         name: "telnyx",
@@ -1529,6 +1548,7 @@ mod tests {
                     | Family::GcpPubSub
                     | Family::Fal
                     | Family::Kinde
+                    | Family::Plaid
                     | Family::EventGrid
             ) || p.name == "token"
             {

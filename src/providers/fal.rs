@@ -33,7 +33,8 @@ use super::fetched::{FetchedKey, KeyMaterial};
 use super::jwks::MAX_KEYS;
 use super::params::FetchSetting;
 use super::{
-    BuildError, Dedup, Inbound, KeyRef, ProviderInfo, ProviderParams, Rejection, Verified, Verifier,
+    BuildError, Dedup, Inbound, KeyRef, KeyRequest, ProviderInfo, ProviderParams, Rejection,
+    Verified, Verifier,
 };
 use crate::body::Payload;
 
@@ -189,6 +190,7 @@ impl Verifier for FalVerifier {
             url: self.jwks_url.clone(),
             key_id: None,
             parse: parse_fal_jwks,
+            request: KeyRequest::Get,
         }))
     }
 

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use http::Uri;
 
 use super::Rejection;
+use crate::secret::Secret;
 
 /// Parses a fetched document (a PEM certificate, a JWKS) into the verifier's
 /// own key form, once per fetch; the store caches the result.
@@ -55,6 +56,27 @@ pub struct KeyRef {
     pub key_id: Option<String>,
     /// How the fetched bytes become a [`FetchedKey`].
     pub parse: ParseKey,
+    /// How the document is asked for.
+    pub request: KeyRequest,
+}
+
+/// How a key document is asked for.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum KeyRequest {
+    /// `GET` the URL: one document for every key id (a JWKS, a certificate).
+    #[default]
+    Get,
+    /// `POST` this JSON body to the URL; the answer is the one key that
+    /// [`KeyRef::key_id`] names (Plaid), so it is cached per key id. The
+    /// body holds API credentials: it is a secret, never logged.
+    PostJson(Secret),
+}
+
+impl KeyRequest {
+    /// Whether each key id is a document of its own.
+    pub fn per_key_id(&self) -> bool {
+        matches!(self, Self::PostJson(_))
+    }
 }
 
 impl fmt::Debug for KeyRef {

@@ -179,6 +179,14 @@ pub(crate) struct Checked {
     signing_input_sha256: digest::Digest,
 }
 
+impl Checked {
+    /// The SHA-256 of the token's signing input: a replay key for schemes
+    /// that sign no id (ECDSA signatures are malleable, what they sign is not).
+    pub(crate) fn signing_input_sha256(&self) -> Vec<u8> {
+        self.signing_input_sha256.as_ref().to_vec()
+    }
+}
+
 impl JwtVerifier {
     /// Builds from a catalog entry and the route's keys.
     pub(crate) fn build(

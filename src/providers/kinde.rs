@@ -34,7 +34,8 @@ use super::jwks::KeySet;
 use super::jwt::{JwtSpec, JwtVerifier, KeysFrom, TokenAt};
 use super::params::FetchSetting;
 use super::{
-    BuildError, Dedup, Inbound, KeyRef, ProviderInfo, ProviderParams, Rejection, Verified, Verifier,
+    BuildError, Dedup, Inbound, KeyRef, KeyRequest, ProviderInfo, ProviderParams, Rejection,
+    Verified, Verifier,
 };
 use crate::body::Payload;
 
@@ -182,6 +183,7 @@ impl Verifier for KindeVerifier {
             url: self.jwks_url.clone(),
             key_id: self.jwt.token_kid_in(req, body)?,
             parse: parse_jwks,
+            request: KeyRequest::Get,
         }))
     }
 

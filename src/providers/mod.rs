@@ -33,6 +33,7 @@ mod keys;
 mod kinde;
 mod params;
 mod paypal;
+mod plaid;
 mod pubsub;
 mod signed_url;
 mod sns;
@@ -52,7 +53,7 @@ use std::time::Duration;
 use http::{HeaderMap, Method, Uri};
 
 use crate::body::Payload;
-pub use fetched::{FetchedKey, KeyMaterial, KeyRef, ParseKey, UrlPrefix};
+pub use fetched::{FetchedKey, KeyMaterial, KeyRef, KeyRequest, ParseKey, UrlPrefix};
 use handshake::Handshake;
 pub use params::{
     FetchParams, GenericHmac, HmacAlgorithm, HmacKeyEncoding, HmacTimestampFormat, ProviderParams,
@@ -458,15 +459,18 @@ pub fn sign(
         Family::Braintree => braintree::sign(secret, req),
         Family::DropboxSign => dropbox_sign::sign(secret, req),
         Family::Canonical => canonical::sign(secret, req),
-        Family::AwsSns | Family::PayPal | Family::GcpPubSub | Family::Fal | Family::Kinde => {
-            Err(BuildError {
-                field: "provider".into(),
-                message: format!(
-                    "{name:?} is signed with the provider's own key or certificate; there is \
+        Family::AwsSns
+        | Family::PayPal
+        | Family::GcpPubSub
+        | Family::Fal
+        | Family::Kinde
+        | Family::Plaid => Err(BuildError {
+            field: "provider".into(),
+            message: format!(
+                "{name:?} is signed with the provider's own key or certificate; there is \
                  nothing to sign with a route secret"
-                ),
-            })
-        }
+            ),
+        }),
         Family::Jwt(spec) => jwt_sign::sign(spec, secret, req),
         Family::Graph => graph::sign(secret, req),
         Family::EventGrid => eventgrid::sign(secret, req),
@@ -615,6 +619,7 @@ pub fn build(name: &str, params: ProviderParams<'_>) -> Result<SharedVerifier, B
         Family::GcpPubSub => Arc::new(pubsub::PubSubVerifier::build(name, params)?),
         Family::Fal => Arc::new(fal::FalVerifier::build(name, params)?),
         Family::Kinde => Arc::new(kinde::KindeVerifier::build(name, params)?),
+        Family::Plaid => Arc::new(plaid::PlaidVerifier::build(name, params)?),
         Family::Jwt(spec) => Arc::new(jwt::JwtVerifier::build(name, spec, params)?),
         Family::Graph => Arc::new(graph::GraphVerifier::build(name, params)?),
         Family::EventGrid => Arc::new(eventgrid::EventGridVerifier::build(name, params)?),

@@ -55,6 +55,11 @@ pub struct FetchParams {
     /// The route's `public_url`, not a setting of its own here: Pub/Sub's
     /// default audience.
     pub public_url: Option<String>,
+    /// `[route.keys] client_id`: the API client id a key endpoint wants
+    /// (Plaid); a secret reference, resolved.
+    pub client_id: Option<Secret>,
+    /// `[route.keys] client_secret`: that client's API secret.
+    pub client_secret: Option<Secret>,
 }
 
 /// A provider-specific setting of [`FetchParams`], for
@@ -68,6 +73,7 @@ pub(crate) enum FetchSetting {
     WebhookId,
     Audience,
     ServiceAccount,
+    ClientCredentials,
 }
 
 impl FetchParams {
@@ -124,6 +130,18 @@ impl FetchParams {
                 self.service_account.is_some(),
                 "service_account",
                 "service_account is gcp-pubsub's",
+            ),
+            (
+                ClientCredentials,
+                self.client_id.is_some(),
+                "keys.client_id",
+                "the key endpoint's credentials are plaid's",
+            ),
+            (
+                ClientCredentials,
+                self.client_secret.is_some(),
+                "keys.client_secret",
+                "the key endpoint's credentials are plaid's",
             ),
         ];
         let unread = settings

@@ -37,7 +37,8 @@ use super::common::{
 use super::fetched::UrlRule;
 use super::params::FetchSetting;
 use super::{
-    BuildError, Dedup, Inbound, KeyRef, ProviderInfo, ProviderParams, Rejection, Verified, Verifier,
+    BuildError, Dedup, Inbound, KeyRef, KeyRequest, ProviderInfo, ProviderParams, Rejection,
+    Verified, Verifier,
 };
 use crate::body::Payload;
 
@@ -153,6 +154,7 @@ impl Verifier for PayPalVerifier {
             url: head.cert_url.to_owned(),
             key_id: None,
             parse: cert::parse_pem,
+            request: KeyRequest::Get,
         }))
     }
 

@@ -33,7 +33,8 @@ use super::jwks::KeySet;
 use super::jwt::{JwtSpec, JwtVerifier, KeysFrom, TokenAt};
 use super::params::FetchSetting;
 use super::{
-    BuildError, Dedup, Inbound, KeyRef, ProviderInfo, ProviderParams, Rejection, Verified, Verifier,
+    BuildError, Dedup, Inbound, KeyRef, KeyRequest, ProviderInfo, ProviderParams, Rejection,
+    Verified, Verifier,
 };
 use crate::body::Payload;
 
@@ -177,6 +178,7 @@ impl Verifier for PubSubVerifier {
             url: self.jwks_url.clone(),
             key_id: self.jwt.token_kid(req)?,
             parse: parse_jwks,
+            request: KeyRequest::Get,
         }))
     }
 

@@ -43,8 +43,8 @@ use super::common::{parse_timestamp, TimestampFormat, Tolerance, ToleranceSpec, 
 use super::fetched::{HttpsUrl, UrlRule};
 use super::params::FetchSetting;
 use super::{
-    BuildError, Dedup, HandshakeReply, Inbound, KeyRef, ProviderInfo, ProviderParams, Rejection,
-    SnsConfirm, Verified, Verifier,
+    BuildError, Dedup, HandshakeReply, Inbound, KeyRef, KeyRequest, ProviderInfo, ProviderParams,
+    Rejection, SnsConfirm, Verified, Verifier,
 };
 use crate::body::Payload;
 
@@ -243,6 +243,7 @@ impl Verifier for SnsVerifier {
             url: checked.cert_url,
             key_id: None,
             parse: cert::parse_pem,
+            request: KeyRequest::Get,
         }))
     }
 

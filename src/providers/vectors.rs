@@ -748,6 +748,8 @@ const OWN_FILE_VECTORS: &[&str] = &[
     "fal",
     // Kinde tokens: made with `jsonwebtoken` in tests/kinde.rs.
     "kinde",
+    // Plaid tokens: made with `jsonwebtoken` in tests/plaid.rs.
+    "plaid",
     "messagebird",
     "jwt",
     "microsoft-graph",

@@ -250,6 +250,7 @@ impl Target {
         if providers::fetches_keys(&self.provider) {
             return match family(&self.provider) {
                 Some("fetched-jwks") => "a key of the fetched JWKS",
+                Some("fetched-key") => "the fetched key",
                 _ => "the signing certificate",
             }
             .to_owned();

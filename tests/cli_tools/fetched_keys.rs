@@ -232,3 +232,64 @@ fn verify_checks_a_kinde_event_with_a_jwks_file() {
     let report = format!("{}{}", text(&out.stdout), text(&out.stderr));
     assert!(report.contains("invalid_signature"), "{report}");
 }
+
+/// A `plaid` route checks a webhook with the key endpoint's answer
+/// (`{"key": <JWK>}`) given as `--key-file`.
+#[test]
+fn verify_checks_a_plaid_webhook_with_a_key_file() {
+    use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+    use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+    let rng = ring::rand::SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+    let pair =
+        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng).unwrap();
+    let point = pair.public_key().as_ref();
+    let b64url = |b: &[u8]| {
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+    };
+    let answer = serde_json::json!({"key": {"kty": "EC", "crv": "P-256", "kid": "k1",
+        "x": b64url(&point[1..33]), "y": b64url(&point[33..])}, "request_id": "r"});
+    let body = "{\n  \"webhook_type\": \"ITEM\"\n}";
+    let mut header = Header::new(Algorithm::ES256);
+    header.kid = Some("k1".into());
+    let sha = hex::encode(ring::digest::digest(&ring::digest::SHA256, body.as_bytes()));
+    let claims = serde_json::json!({"iat": common::now_secs(), "request_body_sha256": sha});
+    let token = encode(&header, &claims, &EncodingKey::from_ec_der(pkcs8.as_ref())).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("hookguard.toml");
+    std::fs::write(
+        &config,
+        "[server]\nlisten = \"127.0.0.1:0\"\n[upstream]\nurl = \"http://127.0.0.1:9\"\n\
+         [[route]]\npath = \"/plaid\"\nprovider = \"plaid\"\n[route.keys]\n\
+         client_id = \"client-1\"\nclient_secret = \"s3cret\"\n",
+    )
+    .unwrap();
+    let key_file = dir.path().join("key.json");
+    std::fs::write(&key_file, answer.to_string()).unwrap();
+    let header_line = format!("Plaid-Verification: {token}");
+    let args = [
+        "verify",
+        "-c",
+        config.to_str().unwrap(),
+        "--route",
+        "/plaid",
+        "--key-file",
+        key_file.to_str().unwrap(),
+        "-H",
+        &header_line,
+    ];
+    let out = hookguard(&args, body.as_bytes());
+    let report = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{report}");
+    assert!(
+        text(&out.stdout).starts_with("valid: provider plaid (route /plaid)"),
+        "{report}"
+    );
+    assert!(!report.contains("s3cret"), "{report}");
+    let out = hookguard(&args, body.replace("ITEM", "AUTH").as_bytes());
+    assert!(!out.status.success());
+    let report = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(report.contains("invalid_signature"), "{report}");
+}

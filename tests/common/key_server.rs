@@ -12,13 +12,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use http::{Request, Response, Uri};
-use http_body_util::Full;
+use http::{Method, Request, Response, Uri};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
 use tokio::net::TcpListener;
+
+/// A request's method and body, as the server received them.
+pub type Sent = (Method, Vec<u8>);
+
+/// Longest request body the server reads (a key request is a few hundred
+/// bytes).
+const MAX_REQUEST: usize = 64 * 1024;
 
 /// The running server; see the module docs.
 pub struct KeyServer {
@@ -30,6 +37,8 @@ pub struct KeyServer {
     _dir: tempfile::TempDir,
     documents: Arc<Mutex<HashMap<String, Vec<u8>>>>,
     requests: Arc<Mutex<Vec<Uri>>>,
+    /// Method and body of each request, in order.
+    bodies: Arc<Mutex<Vec<Sent>>>,
     down: Arc<AtomicBool>,
 }
 
@@ -69,11 +78,13 @@ impl KeyServer {
             _dir: dir,
             documents: Arc::default(),
             requests: Arc::default(),
+            bodies: Arc::default(),
             down: Arc::default(),
         };
-        let (documents, requests, down) = (
+        let (documents, requests, bodies, down) = (
             Arc::clone(&server.documents),
             Arc::clone(&server.requests),
+            Arc::clone(&server.bodies),
             Arc::clone(&server.down),
         );
         tokio::spawn(async move {
@@ -82,10 +93,11 @@ impl KeyServer {
                     drop(tcp);
                     continue;
                 }
-                let (acceptor, documents, requests) = (
+                let (acceptor, documents, requests, bodies) = (
                     acceptor.clone(),
                     Arc::clone(&documents),
                     Arc::clone(&requests),
+                    Arc::clone(&bodies),
                 );
                 tokio::spawn(async move {
                     let Ok(tls) = acceptor.accept(tcp).await else {
@@ -94,15 +106,26 @@ impl KeyServer {
                     let svc = service_fn(move |req: Request<Incoming>| {
                         requests.lock().unwrap().push(req.uri().clone());
                         let doc = documents.lock().unwrap().get(req.uri().path()).cloned();
-                        let resp = match doc {
-                            Some(body) => Response::builder()
-                                .header("cache-control", "max-age=600")
-                                .body(Full::new(Bytes::from(body))),
-                            None => Response::builder()
-                                .status(404)
-                                .body(Full::new(Bytes::new())),
-                        };
-                        async move { Ok::<_, Infallible>(resp.unwrap()) }
+                        let bodies = Arc::clone(&bodies);
+                        async move {
+                            let method = req.method().clone();
+                            let limited = Limited::new(req.into_body(), MAX_REQUEST);
+                            #[allow(clippy::disallowed_methods, reason = "bounded by Limited")]
+                            let body = limited.collect().await.map(|b| b.to_bytes());
+                            bodies
+                                .lock()
+                                .unwrap()
+                                .push((method, body.unwrap_or_default().to_vec()));
+                            let resp = match doc {
+                                Some(body) => Response::builder()
+                                    .header("cache-control", "max-age=600")
+                                    .body(Full::new(Bytes::from(body))),
+                                None => Response::builder()
+                                    .status(404)
+                                    .body(Full::new(Bytes::new())),
+                            };
+                            Ok::<_, Infallible>(resp.unwrap())
+                        }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(tls), svc)
@@ -129,6 +152,11 @@ impl KeyServer {
     /// Every request answered so far, in order.
     pub fn requests(&self) -> Vec<Uri> {
         self.requests.lock().unwrap().clone()
+    }
+
+    /// Method and body of every request answered so far, in order.
+    pub fn bodies(&self) -> Vec<Sent> {
+        self.bodies.lock().unwrap().clone()
     }
 
     /// Requests answered for `path`.

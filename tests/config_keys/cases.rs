@@ -861,4 +861,18 @@ pub static CASES: &[Case] = &[
         probe: live!(deliver),
         expect: ["error at route[0].service_account", "200"],
     },
+    Case {
+        key: "route.keys.client_id",
+        set: sns!(TOPIC, ("keys", "client_id = \"client-1\"")),
+        other: sns!(TOPIC),
+        probe: live!(deliver),
+        expect: ["error at route[2].keys.client_id", "200"],
+    },
+    Case {
+        key: "route.keys.client_secret",
+        set: sns!(TOPIC, ("keys", "client_secret = \"s3cret\"")),
+        other: sns!(TOPIC),
+        probe: live!(deliver),
+        expect: ["error at route[2].keys.client_secret", "200"],
+    },
 ];
