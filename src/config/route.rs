@@ -532,12 +532,14 @@ impl Ctx<'_> {
             raw.algorithm,
             &format!("{field}.algorithm"),
             &[
+                ("md5", HmacAlgorithm::Md5),
                 ("sha1", HmacAlgorithm::Sha1),
                 ("sha256", HmacAlgorithm::Sha256),
                 ("sha512", HmacAlgorithm::Sha512),
             ],
             HmacAlgorithm::Sha256,
         );
+        self.warn_weak_digest(algorithm, field);
         let encoding = self.choice(
             raw.encoding,
             &format!("{field}.encoding"),
@@ -719,6 +721,24 @@ impl Ctx<'_> {
             timestamp_key,
             pair_separator,
         })
+    }
+
+    /// MD5 and SHA-1 are broken as hash functions; inside an HMAC they
+    /// still hold, but are accepted only because some providers sign with
+    /// nothing else, so `check` says so.
+    fn warn_weak_digest(&mut self, algorithm: HmacAlgorithm, field: &str) {
+        let name = match algorithm {
+            HmacAlgorithm::Md5 => "md5",
+            HmacAlgorithm::Sha1 => "sha1",
+            HmacAlgorithm::Sha256 | HmacAlgorithm::Sha512 => return,
+        };
+        self.diag.warn(
+            &format!("{field}.algorithm"),
+            format!(
+                "{name:?} is a legacy digest, accepted only for providers that sign with \
+                 nothing else; use \"sha256\" if the provider offers it"
+            ),
+        );
     }
 
     /// A valid header name, lower-cased.

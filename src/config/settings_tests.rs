@@ -456,3 +456,35 @@ fn check_lists_the_presets_in_use_and_warns_when_one_is_old() {
         cfg.warnings
     );
 }
+
+#[test]
+fn a_generic_route_on_md5_or_sha1_is_loaded_with_a_warning() {
+    let warnings = |algorithm: &str| {
+        let src = format!(
+            "{}\n[route.hmac]\nheader = \"X-Sig\"\nalgorithm = \"{algorithm}\"\n",
+            MINIMAL.replace("github", "hmac")
+        );
+        let cfg = real(&src).unwrap();
+        let text = render_check(&cfg);
+        let warned: Vec<String> = cfg
+            .warnings
+            .iter()
+            .filter(|w| w.starts_with("route[0].hmac.algorithm: "))
+            .cloned()
+            .collect();
+        for w in &warned {
+            assert!(text.contains(w.as_str()), "check prints {w:?}:\n{text}");
+        }
+        warned
+    };
+    for legacy in ["md5", "sha1"] {
+        let warned = warnings(legacy);
+        assert_eq!(warned.len(), 1, "{legacy}");
+        assert!(
+            warned[0].contains(&format!("{legacy:?} is a legacy digest")),
+            "{warned:?}"
+        );
+    }
+    assert!(warnings("sha256").is_empty());
+    assert!(warnings("sha512").is_empty());
+}

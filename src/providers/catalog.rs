@@ -20,7 +20,7 @@ use super::standard_webhooks::{KeyEncoding, StandardWebhooksSpec};
 use super::structured::StructuredSpec;
 use super::token::{Credential, TokenSpec};
 use super::url::UrlScheme;
-use super::HmacAlgorithm::{Sha1, Sha256, Sha512};
+use super::HmacAlgorithm::{Md5, Sha1, Sha256, Sha512};
 use super::HmacKeyEncoding;
 use super::ProviderInfo;
 use super::SignatureEncoding::{Base64, Hex};
@@ -122,7 +122,7 @@ impl Provider {
             Family::GenericHmac => (
                 ProviderInfo {
                     name: self.name,
-                    algorithm: "HMAC-SHA1 | HMAC-SHA256 | HMAC-SHA512",
+                    algorithm: "HMAC-MD5 | HMAC-SHA1 | HMAC-SHA256 | HMAC-SHA512",
                     headers: "configured in [route.hmac]".into(),
                     signed: "configured template over {timestamp} {id} {body} (default {body})"
                         .into(),
@@ -1470,6 +1470,13 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         }),
         handshake: Handshake::None,
         source: "Vonage docs \"Signed webhooks\" (Messages API); vonage-jwt 1.1.5 vonage_jwt/verify_jwt.py (SDK source)",
+    },    // HMAC-MD5 is Patreon's only scheme; no timestamp, so no window.
+    Provider {
+        name: "patreon",
+        family: Family::Hmac(HmacSpec::body(Md5, "x-patreon-signature", None, Hex)),
+        handshake: Handshake::None,
+        source: "Patreon platform docs \"Webhooks\" (Patreon/platform-documentation \
+                 source/includes/_webhooks.md: the JSON body HMAC-signed with MD5)",
     },
     // Adyen standard notifications: base64 HMAC-SHA256 (hex key) of each
     // item's signed fields, in the item; every item is checked.

@@ -178,6 +178,7 @@ pub(crate) fn encoding_name(e: SignatureEncoding) -> &'static str {
 /// Display name of an HMAC algorithm.
 pub(crate) fn algorithm_name(a: HmacAlgorithm) -> &'static str {
     match a {
+        HmacAlgorithm::Md5 => "HMAC-MD5",
         HmacAlgorithm::Sha1 => "HMAC-SHA1",
         HmacAlgorithm::Sha256 => "HMAC-SHA256",
         HmacAlgorithm::Sha512 => "HMAC-SHA512",
@@ -453,14 +454,10 @@ impl Tolerance {
 
 /// HMAC of the signed message under `key`: what a sender computes.
 pub(crate) fn hmac_sign(algorithm: HmacAlgorithm, key: &[u8], signed: &Signed<'_>) -> Vec<u8> {
-    let alg = match algorithm {
-        HmacAlgorithm::Sha1 => ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
-        HmacAlgorithm::Sha256 => ring::hmac::HMAC_SHA256,
-        HmacAlgorithm::Sha512 => ring::hmac::HMAC_SHA512,
-    };
-    let mut ctx = ring::hmac::Context::with_key(&ring::hmac::Key::new(alg, key));
-    signed.feed(|piece| ctx.update(piece));
-    ctx.sign().as_ref().to_vec()
+    super::keys::MacKey::new(algorithm, key)
+        .tag(signed)
+        .as_ref()
+        .to_vec()
 }
 
 /// Encodes a tag the way a provider sends it.

@@ -294,3 +294,7 @@ fn placeholder(name: &str) -> Result<Part, String> {
 #[cfg(test)]
 #[path = "generic_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "generic_engine_tests.rs"]
+mod engine_tests;

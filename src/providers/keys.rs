@@ -2,7 +2,8 @@
 //! or token is compared with the expected one.
 //!
 //! Owns: the key ring (secrets in configuration order, precomputed
-//! `ring::hmac::Key`s, expiry), the blinding key for constant-time comparison
+//! `ring::hmac::Key`s, or RustCrypto HMAC-MD5 states since ring has no MD5,
+//! with their expiry), the blinding key for constant-time comparison
 //! of values that are not an HMAC (shared tokens), and the matching loops
 //! that produce `Verified.secret_index` and the audit detail naming the
 //! unexpired secrets tried. Tags are compared with `subtle`'s constant-time
@@ -13,6 +14,7 @@
 
 use std::borrow::Cow;
 
+use ::hmac::Mac as _;
 use ring::hmac;
 use subtle::ConstantTimeEq;
 
@@ -74,10 +76,90 @@ impl KeyDecoding {
     }
 }
 
-/// A route's secrets as precomputed HMAC keys, in configuration order, so
+/// HMAC-MD5 from RustCrypto: ring offers no MD5.
+type HmacMd5 = ::hmac::Hmac<md5::Md5>;
+
+/// One secret as the key of its scheme's MAC, derived once at build.
+pub(crate) enum MacKey {
+    /// HMAC-SHA1/256/512 on ring (every provider but one).
+    Ring(hmac::Key),
+    /// HMAC-MD5 with its padded key states precomputed (Patreon).
+    Md5(Box<HmacMd5>),
+}
+
+/// A computed MAC, compared with a received signature in constant time.
+pub(crate) enum Tag {
+    Ring(hmac::Tag),
+    Md5([u8; 16]),
+}
+
+impl AsRef<[u8]> for Tag {
+    fn as_ref(&self) -> &[u8] {
+        match self {
+            Self::Ring(tag) => tag.as_ref(),
+            Self::Md5(tag) => tag,
+        }
+    }
+}
+
+impl MacKey {
+    /// The key `bytes` for `algorithm`.
+    pub(crate) fn new(algorithm: HmacAlgorithm, bytes: &[u8]) -> Self {
+        let ring = match algorithm {
+            HmacAlgorithm::Md5 => {
+                // HMAC accepts keys of any length (RFC 2104), so this never fails.
+                return match HmacMd5::new_from_slice(bytes) {
+                    Ok(mac) => Self::Md5(Box::new(mac)),
+                    Err(_) => unreachable!("HMAC takes keys of any length"),
+                };
+            }
+            HmacAlgorithm::Sha1 => hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
+            HmacAlgorithm::Sha256 => hmac::HMAC_SHA256,
+            HmacAlgorithm::Sha512 => hmac::HMAC_SHA512,
+        };
+        Self::Ring(hmac::Key::new(ring, bytes))
+    }
+
+    /// The MAC of `signed`, fed piece by piece (no copy of the body).
+    pub(crate) fn tag(&self, signed: &Signed<'_>) -> Tag {
+        match self {
+            Self::Ring(key) => {
+                let mut ctx = hmac::Context::with_key(key);
+                signed.feed(|piece| ctx.update(piece));
+                Tag::Ring(ctx.sign())
+            }
+            Self::Md5(key) => {
+                let mut mac = key.as_ref().clone();
+                signed.feed(|piece| mac.update(piece));
+                Tag::Md5(mac.finalize().into_bytes().into())
+            }
+        }
+    }
+
+    /// The ring key, for replies keyed like the signature (Zoom's
+    /// `encryptedToken`, X's CRC); no provider with a handshake uses MD5.
+    fn ring(&self) -> Option<&hmac::Key> {
+        match self {
+            Self::Ring(key) => Some(key),
+            Self::Md5(_) => None,
+        }
+    }
+}
+
+/// Length in bytes of the tags `algorithm` produces.
+fn tag_len(algorithm: HmacAlgorithm) -> usize {
+    match algorithm {
+        HmacAlgorithm::Md5 => 16,
+        HmacAlgorithm::Sha1 => 20,
+        HmacAlgorithm::Sha256 => 32,
+        HmacAlgorithm::Sha512 => 64,
+    }
+}
+
+/// A route's secrets as precomputed MAC keys, in configuration order, so
 /// `Verified.secret_index` is the position in `secrets`.
 pub(crate) struct KeyRing {
-    keys: Vec<(hmac::Key, Option<i64>)>,
+    keys: Vec<(MacKey, Option<i64>)>,
     tag_len: usize,
 }
 
@@ -112,7 +194,6 @@ impl KeyRing {
                 message: "no secret configured: the route would verify nothing".into(),
             });
         }
-        let alg = ring_algorithm(algorithm);
         let keys = secrets
             .iter()
             .enumerate()
@@ -128,12 +209,12 @@ impl KeyRing {
                     field: field(),
                     message,
                 })?;
-                Ok((hmac::Key::new(alg, &bytes), entry.expires))
+                Ok((MacKey::new(algorithm, &bytes), entry.expires))
             })
             .collect::<Result<_, _>>()?;
         Ok(Self {
             keys,
-            tag_len: alg.digest_algorithm().output_len(),
+            tag_len: tag_len(algorithm),
         })
     }
 
@@ -145,16 +226,16 @@ impl KeyRing {
     /// The key of secret `index` (for replies signed with the secret that
     /// verified, e.g. Zoom's `encryptedToken`).
     pub(crate) fn key(&self, index: usize) -> Option<&hmac::Key> {
-        self.keys.get(index).map(|(k, _)| k)
+        self.keys.get(index).and_then(|(k, _)| k.ring())
     }
 
     /// The first unexpired key: the one a reply keyed with "the" secret
     /// uses (X's CRC), as the provider holds one secret at a time.
     pub(crate) fn first_active(&self, now_ms: i64) -> Option<&hmac::Key> {
-        self.active(now_ms).next().map(|(_, key)| key)
+        self.active(now_ms).next().and_then(|(_, key)| key.ring())
     }
 
-    fn active(&self, now_ms: i64) -> impl Iterator<Item = (usize, &hmac::Key)> {
+    fn active(&self, now_ms: i64) -> impl Iterator<Item = (usize, &MacKey)> {
         self.keys
             .iter()
             .enumerate()
@@ -225,7 +306,7 @@ impl Blind {
 /// True when the computed `tag` equals the signature bytes `sig`, compared
 /// in constant time (`subtle`, the comparison RustCrypto's `hmac` uses).
 /// Only a length mismatch returns early, and lengths are public.
-fn tag_matches(tag: &hmac::Tag, sig: &[u8]) -> bool {
+fn tag_matches(tag: &impl AsRef<[u8]>, sig: &[u8]) -> bool {
     bool::from(tag.as_ref().ct_eq(sig))
 }
 
@@ -254,7 +335,7 @@ pub(crate) fn match_any(
     candidates: &[Sig],
 ) -> Result<usize, Rejection> {
     for (i, key) in keys.active(now_ms) {
-        let tag = signed.tag(key);
+        let tag = key.tag(signed);
         // Every candidate is compared, so the time does not depend on which one matched.
         let mut matched = false;
         for candidate in candidates {
@@ -337,23 +418,6 @@ pub(crate) fn no_match_detail(
         out.push_str(&format!(", {expired} expired"));
     }
     out
-}
-
-fn ring_algorithm(a: HmacAlgorithm) -> hmac::Algorithm {
-    match a {
-        HmacAlgorithm::Sha1 => hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
-        HmacAlgorithm::Sha256 => hmac::HMAC_SHA256,
-        HmacAlgorithm::Sha512 => hmac::HMAC_SHA512,
-    }
-}
-
-impl Signed<'_> {
-    /// The HMAC of the message, fed piece by piece (no copy of the body).
-    fn tag(&self, key: &hmac::Key) -> hmac::Tag {
-        let mut ctx = hmac::Context::with_key(key);
-        self.feed(|piece| ctx.update(piece));
-        ctx.sign()
-    }
 }
 
 #[cfg(test)]

@@ -240,6 +240,8 @@ pub enum HmacKeyEncoding {
 /// HMAC hash functions the schemes use (and the generic scheme offers).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HmacAlgorithm {
+    /// HMAC-MD5 (Patreon only; not on ring, see `keys.rs`).
+    Md5,
     /// HMAC-SHA1 (legacy providers only).
     Sha1,
     /// HMAC-SHA256.

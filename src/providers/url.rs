@@ -439,15 +439,11 @@ pub(crate) fn sign(
     })?;
     let ts = req.timestamp.saturating_mul(1000).to_string();
     let msg = message(scheme, url, req.method, req.body, ts.as_bytes());
-    let alg = match scheme.algorithm() {
-        HmacAlgorithm::Sha1 => ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
-        HmacAlgorithm::Sha256 => ring::hmac::HMAC_SHA256,
-        HmacAlgorithm::Sha512 => ring::hmac::HMAC_SHA512,
-    };
-    let tag = ring::hmac::sign(&ring::hmac::Key::new(alg, secret), &msg);
+    let signed = Signed::new(BODY, SignedBody::Slice(&msg), b"", b"");
+    let tag = common::hmac_sign(scheme.algorithm(), secret, &signed);
     let mut out = vec![(
         scheme.header().to_owned(),
-        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, tag.as_ref()),
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &tag),
     )];
     if scheme == UrlScheme::HubSpotV3 {
         out.push((HUBSPOT_TS.to_owned(), ts));

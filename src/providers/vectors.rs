@@ -699,6 +699,14 @@ const VECTORS: &[Vector] = &[
         body: ADYEN_BANKING_BODY,
         now: 1_700_000_000,
     },
+    // comp (Python hmac with hashlib.md5; Patreon docs "Webhooks": hex
+    // HMAC-MD5 of the body).
+    plain(
+        "patreon",
+        "patreon_secret",
+        &[("x-patreon-signature", "3b4cd4135e88c51de78b23e35229958e")],
+        r#"{"data":{"type":"member"}}"#,
+    ),
 ];
 
 /// The Adyen SDK's Banking/Management webhook test payload.

@@ -582,6 +582,13 @@ pub async fn generic_hex_sig(c: Ctx) -> String {
     generic(&c, &[("x-sig", &sig)], b"{}").await
 }
 
+/// HMAC-MD5 of the body, hex, in `X-Sig`: computed with
+/// `printf '{}' | openssl dgst -md5 -hmac generic-secret`.
+pub async fn generic_md5_sig(c: Ctx) -> String {
+    let sig = "b497ae668e3a3944e601c2fcdaa2f340";
+    generic(&c, &[("x-sig", sig)], b"{}").await
+}
+
 /// The same with `sha256=` in front.
 pub async fn generic_prefixed_sig(c: Ctx) -> String {
     let sig = format!("sha256={}", generic_hex(&[b"{}"]));
