@@ -105,6 +105,7 @@ fn cases(body: &[u8]) -> Vec<(&'static str, SharedVerifier, HeaderMap)> {
         signature_keys: Vec::new(),
         timestamp_key: None,
         pair_separator: None,
+        mode: hookguard::providers::HmacMode::Hmac,
     };
     let stripe_sig = hex::encode(sign(key, &[ts.as_bytes(), b".", body]));
     vec![

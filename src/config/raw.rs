@@ -202,6 +202,7 @@ pub(crate) struct RawHmac {
     pub signature_keys: Option<Spanned<Vec<Spanned<String>>>>,
     pub timestamp_key: Str,
     pub pair_separator: Str,
+    pub mode: Str,
 }
 
 // === Strings with a better type error ===

@@ -20,8 +20,8 @@ use super::suggest;
 use super::validate::Ctx;
 use super::{Delivery, RateLimit, RetryPolicy, Route, ServerConfig, UpstreamConfig};
 use crate::providers::{
-    self, GenericHmac, HmacAlgorithm, HmacKeyEncoding, HmacTimestampFormat, ProviderParams,
-    SecretEntry, SignatureEncoding,
+    self, GenericHmac, HmacAlgorithm, HmacKeyEncoding, HmacMode, HmacTimestampFormat,
+    ProviderParams, SecretEntry, SignatureEncoding,
 };
 
 /// The placeholders `[route.hmac] signed` may use, besides
@@ -35,6 +35,7 @@ const PLACEHOLDERS: &[&str] = &[
     "path",
     "query",
     "body_sha256_hex",
+    "secret",
 ];
 
 impl Ctx<'_> {
@@ -540,6 +541,20 @@ impl Ctx<'_> {
             HmacAlgorithm::Sha256,
         );
         self.warn_weak_digest(algorithm, field);
+        let mode = self.choice(
+            raw.mode,
+            &format!("{field}.mode"),
+            &[("hmac", HmacMode::Hmac), ("hash", HmacMode::Hash)],
+            HmacMode::Hmac,
+        );
+        if mode == HmacMode::Hash {
+            self.diag.warn(
+                &format!("{field}.mode"),
+                "\"hash\": a plain digest of a template holding the secret, weaker than an \
+                 HMAC (a secret-first template is open to length extension); use it only \
+                 for a provider that signs that way",
+            );
+        }
         let encoding = self.choice(
             raw.encoding,
             &format!("{field}.encoding"),
@@ -664,7 +679,9 @@ impl Ctx<'_> {
                             .to_owned(),
                     );
                 }
-                problems.extend(ambiguity(&signed));
+                let digits_only = timestamp_format == Some(HmacTimestampFormat::Unix);
+                problems.extend(ambiguity(&signed, digits_only));
+                problems.extend(secret_place(&used, mode));
                 for problem in problems {
                     self.diag.error(signed_span.clone(), &signed_field, problem);
                 }
@@ -720,6 +737,7 @@ impl Ctx<'_> {
             signature_keys,
             timestamp_key,
             pair_separator,
+            mode,
         })
     }
 
@@ -777,6 +795,24 @@ impl Ctx<'_> {
     }
 }
 
+/// Why `{secret}` is misplaced, if it is: exactly once in `mode = "hash"`,
+/// never in an HMAC, whose key the secret already is.
+fn secret_place(used: &[&str], mode: HmacMode) -> Option<String> {
+    let count = used.iter().filter(|p| **p == "secret").count();
+    let why = match (mode, count) {
+        (HmacMode::Hash, 1) | (HmacMode::Hmac, 0) => return None,
+        (HmacMode::Hash, 0) => {
+            "mode = \"hash\" needs {secret} in the template: a digest without the secret \
+             proves nothing"
+        }
+        (HmacMode::Hash, _) => "must contain {secret} exactly once",
+        (HmacMode::Hmac, _) => {
+            "{secret} is only for mode = \"hash\": an HMAC is keyed with the secret instead"
+        }
+    };
+    Some(why.to_owned())
+}
+
 /// The placeholders a `signed` template uses, or why it is malformed.
 fn placeholders(template: &str) -> Result<Vec<&'static str>, String> {
     let mut used = Vec::new();
@@ -807,7 +843,7 @@ fn placeholders(template: &str) -> Result<Vec<&'static str>, String> {
                 return Err(format!(
                     "unknown placeholder {{{name}}}{}; allowed: {{timestamp}}, {{id}}, {{body}}, \
                      {{method}}, {{url}}, {{path}}, {{query}}, {{header:Name}}, \
-                     {{body_sha256_hex}}",
+                     {{body_sha256_hex}}, {{secret}}",
                     suggest::did_you_mean(name, PLACEHOLDERS)
                 ))
             }
@@ -824,12 +860,23 @@ fn placeholders(template: &str) -> Result<Vec<&'static str>, String> {
 /// values without changing the signature: a delivered event forwarded again
 /// under another id, or with another body. Ids are kept apart from their
 /// separators when requests are verified.
-fn ambiguity(template: &str) -> Option<String> {
-    if let Some(at) = template.find("}{") {
+///
+/// `{secret}` is fixed, not read from the request, so it separates like a
+/// literal; `{body}{timestamp}` is allowed when `digits_only` (a stated
+/// Unix-seconds timestamp, read without a leading zero: a shifted split
+/// changes it tenfold, far outside any window).
+fn ambiguity(template: &str, digits_only: bool) -> Option<String> {
+    for (at, _) in template.match_indices("}{") {
         let left = template[..at].rsplit_once('{').map_or("", |(_, name)| name);
         let right = template[at + 2..]
             .split_once('}')
             .map_or("", |(name, _)| name);
+        let allowed = left == "secret"
+            || right == "secret"
+            || (digits_only && (left, right) == ("body", "timestamp"));
+        if allowed {
+            continue;
+        }
         return Some(format!(
             "{{{left}}} and {{{right}}} are adjacent with no separator: bytes could move \
              between them without changing the signature, so it would fit other values (a \
@@ -887,7 +934,7 @@ mod tests {
             "v1{timestamp}.{body}",
             "{body}|{timestamp}",
         ] {
-            assert_eq!(ambiguity(ok), None, "{ok}");
+            assert_eq!(ambiguity(ok, false), None, "{ok}");
         }
         let adjacent = [
             ("{id}{body}", "{id} and {body}"),
@@ -896,11 +943,11 @@ mod tests {
             ("v1:{id}{timestamp}.{body}", "{id} and {timestamp}"),
         ];
         for (template, pair) in adjacent {
-            let why = ambiguity(template).unwrap_or_default();
+            let why = ambiguity(template, false).unwrap_or_default();
             assert!(why.starts_with(&format!("{pair} are adjacent")), "{why}");
         }
         for digit in ["{timestamp}1{body}", "{body}.2{timestamp}"] {
-            let why = ambiguity(digit).unwrap_or_default();
+            let why = ambiguity(digit, false).unwrap_or_default();
             assert!(why.contains("is the digit"), "{digit}: {why}");
         }
     }

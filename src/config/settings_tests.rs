@@ -488,3 +488,43 @@ fn a_generic_route_on_md5_or_sha1_is_loaded_with_a_warning() {
     assert!(warnings("sha256").is_empty());
     assert!(warnings("sha512").is_empty());
 }
+
+#[test]
+fn hash_mode_places_the_secret_once_and_check_warns() {
+    let route = |hmac: &str| {
+        format!(
+            "{}\n[route.hmac]\nheader = \"X-Sig\"\n{hmac}\n",
+            MINIMAL.replace("github", "hmac")
+        )
+    };
+    let cfg = real(&route("mode = \"hash\"\nsigned = \"{secret}{body}\"")).unwrap();
+    let text = render_check(&cfg);
+    assert!(
+        text.contains("route[0].hmac.mode: \"hash\": a plain digest"),
+        "{text}"
+    );
+    let refused = [
+        (
+            "signed = \"{secret}.{body}\"",
+            "is only for mode = \"hash\"",
+        ),
+        ("mode = \"hash\"", "needs {secret} in the template"),
+        (
+            "mode = \"hash\"\nsigned = \"{secret}.{body}.{secret}\"",
+            "exactly once",
+        ),
+        ("mode = \"keyed\"", "route[0].hmac.mode"),
+        (
+            "mode = \"hash\"\ntimestamp_header = \"X-Ts\"\nsigned = \"{body}{timestamp}{secret}\"",
+            "{body} and {timestamp} are adjacent",
+        ),
+    ];
+    for (hmac, needle) in refused {
+        let err = errors(&route(hmac));
+        assert!(err.contains(needle), "{hmac}: {err}");
+    }
+    // Cloudinary's shape loads once the timestamp is stated as digits.
+    let cloudinary = "mode = \"hash\"\nalgorithm = \"sha1\"\ntimestamp_header = \"X-Ts\"\n\
+                      timestamp_format = \"unix\"\nsigned = \"{body}{timestamp}{secret}\"";
+    real(&route(cloudinary)).unwrap();
+}

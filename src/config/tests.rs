@@ -498,6 +498,7 @@ fn generic_hmac_is_normalised_and_passed_to_the_builder() {
             signature_keys: Vec::new(),
             timestamp_key: None,
             pair_separator: None,
+            mode: crate::providers::HmacMode::Hmac,
         }
     );
     // defaults: sha256, hex, "{body}"

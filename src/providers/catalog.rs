@@ -22,8 +22,8 @@ use super::token::{Credential, TokenSpec};
 use super::url::UrlScheme;
 use super::HmacAlgorithm::{Md5, Sha1, Sha256, Sha512};
 use super::HmacKeyEncoding;
-use super::ProviderInfo;
 use super::SignatureEncoding::{Base64, Hex};
+use super::{HmacAlgorithm, ProviderInfo};
 use jsonwebtoken::Algorithm::{
     EdDSA, ES256, ES384, HS256, HS384, HS512, PS256, PS384, PS512, RS256, RS384, RS512,
 };
@@ -122,7 +122,8 @@ impl Provider {
             Family::GenericHmac => (
                 ProviderInfo {
                     name: self.name,
-                    algorithm: "HMAC-MD5 | HMAC-SHA1 | HMAC-SHA256 | HMAC-SHA512",
+                    algorithm: "HMAC-MD5 | HMAC-SHA1 | HMAC-SHA256 | HMAC-SHA512, or their plain \
+                                hash with {secret} (mode = \"hash\")",
                     headers: "configured in [route.hmac]".into(),
                     signed: "configured template over {timestamp} {id} {body} (default {body})"
                         .into(),
@@ -294,6 +295,37 @@ const fn meta_platform(name: &'static str) -> Provider {
         )),
         handshake: Handshake::MetaVerifyToken,
         source: "Meta docs \"Webhooks for Messenger Platform\"",
+    }
+}
+
+/// Cloudinary's notifications: the hex digest of body, timestamp and API
+/// secret, run together (`{secret}` makes it a plain hash, not an HMAC).
+const CLOUDINARY: &[Part] = &[Part::Body, Part::Timestamp, Part::Secret];
+
+/// Cloudinary, with SHA-1 (the default) or SHA-256 (accounts whose
+/// `signature_algorithm` is sha256). The SDKs accept a timestamp up to
+/// 7200 s old and any in the future; the window here is 7200 s both ways.
+const fn cloudinary(name: &'static str, algorithm: HmacAlgorithm) -> Provider {
+    Provider {
+        name,
+        family: Family::Hmac(HmacSpec {
+            algorithm,
+            key: KeyDecoding::UTF8,
+            header: Cow::Borrowed("x-cld-signature"),
+            prefix: None,
+            encoding: Hex,
+            timestamp: Some((
+                Cow::Borrowed("x-cld-timestamp"),
+                TimestampFormat::UnixSeconds,
+            )),
+            id_header: None,
+            signed: Cow::Borrowed(CLOUDINARY),
+            tolerance: ToleranceSpec { default_secs: 7200 },
+            body_timestamp: None,
+        }),
+        handshake: Handshake::None,
+        source: "cloudinary/pycloudinary cloudinary/utils.py verify_notification_signature \
+                 (SDK source) and its test/test_utils.py vectors",
     }
 }
 
@@ -1516,6 +1548,8 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         handshake: Handshake::None,
         source: "hellosign/dropbox-sign-python dropbox_sign/event_callback_helper.py, test_fixtures/EventCallbackHelper_*Callbacks.json and examples/EventCallbackExample.py (SDK source)",
     },
+    cloudinary("cloudinary", Sha1),
+    cloudinary("cloudinary-sha256", Sha256),
 ];
 
 #[cfg(test)]

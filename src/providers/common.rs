@@ -185,6 +185,17 @@ pub(crate) fn algorithm_name(a: HmacAlgorithm) -> &'static str {
     }
 }
 
+/// Display name of the plain-hash mode's digest (`{secret}` in the
+/// template, no HMAC).
+pub(crate) fn plain_hash_name(a: HmacAlgorithm) -> &'static str {
+    match a {
+        HmacAlgorithm::Md5 => "MD5 (plain hash with the secret)",
+        HmacAlgorithm::Sha1 => "SHA-1 (plain hash with the secret)",
+        HmacAlgorithm::Sha256 => "SHA-256 (plain hash with the secret)",
+        HmacAlgorithm::Sha512 => "SHA-512 (plain hash with the secret)",
+    }
+}
+
 // === Headers ===
 
 /// A validated header name, for build-time checking of names from the

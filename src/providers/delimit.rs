@@ -80,12 +80,27 @@ pub(crate) fn check(name: &HeaderName, value: &[u8], forbidden: &[u8]) -> Result
 }
 
 /// The first two values that follow each other with no literal between
-/// them, if any (configuration refuses such templates).
-pub(crate) fn adjacent_values(template: &[Part]) -> Option<(&Part, &Part)> {
+/// them, if any (configuration refuses such templates), but for
+/// `allowed` pairs. The secret is fixed, not read from the request, so no
+/// byte can move across it: it separates like a literal.
+pub(crate) fn adjacent_values(
+    template: &[Part],
+    allowed: impl Fn(&Part, &Part) -> bool,
+) -> Option<(&Part, &Part)> {
+    let fixed = |p: &Part| matches!(p, Part::Literal(_) | Part::Secret);
     template
         .windows(2)
         .map(|w| (&w[0], &w[1]))
-        .find(|(a, b)| !matches!(a, Part::Literal(_)) && !matches!(b, Part::Literal(_)))
+        .find(|(a, b)| !fixed(a) && !fixed(b) && !allowed(a, b))
+}
+
+/// Whether the template puts `{timestamp}` right after `{body}` (Cloudinary):
+/// safe only for a timestamp of digits without a leading zero, since any
+/// shifted split then changes its value tenfold, far outside any window.
+pub(crate) fn timestamp_abuts_body(template: &[Part]) -> bool {
+    template
+        .windows(2)
+        .any(|w| w[0] == Part::Body && w[1] == Part::Timestamp)
 }
 
 #[cfg(test)]
@@ -142,14 +157,32 @@ mod tests {
 
     #[test]
     fn adjacent_values_are_found() {
-        use Part::{Body, Id, Timestamp};
-        assert_eq!(adjacent_values(&[Id, Body]), Some((&Id, &Body)));
+        use Part::{Body, Id, Secret, Timestamp};
+        let none = |_: &Part, _: &Part| false;
+        assert_eq!(adjacent_values(&[Id, Body], none), Some((&Id, &Body)));
         assert_eq!(
-            adjacent_values(&[Id, lit("."), Timestamp, Body]),
+            adjacent_values(&[Id, lit("."), Timestamp, Body], none),
             Some((&Timestamp, &Body))
         );
-        assert_eq!(adjacent_values(&[Id, lit("."), Body]), None);
-        assert_eq!(adjacent_values(&[Body]), None);
+        assert_eq!(adjacent_values(&[Id, lit("."), Body], none), None);
+        assert_eq!(adjacent_values(&[Body], none), None);
+        // The secret is fixed: it separates like a literal.
+        assert_eq!(adjacent_values(&[Secret, Body], none), None);
+        assert_eq!(adjacent_values(&[Body, Secret, Id], none), None);
+        // A pair the caller allows is passed over, the next one found.
+        let body_ts = |a: &Part, b: &Part| (a, b) == (&Body, &Timestamp);
+        let cloudinary = [Body, Timestamp, Secret];
+        assert_eq!(adjacent_values(&cloudinary, body_ts), None);
+        assert_eq!(
+            adjacent_values(&cloudinary, none),
+            Some((&Body, &Timestamp))
+        );
+        assert_eq!(
+            adjacent_values(&[Body, Timestamp, Id], body_ts),
+            Some((&Timestamp, &Id))
+        );
+        assert!(timestamp_abuts_body(&cloudinary));
+        assert!(!timestamp_abuts_body(&[Timestamp, Body]));
     }
 
     /// The rule as each preset that signs an id applies it: a genuine request

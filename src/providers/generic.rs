@@ -2,9 +2,9 @@
 //! the same [`HmacSpec`] the built-in one-header providers use, so it shares
 //! their verifier (`hmac.rs`) and its tests cover the operator-facing rules.
 //!
-//! Owns the template language (`{body}`, `{timestamp}`, `{id}`, literals)
-//! and its build-time checks, reported on the `hmac.*` field at fault. Does
-//! not own verification itself.
+//! Owns the template language (`{body}`, `{timestamp}`, `{id}`, literals,
+//! and `{secret}` in the plain-hash mode) and its build-time checks,
+//! reported on the `hmac.*` field at fault. Does not own verification itself.
 
 use std::borrow::Cow;
 
@@ -15,7 +15,7 @@ use super::delimit;
 use super::hmac::HmacSpec;
 use super::keys::KeyDecoding;
 use super::structured::StructuredSpec;
-use super::{BuildError, GenericHmac, HmacTimestampFormat};
+use super::{BuildError, GenericHmac, HmacMode, HmacTimestampFormat};
 
 /// Default window of the generic scheme: 5 minutes, as for providers that
 /// document none.
@@ -60,6 +60,11 @@ fn structured_spec(cfg: &GenericHmac) -> Result<StructuredSpec, BuildError> {
     header_name("hmac.header", &cfg.header)?;
     let refused = [
         (
+            cfg.mode == HmacMode::Hash,
+            "hmac.mode",
+            "the k=v scheme is an HMAC",
+        ),
+        (
             cfg.prefix.is_some(),
             "hmac.prefix",
             "each signature is written key=value",
@@ -81,10 +86,10 @@ fn structured_spec(cfg: &GenericHmac) -> Result<StructuredSpec, BuildError> {
             &format!("is not used with signature_keys: {why}"),
         ));
     }
-    let signed = parse_template(&cfg.signed).map_err(|m| err("hmac.signed", &m))?;
+    let signed = parse_template(&cfg.signed, false).map_err(|m| err("hmac.signed", &m))?;
     if signed
         .iter()
-        .any(|p| *p == Part::Id || p.is_request_value())
+        .any(|p| *p == Part::Id || *p == Part::Secret || p.is_request_value())
     {
         return Err(err(
             "hmac.signed",
@@ -156,7 +161,10 @@ pub(crate) fn generic_spec(cfg: Option<&GenericHmac>) -> Result<HmacSpec, BuildE
     if let Some(h) = &cfg.id_header {
         header_name("hmac.id_header", h)?;
     }
-    let signed = parse_template(&cfg.signed).map_err(|m| err("hmac.signed", m))?;
+    // Digits only, no leading zero: a shifted split moves the time tenfold.
+    let digits_only = cfg.timestamp_format == Some(HmacTimestampFormat::Unix);
+    let signed = parse_template(&cfg.signed, digits_only).map_err(|m| err("hmac.signed", m))?;
+    check_secret_place(cfg.mode, &signed).map_err(|m| err("hmac.signed", m.into()))?;
     let uses_ts = signed.contains(&Part::Timestamp);
     if uses_ts && cfg.timestamp_header.is_none() {
         return Err(err(
@@ -201,6 +209,19 @@ pub(crate) fn generic_spec(cfg: Option<&GenericHmac>) -> Result<HmacSpec, BuildE
     })
 }
 
+/// `{secret}` appears exactly once in the plain-hash mode, and never in an
+/// HMAC (whose key the secret already is).
+fn check_secret_place(mode: HmacMode, signed: &[Part]) -> Result<(), &'static str> {
+    match (mode, signed.iter().filter(|p| **p == Part::Secret).count()) {
+        (HmacMode::Hash, 1) | (HmacMode::Hmac, 0) => Ok(()),
+        (HmacMode::Hash, 0) => Err("mode = \"hash\" needs {secret} in the template: a digest \
+                                    without the secret proves nothing"),
+        (HmacMode::Hash, _) => Err("must contain {secret} exactly once"),
+        (HmacMode::Hmac, _) => Err("{secret} is only for mode = \"hash\": an HMAC is keyed \
+                                    with the secret instead"),
+    }
+}
+
 /// The stated format of the timestamp header; unstated, the two forms the
 /// scheme has always read (digits are seconds, else RFC 3339): never
 /// milliseconds, which only a stated `unix_ms` reads.
@@ -216,8 +237,9 @@ fn timestamp_format(stated: Option<HmacTimestampFormat>) -> TimestampFormat {
 
 /// Parses `"{timestamp}.{body}"`-style templates. `{body}` or
 /// `{body_sha256_hex}` must appear exactly once; braces are only for
-/// placeholders.
-fn parse_template(text: &str) -> Result<Vec<Part>, String> {
+/// placeholders. `{body}{timestamp}` with no separator only when
+/// `digits_only` (a stated Unix-seconds timestamp).
+fn parse_template(text: &str, digits_only: bool) -> Result<Vec<Part>, String> {
     let mut parts = Vec::new();
     let mut rest = text;
     while !rest.is_empty() {
@@ -247,7 +269,8 @@ fn parse_template(text: &str) -> Result<Vec<Part>, String> {
         }
         _ => return Err("must contain {body} or {body_sha256_hex} exactly once".into()),
     }
-    if let Some((a, b)) = delimit::adjacent_values(&parts) {
+    let allowed = |a: &Part, b: &Part| digits_only && (a, b) == (&Part::Body, &Part::Timestamp);
+    if let Some((a, b)) = delimit::adjacent_values(&parts, allowed) {
         let pair = render_template(&[a.clone(), b.clone()]);
         return Err(format!(
             "{pair} has no separator between its values: bytes could move between them \
@@ -274,6 +297,7 @@ fn placeholder(name: &str) -> Result<Part, String> {
         "path" => Part::Path,
         "query" => Part::Query,
         "body_sha256_hex" => Part::BodySha256Hex,
+        "secret" => Part::Secret,
         other => match other.strip_prefix("header:") {
             Some(header) => {
                 let name = http::HeaderName::from_bytes(header.as_bytes())
@@ -283,8 +307,8 @@ fn placeholder(name: &str) -> Result<Part, String> {
             None => {
                 return Err(format!(
                     "unknown placeholder {{{other}}}; expected {{body}}, {{timestamp}}, {{id}}, \
-                     {{method}}, {{url}}, {{path}}, {{query}}, {{header:Name}} or \
-                     {{body_sha256_hex}}"
+                     {{method}}, {{url}}, {{path}}, {{query}}, {{header:Name}}, \
+                     {{body_sha256_hex}} or {{secret}}"
                 ))
             }
         },

@@ -1,7 +1,7 @@
 //! Tests of the generic `hmac` provider's digest options (`algorithm =
-//! "md5"`), each against a vector computed outside this code.
+//! "md5"`, `mode = "hash"`), each against a vector from outside this code.
 use super::super::testutil::{build_with, headers, kind, run, secrets};
-use super::super::{HmacAlgorithm, HmacKeyEncoding, SignatureEncoding};
+use super::super::{HmacAlgorithm, HmacKeyEncoding, HmacMode, SignRequest, SignatureEncoding};
 use super::*;
 
 /// `[route.hmac]` with one header over `signed`, hex, no timestamp.
@@ -20,6 +20,7 @@ fn config(algorithm: HmacAlgorithm, header: &str, signed: &str) -> GenericHmac {
         signature_keys: Vec::new(),
         timestamp_key: None,
         pair_separator: None,
+        mode: crate::providers::HmacMode::Hmac,
     }
 }
 
@@ -50,7 +51,7 @@ fn md5_verifies_an_openssl_hmac_md5_and_nothing_else() {
 #[test]
 fn md5_signs_what_it_verifies() {
     let md5 = config(HmacAlgorithm::Md5, "x-sig", "{body}");
-    let req = super::super::SignRequest {
+    let req = SignRequest {
         body: BODY,
         timestamp: 0,
         id: None,
@@ -62,4 +63,159 @@ fn md5_signs_what_it_verifies() {
         out,
         vec![("x-sig".into(), "1e9bfdc1068d64283b0886cf531428b7".into())]
     );
+}
+
+/// Cloudinary's notification check as `[route.hmac]`: SHA-1 of body,
+/// timestamp and secret run together.
+fn cloudinary() -> GenericHmac {
+    GenericHmac {
+        mode: HmacMode::Hash,
+        algorithm: HmacAlgorithm::Sha1,
+        timestamp_header: Some("x-cld-timestamp".into()),
+        timestamp_format: Some(HmacTimestampFormat::Unix),
+        ..config(
+            HmacAlgorithm::Sha1,
+            "x-cld-signature",
+            "{body}{timestamp}{secret}",
+        )
+    }
+}
+
+/// pycloudinary test/test_utils.py `test_verify_notification_signature`.
+const CLD_SECRET: &str = "X7qLTrsES31MzxxkxPPA-pAGGfU";
+const CLD_BODY: &[u8] = br#"{"notification_type":"eager","eager":[{"transformation":"sp_full_hd/mp4","bytes":1055,"url":"http://res.cloudinary.com/demo/video/upload/sp_full_hd/v1533125278/dog.mp4","secure_url":"https://res.cloudinary.com/demo/video/upload/sp_full_hd/v1533125278/dog.mp4"}],"public_id":"dog","batch_id":"9b11fa058c61fa577f4ec516bf6ee756ac2aefef095af99aef1302142cc1694a"}"#;
+const CLD_SIG: &[u8] = b"dfe82de1d9083fe0b7ea68070649f9a15b8874da";
+const CLD_TS: i64 = 1_549_533_514;
+
+#[test]
+fn hash_mode_verifies_cloudinarys_published_vector_in_its_window() {
+    let v = build_with("hmac", &secrets(&[CLD_SECRET]), None, Some(&cloudinary())).unwrap();
+    let h = headers(&[
+        ("x-cld-signature", CLD_SIG),
+        ("x-cld-timestamp", b"1549533514"),
+    ]);
+    assert_eq!(kind(&run(&v, &h, CLD_BODY, CLD_TS + 60)), "ok");
+    assert_eq!(kind(&run(&v, &h, b"{}", CLD_TS)), "invalid");
+    let other = build_with("hmac", &secrets(&["other"]), None, Some(&cloudinary())).unwrap();
+    assert_eq!(kind(&run(&other, &h, CLD_BODY, CLD_TS)), "invalid");
+    // The route's window (5 minutes for the generic scheme), both ways.
+    assert_eq!(kind(&run(&v, &h, CLD_BODY, CLD_TS + 301)), "timestamp");
+    assert_eq!(kind(&run(&v, &h, CLD_BODY, CLD_TS - 301)), "timestamp");
+}
+
+#[test]
+fn hash_mode_signs_what_cloudinary_publishes() {
+    let req = SignRequest {
+        body: CLD_BODY,
+        timestamp: CLD_TS,
+        id: None,
+        method: "POST",
+        url: None,
+    };
+    let out = super::super::sign_generic(&cloudinary(), CLD_SECRET.as_bytes(), &req).unwrap();
+    let sig = String::from_utf8(CLD_SIG.to_vec()).unwrap();
+    assert_eq!(
+        out,
+        vec![
+            ("x-cld-signature".into(), sig),
+            ("x-cld-timestamp".into(), CLD_TS.to_string())
+        ]
+    );
+}
+
+#[test]
+fn hash_mode_with_the_secret_first_and_sha256() {
+    // The documented recipe of Recharge's X-Recharge-Hmac-Sha256, as a
+    // generic route: python3 hashlib.sha256(secret + body).hexdigest().
+    let cfg = GenericHmac {
+        mode: HmacMode::Hash,
+        ..config(
+            HmacAlgorithm::Sha256,
+            "x-recharge-hmac-sha256",
+            "{secret}{body}",
+        )
+    };
+    let v = build_with(
+        "hmac",
+        &secrets(&["recharge_client_secret"]),
+        None,
+        Some(&cfg),
+    )
+    .unwrap();
+    let sig = b"5270be4c202028d7cc2950e7f686dc4517981c3c1d050b028c75c532c777dcf2";
+    let h = headers(&[("x-recharge-hmac-sha256", sig)]);
+    let body = br#"{"subscription":{"id":1}}"#;
+    assert_eq!(kind(&run(&v, &h, body, 0)), "ok");
+    assert_eq!(kind(&run(&v, &h, b"{}", 0)), "invalid");
+    // Ignoring the mode (an HMAC keyed with the secret) would not verify it.
+    let hmac = config(HmacAlgorithm::Sha256, "x-recharge-hmac-sha256", "{body}");
+    let v = build_with(
+        "hmac",
+        &secrets(&["recharge_client_secret"]),
+        None,
+        Some(&hmac),
+    )
+    .unwrap();
+    assert_eq!(kind(&run(&v, &h, body, 0)), "invalid");
+}
+
+#[test]
+fn a_leading_zero_cannot_move_a_digit_between_body_and_timestamp() {
+    // Body "n=10" at time T and body "n=1" at time "0T" are the same bytes
+    // before the secret: without the rule, the second would verify.
+    let cfg = GenericHmac {
+        signed: "{body}{timestamp}{secret}".into(),
+        ..cloudinary()
+    };
+    let req = SignRequest {
+        body: b"n=10",
+        timestamp: CLD_TS,
+        id: None,
+        method: "POST",
+        url: None,
+    };
+    let signed = super::super::sign_generic(&cfg, b"s3cret", &req).unwrap();
+    let sig = signed[0].1.as_bytes();
+    let v = build_with("hmac", &secrets(&["s3cret"]), None, Some(&cfg)).unwrap();
+    let genuine = headers(&[("x-cld-signature", sig), ("x-cld-timestamp", b"1549533514")]);
+    assert_eq!(kind(&run(&v, &genuine, b"n=10", CLD_TS)), "ok");
+    let shifted = headers(&[
+        ("x-cld-signature", sig),
+        ("x-cld-timestamp", b"01549533514"),
+    ]);
+    let r = run(&v, &shifted, b"n=1", CLD_TS);
+    assert!(format!("{r:?}").contains("leading zero"), "{r:?}");
+}
+
+#[test]
+fn the_secret_is_placed_once_and_only_in_hash_mode() {
+    let refused = |cfg: GenericHmac| match generic_scheme(Some(&cfg)) {
+        Ok(_) => panic!("accepted: {cfg:?}"),
+        Err(e) => format!("{}: {}", e.field, e.message),
+    };
+    let hmac = config(HmacAlgorithm::Sha256, "x-sig", "{secret}.{body}");
+    assert!(refused(hmac).contains("{secret} is only for mode = \"hash\""));
+    let bare = GenericHmac {
+        mode: HmacMode::Hash,
+        ..config(HmacAlgorithm::Sha256, "x-sig", "{body}")
+    };
+    assert!(refused(bare).contains("needs {secret}"));
+    let twice = GenericHmac {
+        mode: HmacMode::Hash,
+        ..config(HmacAlgorithm::Sha256, "x-sig", "{secret}.{body}.{secret}")
+    };
+    assert!(refused(twice).contains("exactly once"));
+    // {body}{timestamp} only for a timestamp stated as digits.
+    let unstated = GenericHmac {
+        timestamp_format: None,
+        ..cloudinary()
+    };
+    assert!(refused(unstated).contains("no separator"));
+    // The k=v scheme is an HMAC.
+    let pairs = GenericHmac {
+        mode: HmacMode::Hash,
+        signature_keys: vec!["v1".into()],
+        ..config(HmacAlgorithm::Sha256, "x-sig", "{secret}{body}")
+    };
+    assert!(refused(pairs).starts_with("hmac.mode: "));
 }

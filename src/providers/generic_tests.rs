@@ -28,6 +28,7 @@ fn generic(
         signature_keys: Vec::new(),
         timestamp_key: None,
         pair_separator: None,
+        mode: crate::providers::HmacMode::Hmac,
     }
 }
 

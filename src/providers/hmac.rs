@@ -20,7 +20,7 @@ use super::common::{
 };
 use super::delimit;
 use super::handshake::{ChallengeKeys, Handshake};
-use super::keys::{match_one, KeyDecoding, KeyRing};
+use super::keys::{match_one, KeyDecoding, KeyRing, MacKey};
 use super::signed_url;
 use super::template::{body_sha256_hex, RequestValues};
 use super::UrlTarget;
@@ -130,9 +130,13 @@ impl HmacSpec {
         if let (Some(id), true) = (&self.id_header, self.signed.contains(&Part::Id)) {
             headers.push_str(&format!(", {id}: <id>"));
         }
+        let algorithm = match self.signed.contains(&Part::Secret) {
+            true => common::plain_hash_name(self.algorithm),
+            false => common::algorithm_name(self.algorithm),
+        };
         ProviderInfo {
             name,
-            algorithm: common::algorithm_name(self.algorithm),
+            algorithm,
             headers,
             signed: common::render_template(&self.signed),
             tolerance: common::tolerance_text(self.timestamp.as_ref().map(|_| self.tolerance)),
@@ -178,13 +182,13 @@ pub(crate) fn sign(
         field: "secret".into(),
         message,
     })?;
-    let tag = common::hmac_sign(spec.algorithm, &key, &signed);
+    let tag = MacKey::for_template(spec.algorithm, &key, &spec.signed).tag(&signed);
     let mut out = vec![(
         spec.header.to_string(),
         format!(
             "{}{}",
             spec.prefix.as_deref().unwrap_or(""),
-            common::encode_signature(&tag, spec.encoding)
+            common::encode_signature(tag.as_ref(), spec.encoding)
         ),
     )];
     if let Some((name, _)) = &spec.timestamp {
@@ -242,6 +246,9 @@ pub(crate) struct HmacVerifier {
     id: Option<HeaderName>,
     /// Bytes a signed id must not contain: its separators in the template.
     id_forbidden: Box<[u8]>,
+    /// The timestamp follows the body with no separator (Cloudinary), so a
+    /// leading zero would let the message split two ways (`delimit.rs`).
+    timestamp_abuts_body: bool,
     signed: Cow<'static, [Part]>,
     /// The request values the template names (`{method}`, `{header:X}`,
     /// ...: the generic scheme only), each with the bytes it must not
@@ -312,13 +319,14 @@ impl HmacVerifier {
         }
         Ok(Self {
             provider,
-            keys: KeyRing::decoded(params.secrets, spec.algorithm, &spec.key)?,
+            keys: KeyRing::for_template(params.secrets, spec.algorithm, &spec.key, &spec.signed)?,
             header: header_name("hmac.header", &spec.header)?,
             prefix: spec.prefix.as_deref().map(Box::from),
             encoding: spec.encoding,
             timestamp,
             id,
             id_forbidden: delimit::forbidden_bytes(&spec.signed, &Part::Id, format).into(),
+            timestamp_abuts_body: delimit::timestamp_abuts_body(&spec.signed),
             signed: spec.signed.clone(),
             request_values: request_values.into(),
             hashes_body: spec.signed.contains(&Part::BodySha256Hex),
@@ -345,6 +353,13 @@ impl HmacVerifier {
             Some((name, _)) => header_bytes(headers, name)?,
             None => &[],
         };
+        if self.timestamp_abuts_body && timestamp.len() > 1 && timestamp[0] == b'0' {
+            return Err(Rejection::InvalidSignature {
+                detail: "the timestamp has a leading zero, and it follows the body with no \
+                         separator: the message would split more than one way, so it is refused"
+                    .into(),
+            });
+        }
         let id = match &self.id {
             Some(name) => {
                 let id = id_text(name, header_bytes(headers, name)?)?;

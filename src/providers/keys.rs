@@ -15,13 +15,15 @@
 use std::borrow::Cow;
 
 use ::hmac::Mac as _;
-use ring::hmac;
+use md5::Digest as _;
+use ring::{digest, hmac};
 use subtle::ConstantTimeEq;
 
 use base64::Engine as _;
 
-use super::common::{Sig, Signed, BASE64_LENIENT};
+use super::common::{Part, Sig, Signed, BASE64_LENIENT};
 use super::{BuildError, HmacAlgorithm, HmacKeyEncoding, Rejection, SecretEntry};
+use crate::secret::Secret;
 
 /// How a scheme turns each secret's text into its HMAC key, applied once at
 /// build: an optional prefix removed, then the rest used as is or decoded.
@@ -85,12 +87,16 @@ pub(crate) enum MacKey {
     Ring(hmac::Key),
     /// HMAC-MD5 with its padded key states precomputed (Patreon).
     Md5(Box<HmacMd5>),
+    /// No MAC: a plain digest of a template that holds the secret itself
+    /// (Cloudinary), for providers that sign that way.
+    Hash(HmacAlgorithm, Secret),
 }
 
 /// A computed MAC, compared with a received signature in constant time.
 pub(crate) enum Tag {
     Ring(hmac::Tag),
     Md5([u8; 16]),
+    Digest(digest::Digest),
 }
 
 impl AsRef<[u8]> for Tag {
@@ -98,6 +104,7 @@ impl AsRef<[u8]> for Tag {
         match self {
             Self::Ring(tag) => tag.as_ref(),
             Self::Md5(tag) => tag,
+            Self::Digest(tag) => tag.as_ref(),
         }
     }
 }
@@ -120,6 +127,15 @@ impl MacKey {
         Self::Ring(hmac::Key::new(ring, bytes))
     }
 
+    /// The key of a scheme over `template`: a plain digest when the
+    /// template names `{secret}`, else an HMAC keyed with `bytes`.
+    pub(crate) fn for_template(algorithm: HmacAlgorithm, bytes: &[u8], template: &[Part]) -> Self {
+        match template.contains(&Part::Secret) {
+            true => Self::Hash(algorithm, Secret::new(bytes)),
+            false => Self::new(algorithm, bytes),
+        }
+    }
+
     /// The MAC of `signed`, fed piece by piece (no copy of the body).
     pub(crate) fn tag(&self, signed: &Signed<'_>) -> Tag {
         match self {
@@ -133,6 +149,7 @@ impl MacKey {
                 signed.feed(|piece| mac.update(piece));
                 Tag::Md5(mac.finalize().into_bytes().into())
             }
+            Self::Hash(algorithm, secret) => plain_hash(*algorithm, secret.expose(), signed),
         }
     }
 
@@ -141,9 +158,26 @@ impl MacKey {
     fn ring(&self) -> Option<&hmac::Key> {
         match self {
             Self::Ring(key) => Some(key),
-            Self::Md5(_) => None,
+            Self::Md5(_) | Self::Hash(..) => None,
         }
     }
+}
+
+/// The digest of `signed` with `secret` in its `{secret}` place.
+fn plain_hash(algorithm: HmacAlgorithm, secret: &[u8], signed: &Signed<'_>) -> Tag {
+    let ring = match algorithm {
+        HmacAlgorithm::Md5 => {
+            let mut hash = md5::Md5::new();
+            signed.feed_keyed(secret, |piece| hash.update(piece));
+            return Tag::Md5(hash.finalize().into());
+        }
+        HmacAlgorithm::Sha1 => &digest::SHA1_FOR_LEGACY_USE_ONLY,
+        HmacAlgorithm::Sha256 => &digest::SHA256,
+        HmacAlgorithm::Sha512 => &digest::SHA512,
+    };
+    let mut ctx = digest::Context::new(ring);
+    signed.feed_keyed(secret, |piece| ctx.update(piece));
+    Tag::Digest(ctx.finish())
 }
 
 /// Length in bytes of the tags `algorithm` produces.
@@ -181,12 +215,36 @@ impl KeyRing {
         Self::build(secrets, algorithm, |raw| decoding.key(raw))
     }
 
+    /// The keys of a scheme over `template`, decoded as `decoding` says:
+    /// plain digests when it names `{secret}` (see [`MacKey::for_template`]).
+    pub(crate) fn for_template(
+        secrets: &[SecretEntry],
+        algorithm: HmacAlgorithm,
+        decoding: &KeyDecoding,
+        template: &[Part],
+    ) -> Result<Self, BuildError> {
+        let make = |bytes: &[u8]| MacKey::for_template(algorithm, bytes, template);
+        Self::build_with(secrets, algorithm, |raw| decoding.key(raw), make)
+    }
+
     /// Keys derived from each secret by `decode` (e.g. `whsec_` base64); a
     /// decode error becomes a `BuildError` on `secrets[i]`.
     pub(crate) fn build(
         secrets: &[SecretEntry],
         algorithm: HmacAlgorithm,
         decode: impl Fn(&[u8]) -> Result<Cow<'_, [u8]>, String>,
+    ) -> Result<Self, BuildError> {
+        Self::build_with(secrets, algorithm, decode, |bytes| {
+            MacKey::new(algorithm, bytes)
+        })
+    }
+
+    /// Keys made by `make` from each secret as `decode` gives it.
+    fn build_with(
+        secrets: &[SecretEntry],
+        algorithm: HmacAlgorithm,
+        decode: impl Fn(&[u8]) -> Result<Cow<'_, [u8]>, String>,
+        make: impl Fn(&[u8]) -> MacKey,
     ) -> Result<Self, BuildError> {
         if secrets.is_empty() {
             return Err(BuildError {
@@ -209,7 +267,7 @@ impl KeyRing {
                     field: field(),
                     message,
                 })?;
-                Ok((MacKey::new(algorithm, &bytes), entry.expires))
+                Ok((make(&bytes), entry.expires))
             })
             .collect::<Result<_, _>>()?;
         Ok(Self {

@@ -56,8 +56,8 @@ use crate::body::Payload;
 pub use fetched::{FetchedKey, KeyMaterial, KeyRef, KeyRequest, ParseKey, UrlPrefix};
 use handshake::Handshake;
 pub use params::{
-    FetchParams, GenericHmac, HmacAlgorithm, HmacKeyEncoding, HmacTimestampFormat, ProviderParams,
-    SecretEntry, SignatureEncoding, SnsConfirm,
+    FetchParams, GenericHmac, HmacAlgorithm, HmacKeyEncoding, HmacMode, HmacTimestampFormat,
+    ProviderParams, SecretEntry, SignatureEncoding, SnsConfirm,
 };
 pub(crate) use signed_url::UrlTarget;
 

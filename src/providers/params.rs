@@ -209,6 +209,20 @@ pub struct GenericHmac {
     pub timestamp_key: Option<String>,
     /// Between its pairs: `,`, `;` or ` `; `None`: `,`.
     pub pair_separator: Option<u8>,
+    /// An HMAC keyed with the secret, or a plain digest of a template that
+    /// names `{secret}` (Cloudinary).
+    pub mode: HmacMode,
+}
+
+/// How the secret enters the signature, as `[route.hmac] mode` states it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HmacMode {
+    /// HMAC keyed with the secret (almost every provider).
+    #[default]
+    Hmac,
+    /// A plain digest of the template, which holds `{secret}` once
+    /// (Cloudinary's `sha1(body || timestamp || api_secret)`).
+    Hash,
 }
 
 /// How a signed timestamp header is written, as `[route.hmac]

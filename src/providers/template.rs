@@ -40,6 +40,10 @@ pub(crate) enum Part {
     Header(Cow<'static, str>),
     /// The body's SHA-256 as 64 lower-case hex digits.
     BodySha256Hex,
+    /// The secret itself, in the plain-hash mode only (Cloudinary hashes
+    /// `body || timestamp || api_secret`): a fixed value, never read from
+    /// the request, so it needs no separator.
+    Secret,
 }
 
 impl Part {
@@ -74,6 +78,7 @@ pub(crate) fn render_template(parts: &[Part]) -> String {
             Part::Query => Cow::Borrowed("{query}"),
             Part::Header(name) => Cow::Owned(format!("{{header:{name}}}")),
             Part::BodySha256Hex => Cow::Borrowed("{body_sha256_hex}"),
+            Part::Secret => Cow::Borrowed("{secret}"),
         })
         .collect()
 }
@@ -119,7 +124,7 @@ impl RequestValues<'_> {
                 .and_then(|h| h.get(name.as_ref()))
                 .map_or(&[][..], |v| v.as_bytes()),
             Part::BodySha256Hex => self.body_sha256_hex,
-            Part::Body | Part::Timestamp | Part::Id | Part::Literal(_) => &[],
+            Part::Body | Part::Timestamp | Part::Id | Part::Literal(_) | Part::Secret => &[],
         }
     }
 }
@@ -159,7 +164,13 @@ impl<'a> Signed<'a> {
     }
 
     /// Feeds the message to `update` in order, a frame of the body at a time.
-    pub(crate) fn feed(&self, mut update: impl FnMut(&[u8])) {
+    pub(crate) fn feed(&self, update: impl FnMut(&[u8])) {
+        self.feed_keyed(&[], update);
+    }
+
+    /// The same, with `secret` where the template names `{secret}` (the
+    /// plain-hash mode; every other scheme keys its MAC instead).
+    pub(crate) fn feed_keyed(&self, secret: &[u8], mut update: impl FnMut(&[u8])) {
         for part in self.template {
             match part {
                 Part::Body => match self.body {
@@ -169,6 +180,7 @@ impl<'a> Signed<'a> {
                 Part::Timestamp => update(self.timestamp),
                 Part::Id => update(self.id),
                 Part::Literal(s) => update(s.as_bytes()),
+                Part::Secret => update(secret),
                 other => update(self.request.value(other)),
             }
         }

@@ -23,6 +23,10 @@ const X_SIG: &[(&str, &str)] = &[(
     "sha256=k/wWnsnK/NrW8Bsf/KP6mj31eCbcpUoq+45SDeforUo=",
 )];
 
+/// Cloudinary's notification body in pycloudinary's tests (an eager
+/// transformation of `dog.mp4`).
+const CLD_BODY: &str = r#"{"notification_type":"eager","eager":[{"transformation":"sp_full_hd/mp4","bytes":1055,"url":"http://res.cloudinary.com/demo/video/upload/sp_full_hd/v1533125278/dog.mp4","secure_url":"https://res.cloudinary.com/demo/video/upload/sp_full_hd/v1533125278/dog.mp4"}],"public_id":"dog","batch_id":"9b11fa058c61fa577f4ec516bf6ee756ac2aefef095af99aef1302142cc1694a"}"#;
+
 /// One vector: provider, secret, headers as the provider sends them, body,
 /// and a "now" (Unix seconds) inside the provider's window.
 struct Vector {
@@ -698,6 +702,29 @@ const VECTORS: &[Vector] = &[
         headers: &[("hmacsignature", "fX74xUdztFmaXAn3IusMFFUBUSkLmDQUK0tm8xL6ZTU=")],
         body: ADYEN_BANKING_BODY,
         now: 1_700_000_000,
+    },
+    // pub: pycloudinary test/test_utils.py test_verify_notification_signature
+    // (signed 60 s before its mocked now, 1549533574).
+    Vector {
+        provider: "cloudinary",
+        secret: "X7qLTrsES31MzxxkxPPA-pAGGfU",
+        headers: &[
+            ("x-cld-signature", "dfe82de1d9083fe0b7ea68070649f9a15b8874da"),
+            ("x-cld-timestamp", "1549533514"),
+        ],
+        body: CLD_BODY,
+        now: 1_549_533_574,
+    },
+    // pub: pycloudinary test_verify_notification_signature_sha256.
+    Vector {
+        provider: "cloudinary-sha256",
+        secret: "someApiSecret",
+        headers: &[
+            ("x-cld-signature", "d5497e1a206ad0ba29ad09a7c0c5f22e939682d15009c15ab3199f62fefbd14b"),
+            ("x-cld-timestamp", "0"),
+        ],
+        body: "{}",
+        now: 0,
     },
     // comp (Python hmac with hashlib.md5; Patreon docs "Webhooks": hex
     // HMAC-MD5 of the body).

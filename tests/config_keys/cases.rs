@@ -875,4 +875,14 @@ pub static CASES: &[Case] = &[
         probe: live!(deliver),
         expect: ["error at route[2].keys.client_secret", "200"],
     },
+    Case {
+        key: "route.hmac.mode",
+        set: &[
+            ("hmac", "mode = \"hash\""),
+            ("hmac", "signed = \"{secret}{body}\""),
+        ],
+        other: &[("hmac", "signed = \"{secret}{body}\"")],
+        probe: live!(generic_hash_sig),
+        expect: ["200", "error at route[1].hmac.signed"],
+    },
 ];

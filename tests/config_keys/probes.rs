@@ -589,6 +589,13 @@ pub async fn generic_md5_sig(c: Ctx) -> String {
     generic(&c, &[("x-sig", sig)], b"{}").await
 }
 
+/// SHA-256 of the secret then the body, no HMAC: computed with
+/// `python3 -c "print(hashlib.sha256(b'generic-secret{}').hexdigest())"`.
+pub async fn generic_hash_sig(c: Ctx) -> String {
+    let sig = "8c43bd9078e8a5168ef6480d03f8bc2d13debf366988243bd8420408a7ee94cf";
+    generic(&c, &[("x-sig", sig)], b"{}").await
+}
+
 /// The same with `sha256=` in front.
 pub async fn generic_prefixed_sig(c: Ctx) -> String {
     let sig = format!("sha256={}", generic_hex(&[b"{}"]));
