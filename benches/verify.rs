@@ -94,6 +94,7 @@ fn cases(body: &[u8]) -> Vec<(&'static str, SharedVerifier, HeaderMap)> {
     let generic = GenericHmac {
         algorithm: HmacAlgorithm::Sha256,
         header: "x-signature".into(),
+        fallback_headers: Vec::new(),
         prefix: None,
         encoding: SignatureEncoding::Hex,
         timestamp_header: Some("x-timestamp".into()),

@@ -191,6 +191,7 @@ pub(crate) struct RawRetry {
 pub(crate) struct RawHmac {
     pub algorithm: Str,
     pub header: Str,
+    pub headers: Option<Spanned<Vec<Spanned<String>>>>,
     pub prefix: Str,
     pub encoding: Str,
     pub timestamp_header: Str,

@@ -24,6 +24,9 @@ use crate::providers::{
     ProviderParams, SecretEntry, SignatureEncoding,
 };
 
+/// At most this many `[route.hmac] headers`.
+const MAX_SIGNATURE_HEADERS: usize = 8;
+
 /// The placeholders `[route.hmac] signed` may use, besides
 /// `{header:Name}`.
 const PLACEHOLDERS: &[&str] = &[
@@ -597,17 +600,8 @@ impl Ctx<'_> {
             .key_prefix
             .map(Spanned::into_inner)
             .filter(|p| !p.is_empty());
-        let header = match raw.header {
-            Some(h) => self.header_name(h, &format!("{field}.header")),
-            None => {
-                self.diag.error(
-                    span.clone(),
-                    format!("{field}.header"),
-                    "missing: the header that carries the signature",
-                );
-                None
-            }
-        };
+        let (header, fallback_headers) =
+            self.signature_headers(raw.header, raw.headers, &span, field);
         let timestamp_header = raw
             .timestamp_header
             .as_ref()
@@ -738,7 +732,61 @@ impl Ctx<'_> {
             timestamp_key,
             pair_separator,
             mode,
+            fallback_headers,
         })
+    }
+
+    /// `header`, or `headers` (tried in order): exactly one of them, each a
+    /// valid header name, none twice. The first and the rest, or `None`.
+    fn signature_headers(
+        &mut self,
+        header: Str,
+        headers: Option<Spanned<Vec<Spanned<String>>>>,
+        span: &std::ops::Range<usize>,
+        field: &str,
+    ) -> (Option<String>, Vec<String>) {
+        let list = match (header, headers) {
+            (Some(h), None) => return (self.header_name(h, &format!("{field}.header")), vec![]),
+            (None, None) => {
+                self.diag.error(
+                    span.clone(),
+                    format!("{field}.header"),
+                    "missing: the header that carries the signature",
+                );
+                return (None, vec![]);
+            }
+            (Some(_), Some(list)) => {
+                self.diag.error(
+                    list.span(),
+                    format!("{field}.headers"),
+                    "set header or headers, not both",
+                );
+                return (None, vec![]);
+            }
+            (None, Some(list)) => list,
+        };
+        let at = format!("{field}.headers");
+        let list_span = list.span();
+        let names: Vec<Option<String>> = list
+            .into_inner()
+            .into_iter()
+            .map(|h| self.header_name(h, &at))
+            .collect();
+        let mut names: Vec<String> = names.into_iter().flatten().collect();
+        let unique = names
+            .iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
+        if names.is_empty() || names.len() > MAX_SIGNATURE_HEADERS || unique != names.len() {
+            self.diag.error(
+                list_span,
+                &at,
+                format!("needs 1 to {MAX_SIGNATURE_HEADERS} different header names, in the order to try them"),
+            );
+            return (None, vec![]);
+        }
+        let first = names.remove(0);
+        (Some(first), names)
     }
 
     /// MD5 and SHA-1 are broken as hash functions; inside an HMAC they

@@ -528,3 +528,43 @@ fn hash_mode_places_the_secret_once_and_check_warns() {
                       timestamp_format = \"unix\"\nsigned = \"{body}{timestamp}{secret}\"";
     real(&route(cloudinary)).unwrap();
 }
+
+#[test]
+fn signature_headers_are_one_header_or_an_ordered_list() {
+    let route = |hmac: &str| {
+        format!(
+            "{}\n[route.hmac]\n{hmac}\n",
+            MINIMAL.replace("github", "hmac")
+        )
+    };
+    let seen = std::cell::RefCell::new(None);
+    let build = |name: &str, p: ProviderParams<'_>| {
+        *seen.borrow_mut() = p.hmac.cloned();
+        fake(name, p)
+    };
+    let src = route("headers = [\"X-Gitea-Signature\", \"X-Gogs-Signature\"]");
+    from_str_with(&src, Path::new("t.toml"), &env(&[("S", "x")]), &build).unwrap();
+    let hmac = seen.into_inner().unwrap();
+    assert_eq!(hmac.header, "x-gitea-signature");
+    assert_eq!(hmac.fallback_headers, vec!["x-gogs-signature".to_owned()]);
+    let refused = [
+        (
+            "header = \"X-A\"\nheaders = [\"X-B\"]",
+            "route[0].hmac.headers: set header or headers, not both",
+        ),
+        ("headers = []", "route[0].hmac.headers: needs 1 to 8"),
+        (
+            "headers = [\"X-A\", \"x-a\"]",
+            "route[0].hmac.headers: needs 1 to 8",
+        ),
+        (
+            "headers = [\"X A\"]",
+            "route[0].hmac.headers: invalid header name",
+        ),
+        ("algorithm = \"sha256\"", "route[0].hmac.header: missing"),
+    ];
+    for (hmac, needle) in refused {
+        let err = errors(&route(hmac));
+        assert!(err.contains(needle), "{hmac}: {err}");
+    }
+}

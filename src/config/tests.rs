@@ -487,6 +487,7 @@ fn generic_hmac_is_normalised_and_passed_to_the_builder() {
         GenericHmac {
             algorithm: HmacAlgorithm::Sha512,
             header: "x-signature".into(),
+            fallback_headers: Vec::new(),
             prefix: None,
             encoding: SignatureEncoding::Base64,
             timestamp_header: Some("x-timestamp".into()),

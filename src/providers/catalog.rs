@@ -312,6 +312,7 @@ const fn cloudinary(name: &'static str, algorithm: HmacAlgorithm) -> Provider {
             algorithm,
             key: KeyDecoding::UTF8,
             header: Cow::Borrowed("x-cld-signature"),
+            fallback_headers: Cow::Borrowed(&[]),
             prefix: None,
             encoding: Hex,
             timestamp: Some((
@@ -365,6 +366,7 @@ const fn v0_timestamped(signature: &'static str, timestamp: &'static str) -> Hma
         algorithm: Sha256,
         key: KeyDecoding::UTF8,
         header: Cow::Borrowed(signature),
+        fallback_headers: Cow::Borrowed(&[]),
         prefix: Some(Cow::Borrowed("v0=")),
         encoding: Hex,
         timestamp: Some((Cow::Borrowed(timestamp), TimestampFormat::UnixSeconds)),
@@ -587,6 +589,7 @@ pub(crate) static PROVIDERS: &[Provider] = &[
             algorithm: Sha256,
             key: KeyDecoding::UTF8,
             header: Cow::Borrowed("twitch-eventsub-message-signature"),
+            fallback_headers: Cow::Borrowed(&[]),
             prefix: Some(Cow::Borrowed("sha256=")),
             encoding: Hex,
             timestamp: Some((
@@ -610,6 +613,7 @@ pub(crate) static PROVIDERS: &[Provider] = &[
             algorithm: Sha256,
             key: KeyDecoding::UTF8,
             header: Cow::Borrowed("x-zendesk-webhook-signature"),
+            fallback_headers: Cow::Borrowed(&[]),
             prefix: None,
             encoding: Base64,
             timestamp: Some((
@@ -1098,6 +1102,7 @@ pub(crate) static PROVIDERS: &[Provider] = &[
             algorithm: Sha256,
             key: KeyDecoding::UTF8,
             header: Cow::Borrowed("x-webflow-signature"),
+            fallback_headers: Cow::Borrowed(&[]),
             prefix: None,
             encoding: Hex,
             timestamp: Some((
@@ -1122,6 +1127,7 @@ pub(crate) static PROVIDERS: &[Provider] = &[
             algorithm: Sha256,
             key: KeyDecoding::UTF8,
             header: Cow::Borrowed("x-webhook-signature"),
+            fallback_headers: Cow::Borrowed(&[]),
             prefix: None,
             encoding: Base64,
             timestamp: Some((
@@ -1144,6 +1150,7 @@ pub(crate) static PROVIDERS: &[Provider] = &[
             algorithm: Sha256,
             key: KeyDecoding::UTF8,
             header: Cow::Borrowed("x-emailit-signature"),
+            fallback_headers: Cow::Borrowed(&[]),
             prefix: None,
             encoding: Hex,
             timestamp: Some((

@@ -65,6 +65,11 @@ fn structured_spec(cfg: &GenericHmac) -> Result<StructuredSpec, BuildError> {
             "the k=v scheme is an HMAC",
         ),
         (
+            !cfg.fallback_headers.is_empty(),
+            "hmac.headers",
+            "the k=v scheme reads one header",
+        ),
+        (
             cfg.prefix.is_some(),
             "hmac.prefix",
             "each signature is written key=value",
@@ -186,10 +191,19 @@ pub(crate) fn generic_spec(cfg: Option<&GenericHmac>) -> Result<HmacSpec, BuildE
             "uses {id} but hmac.id_header is not set".into(),
         ));
     }
+    for h in &cfg.fallback_headers {
+        header_name("hmac.headers", h)?;
+    }
     Ok(HmacSpec {
         algorithm: cfg.algorithm,
         key: key_decoding(cfg),
         header: Cow::Owned(cfg.header.clone()),
+        fallback_headers: cfg
+            .fallback_headers
+            .iter()
+            .cloned()
+            .map(Cow::Owned)
+            .collect(),
         prefix: cfg
             .prefix
             .as_ref()

@@ -9,6 +9,7 @@ fn config(algorithm: HmacAlgorithm, header: &str, signed: &str) -> GenericHmac {
     GenericHmac {
         algorithm,
         header: header.into(),
+        fallback_headers: Vec::new(),
         prefix: None,
         encoding: SignatureEncoding::Hex,
         timestamp_header: None,
@@ -218,4 +219,79 @@ fn the_secret_is_placed_once_and_only_in_hash_mode() {
         ..config(HmacAlgorithm::Sha256, "x-sig", "{secret}{body}")
     };
     assert!(refused(pairs).starts_with("hmac.mode: "));
+}
+
+/// Gitea's `X-Gitea-Signature` and Gogs' `X-Gogs-Signature` (a Gitea
+/// server sends both, a Gogs server the second only), tried in order.
+fn gitea_or_gogs() -> GenericHmac {
+    GenericHmac {
+        fallback_headers: vec!["x-gogs-signature".into()],
+        ..config(HmacAlgorithm::Sha256, "x-gitea-signature", "{body}")
+    }
+}
+
+/// Python `hmac.new(b"gitea_secret", body, hashlib.sha256).hexdigest()`
+/// (go-gitea/gitea services/webhook/deliver.go signs the body so).
+const GITEA_SIG: &[u8] = b"d843a05f58b935be5e6c796adccf9bb5071951f049aea8f3d86ac97d4820001c";
+const GITEA_BODY: &[u8] = br#"{"ref":"refs/heads/main"}"#;
+
+#[test]
+fn the_first_present_signature_header_is_the_one_verified() {
+    let v = build_with(
+        "hmac",
+        &secrets(&["gitea_secret"]),
+        None,
+        Some(&gitea_or_gogs()),
+    )
+    .unwrap();
+    let check = |pairs: &[(&str, &[u8])]| kind(&run(&v, &headers(pairs), GITEA_BODY, 0));
+    assert_eq!(check(&[("x-gitea-signature", GITEA_SIG)]), "ok");
+    assert_eq!(check(&[("x-gogs-signature", GITEA_SIG)]), "ok");
+    assert_eq!(
+        check(&[
+            ("x-gitea-signature", GITEA_SIG),
+            ("x-gogs-signature", GITEA_SIG)
+        ]),
+        "ok"
+    );
+    // A present first header is used, right or wrong: no falling through.
+    let wrong = &[b'0'; 64][..];
+    assert_eq!(
+        check(&[
+            ("x-gitea-signature", wrong),
+            ("x-gogs-signature", GITEA_SIG)
+        ]),
+        "invalid"
+    );
+    assert_eq!(
+        check(&[
+            ("x-gitea-signature", b"zz"),
+            ("x-gogs-signature", GITEA_SIG)
+        ]),
+        "invalid"
+    );
+    assert_eq!(
+        check(&[("x-gitea-signature", b""), ("x-gogs-signature", GITEA_SIG)]),
+        "missing"
+    );
+    let none = run(&v, &headers(&[]), GITEA_BODY, 0);
+    assert!(
+        format!("{none:?}").contains("x-gitea-signature, x-gogs-signature"),
+        "{none:?}"
+    );
+    // With the first header only, a Gogs delivery is missing its signature.
+    let one = config(HmacAlgorithm::Sha256, "x-gitea-signature", "{body}");
+    let v = build_with("hmac", &secrets(&["gitea_secret"]), None, Some(&one)).unwrap();
+    let gogs = headers(&[("x-gogs-signature", GITEA_SIG)]);
+    assert_eq!(kind(&run(&v, &gogs, GITEA_BODY, 0)), "missing");
+}
+
+#[test]
+fn several_headers_are_for_one_signature_per_header_only() {
+    let pairs = GenericHmac {
+        signature_keys: vec!["v1".into()],
+        ..gitea_or_gogs()
+    };
+    let e = generic_scheme(Some(&pairs)).err().unwrap();
+    assert_eq!(e.field, "hmac.headers");
 }

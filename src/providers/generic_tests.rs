@@ -17,6 +17,7 @@ fn generic(
     GenericHmac {
         algorithm,
         header: header.into(),
+        fallback_headers: Vec::new(),
         prefix: prefix.map(Into::into),
         encoding,
         timestamp_header: timestamp_header.map(Into::into),

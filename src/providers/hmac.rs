@@ -42,6 +42,9 @@ pub(crate) struct HmacSpec {
     pub(crate) key: KeyDecoding,
     /// Header carrying the signature.
     pub(crate) header: Cow<'static, str>,
+    /// Headers tried in order when `header` is absent: the first present
+    /// one is the signature, right or wrong (no falling through).
+    pub(crate) fallback_headers: Cow<'static, [Cow<'static, str>]>,
     /// Fixed text before the encoded signature (matched case-insensitively).
     pub(crate) prefix: Option<Cow<'static, str>>,
     /// Hex or base64.
@@ -103,6 +106,7 @@ impl HmacSpec {
             algorithm,
             key: KeyDecoding::new(key),
             header: Cow::Borrowed(header),
+            fallback_headers: Cow::Borrowed(&[]),
             prefix: match prefix {
                 Some(p) => Some(Cow::Borrowed(p)),
                 None => None,
@@ -239,6 +243,8 @@ pub(crate) struct HmacVerifier {
     provider: &'static str,
     keys: KeyRing,
     header: HeaderName,
+    /// Tried in order when `header` is absent (see [`HmacSpec`]).
+    fallbacks: Box<[HeaderName]>,
     prefix: Option<Box<str>>,
     encoding: SignatureEncoding,
     timestamp: Option<(HeaderName, TimestampFormat)>,
@@ -321,6 +327,11 @@ impl HmacVerifier {
             provider,
             keys: KeyRing::for_template(params.secrets, spec.algorithm, &spec.key, &spec.signed)?,
             header: header_name("hmac.header", &spec.header)?,
+            fallbacks: spec
+                .fallback_headers
+                .iter()
+                .map(|h| header_name("hmac.headers", h))
+                .collect::<Result<_, _>>()?,
             prefix: spec.prefix.as_deref().map(Box::from),
             encoding: spec.encoding,
             timestamp,
@@ -348,7 +359,7 @@ impl HmacVerifier {
     /// Reads every header the scheme needs: absent ones first (missing),
     /// then the signature's shape (invalid).
     fn head<'h>(&self, headers: &'h HeaderMap) -> Result<Head<'h>, Rejection> {
-        let raw = header_bytes(headers, &self.header)?;
+        let (sig_header, raw) = self.signature_header(headers)?;
         let timestamp = match &self.timestamp {
             Some((name, _)) => header_bytes(headers, name)?,
             None => &[],
@@ -369,7 +380,7 @@ impl HmacVerifier {
             None => None,
         };
         let invalid = |why: &str| Rejection::InvalidSignature {
-            detail: format!("header {:?}: {why}", self.header),
+            detail: format!("header {sig_header:?}: {why}"),
         };
         let value = match &self.prefix {
             Some(p) => strip_prefix_ci(raw, p)
@@ -382,6 +393,29 @@ impl HmacVerifier {
             header_bytes(headers, header)?;
         }
         Ok(Head { sig, timestamp, id })
+    }
+
+    /// The signature header and its value: `header`, else the first of the
+    /// fallbacks present. A present header is used whatever it holds: a
+    /// wrong signature there never falls through to the next one.
+    fn signature_header<'h>(
+        &self,
+        headers: &'h HeaderMap,
+    ) -> Result<(&HeaderName, &'h [u8]), Rejection> {
+        if self.fallbacks.is_empty() {
+            return Ok((&self.header, header_bytes(headers, &self.header)?));
+        }
+        let all = std::iter::once(&self.header).chain(self.fallbacks.iter());
+        let mut tried = all.clone();
+        match tried.find(|name| headers.contains_key(*name)) {
+            Some(name) => Ok((name, header_bytes(headers, name)?)),
+            None => Err(Rejection::MissingSignature {
+                detail: format!(
+                    "none of the signature headers is present: {}",
+                    all.map(HeaderName::as_str).collect::<Vec<_>>().join(", ")
+                ),
+            }),
+        }
     }
 
     /// The request values the template names, each refused when it holds a

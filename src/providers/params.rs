@@ -183,8 +183,11 @@ pub struct SecretEntry {
 pub struct GenericHmac {
     /// Hash function.
     pub algorithm: HmacAlgorithm,
-    /// Header carrying the signature (lower-case).
+    /// Header carrying the signature (lower-case); with `headers`, the first.
     pub header: String,
+    /// The other headers of `headers`, tried in order when no earlier one
+    /// is present (Gitea's `X-Gitea-Signature`, then Gogs' `X-Gogs-Signature`).
+    pub fallback_headers: Vec<String>,
     /// Optional prefix stripped before decoding, e.g. `sha256=`.
     pub prefix: Option<String>,
     /// How the signature bytes are encoded.

@@ -885,4 +885,14 @@ pub static CASES: &[Case] = &[
         probe: live!(generic_hash_sig),
         expect: ["200", "error at route[1].hmac.signed"],
     },
+    Case {
+        key: "route.hmac.headers",
+        set: &[
+            ("hmac", "-header"),
+            ("hmac", "headers = [\"X-Sig\", \"X-Sig2\"]"),
+        ],
+        other: &[],
+        probe: live!(generic_hex_sig_in_x_sig2),
+        expect: ["200", "401 missing_signature"],
+    },
 ];

@@ -596,6 +596,12 @@ pub async fn generic_hash_sig(c: Ctx) -> String {
     generic(&c, &[("x-sig", sig)], b"{}").await
 }
 
+/// HMAC-SHA256 of the body, hex, in `X-Sig2` only.
+pub async fn generic_hex_sig_in_x_sig2(c: Ctx) -> String {
+    let sig = generic_hex(&[b"{}"]);
+    generic(&c, &[("x-sig2", &sig)], b"{}").await
+}
+
 /// The same with `sha256=` in front.
 pub async fn generic_prefixed_sig(c: Ctx) -> String {
     let sig = format!("sha256={}", generic_hex(&[b"{}"]));
