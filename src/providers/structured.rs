@@ -83,7 +83,8 @@ impl StructuredSpec {
                 k = self.signature_key()
             ),
             signed: common::render_template(&self.signed),
-            tolerance: common::tolerance_text(self.timestamp_key.as_ref().map(|_| self.tolerance)),
+            // The catalog fills in the window (it knows which families sign
+            // a timestamp).
             ..ProviderInfo::default()
         }
     }
@@ -456,6 +457,113 @@ mod tests {
         }
         let twice = headers(&[("stripe-signature", b"t=1"), ("stripe-signature", b"v1=00")]);
         assert_eq!(kind(&run(&v, &twice, BODY, T)), "invalid");
+    }
+
+    /// Stripe's spec from the catalog, for tests that vary one field.
+    fn stripe_spec() -> StructuredSpec {
+        match &super::super::catalog::lookup("stripe").unwrap().family {
+            super::super::catalog::Family::Structured(spec) => spec.clone(),
+            _ => unreachable!("stripe is a structured scheme"),
+        }
+    }
+
+    /// A scheme whose template, timestamp key and signature keys disagree
+    /// is refused when built, never run: each inconsistency alone is enough.
+    #[test]
+    fn an_inconsistent_scheme_is_refused_when_built() {
+        let s = secrets(&[SECRET]);
+        let build = |spec: &StructuredSpec| {
+            let params = ProviderParams {
+                secrets: &s,
+                public_keys: &[],
+                tolerance: None,
+                hmac: None,
+                verify_token: None,
+                token_header: None,
+                token_query: None,
+                fetch: None,
+            };
+            StructuredVerifier::build("stripe", spec, params).map(|_| ())
+        };
+        let with_signed = |parts: Vec<Part>| StructuredSpec {
+            signed: parts.into(),
+            ..stripe_spec()
+        };
+        assert_eq!(build(&stripe_spec()), Ok(()));
+        // Up to MAX_PARTS pieces fit the stack array; one more does not.
+        let padded = |n: usize| {
+            let mut parts = stripe_spec().signed.to_vec();
+            parts.resize(n, Part::Literal(Cow::Borrowed(".")));
+            parts
+        };
+        assert_eq!(build(&with_signed(padded(MAX_PARTS))), Ok(()));
+        let mut refused = vec![with_signed(padded(MAX_PARTS + 1))];
+        // An id or a request value this family never reads.
+        for extra in [Part::Id, Part::Method] {
+            let mut parts = stripe_spec().signed.to_vec();
+            parts.push(extra);
+            refused.push(with_signed(parts));
+        }
+        // A timestamp key without a signed timestamp, and the reverse.
+        refused.push(with_signed(vec![Part::Body]));
+        refused.push(StructuredSpec {
+            timestamp_key: None,
+            ..stripe_spec()
+        });
+        refused.push(StructuredSpec {
+            signature_keys: Cow::Borrowed(&[]),
+            ..stripe_spec()
+        });
+        for spec in &refused {
+            let e = build(spec).unwrap_err();
+            assert_eq!(e.field, "provider", "{spec:?}");
+            assert!(e.message.contains("inconsistent"), "{spec:?}");
+        }
+    }
+
+    /// Up to 16 signatures are tried (the last one may be the match); a
+    /// 17th refuses the header. Only the scheme's signature keys count:
+    /// Stripe's `v0` (its test-mode scheme) is never a signature.
+    #[test]
+    fn sixteen_signatures_are_tried_and_other_keys_ignored() {
+        let v = verifier("stripe", &secrets(&[SECRET]));
+        let zeros = "0".repeat(64);
+        let sixteen = format!("t=1700000000{},v1={V1}", format!(",v1={zeros}").repeat(15));
+        assert_eq!(kind(&run(&v, &stripe(&sixteen), BODY, T)), "ok");
+        let r = format!(
+            "{:?}",
+            run(&v, &stripe(&format!("{sixteen},v1={V1}")), BODY, T)
+        );
+        assert!(r.contains("more than 16 v1= signatures"), "{r}");
+        let v0_only = format!("t=1700000000,v0={V1}");
+        let r = run(&v, &stripe(&v0_only), BODY, T);
+        assert_eq!(kind(&r), "invalid");
+        assert!(format!("{r:?}").contains("no v1= signature"), "{r:?}");
+    }
+
+    /// The precheck refuses a stale or unsigned request from its header
+    /// alone, so the proxy never reads its body.
+    #[test]
+    fn precheck_refuses_from_the_header_alone() {
+        let v = verifier("stripe", &secrets(&[SECRET]));
+        let (method, uri) = (http::Method::POST, http::Uri::from_static("/hook"));
+        let at = |headers: &HeaderMap, now_secs: i64| {
+            let req = Inbound {
+                method: &method,
+                uri: &uri,
+                headers,
+                public_url: "https://example.com/hook",
+                now_ms: now_secs * 1000,
+                key: None,
+            };
+            v.precheck(&req)
+        };
+        let h = stripe(&format!("t=1700000000,v1={V1}"));
+        assert_eq!(at(&h, T), Ok(()));
+        let stale = at(&h, T + 301).unwrap_err();
+        assert_eq!(stale.code(), "timestamp_out_of_tolerance");
+        let unsigned = at(&stripe("t=1700000000"), T).unwrap_err();
+        assert_eq!(unsigned.code(), "invalid_signature");
     }
 
     #[test]
