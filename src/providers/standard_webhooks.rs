@@ -79,7 +79,7 @@ impl StandardWebhooksSpec {
                 self.id_header, self.timestamp_header, self.signature_header
             ),
             signed: super::common::render_template(SIGNED),
-            tolerance: super::common::tolerance_text(Some(self.tolerance)),
+            // The catalog fills in the window.
             ..ProviderInfo::default()
         }
     }
@@ -364,6 +364,9 @@ mod tests {
         )
         .unwrap();
         assert!(run(&wide, &h, BODY, TS + 599).is_ok());
+        // What `check` prints is the window that runs.
+        assert_eq!(v.tolerance(), Some(std::time::Duration::from_secs(300)));
+        assert_eq!(wide.tolerance(), Some(std::time::Duration::from_secs(600)));
         for drop in ["webhook-id", "webhook-timestamp", "webhook-signature"] {
             let mut h = h.clone();
             h.remove(drop);
@@ -525,6 +528,80 @@ mod tests {
         };
         let out = sign(spec, b"polar_whs_example", &req).unwrap();
         assert_eq!(out[2], ("webhook-signature".into(), sig.into()));
+    }
+
+    /// `hookguard sign` without `--id` signs the documented default id,
+    /// `msg_hookguard_<timestamp>`, and what it prints verifies.
+    #[test]
+    fn sign_without_an_id_uses_the_documented_default() {
+        let spec = match &super::super::catalog::lookup("standard-webhooks")
+            .unwrap()
+            .family
+        {
+            super::super::catalog::Family::StandardWebhooks(spec) => spec,
+            _ => unreachable!("standard-webhooks is a Standard Webhooks sender"),
+        };
+        let req = SignRequest {
+            body: BODY,
+            timestamp: TS,
+            id: None,
+            url: None,
+            method: "POST",
+        };
+        let out = sign(spec, SECRET.as_bytes(), &req).unwrap();
+        assert_eq!(
+            out[0],
+            ("webhook-id".into(), "msg_hookguard_1614265330".into())
+        );
+        let pairs: Vec<(&str, &[u8])> = out
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_bytes()))
+            .collect();
+        let v = verifier("standard-webhooks", &secrets(&[SECRET]));
+        let ok = run(&v, &headers(&pairs), BODY, TS).unwrap();
+        assert_eq!(ok.event_id.as_deref(), Some("msg_hookguard_1614265330"));
+    }
+
+    /// Up to 16 `v1` signatures are tried (the last may be the match); a
+    /// 17th refuses the list.
+    #[test]
+    fn sixteen_signatures_are_tried() {
+        let v = verifier("svix", &secrets(&[SECRET]));
+        let wrong = "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= ".repeat(15);
+        let sixteen = format!("{wrong}{SIG}");
+        let ok = run(&v, &sw("svix", &sixteen, b"1614265330"), BODY, TS);
+        assert_eq!(kind(&ok), "ok");
+        let seventeen = format!("{sixteen} {SIG}");
+        let r = format!(
+            "{:?}",
+            run(&v, &sw("svix", &seventeen, b"1614265330"), BODY, TS)
+        );
+        assert!(r.contains("more than 16 v1 signatures"), "{r}");
+    }
+
+    /// The precheck refuses a stale or unsigned request from its headers
+    /// alone, so the proxy never reads its body.
+    #[test]
+    fn precheck_refuses_from_the_headers_alone() {
+        let v = verifier("standard-webhooks", &secrets(&[SECRET]));
+        let (method, uri) = (http::Method::POST, http::Uri::from_static("/hook"));
+        let at = |headers: &HeaderMap, now_secs: i64| {
+            let req = Inbound {
+                method: &method,
+                uri: &uri,
+                headers,
+                public_url: "https://example.com/hook",
+                now_ms: now_secs * 1000,
+                key: None,
+            };
+            v.precheck(&req)
+        };
+        let h = sw("webhook", SIG, b"1614265330");
+        assert_eq!(at(&h, TS), Ok(()));
+        let stale = at(&h, TS + 301).unwrap_err();
+        assert_eq!(stale.code(), "timestamp_out_of_tolerance");
+        let unsigned = at(&sw("webhook", "v1a,AAAA", b"1614265330"), TS).unwrap_err();
+        assert_eq!(unsigned.code(), "invalid_signature");
     }
 
     #[test]
