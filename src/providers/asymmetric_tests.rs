@@ -366,3 +366,129 @@ fn garbage_never_panics() {
         }
     }
 }
+
+/// A SendGrid key must be a P-256 SubjectPublicKeyInfo holding one
+/// uncompressed point (65 bytes, 0x04 first): anything else is a build
+/// error on the key, not a route whose every request fails.
+#[test]
+fn sendgrid_key_must_hold_one_uncompressed_point() {
+    let der = BASE64_LENIENT.decode(SG_KEY).unwrap();
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    assert!(with_keys("sendgrid", &[&b64(&der)]).is_ok());
+    let mut compressed = der.clone();
+    compressed[P256_SPKI_PREFIX.len()] = 0x02;
+    let short = &der[..der.len() - 1];
+    let long = [&der[..], &[0]].concat();
+    for bad in [&compressed[..], short, &long[..]] {
+        let e = with_keys("sendgrid", &[&b64(bad)]).err().unwrap();
+        assert_eq!(e.field, "public_keys[0]");
+        assert!(e.message.contains("uncompressed point"), "{}", e.message);
+    }
+}
+
+/// A signature of the wrong size is refused from the headers, with a
+/// reason, before the body is read: 64 bytes for Ed25519, at most 256
+/// characters of base64 for a DER ECDSA signature (72 bytes at most).
+#[test]
+fn signature_size_is_checked_from_the_headers() {
+    let refusal = |name: &str, key: &str, pairs: &[(&str, &[u8])]| {
+        let v = with_keys(name, &[key]).unwrap();
+        format!("{:?}", run(&v, &headers(pairs), b"{}", 1_700_000_000))
+    };
+    let ts = ("x-signature-timestamp", &b"1700000000"[..]);
+    let short = refusal(
+        "discord",
+        DISCORD_PK,
+        &[("x-signature-ed25519", &DISCORD_SIG[..126]), ts],
+    );
+    assert!(short.contains("expected 128 hex characters"), "{short}");
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let ts = ("telnyx-timestamp", &b"1700000000"[..]);
+    let sig = b64(&[7; 63]);
+    let short = refusal(
+        "telnyx",
+        TELNYX_PK,
+        &[("telnyx-signature-ed25519", sig.as_bytes()), ts],
+    );
+    assert!(short.contains("(64 bytes)"), "{short}");
+    let v1a = format!("v1a,{sig}");
+    let short = refusal(
+        "standard-webhooks-ed25519",
+        SW_PK,
+        &[
+            ("webhook-signature", v1a.as_bytes()),
+            ("webhook-timestamp", b"1700000000"),
+            ("webhook-id", b"msg_1"),
+        ],
+    );
+    assert!(short.contains("no usable v1a signature"), "{short}");
+    let ts = ("x-twilio-email-event-webhook-timestamp", &b"1700000000"[..]);
+    let sendgrid = |sig: &[u8]| {
+        refusal(
+            "sendgrid",
+            SG_KEY,
+            &[("x-twilio-email-event-webhook-signature", sig), ts],
+        )
+    };
+    let at_limit = sendgrid(&[b'A'; MAX_SIG_TEXT]);
+    assert!(at_limit.contains("does not verify"), "{at_limit}");
+    let over = sendgrid(&[b'A'; MAX_SIG_TEXT + 1]);
+    assert!(over.contains("too long for a P-256 signature"), "{over}");
+}
+
+/// Each scheme names its provider (audit lines and metrics carry it), and
+/// its precheck refuses a stale request from the headers alone.
+#[test]
+fn provider_names_and_precheck() {
+    let v = with_keys("discord", &[DISCORD_PK]).unwrap();
+    assert_eq!(v.provider(), "discord");
+    let h = headers(&[
+        ("X-Signature-Ed25519", DISCORD_SIG),
+        ("X-Signature-Timestamp", b"1700000000"),
+    ]);
+    let (method, uri) = (Method::POST, http::Uri::from_static("/hook"));
+    let at = |now_secs: i64| {
+        let req = Inbound {
+            method: &method,
+            uri: &uri,
+            headers: &h,
+            public_url: "",
+            now_ms: now_secs * 1000,
+            key: None,
+        };
+        v.precheck(&req)
+    };
+    assert_eq!(at(1_700_000_000), Ok(()));
+    let stale = at(1_700_000_301).unwrap_err();
+    assert_eq!(stale.code(), "timestamp_out_of_tolerance");
+}
+
+/// `hookguard sign` reads a hex private key only as the 32-byte seed the
+/// CLI documents; other hex lengths are refused.
+#[test]
+fn hex_private_keys_are_32_byte_seeds() {
+    assert!(ed25519_private(DISCORD_SEED.as_bytes()).is_ok());
+    let doubled = DISCORD_SEED.repeat(2);
+    let e = ed25519_private(doubled.as_bytes()).err().unwrap();
+    assert_eq!(e.field, "secret");
+}
+
+/// Only `v1a` signs a message id: `hookguard sign` asks for one there and
+/// needs none for the other schemes.
+#[test]
+fn only_v1a_signing_needs_an_id() {
+    let req = SignRequest {
+        body: b"{}",
+        timestamp: 1_700_000_000,
+        id: None,
+        url: None,
+        method: "POST",
+    };
+    let seed = DISCORD_SEED.as_bytes();
+    assert!(sign(AsymScheme::Discord, seed, &req).is_ok());
+    assert!(sign(AsymScheme::Telnyx, seed, &req).is_ok());
+    let e = sign(AsymScheme::StandardWebhooksEd25519, seed, &req)
+        .err()
+        .unwrap();
+    assert_eq!(e.field, "id");
+}
