@@ -5,45 +5,19 @@
 //! key server on loopback and named through `[route.keys] url` and `ca`.
 
 mod common;
+#[path = "support/jwt.rs"]
+mod jwt;
 
 use std::time::Duration;
 
 use common::*;
-use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
-use ring::signature::RsaKeyPair;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::PrivatePkcs1KeyDer;
+use jwt::{hostile, jwks, rs256};
 use serde_json::{json, Value};
 
-const RSA_PRIVATE: &str = include_str!("../src/providers/testdata/rsa_test_private.pem");
-const RSA_PUBLIC: &str = include_str!("../src/providers/testdata/rsa_test_public.pem");
 const JWKS_PATH: &str = "/oauth2/v3/certs";
 const KID: &str = "k1";
 const ACCOUNT: &str = "push@project.iam.gserviceaccount.com";
 const PUBLIC_URL: &str = "https://hooks.example.com/pubsub";
-
-fn pkcs1() -> Vec<u8> {
-    PrivatePkcs1KeyDer::from_pem_slice(RSA_PRIVATE.as_bytes())
-        .unwrap()
-        .secret_pkcs1_der()
-        .to_vec()
-}
-
-/// The JWKS Google would serve for the test key, under `KID`.
-fn jwks() -> String {
-    let pair = RsaKeyPair::from_der(&pkcs1()).unwrap();
-    let public = ring::rsa::PublicKeyComponents::<Vec<u8>>::from(pair.public());
-    let b64url = |b: &[u8]| {
-        use base64::Engine as _;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
-    };
-    json!({"keys": [{
-        "kty": "RSA", "alg": "RS256", "use": "sig", "kid": KID,
-        "n": b64url(&public.n),
-        "e": b64url(&public.e),
-    }]})
-    .to_string()
-}
 
 /// The claims of a Pub/Sub push token for `aud`, issued now.
 fn claims(aud: &str) -> Value {
@@ -53,12 +27,6 @@ fn claims(aud: &str) -> Value {
         "email": ACCOUNT, "email_verified": true, "sub": "1234567890",
         "iat": now, "exp": now + 3600,
     })
-}
-
-fn rs256(kid: &str, claims: &Value) -> String {
-    let mut header = Header::new(Algorithm::RS256);
-    header.kid = Some(kid.to_owned());
-    encode(&header, claims, &EncodingKey::from_rsa_der(&pkcs1())).unwrap()
 }
 
 fn push_body(id: &str) -> Vec<u8> {
@@ -87,7 +55,7 @@ struct Setup {
 
 async fn setup(extra: &str) -> Setup {
     let keys = KeyServer::start().await;
-    keys.serve(JWKS_PATH, jwks());
+    keys.serve(JWKS_PATH, jwks(KID));
     let upstream = Upstream::start().await;
     let route = format!(
         "path = \"/pubsub\"\nprovider = \"gcp-pubsub\"\nservice_account = \"{ACCOUNT}\"\n\
@@ -201,42 +169,11 @@ async fn tokens_google_did_not_issue_for_this_route_are_refused() {
     no_exp.as_object_mut().unwrap().remove("exp");
     cases.push(("no exp", rs256(KID, &no_exp), "missing_signature"));
 
-    let good = rs256(KID, &claims(PUBLIC_URL));
-    let (head, rest) = good.split_once('.').unwrap();
-    let (_, sig) = rest.split_once('.').unwrap();
     let mut forged = claims(PUBLIC_URL);
     forged["email"] = json!("attacker@evil.example");
-    let forged_payload = {
-        use base64::Engine as _;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(forged.to_string())
-    };
-    cases.push((
-        "tampered claims",
-        format!("{head}.{forged_payload}.{sig}"),
-        "invalid_signature",
-    ));
-    let none_header = {
-        use base64::Engine as _;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(r#"{"alg":"none","typ":"JWT","kid":"k1"}"#)
-    };
-    cases.push((
-        "alg none",
-        format!("{none_header}.{forged_payload}."),
-        "invalid_signature",
-    ));
-    let mut hs = Header::new(Algorithm::HS256);
-    hs.kid = Some(KID.into());
-    cases.push((
-        "HS256 keyed with the public key",
-        encode(
-            &hs,
-            &claims(PUBLIC_URL),
-            &EncodingKey::from_secret(RSA_PUBLIC.as_bytes()),
-        )
-        .unwrap(),
-        "invalid_signature",
-    ));
+    for (what, token) in hostile(KID, &claims(PUBLIC_URL), &forged) {
+        cases.push((what, token, "invalid_signature"));
+    }
     for (what, token, code) in &cases {
         let answer = deliver(&s.proxy, token, &body).await;
         assert_eq!(answer.status, 401, "{what}: {}", answer.text());

@@ -22,8 +22,9 @@ use x509_cert::der::asn1::ObjectIdentifier;
 use x509_cert::der::Decode;
 use x509_cert::spki::SubjectPublicKeyInfoRef;
 
+use super::fetched::{FetchedKey, KeyMaterial};
 use super::keys::is_active;
-use super::{BuildError, SecretEntry};
+use super::{BuildError, Inbound, Rejection, SecretEntry};
 
 /// Most keys one set holds; a JWKS with more is refused (real ones hold a
 /// handful), which bounds the work an unknown `kid` can cause.
@@ -210,6 +211,35 @@ impl KeySet {
     pub(crate) fn expiries(&self) -> impl Iterator<Item = Option<i64>> + '_ {
         self.keys.iter().map(|k| k.expires)
     }
+}
+
+/// A fetched JWKS, as the key store caches it (Google's, Microsoft's).
+struct FetchedJwks(KeySet);
+
+impl KeyMaterial for FetchedJwks {
+    fn has_key_id(&self, id: &str) -> bool {
+        self.0.has_kid(id)
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+/// [`ParseKey`](super::ParseKey) for a JWKS document.
+pub(crate) fn parse_jwks(bytes: &[u8]) -> Result<FetchedKey, String> {
+    KeySet::from_jwks(bytes).map(|keys| std::sync::Arc::new(FetchedJwks(keys)) as FetchedKey)
+}
+
+/// The JWKS the key store fetched for `req` (named by `key_needed` with
+/// [`parse_jwks`]).
+pub(crate) fn fetched_set<'r>(req: &Inbound<'r>) -> Result<&'r KeySet, Rejection> {
+    req.key
+        .and_then(|k| k.as_any().downcast_ref::<FetchedJwks>())
+        .map(|jwks| &jwks.0)
+        .ok_or_else(|| Rejection::InvalidSignature {
+            detail: "no JWKS was fetched for this request".into(),
+        })
 }
 
 /// One `public_keys` entry → its keys.

@@ -284,7 +284,12 @@ impl JwtVerifier {
 
     /// The `kid` of the request's token, once its `alg` is allowed.
     pub(crate) fn token_kid(&self, req: &Inbound<'_>) -> Result<Option<String>, Rejection> {
-        let token = self.token(req, None)?;
+        self.kid_of(self.token(req, None)?)
+    }
+
+    /// The `kid` of `token` (one not taken from the request, like Graph's
+    /// `validationTokens`), once its `alg` is allowed.
+    pub(crate) fn kid_of(&self, token: &str) -> Result<Option<String>, Rejection> {
         Ok(self.token_header(token)?.kid)
     }
 
@@ -410,13 +415,25 @@ impl JwtVerifier {
             None
         };
         let token = self.token(req, body_bytes)?;
-        let checked = self.check_signature(keys, token, req.now_ms)?;
-        self.check_issuer(&checked.claims)?;
-        self.check_times(&checked.claims, req.now_ms)?;
+        let checked = self.check_token(keys, token, req.now_ms)?;
         if self.header.is_some() {
             self.check_body_hash(&checked.claims, body)?;
         }
         self.check_url_hash(&checked.claims, req.public_url)?;
+        Ok(checked)
+    }
+
+    /// The checks of one token that need nothing of the request: signature,
+    /// `iss`, times and `aud`.
+    pub(crate) fn check_token(
+        &self,
+        keys: &KeySet,
+        token: &str,
+        now_ms: i64,
+    ) -> Result<Checked, Rejection> {
+        let checked = self.check_signature(keys, token, now_ms)?;
+        self.check_issuer(&checked.claims)?;
+        self.check_times(&checked.claims, now_ms)?;
         self.check_audience(&checked.claims)?;
         Ok(checked)
     }

@@ -19,8 +19,6 @@
 //! redeliveries and plain copies, not a token holder's new message.
 //! Everything checked about the token itself is `jwt.rs`'s.
 
-use std::any::Any;
-use std::sync::Arc;
 use std::time::Duration;
 
 use jsonwebtoken::Algorithm::RS256;
@@ -28,8 +26,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::common::ToleranceSpec;
-use super::fetched::{FetchedKey, KeyMaterial};
-use super::jwks::KeySet;
+use super::jwks::{fetched_set, parse_jwks};
 use super::jwt::{JwtSpec, JwtVerifier, KeysFrom, TokenAt};
 use super::params::FetchSetting;
 use super::{
@@ -65,24 +62,6 @@ pub(crate) const SPEC: JwtSpec = JwtSpec {
     id_claim: None,
     tolerance: Some(ONE_HOUR),
 };
-
-/// A fetched JWKS, as the key store caches it.
-struct Jwks(KeySet);
-
-impl KeyMaterial for Jwks {
-    fn has_key_id(&self, id: &str) -> bool {
-        self.0.has_kid(id)
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
-/// [`ParseKey`](super::ParseKey) for a JWKS document.
-fn parse_jwks(bytes: &[u8]) -> Result<FetchedKey, String> {
-    KeySet::from_jwks(bytes).map(|keys| Arc::new(Jwks(keys)) as FetchedKey)
-}
 
 /// A built Pub/Sub verifier: the token rules with the route's audience,
 /// the service account, and where the keys come from.
@@ -193,9 +172,7 @@ impl Verifier for PubSubVerifier {
     }
 
     fn verify(&self, req: &Inbound<'_>, body: &Payload) -> Result<Verified, Rejection> {
-        let Some(Jwks(keys)) = req.key.and_then(|k| k.as_any().downcast_ref::<Jwks>()) else {
-            return Err(invalid("no JWKS was fetched for this request"));
-        };
+        let keys = fetched_set(req)?;
         let checked = self.jwt.check(keys, req, body)?;
         self.check_sender(&checked.claims)?;
         Ok(Verified {
