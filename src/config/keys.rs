@@ -1,7 +1,7 @@
 //! The route settings of schemes whose keys are fetched: `[route.keys]`
 //! (`allow`, `url`, `ca`, and the key endpoint's `client_id` and
-//! `client_secret`, secret references), `topics`, `sns_confirm`, `webhook_id`, `audience`
-//! and `service_account`, read
+//! `client_secret`, secret references), `topics`, `sns_confirm`, `webhook_id`, `audience`,
+//! `service_account` and `app_id`, read
 //! into the providers' [`FetchParams`] and the TLS trust the key store
 //! fetches under.
 //!
@@ -25,6 +25,7 @@ pub(crate) struct RawFetch {
     pub webhook_id: Str,
     pub audience: Str,
     pub service_account: Str,
+    pub app_id: Str,
 }
 
 impl Ctx<'_> {
@@ -40,7 +41,8 @@ impl Ctx<'_> {
             || raw.sns_confirm.is_some()
             || raw.webhook_id.is_some()
             || raw.audience.is_some()
-            || raw.service_account.is_some();
+            || raw.service_account.is_some()
+            || raw.app_id.is_some();
         let mut params = FetchParams {
             keys: raw.keys.is_some(),
             ..FetchParams::default()
@@ -78,6 +80,9 @@ impl Ctx<'_> {
         params.service_account = raw
             .service_account
             .and_then(|a| self.printable(a, &at("service_account"), "the service account's email"));
+        params.app_id = raw
+            .app_id
+            .and_then(|a| self.printable(a, &at("app_id"), "the application (client) id"));
         let trust = self.key_trust(ca);
         (written.then_some(params), trust)
     }

@@ -154,6 +154,7 @@ pub(crate) struct RawRoute {
     pub audience: Str,
     pub service_account: Str,
     pub receipt: Option<Spanned<bool>>,
+    pub app_id: Str,
 }
 
 /// `[route.keys]`: where a route's fetched keys may come from.

@@ -114,7 +114,7 @@ pub fn render_check(cfg: &Config) -> String {
 }
 
 fn row(route: &Route) -> [String; 7] {
-    let keys = if route.key_trust.is_some() {
+    let keys = if route.key_trust.is_some() && route.secrets.is_empty() {
         "fetched (see below)".to_owned()
     } else if route.secrets.is_empty() {
         format!(

@@ -205,6 +205,7 @@ impl Ctx<'_> {
             webhook_id: r.webhook_id,
             audience: r.audience,
             service_account: r.service_account,
+            app_id: r.app_id,
         };
         let (mut fetch, key_trust) = self.fetch_params(raw_fetch, &at);
         if let Some(f) = fetch.as_mut() {
@@ -322,7 +323,7 @@ impl Ctx<'_> {
             hmac,
             token_header,
             credential_header,
-            key_trust: key_trust.filter(|_| fetches),
+            key_trust: key_trust.filter(|_| fetches || fetch.is_some()),
             fetch,
             receipt,
             token_query,

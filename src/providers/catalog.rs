@@ -90,6 +90,12 @@ impl Family {
             Self::AwsSns | Self::PayPal | Self::GcpPubSub | Self::Fal | Self::Kinde | Self::Plaid
         )
     }
+
+    /// Whether a route of this family may fetch keys: always, or when it
+    /// opts in (Graph's `app_id`).
+    pub(crate) fn may_fetch_keys(&self) -> bool {
+        self.fetches_keys() || matches!(self, Self::Graph)
+    }
 }
 
 /// One row of the table.
@@ -1470,12 +1476,13 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         source: "RFC 7519 (JWT) and RFC 7515 (JWS); RFC 6750 bearer tokens",
     },
     // Microsoft Graph change notifications: clientState in every item of
-    // value[]; POST ?validationToken= answered with the decoded token.
+    // value[]; POST ?validationToken= answered with the decoded token; with
+    // app_id, every validationTokens JWT checked (entra.rs).
     Provider {
         name: "microsoft-graph",
         family: Family::Graph,
         handshake: Handshake::GraphValidationToken,
-        source: "Microsoft Learn \"Receive change notifications through webhooks\" (Microsoft Graph: validationToken, clientState)",
+        source: "Microsoft Learn \"Receive change notifications through webhooks\" (Microsoft Graph: validationToken, clientState); \"Set up change notifications that include resource data\" (validationTokens: aud = app id, appid 0bf30f3b-4a52-48df-9a82-234910c4a086, identity platform keys); Microsoft identity platform \"Access token claims reference\" (iss v1.0/v2.0, appid/azp)",
     },
     // Azure Event Grid: a key in the endpoint URL's query or a delivery
     // attribute header; SubscriptionValidationEvent and the CloudEvents

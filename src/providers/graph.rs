@@ -11,20 +11,29 @@
 //! proxy with the URL-decoded token as `text/plain`, before any body is
 //! read, and never forwarded.
 //!
-//! Does not check rich notifications' `validationTokens` (JWTs signed by
-//! Microsoft's identity platform, whose keys must be fetched): `clientState`
-//! is checked for them as for basic notifications.
+//! Rich notifications (with resource data) also carry `validationTokens`:
+//! one JWT per app and tenant of the batch, signed by the Microsoft identity
+//! platform (`entra.rs`). A route that sets `app_id` requires them: every
+//! token must verify against the identity platform's JWKS, name the route's
+//! `app_id` as `aud` and Graph's change-tracking app as `appid`/`azp`, and
+//! a batch without them is refused (rich notifications always carry them,
+//! so their absence means a sender that could not get one). Without
+//! `app_id` they are not checked.
 
 use std::time::Duration;
 
 use ring::hmac;
+use serde::Deserialize;
 use serde_json::Value;
 
+use super::entra::{EntraToken, Tenant, COMMON_JWKS, GRAPH_PUBLISHER};
 use super::handshake::{ChallengeKeys, Handshake};
+use super::jwks::fetched_set;
 use super::keys::{is_active, no_match_detail, Blind, SECRET};
+use super::params::FetchSetting;
 use super::{
-    BuildError, Dedup, HandshakeReply, Inbound, ProviderInfo, ProviderParams, Rejection, Verified,
-    Verifier,
+    BuildError, Dedup, HandshakeReply, Inbound, KeyRef, ProviderInfo, ProviderParams, Rejection,
+    Verified, Verifier,
 };
 use crate::body::Payload;
 
@@ -32,18 +41,28 @@ use crate::body::Payload;
 pub(crate) fn info(name: &'static str) -> ProviderInfo {
     ProviderInfo {
         name,
-        algorithm: "shared clientState",
-        headers: "none: body JSON {\"value\":[{\"clientState\":<secret>,...},...]}".into(),
-        signed: "nothing; clientState of every item compared".into(),
+        algorithm: "shared clientState; with app_id, Entra JWTs (RS256), fetched JWKS",
+        headers: "none: body JSON {\"value\":[{\"clientState\":<secret>,...},...], \
+                  \"validationTokens\":[<JWT>,...]}"
+            .into(),
+        signed: "clientState of every item compared; with app_id, every validationTokens JWT \
+                 (aud=<app_id>, appid/azp=Graph, iss of its tid, exp), not the body"
+            .into(),
         ..ProviderInfo::default()
     }
 }
 
-/// A built Graph verifier: each secret only as a blinded tag.
+/// Most `validationTokens` in one batch (one per app and tenant in it);
+/// more is refused, which bounds the signature checks one request costs.
+const MAX_TOKENS: usize = 32;
+
+/// A built Graph verifier: each secret only as a blinded tag, and the
+/// `validationTokens` rule when the route sets `app_id`.
 pub(crate) struct GraphVerifier {
     provider: &'static str,
     blind: Blind,
     states: Vec<(hmac::Tag, Option<i64>)>,
+    tokens: Option<EntraToken>,
 }
 
 impl GraphVerifier {
@@ -58,7 +77,33 @@ impl GraphVerifier {
             provider,
             blind,
             states,
+            tokens: tokens_rule(provider, &params)?,
         })
+    }
+
+    /// Every `validationTokens` JWT of the batch, against the fetched keys.
+    fn check_tokens(
+        &self,
+        rule: &EntraToken,
+        batch: &Value,
+        req: &Inbound<'_>,
+    ) -> Result<(), Rejection> {
+        let listed = batch
+            .get("validationTokens")
+            .and_then(Value::as_array)
+            .ok_or_else(no_tokens)?;
+        let mut tokens = Vec::with_capacity(listed.len());
+        for (n, token) in listed.iter().enumerate() {
+            tokens.push(token.as_str().ok_or_else(|| Rejection::InvalidSignature {
+                detail: format!("validationTokens[{n}] is not a string"),
+            })?);
+        }
+        let keys = fetched_set(req)?;
+        for (n, token) in usable(&tokens)?.iter().enumerate() {
+            rule.check_token(keys, token, req.now_ms)
+                .map_err(|r| at_token(n, r))?;
+        }
+        Ok(())
     }
 
     /// The index of the unexpired secret `state` equals, in constant time.
@@ -79,11 +124,30 @@ impl Verifier for GraphVerifier {
     }
 
     fn tolerance(&self) -> Option<Duration> {
-        None
+        self.tokens.as_ref().and_then(EntraToken::tolerance)
     }
 
     fn precheck(&self, _req: &Inbound<'_>) -> Result<(), Rejection> {
-        Ok(()) // clientState lives in the body
+        Ok(()) // clientState and validationTokens live in the body
+    }
+
+    fn key_needed(&self, _req: &Inbound<'_>, body: &Payload) -> Result<Option<KeyRef>, Rejection> {
+        let Some(rule) = &self.tokens else {
+            return Ok(None);
+        };
+        // The first token names the key set; one request fetches at most once.
+        let listed: TokenList =
+            serde_json::from_slice(&body.contiguous()).map_err(|_| no_tokens())?;
+        let tokens = listed.tokens.ok_or_else(no_tokens)?;
+        rule.key_for_token(&usable(&tokens)?[0])
+            .map(Some)
+            .map_err(|r| at_token(0, r))
+    }
+
+    fn key_rule(&self) -> Option<String> {
+        self.tokens
+            .as_ref()
+            .map(|rule| format!("validationTokens: {}", rule.rule()))
     }
 
     fn verify(&self, req: &Inbound<'_>, body: &Payload) -> Result<Verified, Rejection> {
@@ -121,6 +185,9 @@ impl Verifier for GraphVerifier {
             };
             first.get_or_insert(i);
         }
+        if let Some(rule) = &self.tokens {
+            self.check_tokens(rule, &batch, req)?;
+        }
         Ok(Verified {
             secret_index: first.unwrap_or(0),
             event_id: None,
@@ -131,6 +198,72 @@ impl Verifier for GraphVerifier {
 
     fn challenge(&self, req: &Inbound<'_>) -> Option<Result<HandshakeReply, Rejection>> {
         Handshake::GraphValidationToken.challenge(req, ChallengeKeys::default(), false)
+    }
+}
+
+/// The `validationTokens` rule of a route that sets `app_id`: Graph's
+/// publisher, tokens of any tenant (`tid`), keys at the identity platform's
+/// common JWKS unless `[route.keys] url` names others.
+fn tokens_rule(
+    provider: &'static str,
+    params: &ProviderParams<'_>,
+) -> Result<Option<EntraToken>, BuildError> {
+    let Some(fetch) = params.fetch else {
+        return Ok(None);
+    };
+    fetch.refuse_unread(provider, &[FetchSetting::Url, FetchSetting::AppId])?;
+    let app_id = fetch.app_id.clone().ok_or_else(|| BuildError {
+        field: "app_id".into(),
+        message: "[route.keys] applies to the validationTokens check, which needs app_id: \
+                  set it to the application id your subscriptions are created with"
+            .into(),
+    })?;
+    let jwks = fetch.url.clone().unwrap_or_else(|| COMMON_JWKS.to_owned());
+    EntraToken::new(
+        provider,
+        params.tolerance,
+        app_id,
+        Tenant::OfToken,
+        Some(GRAPH_PUBLISHER),
+        jwks,
+    )
+    .map(Some)
+}
+
+/// The part of a batch `key_needed` reads: the tokens, nothing else kept.
+#[derive(Deserialize)]
+struct TokenList {
+    #[serde(rename = "validationTokens")]
+    tokens: Option<Vec<String>>,
+}
+
+/// `tokens`, when a route with `app_id` can check them: at least one, at
+/// most [`MAX_TOKENS`].
+fn usable<T>(tokens: &[T]) -> Result<&[T], Rejection> {
+    match tokens.len() {
+        0 => Err(no_tokens()),
+        n if n > MAX_TOKENS => Err(Rejection::InvalidSignature {
+            detail: format!("{n} validationTokens, at most {MAX_TOKENS}"),
+        }),
+        _ => Ok(tokens),
+    }
+}
+
+fn no_tokens() -> Rejection {
+    Rejection::MissingSignature {
+        detail: "no validationTokens: a route with app_id accepts only notifications with \
+                 resource data, which always carry them"
+            .into(),
+    }
+}
+
+/// `r` about token `n` of the batch.
+fn at_token(n: usize, r: Rejection) -> Rejection {
+    let detail = format!("validationTokens[{n}]: {}", r.detail());
+    match r {
+        Rejection::MissingSignature { .. } => Rejection::MissingSignature { detail },
+        Rejection::InvalidSignature { .. } => Rejection::InvalidSignature { detail },
+        Rejection::TimestampOutOfTolerance { .. } => Rejection::TimestampOutOfTolerance { detail },
     }
 }
 
@@ -213,6 +346,66 @@ mod tests {
         assert_eq!(kind(&run(&v, &headers(&[]), body.as_bytes(), 0)), "ok");
         let v = verifier("microsoft-graph", &secrets(&["otherValue"]));
         assert_eq!(kind(&run(&v, &headers(&[]), body.as_bytes(), 0)), "invalid");
+    }
+
+    #[test]
+    fn with_app_id_the_first_token_names_the_key_set_and_the_list_is_bounded() {
+        use base64::Engine as _;
+        let fetch = crate::providers::FetchParams {
+            app_id: Some("8e460676-ae3f-4b1e-8790-ee0fb5d6148f".into()),
+            ..Default::default()
+        };
+        let params = ProviderParams {
+            secrets: &secrets(&["state-1"]),
+            public_keys: &[],
+            tolerance: None,
+            hmac: None,
+            verify_token: None,
+            token_header: None,
+            fetch: Some(&fetch),
+            token_query: None,
+        };
+        let v = GraphVerifier::build("microsoft-graph", params).unwrap();
+        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        let token = |kid: &str| {
+            let head = format!(r#"{{"alg":"RS256","typ":"JWT","kid":"{kid}"}}"#);
+            format!("{}.{}.c2ln", b64(&head), b64("{}"))
+        };
+        let uri: Uri = "/graph".parse().unwrap();
+        let map = headers(&[]);
+        let req = Inbound {
+            method: &Method::POST,
+            uri: &uri,
+            headers: &map,
+            public_url: "",
+            now_ms: 0,
+            key: None,
+        };
+        let needed = |tokens: Value| {
+            let body = serde_json::json!({"value": [], "validationTokens": tokens});
+            v.key_needed(&req, &Payload::from(body.to_string().as_bytes()))
+        };
+        let wanted = needed(serde_json::json!([token("k9"), token("k8")]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(wanted.url, super::super::entra::COMMON_JWKS);
+        assert_eq!(wanted.key_id.as_deref(), Some("k9"));
+        let many: Vec<String> = (0..=MAX_TOKENS).map(|_| token("k9")).collect();
+        assert_eq!(
+            kind(&needed(serde_json::json!(many)).map(|_| unreachable())),
+            "invalid"
+        );
+        assert_eq!(
+            kind(&needed(serde_json::json!([])).map(|_| unreachable())),
+            "missing"
+        );
+        let none = v.key_needed(&req, &Payload::from(&br#"{"value":[]}"#[..]));
+        assert_eq!(kind(&none.map(|_| unreachable())), "missing");
+        let hs = b64(r#"{"alg":"HS256","typ":"JWT"}"#) + ".e30.c2ln";
+        assert_eq!(
+            kind(&needed(serde_json::json!([hs])).map(|_| unreachable())),
+            "invalid"
+        );
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod cert;
 mod common;
 mod delimit;
 mod dropbox_sign;
+mod entra;
 mod eventgrid;
 mod fal;
 mod fetched;
@@ -569,7 +570,7 @@ pub fn build(name: &str, params: ProviderParams<'_>) -> Result<SharedVerifier, B
     if params.verify_token.is_some() && provider.handshake != Handshake::MetaVerifyToken {
         return Err(unused_verify_token(name));
     }
-    if let (Some(fetch), false) = (params.fetch, provider.family.fetches_keys()) {
+    if let (Some(fetch), false) = (params.fetch, provider.family.may_fetch_keys()) {
         return Err(unfetched_setting(name, fetch));
     }
     if provider.family.fetches_keys() && !params.secrets.is_empty() {
@@ -652,8 +653,8 @@ pub fn fetches_keys(name: &str) -> bool {
 }
 
 /// A setting only schemes with fetched keys read (`[route.keys]`, `topics`,
-/// `sns_confirm`, `webhook_id`, `audience`, `service_account`) on one that
-/// fetches nothing.
+/// `sns_confirm`, `webhook_id`, `audience`, `service_account`, `app_id`) on
+/// one that fetches nothing.
 fn unfetched_setting(name: &str, fetch: &FetchParams) -> BuildError {
     let field = if fetch.keys {
         "keys"
@@ -665,8 +666,10 @@ fn unfetched_setting(name: &str, fetch: &FetchParams) -> BuildError {
         "webhook_id"
     } else if fetch.audience.is_some() {
         "audience"
-    } else {
+    } else if fetch.service_account.is_some() {
         "service_account"
+    } else {
+        "app_id"
     };
     BuildError {
         field: field.into(),

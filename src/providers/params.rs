@@ -52,6 +52,8 @@ pub struct FetchParams {
     pub audience: Option<String>,
     /// `service_account`: the `email` a Pub/Sub push token must name.
     pub service_account: Option<String>,
+    /// `app_id`: the app a Microsoft Graph `validationTokens` JWT is for.
+    pub app_id: Option<String>,
     /// The route's `public_url`, not a setting of its own here: Pub/Sub's
     /// default audience.
     pub public_url: Option<String>,
@@ -74,6 +76,7 @@ pub(crate) enum FetchSetting {
     Audience,
     ServiceAccount,
     ClientCredentials,
+    AppId,
 }
 
 impl FetchParams {
@@ -142,6 +145,12 @@ impl FetchParams {
                 self.client_secret.is_some(),
                 "keys.client_secret",
                 "the key endpoint's credentials are plaid's",
+            ),
+            (
+                AppId,
+                self.app_id.is_some(),
+                "app_id",
+                "app_id is microsoft-graph's",
             ),
         ];
         let unread = settings

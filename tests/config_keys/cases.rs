@@ -895,4 +895,11 @@ pub static CASES: &[Case] = &[
         probe: live!(generic_hex_sig_in_x_sig2),
         expect: ["200", "401 missing_signature"],
     },
+    Case {
+        key: "route.app_id",
+        set: &[("route", "app_id = \"8e460676-ae3f-4b1e-8790-ee0fb5d6148f\"")],
+        other: &[],
+        probe: live!(deliver),
+        expect: ["error at route[0].app_id", "200"],
+    },
 ];
