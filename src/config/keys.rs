@@ -1,7 +1,7 @@
 //! The route settings of schemes whose keys are fetched: `[route.keys]`
 //! (`allow`, `url`, `ca`, and the key endpoint's `client_id` and
 //! `client_secret`, secret references), `topics`, `sns_confirm`, `webhook_id`, `audience`,
-//! `service_account` and `app_id`, read
+//! `service_account`, `app_id` and `tenant`, read
 //! into the providers' [`FetchParams`] and the TLS trust the key store
 //! fetches under.
 //!
@@ -26,6 +26,7 @@ pub(crate) struct RawFetch {
     pub audience: Str,
     pub service_account: Str,
     pub app_id: Str,
+    pub tenant: Str,
 }
 
 impl Ctx<'_> {
@@ -42,7 +43,8 @@ impl Ctx<'_> {
             || raw.webhook_id.is_some()
             || raw.audience.is_some()
             || raw.service_account.is_some()
-            || raw.app_id.is_some();
+            || raw.app_id.is_some()
+            || raw.tenant.is_some();
         let mut params = FetchParams {
             keys: raw.keys.is_some(),
             ..FetchParams::default()
@@ -76,13 +78,16 @@ impl Ctx<'_> {
             .and_then(|w| self.webhook_id(w, &at("webhook_id")));
         params.audience = raw
             .audience
-            .and_then(|a| self.printable(a, &at("audience"), "the push subscription's audience"));
+            .and_then(|a| self.printable(a, &at("audience"), "the audience tokens are issued for"));
         params.service_account = raw
             .service_account
             .and_then(|a| self.printable(a, &at("service_account"), "the service account's email"));
         params.app_id = raw
             .app_id
             .and_then(|a| self.printable(a, &at("app_id"), "the application (client) id"));
+        params.tenant = raw
+            .tenant
+            .and_then(|t| self.printable(t, &at("tenant"), "the Microsoft Entra tenant ID"));
         let trust = self.key_trust(ca);
         (written.then_some(params), trust)
     }

@@ -155,6 +155,7 @@ pub(crate) struct RawRoute {
     pub service_account: Str,
     pub receipt: Option<Spanned<bool>>,
     pub app_id: Str,
+    pub tenant: Str,
 }
 
 /// `[route.keys]`: where a route's fetched keys may come from.

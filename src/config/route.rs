@@ -104,7 +104,10 @@ impl Ctx<'_> {
             None => (Vec::new(), None),
         };
         let (public_keys, keys_written) = self.public_keys(i, r.public_key, r.public_keys);
-        let fetches = provider.as_deref().is_some_and(providers::fetches_keys);
+        // An Event Grid route with an Entra `tenant` has no secret either.
+        let fetches = provider.as_deref().is_some_and(providers::fetches_keys)
+            || r.tenant.is_some()
+            || r.audience.is_some();
         if secrets_written.is_none() && keys_written == 0 && !fetches {
             self.diag.error(
                 route_span.clone(),
@@ -206,6 +209,7 @@ impl Ctx<'_> {
             audience: r.audience,
             service_account: r.service_account,
             app_id: r.app_id,
+            tenant: r.tenant,
         };
         let (mut fetch, key_trust) = self.fetch_params(raw_fetch, &at);
         if let Some(f) = fetch.as_mut() {

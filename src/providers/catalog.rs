@@ -92,9 +92,9 @@ impl Family {
     }
 
     /// Whether a route of this family may fetch keys: always, or when it
-    /// opts in (Graph's `app_id`).
+    /// opts in (Graph's `app_id`, Event Grid's Entra `tenant`).
     pub(crate) fn may_fetch_keys(&self) -> bool {
-        self.fetches_keys() || matches!(self, Self::Graph)
+        self.fetches_keys() || matches!(self, Self::Graph | Self::EventGrid)
     }
 }
 
@@ -1485,13 +1485,13 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         source: "Microsoft Learn \"Receive change notifications through webhooks\" (Microsoft Graph: validationToken, clientState); \"Set up change notifications that include resource data\" (validationTokens: aud = app id, appid 0bf30f3b-4a52-48df-9a82-234910c4a086, identity platform keys); Microsoft identity platform \"Access token claims reference\" (iss v1.0/v2.0, appid/azp)",
     },
     // Azure Event Grid: a key in the endpoint URL's query or a delivery
-    // attribute header; SubscriptionValidationEvent and the CloudEvents
-    // OPTIONS handshake.
+    // attribute header, or an Entra ID bearer token (tenant, audience);
+    // SubscriptionValidationEvent and the CloudEvents OPTIONS handshake.
     Provider {
         name: "azure-eventgrid",
         family: Family::EventGrid,
         handshake: Handshake::EventGridValidation,
-        source: "Microsoft Learn \"Webhook event delivery\" and \"Deliver events to webhooks: delivery properties\" (Azure Event Grid); CloudEvents 1.0 \"HTTP 1.1 Web Hooks\" abuse protection",
+        source: "Microsoft Learn \"Webhook event delivery\", \"Deliver events to webhooks: delivery properties\" and \"Deliver events to Microsoft Entra protected endpoints\" (Azure Event Grid); Microsoft identity platform \"Access token claims reference\" (iss, aud); CloudEvents 1.0 \"HTTP 1.1 Web Hooks\" abuse protection",
     },
     // Vonage Messages API signed webhooks: Authorization: Bearer JWT, HS256
     // with the account's signature secret, payload_hash = hex(SHA-256(body)),

@@ -1,10 +1,12 @@
-//! Microsoft Entra ID (Microsoft identity platform) access tokens, as
-//! Microsoft Graph rich notifications carry them (`validationTokens` in the
-//! body).
+//! Microsoft Entra ID (Microsoft identity platform) access tokens, as two
+//! providers receive them: Microsoft Graph rich notifications
+//! (`validationTokens` in the body) and Azure Event Grid deliveries to an
+//! Entra-protected webhook (`Authorization: Bearer`).
 //!
 //! Facts (Microsoft Learn "Access token claims reference", identity
 //! platform; "Set up change notifications that include resource data",
-//! section "Validating the authenticity of notifications"):
+//! section "Validating the authenticity of notifications"; "Deliver events
+//! to Microsoft Entra protected endpoints", Event Grid):
 //! - tokens are RS256 JWTs signed with the keys of the identity platform's
 //!   OpenID configuration (`jwks_uri`,
 //!   `https://login.microsoftonline.com/<tenant>/discovery/v2.0/keys`);
@@ -26,7 +28,8 @@ use serde_json::{Map, Value};
 use super::common::ToleranceSpec;
 use super::jwks::{parse_jwks, KeySet};
 use super::jwt::{JwtSpec, JwtVerifier, KeysFrom, TokenAt};
-use super::{BuildError, KeyRef, KeyRequest, Rejection};
+use super::{BuildError, Inbound, KeyRef, KeyRequest, Rejection};
+use crate::body::Payload;
 
 /// The app id of "Microsoft Graph Change Tracking", the publisher of Graph
 /// change notifications (the `appid` the Graph docs say to require).
@@ -57,6 +60,8 @@ const SPEC: JwtSpec = JwtSpec {
 /// The tenant `iss` must name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Tenant {
+    /// The route's own tenant (Event Grid delivers to one app in one tenant).
+    Fixed(String),
     /// The token's `tid`: Graph notifications for a multi-tenant app come
     /// from every tenant that subscribed.
     OfToken,
@@ -93,9 +98,29 @@ impl EntraToken {
         })
     }
 
+    /// The JWKS of `tenant`: its own OpenID configuration's `jwks_uri`.
+    pub(crate) fn tenant_jwks(tenant: &str) -> String {
+        format!("https://login.microsoftonline.com/{tenant}/discovery/v2.0/keys")
+    }
+
     /// The window applied to `exp` and `nbf` as skew.
     pub(crate) fn tolerance(&self) -> Option<std::time::Duration> {
         super::Verifier::tolerance(&self.jwt)
+    }
+
+    /// The `Authorization` header, where Event Grid sends its token.
+    pub(crate) fn header(&self) -> Option<&http::HeaderName> {
+        self.jwt.token_header_name()
+    }
+
+    /// The header token is present and its `alg` allowed.
+    pub(crate) fn precheck(&self, req: &Inbound<'_>) -> Result<(), Rejection> {
+        super::Verifier::precheck(&self.jwt, req)
+    }
+
+    /// The key set the request's `Authorization` token needs.
+    pub(crate) fn key_for_request(&self, req: &Inbound<'_>) -> Result<KeyRef, Rejection> {
+        Ok(self.key_ref(self.jwt.token_kid(req)?))
     }
 
     /// The key set `token` needs.
@@ -112,6 +137,17 @@ impl EntraToken {
         }
     }
 
+    /// Every check of the request's `Authorization` token.
+    pub(crate) fn check_request(
+        &self,
+        keys: &KeySet,
+        req: &Inbound<'_>,
+        body: &Payload,
+    ) -> Result<(), Rejection> {
+        let checked = self.jwt.check(keys, req, body)?;
+        self.check_claims(&checked.claims)
+    }
+
     /// Every check of one token taken from the body.
     pub(crate) fn check_token(
         &self,
@@ -126,6 +162,7 @@ impl EntraToken {
     /// `iss` and the client, once signature, times and `aud` passed.
     fn check_claims(&self, claims: &Map<String, Value>) -> Result<(), Rejection> {
         let tenant = match &self.tenant {
+            Tenant::Fixed(t) => t.as_str(),
             Tenant::OfToken => claims
                 .get("tid")
                 .and_then(Value::as_str)
@@ -137,9 +174,10 @@ impl EntraToken {
             .and_then(Value::as_str)
             .ok_or_else(|| invalid("claim iss is absent"))?;
         if !issuers(tenant).contains(&iss.to_owned()) {
-            return Err(invalid(
-                "claim iss is not the identity platform's for the token's tid",
-            ));
+            return Err(invalid(match self.tenant {
+                Tenant::Fixed(_) => "claim iss is not the route's tenant",
+                Tenant::OfToken => "claim iss is not the identity platform's for the token's tid",
+            }));
         }
         if let Some(want) = self.client {
             check_client(claims, want)?;
@@ -150,6 +188,7 @@ impl EntraToken {
     /// The rule as `check` prints it.
     pub(crate) fn rule(&self) -> String {
         let tenant = match &self.tenant {
+            Tenant::Fixed(t) => t.as_str(),
             Tenant::OfToken => "<tid>",
         };
         let [v1, v2] = issuers(tenant);
@@ -188,6 +227,22 @@ fn check_client(claims: &Map<String, Value>, want: &str) -> Result<(), Rejection
     } else {
         Err(invalid("claim appid/azp is not the expected client"))
     }
+}
+
+/// A tenant id as `iss` carries it: a GUID (a domain name never appears
+/// there, so a route naming one could accept nothing).
+pub(crate) fn check_tenant_id(tenant: &str) -> Result<(), BuildError> {
+    let groups: Vec<&str> = tenant.split('-').collect();
+    let shape = groups.iter().map(|g| g.len()).collect::<Vec<_>>() == [8, 4, 4, 4, 12];
+    if shape && tenant.bytes().all(|b| b == b'-' || b.is_ascii_hexdigit()) {
+        return Ok(());
+    }
+    Err(BuildError {
+        field: "tenant".into(),
+        message: "must be the Microsoft Entra tenant ID, a GUID such as \
+                  72f988bf-86f1-41af-91ab-2d7cd011db47 (tokens name the tenant by its ID)"
+            .into(),
+    })
 }
 
 fn invalid(why: &str) -> Rejection {
@@ -229,6 +284,20 @@ mod tests {
                 check_client(&claims(c.clone()), GRAPH_PUBLISHER).is_err(),
                 "{c}"
             );
+        }
+    }
+
+    #[test]
+    fn tenant_ids_are_guids() {
+        assert!(check_tenant_id("72f988bf-86f1-41af-91ab-2d7cd011db47").is_ok());
+        for bad in [
+            "contoso.onmicrosoft.com",
+            "common",
+            "72f988bf-86f1-41af-91ab-2d7cd011db4",
+            "72f988bf-86f1-41af-91ab-2d7cd011db47/",
+            "72f988bg-86f1-41af-91ab-2d7cd011db47",
+        ] {
+            assert!(check_tenant_id(bad).is_err(), "{bad}");
         }
     }
 }

@@ -16,8 +16,12 @@
 //!   (`handshake::cloudevents_options`, shared with any route that sets
 //!   `cloudevents_handshake`).
 //!
-//! Does not check Entra ID (Azure AD) bearer tokens: their keys must be
-//! fetched.
+//! Or, instead of a key, Microsoft Entra ID: a route that sets `tenant` and
+//! `audience` (the subscription's "Microsoft Entra tenant ID" and
+//! "application ID or URI") requires `Authorization: Bearer <access token>`
+//! on every delivery, checked against the tenant's JWKS (`entra.rs`) and
+//! stripped before forwarding unless `forward_token`. A route uses one of
+//! the two; the handshakes are the same for both.
 
 use std::borrow::Cow;
 use std::time::Duration;
@@ -27,11 +31,14 @@ use ring::hmac;
 use serde_json::Value;
 
 use super::common::{header_bytes, header_name};
+use super::entra::{check_tenant_id, EntraToken, Tenant};
 use super::handshake;
+use super::jwks::fetched_set;
 use super::keys::{is_active, no_match_detail, Blind, SECRET};
+use super::params::{FetchParams, FetchSetting};
 use super::{
-    BuildError, Dedup, HandshakeReply, Inbound, ProviderInfo, ProviderParams, Rejection, Verified,
-    Verifier,
+    BuildError, Dedup, HandshakeReply, Inbound, KeyRef, ProviderInfo, ProviderParams, Rejection,
+    Verified, Verifier,
 };
 use crate::body::Payload;
 
@@ -44,9 +51,11 @@ const VALIDATION_EVENT: &str = "Microsoft.EventGrid.SubscriptionValidationEvent"
 pub(crate) fn info(name: &'static str) -> ProviderInfo {
     ProviderInfo {
         name,
-        algorithm: "shared key",
-        headers: "configured: query parameter token_query, or header token_header".into(),
-        signed: "nothing (a shared key)".into(),
+        algorithm: "shared key, or Microsoft Entra ID token",
+        headers: "configured: query parameter token_query, header token_header, or \
+                  authorization: Bearer <Entra access token>"
+            .into(),
+        signed: "nothing (a shared key); or JWT claims iss=<tenant>, aud=<audience>, exp".into(),
         ..ProviderInfo::default()
     }
 }
@@ -57,54 +66,44 @@ enum KeyAt {
     Query(String),
 }
 
-/// A built Event Grid verifier: each secret only as a blinded tag.
+/// A built Event Grid verifier: a key, or an Entra token rule.
 pub(crate) struct EventGridVerifier {
     provider: &'static str,
-    at: KeyAt,
-    blind: Blind,
-    keys: Vec<(hmac::Tag, Option<i64>)>,
+    auth: Auth,
+}
+
+/// How deliveries prove they come from the subscription.
+enum Auth {
+    /// A shared key, each secret only as a blinded tag.
+    Key {
+        at: KeyAt,
+        blind: Blind,
+        keys: Vec<(hmac::Tag, Option<i64>)>,
+    },
+    /// A Microsoft Entra ID access token.
+    Entra(EntraToken),
 }
 
 impl EventGridVerifier {
-    /// Builds from the route's secrets and where its key travels.
+    /// Builds from the route's secrets and where its key travels, or from
+    /// its `tenant` and `audience`.
     pub(crate) fn build(
         provider: &'static str,
         params: ProviderParams<'_>,
     ) -> Result<Self, BuildError> {
-        let at = match (params.token_header, params.token_query) {
-            (Some(h), None) => KeyAt::Header(header_name("token_header", h)?),
-            (None, Some(q)) => KeyAt::Query(q.to_owned()),
-            (None, None) => {
-                return Err(BuildError {
-                    field: "token_query".into(),
-                    message: format!(
-                        "provider {provider:?} needs to know where its key is: set token_query \
-                         (the endpoint URL's query parameter) or token_header (a delivery \
-                         attribute header)"
-                    ),
-                })
-            }
-            (Some(_), Some(_)) => {
-                return Err(BuildError {
-                    field: "token_query".into(),
-                    message: "set token_query or token_header, not both".into(),
-                })
-            }
+        let auth = match params.fetch {
+            Some(fetch) => Auth::Entra(entra_rule(provider, &params, fetch)?),
+            None => key_rule(provider, &params)?,
         };
-        let blind = Blind::new()?;
-        let keys = blind.seal_secrets(params.secrets)?;
-        Ok(Self {
-            provider,
-            at,
-            blind,
-            keys,
-        })
+        Ok(Self { provider, auth })
     }
+}
 
+impl KeyAt {
     /// The key as received: the header's value, or the query parameter's,
     /// percent-decoded; a repeated parameter is refused (ambiguous).
     fn key<'r>(&self, req: &'r Inbound<'_>) -> Result<Cow<'r, [u8]>, Rejection> {
-        match &self.at {
+        match self {
             KeyAt::Header(name) => header_bytes(req.headers, name).map(Cow::Borrowed),
             KeyAt::Query(name) => {
                 let query = req.uri.query().unwrap_or("");
@@ -125,7 +124,7 @@ impl EventGridVerifier {
     }
 
     fn where_(&self) -> String {
-        match &self.at {
+        match self {
             KeyAt::Header(name) => format!("header {name:?}"),
             KeyAt::Query(name) => format!("query parameter {name:?}"),
         }
@@ -138,20 +137,30 @@ impl Verifier for EventGridVerifier {
     }
 
     fn tolerance(&self) -> Option<Duration> {
-        None
+        match &self.auth {
+            Auth::Entra(rule) => rule.tolerance(),
+            Auth::Key { .. } => None,
+        }
     }
 
     fn credential_header(&self) -> Option<&HeaderName> {
-        match &self.at {
-            KeyAt::Header(name) => Some(name),
-            KeyAt::Query(_) => None,
+        match &self.auth {
+            Auth::Key {
+                at: KeyAt::Header(name),
+                ..
+            } => Some(name),
+            Auth::Key { .. } => None,
+            Auth::Entra(rule) => rule.header(),
         }
     }
 
     fn credential_query(&self) -> Option<&str> {
-        match &self.at {
-            KeyAt::Query(name) => Some(name),
-            KeyAt::Header(_) => None,
+        match &self.auth {
+            Auth::Key {
+                at: KeyAt::Query(name),
+                ..
+            } => Some(name),
+            _ => None,
         }
     }
 
@@ -164,37 +173,40 @@ impl Verifier for EventGridVerifier {
     }
 
     fn precheck(&self, req: &Inbound<'_>) -> Result<(), Rejection> {
-        self.key(req).map(|_| ())
+        match &self.auth {
+            Auth::Key { at, .. } => at.key(req).map(|_| ()),
+            Auth::Entra(rule) => rule.precheck(req),
+        }
     }
 
-    fn verify(&self, req: &Inbound<'_>, _body: &Payload) -> Result<Verified, Rejection> {
-        let received = self.key(req)?;
-        let mut found = None;
-        for (i, (sealed, expires)) in self.keys.iter().enumerate() {
-            if is_active(*expires, req.now_ms)
-                && self.blind.matches(&received, sealed)
-                && found.is_none()
-            {
-                found = Some(i);
+    fn key_needed(&self, req: &Inbound<'_>, _body: &Payload) -> Result<Option<KeyRef>, Rejection> {
+        match &self.auth {
+            Auth::Key { .. } => Ok(None),
+            Auth::Entra(rule) => rule.key_for_request(req).map(Some),
+        }
+    }
+
+    fn key_rule(&self) -> Option<String> {
+        match &self.auth {
+            Auth::Key { .. } => None,
+            Auth::Entra(rule) => Some(format!("Entra bearer token: {}", rule.rule())),
+        }
+    }
+
+    fn verify(&self, req: &Inbound<'_>, body: &Payload) -> Result<Verified, Rejection> {
+        let secret_index = match &self.auth {
+            Auth::Key { at, blind, keys } => matching_key(at, blind, keys, req)?,
+            Auth::Entra(rule) => {
+                rule.check_request(fetched_set(req)?, req, body)?;
+                0
             }
-        }
-        match found {
-            Some(secret_index) => Ok(Verified {
-                secret_index,
-                event_id: None,
-                // The events' ids are not signed.
-                dedup: Dedup::None,
-            }),
-            None => Err(Rejection::InvalidSignature {
-                detail: no_match_detail(
-                    &format!("{}: key does not match", self.where_()),
-                    SECRET,
-                    self.keys.iter().map(|(_, e)| *e),
-                    req.now_ms,
-                    None,
-                ),
-            }),
-        }
+        };
+        Ok(Verified {
+            secret_index,
+            event_id: None,
+            // The events' ids are not signed.
+            dedup: Dedup::None,
+        })
     }
 
     fn handshake(&self, req: &Inbound<'_>, body: &Payload) -> Option<HandshakeReply> {
@@ -219,6 +231,116 @@ impl Verifier for EventGridVerifier {
             note: None,
         })
     }
+}
+
+/// The index of the unexpired secret the received key equals, compared in
+/// constant time with every one.
+fn matching_key(
+    at: &KeyAt,
+    blind: &Blind,
+    keys: &[(hmac::Tag, Option<i64>)],
+    req: &Inbound<'_>,
+) -> Result<usize, Rejection> {
+    let received = at.key(req)?;
+    let mut found = None;
+    for (i, (sealed, expires)) in keys.iter().enumerate() {
+        if is_active(*expires, req.now_ms) && blind.matches(&received, sealed) && found.is_none() {
+            found = Some(i);
+        }
+    }
+    found.ok_or_else(|| Rejection::InvalidSignature {
+        detail: no_match_detail(
+            &format!("{}: key does not match", at.where_()),
+            SECRET,
+            keys.iter().map(|(_, e)| *e),
+            req.now_ms,
+            None,
+        ),
+    })
+}
+
+/// A shared key: where it travels (`token_query` or `token_header`, one of
+/// them) and the route's secrets.
+fn key_rule(provider: &'static str, params: &ProviderParams<'_>) -> Result<Auth, BuildError> {
+    let at = match (params.token_header, params.token_query) {
+        (Some(h), None) => KeyAt::Header(header_name("token_header", h)?),
+        (None, Some(q)) => KeyAt::Query(q.to_owned()),
+        (None, None) => {
+            return Err(BuildError {
+                field: "token_query".into(),
+                message: format!(
+                    "provider {provider:?} needs to know how deliveries authenticate: set \
+                     token_query (the endpoint URL's query parameter) or token_header (a \
+                     delivery attribute header) with secrets, or tenant and audience \
+                     (Microsoft Entra ID)"
+                ),
+            })
+        }
+        (Some(_), Some(_)) => {
+            return Err(BuildError {
+                field: "token_query".into(),
+                message: "set token_query or token_header, not both".into(),
+            })
+        }
+    };
+    let blind = Blind::new()?;
+    let keys = blind.seal_secrets(params.secrets)?;
+    Ok(Auth::Key { at, blind, keys })
+}
+
+/// Microsoft Entra ID: `tenant` and `audience` both required, keys at the
+/// tenant's JWKS unless `[route.keys] url`; no shared key beside it.
+fn entra_rule(
+    provider: &'static str,
+    params: &ProviderParams<'_>,
+    fetch: &FetchParams,
+) -> Result<EntraToken, BuildError> {
+    use FetchSetting::{Audience, Tenant as TenantSetting, Url};
+    fetch.refuse_unread(provider, &[Url, Audience, TenantSetting])?;
+    let mixed = [
+        (params.token_query.is_some(), "token_query"),
+        (params.token_header.is_some(), "token_header"),
+        (!params.secrets.is_empty(), "secrets"),
+    ];
+    if let Some((_, field)) = mixed.iter().find(|(set, _)| *set) {
+        return Err(BuildError {
+            field: (*field).into(),
+            message: format!(
+                "this route authenticates Event Grid with Microsoft Entra ID (tenant, \
+                 audience) and with a shared key ({field}): a route uses one; remove {field} \
+                 or the Entra settings"
+            ),
+        });
+    }
+    let required = |value: &Option<String>, field: &str, what: &str| {
+        value.clone().ok_or_else(|| BuildError {
+            field: field.into(),
+            message: format!("required with Microsoft Entra ID: {what}"),
+        })
+    };
+    let tenant = required(
+        &fetch.tenant,
+        "tenant",
+        "the tenant ID the subscription's tokens are issued by",
+    )?;
+    check_tenant_id(&tenant)?;
+    let audience = required(
+        &fetch.audience,
+        "audience",
+        "the application ID or application ID URI set on the event subscription",
+    )?;
+    let jwks = fetch
+        .url
+        .clone()
+        .unwrap_or_else(|| EntraToken::tenant_jwks(&tenant));
+    EntraToken::new(
+        provider,
+        params.tolerance,
+        audience,
+        Tenant::Fixed(tenant),
+        None,
+        jwks,
+    )
 }
 
 /// `hookguard sign` prints the key where it travels: only a configured

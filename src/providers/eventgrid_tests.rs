@@ -198,3 +198,77 @@ fn the_key_location_must_be_configured_once() {
     );
     assert_eq!(other.err().unwrap().field, "token_query");
 }
+
+/// The field of the error building `provider` with `fetch`, `secrets` and
+/// `token_query`, or `None` when it builds.
+fn entra_error(
+    provider: &str,
+    fetch: &super::super::FetchParams,
+    keys: &[&str],
+    query: Option<&str>,
+) -> Option<String> {
+    build(
+        provider,
+        ProviderParams {
+            secrets: &secrets(keys),
+            public_keys: &[],
+            tolerance: None,
+            hmac: None,
+            verify_token: None,
+            token_header: None,
+            token_query: query,
+            fetch: Some(fetch),
+        },
+    )
+    .err()
+    .map(|e| e.field)
+}
+
+#[test]
+fn entra_settings_are_all_or_nothing_and_never_beside_a_key() {
+    use super::super::{FetchParams, UrlPrefix};
+    let tenant = || Some("72f988bf-86f1-41af-91ab-2d7cd011db47".to_owned());
+    let entra = FetchParams {
+        tenant: tenant(),
+        audience: Some("api://app".into()),
+        ..FetchParams::default()
+    };
+    let eg = |fetch: &FetchParams| entra_error("azure-eventgrid", fetch, &[], None);
+    assert_eq!(eg(&entra), None);
+    let no_audience = FetchParams {
+        audience: None,
+        ..entra.clone()
+    };
+    assert_eq!(eg(&no_audience).as_deref(), Some("audience"));
+    let domain = FetchParams {
+        tenant: Some("contoso.onmicrosoft.com".into()),
+        ..entra.clone()
+    };
+    assert_eq!(eg(&domain).as_deref(), Some("tenant"));
+    let allow = FetchParams {
+        allow: Some(vec![UrlPrefix::parse("https://h/").unwrap()]),
+        ..entra.clone()
+    };
+    assert_eq!(eg(&allow).as_deref(), Some("keys.allow"));
+    let app_id = FetchParams {
+        app_id: Some("a".into()),
+        ..entra.clone()
+    };
+    assert_eq!(eg(&app_id).as_deref(), Some("app_id"));
+    let mixed = entra_error("azure-eventgrid", &entra, &["k3y"], Some("code"));
+    assert_eq!(mixed.as_deref(), Some("token_query"));
+    let graph = |fetch: &FetchParams| entra_error("microsoft-graph", fetch, &["state"], None);
+    let ca_only = FetchParams {
+        keys: true,
+        ..FetchParams::default()
+    };
+    assert_eq!(graph(&ca_only).as_deref(), Some("app_id"));
+    assert_eq!(graph(&entra).as_deref(), Some("audience"));
+    let graph_ok = FetchParams {
+        app_id: Some("8e460676-ae3f-4b1e-8790-ee0fb5d6148f".into()),
+        ..FetchParams::default()
+    };
+    assert_eq!(graph(&graph_ok), None);
+    let elsewhere = entra_error("github", &graph_ok, &["s"], None);
+    assert_eq!(elsewhere.as_deref(), Some("app_id"));
+}

@@ -653,8 +653,8 @@ pub fn fetches_keys(name: &str) -> bool {
 }
 
 /// A setting only schemes with fetched keys read (`[route.keys]`, `topics`,
-/// `sns_confirm`, `webhook_id`, `audience`, `service_account`, `app_id`) on
-/// one that fetches nothing.
+/// `sns_confirm`, `webhook_id`, `audience`, `service_account`, `app_id`,
+/// `tenant`) on one that fetches nothing.
 fn unfetched_setting(name: &str, fetch: &FetchParams) -> BuildError {
     let field = if fetch.keys {
         "keys"
@@ -668,8 +668,10 @@ fn unfetched_setting(name: &str, fetch: &FetchParams) -> BuildError {
         "audience"
     } else if fetch.service_account.is_some() {
         "service_account"
-    } else {
+    } else if fetch.app_id.is_some() {
         "app_id"
+    } else {
+        "tenant"
     };
     BuildError {
         field: field.into(),

@@ -48,12 +48,15 @@ pub struct FetchParams {
     pub sns_confirm: Option<SnsConfirm>,
     /// `webhook_id`: PayPal's id of the webhook this route receives.
     pub webhook_id: Option<String>,
-    /// `audience`: the `aud` a Pub/Sub push token must name.
+    /// `audience`: the `aud` a Pub/Sub push token or an Event Grid Entra
+    /// token must name.
     pub audience: Option<String>,
     /// `service_account`: the `email` a Pub/Sub push token must name.
     pub service_account: Option<String>,
     /// `app_id`: the app a Microsoft Graph `validationTokens` JWT is for.
     pub app_id: Option<String>,
+    /// `tenant`: the Microsoft Entra tenant an Event Grid token is from.
+    pub tenant: Option<String>,
     /// The route's `public_url`, not a setting of its own here: Pub/Sub's
     /// default audience.
     pub public_url: Option<String>,
@@ -77,6 +80,7 @@ pub(crate) enum FetchSetting {
     ServiceAccount,
     ClientCredentials,
     AppId,
+    Tenant,
 }
 
 impl FetchParams {
@@ -126,7 +130,7 @@ impl FetchParams {
                 Audience,
                 self.audience.is_some(),
                 "audience",
-                "audience is gcp-pubsub's",
+                "audience is gcp-pubsub's and azure-eventgrid's",
             ),
             (
                 ServiceAccount,
@@ -151,6 +155,12 @@ impl FetchParams {
                 self.app_id.is_some(),
                 "app_id",
                 "app_id is microsoft-graph's",
+            ),
+            (
+                Tenant,
+                self.tenant.is_some(),
+                "tenant",
+                "tenant is azure-eventgrid's",
             ),
         ];
         let unread = settings

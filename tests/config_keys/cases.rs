@@ -902,4 +902,11 @@ pub static CASES: &[Case] = &[
         probe: live!(deliver),
         expect: ["error at route[0].app_id", "200"],
     },
+    Case {
+        key: "route.tenant",
+        set: &[("route", "tenant = \"72f988bf-86f1-41af-91ab-2d7cd011db47\"")],
+        other: &[],
+        probe: live!(deliver),
+        expect: ["error at route[0].tenant", "200"],
+    },
 ];
