@@ -1,8 +1,8 @@
 //! The real binary's offline tools: `sign` output that `verify` accepts,
 //! precise redacted reasons with a body fingerprint on failure, and the
 //! `providers` table; public-key schemes in `cli_tools/public_keys.rs`,
-//! fetched-key schemes in `cli_tools/fetched_keys.rs`, JWT schemes in
-//! `cli_tools/jwt.rs`,
+//! fetched-key schemes in `cli_tools/fetched_keys.rs` (JWKS ones in
+//! `cli_tools/jwks_key_file.rs`), JWT schemes in `cli_tools/jwt.rs`,
 //! configured routes (`-c CONFIG --route PATH`) in `cli_tools/routes.rs`.
 
 use std::io::Write;
@@ -15,8 +15,12 @@ mod common;
 mod engine_hints;
 #[path = "cli_tools/fetched_keys.rs"]
 mod fetched_keys;
+#[path = "cli_tools/jwks_key_file.rs"]
+mod jwks_key_file;
 #[path = "cli_tools/jwt.rs"]
 mod jwt;
+#[path = "support/jwt.rs"]
+mod jwt_tokens;
 #[path = "cli_tools/public_keys.rs"]
 mod public_keys;
 #[path = "cli_tools/routes.rs"]

@@ -247,11 +247,14 @@ impl Target {
     /// How to name key number `index` in a report: `secret #0`, `public key
     /// #1 from --secret #0`: where it came from, unless that says the same.
     pub(crate) fn key_name(&self, index: usize) -> String {
-        if providers::fetches_keys(&self.provider) {
+        let keys_fetched = providers::fetches_keys(&self.provider)
+            || (self.secrets.is_empty() && self.public_keys.is_empty() && self.fetch.is_some());
+        if keys_fetched {
             return match family(&self.provider) {
-                Some("fetched-jwks") => "a key of the fetched JWKS",
+                Some("fetched-cert") => "the signing certificate",
                 Some("fetched-key") => "the fetched key",
-                _ => "the signing certificate",
+                // A JWKS: `fetched-jwks`, and Event Grid's Entra tokens.
+                _ => "a key of the fetched JWKS",
             }
             .to_owned();
         }
