@@ -21,16 +21,14 @@
 //! (the replay key, forwarded as the event id). The body is forwarded byte
 //! for byte: it is the token.
 
-use std::any::Any;
-use std::sync::Arc;
 use std::time::Duration;
 
 use jsonwebtoken::Algorithm::RS256;
 use serde_json::{Map, Value};
 
 use super::common::{parse_timestamp, TimestampFormat, Tolerance, ToleranceSpec};
-use super::fetched::{FetchedKey, HttpsUrl, KeyMaterial, UrlRule};
-use super::jwks::KeySet;
+use super::fetched::{HttpsUrl, UrlRule};
+use super::jwks::{fetched_set, parse_jwks};
 use super::jwt::{JwtSpec, JwtVerifier, KeysFrom, TokenAt};
 use super::params::FetchSetting;
 use super::{
@@ -71,23 +69,6 @@ fn kinde_host(url: &HttpsUrl) -> bool {
 }
 
 const PINNED: UrlRule = UrlRule::Pinned(kinde_host, "https://<subdomain>.kinde.com/");
-
-/// A fetched JWKS, as the key store caches it.
-struct Jwks(KeySet);
-
-impl KeyMaterial for Jwks {
-    fn has_key_id(&self, id: &str) -> bool {
-        self.0.has_kid(id)
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
-fn parse_jwks(bytes: &[u8]) -> Result<FetchedKey, String> {
-    KeySet::from_jwks(bytes).map(|keys| Arc::new(Jwks(keys)) as FetchedKey)
-}
 
 /// A built Kinde verifier: the token rules, the business's JWKS URL and
 /// the rule it passed.
@@ -196,12 +177,7 @@ impl Verifier for KindeVerifier {
     }
 
     fn verify(&self, req: &Inbound<'_>, body: &Payload) -> Result<Verified, Rejection> {
-        let Some(Jwks(keys)) = req.key.and_then(|k| k.as_any().downcast_ref::<Jwks>()) else {
-            return Err(Rejection::InvalidSignature {
-                detail: "no JWKS was fetched for this request".into(),
-            });
-        };
-        let checked = self.jwt.check(keys, req, body)?;
+        let checked = self.jwt.check(fetched_set(req)?, req, body)?;
         self.check_time(&checked.claims, req.now_ms)?;
         let id = event_id(&checked.claims)?;
         Ok(Verified {
