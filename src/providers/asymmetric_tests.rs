@@ -12,14 +12,8 @@ fn with_keys(name: &str, keys: &[&str]) -> Result<SharedVerifier, BuildError> {
     build(
         name,
         ProviderParams {
-            secrets: &[],
             public_keys: &secrets(keys),
-            tolerance: None,
-            hmac: None,
-            verify_token: None,
-            token_header: None,
-            fetch: None,
-            token_query: None,
+            ..ProviderParams::default()
         },
     )
 }
@@ -95,14 +89,8 @@ fn discord_pynacl_vector_window_and_ping() {
     let rotated = build(
         "discord",
         ProviderParams {
-            secrets: &[],
             public_keys: &keys,
-            tolerance: None,
-            hmac: None,
-            verify_token: None,
-            token_header: None,
-            fetch: None,
-            token_query: None,
+            ..ProviderParams::default()
         },
     );
     let r = run(&rotated.unwrap(), &h, br#"{"type":1}"#, 1_700_000_000);
@@ -142,14 +130,9 @@ fn sendgrid_sdk_fixture() {
     let wide = build(
         "sendgrid",
         ProviderParams {
-            secrets: &[],
             public_keys: &secrets(&[SG_KEY]),
             tolerance: Some(std::time::Duration::from_secs(3600)),
-            hmac: None,
-            verify_token: None,
-            token_header: None,
-            fetch: None,
-            token_query: None,
+            ..ProviderParams::default()
         },
     )
     .unwrap();
@@ -216,13 +199,7 @@ fn standard_webhooks_v1a_openssl_vector() {
         "standard-webhooks-ed25519",
         ProviderParams {
             secrets: &secrets(&["whsec_x"]),
-            public_keys: &[],
-            tolerance: None,
-            hmac: None,
-            verify_token: None,
-            token_header: None,
-            fetch: None,
-            token_query: None,
+            ..ProviderParams::default()
         },
     )
     .err()

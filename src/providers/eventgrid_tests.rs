@@ -18,13 +18,9 @@ fn eventgrid(query: Option<&str>, header: Option<&str>) -> SharedVerifier {
         "azure-eventgrid",
         ProviderParams {
             secrets: &secrets(&["k3y"]),
-            public_keys: &[],
-            tolerance: None,
-            hmac: None,
-            verify_token: None,
             token_header: header,
             token_query: query,
-            fetch: None,
+            ..ProviderParams::default()
         },
     )
     .unwrap()
@@ -166,13 +162,9 @@ fn the_key_location_must_be_configured_once() {
             "azure-eventgrid",
             ProviderParams {
                 secrets: &secrets(&["k3y"]),
-                public_keys: &[],
-                tolerance: None,
-                hmac: None,
-                verify_token: None,
                 token_header: h,
                 token_query: q,
-                fetch: None,
+                ..ProviderParams::default()
             },
         )
         .err()
@@ -187,13 +179,8 @@ fn the_key_location_must_be_configured_once() {
         "github",
         ProviderParams {
             secrets: &secrets(&["s"]),
-            public_keys: &[],
-            tolerance: None,
-            hmac: None,
-            verify_token: None,
-            token_header: None,
             token_query: Some("code"),
-            fetch: None,
+            ..ProviderParams::default()
         },
     );
     assert_eq!(other.err().unwrap().field, "token_query");
@@ -211,13 +198,9 @@ fn entra_error(
         provider,
         ProviderParams {
             secrets: &secrets(keys),
-            public_keys: &[],
-            tolerance: None,
-            hmac: None,
-            verify_token: None,
-            token_header: None,
             token_query: query,
             fetch: Some(fetch),
+            ..ProviderParams::default()
         },
     )
     .err()

@@ -257,14 +257,8 @@ mod tests {
 
     fn verifier(fetch: Option<&FetchParams>) -> Result<FalVerifier, BuildError> {
         let params = ProviderParams {
-            secrets: &[],
-            public_keys: &[],
-            tolerance: None,
-            hmac: None,
-            verify_token: None,
-            token_header: None,
             fetch,
-            token_query: None,
+            ..ProviderParams::default()
         };
         FalVerifier::build("fal", params)
     }

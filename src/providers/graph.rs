@@ -357,13 +357,8 @@ mod tests {
         };
         let params = ProviderParams {
             secrets: &secrets(&["state-1"]),
-            public_keys: &[],
-            tolerance: None,
-            hmac: None,
-            verify_token: None,
-            token_header: None,
             fetch: Some(&fetch),
-            token_query: None,
+            ..ProviderParams::default()
         };
         let v = GraphVerifier::build("microsoft-graph", params).unwrap();
         let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);

@@ -40,12 +40,7 @@ fn build_keys(
         ProviderParams {
             secrets,
             public_keys,
-            tolerance: None,
-            hmac: None,
-            verify_token: None,
-            token_header: None,
-            fetch: None,
-            token_query: None,
+            ..ProviderParams::default()
         },
     )
 }

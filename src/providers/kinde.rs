@@ -206,14 +206,8 @@ mod tests {
 
     fn build(fetch: Option<&FetchParams>) -> Result<KindeVerifier, BuildError> {
         let params = ProviderParams {
-            secrets: &[],
-            public_keys: &[],
-            tolerance: None,
-            hmac: None,
-            verify_token: None,
-            token_header: None,
             fetch,
-            token_query: None,
+            ..ProviderParams::default()
         };
         KindeVerifier::build("kinde", params)
     }

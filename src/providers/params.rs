@@ -11,7 +11,8 @@ use std::time::Duration;
 use crate::secret::Secret;
 
 /// Everything a route's configuration contributes to building its verifier.
-#[derive(Debug, Clone, Copy)]
+/// `Default` (nothing set) is for tests; the configuration names every field.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct ProviderParams<'a> {
     /// Resolved secrets, in configuration order (index = position).
     pub secrets: &'a [SecretEntry],

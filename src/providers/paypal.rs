@@ -238,14 +238,8 @@ mod tests {
 
     fn params(fetch: &FetchParams) -> ProviderParams<'_> {
         ProviderParams {
-            secrets: &[],
-            public_keys: &[],
-            tolerance: None,
-            hmac: None,
-            verify_token: None,
-            token_header: None,
             fetch: Some(fetch),
-            token_query: None,
+            ..ProviderParams::default()
         }
     }
 

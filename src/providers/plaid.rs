@@ -230,14 +230,8 @@ mod tests {
 
     fn build(fetch: &FetchParams) -> Result<PlaidVerifier, BuildError> {
         let params = ProviderParams {
-            secrets: &[],
-            public_keys: &[],
-            tolerance: None,
-            hmac: None,
-            verify_token: None,
-            token_header: None,
             fetch: Some(fetch),
-            token_query: None,
+            ..ProviderParams::default()
         };
         PlaidVerifier::build("plaid", params)
     }

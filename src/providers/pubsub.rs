@@ -245,14 +245,8 @@ mod tests {
 
     fn build(fetch: &FetchParams) -> Result<PubSubVerifier, BuildError> {
         let params = ProviderParams {
-            secrets: &[],
-            public_keys: &[],
-            tolerance: None,
-            hmac: None,
-            verify_token: None,
-            token_header: None,
             fetch: Some(fetch),
-            token_query: None,
+            ..ProviderParams::default()
         };
         PubSubVerifier::build("gcp-pubsub", params)
     }

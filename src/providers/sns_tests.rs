@@ -28,14 +28,8 @@ fn sns(topics: &[&str], confirm: Option<SnsConfirm>) -> SharedVerifier {
 
 fn params(fetch: &FetchParams) -> ProviderParams<'_> {
     ProviderParams {
-        secrets: &[],
-        public_keys: &[],
-        tolerance: None,
-        hmac: None,
-        verify_token: None,
-        token_header: None,
         fetch: Some(fetch),
-        token_query: None,
+        ..ProviderParams::default()
     }
 }
 

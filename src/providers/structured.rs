@@ -475,13 +475,7 @@ mod tests {
         let build = |spec: &StructuredSpec| {
             let params = ProviderParams {
                 secrets: &s,
-                public_keys: &[],
-                tolerance: None,
-                hmac: None,
-                verify_token: None,
-                token_header: None,
-                token_query: None,
-                fetch: None,
+                ..ProviderParams::default()
             };
             StructuredVerifier::build("stripe", spec, params).map(|_| ())
         };

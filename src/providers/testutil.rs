@@ -41,13 +41,9 @@ pub(crate) fn build_with(
         name,
         ProviderParams {
             secrets,
-            public_keys: &[],
             tolerance,
             hmac,
-            verify_token: None,
-            token_header: None,
-            fetch: None,
-            token_query: None,
+            ..ProviderParams::default()
         },
     )
 }
