@@ -1455,6 +1455,30 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         handshake: Handshake::None,
         source: "Netlify docs \"Deploy notifications: payload signature\" (JWS, iss netlify, sha256 claim)",
     },
+    // FusionAuth signed webhooks: a JWT in X-FusionAuth-Signature-JWT whose
+    // only claim is request_body_sha256, base64 SHA-256 of the body. Signed
+    // with a Key Master key: HMAC (secrets) or RSA/EC/EdDSA (public_keys).
+    Provider {
+        name: "fusionauth",
+        family: Family::Jwt(JwtSpec {
+            token: TokenAt::Header("x-fusionauth-signature-jwt"),
+            keys: KeysFrom::Either,
+            algorithms: &[HS256, HS384, HS512, RS256, RS384, RS512, ES256, ES384, EdDSA],
+            issuer: None,
+            require_exp: false,
+            iat_window: false,
+            body_hash: Some(BodyHash {
+                claim: "request_body_sha256",
+                text: HashText::Base64,
+                absent_when_empty: false,
+            }),
+            url_hash: None,
+            id_claim: None,
+            tolerance: None,
+        }),
+        handshake: Handshake::None,
+        source: "FusionAuth docs \"Sign Webhooks\" (fusionauth-site astro/src/content/docs/extend/events-and-webhooks/signing.mdx: header, claim and its base64 example)",
+    },
     // Any sender that puts a JWT in `Authorization: Bearer`: the route's
     // key decides the family (secrets: HS*, public_keys: RS/PS/ES/EdDSA);
     // exp is required. It proves the sender holds the key, not the body.

@@ -16,6 +16,7 @@
 
 use std::time::Duration;
 
+use base64::Engine as _;
 use jsonwebtoken::{Algorithm, Header, Validation};
 use ring::digest;
 use serde_json::{Map, Value};
@@ -59,6 +60,32 @@ pub(crate) enum KeysFrom {
 pub(crate) enum HashText {
     /// Lower- or upper-case hex.
     Hex,
+    /// Standard base64 with its padding (FusionAuth's `request_body_sha256`).
+    Base64,
+}
+
+impl HashText {
+    /// The digest written this way, as `hookguard sign` puts it in a claim.
+    pub(crate) fn encode(self, digest: &[u8]) -> String {
+        match self {
+            Self::Hex => hex::encode(digest),
+            Self::Base64 => base64::engine::general_purpose::STANDARD.encode(digest),
+        }
+    }
+
+    fn decode(self, text: &str) -> Option<Vec<u8>> {
+        match self {
+            Self::Hex => hex::decode(text).ok(),
+            Self::Base64 => base64::engine::general_purpose::STANDARD.decode(text).ok(),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Hex => "hex",
+            Self::Base64 => "base64",
+        }
+    }
 }
 
 /// A claim holding the SHA-256 of the body.
@@ -113,7 +140,7 @@ impl JwtSpec {
             signed.push(format!("iss={iss}"));
         }
         if let Some(h) = self.body_hash {
-            signed.push(format!("{}=sha256hex({{body}})", h.claim));
+            signed.push(format!("{}=sha256{}({{body}})", h.claim, h.text.name()));
         }
         if let Some(h) = self.url_hash {
             signed.push(format!("{h}=sha256hex({{url}})"));
@@ -557,16 +584,15 @@ impl JwtVerifier {
 /// A hash claim against the computed digest, in constant time (lengths are
 /// public: a SHA-256 is 32 bytes).
 fn hash_matches(name: &str, claim: &Value, text: HashText, want: &[u8]) -> Result<(), Rejection> {
-    let decoded = match (claim.as_str(), text) {
-        (Some(s), HashText::Hex) => hex::decode(s).ok(),
-        (None, _) => None,
-    };
-    match decoded {
+    match claim.as_str().and_then(|s| text.decode(s)) {
         Some(got) if bool::from(got.as_slice().ct_eq(want)) => Ok(()),
         Some(_) => Err(invalid(&format!(
             "claim {name} does not match the received bytes"
         ))),
-        None => Err(invalid(&format!("claim {name} is not a hex SHA-256"))),
+        None => Err(invalid(&format!(
+            "claim {name} is not a {} SHA-256",
+            text.name()
+        ))),
     }
 }
 

@@ -42,7 +42,7 @@ pub(crate) fn sign(
     if let Some(h) = spec.body_hash {
         if !(h.absent_when_empty && req.body.is_empty()) {
             let sum = digest::digest(&digest::SHA256, req.body);
-            claims.insert(h.claim.into(), hex::encode(sum).into());
+            claims.insert(h.claim.into(), h.text.encode(sum.as_ref()).into());
         }
     }
     if let Some(c) = spec.url_hash {

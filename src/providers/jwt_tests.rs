@@ -375,6 +375,40 @@ fn netlify_checks_issuer_and_body_hash() {
     );
 }
 
+/// FusionAuth writes `request_body_sha256` in base64 (its "Sign Webhooks"
+/// docs show `KeV+/HGo...=`): hex is refused, and the key decides HS or RS.
+#[test]
+fn fusionauth_body_hash_is_base64_under_either_key() {
+    let body = br#"{"event":{"type":"user.create"}}"#;
+    let sum = ring::digest::digest(&ring::digest::SHA256, body);
+    let b64_sum = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(sum)
+    };
+    let hmac = build_keys("fusionauth", &keys(&["fusionauth_hmac_key"]), &[]).unwrap();
+    let rsa = build_keys("fusionauth", &[], &keys(&[RSA_PUBLIC])).unwrap();
+    let token = |alg: Algorithm, key: &EncodingKey, claim: &str| {
+        let t = encode(
+            &Header::new(alg),
+            &json!({ "request_body_sha256": claim }),
+            key,
+        )
+        .unwrap();
+        headers(&[("x-fusionauth-signature-jwt", t.as_bytes())])
+    };
+    let secret = EncodingKey::from_secret(b"fusionauth_hmac_key");
+    let hs = token(Algorithm::HS256, &secret, &b64_sum);
+    assert_eq!(kind(&run(&hmac, &hs, body, NOW)), "ok");
+    let rs = token(Algorithm::RS256, &rsa_encoding_key(), &b64_sum);
+    assert_eq!(kind(&run(&rsa, &rs, body, NOW)), "ok");
+    // The same digest in hex is not FusionAuth's claim.
+    let hex_claim = token(Algorithm::HS256, &secret, &hex::encode(sum));
+    assert_eq!(kind(&run(&hmac, &hex_claim, body, NOW)), "invalid");
+    // Another body, or an RS token against the HMAC route: refused.
+    assert_eq!(kind(&run(&hmac, &hs, b"{}", NOW)), "invalid");
+    assert_eq!(kind(&run(&hmac, &rs, body, NOW)), "invalid");
+}
+
 #[test]
 fn vonage_iat_window_is_two_sided() {
     let v = build_keys(

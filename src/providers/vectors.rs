@@ -629,6 +629,15 @@ const VECTORS: &[Vector] = &[
         body: r#"{"id":"deploy_1","state":"ready"}"#,
         now: 1_700_000_000,
     },
+    // comp (PyJWT 2.15.1, HS256 with a FusionAuth HMAC key; the claim as
+    // FusionAuth's "Sign Webhooks" docs show it: base64 SHA-256 of the body).
+    Vector {
+        provider: "fusionauth",
+        secret: "fusionauth_hmac_key",
+        headers: &[("x-fusionauth-signature-jwt", "eyJhbGciOiJIUzI1NiIsImtpZCI6ImZhLWhtYWMtMSIsInR5cCI6IkpXVCJ9.eyJyZXF1ZXN0X2JvZHlfc2hhMjU2IjoiQ1ppT3Nyd3h4WUF4cGFvNXYwditkQ0o2cVVNd0h3RVFYUlovNWsrckEyVT0ifQ.DT0E-VGbsm3sBPda4YmLzZPDxJlAaJGiGuEdNb8C6rg")],
+        body: r#"{"event":{"type":"user.create","id":"9d0e4c1a-5b8c-4f2e-9d5a-1c2b3a4d5e6f"}}"#,
+        now: 1_700_000_000,
+    },
     // comp, accepted by Vonage's own verifier (vonage-jwt 1.1.5
     // `verify_signature`): HS256 with the signature secret, payload_hash.
     Vector {
