@@ -30,7 +30,7 @@ const BASE64_LENIENT: GeneralPurpose = GeneralPurpose::new(
 /// The least key length accepted, as for the `standard-webhooks` provider.
 const MIN_SECRET_BYTES: usize = 16;
 /// The least key length the specification asks for.
-const SPEC_SECRET_BYTES: usize = 24;
+const RECOMMENDED_SECRET_BYTES: usize = 24;
 
 impl Ctx<'_> {
     /// `[receipt]`; `None` when absent or invalid (then with an error).
@@ -125,7 +125,7 @@ impl Ctx<'_> {
             );
             return None;
         }
-        if key.len() < SPEC_SECRET_BYTES {
+        if key.len() < RECOMMENDED_SECRET_BYTES {
             self.diag.warn(
                 field,
                 format!(

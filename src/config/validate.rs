@@ -169,7 +169,7 @@ impl Ctx<'_> {
             proxy_protocol: None,
             ip_presets: None,
         });
-        let default_listen = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 8080);
+        let default_listen = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(0, 0, 0, 0)), 8080);
         let tls = raw.tls.and_then(|tls| self.tls_files(tls));
         let trusted_proxies = self.networks(raw.trusted_proxies, "server.trusted_proxies");
         let proxy_protocol = self.proxy_protocol(raw.proxy_protocol, &trusted_proxies);

@@ -44,7 +44,7 @@ pub(crate) const COMMON_JWKS: &str = "https://login.microsoftonline.com/common/d
 const SKEW: ToleranceSpec = ToleranceSpec { default_secs: 300 };
 
 /// RS256 only, `exp` required; `iss` and the client are checked here.
-const SPEC: JwtSpec = JwtSpec {
+const TOKEN_RULES: JwtSpec = JwtSpec {
     token: TokenAt::Header("authorization"),
     keys: KeysFrom::PublicKeys,
     algorithms: &[RS256],
@@ -88,7 +88,7 @@ impl EntraToken {
         client: Option<&'static str>,
         jwks_url: String,
     ) -> Result<Self, BuildError> {
-        let jwt = JwtVerifier::fetched(provider, &SPEC, tolerance, audience.clone())?;
+        let jwt = JwtVerifier::fetched(provider, &TOKEN_RULES, tolerance, audience.clone())?;
         Ok(Self {
             jwt,
             jwks_url,

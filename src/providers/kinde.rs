@@ -46,7 +46,7 @@ const MAX_ID: usize = 256;
 
 /// The token rules `jwt.rs` checks: RS256 only, the body is the token,
 /// `exp`/`nbf` when present. The signing time and `event_id` are read here.
-const SPEC: JwtSpec = JwtSpec {
+const TOKEN_RULES: JwtSpec = JwtSpec {
     token: TokenAt::Body,
     keys: KeysFrom::PublicKeys,
     algorithms: &[RS256],
@@ -104,7 +104,7 @@ impl KindeVerifier {
                 ),
             })?;
         Ok(Self {
-            jwt: JwtVerifier::fetched_without_audience(provider, &SPEC, params.tolerance)?,
+            jwt: JwtVerifier::fetched_without_audience(provider, &TOKEN_RULES, params.tolerance)?,
             jwks_url,
             rule,
             tolerance: Tolerance::new(FIVE_MINUTES, params.tolerance),

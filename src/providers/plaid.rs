@@ -43,7 +43,7 @@ pub(crate) const FIVE_MINUTES: ToleranceSpec = ToleranceSpec { default_secs: 300
 
 /// The token rules `jwt.rs` checks: ES256 only, in `Plaid-Verification`,
 /// `iat` within the window, `request_body_sha256` over the exact body.
-const SPEC: JwtSpec = JwtSpec {
+const TOKEN_RULES: JwtSpec = JwtSpec {
     token: TokenAt::Header("plaid-verification"),
     keys: KeysFrom::PublicKeys,
     algorithms: &[ES256],
@@ -154,7 +154,7 @@ impl PlaidVerifier {
         Ok(Self {
             credentials: Credentials::from(&fetch)?,
             key_url: fetch.url.unwrap_or_else(|| PLAID_KEY_URL.to_owned()),
-            jwt: JwtVerifier::fetched_without_audience(provider, &SPEC, params.tolerance)?,
+            jwt: JwtVerifier::fetched_without_audience(provider, &TOKEN_RULES, params.tolerance)?,
         })
     }
 }

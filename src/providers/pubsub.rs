@@ -50,7 +50,7 @@ const MAX_ID: usize = 256;
 
 /// The token rules `jwt.rs` checks: RS256 only, `exp` required, `iat`
 /// within the window. `iss`, `email` and `email_verified` are checked here.
-pub(crate) const SPEC: JwtSpec = JwtSpec {
+pub(crate) const TOKEN_RULES: JwtSpec = JwtSpec {
     token: TokenAt::Header("authorization"),
     keys: KeysFrom::PublicKeys,
     algorithms: &[RS256],
@@ -105,7 +105,7 @@ impl PubSubVerifier {
                     .into(),
             })?;
         let jwks_url = fetch.url.unwrap_or_else(|| GOOGLE_JWKS.to_owned());
-        let jwt = JwtVerifier::fetched(provider, &SPEC, params.tolerance, audience.clone())?;
+        let jwt = JwtVerifier::fetched(provider, &TOKEN_RULES, params.tolerance, audience.clone())?;
         Ok(Self {
             jwt,
             jwks_url,
