@@ -31,6 +31,8 @@ fn verifier(name: &str) -> Option<SharedVerifier> {
         "sendgrid" => vec![entry("MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE83T4O/n84iotIvIW4mdBgQ/7dAfSmpqIM8kF9mN1flpVKS3GRqe62gw+2fNNRaINXvVpiglSI8eNEc6wEA3F+g==")],
         "standard-webhooks-ed25519" => vec![entry("whpk_A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=")],
         "telnyx" => vec![entry("A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=")],
+        // Wix verifies with an RSA public key only.
+        "wix" => vec![entry(include_str!("../src/providers/testdata/rsa_test_public.pem"))],
         _ => vec![],
     };
     let secret = if name == "contentful" {

@@ -95,6 +95,15 @@ fn keys(row: &ProviderInfo, ecdsa_pkcs8: &[u8]) -> Keys {
             ),
             signing: SECRET.into(),
         },
+        // Wix's token is the whole body, under an RSA key: built here,
+        // signed in `jwt_tests.rs` (hookguard sign cannot make it).
+        ("jwt", "wix") => Keys {
+            route_lines: format!(
+                "public_keys = [\"file:{}/src/providers/testdata/rsa_test_public.pem\"]\n",
+                env!("CARGO_MANIFEST_DIR")
+            ),
+            signing: String::new(),
+        },
         ("jwt" | "graph", _) => secret(SECRET),
         ("eventgrid", _) => Keys {
             route_lines: format!("secrets = [\"{SECRET}\"]\ntoken_query = \"code\"\n"),
@@ -347,7 +356,7 @@ async fn every_timed_preset_applies_its_window_both_ways() {
         let Some(window) = route.timestamp_window() else {
             continue;
         };
-        if row.family.starts_with("fetched-") {
+        if row.family.starts_with("fetched-") || row.name == "wix" {
             continue; // see `keys`
         }
         exercised += 1;

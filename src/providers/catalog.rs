@@ -1455,6 +1455,26 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         handshake: Handshake::None,
         source: "Netlify docs \"Deploy notifications: payload signature\" (JWS, iss netlify, sha256 claim)",
     },
+    // Wix app webhooks: the whole body is a JWT, RS256, signed with the key
+    // whose public half the app's dashboard shows (no JWKS); data holds the
+    // event as a JSON string, with iat and exp.
+    Provider {
+        name: "wix",
+        family: Family::Jwt(JwtSpec {
+            token: TokenAt::Body,
+            keys: KeysFrom::PublicKeys,
+            algorithms: &[RS256],
+            issuer: None,
+            require_exp: true,
+            iat_window: false,
+            body_hash: None,
+            url_hash: None,
+            id_claim: None,
+            tolerance: Some(secs(60)),
+        }),
+        handshake: Handshake::None,
+        source: "Wix docs \"Webhooks\" (dev.wix.com/docs/rest/articles/getting-started/webhooks: the event is the body, a JWT) and \"Verify Requests Received from Wix\" (RS256 with the app's public key; sample token with iat and exp)",
+    },
     // FusionAuth signed webhooks: a JWT in X-FusionAuth-Signature-JWT whose
     // only claim is request_body_sha256, base64 SHA-256 of the body. Signed
     // with a Key Master key: HMAC (secrets) or RSA/EC/EdDSA (public_keys).
@@ -1629,7 +1649,7 @@ mod tests {
                     | Family::Kinde
                     | Family::Plaid
                     | Family::EventGrid
-            ) || p.name == "token"
+            ) || matches!(p.name, "token" | "wix")
             {
                 // Needs [route.hmac] / public keys / token_header / topics /
                 // token_query: in their files.

@@ -375,6 +375,28 @@ fn netlify_checks_issuer_and_body_hash() {
     );
 }
 
+/// A Wix webhook body: comp (PyJWT 2.15.1, RS256 with
+/// `testdata/rsa_test_private.pem`, kid `wix-app-key`), shaped as Wix's
+/// "Webhooks" docs describe: `data` a JSON string, `iat`, `exp`.
+const WIX_BODY: &str = "eyJhbGciOiJSUzI1NiIsImtpZCI6IndpeC1hcHAta2V5IiwidHlwIjoiSldUIn0.eyJkYXRhIjoie1wiZXZlbnRUeXBlXCI6XCJPcmRlckNyZWF0ZWRcIixcImluc3RhbmNlSWRcIjpcIjZhYjdhMWU2LTRkOGUtNGMxZi05YTZmLTJmOGUxYzNiNWE3ZFwiLFwiZGF0YVwiOlwie1xcXCJvcmRlcklkXFxcIjpcXFwiMTAwMDFcXFwifVwifSIsImlhdCI6MTcwMDAwMDAwMCwiZXhwIjoxNzAwMzAwMDAwfQ.wlTJfmRA4qC5TG0kxrJI2aEDJRs6GgkoPX5IVd4sVqHqrUuBO5r3L_tjsS73REiaN4GVycvFBJewq6ga9S3bfICq2GywWGCqrpRz1ZnfUA8U99NzTvZVcp1WnUnl-6DlcWby-JClNIbrBlt94bOtOtK4ZKxxVeG9oqldVH1t9IV33-nQ3wp9dzkMPRLRSPgvyuRNtw6pi5fOOxf-FLPsmbqufD5K3el94snFZb-UQjYe0KoC-wLpiZfjJXmH-4TJhMrUKOMpPHZ_bMdQ6Rn3C3VweSVCGI39ywQBBVr59M2gTLSYza9lq4xK_o1ZnxcgWHplmFsYuAtlyiSmtgoBaQ";
+
+#[test]
+fn wix_body_token_verifies_with_the_apps_public_key() {
+    let v = build_keys("wix", &[], &keys(&[RSA_PUBLIC])).unwrap();
+    let none = HeaderMap::new();
+    let body = WIX_BODY.as_bytes();
+    assert_eq!(kind(&run(&v, &none, body, 1_700_000_100)), "ok");
+    // After exp (plus the 60 s skew): refused.
+    assert_ne!(kind(&run(&v, &none, body, 1_700_300_061)), "ok");
+    // One byte of the signature changed.
+    let mut tampered = body.to_vec();
+    let last = tampered.len() - 2;
+    tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+    assert_eq!(kind(&run(&v, &none, &tampered, 1_700_000_100)), "invalid");
+    // Wix signs with RSA only: no secrets, and HS256 is never accepted.
+    assert!(build_keys("wix", &keys(&["s"]), &[]).is_err());
+}
+
 /// FusionAuth writes `request_body_sha256` in base64 (its "Sign Webhooks"
 /// docs show `KeV+/HGo...=`): hex is refused, and the key decides HS or RS.
 #[test]

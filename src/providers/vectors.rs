@@ -795,6 +795,8 @@ const OWN_FILE_VECTORS: &[&str] = &[
     // Plaid tokens: made with `jsonwebtoken` in tests/plaid.rs.
     "plaid",
     "messagebird",
+    // Wix: an RS256 body token (PyJWT) with its public key, in `jwt_tests.rs`.
+    "wix",
     "jwt",
     "microsoft-graph",
     "azure-eventgrid",
