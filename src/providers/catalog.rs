@@ -55,6 +55,8 @@ pub(crate) enum Family {
     /// `event.event_hash` in a multipart `json` field: Dropbox Sign
     /// (`dropbox_sign.rs`).
     DropboxSign,
+    /// A positional `<ts_ms>,<hex>[,<hex>...]` header: Recurly (`recurly.rs`).
+    Recurly,
     /// HMAC over a canonical request: Contentful (`canonical.rs`).
     Canonical,
     /// A signed JWT whose claims bind the request (`jwt.rs`).
@@ -158,6 +160,11 @@ impl Provider {
                 super::dropbox_sign::info(self.name),
                 "body-fields",
                 Some(Some(super::dropbox_sign::TOLERANCE)),
+            ),
+            Family::Recurly => (
+                super::recurly::info(self.name),
+                "structured",
+                Some(Some(super::recurly::TOLERANCE)),
             ),
             Family::Canonical => (super::canonical::info(self.name), "canonical", None),
             Family::AwsSns => (
@@ -1608,6 +1615,14 @@ pub(crate) static PROVIDERS: &[Provider] = &[
     },
     cloudinary("cloudinary", Sha1),
     cloudinary("cloudinary-sha256", Sha256),
+    // Recurly: recurly-signature: <ts_ms>,<hex>[,<hex>...], HMAC-SHA256 of
+    // "{ts_ms}.{body}" with the webhook secret; several during rotation.
+    Provider {
+        name: "recurly",
+        family: Family::Recurly,
+        handshake: Handshake::None,
+        source: "recurly/recurly-client-go webhook.go VerifyWebhookSignature (SDK source); docs.recurly.com \"Signature verification\"",
+    },
 ];
 
 #[cfg(test)]

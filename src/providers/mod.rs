@@ -36,6 +36,7 @@ mod params;
 mod paypal;
 mod plaid;
 mod pubsub;
+mod recurly;
 mod signed_url;
 mod sns;
 mod standard_webhooks;
@@ -459,6 +460,7 @@ pub fn sign(
         Family::Adyen => adyen::sign(secret, req),
         Family::Braintree => braintree::sign(secret, req),
         Family::DropboxSign => dropbox_sign::sign(secret, req),
+        Family::Recurly => recurly::sign(secret, req),
         Family::Canonical => canonical::sign(secret, req),
         Family::AwsSns
         | Family::PayPal
@@ -614,6 +616,7 @@ pub fn build(name: &str, params: ProviderParams<'_>) -> Result<SharedVerifier, B
         Family::Adyen => Arc::new(adyen::AdyenVerifier::build(name, params)?),
         Family::Braintree => Arc::new(braintree::BraintreeVerifier::build(name, params)?),
         Family::DropboxSign => Arc::new(dropbox_sign::DropboxSignVerifier::build(name, params)?),
+        Family::Recurly => Arc::new(recurly::RecurlyVerifier::build(name, params)?),
         Family::Canonical => Arc::new(canonical::CanonicalVerifier::build(name, params)?),
         Family::AwsSns => Arc::new(sns::SnsVerifier::build(name, params)?),
         Family::PayPal => Arc::new(paypal::PayPalVerifier::build(name, params)?),

@@ -629,6 +629,19 @@ const VECTORS: &[Vector] = &[
         body: r#"{"id":"deploy_1","state":"ready"}"#,
         now: 1_700_000_000,
     },
+    // comp (Python hmac; recurly-client-go webhook.go recipe, with the
+    // secret and body of its webhook_test.go, whose own signature is made
+    // from time.Now() and so not reusable).
+    Vector {
+        provider: "recurly",
+        secret: "354fab5bd35f5a0d50845ee7e30165244468b13c2c343f104e4e730a59326d9d",
+        headers: &[(
+            "recurly-signature",
+            "1700000000000,fd5a73a85ed4fbefd5eee064018db2086735f763f21b32c08923e0a870a45933",
+        )],
+        body: r#"{"id":"rjxwmwedwqug","object_type":"account","site_id":"qc326l1hl8k9","event_type":"created","event_time":"2022-09-13T21:18:40Z","account_code":"adfas23zzz14123"}"#,
+        now: 1_700_000_000,
+    },
     // comp (PyJWT 2.15.1, HS256 with a FusionAuth HMAC key; the claim as
     // FusionAuth's "Sign Webhooks" docs show it: base64 SHA-256 of the body).
     Vector {
