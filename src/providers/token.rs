@@ -620,6 +620,93 @@ mod tests {
         assert_eq!(run(&v, &new, b"", 100).unwrap().secret_index, 1);
     }
 
+    // `hookguard providers` and docs/providers.md print this row; a
+    // credential has no timestamp, so the window reads "none".
+    #[test]
+    fn info_row_names_the_credential_and_no_window() {
+        let gitlab = TokenSpec {
+            credential: Credential::Header("x-gitlab-token"),
+            delivery_id_header: Some("x-gitlab-event-uuid"),
+        }
+        .info("gitlab");
+        assert_eq!(gitlab.name, "gitlab");
+        assert_eq!(gitlab.algorithm, "shared token");
+        assert_eq!(
+            gitlab.headers,
+            "x-gitlab-token: <token>, x-gitlab-event-uuid: <delivery id, unsigned>"
+        );
+        assert!(gitlab.signed.starts_with("nothing"), "{}", gitlab.signed);
+        assert_eq!(gitlab.tolerance, "none");
+        let basic = TokenSpec::authorization(Credential::Basic).info("postmark");
+        assert_eq!(basic.tolerance, "none");
+    }
+
+    // Only HTTP Basic secrets are `user:password` pairs that configuration
+    // may write as `{ user, password }`.
+    #[test]
+    fn only_basic_takes_a_user_and_password() {
+        assert!(TokenSpec::authorization(Credential::Basic).is_basic());
+        assert!(!TokenSpec::authorization(Credential::Bearer).is_basic());
+        assert!(!TokenSpec::header("x-gitlab-token").is_basic());
+        assert!(super::super::takes_user_password("postmark"));
+        for name in ["gitlab", "bearer", "token", "okta"] {
+            assert!(!super::super::takes_user_password(name), "{name}");
+        }
+    }
+
+    // A credential signs no timestamp: no window, so a route `tolerance`
+    // on a token provider is a configuration error, not ignored.
+    #[test]
+    fn no_window_so_a_route_tolerance_is_refused() {
+        let v = verifier("gitlab", &secrets(&["secret!"]));
+        assert_eq!(v.tolerance(), None);
+        let window = Some(Duration::from_secs(60));
+        let e = super::super::testutil::build_with("gitlab", &secrets(&["secret!"]), window, None)
+            .err()
+            .unwrap();
+        assert_eq!(e.field, "tolerance");
+    }
+
+    // The precheck runs on the headers alone, before the body is read: a
+    // credential in the wrong form, or none, is refused there already.
+    #[test]
+    fn precheck_refuses_a_malformed_credential_before_the_body() {
+        let v = verifier("bearer", &secrets(&["mF_9.B5f-4.1JqM"]));
+        let precheck = |h: &HeaderMap| {
+            let uri = http::Uri::from_static("/hook");
+            v.precheck(&Inbound {
+                method: &http::Method::POST,
+                uri: &uri,
+                headers: h,
+                public_url: "",
+                now_ms: 0,
+                key: None,
+            })
+        };
+        let good = headers(&[("Authorization", b"Bearer mF_9.B5f-4.1JqM")]);
+        assert_eq!(precheck(&good), Ok(()));
+        let basic = headers(&[("Authorization", b"Basic mF_9.B5f-4.1JqM")]);
+        assert!(
+            matches!(precheck(&basic), Err(Rejection::InvalidSignature { .. })),
+            "{:?}",
+            precheck(&basic)
+        );
+        assert!(matches!(
+            precheck(&headers(&[])),
+            Err(Rejection::MissingSignature { .. })
+        ));
+    }
+
+    // Okta's verification is a GET: the route must let GET through to the
+    // challenge; other token providers take POSTs only.
+    #[test]
+    fn only_okta_takes_its_verification_get() {
+        let okta = verifier("okta", &secrets(&["Basic YWRtaW46c3VwZXJzZWNyZXQ="]));
+        assert_eq!(okta.extra_methods(), &[http::Method::GET][..]);
+        let gitlab = verifier("gitlab", &secrets(&["secret!"]));
+        assert!(gitlab.extra_methods().is_empty());
+    }
+
     #[test]
     fn garbage_never_panics() {
         let v = verifier("gitlab", &secrets(&["secret!"]));
