@@ -40,6 +40,8 @@ pub(crate) fn forbidden_bytes(
     let body = template.iter().position(|p| *p == Part::Body);
     let mut out = Vec::new();
     for (i, _) in template.iter().enumerate().filter(|(_, p)| *p == part) {
+        // `<=` would do as well (a surviving mutant, equivalent): `part`
+        // is never the body, whose bytes are never restricted, so `i != b`.
         let left_of_body = body.is_none_or(|b| i < b);
         let neighbour = if left_of_body {
             template.get(i + 1)
@@ -118,6 +120,8 @@ mod tests {
         use Part::{Body, Id, Timestamp};
         let cases: &[(&[Part], &[u8])] = &[
             (&[Id, lit("."), Body], b"."),
+            // Left of the body the literal's first byte counts, not its last.
+            (&[Id, lit(".|"), Body], b"."),
             (&[Id, lit("::"), Timestamp, lit("|"), Body], b":"),
             (&[Body, lit("-|"), Id], b"|"),
             (&[Id, lit("."), Body, lit(","), Id], b".,"),
@@ -183,6 +187,9 @@ mod tests {
         );
         assert!(timestamp_abuts_body(&cloudinary));
         assert!(!timestamp_abuts_body(&[Timestamp, Body]));
+        // Both in that order and next to each other, not either one alone.
+        assert!(!timestamp_abuts_body(&[Body, lit("."), Timestamp]));
+        assert!(!timestamp_abuts_body(&[Id, Timestamp, Body]));
     }
 
     /// The rule as each preset that signs an id applies it: a genuine request
