@@ -1,6 +1,7 @@
 //! Second opinions for a generic `hmac` target (`[route.hmac]`) that did not
 //! verify: whether the same request verifies with the secrets read another
-//! way (`key_encoding`, `key_prefix`) or its timestamp read in another unit
+//! way (`key_encoding`, `key_prefix`), its signature made with another
+//! digest (`algorithm`) or its timestamp read in another unit
 //! (`timestamp_format`), and which keys a `k=v` header holds when none is a
 //! configured signature key.
 //!
@@ -8,7 +9,9 @@
 //! never a secret, a signature or a value read from the request.
 
 use crate::body::Payload;
-use crate::providers::{GenericHmac, HmacKeyEncoding, HmacTimestampFormat, Inbound, Rejection};
+use crate::providers::{
+    GenericHmac, HmacAlgorithm, HmacKeyEncoding, HmacTimestampFormat, Inbound, Rejection,
+};
 
 use super::target::Target;
 
@@ -26,6 +29,10 @@ pub(crate) fn engine_hint(
         }
         Rejection::InvalidSignature { detail } if detail.contains("= signature") => {
             missing_key_hint(cfg, req)
+        }
+        // A signature of another length: another digest signed it.
+        Rejection::InvalidSignature { detail } if detail.contains("characters") => {
+            algorithm_hint(target, cfg, req, body)
         }
         Rejection::TimestampOutOfTolerance { .. } => timestamp_unit_hint(target, cfg, req, body),
         _ => None,
@@ -67,6 +74,29 @@ fn key_encoding_hint(
                 "hint: the signature verifies with the secret read as key_encoding = {:?}{prefix}: \
                  the wrong key encoding is configured",
                 encoding_name(encoding)
+            )
+        })
+}
+
+fn algorithm_hint(
+    target: &Target,
+    cfg: &GenericHmac,
+    req: &Inbound<'_>,
+    body: &Payload,
+) -> Option<String> {
+    use HmacAlgorithm::*;
+    [Sha256, Sha1, Sha512, Md5]
+        .into_iter()
+        .filter(|algorithm| *algorithm != cfg.algorithm)
+        .find(|algorithm| {
+            let mut changed = cfg.clone();
+            changed.algorithm = *algorithm;
+            verifies(target, changed, req, body)
+        })
+        .map(|algorithm| {
+            format!(
+                "hint: the signature verifies with algorithm = {:?}: the wrong digest is configured",
+                algorithm_name(algorithm)
             )
         })
 }
@@ -140,6 +170,15 @@ fn encoding_name(encoding: HmacKeyEncoding) -> &'static str {
         HmacKeyEncoding::Utf8 => "utf8",
         HmacKeyEncoding::Hex => "hex",
         HmacKeyEncoding::Base64 => "base64",
+    }
+}
+
+fn algorithm_name(algorithm: HmacAlgorithm) -> &'static str {
+    match algorithm {
+        HmacAlgorithm::Md5 => "md5",
+        HmacAlgorithm::Sha1 => "sha1",
+        HmacAlgorithm::Sha256 => "sha256",
+        HmacAlgorithm::Sha512 => "sha512",
     }
 }
 

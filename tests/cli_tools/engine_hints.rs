@@ -37,6 +37,13 @@ timestamp_header = "x-webflow-timestamp"
 signed = "{timestamp}:{body}"
 
 [[route]]
+path = "/patreon"
+provider = "hmac"
+secrets = ["patreon_secret"]
+[route.hmac]
+header = "x-patreon-signature"
+
+[[route]]
 path = "/elevenlabs"
 provider = "hmac"
 secrets = ["wsec_elevenlabs"]
@@ -50,6 +57,11 @@ signed = "{timestamp}.{body}"
 /// `verify -c CONFIG --route ROUTE -H ... --tolerance CENTURY`: its stdout
 /// and stderr, which must report a failure.
 fn refused(route: &str, headers: &[&str], body: &[u8]) -> String {
+    refused_with(route, headers, body, &["--tolerance", CENTURY])
+}
+
+/// `verify -c CONFIG --route ROUTE -H ... EXTRA...`, which must fail.
+fn refused_with(route: &str, headers: &[&str], body: &[u8], extra: &[&str]) -> String {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("hookguard.toml");
     std::fs::write(&config, CONFIG).unwrap();
@@ -57,7 +69,7 @@ fn refused(route: &str, headers: &[&str], body: &[u8]) -> String {
     for h in headers {
         args.extend(["-H", h]);
     }
-    args.extend(["--tolerance", CENTURY]);
+    args.extend(extra);
     let out = hookguard(&args, body);
     assert!(!out.status.success(), "{route} verified");
     format!("{}{}", text(&out.stdout), text(&out.stderr))
@@ -113,4 +125,21 @@ fn a_k_v_header_without_the_key_is_described() {
     );
     assert!(out.contains("signature_keys names v1"), "{out}");
     assert!(!out.contains("770e9c48"), "{out}");
+}
+
+// Patreon's HMAC-MD5 of the body (computed with Python's hmac and
+// hashlib.md5 from Patreon's documented recipe), on a route left at the
+// default sha256: 32 hex characters where 64 are expected.
+#[test]
+fn a_wrong_digest_is_named() {
+    let out = refused_with(
+        "/patreon",
+        &["x-patreon-signature: 3b4cd4135e88c51de78b23e35229958e"],
+        br#"{"data":{"type":"member"}}"#,
+        &[],
+    );
+    assert!(
+        out.contains("algorithm = \"md5\": the wrong digest is configured"),
+        "{out}"
+    );
 }
