@@ -31,7 +31,7 @@ use serde::Deserialize;
 use super::common::{header_bytes, id_text, TimestampFormat, Tolerance, ToleranceSpec};
 use super::fetched::{FetchedKey, KeyMaterial};
 use super::jwks::MAX_KEYS;
-use super::params::FetchSetting;
+use super::params::{FetchParams, FetchSetting};
 use super::{
     BuildError, Dedup, Inbound, KeyRef, KeyRequest, ProviderInfo, ProviderParams, Rejection,
     Verified, Verifier,
@@ -118,8 +118,7 @@ impl FalVerifier {
         provider: &'static str,
         params: ProviderParams<'_>,
     ) -> Result<Self, BuildError> {
-        let fetch = params.fetch.cloned().unwrap_or_default();
-        fetch.refuse_unread(provider, &[FetchSetting::Url])?;
+        let fetch = FetchParams::read_by(params.fetch, provider, &[FetchSetting::Url])?;
         Ok(Self {
             provider,
             jwks_url: fetch.url.unwrap_or_else(|| FAL_JWKS.to_owned()),

@@ -30,7 +30,7 @@ use super::common::{parse_timestamp, TimestampFormat, Tolerance, ToleranceSpec};
 use super::fetched::{HttpsUrl, UrlRule};
 use super::jwks::{fetched_set, parse_jwks};
 use super::jwt::{JwtSpec, JwtVerifier, KeysFrom, TokenAt};
-use super::params::FetchSetting;
+use super::params::{FetchParams, FetchSetting};
 use super::{
     BuildError, Dedup, Inbound, KeyRef, KeyRequest, ProviderInfo, ProviderParams, Rejection,
     Verified, Verifier,
@@ -86,8 +86,11 @@ impl KindeVerifier {
         provider: &'static str,
         params: ProviderParams<'_>,
     ) -> Result<Self, BuildError> {
-        let fetch = params.fetch.cloned().unwrap_or_default();
-        fetch.refuse_unread(provider, &[FetchSetting::Url, FetchSetting::Allow])?;
+        let fetch = FetchParams::read_by(
+            params.fetch,
+            provider,
+            &[FetchSetting::Url, FetchSetting::Allow],
+        )?;
         let jwks_url = fetch.url.ok_or_else(|| BuildError {
             field: "keys.url".into(),
             message: "required: Kinde serves each business's keys on its own domain; set \

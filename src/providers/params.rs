@@ -85,6 +85,18 @@ pub(crate) enum FetchSetting {
 }
 
 impl FetchParams {
+    /// The route's settings for a provider that reads only `reads` (none
+    /// written: the defaults), any other one refused at its field.
+    pub(crate) fn read_by(
+        route: Option<&FetchParams>,
+        provider: &str,
+        reads: &[FetchSetting],
+    ) -> Result<FetchParams, super::BuildError> {
+        let fetch = route.cloned().unwrap_or_default();
+        fetch.refuse_unread(provider, reads)?;
+        Ok(fetch)
+    }
+
     /// Refuses, at its field, the first setting of the route that a
     /// provider reading only `reads` would ignore: a setting is applied or
     /// refused, never silently dropped. Each setting says whose it is once,

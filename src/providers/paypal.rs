@@ -35,7 +35,7 @@ use super::common::{
     header_bytes, id_text, TimestampFormat, Tolerance, ToleranceSpec, BASE64_LENIENT,
 };
 use super::fetched::UrlRule;
-use super::params::FetchSetting;
+use super::params::{FetchParams, FetchSetting};
 use super::{
     BuildError, Dedup, Inbound, KeyRef, KeyRequest, ProviderInfo, ProviderParams, Rejection,
     Verified, Verifier,
@@ -80,8 +80,11 @@ impl PayPalVerifier {
         provider: &'static str,
         params: ProviderParams<'_>,
     ) -> Result<Self, BuildError> {
-        let fetch = params.fetch.cloned().unwrap_or_default();
-        fetch.refuse_unread(provider, &[FetchSetting::Allow, FetchSetting::WebhookId])?;
+        let fetch = FetchParams::read_by(
+            params.fetch,
+            provider,
+            &[FetchSetting::Allow, FetchSetting::WebhookId],
+        )?;
         let webhook_id = fetch.webhook_id.ok_or_else(|| BuildError {
             field: "webhook_id".into(),
             message: "required: the id PayPal shows for the webhook that sends to this route \

@@ -27,7 +27,7 @@ use super::common::ToleranceSpec;
 use super::fetched::{FetchedKey, KeyMaterial};
 use super::jwks::KeySet;
 use super::jwt::{BodyHash, HashText, JwtSpec, JwtVerifier, KeysFrom, TokenAt};
-use super::params::FetchSetting;
+use super::params::{FetchParams, FetchSetting};
 use super::{
     BuildError, Dedup, Inbound, KeyRef, KeyRequest, ProviderInfo, ProviderParams, Rejection,
     Verified, Verifier,
@@ -146,8 +146,8 @@ impl PlaidVerifier {
         provider: &'static str,
         params: ProviderParams<'_>,
     ) -> Result<Self, BuildError> {
-        let fetch = params.fetch.cloned().unwrap_or_default();
-        fetch.refuse_unread(
+        let fetch = FetchParams::read_by(
+            params.fetch,
             provider,
             &[FetchSetting::Url, FetchSetting::ClientCredentials],
         )?;

@@ -28,7 +28,7 @@ use serde_json::{Map, Value};
 use super::common::ToleranceSpec;
 use super::jwks::{fetched_set, parse_jwks};
 use super::jwt::{JwtSpec, JwtVerifier, KeysFrom, TokenAt};
-use super::params::FetchSetting;
+use super::params::{FetchParams, FetchSetting};
 use super::{
     BuildError, Dedup, Inbound, KeyRef, KeyRequest, ProviderInfo, ProviderParams, Rejection,
     Verified, Verifier,
@@ -79,8 +79,8 @@ impl PubSubVerifier {
         provider: &'static str,
         params: ProviderParams<'_>,
     ) -> Result<Self, BuildError> {
-        let fetch = params.fetch.cloned().unwrap_or_default();
-        fetch.refuse_unread(
+        let fetch = FetchParams::read_by(
+            params.fetch,
             provider,
             &[
                 FetchSetting::Url,

@@ -41,7 +41,7 @@ use serde::Deserialize;
 use super::cert::{self, RsaCert};
 use super::common::{parse_timestamp, TimestampFormat, Tolerance, ToleranceSpec, BASE64_LENIENT};
 use super::fetched::{HttpsUrl, UrlRule};
-use super::params::FetchSetting;
+use super::params::{FetchParams, FetchSetting};
 use super::{
     BuildError, Dedup, HandshakeReply, Inbound, KeyRef, KeyRequest, ProviderInfo, ProviderParams,
     Rejection, SnsConfirm, Verified, Verifier,
@@ -121,8 +121,8 @@ impl SnsVerifier {
         provider: &'static str,
         params: ProviderParams<'_>,
     ) -> Result<Self, BuildError> {
-        let fetch = params.fetch.cloned().unwrap_or_default();
-        fetch.refuse_unread(
+        let fetch = FetchParams::read_by(
+            params.fetch,
             provider,
             &[
                 FetchSetting::Allow,
