@@ -249,18 +249,7 @@ impl JwtVerifier {
                 ),
             });
         }
-        let header = match spec.token {
-            TokenAt::Header(h) => Some(header_name("provider", h)?),
-            TokenAt::Body => None,
-        };
-        Ok(Self {
-            provider,
-            spec: *spec,
-            header,
-            keys,
-            tolerance: spec.tolerance.map(|t| Tolerance::new(t, params.tolerance)),
-            audience: None,
-        })
+        Self::assemble(provider, spec, keys, params.tolerance, None)
     }
 
     /// A verifier whose keys are fetched per request (a JWKS the caller
@@ -271,7 +260,7 @@ impl JwtVerifier {
         tolerance: Option<Duration>,
         audience: String,
     ) -> Result<Self, BuildError> {
-        Self::fetched_for(provider, spec, tolerance, Some(audience))
+        Self::assemble(provider, spec, KeySet::empty(), tolerance, Some(audience))
     }
 
     /// A verifier whose keys are fetched per request, for schemes whose
@@ -281,12 +270,15 @@ impl JwtVerifier {
         spec: &JwtSpec,
         tolerance: Option<Duration>,
     ) -> Result<Self, BuildError> {
-        Self::fetched_for(provider, spec, tolerance, None)
+        Self::assemble(provider, spec, KeySet::empty(), tolerance, None)
     }
 
-    fn fetched_for(
+    /// The verifier of `spec` with `keys` (empty where they are fetched per
+    /// request) and the route's `tolerance` over the scheme's default.
+    fn assemble(
         provider: &'static str,
         spec: &JwtSpec,
+        keys: KeySet,
         tolerance: Option<Duration>,
         audience: Option<String>,
     ) -> Result<Self, BuildError> {
@@ -298,7 +290,7 @@ impl JwtVerifier {
             provider,
             spec: *spec,
             header,
-            keys: KeySet::empty(),
+            keys,
             tolerance: spec.tolerance.map(|t| Tolerance::new(t, tolerance)),
             audience,
         })
