@@ -23,6 +23,7 @@ use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::common::invalid;
 use super::common::{decode_signature, Signed, SignedBody};
 use super::hmac::BODY;
 use super::keys::{match_one, KeyDecoding, KeyRing};
@@ -88,10 +89,6 @@ struct AdditionalData {
     hmac_signature: Option<String>,
 }
 
-fn invalid(detail: String) -> Rejection {
-    Rejection::InvalidSignature { detail }
-}
-
 /// One field as it enters the signed string: text as is, a number in its
 /// JSON spelling, a boolean as `true`/`false`, absent or null empty.
 fn field_text<'v>(value: Option<&'v Value>, name: &str) -> Result<Cow<'v, str>, Rejection> {
@@ -147,9 +144,9 @@ fn items(body: &[u8]) -> Result<Vec<Item>, Rejection> {
     // parser might read the other copy.
     let note: Notification = serde_json::from_slice(body).map_err(|e| {
         invalid(if e.is_data() {
-            "body JSON does not have the shape of an Adyen notification".into()
+            "body JSON does not have the shape of an Adyen notification"
         } else {
-            "body is not valid JSON".into()
+            "body is not valid JSON"
         })
     })?;
     let missing = |what: &str| Rejection::MissingSignature {

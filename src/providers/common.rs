@@ -97,6 +97,14 @@ fn decode_hex(text: &[u8], out: &mut [u8]) -> bool {
     invalid & 0xF0 == 0
 }
 
+/// A signature that does not hold, and why (for the audit log; never a
+/// secret or the signature itself).
+pub(crate) fn invalid(detail: impl Into<String>) -> Rejection {
+    Rejection::InvalidSignature {
+        detail: detail.into(),
+    }
+}
+
 /// Decodes one signature text into exactly `tag_len` bytes. The error is a
 /// reason for the audit log; it never repeats the text itself.
 pub(crate) fn decode_signature(

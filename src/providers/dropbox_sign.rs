@@ -21,6 +21,7 @@ use http::HeaderName;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::common::invalid;
 use super::common::{
     decode_signature, Signed, SignedBody, TimestampFormat, Tolerance, ToleranceSpec,
 };
@@ -70,12 +71,6 @@ struct Signature {
     time: String,
     kind: String,
     hash: String,
-}
-
-fn invalid(detail: impl Into<String>) -> Rejection {
-    Rejection::InvalidSignature {
-        detail: detail.into(),
-    }
 }
 
 fn missing(what: &str) -> Rejection {

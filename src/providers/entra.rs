@@ -25,6 +25,7 @@
 use jsonwebtoken::Algorithm::RS256;
 use serde_json::{Map, Value};
 
+use super::common::invalid;
 use super::common::ToleranceSpec;
 use super::jwks::{parse_jwks, KeySet};
 use super::jwt::{JwtSpec, JwtVerifier, KeysFrom, TokenAt};
@@ -243,12 +244,6 @@ pub(crate) fn check_tenant_id(tenant: &str) -> Result<(), BuildError> {
                   72f988bf-86f1-41af-91ab-2d7cd011db47 (tokens name the tenant by its ID)"
             .into(),
     })
-}
-
-fn invalid(why: &str) -> Rejection {
-    Rejection::InvalidSignature {
-        detail: why.to_owned(),
-    }
 }
 
 #[cfg(test)]

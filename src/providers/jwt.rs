@@ -22,6 +22,7 @@ use ring::digest;
 use serde_json::{Map, Value};
 use subtle::ConstantTimeEq;
 
+use super::common::invalid;
 use super::common::{header_bytes, header_name, strip_prefix_ci, Tolerance, ToleranceSpec};
 use super::jwks::{KeyFamily, KeySet};
 use super::keys::{no_match_detail, PUBLIC_KEY, SECRET};
@@ -359,7 +360,7 @@ impl JwtVerifier {
             invalid("not a JWS compact token with a supported alg (none is never accepted)")
         })?;
         if !self.spec.algorithms.contains(&header.alg) {
-            return Err(invalid(&format!(
+            return Err(invalid(format!(
                 "algorithm {} is not accepted for this provider",
                 alg_name(&header.alg)
             )));
@@ -544,14 +545,14 @@ impl JwtVerifier {
         if rule.absent_when_empty && body.is_empty() {
             return match claim {
                 None => Ok(()),
-                Some(_) => Err(invalid(&format!(
+                Some(_) => Err(invalid(format!(
                     "claim {} is set but the body is empty",
                     rule.claim
                 ))),
             };
         }
         let Some(claim) = claim else {
-            return Err(invalid(&format!(
+            return Err(invalid(format!(
                 "claim {} is absent but the body is not empty",
                 rule.claim
             )));
@@ -567,7 +568,7 @@ impl JwtVerifier {
         };
         let claim = claims
             .get(name)
-            .ok_or_else(|| invalid(&format!("claim {name} is absent")))?;
+            .ok_or_else(|| invalid(format!("claim {name} is absent")))?;
         let want = digest::digest(&digest::SHA256, url.as_bytes());
         hash_matches(name, claim, HashText::Hex, want.as_ref())
     }
@@ -578,10 +579,10 @@ impl JwtVerifier {
 fn hash_matches(name: &str, claim: &Value, text: HashText, want: &[u8]) -> Result<(), Rejection> {
     match claim.as_str().and_then(|s| text.decode(s)) {
         Some(got) if bool::from(got.as_slice().ct_eq(want)) => Ok(()),
-        Some(_) => Err(invalid(&format!(
+        Some(_) => Err(invalid(format!(
             "claim {name} does not match the received bytes"
         ))),
-        None => Err(invalid(&format!(
+        None => Err(invalid(format!(
             "claim {name} is not a {} SHA-256",
             text.name()
         ))),
@@ -599,12 +600,6 @@ fn time_claim(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, Re
             .ok_or_else(|| Rejection::TimestampOutOfTolerance {
                 detail: format!("claim {name} is not a NumericDate"),
             }),
-    }
-}
-
-fn invalid(detail: &str) -> Rejection {
-    Rejection::InvalidSignature {
-        detail: detail.to_owned(),
     }
 }
 

@@ -31,6 +31,7 @@ use http::{HeaderMap, HeaderName};
 use ring::signature::RSA_PKCS1_2048_8192_SHA256;
 
 use super::cert::{self, RsaCert};
+use super::common::invalid;
 use super::common::{
     header_bytes, id_text, TimestampFormat, Tolerance, ToleranceSpec, BASE64_LENIENT,
 };
@@ -198,12 +199,6 @@ pub(crate) fn signed_string(id: &str, time: &str, webhook_id: &str, body: &Paylo
         crc.update(chunk);
     }
     format!("{id}|{time}|{webhook_id}|{}", crc.finalize())
-}
-
-fn invalid(why: &str) -> Rejection {
-    Rejection::InvalidSignature {
-        detail: why.to_owned(),
-    }
 }
 
 /// The row of `hookguard providers`.

@@ -25,6 +25,7 @@ use jsonwebtoken::Algorithm::RS256;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::common::invalid;
 use super::common::ToleranceSpec;
 use super::jwks::{fetched_set, parse_jwks};
 use super::jwt::{JwtSpec, JwtVerifier, KeysFrom, TokenAt};
@@ -205,12 +206,6 @@ fn message_id(body: &Payload) -> Option<String> {
     message.camel.or(message.snake).filter(|id| {
         !id.is_empty() && id.len() <= MAX_ID && id.bytes().all(|b| b.is_ascii_graphic())
     })
-}
-
-fn invalid(why: &str) -> Rejection {
-    Rejection::InvalidSignature {
-        detail: why.to_owned(),
-    }
 }
 
 /// The row of `hookguard providers`.

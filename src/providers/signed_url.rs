@@ -24,6 +24,7 @@
 
 use http::uri::{Authority, Uri};
 
+use super::common::invalid;
 use super::Rejection;
 
 /// Where a request arrived, for the URL its provider signed.
@@ -83,12 +84,6 @@ pub(crate) fn resolve(
             let path = target.uri.path_and_query().map_or("/", |pq| pq.as_str());
             Ok([target.scheme, "://", host, path].concat())
         }
-    }
-}
-
-fn invalid(detail: &str) -> Rejection {
-    Rejection::InvalidSignature {
-        detail: detail.to_owned(),
     }
 }
 

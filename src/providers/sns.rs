@@ -39,6 +39,7 @@ use ring::signature::{
 use serde::Deserialize;
 
 use super::cert::{self, RsaCert};
+use super::common::invalid;
 use super::common::{parse_timestamp, TimestampFormat, Tolerance, ToleranceSpec, BASE64_LENIENT};
 use super::fetched::{HttpsUrl, UrlRule};
 use super::params::{FetchParams, FetchSetting};
@@ -345,7 +346,7 @@ fn string_to_sign(m: &Message, kind: Kind) -> Result<Vec<u8>, Rejection> {
                     out.extend_from_slice(part);
                 }
             }
-            None if *required => return Err(invalid(&format!("the signed field {key} is absent"))),
+            None if *required => return Err(invalid(format!("the signed field {key} is absent"))),
             None => {}
         }
     }
@@ -378,12 +379,6 @@ fn is_sns_cert_url(url: &HttpsUrl) -> bool {
     is_sns_host(url)
         && !url.query
         && name.is_some_and(|n| n.len() == 32 && n.bytes().all(|b| b.is_ascii_hexdigit()))
-}
-
-fn invalid(why: &str) -> Rejection {
-    Rejection::InvalidSignature {
-        detail: why.to_owned(),
-    }
 }
 
 fn missing(field: &str) -> Rejection {
