@@ -10,8 +10,6 @@ mod common;
 #[path = "support/jwt.rs"]
 mod jwt;
 
-use std::time::Duration;
-
 use common::*;
 use jwt::{hostile, jwks, rs256};
 use serde_json::{json, Value};
@@ -201,21 +199,10 @@ async fn tokens_not_issued_by_the_tenant_for_the_audience_are_refused() {
 #[tokio::test]
 async fn an_unreachable_jwks_is_503_until_it_recovers() {
     let s = setup().await;
-    s.keys.set_down(true);
     let token = rs256(KID, &v1());
-    assert_rejected(
-        &deliver(&s.proxy, Some(&token), &[], EVENT).await,
-        503,
-        "key_unavailable",
-    );
-    s.keys.set_down(false);
-    eventually(
-        "the retried delivery to be forwarded",
-        Duration::from_secs(20),
-        || async { deliver(&s.proxy, Some(&token), &[], EVENT).await.status == 200 },
-    )
-    .await;
-    assert_eq!(s.upstream.count(), 1);
+    s.keys
+        .outage_then_recovery(&s.upstream, || deliver(&s.proxy, Some(&token), &[], EVENT))
+        .await;
 }
 
 #[test]

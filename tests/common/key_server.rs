@@ -178,3 +178,27 @@ impl KeyServer {
         )
     }
 }
+
+impl KeyServer {
+    /// The outage a fetched-key provider must ride out: while this server
+    /// is down, `deliver` is answered 503 `key_unavailable` and nothing
+    /// reaches `upstream`; once it is back, the provider's retry (the same
+    /// request again) is forwarded, without a restart.
+    pub async fn outage_then_recovery<F, Fut>(&self, upstream: &super::Upstream, deliver: F)
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = super::Answer>,
+    {
+        self.set_down(true);
+        super::assert_rejected(&deliver().await, 503, "key_unavailable");
+        assert_eq!(upstream.count(), 0);
+        self.set_down(false);
+        super::eventually(
+            "the retried request to be forwarded",
+            std::time::Duration::from_secs(20),
+            || async { deliver().await.status == 200 },
+        )
+        .await;
+        assert_eq!(upstream.count(), 1);
+    }
+}
