@@ -4,7 +4,7 @@
 use http::Method;
 use ring::signature::KeyPair;
 
-use super::super::testutil::{headers, kind, run, secrets, Garbage};
+use super::super::testutil::{headers, kind, precheck_at, run, secrets, Garbage};
 use super::super::{build, SharedVerifier};
 use super::*;
 
@@ -423,18 +423,7 @@ fn provider_names_and_precheck() {
         ("X-Signature-Ed25519", DISCORD_SIG),
         ("X-Signature-Timestamp", b"1700000000"),
     ]);
-    let (method, uri) = (Method::POST, http::Uri::from_static("/hook"));
-    let at = |now_secs: i64| {
-        let req = Inbound {
-            method: &method,
-            uri: &uri,
-            headers: &h,
-            public_url: "",
-            now_ms: now_secs * 1000,
-            key: None,
-        };
-        v.precheck(&req)
-    };
+    let at = |now_secs: i64| precheck_at(&v, &h, now_secs);
     assert_eq!(at(1_700_000_000), Ok(()));
     let stale = at(1_700_000_301).unwrap_err();
     assert_eq!(stale.code(), "timestamp_out_of_tolerance");

@@ -589,7 +589,9 @@ impl Verifier for HmacVerifier {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::{build_with, headers, kind, run, secrets, verifier, Garbage};
+    use super::super::testutil::{
+        build_with, headers, kind, precheck_at, run, secrets, verifier, Garbage,
+    };
     use super::*;
 
     // GitHub docs "Validating webhook deliveries" test values
@@ -828,19 +830,9 @@ mod tests {
             );
         }
         // ...but the head-only precheck already refuses the unusable timestamp.
-        let method = http::Method::POST;
-        let uri = http::Uri::from_static("/");
         let h = slack_headers(b"not-a-time");
-        let req = Inbound {
-            method: &method,
-            uri: &uri,
-            headers: &h,
-            public_url: "",
-            now_ms: 0,
-            key: None,
-        };
         assert_eq!(
-            v.precheck(&req),
+            precheck_at(&v, &h, 0),
             Err(Rejection::TimestampOutOfTolerance {
                 detail: "header \"x-slack-request-timestamp\": not a unix timestamp".into()
             })

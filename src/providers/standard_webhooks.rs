@@ -273,7 +273,9 @@ impl Verifier for StandardWebhooksVerifier {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::{build_with, headers, kind, run, secrets, verifier, Garbage};
+    use super::super::testutil::{
+        build_with, headers, kind, precheck_at, run, secrets, verifier, Garbage,
+    };
     use super::*;
 
     // Standard Webhooks reference libraries' published test
@@ -584,18 +586,7 @@ mod tests {
     #[test]
     fn precheck_refuses_from_the_headers_alone() {
         let v = verifier("standard-webhooks", &secrets(&[SECRET]));
-        let (method, uri) = (http::Method::POST, http::Uri::from_static("/hook"));
-        let at = |headers: &HeaderMap, now_secs: i64| {
-            let req = Inbound {
-                method: &method,
-                uri: &uri,
-                headers,
-                public_url: "https://example.com/hook",
-                now_ms: now_secs * 1000,
-                key: None,
-            };
-            v.precheck(&req)
-        };
+        let at = |headers: &HeaderMap, now_secs: i64| precheck_at(&v, headers, now_secs);
         let h = sw("webhook", SIG, b"1614265330");
         assert_eq!(at(&h, TS), Ok(()));
         let stale = at(&h, TS + 301).unwrap_err();

@@ -287,7 +287,9 @@ impl Verifier for StructuredVerifier {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::{build_with, headers, kind, run, secrets, verifier, Garbage};
+    use super::super::testutil::{
+        build_with, headers, kind, precheck_at, run, secrets, verifier, Garbage,
+    };
     use super::*;
 
     // Stripe: generated with stripe-python 16.1.0
@@ -540,18 +542,7 @@ mod tests {
     #[test]
     fn precheck_refuses_from_the_header_alone() {
         let v = verifier("stripe", &secrets(&[SECRET]));
-        let (method, uri) = (http::Method::POST, http::Uri::from_static("/hook"));
-        let at = |headers: &HeaderMap, now_secs: i64| {
-            let req = Inbound {
-                method: &method,
-                uri: &uri,
-                headers,
-                public_url: "https://example.com/hook",
-                now_ms: now_secs * 1000,
-                key: None,
-            };
-            v.precheck(&req)
-        };
+        let at = |headers: &HeaderMap, now_secs: i64| precheck_at(&v, headers, now_secs);
         let h = stripe(&format!("t=1700000000,v1={V1}"));
         assert_eq!(at(&h, T), Ok(()));
         let stale = at(&h, T + 301).unwrap_err();

@@ -92,6 +92,24 @@ pub(crate) fn run_at(
     precheck_and_verify(v, &req, body)
 }
 
+/// The head-only `precheck` of a POST to `/hook` with `map` at `now_secs`:
+/// what the pipeline asks before it reads any body.
+pub(crate) fn precheck_at(
+    v: &SharedVerifier,
+    map: &HeaderMap,
+    now_secs: i64,
+) -> Result<(), Rejection> {
+    let uri = Uri::from_static("/hook");
+    v.precheck(&Inbound {
+        method: &Method::POST,
+        uri: &uri,
+        headers: map,
+        public_url: "https://example.com/hook",
+        now_ms: now_secs * 1000,
+        key: None,
+    })
+}
+
 /// `precheck`, then `verify` of `body` in every framing, the way the pipeline
 /// runs them; the precheck must never reject a request that `verify`
 /// accepts, nor `verify` accept what the precheck refused.

@@ -360,7 +360,7 @@ impl Verifier for TokenVerifier {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::{headers, kind, run, secrets, verifier, Garbage};
+    use super::super::testutil::{headers, kind, precheck_at, run, secrets, verifier, Garbage};
     use super::*;
 
     // ngrok-docs `traffic-policy/actions/verify-webhook.mdx` example:
@@ -672,17 +672,7 @@ mod tests {
     #[test]
     fn precheck_refuses_a_malformed_credential_before_the_body() {
         let v = verifier("bearer", &secrets(&["mF_9.B5f-4.1JqM"]));
-        let precheck = |h: &HeaderMap| {
-            let uri = http::Uri::from_static("/hook");
-            v.precheck(&Inbound {
-                method: &http::Method::POST,
-                uri: &uri,
-                headers: h,
-                public_url: "",
-                now_ms: 0,
-                key: None,
-            })
-        };
+        let precheck = |h: &HeaderMap| precheck_at(&v, h, 0);
         let good = headers(&[("Authorization", b"Bearer mF_9.B5f-4.1JqM")]);
         assert_eq!(precheck(&good), Ok(()));
         let basic = headers(&[("Authorization", b"Basic mF_9.B5f-4.1JqM")]);
