@@ -1,6 +1,7 @@
 //! The set-up handshakes the proxy answers for Asana (`X-Hook-Secret`),
 //! WooCommerce (the `webhook_id=` ping), Notion (the first POST's
-//! `verification_token`) and Mandrill (HEAD on creation), end to end on
+//! `verification_token`), Smartsheet (`Smartsheet-Hook-Challenge`) and
+//! Mandrill (HEAD on creation), end to end on
 //! loopback: answered in the shape each provider's docs ask for, audited as
 //! `handshake`, never forwarded, enabled only on routes of that provider,
 //! strictly shaped (anything else unsigned is refused), and rate-limited
@@ -39,6 +40,10 @@ fn config() -> String {
         .route(
             "path = \"/mandrill\"\nprovider = \"mandrill\"\nsecrets = [\"test-webhook\"]\n\
              public_url = \"https://example.com/mandrill/hook\"",
+        )
+        .route(
+            "path = \"/smartsheet\"\nprovider = \"smartsheet\"\n\
+             secrets = [\"smartsheet_shared_secret\"]",
         )
         .route("path = \"/github\"\nprovider = \"github\"\nsecrets = [\"gh\"]")
         .build()
@@ -240,4 +245,48 @@ async fn mandrill_head_is_answered_and_events_verify() {
     let a = post(&p, "/mandrill", &h, &form[..form.len() - 3]).await;
     assert_rejected(&a, 401, "invalid_signature");
     assert_eq!(up.count(), 1, "the HEAD was forwarded");
+}
+
+#[tokio::test]
+async fn smartsheet_challenge_is_echoed_and_callbacks_verify() {
+    let up = Upstream::start().await;
+    let (p, admin) = start(&up).await;
+    // Smartsheet "Webhook verification": the verification request as its
+    // docs show it, header and body carrying the same value.
+    let value = "d78dd1d3-01ce-4481-81de-92b4f3aa5ab1";
+    let body = format!(r#"{{"challenge":"{value}","webhookId":2674017481058180}}"#);
+    let h = [
+        ("smartsheet-hook-challenge", value),
+        ("content-type", "application/json"),
+    ];
+    let a = post(&p, "/smartsheet", &h, body.as_bytes()).await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    assert_eq!(a.headers["smartsheet-hook-response"], value);
+    let v: serde_json::Value = serde_json::from_slice(&a.body).unwrap();
+    assert_eq!(v, serde_json::json!({ "smartsheetHookResponse": value }));
+    let d = last_decision(admin, "/smartsheet").await;
+    assert_eq!(d["outcome"], "handshake", "{d}");
+
+    // A callback (computed vector, Python hmac) verifies; a tampered one not.
+    let event = br#"{"nonce":"abc","webhookId":1,"events":[]}"#;
+    let sig = (
+        "smartsheet-hmac-sha256",
+        "d1748085768169d5391cba4eebd5e41ce1f9770f08ce9ccde60ddd85f7c1194b",
+    );
+    let a = post(&p, "/smartsheet", &[sig], event).await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    assert_eq!(a.text(), "ok from upstream");
+    let a = post(
+        &p,
+        "/smartsheet",
+        &[sig],
+        br#"{"nonce":"abd","webhookId":1,"events":[]}"#,
+    )
+    .await;
+    assert_rejected(&a, 401, "invalid_signature");
+    // Not answered on another provider's route.
+    let a = post(&p, "/github", &h, body.as_bytes()).await;
+    assert_rejected(&a, 401, "missing_signature");
+    assert!(a.headers.get("smartsheet-hook-response").is_none());
+    assert_eq!(up.count(), 1, "only the callback is forwarded");
 }

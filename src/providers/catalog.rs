@@ -928,6 +928,15 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         handshake: Handshake::NotionVerification,
         source: "Notion docs \"Webhooks\" (Step 2: Verifying the subscription; Step 3: Validating event payloads; published example)",
     },
+    // Smartsheet callbacks: hex HMAC-SHA256 of the body with the webhook's
+    // sharedSecret; the verification POST (on enable, then every 100
+    // callbacks) is answered with the challenge, never forwarded.
+    Provider {
+        name: "smartsheet",
+        family: Family::Hmac(HmacSpec::body(Sha256, "smartsheet-hmac-sha256", None, Hex)),
+        handshake: Handshake::SmartsheetChallenge,
+        source: "Smartsheet API guides \"Webhook verification\" (Smartsheet-Hook-Challenge, Smartsheet-Hook-Response or smartsheetHookResponse, ongoing every 100 callbacks) and \"Webhook callbacks\" (Authenticating callbacks: sharedSecret, Smartsheet-Hmac-SHA256)",
+    },
     Provider {
         name: "cal-com",
         family: Family::Hmac(HmacSpec::body(Sha256, "x-cal-signature-256", None, Hex)),

@@ -2,7 +2,8 @@
 //! unsigned challenges read from the request head (Meta `hub.challenge` with
 //! `hub.verify_token`, Dropbox `?challenge=`, X's CRC `?crc_token=`, Onfleet
 //! `?check=`, Okta's verification header, Trello's and Mandrill's HEAD,
-//! Asana's `X-Hook-Secret` POST), unsigned set-up POSTs recognised by their
+//! Asana's `X-Hook-Secret` POST, Smartsheet's `Smartsheet-Hook-Challenge`
+//! POST), unsigned set-up POSTs recognised by their
 //! body (WooCommerce's ping, Notion's verification token) and signed set-up
 //! messages (Slack `url_verification`, Zoom `endpoint.url_validation`,
 //! Twitch `webhook_callback_verification`).
@@ -32,6 +33,13 @@ const OKTA_CHALLENGE: &str = "x-okta-verification-challenge";
 /// Asana's handshake POST carries the webhook's new secret in this header,
 /// which the reply must echo.
 const ASANA_SECRET: &str = "x-hook-secret";
+
+/// Smartsheet's verification POST carries its challenge in this header; the
+/// reply echoes it in [`SMARTSHEET_RESPONSE`] and as JSON.
+const SMARTSHEET_CHALLENGE: &str = "smartsheet-hook-challenge";
+
+/// The reply header Smartsheet reads the echoed challenge from.
+const SMARTSHEET_RESPONSE: &str = "smartsheet-hook-response";
 
 /// Longest WooCommerce ping body: `webhook_id=` and a 20-digit id.
 const MAX_PING: usize = 31;
@@ -104,6 +112,10 @@ pub(crate) enum Handshake {
     /// WooCommerce: unsigned form POST `webhook_id=<digits>` when a webhook
     /// is created or re-enabled → 200, empty.
     WooCommercePing,
+    /// Smartsheet: POST with `Smartsheet-Hook-Challenge` when a webhook is
+    /// enabled and again every 100 callbacks → 200 with the value in
+    /// `Smartsheet-Hook-Response` and as `{"smartsheetHookResponse": ..}`.
+    SmartsheetChallenge,
     /// Notion: unsigned first POST `{"verification_token": ..}` → 200,
     /// empty, with an audit note for the operator.
     NotionVerification,
@@ -140,6 +152,7 @@ impl Handshake {
             Self::SnsSubscriptionConfirmation => "SubscriptionConfirmation (forward, or auto GET)",
             Self::AsanaHookSecret => "POST X-Hook-Secret echo",
             Self::WooCommercePing => "POST webhook_id= ping",
+            Self::SmartsheetChallenge => "POST Smartsheet-Hook-Challenge echo",
             Self::NotionVerification => "POST verification_token",
             Self::GraphValidationToken => "POST ?validationToken= (echo)",
             Self::EventGridValidation => {
@@ -179,6 +192,10 @@ impl Handshake {
             Self::AsanaHookSecret => {
                 let asks = req.method == Method::POST && !signed;
                 (asks && req.headers.contains_key(ASANA_SECRET)).then(|| asana(req))
+            }
+            Self::SmartsheetChallenge => {
+                let asks = req.method == Method::POST;
+                (asks && req.headers.contains_key(SMARTSHEET_CHALLENGE)).then(|| smartsheet(req))
             }
             Self::GraphValidationToken => {
                 if req.method != Method::POST {
@@ -305,6 +322,7 @@ impl Handshake {
             | Self::HeadOk
             | Self::AsanaHookSecret
             | Self::WooCommercePing
+            | Self::SmartsheetChallenge
             | Self::NotionVerification
             | Self::GraphValidationToken
             | Self::EventGridValidation
@@ -316,26 +334,50 @@ impl Handshake {
 /// Asana: exactly one `X-Hook-Secret`, short printable text, echoed in the
 /// same header of an empty 200.
 fn asana(req: &Inbound<'_>) -> Result<HandshakeReply, Rejection> {
-    let mut values = req.headers.get_all(ASANA_SECRET).iter();
-    let (Some(value), None) = (values.next(), values.next()) else {
-        return Err(Rejection::InvalidSignature {
-            detail: format!("handshake with more than one {ASANA_SECRET:?} header"),
-        });
-    };
-    let text = value.to_str().map_err(|_| Rejection::InvalidSignature {
-        detail: format!("header {ASANA_SECRET:?} is not printable text"),
-    })?;
-    check_text(text)?;
-    if text.is_empty() {
-        return Err(Rejection::MissingSignature {
-            detail: format!("header {ASANA_SECRET:?} is empty"),
-        });
-    }
+    let (value, _) = single_text_header(req, ASANA_SECRET)?;
     let mut reply = empty_ok();
     reply
         .headers
         .push((HeaderName::from_static(ASANA_SECRET), value.clone()));
     reply.note = Some(ASANA_NOTE);
+    Ok(reply)
+}
+
+/// The one value of header `name` (present: the caller checked), and its
+/// text, refused
+/// unless it is short, printable and not empty: it is echoed back.
+fn single_text_header<'a>(
+    req: &'a Inbound<'_>,
+    name: &'static str,
+) -> Result<(&'a http::HeaderValue, &'a str), Rejection> {
+    let mut values = req.headers.get_all(name).iter();
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return Err(Rejection::InvalidSignature {
+            detail: format!("handshake with more than one {name:?} header"),
+        });
+    };
+    let text = value.to_str().map_err(|_| Rejection::InvalidSignature {
+        detail: format!("header {name:?} is not printable text"),
+    })?;
+    check_text(text)?;
+    if text.is_empty() {
+        return Err(Rejection::MissingSignature {
+            detail: format!("header {name:?} is empty"),
+        });
+    }
+    Ok((value, text))
+}
+
+/// Smartsheet: exactly one `Smartsheet-Hook-Challenge`, short printable
+/// text, echoed both ways its docs accept ("Webhook verification"): the
+/// response header and the JSON attribute. The body only repeats the
+/// header's value, so it is not read.
+fn smartsheet(req: &Inbound<'_>) -> Result<HandshakeReply, Rejection> {
+    let (value, text) = single_text_header(req, SMARTSHEET_CHALLENGE)?;
+    let mut reply = json(&serde_json::json!({ "smartsheetHookResponse": text }));
+    reply
+        .headers
+        .push((HeaderName::from_static(SMARTSHEET_RESPONSE), value.clone()));
     Ok(reply)
 }
 
@@ -731,6 +773,40 @@ mod tests {
         assert!(matches!(refused(twice), Rejection::MissingSignature { .. }));
         // Events are POSTs: not a challenge.
         assert!(ask("okta", secret, Method::POST, "/okta", &[challenge]).is_none());
+    }
+
+    #[test]
+    fn smartsheet_challenge_is_echoed_in_header_and_json() {
+        // Smartsheet "Webhook verification": the challenge header's value
+        // back in Smartsheet-Hook-Response and as smartsheetHookResponse.
+        let value: &[u8] = b"d78dd1d3-01ce-4481-81de-92b4f3aa5ab1";
+        let smartsheet = |h: &[(&str, &[u8])]| ask("smartsheet", "s", Method::POST, "/ss", h);
+        let reply = smartsheet(&[(SMARTSHEET_CHALLENGE, value)]);
+        let answered = reply.as_ref().unwrap().as_ref().unwrap();
+        let header = &answered.headers[..];
+        assert_eq!(header.len(), 1);
+        assert_eq!(header[0].0.as_str(), SMARTSHEET_RESPONSE);
+        assert_eq!(header[0].1.as_bytes(), value);
+        let v = json_body(reply);
+        assert_eq!(
+            v,
+            serde_json::json!({ "smartsheetHookResponse": "d78dd1d3-01ce-4481-81de-92b4f3aa5ab1" })
+        );
+        let twice = smartsheet(&[(SMARTSHEET_CHALLENGE, value), (SMARTSHEET_CHALLENGE, value)]);
+        assert!(matches!(refused(twice), Rejection::InvalidSignature { .. }));
+        let empty = smartsheet(&[(SMARTSHEET_CHALLENGE, b"")]);
+        assert!(matches!(refused(empty), Rejection::MissingSignature { .. }));
+        // Without the header a POST is an event; on another provider's
+        // route the header means nothing.
+        assert!(smartsheet(&[]).is_none());
+        let github = ask(
+            "github",
+            "s",
+            Method::POST,
+            "/g",
+            &[(SMARTSHEET_CHALLENGE, value)],
+        );
+        assert!(github.is_none());
     }
 
     #[test]

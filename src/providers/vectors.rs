@@ -573,6 +573,9 @@ const VECTORS: &[Vector] = &[
         &[("x-notion-signature", "sha256=461e8cbcba8a75c3edd866f0e71280f5a85cbf21eff040ebd10fe266df38a735")],
         r#"{"verification_token":"secret_tMrlL1qK5vuQAh1b6cZGhFChZTSYJlce98V0pYn7yBl"}"#,
     ),
+    // comp (Python hmac; Smartsheet "Webhook callbacks": hex HMAC-SHA256 of
+    // the body with the webhook's sharedSecret).
+    plain("smartsheet", "smartsheet_shared_secret", &[("smartsheet-hmac-sha256", "d1748085768169d5391cba4eebd5e41ce1f9770f08ce9ccde60ddd85f7c1194b")], r#"{"nonce":"abc","webhookId":1,"events":[]}"#),
     // comp (Python hmac; Cal.com sendPayload.ts recipe).
     plain("cal-com", "cal_secret", &[("x-cal-signature-256", "ab2562b4f8082c968bdad775355a0453934b1b1aa32665999c4855e0907a78e5")], r#"{"triggerEvent":"BOOKING_CREATED","payload":{}}"#),
     // comp (Python hmac; Checkout.com "Set up your webhook receiver" recipe).
