@@ -1,7 +1,8 @@
 //! The set-up handshakes the proxy answers for Asana (`X-Hook-Secret`),
 //! WooCommerce (the `webhook_id=` ping), Notion (the first POST's
-//! `verification_token`), Smartsheet (`Smartsheet-Hook-Challenge`) and
-//! Mandrill (HEAD on creation), end to end on
+//! `verification_token`), Smartsheet (`Smartsheet-Hook-Challenge`),
+//! monday.com (the `{"challenge"}` POST) and Mandrill (HEAD on creation),
+//! end to end on
 //! loopback: answered in the shape each provider's docs ask for, audited as
 //! `handshake`, never forwarded, enabled only on routes of that provider,
 //! strictly shaped (anything else unsigned is refused), and rate-limited
@@ -11,6 +12,9 @@ mod common;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 
 use common::*;
 
@@ -21,6 +25,10 @@ const ASANA_SECRET: &str = "b537207f20cbfa02357cf448134da559e8bd39d61597dcd5631b
 
 /// Notion's docs' example verification token ("Webhooks", step 2).
 const NOTION_TOKEN: &str = "secret_tMrlL1qK5vuQAh1b6cZGhFChZTSYJlce98V0pYn7yBl";
+
+/// A monday.com app's Signing Secret, and the endpoint its tokens name.
+const MONDAY_SECRET: &str = "monday_signing_secret";
+const MONDAY_URL: &str = "https://hooks.example.com/monday";
 
 fn config() -> String {
     TomlConfig::new()
@@ -45,6 +53,10 @@ fn config() -> String {
             "path = \"/smartsheet\"\nprovider = \"smartsheet\"\n\
              secrets = [\"smartsheet_shared_secret\"]",
         )
+        .route(&format!(
+            "path = \"/monday\"\nprovider = \"monday\"\nsecrets = [\"{MONDAY_SECRET}\"]\n\
+             public_url = \"{MONDAY_URL}\""
+        ))
         .route("path = \"/github\"\nprovider = \"github\"\nsecrets = [\"gh\"]")
         .build()
 }
@@ -289,4 +301,78 @@ async fn smartsheet_challenge_is_echoed_and_callbacks_verify() {
     assert_rejected(&a, 401, "missing_signature");
     assert!(a.headers.get("smartsheet-hook-response").is_none());
     assert_eq!(up.count(), 1, "only the callback is forwarded");
+}
+
+/// A token as monday.com mints it ("Authorization header": HS256 under the
+/// Signing Secret, aud = the endpoint, exp five minutes after iat), made
+/// with the `jsonwebtoken` library.
+fn monday_token(aud: &str) -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let claims = serde_json::json!({
+        "accountId": 1825528, "userId": 4012689, "aud": aud,
+        "iat": now, "exp": now + 300, "shortLivedToken": "SHORT_LIVED_TOKEN_HERE",
+    });
+    let key = EncodingKey::from_secret(MONDAY_SECRET.as_bytes());
+    encode(&Header::new(Algorithm::HS256), &claims, &key).unwrap()
+}
+
+#[tokio::test]
+async fn monday_challenge_is_echoed_and_app_requests_verify() {
+    let up = Upstream::start().await;
+    let (p, admin) = start(&up).await;
+    let json = ("content-type", "application/json");
+    // monday.com "Webhooks", URL verification: its docs' example challenge,
+    // unsigned (board webhooks carry no token), echoed as the same JSON.
+    let challenge = br#"{"challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}"#;
+    let a = post(&p, "/monday", &[json], challenge).await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    let v: serde_json::Value = serde_json::from_slice(&a.body).unwrap();
+    let sent: serde_json::Value = serde_json::from_slice(challenge).unwrap();
+    assert_eq!(v, sent);
+    assert_eq!(
+        last_decision(admin, "/monday").await["outcome"],
+        "handshake"
+    );
+    // An app's challenge carries its token: answered once it verified.
+    let token = monday_token(MONDAY_URL);
+    let auth = ("authorization", token.as_str());
+    let a = post(&p, "/monday", &[json, auth], challenge).await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&a.body).unwrap(),
+        sent
+    );
+
+    for other in [
+        &br#"{"challenge":""}"#[..],
+        br#"{"challenge":"c","event":{}}"#,
+        br#"{"event":{"type":"create_pulse"}}"#,
+        b"not json",
+    ] {
+        let a = post(&p, "/monday", &[json], other).await;
+        assert_rejected(&a, 401, "missing_signature");
+    }
+    // An app request with its token is forwarded, the token removed.
+    let event = br#"{"event":{"type":"create_pulse","boardId":1}}"#;
+    let a = post(&p, "/monday", &[json, auth], event).await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    assert_eq!(a.text(), "ok from upstream");
+    let got = up.received();
+    assert_eq!(&got[0].body[..], &event[..]);
+    assert!(got[0].headers.get("authorization").is_none());
+    // A token minted for another endpoint, or under another key, is not.
+    let elsewhere = monday_token("https://hooks.example.com/other");
+    let a = post(&p, "/monday", &[json, ("authorization", &elsewhere)], event).await;
+    assert_rejected(&a, 401, "invalid_signature");
+    let (head, sig) = token.rsplit_once('.').unwrap();
+    let forged = format!("{head}.{}", sig.chars().rev().collect::<String>());
+    let a = post(&p, "/monday", &[json, ("authorization", &forged)], event).await;
+    assert_rejected(&a, 401, "invalid_signature");
+    // Not answered on another provider's route.
+    let a = post(&p, "/github", &[json], challenge).await;
+    assert_rejected(&a, 401, "missing_signature");
+    assert_eq!(up.count(), 1, "only the app's event is forwarded");
 }

@@ -1442,6 +1442,7 @@ pub(crate) static PROVIDERS: &[Provider] = &[
                 absent_when_empty: true,
             }),
             url_hash: Some("url_hash"),
+            aud_is_endpoint: false,
             id_claim: Some("jti"),
             tolerance: Some(secs(1)),
         }),
@@ -1465,6 +1466,7 @@ pub(crate) static PROVIDERS: &[Provider] = &[
                 absent_when_empty: false,
             }),
             url_hash: None,
+            aud_is_endpoint: false,
             id_claim: None,
             tolerance: None,
         }),
@@ -1485,6 +1487,7 @@ pub(crate) static PROVIDERS: &[Provider] = &[
             iat_window: false,
             body_hash: None,
             url_hash: None,
+            aud_is_endpoint: false,
             id_claim: None,
             tolerance: Some(secs(60)),
         }),
@@ -1509,6 +1512,7 @@ pub(crate) static PROVIDERS: &[Provider] = &[
                 absent_when_empty: false,
             }),
             url_hash: None,
+            aud_is_endpoint: false,
             id_claim: None,
             tolerance: None,
         }),
@@ -1529,11 +1533,36 @@ pub(crate) static PROVIDERS: &[Provider] = &[
             iat_window: false,
             body_hash: None,
             url_hash: None,
+            aud_is_endpoint: false,
             id_claim: Some("jti"),
             tolerance: Some(secs(60)),
         }),
         handshake: Handshake::None,
         source: "RFC 7519 (JWT) and RFC 7515 (JWS); RFC 6750 bearer tokens",
+    },
+    // monday.com integration apps: `Authorization: <JWT>` (HS256 under the
+    // app's Signing Secret, or its client secret for webhooks of the authed
+    // lifecycle), exp a few minutes after iat, aud the endpoint URL. The
+    // token binds no body: a bearer credential until it expires. Board
+    // webhooks are unsigned and cannot use this preset; their challenge
+    // POST is answered all the same.
+    Provider {
+        name: "monday",
+        family: Family::Jwt(JwtSpec {
+            token: TokenAt::Header("authorization"),
+            keys: KeysFrom::Secrets,
+            algorithms: &[HS256],
+            issuer: None,
+            require_exp: true,
+            iat_window: false,
+            body_hash: None,
+            url_hash: None,
+            aud_is_endpoint: true,
+            id_claim: None,
+            tolerance: Some(secs(60)),
+        }),
+        handshake: Handshake::MondayChallenge,
+        source: "monday.com developer docs \"Webhooks\" (URL verification: {\"challenge\"} echoed as JSON) and \"Authorization header\" / \"Integration authorization\" (JWT signed with the Signing Secret; check aud = the endpoint URL and exp)",
     },
     // Microsoft Graph change notifications: clientState in every item of
     // value[]; POST ?validationToken= answered with the decoded token; with
@@ -1571,12 +1600,14 @@ pub(crate) static PROVIDERS: &[Provider] = &[
                 absent_when_empty: false,
             }),
             url_hash: None,
+            aud_is_endpoint: false,
             id_claim: Some("jti"),
             tolerance: Some(secs(300)),
         }),
         handshake: Handshake::None,
         source: "Vonage docs \"Signed webhooks\" (Messages API); vonage-jwt 1.1.5 vonage_jwt/verify_jwt.py (SDK source)",
-    },    // HMAC-MD5 is Patreon's only scheme; no timestamp, so no window.
+    },
+    // HMAC-MD5 is Patreon's only scheme; no timestamp, so no window.
     Provider {
         name: "patreon",
         family: Family::Hmac(HmacSpec::body(Md5, "x-patreon-signature", None, Hex)),

@@ -54,6 +54,7 @@ const TOKEN_RULES: JwtSpec = JwtSpec {
     iat_window: false,
     body_hash: None,
     url_hash: None,
+    aud_is_endpoint: false,
     id_claim: None,
     tolerance: Some(SKEW),
 };

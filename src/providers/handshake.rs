@@ -48,6 +48,10 @@ const MAX_PING: usize = 31;
 /// a token of at most [`MAX_CHALLENGE`] characters, and some whitespace.
 const MAX_NOTION_BODY: u64 = 1024;
 
+/// Longest monday.com challenge body: `{"challenge":"..."}` with a value
+/// of at most [`MAX_CHALLENGE`] characters, and some whitespace.
+const MAX_MONDAY_BODY: u64 = 1024;
+
 /// Audit note of Asana's handshake: the secret it just set is the key of
 /// every later event, and only the operator can configure it.
 const ASANA_NOTE: &str =
@@ -112,6 +116,10 @@ pub(crate) enum Handshake {
     /// WooCommerce: unsigned form POST `webhook_id=<digits>` when a webhook
     /// is created or re-enabled → 200, empty.
     WooCommercePing,
+    /// monday.com: POST `{"challenge": ..}` when a webhook is created →
+    /// the same JSON back. Unsigned for board webhooks; an app's carries
+    /// its JWT, and is then answered only after the token verified.
+    MondayChallenge,
     /// Smartsheet: POST with `Smartsheet-Hook-Challenge` when a webhook is
     /// enabled and again every 100 callbacks → 200 with the value in
     /// `Smartsheet-Hook-Response` and as `{"smartsheetHookResponse": ..}`.
@@ -153,6 +161,7 @@ impl Handshake {
             Self::AsanaHookSecret => "POST X-Hook-Secret echo",
             Self::WooCommercePing => "POST webhook_id= ping",
             Self::SmartsheetChallenge => "POST Smartsheet-Hook-Challenge echo",
+            Self::MondayChallenge => "POST {\"challenge\"} echo",
             Self::NotionVerification => "POST verification_token",
             Self::GraphValidationToken => "POST ?validationToken= (echo)",
             Self::EventGridValidation => {
@@ -225,6 +234,7 @@ impl Handshake {
             | Self::DiscordPing
             | Self::SnsSubscriptionConfirmation
             | Self::WooCommercePing
+            | Self::MondayChallenge
             | Self::NotionVerification
             | Self::EventGridValidation
             | Self::BraintreeChallenge => None,
@@ -241,6 +251,7 @@ impl Handshake {
         let longest = match self {
             Self::WooCommercePing => MAX_PING as u64,
             Self::NotionVerification => MAX_NOTION_BODY,
+            Self::MondayChallenge => MAX_MONDAY_BODY,
             _ => return false,
         };
         let declared = req
@@ -257,6 +268,7 @@ impl Handshake {
         let reply = match self {
             Self::WooCommercePing => woocommerce_ping(body),
             Self::NotionVerification => notion_verification(body),
+            Self::MondayChallenge => monday_challenge(body),
             _ => None,
         };
         reply.ok_or_else(|| Rejection::MissingSignature {
@@ -308,6 +320,7 @@ impl Handshake {
                 });
                 Some(json(&reply))
             }
+            Self::MondayChallenge => monday_challenge(body),
             // Discord PING is answered by the asymmetric family after Ed25519,
             // SNS confirmations by the SNS family; the others are unsigned
             // challenges.
@@ -400,6 +413,19 @@ fn notion_verification(body: &[u8]) -> Option<HandshakeReply> {
     let mut reply = empty_ok();
     reply.note = Some(NOTION_NOTE);
     Some(reply)
+}
+
+/// monday.com's challenge: a JSON object whose only member is a string
+/// `challenge` (its docs' example), short printable text, sent back as the
+/// same JSON ("Webhooks": URL verification).
+fn monday_challenge(body: &[u8]) -> Option<HandshakeReply> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let object = value.as_object().filter(|o| o.len() == 1)?;
+    let challenge = object.get("challenge")?.as_str()?;
+    if challenge.is_empty() || check_text(challenge).is_err() {
+        return None;
+    }
+    Some(json(&serde_json::json!({ "challenge": challenge })))
 }
 
 /// Meta: `hub.mode=subscribe` with the route's `hub.verify_token`; other

@@ -24,11 +24,13 @@ use subtle::ConstantTimeEq;
 
 use super::common::invalid;
 use super::common::{header_bytes, header_name, strip_prefix_ci, Tolerance, ToleranceSpec};
+use super::handshake::Handshake;
 use super::jwks::{KeyFamily, KeySet};
 use super::keys::{no_match_detail, PUBLIC_KEY, SECRET};
 use super::signed_url::{self, UrlTarget};
 use super::{
-    BuildError, Dedup, Inbound, ProviderInfo, ProviderParams, Rejection, Verified, Verifier,
+    BuildError, Dedup, HandshakeReply, Inbound, ProviderInfo, ProviderParams, Rejection, Verified,
+    Verifier,
 };
 use crate::body::Payload;
 
@@ -115,6 +117,10 @@ pub(crate) struct JwtSpec {
     pub(crate) body_hash: Option<BodyHash>,
     /// Claim with hex SHA-256 of the full URL the provider called.
     pub(crate) url_hash: Option<&'static str>,
+    /// Whether `aud` names the endpoint the token was sent to (monday.com):
+    /// checked against the route's `public_url` where it has one, so a token
+    /// minted for another endpoint of the same app is refused here.
+    pub(crate) aud_is_endpoint: bool,
     /// Signed claim naming the delivery (replay key and event id).
     pub(crate) id_claim: Option<&'static str>,
     /// Default window; `None` where the scheme signs no time at all.
@@ -125,7 +131,7 @@ impl JwtSpec {
     /// Whether the token binds this request (its body or URL) rather than
     /// only the sender: if not, it is a bearer credential that could be
     /// reused until it expires, so it is not forwarded and keys no replay.
-    fn binds_request(&self) -> bool {
+    pub(crate) fn binds_request(&self) -> bool {
         self.body_hash.is_some() || self.url_hash.is_some() || self.token == TokenAt::Body
     }
 
@@ -145,6 +151,9 @@ impl JwtSpec {
         }
         if let Some(h) = self.url_hash {
             signed.push(format!("{h}=sha256hex({{url}})"));
+        }
+        if self.aud_is_endpoint {
+            signed.push("aud={public_url}".to_owned());
         }
         for (on, claim) in [
             (self.require_exp, "exp"),
@@ -198,6 +207,8 @@ pub(crate) struct JwtVerifier {
     tolerance: Option<Tolerance>,
     /// Required `aud`, compared exactly (the route's, where the scheme has one).
     audience: Option<String>,
+    /// The provider's set-up handshake (monday.com's `challenge` POST).
+    handshake: Handshake,
 }
 
 /// A token whose signature verified, with its claims.
@@ -294,7 +305,13 @@ impl JwtVerifier {
             keys,
             tolerance: spec.tolerance.map(|t| Tolerance::new(t, tolerance)),
             audience,
+            handshake: Handshake::None,
         })
+    }
+
+    /// The verifier answering the provider's set-up `handshake` too.
+    pub(crate) fn with_handshake(self, handshake: Handshake) -> Self {
+        Self { handshake, ..self }
     }
 
     /// The header the token travels in, if not the body.
@@ -440,6 +457,9 @@ impl JwtVerifier {
             self.check_body_hash(&checked.claims, body)?;
         }
         self.check_url_hash(&checked.claims, req.public_url)?;
+        if self.spec.aud_is_endpoint && !req.public_url.is_empty() {
+            audience_is(&checked.claims, req.public_url)?;
+        }
         Ok(checked)
     }
 
@@ -503,22 +523,11 @@ impl JwtVerifier {
         Ok(())
     }
 
-    /// `aud`: a string, or an array of strings (RFC 7519 §4.1.3), one of
-    /// which must equal the route's audience exactly.
+    /// `aud` = the route's audience, where it has one.
     fn check_audience(&self, claims: &Map<String, Value>) -> Result<(), Rejection> {
-        let Some(want) = self.audience.as_deref() else {
-            return Ok(());
-        };
-        let matches = match claims.get("aud") {
-            None => return Err(invalid("claim aud is absent")),
-            Some(Value::String(aud)) => aud == want,
-            Some(Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(want)),
-            Some(_) => false,
-        };
-        if matches {
-            Ok(())
-        } else {
-            Err(invalid("claim aud names another audience"))
+        match self.audience.as_deref() {
+            Some(want) => audience_is(claims, want),
+            None => Ok(()),
         }
     }
 
@@ -637,6 +646,22 @@ fn either_keys(params: ProviderParams<'_>) -> Result<KeySet, BuildError> {
     }
 }
 
+/// `aud`: a string, or an array of strings (RFC 7519 §4.1.3), one of
+/// which must equal `want` exactly.
+fn audience_is(claims: &Map<String, Value>, want: &str) -> Result<(), Rejection> {
+    let matches = match claims.get("aud") {
+        None => return Err(invalid("claim aud is absent")),
+        Some(Value::String(aud)) => aud == want,
+        Some(Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(want)),
+        Some(_) => false,
+    };
+    if matches {
+        Ok(())
+    } else {
+        Err(invalid("claim aud names another audience"))
+    }
+}
+
 fn require_some(entries: &[super::SecretEntry], field: &str, what: &str) -> Result<(), BuildError> {
     if entries.is_empty() {
         return Err(BuildError {
@@ -665,10 +690,46 @@ impl Verifier for JwtVerifier {
     }
 
     fn signed_url(&self, target: &UrlTarget<'_>) -> Result<String, Rejection> {
-        if self.spec.url_hash.is_none() {
-            return Ok(String::new());
+        if self.spec.url_hash.is_some() {
+            return signed_url::resolve(target, None);
         }
-        signed_url::resolve(target, None)
+        // The endpoint `aud` names: the configured URL only, never one
+        // rebuilt from what the client sent.
+        let endpoint = target.configured.filter(|_| self.spec.aud_is_endpoint);
+        Ok(endpoint.unwrap_or_default().to_owned())
+    }
+
+    fn uses_public_url(&self) -> bool {
+        self.spec.url_hash.is_some() || self.spec.aud_is_endpoint
+    }
+
+    fn public_url_warning(&self, public_url: Option<&str>) -> Option<String> {
+        (self.spec.aud_is_endpoint && public_url.is_none()).then(|| {
+            "no public_url: the token's aud (the endpoint it was minted for) is not checked, \
+             so a token for another endpoint of the same app is accepted; set public_url"
+                .to_owned()
+        })
+    }
+
+    fn awaits_body_challenge(&self, req: &Inbound<'_>) -> bool {
+        let signed = self
+            .header
+            .as_ref()
+            .is_some_and(|h| req.headers.contains_key(h));
+        self.handshake.awaits_body(req, signed)
+    }
+
+    fn body_challenge(
+        &self,
+        req: &Inbound<'_>,
+        body: &Payload,
+    ) -> Result<HandshakeReply, Rejection> {
+        let _ = req;
+        self.handshake.body_challenge(&body.contiguous())
+    }
+
+    fn handshake(&self, req: &Inbound<'_>, body: &Payload) -> Option<HandshakeReply> {
+        self.handshake.handshake(req, &body.contiguous(), None)
     }
 
     fn precheck(&self, req: &Inbound<'_>) -> Result<(), Rejection> {

@@ -45,6 +45,11 @@ pub(crate) fn sign(
             claims.insert(h.claim.into(), h.text.encode(sum.as_ref()).into());
         }
     }
+    if spec.aud_is_endpoint {
+        if let Some(url) = req.url {
+            claims.insert("aud".into(), url.into());
+        }
+    }
     if let Some(c) = spec.url_hash {
         let url = req
             .url

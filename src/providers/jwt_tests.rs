@@ -458,6 +458,46 @@ fn vonage_iat_window_is_two_sided() {
     assert!(v.credential_header().is_none());
 }
 
+/// monday.com's docs' example claims (aud: this harness's URL), signed as
+/// `vectors.rs` does (PyJWT).
+const MONDAY_TOKEN: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJhY2NvdW50SWQiOjE4MjU1MjgsInVzZXJJZCI6NDAxMjY4OSwiYXVkIjoiaHR0cHM6Ly9leGFtcGxlLmNvbS9ob29rIiwiZXhwIjoxNjA2ODA4NzU4LCJzaG9ydExpdmVkVG9rZW4iOiJTSE9SVF9MSVZFRF9UT0tFTl9IRVJFIiwiaWF0IjoxNjA2ODA4NDU4fQ.CUlDxpgTJ6XlRved1O8H_7sMjwoQkkvfQO3GyiByfT0";
+
+#[test]
+fn monday_checks_aud_against_the_public_url_and_exp() {
+    let v = build_keys("monday", &keys(&["monday_signing_secret"]), &[]).unwrap();
+    let h = headers(&[("authorization", MONDAY_TOKEN.as_bytes())]);
+    let body = br#"{"event":{}}"#;
+    let now = 1_606_808_500;
+    let at = |url: &str, now| {
+        let r = at_url(&v, "POST", url, &h, body, now);
+        kind(&r)
+    };
+    assert_eq!(at("https://example.com/hook", now), "ok");
+    assert_eq!(at("https://example.com/other", now), "invalid");
+    // exp 1606808758, 60 s of skew; a token never outlives it.
+    assert_eq!(at("https://example.com/hook", 1_606_808_818), "ok");
+    assert_eq!(at("https://example.com/hook", 1_606_808_819), "timestamp");
+    // A bearer credential binding no body: removed before forwarding, and
+    // no replay key (a retry may carry the same token).
+    assert!(v.credential_header().is_some());
+    let ok = at_url(&v, "POST", "https://example.com/hook", &h, body, now).unwrap();
+    assert_eq!(ok.dedup, super::super::Dedup::None);
+    // The route's public_url is what aud is checked against: asked for.
+    assert!(v.uses_public_url());
+    assert!(v.public_url_warning(None).is_some());
+    assert!(v.public_url_warning(Some("https://x/")).is_none());
+    // A token without exp is refused.
+    let no_exp = encode(
+        &Header::new(Algorithm::HS256),
+        &json!({"aud": "https://example.com/hook", "iat": now}),
+        &EncodingKey::from_secret(b"monday_signing_secret"),
+    )
+    .unwrap();
+    let h = headers(&[("authorization", no_exp.as_bytes())]);
+    let r = at_url(&v, "POST", "https://example.com/hook", &h, body, now);
+    assert_eq!(kind(&r), "missing");
+}
+
 #[test]
 fn garbage_tokens_never_panic() {
     let v = build_keys("jwt", &[], &keys(&[RSA_PUBLIC])).unwrap();

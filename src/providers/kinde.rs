@@ -55,6 +55,7 @@ const TOKEN_RULES: JwtSpec = JwtSpec {
     iat_window: false,
     body_hash: None,
     url_hash: None,
+    aud_is_endpoint: false,
     id_claim: None,
     tolerance: Some(FIVE_MINUTES),
 };

@@ -624,7 +624,9 @@ pub fn build(name: &str, params: ProviderParams<'_>) -> Result<SharedVerifier, B
         Family::Fal => Arc::new(fal::FalVerifier::build(name, params)?),
         Family::Kinde => Arc::new(kinde::KindeVerifier::build(name, params)?),
         Family::Plaid => Arc::new(plaid::PlaidVerifier::build(name, params)?),
-        Family::Jwt(spec) => Arc::new(jwt::JwtVerifier::build(name, spec, params)?),
+        Family::Jwt(spec) => Arc::new(
+            jwt::JwtVerifier::build(name, spec, params)?.with_handshake(provider.handshake),
+        ),
         Family::Graph => Arc::new(graph::GraphVerifier::build(name, params)?),
         Family::EventGrid => Arc::new(eventgrid::EventGridVerifier::build(name, params)?),
     };

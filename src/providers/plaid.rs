@@ -56,6 +56,7 @@ const TOKEN_RULES: JwtSpec = JwtSpec {
         absent_when_empty: false,
     }),
     url_hash: None,
+    aud_is_endpoint: false,
     id_claim: None,
     tolerance: Some(FIVE_MINUTES),
 };

@@ -60,6 +60,7 @@ pub(crate) const TOKEN_RULES: JwtSpec = JwtSpec {
     iat_window: true,
     body_hash: None,
     url_hash: None,
+    aud_is_endpoint: false,
     id_claim: None,
     tolerance: Some(ONE_HOUR),
 };
