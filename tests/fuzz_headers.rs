@@ -45,6 +45,8 @@ fn verifier(name: &str) -> Option<SharedVerifier> {
         "c0ffee00c0ffee00c0ffee00c0ffee00".to_owned()
     } else if name == "braintree" {
         "public_key:private_key".to_owned()
+    } else if name == "strava" {
+        "120475".to_owned() // a subscription id
     } else if providers::takes_user_password(name) {
         "fuzz-user:whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned()
     } else {
@@ -188,8 +190,9 @@ proptest! {
     }
 }
 
-/// Providers whose signature is in the body: no header names to fuzz.
-const BODY_SIGNED: &[&str] = &["mailgun", "adyen", "braintree", "dropbox-sign"];
+/// Providers whose signature (or, for Strava, subscription id) is in the
+/// body: no header names to fuzz.
+const BODY_SIGNED: &[&str] = &["mailgun", "adyen", "braintree", "dropbox-sign", "strava"];
 
 #[test]
 fn every_provider_is_fuzzed() {

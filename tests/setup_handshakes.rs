@@ -1,7 +1,8 @@
 //! The set-up handshakes the proxy answers for Asana (`X-Hook-Secret`),
 //! WooCommerce (the `webhook_id=` ping), Notion (the first POST's
 //! `verification_token`), Smartsheet (`Smartsheet-Hook-Challenge`),
-//! monday.com (the `{"challenge"}` POST) and Mandrill (HEAD on creation),
+//! monday.com (the `{"challenge"}` POST), Strava (`GET hub.challenge`) and
+//! Mandrill (HEAD on creation),
 //! end to end on
 //! loopback: answered in the shape each provider's docs ask for, audited as
 //! `handshake`, never forwarded, enabled only on routes of that provider,
@@ -57,6 +58,10 @@ fn config() -> String {
             "path = \"/monday\"\nprovider = \"monday\"\nsecrets = [\"{MONDAY_SECRET}\"]\n\
              public_url = \"{MONDAY_URL}\""
         ))
+        .route(
+            "path = \"/strava\"\nprovider = \"strava\"\nsecrets = [\"120475\"]\n\
+             verify_token = \"STRAVA\"",
+        )
         .route("path = \"/github\"\nprovider = \"github\"\nsecrets = [\"gh\"]")
         .build()
 }
@@ -375,4 +380,48 @@ async fn monday_challenge_is_echoed_and_app_requests_verify() {
     let a = post(&p, "/github", &[json], challenge).await;
     assert_rejected(&a, 401, "missing_signature");
     assert_eq!(up.count(), 1, "only the app's event is forwarded");
+}
+
+#[tokio::test]
+async fn strava_subscription_check_is_answered_and_events_need_its_id() {
+    let up = Upstream::start().await;
+    let (p, admin) = start(&up).await;
+    // Strava "Webhook Events API": the subscription validation request and
+    // the JSON it expects back.
+    let check = "/strava?hub.verify_token=STRAVA&hub.challenge=15f7d1a91c1f40f8a748fd134752feb3&hub.mode=subscribe";
+    let a = send(&p, "GET", check, &[], b"").await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    assert_eq!(a.headers["content-type"], "application/json");
+    let v: serde_json::Value = serde_json::from_slice(&a.body).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({ "hub.challenge": "15f7d1a91c1f40f8a748fd134752feb3" })
+    );
+    assert_eq!(
+        last_decision(admin, "/strava").await["outcome"],
+        "handshake"
+    );
+    let wrong = "/strava?hub.verify_token=GUESS&hub.challenge=1&hub.mode=subscribe";
+    assert_rejected(
+        &send(&p, "GET", wrong, &[], b"").await,
+        401,
+        "invalid_signature",
+    );
+
+    // An event of the subscription (its docs' fields) is forwarded as sent;
+    // one naming another subscription, or not shaped as Strava's, is not.
+    let json = ("content-type", "application/json");
+    let event = br#"{"aspect_type":"create","event_time":1516126040,"object_id":1360128428,"object_type":"activity","owner_id":134815,"subscription_id":120475,"updates":{}}"#;
+    let a = post(&p, "/strava", &[json], event).await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    assert_eq!(&up.received()[0].body[..], &event[..]);
+    let other = String::from_utf8_lossy(event).replace("120475", "120476");
+    let a = post(&p, "/strava", &[json], other.as_bytes()).await;
+    assert_rejected(&a, 401, "invalid_signature");
+    let a = post(&p, "/strava", &[json], br#"{"subscription_id":120475}"#).await;
+    assert_rejected(&a, 401, "missing_signature");
+    // The check is answered only on Strava's route.
+    let a = send(&p, "GET", &check.replace("/strava", "/github"), &[], b"").await;
+    assert_eq!(a.status, 405);
+    assert_eq!(up.count(), 1, "only the event is forwarded");
 }

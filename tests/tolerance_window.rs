@@ -105,6 +105,11 @@ fn keys(row: &ProviderInfo, ecdsa_pkcs8: &[u8]) -> Keys {
             signing: String::new(),
         },
         ("jwt" | "graph", _) => secret(SECRET),
+        // Strava signs nothing; its secret is a subscription id.
+        ("unsigned", "strava") => Keys {
+            route_lines: "secrets = [\"120475\"]\n".into(),
+            signing: String::new(),
+        },
         ("eventgrid", _) => Keys {
             route_lines: format!("secrets = [\"{SECRET}\"]\ntoken_query = \"code\"\n"),
             signing: SECRET.into(),

@@ -262,7 +262,7 @@ fn provider_options_the_scheme_does_not_use_are_refused() {
     assert_eq!(
         real_errors(&format!("{github}verify_token = \"env:S\"\n")),
         "t.toml:9:16: route[0].verify_token: provider \"github\" has no verify_token \
-         challenge (only meta, facebook, instagram, whatsapp use one); remove verify_token"
+         challenge (only meta, facebook, instagram, whatsapp, strava use one); remove verify_token"
     );
     let meta = MINIMAL.replace("github", "meta") + "verify_token = \"env:S\"\n";
     assert!(real(&meta).is_ok());

@@ -63,6 +63,9 @@ pub(crate) enum Family {
     Jwt(JwtSpec),
     /// Microsoft Graph's `clientState` in every notification (`graph.rs`).
     Graph,
+    /// Strava: unsigned events whose `subscription_id` must be the route's
+    /// (`strava.rs`).
+    Strava,
     /// Azure Event Grid's key in the query or a header (`eventgrid.rs`).
     EventGrid,
     /// AWS SNS: RSA in the JSON body, certificate fetched (`sns.rs`).
@@ -199,6 +202,7 @@ impl Provider {
             ),
             Family::Jwt(spec) => (spec.info(self.name), "jwt", Some(spec.tolerance)),
             Family::Graph => (super::graph::info(self.name), "graph", Some(None)),
+            Family::Strava => (super::strava::info(self.name), "unsigned", Some(None)),
             Family::EventGrid => (super::eventgrid::info(self.name), "eventgrid", Some(None)),
         };
         let tolerance = match window {
@@ -1564,6 +1568,14 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         handshake: Handshake::MondayChallenge,
         source: "monday.com developer docs \"Webhooks\" (URL verification: {\"challenge\"} echoed as JSON) and \"Authorization header\" / \"Integration authorization\" (JWT signed with the Signing Secret; check aud = the endpoint URL and exp)",
     },
+    // Strava signs no event: the subscription check's verify_token, then
+    // the body's subscription_id (the route's secrets) is all there is.
+    Provider {
+        name: "strava",
+        family: Family::Strava,
+        handshake: Handshake::StravaSubscribe,
+        source: "Strava developers \"Webhook Events API\" (event fields; subscription validation: hub.mode, hub.verify_token, hub.challenge echoed as JSON within two seconds)",
+    },
     // Microsoft Graph change notifications: clientState in every item of
     // value[]; POST ?validationToken= answered with the decoded token; with
     // app_id, every validationTokens JWT checked (entra.rs).
@@ -1686,6 +1698,7 @@ mod tests {
                 Family::StandardWebhooks(_) => "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
                 Family::Token(t) if t.is_basic() => "user:s3cret",
                 Family::Braintree => "public_key:private_key",
+                Family::Strava => "120475",
                 // Hex and base64 text both: for keys decoded from either.
                 Family::Hmac(h) if h.key != KeyDecoding::UTF8 => "c0ffee00c0ffee00c0ffee00c0ffee00",
                 Family::Canonical | Family::Adyen => {

@@ -89,6 +89,9 @@ pub(crate) enum Handshake {
     TwitchCallbackVerification,
     /// Meta: unsigned GET `hub.mode=subscribe&hub.verify_token=..&hub.challenge=..`.
     MetaVerifyToken,
+    /// Strava: unsigned GET `hub.mode=subscribe&hub.verify_token=..&
+    /// hub.challenge=..`, Meta's shape → JSON `{"hub.challenge": ..}`.
+    StravaSubscribe,
     /// Dropbox: unsigned GET `?challenge=..` echoed.
     DropboxChallenge,
     /// Discord: signed PING (`{"type":1}`) → `{"type":1}`. Answered by the
@@ -151,6 +154,7 @@ impl Handshake {
             Self::ZoomUrlValidation => "endpoint.url_validation",
             Self::TwitchCallbackVerification => "webhook_callback_verification",
             Self::MetaVerifyToken => "GET hub.challenge (verify_token)",
+            Self::StravaSubscribe => "GET hub.challenge (verify_token) -> JSON",
             Self::DropboxChallenge => "GET ?challenge=",
             Self::DiscordPing => "PING (type 1) -> PONG",
             Self::XCrc => "GET ?crc_token= (CRC)",
@@ -171,10 +175,17 @@ impl Handshake {
         }
     }
 
+    /// Whether the challenge compares the route's `verify_token` (Meta's
+    /// and Strava's `hub.verify_token`); elsewhere it is refused.
+    pub(crate) fn reads_verify_token(self) -> bool {
+        matches!(self, Self::MetaVerifyToken | Self::StravaSubscribe)
+    }
+
     /// Methods beyond POST this handshake needs on the route.
     pub(crate) fn extra_methods(self) -> &'static [Method] {
         match self {
             Self::MetaVerifyToken
+            | Self::StravaSubscribe
             | Self::DropboxChallenge
             | Self::XCrc
             | Self::OnfleetCheck
@@ -218,7 +229,14 @@ impl Handshake {
                 let challenge = query_value(req.uri.query()?, "challenge")?;
                 Some(echo(&challenge))
             }
-            Self::MetaVerifyToken => meta(req.uri.query()?, keys.verify_token),
+            Self::MetaVerifyToken => {
+                hub_challenge(req.uri.query()?, keys.verify_token).map(|c| c.and_then(|c| echo(&c)))
+            }
+            Self::StravaSubscribe => hub_challenge(req.uri.query()?, keys.verify_token).map(|c| {
+                let challenge = c?;
+                check_text(&challenge)?;
+                Ok(json(&serde_json::json!({ "hub.challenge": challenge })))
+            }),
             Self::OnfleetCheck => Some(required_query(req, "check").and_then(|v| echo(&v))),
             Self::XCrc => Some(required_query(req, "crc_token").and_then(|token| {
                 let key = keys.crc_key.ok_or_else(|| Rejection::InvalidSignature {
@@ -327,6 +345,7 @@ impl Handshake {
             Self::None
             | Self::SnsSubscriptionConfirmation
             | Self::MetaVerifyToken
+            | Self::StravaSubscribe
             | Self::DropboxChallenge
             | Self::DiscordPing
             | Self::XCrc
@@ -428,9 +447,10 @@ fn monday_challenge(body: &[u8]) -> Option<HandshakeReply> {
     Some(json(&serde_json::json!({ "challenge": challenge })))
 }
 
-/// Meta: `hub.mode=subscribe` with the route's `hub.verify_token`; other
-/// GETs are not challenges.
-fn meta(query: &str, verify_token: Option<&Secret>) -> Option<Result<HandshakeReply, Rejection>> {
+/// Meta's and Strava's subscription check: `hub.mode=subscribe` with the
+/// route's `hub.verify_token` gives the `hub.challenge` to answer with;
+/// other GETs are not challenges.
+fn hub_challenge(query: &str, verify_token: Option<&Secret>) -> Option<Result<String, Rejection>> {
     if query_value(query, "hub.mode").as_deref() != Some("subscribe") {
         return None;
     }
@@ -449,8 +469,7 @@ fn meta(query: &str, verify_token: Option<&Secret>) -> Option<Result<HandshakeRe
             detail: "hub.verify_token does not match the route's verify_token".into(),
         }));
     }
-    let challenge = query_value(query, "hub.challenge").unwrap_or_default();
-    Some(echo(&challenge))
+    Some(Ok(query_value(query, "hub.challenge").unwrap_or_default()))
 }
 
 /// Query parameter `key` of a challenge GET, which must carry it.

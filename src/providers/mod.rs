@@ -40,6 +40,7 @@ mod recurly;
 mod signed_url;
 mod sns;
 mod standard_webhooks;
+mod strava;
 mod structured;
 mod template;
 #[cfg(test)]
@@ -56,7 +57,6 @@ use http::{HeaderMap, Method, Uri};
 
 use crate::body::Payload;
 pub use fetched::{FetchedKey, KeyMaterial, KeyRef, KeyRequest, ParseKey, UrlPrefix};
-use handshake::Handshake;
 pub use params::{
     FetchParams, GenericHmac, HmacAlgorithm, HmacKeyEncoding, HmacMode, HmacTimestampFormat,
     ProviderParams, SecretEntry, SignatureEncoding, SnsConfirm,
@@ -476,6 +476,7 @@ pub fn sign(
         }),
         Family::Jwt(spec) => jwt_sign::sign(spec, secret, req),
         Family::Graph => graph::sign(secret, req),
+        Family::Strava => strava::sign(secret, req),
         Family::EventGrid => eventgrid::sign(secret, req),
     }
 }
@@ -569,7 +570,7 @@ pub fn build(name: &str, params: ProviderParams<'_>) -> Result<SharedVerifier, B
             ),
         });
     }
-    if params.verify_token.is_some() && provider.handshake != Handshake::MetaVerifyToken {
+    if params.verify_token.is_some() && !provider.handshake.reads_verify_token() {
         return Err(unused_verify_token(name));
     }
     if let (Some(fetch), false) = (params.fetch, provider.family.may_fetch_keys()) {
@@ -628,6 +629,7 @@ pub fn build(name: &str, params: ProviderParams<'_>) -> Result<SharedVerifier, B
             jwt::JwtVerifier::build(name, spec, params)?.with_handshake(provider.handshake),
         ),
         Family::Graph => Arc::new(graph::GraphVerifier::build(name, params)?),
+        Family::Strava => Arc::new(strava::StravaVerifier::build(name, params)?),
         Family::EventGrid => Arc::new(eventgrid::EventGridVerifier::build(name, params)?),
     };
     if params.tolerance.is_some() && verifier.tolerance().is_none() {
@@ -691,7 +693,7 @@ fn unfetched_setting(name: &str, fetch: &FetchParams) -> BuildError {
 fn unused_verify_token(name: &str) -> BuildError {
     let users: Vec<&str> = catalog::PROVIDERS
         .iter()
-        .filter(|p| p.handshake == Handshake::MetaVerifyToken)
+        .filter(|p| p.handshake.reads_verify_token())
         .map(|p| p.name)
         .collect();
     BuildError {
