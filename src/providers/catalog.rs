@@ -1099,6 +1099,17 @@ pub(crate) static PROVIDERS: &[Provider] = &[
         handshake: Handshake::None,
         source: "Surge API docs \"Signature validation\" (Surge-Signature: t=<unix s>,v1=<lowercase hex HMAC-SHA256 of {t}.{raw body}>, several v1 when rolling credentials; 5 min suggested)",
     },
+    // Recharge's timestamp-bound scheme, Stripe's shape keyed with the API
+    // client secret. Recharge suggests refusing after 48 hours; hookguard
+    // keeps 300 s both ways (a route may widen it with `tolerance`). The
+    // legacy X-Recharge-Hmac-Sha256 sent beside it signs no time, so it is
+    // not accepted: stripping the new header would bypass the window.
+    Provider {
+        name: "recharge",
+        family: Family::Structured(stripe_style("x-recharge-webhook-signature", secs(300))),
+        handshake: Handshake::None,
+        source: "Recharge changelog \"Webhook signatures now support timestamp verification\" (timestamp-bound signatures, stale after 48 hours) and developer docs \"Webhook validation\" (X-Recharge-Webhook-Signature: t=<unix s>,v1=<hex HMAC-SHA256 of {t}.{raw body}> with the API client secret)",
+    },
     // Ghost: `sha256=<hex>, t=<ms>` over the body followed by the ms
     // timestamp, no separator. No window documented: 300 s. One split only:
     // moving digits across the boundary changes the timestamp's length, so

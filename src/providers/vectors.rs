@@ -685,6 +685,18 @@ const VECTORS: &[Vector] = &[
         body: r#"{"type":"message.received","id":"evt_01jjfeev3hf9n9c7k5231hd3hr"}"#,
         now: 1_700_000_000,
     },
+    // comp (Python hmac; Recharge "Webhook validation" recipe: hex HMAC of
+    // `{t}.{body}` with the API client secret).
+    Vector {
+        provider: "recharge",
+        secret: "recharge_client_secret",
+        headers: &[(
+            "x-recharge-webhook-signature",
+            "t=1700000000,v1=3e719de244947d579ec8621fd45be7a2bfa751463c97a34f4b226254e130b116",
+        )],
+        body: r#"{"charge":{"id":123,"status":"success"}}"#,
+        now: 1_700_000_000,
+    },
     // comp (Python hmac; Ghost's webhook-trigger.js: HMAC of body + ms timestamp).
     Vector {
         provider: "ghost",
@@ -951,6 +963,7 @@ fn signed_headers_match_published_vectors() {
         ("polar", Some("msg_1")),
         ("emailit", None),
         ("surge", None),
+        ("recharge", None),
     ] {
         let v = VECTORS.iter().find(|v| v.provider == name).unwrap();
         let req = SignRequest {
@@ -996,6 +1009,7 @@ fn timed_presets_keep_their_window_both_ways() {
         ("emailit", 300),
         ("supabase-auth", 300),
         ("surge", 300),
+        ("recharge", 300),
     ] {
         let v = VECTORS.iter().find(|v| v.provider == name).unwrap();
         let ver = verifier(name, &secrets(&[v.secret]));
