@@ -2,7 +2,9 @@
 //! verify: whether the same request verifies with the secrets read another
 //! way (`key_encoding`, `key_prefix`), its signature made with another
 //! digest (`algorithm`) or its timestamp read in another unit
-//! (`timestamp_format`), and which keys a `k=v` header holds when none is a
+//! (`timestamp_format`), its secret digested with the message instead of
+//! keying an HMAC (`mode`), or its signature read from another header
+//! (`headers`); and which keys a `k=v` header holds when none is a
 //! configured signature key.
 //!
 //! Every hint names an option and its value, or key names of the header;
@@ -10,7 +12,7 @@
 
 use crate::body::Payload;
 use crate::providers::{
-    GenericHmac, HmacAlgorithm, HmacKeyEncoding, HmacTimestampFormat, Inbound, Rejection,
+    GenericHmac, HmacAlgorithm, HmacKeyEncoding, HmacMode, HmacTimestampFormat, Inbound, Rejection,
 };
 
 use super::target::Target;
@@ -25,8 +27,9 @@ pub(crate) fn engine_hint(
     let cfg = target.hmac.as_ref()?;
     match r {
         Rejection::InvalidSignature { detail } if detail.contains("does not match") => {
-            key_encoding_hint(target, cfg, req, body)
+            key_encoding_hint(target, cfg, req, body).or_else(|| mode_hint(target, cfg, req, body))
         }
+        Rejection::MissingSignature { .. } => header_hint(target, cfg, req, body),
         Rejection::InvalidSignature { detail } if detail.contains("= signature") => {
             missing_key_hint(cfg, req)
         }
@@ -123,6 +126,84 @@ fn timestamp_unit_hint(
                 format_name(format)
             )
         })
+}
+
+/// The other way the secret can enter the digest: a plain hash of the
+/// template with `{secret}` before or after it (Recharge's legacy
+/// `sha256(secret + body)`, Cloudinary's `sha1(body + timestamp + secret)`)
+/// where an HMAC is configured, and the reverse.
+fn mode_hint(
+    target: &Target,
+    cfg: &GenericHmac,
+    req: &Inbound<'_>,
+    body: &Payload,
+) -> Option<String> {
+    let readings = match cfg.mode {
+        HmacMode::Hmac => vec![
+            (HmacMode::Hash, format!("{{secret}}{}", cfg.signed)),
+            (HmacMode::Hash, format!("{}{{secret}}", cfg.signed)),
+        ],
+        HmacMode::Hash => vec![(HmacMode::Hmac, cfg.signed.replace("{secret}", ""))],
+    };
+    readings
+        .into_iter()
+        .find(|(mode, signed)| {
+            let mut changed = cfg.clone();
+            changed.mode = *mode;
+            changed.signed.clone_from(signed);
+            verifies(target, changed, req, body)
+        })
+        .map(|(mode, signed)| {
+            let mode = match mode {
+                HmacMode::Hmac => "hmac",
+                HmacMode::Hash => "hash",
+            };
+            format!(
+                "hint: the signature verifies with mode = {mode:?} and signed = {signed:?}: \
+                 the secret enters the digest another way"
+            )
+        })
+}
+
+/// Request headers that look like signatures but are not configured: the
+/// one that verifies as a fallback, else their names.
+fn header_hint(
+    target: &Target,
+    cfg: &GenericHmac,
+    req: &Inbound<'_>,
+    body: &Payload,
+) -> Option<String> {
+    let mut configured = std::iter::once(&cfg.header).chain(&cfg.fallback_headers);
+    if configured.any(|h| req.headers.contains_key(h.as_str())) {
+        return None; // something else is missing
+    }
+    let looks_signed = |name: &str| {
+        ["signature", "hmac", "-sig"]
+            .iter()
+            .any(|w| name.contains(w))
+    };
+    let candidates: Vec<&str> = req
+        .headers
+        .keys()
+        .map(http::HeaderName::as_str)
+        .filter(|name| looks_signed(name))
+        .take(16)
+        .collect();
+    let verifying = candidates.iter().find(|name| {
+        let mut changed = cfg.clone();
+        changed.fallback_headers.push((**name).to_owned());
+        verifies(target, changed, req, body)
+    });
+    match (verifying, candidates.is_empty()) {
+        (Some(name), _) => Some(format!(
+            "hint: the signature verifies from header {name:?}: add it to headers (tried in order)"
+        )),
+        (None, true) => None,
+        (None, false) => Some(format!(
+            "hint: the request carries {} (values not shown), none of them configured",
+            candidates.join(", ")
+        )),
+    }
 }
 
 /// The keys of a `k=v` header that holds none of `signature_keys`.

@@ -1,6 +1,8 @@
 //! `verify` on a configured generic route that does not verify, where the
 //! same request would under another reading of the configuration: the
-//! explainer names the option (wrong key encoding, wrong timestamp unit) or,
+//! explainer names the option (wrong key encoding, wrong timestamp unit,
+//! wrong digest, the secret hashed rather than keying an HMAC, a signature
+//! header not listed) or,
 //! for a `k=v` header without the configured key, the keys it holds. Each
 //! case uses a vector from outside this code.
 
@@ -52,6 +54,24 @@ header = "elevenlabs-signature"
 signature_keys = ["v1"]
 timestamp_key = "t"
 signed = "{timestamp}.{body}"
+
+[[route]]
+path = "/cloudinary"
+provider = "hmac"
+secrets = ["X7qLTrsES31MzxxkxPPA-pAGGfU"]
+[route.hmac]
+algorithm = "sha1"
+header = "x-cld-signature"
+timestamp_header = "x-cld-timestamp"
+timestamp_format = "unix"
+signed = "{body}{timestamp}"
+
+[[route]]
+path = "/gitea"
+provider = "hmac"
+secrets = ["gitea_secret"]
+[route.hmac]
+header = "x-gitea-signature"
 "#;
 
 /// `verify -c CONFIG --route ROUTE -H ... --tolerance CENTURY`: its stdout
@@ -142,4 +162,45 @@ fn a_wrong_digest_is_named() {
         out.contains("algorithm = \"md5\": the wrong digest is configured"),
         "{out}"
     );
+}
+
+// pycloudinary's published notification vector (test_utils.py
+// test_verify_notification_signature): SHA-1 of body, timestamp and the
+// API secret, on a route that keys an HMAC with the secret instead.
+#[test]
+fn a_hashed_secret_is_named() {
+    let body = r#"{"notification_type":"eager","eager":[{"transformation":"sp_full_hd/mp4","bytes":1055,"url":"http://res.cloudinary.com/demo/video/upload/sp_full_hd/v1533125278/dog.mp4","secure_url":"https://res.cloudinary.com/demo/video/upload/sp_full_hd/v1533125278/dog.mp4"}],"public_id":"dog","batch_id":"9b11fa058c61fa577f4ec516bf6ee756ac2aefef095af99aef1302142cc1694a"}"#;
+    let out = refused(
+        "/cloudinary",
+        &[
+            "x-cld-signature: dfe82de1d9083fe0b7ea68070649f9a15b8874da",
+            "x-cld-timestamp: 1549533514",
+        ],
+        body.as_bytes(),
+    );
+    assert!(
+        out.contains(r#"mode = "hash" and signed = "{body}{timestamp}{secret}""#),
+        "{out}"
+    );
+    assert!(!out.contains("X7qLTrsES31MzxxkxPPA"), "{out}");
+}
+
+// Gogs signs as Gitea does (computed with Python's hmac from Gitea's
+// documented recipe) under its own header, which the route does not list.
+#[test]
+fn an_unlisted_signature_header_is_named() {
+    let sig = "d843a05f58b935be5e6c796adccf9bb5071951f049aea8f3d86ac97d4820001c";
+    let body = br#"{"ref":"refs/heads/main"}"#;
+    let out = refused_with("/gitea", &[&format!("x-gogs-signature: {sig}")], body, &[]);
+    assert!(
+        out.contains(r#"verifies from header "x-gogs-signature": add it to headers"#),
+        "{out}"
+    );
+    let other = format!("x-other-signature: {}", &sig[1..]);
+    let out = refused_with("/gitea", &[&other], body, &[]);
+    assert!(
+        out.contains("carries x-other-signature (values not shown), none of them configured"),
+        "{out}"
+    );
+    assert!(!out.contains(&sig[1..]), "{out}");
 }
