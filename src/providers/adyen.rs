@@ -206,6 +206,14 @@ impl Verifier for AdyenVerifier {
         self.provider
     }
 
+    /// Adyen marks a standard notification delivered on `[accepted]` in the
+    /// answer (its API reference, `NotificationResponse`; newer accounts
+    /// take any 2xx), and retries otherwise: hookguard's own answers (a
+    /// duplicate, a queued request) carry it.
+    fn acknowledgement(&self) -> Option<&'static str> {
+        Some("[accepted]")
+    }
+
     fn tolerance(&self) -> Option<Duration> {
         None
     }
