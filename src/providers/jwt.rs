@@ -729,6 +729,9 @@ impl Verifier for JwtVerifier {
     }
 
     fn handshake(&self, req: &Inbound<'_>, body: &Payload) -> Option<HandshakeReply> {
+        if self.handshake == Handshake::None {
+            return None; // no copy of the body for the schemes without one
+        }
         self.handshake.handshake(req, &body.contiguous(), None)
     }
 
