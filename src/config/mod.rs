@@ -43,6 +43,7 @@ mod raw;
 mod receipt;
 mod render;
 mod route;
+mod route_hmac;
 mod secrets;
 mod spanned;
 mod suggest;
