@@ -27,14 +27,13 @@ use std::borrow::Cow;
 use std::time::Duration;
 
 use http::{HeaderName, Method};
-use ring::hmac;
 use serde_json::Value;
 
 use super::common::{header_bytes, header_name};
 use super::entra::{check_tenant_id, EntraToken, Tenant};
 use super::handshake;
 use super::jwks::fetched_set;
-use super::keys::{is_active, no_match_detail, Blind, SECRET};
+use super::keys::SealedSecrets;
 use super::params::{FetchParams, FetchSetting};
 use super::{
     BuildError, Dedup, HandshakeReply, Inbound, KeyRef, ProviderInfo, ProviderParams, Rejection,
@@ -75,11 +74,7 @@ pub(crate) struct EventGridVerifier {
 /// How deliveries prove they come from the subscription.
 enum Auth {
     /// A shared key, each secret only as a blinded tag.
-    Key {
-        at: KeyAt,
-        blind: Blind,
-        keys: Vec<(hmac::Tag, Option<i64>)>,
-    },
+    Key { at: KeyAt, keys: SealedSecrets },
     /// A Microsoft Entra ID access token.
     Entra(EntraToken),
 }
@@ -195,7 +190,7 @@ impl Verifier for EventGridVerifier {
 
     fn verify(&self, req: &Inbound<'_>, body: &Payload) -> Result<Verified, Rejection> {
         let secret_index = match &self.auth {
-            Auth::Key { at, blind, keys } => matching_key(at, blind, keys, req)?,
+            Auth::Key { at, keys } => matching_key(at, keys, req)?,
             Auth::Entra(rule) => {
                 rule.check_request(fetched_set(req)?, req, body)?;
                 0
@@ -235,28 +230,12 @@ impl Verifier for EventGridVerifier {
 
 /// The index of the unexpired secret the received key equals, compared in
 /// constant time with every one.
-fn matching_key(
-    at: &KeyAt,
-    blind: &Blind,
-    keys: &[(hmac::Tag, Option<i64>)],
-    req: &Inbound<'_>,
-) -> Result<usize, Rejection> {
+fn matching_key(at: &KeyAt, keys: &SealedSecrets, req: &Inbound<'_>) -> Result<usize, Rejection> {
     let received = at.key(req)?;
-    let mut found = None;
-    for (i, (sealed, expires)) in keys.iter().enumerate() {
-        if is_active(*expires, req.now_ms) && blind.matches(&received, sealed) && found.is_none() {
-            found = Some(i);
-        }
-    }
-    found.ok_or_else(|| Rejection::InvalidSignature {
-        detail: no_match_detail(
-            &format!("{}: key does not match", at.where_()),
-            SECRET,
-            keys.iter().map(|(_, e)| *e),
-            req.now_ms,
-            None,
-        ),
-    })
+    keys.matching(&received, req.now_ms)
+        .ok_or_else(|| Rejection::InvalidSignature {
+            detail: keys.no_match(&format!("{}: key does not match", at.where_()), req.now_ms),
+        })
 }
 
 /// A shared key: where it travels (`token_query` or `token_header`, one of
@@ -283,9 +262,10 @@ fn key_rule(provider: &'static str, params: &ProviderParams<'_>) -> Result<Auth,
             })
         }
     };
-    let blind = Blind::new()?;
-    let keys = blind.seal_secrets(params.secrets)?;
-    Ok(Auth::Key { at, blind, keys })
+    Ok(Auth::Key {
+        at,
+        keys: SealedSecrets::new(params.secrets)?,
+    })
 }
 
 /// Microsoft Entra ID: `tenant` and `audience` both required, keys at the

@@ -22,14 +22,13 @@
 
 use std::time::Duration;
 
-use ring::hmac;
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::entra::{EntraToken, Tenant, COMMON_JWKS, GRAPH_PUBLISHER};
 use super::handshake::{ChallengeKeys, Handshake};
 use super::jwks::fetched_set;
-use super::keys::{is_active, no_match_detail, Blind, SECRET};
+use super::keys::SealedSecrets;
 use super::params::FetchSetting;
 use super::{
     BuildError, Dedup, HandshakeReply, Inbound, KeyRef, ProviderInfo, ProviderParams, Rejection,
@@ -60,8 +59,7 @@ const MAX_TOKENS: usize = 32;
 /// `validationTokens` rule when the route sets `app_id`.
 pub(crate) struct GraphVerifier {
     provider: &'static str,
-    blind: Blind,
-    states: Vec<(hmac::Tag, Option<i64>)>,
+    states: SealedSecrets,
     tokens: Option<EntraToken>,
 }
 
@@ -71,12 +69,9 @@ impl GraphVerifier {
         provider: &'static str,
         params: ProviderParams<'_>,
     ) -> Result<Self, BuildError> {
-        let blind = Blind::new()?;
-        let states = blind.seal_secrets(params.secrets)?;
         Ok(Self {
             provider,
-            blind,
-            states,
+            states: SealedSecrets::new(params.secrets)?,
             tokens: tokens_rule(provider, &params)?,
         })
     }
@@ -104,17 +99,6 @@ impl GraphVerifier {
                 .map_err(|r| at_token(n, r))?;
         }
         Ok(())
-    }
-
-    /// The index of the unexpired secret `state` equals, in constant time.
-    fn matching(&self, state: &[u8], now_ms: i64) -> Option<usize> {
-        let mut found = None;
-        for (i, (tag, expires)) in self.states.iter().enumerate() {
-            if is_active(*expires, now_ms) && self.blind.matches(state, tag) && found.is_none() {
-                found = Some(i);
-            }
-        }
-        found
     }
 }
 
@@ -171,16 +155,10 @@ impl Verifier for GraphVerifier {
                 .ok_or_else(|| Rejection::MissingSignature {
                     detail: format!("value[{n}] has no clientState"),
                 })?;
-            let Some(i) = self.matching(state.as_bytes(), req.now_ms) else {
+            let Some(i) = self.states.matching(state.as_bytes(), req.now_ms) else {
                 let mismatch = format!("value[{n}].clientState does not match");
                 return Err(Rejection::InvalidSignature {
-                    detail: no_match_detail(
-                        &mismatch,
-                        SECRET,
-                        self.states.iter().map(|(_, e)| *e),
-                        req.now_ms,
-                        None,
-                    ),
+                    detail: self.states.no_match(&mismatch, req.now_ms),
                 });
             };
             first.get_or_insert(i);

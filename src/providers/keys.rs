@@ -333,21 +333,29 @@ impl Blind {
     pub(crate) fn matches(&self, value: &[u8], sealed: &hmac::Tag) -> bool {
         hmac::verify(&self.0, value, sealed.as_ref()).is_ok()
     }
+}
 
-    /// Seals a route's shared values (a Graph `clientState`, an Event Grid
-    /// key), each with its expiry: refused when there are none, or one is
+/// A route's shared values (a Graph `clientState`, an Event Grid key, a
+/// Strava subscription id), each kept only as a tag blinded under a key of
+/// this process, with its expiry: compared in constant time, never held
+/// in clear.
+pub(crate) struct SealedSecrets {
+    blind: Blind,
+    sealed: Vec<(hmac::Tag, Option<i64>)>,
+}
+
+impl SealedSecrets {
+    /// Seals the route's secrets: refused when there are none, or one is
     /// empty, since the route would then verify nothing.
-    pub(crate) fn seal_secrets(
-        &self,
-        secrets: &[SecretEntry],
-    ) -> Result<Vec<(hmac::Tag, Option<i64>)>, BuildError> {
+    pub(crate) fn new(secrets: &[SecretEntry]) -> Result<Self, BuildError> {
         if secrets.is_empty() {
             return Err(BuildError {
                 field: "secrets".into(),
                 message: "no secret configured: the route would verify nothing".into(),
             });
         }
-        secrets
+        let blind = Blind::new()?;
+        let sealed = secrets
             .iter()
             .enumerate()
             .map(|(i, s)| match s.value.expose() {
@@ -355,9 +363,29 @@ impl Blind {
                     field: format!("secrets[{i}]"),
                     message: "secret is empty".into(),
                 }),
-                value => Ok((self.seal(value), s.expires)),
+                value => Ok((blind.seal(value), s.expires)),
             })
-            .collect()
+            .collect::<Result<_, _>>()?;
+        Ok(Self { blind, sealed })
+    }
+
+    /// The index of the first unexpired secret `value` equals. Every one is
+    /// compared, whichever matches, so the time taken says nothing.
+    pub(crate) fn matching(&self, value: &[u8], now_ms: i64) -> Option<usize> {
+        let mut found = None;
+        for (i, (tag, expires)) in self.sealed.iter().enumerate() {
+            if is_active(*expires, now_ms) && self.blind.matches(value, tag) && found.is_none() {
+                found = Some(i);
+            }
+        }
+        found
+    }
+
+    /// The rejection's detail when `matching` found none: `mismatch`, or
+    /// that every secret has expired.
+    pub(crate) fn no_match(&self, mismatch: &str, now_ms: i64) -> String {
+        let expiries = self.sealed.iter().map(|(_, e)| *e);
+        no_match_detail(mismatch, SECRET, expiries, now_ms, None)
     }
 }
 
@@ -526,6 +554,34 @@ mod tests {
         }
         let other_key = Blind::new().unwrap();
         assert!(!other_key.matches(b"token", &sealed));
+    }
+
+    #[test]
+    fn sealed_secrets_match_the_first_unexpired_equal_value() {
+        let entry = |v: &str, expires| SecretEntry {
+            value: crate::secret::Secret::new(v.as_bytes().to_vec()),
+            expires,
+            origin: "literal".into(),
+        };
+        // Expiries in Unix seconds; a secret verifies strictly before its own.
+        let (now, now_s) = (1_700_000_000_000, 1_700_000_000);
+        let sealed = SealedSecrets::new(&[
+            entry("old", Some(now_s)),
+            entry("same", None),
+            entry("same", None),
+            entry("next", Some(now_s + 1)),
+        ])
+        .unwrap();
+        assert_eq!(sealed.matching(b"old", now), None, "expired");
+        assert_eq!(sealed.matching(b"same", now), Some(1), "the first of two");
+        assert_eq!(sealed.matching(b"next", now), Some(3));
+        assert_eq!(sealed.matching(b"nex", now), None);
+        assert!(sealed.no_match("mismatch", now).starts_with("mismatch: "));
+        let all_old = SealedSecrets::new(&[entry("old", Some(now_s))]).unwrap();
+        assert!(all_old.no_match("mismatch", now).starts_with("no active"));
+        let refused = |list: &[SecretEntry]| SealedSecrets::new(list).err().unwrap().field;
+        assert_eq!(refused(&[]), "secrets");
+        assert_eq!(refused(&[entry("a", None), entry("", None)]), "secrets[1]");
     }
 
     #[test]

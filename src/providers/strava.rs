@@ -18,11 +18,10 @@
 
 use std::time::Duration;
 
-use ring::hmac;
 use serde_json::Value;
 
 use super::handshake::{ChallengeKeys, Handshake};
-use super::keys::{is_active, no_match_detail, Blind, SECRET};
+use super::keys::SealedSecrets;
 use super::{
     BuildError, Dedup, HandshakeReply, Inbound, ProviderInfo, ProviderParams, Rejection, Verified,
     Verifier,
@@ -51,8 +50,7 @@ const ASPECT_TYPES: &[&str] = &["create", "update", "delete"];
 /// A built Strava verifier: each subscription id only as a blinded tag.
 pub(crate) struct StravaVerifier {
     provider: &'static str,
-    blind: Blind,
-    ids: Vec<(hmac::Tag, Option<i64>)>,
+    ids: SealedSecrets,
     verify_token: Option<Secret>,
 }
 
@@ -73,25 +71,11 @@ impl StravaVerifier {
                 });
             }
         }
-        let blind = Blind::new()?;
-        let ids = blind.seal_secrets(params.secrets)?;
         Ok(Self {
             provider,
-            blind,
-            ids,
+            ids: SealedSecrets::new(params.secrets)?,
             verify_token: params.verify_token.cloned(),
         })
-    }
-
-    /// The index of the unexpired id `id` equals, in constant time.
-    fn matching(&self, id: &[u8], now_ms: i64) -> Option<usize> {
-        let mut found = None;
-        for (i, (tag, expires)) in self.ids.iter().enumerate() {
-            if is_active(*expires, now_ms) && self.blind.matches(id, tag) && found.is_none() {
-                found = Some(i);
-            }
-        }
-        found
     }
 }
 
@@ -147,15 +131,11 @@ impl Verifier for StravaVerifier {
             }
         })?;
         let id = subscription_id(&event)?;
-        let Some(index) = self.matching(id.as_bytes(), req.now_ms) else {
+        let Some(index) = self.ids.matching(id.as_bytes(), req.now_ms) else {
             return Err(Rejection::InvalidSignature {
-                detail: no_match_detail(
-                    "subscription_id does not match",
-                    SECRET,
-                    self.ids.iter().map(|(_, e)| *e),
-                    req.now_ms,
-                    None,
-                ),
+                detail: self
+                    .ids
+                    .no_match("subscription_id does not match", req.now_ms),
             });
         };
         Ok(Verified {
