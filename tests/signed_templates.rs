@@ -180,3 +180,75 @@ async fn request_values_are_signed_and_cannot_shift_into_the_body() {
     assert_eq!(a.status, 200, "{}", a.text());
     assert_eq!(up.count(), 2);
 }
+
+const FORM_CONFIG: &str = r#"
+[server]
+listen = "127.0.0.1:0"
+
+[upstream]
+url = "{upstream}"
+
+[[route]]
+path = "/myapp.php"
+provider = "hmac"
+secrets = ["12345"]
+public_url = "https://mycompany.com/myapp.php?foo=1&bar=2"
+
+[route.hmac]
+algorithm = "sha1"
+header = "X-Twilio-Signature"
+encoding = "base64"
+signed = "{url}{form}"
+
+[[route]]
+path = "/unpinned"
+provider = "hmac"
+secrets = ["12345"]
+
+[route.hmac]
+algorithm = "sha1"
+header = "X-Twilio-Signature"
+encoding = "base64"
+signed = "{url}{form}"
+"#;
+
+/// twilio-python's published request (tests/unit/test_request_validator.py).
+const TW_FORM: &[u8] = b"CallSid=CA1234567890ABCDE&Caller=%2B14158675309&Digits=1234&From=%2B14158675309&To=%2B18005551212";
+const TW_SIG: &str = "RSOYDt4T1cUTdK1PDd93/VVr8B8=";
+
+/// `{url}{form}` (Twilio's layout) through the proxy: the published vector
+/// is forwarded byte for byte; the same fields reordered or re-encoded
+/// carry the same signature, so such a copy is a duplicate, not a new
+/// delivery; and the URL must end where the route pins it, or bytes could
+/// move between the query and the first field.
+#[tokio::test]
+async fn form_fields_after_the_url_verify_and_keep_their_boundary() {
+    let up = Upstream::start().await;
+    let p = proxy(FORM_CONFIG, &up).await;
+    let form = ("content-type", "application/x-www-form-urlencoded");
+    let sig = ("x-twilio-signature", TW_SIG);
+    let a = post(&p, "/myapp.php?foo=1&bar=2", &[form, sig], TW_FORM).await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    assert_eq!(&up.received()[0].body[..], TW_FORM);
+
+    // Reordered, and `CallSid` spelled `Call%53id`: the same decoded fields.
+    let shuffled = b"To=%2B18005551212&Digits=1234&Call%53id=CA1234567890ABCDE&From=%2B14158675309&Caller=%2B14158675309";
+    let a = post(&p, "/myapp.php?foo=1&bar=2", &[form, sig], shuffled).await;
+    assert_eq!(a.text(), r#"{"status":"duplicate"}"#);
+    let tampered = String::from_utf8_lossy(TW_FORM).replace("1234&", "1235&");
+    let a = post(
+        &p,
+        "/myapp.php?foo=1&bar=2",
+        &[form, sig],
+        tampered.as_bytes(),
+    )
+    .await;
+    assert_rejected(&a, 401, "invalid_signature");
+    // Another query than the one public_url pins.
+    let a = post(&p, "/myapp.php?foo=1&bar=3", &[form, sig], TW_FORM).await;
+    assert_rejected(&a, 401, "invalid_signature");
+    // Without public_url, a query could trade bytes with the first field.
+    let a = post(&p, "/unpinned?foo=1", &[form, sig], TW_FORM).await;
+    assert_rejected(&a, 401, "invalid_signature");
+    assert_eq!(up.count(), 1);
+}

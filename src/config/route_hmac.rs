@@ -28,6 +28,7 @@ const PLACEHOLDERS: &[&str] = &[
     "path",
     "query",
     "body_sha256_hex",
+    "form",
     "secret",
 ];
 
@@ -132,17 +133,17 @@ impl Ctx<'_> {
                 let mut problems = Vec::new();
                 let covers_body = used
                     .iter()
-                    .filter(|p| matches!(**p, "body" | "body_sha256_hex"))
+                    .filter(|p| matches!(**p, "body" | "body_sha256_hex" | "form"))
                     .count();
                 if covers_body == 0 {
                     problems.push(
-                        "must include {body} (or {body_sha256_hex}); otherwise the body is not \
-                         authenticated"
+                        "must include {body} (or {body_sha256_hex}, or {form}); otherwise the \
+                         body is not authenticated"
                             .to_owned(),
                     );
                 } else if covers_body > 1 {
                     problems.push(
-                        "must include {body} or {body_sha256_hex} exactly once, not both or twice"
+                        "must include one of {body}, {body_sha256_hex} or {form}, exactly once"
                             .to_owned(),
                     );
                 }
@@ -362,7 +363,7 @@ fn placeholders(template: &str) -> Result<Vec<&'static str>, String> {
                 return Err(format!(
                     "unknown placeholder {{{name}}}{}; allowed: {{timestamp}}, {{id}}, {{body}}, \
                      {{method}}, {{url}}, {{path}}, {{query}}, {{header:Name}}, \
-                     {{body_sha256_hex}}, {{secret}}",
+                     {{body_sha256_hex}}, {{form}}, {{secret}}",
                     suggest::did_you_mean(name, PLACEHOLDERS)
                 ))
             }
@@ -392,6 +393,7 @@ fn ambiguity(template: &str, digits_only: bool) -> Option<String> {
             .map_or("", |(name, _)| name);
         let allowed = left == "secret"
             || right == "secret"
+            || (left, right) == ("url", "form")
             || (digits_only && (left, right) == ("body", "timestamp"));
         if allowed {
             continue;
@@ -405,7 +407,8 @@ fn ambiguity(template: &str, digits_only: bool) -> Option<String> {
     }
     let body = template
         .find("{body}")
-        .or_else(|| template.find("{body_sha256_hex}"))?;
+        .or_else(|| template.find("{body_sha256_hex}"))
+        .or_else(|| template.find("{form}"))?;
     template.match_indices("{timestamp}").find_map(|(at, ts)| {
         let next = if at < body {
             template[at + ts.len()..].chars().next()

@@ -37,7 +37,9 @@ pub(crate) fn forbidden_bytes(
     part: &Part,
     timestamp: Option<TimestampFormat>,
 ) -> Vec<u8> {
-    let body = template.iter().position(|p| *p == Part::Body);
+    let body = template
+        .iter()
+        .position(|p| matches!(p, Part::Body | Part::Form));
     let mut out = Vec::new();
     for (i, _) in template.iter().enumerate().filter(|(_, p)| *p == part) {
         // `<=` would do as well (a surviving mutant, equivalent): `part`

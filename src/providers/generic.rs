@@ -94,7 +94,7 @@ fn structured_spec(cfg: &GenericHmac) -> Result<StructuredSpec, BuildError> {
     let signed = parse_template(&cfg.signed, false).map_err(|m| err("hmac.signed", &m))?;
     if signed
         .iter()
-        .any(|p| *p == Part::Id || *p == Part::Secret || p.is_request_value())
+        .any(|p| matches!(p, Part::Id | Part::Secret | Part::Form) || p.is_request_value())
     {
         return Err(err(
             "hmac.signed",
@@ -276,14 +276,23 @@ fn parse_template(text: &str, digits_only: bool) -> Result<Vec<Part>, String> {
         1 => {}
         0 => {
             return Err(
-                "must contain {body} (or {body_sha256_hex}): a signature that does not cover the \
-             body proves nothing about it"
+                "must contain {body} (or {body_sha256_hex}, or {form}): a signature that does not \
+             cover the body proves nothing about it"
                     .into(),
             )
         }
-        _ => return Err("must contain {body} or {body_sha256_hex} exactly once".into()),
+        _ => {
+            return Err(
+                "must contain one of {body}, {body_sha256_hex} or {form}, exactly once".into(),
+            )
+        }
     }
-    let allowed = |a: &Part, b: &Part| digits_only && (a, b) == (&Part::Body, &Part::Timestamp);
+    // `{url}{form}` is Twilio's layout: the URL ends where the route's path
+    // (and a pinned query) does, so no byte can move across (`hmac.rs`).
+    let allowed = |a: &Part, b: &Part| {
+        (digits_only && (a, b) == (&Part::Body, &Part::Timestamp))
+            || (a, b) == (&Part::Url, &Part::Form)
+    };
     if let Some((a, b)) = delimit::adjacent_values(&parts, allowed) {
         let pair = render_template(&[a.clone(), b.clone()]);
         return Err(format!(
@@ -311,6 +320,7 @@ fn placeholder(name: &str) -> Result<Part, String> {
         "path" => Part::Path,
         "query" => Part::Query,
         "body_sha256_hex" => Part::BodySha256Hex,
+        "form" => Part::Form,
         "secret" => Part::Secret,
         other => match other.strip_prefix("header:") {
             Some(header) => {
@@ -322,7 +332,7 @@ fn placeholder(name: &str) -> Result<Part, String> {
                 return Err(format!(
                     "unknown placeholder {{{other}}}; expected {{body}}, {{timestamp}}, {{id}}, \
                      {{method}}, {{url}}, {{path}}, {{query}}, {{header:Name}}, \
-                     {{body_sha256_hex}} or {{secret}}"
+                     {{body_sha256_hex}}, {{form}} or {{secret}}"
                 ))
             }
         },

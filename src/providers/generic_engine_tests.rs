@@ -1,7 +1,10 @@
 //! Tests of the generic `hmac` provider's digest options (`algorithm =
-//! "md5"`, `mode = "hash"`), each against a vector from outside this code.
+//! "md5"`, `mode = "hash"`), its signature headers and its `{form}`
+//! placeholder, each against a vector from outside this code.
 use super::super::testutil::{build_with, headers, kind, run, secrets};
-use super::super::{HmacAlgorithm, HmacKeyEncoding, HmacMode, SignRequest, SignatureEncoding};
+use super::super::{
+    HmacAlgorithm, HmacKeyEncoding, HmacMode, Inbound, SignRequest, SignatureEncoding,
+};
 use super::*;
 
 /// `[route.hmac]` with one header over `signed`, hex, no timestamp.
@@ -294,4 +297,121 @@ fn several_headers_are_for_one_signature_per_header_only() {
     };
     let e = generic_scheme(Some(&pairs)).err().unwrap();
     assert_eq!(e.field, "hmac.headers");
+}
+
+/// Twilio's request layout as an engine configuration: HMAC-SHA1 over the
+/// URL and the sorted form fields, base64.
+fn twilio_like() -> GenericHmac {
+    GenericHmac {
+        encoding: SignatureEncoding::Base64,
+        ..config(HmacAlgorithm::Sha1, "x-twilio-signature", "{url}{form}")
+    }
+}
+
+/// twilio-python's published test request (tests/unit/test_request_validator.py).
+const TW_URL: &str = "https://mycompany.com/myapp.php?foo=1&bar=2";
+const TW_FORM: &[u8] = b"CallSid=CA1234567890ABCDE&Caller=%2B14158675309&Digits=1234&From=%2B14158675309&To=%2B18005551212";
+const TW_SIG: &str = "RSOYDt4T1cUTdK1PDd93/VVr8B8=";
+
+#[test]
+fn form_fields_sorted_after_the_url_verify_twilios_published_vector() {
+    let v = build_with("hmac", &secrets(&["12345"]), None, Some(&twilio_like())).unwrap();
+    let h = headers(&[("x-twilio-signature", TW_SIG.as_bytes())]);
+    let at = |body: &[u8]| {
+        let (method, uri) = (
+            http::Method::POST,
+            http::Uri::from_static("/myapp.php?foo=1&bar=2"),
+        );
+        let req = Inbound {
+            method: &method,
+            uri: &uri,
+            headers: &h,
+            public_url: TW_URL,
+            now_ms: 0,
+            key: None,
+        };
+        v.precheck(&req).and_then(|()| {
+            v.verify(
+                &req,
+                &crate::body::Payload::from(bytes::Bytes::copy_from_slice(body)),
+            )
+        })
+    };
+    assert_eq!(kind(&at(TW_FORM)), "ok");
+    // The fields in another order, or encoded otherwise, sign the same.
+    let shuffled = b"To=%2B18005551212&Digits=1234&CallSid=CA1234567890ABCDE&From=%2B14158675309&Caller=%2B14158675309";
+    assert_eq!(kind(&at(shuffled)), "ok");
+    let tampered = b"CallSid=CA1234567890ABCDE&Caller=%2B14158675309&Digits=1235&From=%2B14158675309&To=%2B18005551212";
+    assert_eq!(kind(&at(tampered)), "invalid");
+    // The raw body is not what is signed: with {body} the vector fails.
+    let raw = GenericHmac {
+        signed: "{url}.{body}".into(),
+        ..twilio_like()
+    };
+    let v = build_with("hmac", &secrets(&["12345"]), None, Some(&raw)).unwrap();
+    assert_eq!(kind(&run(&v, &h, TW_FORM, 0)), "invalid");
+}
+
+#[test]
+fn form_fields_are_signed_as_twilio_signs_them() {
+    let req = SignRequest {
+        body: TW_FORM,
+        timestamp: 0,
+        id: None,
+        method: "POST",
+        url: Some(TW_URL),
+    };
+    let out = super::super::sign_generic(&twilio_like(), b"12345", &req).unwrap();
+    assert_eq!(
+        out,
+        vec![("x-twilio-signature".to_owned(), TW_SIG.to_owned())]
+    );
+}
+
+#[test]
+fn form_templates_keep_their_values_apart() {
+    let refused = |signed: &str| {
+        let cfg = GenericHmac {
+            signed: signed.into(),
+            ..twilio_like()
+        };
+        build_with("hmac", &secrets(&["s"]), None, Some(&cfg)).err()
+    };
+    // {url}{form} is Twilio's layout (the URL's end is pinned by the route);
+    // any other value next to {form} needs a literal.
+    assert!(refused("{url}{form}").is_none());
+    assert!(refused("{url}.{form}").is_none());
+    for bad in ["{path}{form}", "{form}{url}", "{form}.{body}", "{url}"] {
+        assert!(refused(bad).is_some(), "{bad}");
+    }
+}
+
+#[test]
+fn a_query_not_pinned_before_form_fields_is_refused() {
+    use super::super::UrlTarget;
+    let url_then_form = build_with("hmac", &secrets(&["s"]), None, Some(&twilio_like())).unwrap();
+    let dotted = GenericHmac {
+        signed: "{url}.{form}".into(),
+        ..twilio_like()
+    };
+    let url_dot_form = build_with("hmac", &secrets(&["s"]), None, Some(&dotted)).unwrap();
+    let uri = http::Uri::from_static("/hook?foo=1");
+    let target = |configured| UrlTarget {
+        configured,
+        scheme: "https",
+        host: Some("example.com"),
+        uri: &uri,
+    };
+    // No public_url: the query could trade bytes with the first field.
+    let r = url_then_form.signed_url(&target(None));
+    assert!(format!("{r:?}").contains("ambiguous"), "{r:?}");
+    // A public_url without that query: refused too.
+    let r = url_then_form.signed_url(&target(Some("https://example.com/hook")));
+    assert!(format!("{r:?}").contains("ambiguous"), "{r:?}");
+    // Pinned, or with a literal between URL and fields (then checked as
+    // any `{url}` before a literal is): the URL stands.
+    let pinned = url_then_form.signed_url(&target(Some("https://example.com/hook?foo=1")));
+    assert_eq!(pinned.unwrap(), "https://example.com/hook?foo=1");
+    let r = url_dot_form.signed_url(&target(None));
+    assert_eq!(r.unwrap(), "https://example.com/hook?foo=1");
 }

@@ -22,7 +22,7 @@ use super::delimit;
 use super::handshake::{ChallengeKeys, Handshake};
 use super::keys::{match_one, KeyDecoding, KeyRing, MacKey};
 use super::signed_url;
-use super::template::{body_sha256_hex, RequestValues};
+use super::template::{body_sha256_hex, sorted_form, RequestValues};
 use super::UrlTarget;
 use super::{
     BuildError, Dedup, HandshakeReply, HmacAlgorithm, HmacKeyEncoding, Inbound, ProviderInfo,
@@ -167,6 +167,10 @@ pub(crate) fn sign(
     };
     let id = if signs_id { id } else { String::new() };
     let body_hash = body_sha256_hex(SignedBody::Slice(req.body));
+    let form = match spec.signed.contains(&Part::Form) {
+        true => sorted_form(req.body),
+        false => Vec::new(),
+    };
     let (path, query) = sign_path_and_query(spec, req)?;
     let signed = Signed::new(
         &spec.signed,
@@ -181,6 +185,7 @@ pub(crate) fn sign(
         query: &query,
         headers: None,
         body_sha256_hex: &body_hash,
+        form: &form,
     });
     let key = spec.key.key(secret).map_err(|message| BuildError {
         field: "secret".into(),
@@ -262,6 +267,11 @@ pub(crate) struct HmacVerifier {
     request_values: Box<[RequestValue]>,
     /// Whether the template names `{body_sha256_hex}`.
     hashes_body: bool,
+    /// Whether the template names `{form}`.
+    sorts_form: bool,
+    /// Whether `{form}` follows `{url}` with no separator (Twilio's layout):
+    /// the URL must then end where the route says (its query pinned).
+    form_follows_url: bool,
     /// Whether the template names `{url}`.
     signs_url: bool,
     tolerance: Tolerance,
@@ -341,6 +351,8 @@ impl HmacVerifier {
             signed: spec.signed.clone(),
             request_values: request_values.into(),
             hashes_body: spec.signed.contains(&Part::BodySha256Hex),
+            sorts_form: spec.signed.contains(&Part::Form),
+            form_follows_url: spec.signed.windows(2).any(|w| w == [Part::Url, Part::Form]),
             signs_url: spec.signed.contains(&Part::Url),
             tolerance: Tolerance::new(spec.tolerance, params.tolerance),
             body_timestamp: spec.body_timestamp,
@@ -424,6 +436,7 @@ impl HmacVerifier {
         &self,
         req: &Inbound<'r>,
         body_hash: &'r [u8],
+        form: &'r [u8],
     ) -> Result<RequestValues<'r>, Rejection> {
         let values = RequestValues {
             method: req.method.as_str(),
@@ -432,6 +445,7 @@ impl HmacVerifier {
             query: req.uri.query().unwrap_or(""),
             headers: Some(req.headers),
             body_sha256_hex: body_hash,
+            form,
         };
         for RequestValue {
             part, forbidden, ..
@@ -506,13 +520,17 @@ impl Verifier for HmacVerifier {
             true => body_sha256_hex(SignedBody::Received(body)),
             false => [0; 64],
         };
-        if !self.request_values.is_empty() || self.hashes_body {
+        let form = match self.sorts_form {
+            true => sorted_form(&body.contiguous()),
+            false => Vec::new(),
+        };
+        if !self.request_values.is_empty() || self.hashes_body || self.sorts_form {
             let hash = if self.hashes_body {
                 &body_hash[..]
             } else {
                 &[][..]
             };
-            signed = signed.with_request(self.request_values(req, hash)?);
+            signed = signed.with_request(self.request_values(req, hash, &form)?);
         }
         let secret_index = match_one(&self.keys, req.now_ms, &signed, &head.sig)?;
         self.check_time(&head, req.now_ms)?;
@@ -542,7 +560,7 @@ impl Verifier for HmacVerifier {
 
     fn signed_url(&self, target: &UrlTarget<'_>) -> Result<String, Rejection> {
         match self.signs_url {
-            true => signed_url::resolve(target, None),
+            true => signed_url::resolve(target, self.form_follows_url.then_some(self.provider)),
             false => Ok(String::new()),
         }
     }

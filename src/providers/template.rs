@@ -40,6 +40,10 @@ pub(crate) enum Part {
     Header(Cow<'static, str>),
     /// The body's SHA-256 as 64 lower-case hex digits.
     BodySha256Hex,
+    /// The body's form fields (`application/x-www-form-urlencoded`),
+    /// decoded, sorted by name, each name followed by its value, with no
+    /// separators: Twilio's and Mandrill's layout (see [`sorted_form`]).
+    Form,
     /// The secret itself, in the plain-hash mode only (Cloudinary hashes
     /// `body || timestamp || api_secret`): a fixed value, never read from
     /// the request, so it needs no separator.
@@ -50,7 +54,7 @@ impl Part {
     /// Whether this piece stands for the body (itself or its hash): a
     /// template covers the body through exactly one of them.
     pub(crate) fn covers_body(&self) -> bool {
-        matches!(self, Self::Body | Self::BodySha256Hex)
+        matches!(self, Self::Body | Self::BodySha256Hex | Self::Form)
     }
 
     /// Whether this piece is read from the request line or a header named
@@ -78,6 +82,7 @@ pub(crate) fn render_template(parts: &[Part]) -> String {
             Part::Query => Cow::Borrowed("{query}"),
             Part::Header(name) => Cow::Owned(format!("{{header:{name}}}")),
             Part::BodySha256Hex => Cow::Borrowed("{body_sha256_hex}"),
+            Part::Form => Cow::Borrowed("{form}"),
             Part::Secret => Cow::Borrowed("{secret}"),
         })
         .collect()
@@ -109,6 +114,8 @@ pub(crate) struct RequestValues<'a> {
     pub(crate) headers: Option<&'a HeaderMap>,
     /// The body's SHA-256 in lower-case hex, when the template names it.
     pub(crate) body_sha256_hex: &'a [u8],
+    /// The body's sorted form fields, when the template names `{form}`.
+    pub(crate) form: &'a [u8],
 }
 
 impl RequestValues<'_> {
@@ -124,6 +131,7 @@ impl RequestValues<'_> {
                 .and_then(|h| h.get(name.as_ref()))
                 .map_or(&[][..], |v| v.as_bytes()),
             Part::BodySha256Hex => self.body_sha256_hex,
+            Part::Form => self.form,
             Part::Body | Part::Timestamp | Part::Id | Part::Literal(_) | Part::Secret => &[],
         }
     }
@@ -207,5 +215,22 @@ pub(crate) fn body_sha256_hex(body: SignedBody<'_>) -> [u8; 64] {
     let mut out = [0u8; 64];
     // 32 bytes always encode to 64 hex digits.
     let _ = hex::encode_to_slice(ctx.finish().as_ref(), &mut out);
+    out
+}
+
+/// The body's form fields, percent-decoded, sorted by name (then value),
+/// each name directly followed by its value (`{form}`; Twilio's and
+/// Mandrill's layout). Different encodings or orders of the same fields
+/// give the same bytes, so a request re-encoded that way keeps its
+/// signature: de-duplication keys on the signature, which such a copy
+/// repeats.
+pub(crate) fn sorted_form(body: &[u8]) -> Vec<u8> {
+    let mut fields: Vec<(Cow<'_, str>, Cow<'_, str>)> = form_urlencoded::parse(body).collect();
+    fields.sort();
+    let mut out = Vec::with_capacity(body.len());
+    for (name, value) in fields {
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(value.as_bytes());
+    }
     out
 }

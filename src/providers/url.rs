@@ -21,7 +21,6 @@
 //! body, and no JSON body can end in a URL whose characters all fit a request
 //! target (a closing `"` cannot), so it splits one way.
 
-use std::borrow::Cow;
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderName, Uri};
@@ -35,6 +34,7 @@ use super::handshake::{ChallengeKeys, Handshake};
 use super::hmac::{BODY, NO_TIMESTAMP};
 use super::keys::{match_one, KeyRing};
 use super::signed_url::{self, UrlTarget};
+use super::template::sorted_form;
 use super::{
     BuildError, Dedup, HandshakeReply, HmacAlgorithm, Inbound, ProviderInfo, ProviderParams,
     Rejection, SignRequest, SignatureEncoding, Verified, Verifier,
@@ -149,14 +149,7 @@ fn message(scheme: UrlScheme, url: &str, method: &str, body: &[u8], ts: &[u8]) -
 /// The URL followed by each form parameter's decoded name and value, sorted
 /// by name, with no separators (Twilio's and Mandrill's layout).
 fn url_and_sorted_params(url: &str, body: &[u8]) -> Vec<u8> {
-    let mut out = url.as_bytes().to_vec();
-    let mut params: Vec<(Cow<'_, str>, Cow<'_, str>)> = form_urlencoded::parse(body).collect();
-    params.sort();
-    for (k, v) in params {
-        out.extend_from_slice(k.as_bytes());
-        out.extend_from_slice(v.as_bytes());
-    }
-    out
+    [url.as_bytes(), &sorted_form(body)].concat()
 }
 
 /// The `bodySHA256` query parameter Twilio adds for JSON bodies.
