@@ -117,6 +117,8 @@ impl Verifier for StravaVerifier {
     }
 
     fn extra_methods(&self) -> &'static [http::Method] {
+        // [GET]; `Method::default()` is GET too, so a mutant returning
+        // `[Default::default()]` survives as an equivalent.
         Handshake::StravaSubscribe.extra_methods()
     }
 
@@ -210,7 +212,7 @@ mod tests {
     }
 
     #[test]
-    fn a_secret_that_is_not_an_id_is_refused() {
+    fn settings_it_cannot_honour_are_refused() {
         let s = secrets(&["whsec_abc"]);
         let params = ProviderParams {
             secrets: &s,
@@ -218,6 +220,27 @@ mod tests {
         };
         let err = build("strava", params).err().expect("refused");
         assert_eq!(err.field, "secrets[0]");
+        // Nothing is signed: no window to set, nothing to sign.
+        let s = secrets(&["120475"]);
+        let params = ProviderParams {
+            secrets: &s,
+            tolerance: Some(Duration::from_secs(60)),
+            ..ProviderParams::default()
+        };
+        assert_eq!(
+            build("strava", params).err().expect("refused").field,
+            "tolerance"
+        );
+        assert!(verifier("strava", &s).tolerance().is_none());
+        let req = crate::providers::SignRequest {
+            body: EVENT.as_bytes(),
+            timestamp: 0,
+            id: None,
+            method: "POST",
+            url: None,
+        };
+        let refused = crate::providers::sign("strava", b"120475", &req).err();
+        assert_eq!(refused.expect("nothing to sign").field, "provider");
     }
 
     #[test]
