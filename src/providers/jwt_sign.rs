@@ -79,3 +79,48 @@ fn sign_error(message: &str) -> BuildError {
         message: message.into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine as _;
+    use serde_json::Value;
+
+    use super::super::{sign, SignRequest};
+
+    /// The claims of the token `sign` gives `provider` for `body`, and its
+    /// header's value without the token.
+    fn signed(provider: &str, body: &[u8]) -> (Value, String) {
+        let req = SignRequest {
+            body,
+            timestamp: 1_700_000_000,
+            id: Some("evt_1"),
+            url: Some("https://example.com/hook"),
+            method: "POST",
+        };
+        let out = sign(provider, b"secret-of-32-bytes-for-hs256-ok!", &req).unwrap();
+        let value = &out[0].1;
+        let token = value.rsplit(' ').next().unwrap();
+        let payload = token.split('.').nth(1).unwrap();
+        let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap();
+        let prefix = value.strip_suffix(token).unwrap().to_owned();
+        (serde_json::from_slice(&json).unwrap(), prefix)
+    }
+
+    #[test]
+    fn claims_and_header_as_each_scheme_sends_them() {
+        // The generic `jwt`: Authorization with `Bearer `, exp a minute on.
+        let (claims, prefix) = signed("jwt", b"{}");
+        assert_eq!(prefix, "Bearer ");
+        assert_eq!(claims["exp"], 1_700_000_060);
+        assert_eq!(claims["iat"], 1_700_000_000);
+        // MessageBird: its own header, the bare token; payload_hash exactly
+        // when there is a body.
+        let (claims, prefix) = signed("messagebird", b"{}");
+        assert_eq!(prefix, "");
+        assert!(claims["payload_hash"].is_string(), "{claims}");
+        let (claims, _) = signed("messagebird", b"");
+        assert!(claims.get("payload_hash").is_none(), "{claims}");
+    }
+}

@@ -169,7 +169,10 @@ pub(crate) fn sign(
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::{headers, kind, run, secrets, verifier};
+    use std::time::Duration;
+
+    use super::super::testutil::{headers, kind, precheck_at, run, secrets, verifier};
+    use super::super::Rejection;
 
     const SECRET: &str = "354fab5bd35f5a0d50845ee7e30165244468b13c2c343f104e4e730a59326d9d";
     const BODY: &[u8] = br#"{"id":"rjxwmwedwqug","object_type":"account","site_id":"qc326l1hl8k9","event_type":"created","event_time":"2022-09-13T21:18:40Z","account_code":"adfas23zzz14123"}"#;
@@ -211,5 +214,23 @@ mod tests {
         assert_eq!(at(&value, NOW - 299), "ok");
         assert_eq!(at(&value, NOW + 301), "timestamp");
         assert_eq!(at(&value, NOW - 301), "timestamp");
+    }
+
+    #[test]
+    fn the_head_alone_refuses_and_the_window_is_reported() {
+        let v = verifier("recurly", &secrets(&[SECRET]));
+        let h = |value: String| headers(&[("recurly-signature", value.as_bytes())]);
+        let genuine = format!("1700000000000,{SIG}");
+        // Refused before the body is read: no header, or a stale timestamp.
+        let none = precheck_at(&v, &headers(&[]), NOW);
+        assert!(matches!(none, Err(Rejection::MissingSignature { .. })));
+        let stale = precheck_at(&v, &h(genuine.clone()), NOW + 301);
+        assert!(matches!(
+            stale,
+            Err(Rejection::TimestampOutOfTolerance { .. })
+        ));
+        assert!(precheck_at(&v, &h(genuine), NOW).is_ok());
+        // `check` and the tolerance test read the window from here.
+        assert_eq!(v.tolerance(), Some(Duration::from_secs(300)));
     }
 }
