@@ -234,6 +234,7 @@ mod tests {
             "for=\"192.0.2.1\\\"\"",
             "for=192.0.2.1:123456",
             "for=192.0.2.1:",
+            "for=\"192.0.2.1:_\"", // an obfuscated port has a character after `_`
             "for=\"[2001:db8::1]x\"",
             "for=2001:db8::1",
             "for=",
