@@ -113,7 +113,11 @@ fn signed(id: &str, body: &[u8]) -> Vec<(String, String)> {
 
 /// Runs `req` through the pipeline, as a connection from 127.0.0.1 would:
 /// the response, and the audit record of the request (the newest).
-async fn run(app: &Arc<App>, req: Request<Full<Bytes>>) -> (Response<ResponseBody>, Value) {
+async fn run<B>(app: &Arc<App>, req: Request<B>) -> (Response<ResponseBody>, Value)
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
     let response = match serve(Arc::clone(app), conn(app), req).await {
         Ok(response) => response,
         Err(never) => match never {},
@@ -347,4 +351,55 @@ async fn an_unsized_body_is_held_to_max_body_exactly() {
     )
     .await;
     assert_eq!(app.buffered().held(), 0, "no body bytes held");
+}
+
+/// A body that declares `len` bytes (as Content-Length does) and then, like
+/// a sender that stopped, never sends one.
+struct Stalled(u64);
+
+impl http_body::Body for Stalled {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        std::task::Poll::Pending // only `request_timeout` ends the wait
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.0)
+    }
+}
+
+/// The signature headers are checked from the head alone: a request without
+/// them is refused at once, not after `request_timeout` spent waiting for a
+/// body that would be refused anyway.
+#[tokio::test]
+async fn missing_signature_headers_are_refused_before_the_body_arrives() {
+    let app = app(NO_UPSTREAM);
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("/sw")
+        .header("host", "hooks.example")
+        .body(Stalled(2))
+        .expect("request");
+    assert_refused(run(&app, req).await, 401, "missing_signature").await;
+}
+
+/// `max_body` is the largest length allowed: a declared length of exactly
+/// that is read and verified, not refused from the head.
+#[tokio::test]
+async fn a_declared_length_of_exactly_max_body_is_read() {
+    let app = app(NO_UPSTREAM);
+    let body = vec![b'a'; 1024];
+    let req = request(Method::POST, "/sw", &signed("msg_at_limit", &body), &body);
+    let (response, record) = run(&app, req).await;
+    assert_eq!(
+        response.status().as_u16(),
+        502,
+        "read, verified, sent: {record}"
+    );
+    assert_eq!(record["secret_index"], 0, "{record}");
 }
