@@ -199,7 +199,7 @@ pub(crate) fn sign(
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::{headers, kind, run, secrets, verifier, Garbage};
+    use super::super::testutil::{build_with, headers, kind, run, secrets, verifier, Garbage};
     use super::*;
 
     // Mailgun: computed with Python's hmac module from Mailgun's documented
@@ -243,6 +243,40 @@ mod tests {
             "missing"
         );
         assert_eq!(kind(&run(&v, &headers(&[]), b"{oops", 0)), "invalid");
+        // What `check` prints is the window that runs.
+        assert_eq!(v.tolerance(), Some(Duration::from_secs(300)));
+        let wide = build_with(
+            "mailgun",
+            &secrets(&[KEY]),
+            Some(Duration::from_secs(600)),
+            None,
+        )
+        .expect("a route may widen the window");
+        assert_eq!(wide.tolerance(), Some(Duration::from_secs(600)));
+    }
+
+    /// De-duplication keys on the token: one that is empty, longer than
+    /// `MAX_TOKEN` or not printable ASCII is refused even when signed.
+    #[test]
+    fn signed_tokens_are_held_to_their_bounds() {
+        let v = verifier("mailgun", &secrets(&["k"]));
+        let outcome = |token: &str| {
+            let req = SignRequest {
+                body: b"",
+                timestamp: 1_700_000_000,
+                id: Some(token),
+                url: None,
+                method: "POST",
+            };
+            let form: String = form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(sign(b"k", &req).unwrap().iter())
+                .finish();
+            kind(&run(&v, &headers(&[]), form.as_bytes(), 1_700_000_000))
+        };
+        assert_eq!(outcome(&"t".repeat(MAX_TOKEN)), "ok");
+        for token in [String::new(), "t".repeat(MAX_TOKEN + 1), "a b".into()] {
+            assert_eq!(outcome(&token), "invalid", "{token:?}");
+        }
     }
 
     #[test]
