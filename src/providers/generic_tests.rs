@@ -494,7 +494,7 @@ fn generic_build_errors_name_the_field() {
         (
             generic(Sha256, "x-s", None, Hex, None, None, "static"),
             "hmac.signed",
-            "must contain {body}",
+            "does not cover the body proves nothing",
         ),
         (
             generic(Sha256, "x-s", None, Hex, None, None, "{body}{body}"),
@@ -572,6 +572,23 @@ fn generic_build_errors_name_the_field() {
             .field,
         "secrets[0]"
     );
+}
+
+/// A template of up to `MAX_PARTS` pieces is built (the verifier assembles
+/// the message in an array of that size); one more is refused.
+#[test]
+fn templates_hold_at_most_max_parts_pieces() {
+    let template = |pieces: usize| -> String {
+        ["{body}", "."]
+            .into_iter()
+            .chain(["{method}", "."].into_iter().cycle())
+            .take(pieces)
+            .collect()
+    };
+    let at_limit = parse_template(&template(MAX_PARTS), false).map(|parts| parts.len());
+    assert_eq!(at_limit, Ok(MAX_PARTS));
+    let over = parse_template(&template(MAX_PARTS + 1), false).unwrap_err();
+    assert!(over.contains("at most"), "{over}");
 }
 
 // === Request values in the template ===
@@ -864,6 +881,12 @@ fn k_v_options_that_would_be_ignored_are_refused() {
         field(with(|c| c.signed = "{method}.{timestamp}.{body}".into())).as_deref(),
         Some("hmac.signed")
     );
+    // The k=v scheme signs neither an id nor the secret (it is an HMAC).
+    for signed in ["{timestamp}.{id}.{body}", "{timestamp}.{secret}.{body}"] {
+        let mut c = base();
+        c.signed = signed.into();
+        assert_eq!(field(c).as_deref(), Some("hmac.signed"), "{signed}");
+    }
     let mut no_keys = base();
     no_keys.signature_keys.clear();
     assert_eq!(field(no_keys).as_deref(), Some("hmac.timestamp_key"));
