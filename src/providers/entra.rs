@@ -296,4 +296,82 @@ mod tests {
             assert!(check_tenant_id(bad).is_err(), "{bad}");
         }
     }
+
+    #[test]
+    fn the_rule_names_its_keys_window_and_claims() {
+        // A tenant's keys: the jwks_uri of its OpenID configuration.
+        let jwks = EntraToken::tenant_jwks("contoso-tid");
+        assert_eq!(
+            jwks,
+            "https://login.microsoftonline.com/contoso-tid/discovery/v2.0/keys"
+        );
+        let tenant = Tenant::Fixed("contoso-tid".into());
+        let rule = EntraToken::new(
+            "azure-eventgrid",
+            None,
+            "api://app".into(),
+            tenant,
+            None,
+            jwks,
+        )
+        .unwrap();
+        assert_eq!(rule.tolerance(), Some(std::time::Duration::from_secs(300)));
+        let text = rule.rule();
+        for part in [
+            "JWKS https://login.microsoftonline.com/contoso-tid/discovery/v2.0/keys",
+            "iss https://sts.windows.net/contoso-tid/ or",
+            "aud api://app",
+        ] {
+            assert!(text.contains(part), "{part}: {text}");
+        }
+        let narrow = Some(std::time::Duration::from_secs(30));
+        let rule = EntraToken::new(
+            "microsoft-graph",
+            narrow,
+            "app".into(),
+            Tenant::OfToken,
+            None,
+            COMMON_JWKS.into(),
+        )
+        .unwrap();
+        assert_eq!(rule.tolerance(), narrow);
+        assert!(rule.rule().contains("<tid>"), "{}", rule.rule());
+    }
+
+    #[test]
+    fn the_precheck_needs_a_bearer_token_of_an_allowed_alg() {
+        let rule = EntraToken::new(
+            "azure-eventgrid",
+            None,
+            "api://app".into(),
+            Tenant::Fixed("t".into()),
+            None,
+            COMMON_JWKS.into(),
+        )
+        .unwrap();
+        let ask = |auth: Option<&str>| {
+            let (method, uri) = (http::Method::POST, http::Uri::from_static("/eg"));
+            let mut headers = http::HeaderMap::new();
+            if let Some(a) = auth {
+                headers.insert("authorization", a.parse().unwrap());
+            }
+            rule.precheck(&Inbound {
+                method: &method,
+                uri: &uri,
+                headers: &headers,
+                public_url: "",
+                now_ms: 0,
+                key: None,
+            })
+        };
+        assert!(matches!(ask(None), Err(Rejection::MissingSignature { .. })));
+        // HS256 is never an Entra token's algorithm.
+        let hs256 = "Bearer eyJhbGciOiJIUzI1NiJ9.e30.c2ln";
+        assert!(matches!(
+            ask(Some(hs256)),
+            Err(Rejection::InvalidSignature { .. })
+        ));
+        let rs256 = "Bearer eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.e30.c2ln";
+        assert_eq!(ask(Some(rs256)), Ok(()));
+    }
 }
