@@ -249,7 +249,7 @@ pub(crate) fn sign(
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::{headers, kind, run_at, secrets, verifier, Garbage};
+    use super::super::testutil::{headers, kind, precheck_at, run_at, secrets, verifier, Garbage};
     use super::*;
 
     // Contentful: computed with the SDK's `signRequest`
@@ -303,6 +303,84 @@ mod tests {
             super::super::testutil::build_with("contentful", &secrets(&["short"]), None, None)
                 .is_err()
         );
+    }
+
+    #[test]
+    fn path_with_an_empty_query_is_signed_without_its_question_mark() {
+        // The SDK escapes the query only when there is one: `/a?` is `/a`.
+        assert_eq!(canonical_path("/hooks/cf?"), "/hooks/cf");
+        assert_eq!(canonical_path("/hooks/cf"), "/hooks/cf");
+    }
+
+    /// A map of the named headers, each with a value.
+    fn listing(names: &[String]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for name in names {
+            map.insert(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                "v".parse().unwrap(),
+            );
+        }
+        map.insert(SIGNED_HEADERS, names.join(",").parse().unwrap());
+        map
+    }
+
+    #[test]
+    fn signed_headers_list_is_bounded_and_names_both_required_headers() {
+        let required = [SIGNED_HEADERS.as_str(), TIMESTAMP.as_str()].map(String::from);
+        let with_extra = |n: usize| {
+            let extra = (0..n).map(|i| format!("x-extra-{i}"));
+            required.iter().cloned().chain(extra).collect::<Vec<_>>()
+        };
+        let most = with_extra(MAX_SIGNED_HEADERS - 2);
+        assert_eq!(signed_headers(&listing(&most)).unwrap().len(), 32);
+        let too_many = with_extra(MAX_SIGNED_HEADERS - 1);
+        assert!(matches!(
+            signed_headers(&listing(&too_many)),
+            Err(Rejection::InvalidSignature { .. })
+        ));
+        // Each required name must be in the list, whatever else is there.
+        for lacking in &required {
+            let names: Vec<String> = with_extra(1).into_iter().filter(|n| n != lacking).collect();
+            assert!(matches!(
+                signed_headers(&listing(&names)),
+                Err(Rejection::InvalidSignature { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn window_is_the_sdk_ttl_or_the_route_tolerance() {
+        let secret = secrets(&[&"a".repeat(64)]);
+        let v = verifier("contentful", &secret);
+        assert_eq!(v.tolerance(), Some(Duration::from_secs(30)));
+        let wide = super::super::testutil::build_with(
+            "contentful",
+            &secret,
+            Some(Duration::from_secs(90)),
+            None,
+        )
+        .unwrap();
+        assert_eq!(wide.tolerance(), Some(Duration::from_secs(90)));
+    }
+
+    #[test]
+    fn precheck_refuses_what_the_head_alone_disproves() {
+        let v = verifier("contentful", &secrets(&[&"a".repeat(64)]));
+        let good = sdk_headers(b"1700000000000");
+        assert_eq!(precheck_at(&v, &good, 1_700_000_000), Ok(()));
+        assert!(matches!(
+            precheck_at(&v, &good, 1_700_000_031),
+            Err(Rejection::TimestampOutOfTolerance { .. })
+        ));
+        for name in ["x-contentful-signature", "x-contentful-signed-headers"] {
+            let mut gone = good.clone();
+            gone.remove(name);
+            assert!(matches!(
+                precheck_at(&v, &gone, 1_700_000_000),
+                Err(Rejection::MissingSignature { .. })
+            ));
+        }
     }
 
     #[test]
