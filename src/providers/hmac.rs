@@ -143,7 +143,8 @@ impl HmacSpec {
             algorithm,
             headers,
             signed: common::render_template(&self.signed),
-            tolerance: common::tolerance_text(self.timestamp.as_ref().map(|_| self.tolerance)),
+            // The catalog fills in the window (it knows that a timestamp in
+            // the body, too, makes the scheme timed).
             ..ProviderInfo::default()
         }
     }
@@ -855,6 +856,69 @@ mod tests {
                 detail: "header \"x-slack-request-timestamp\": not a unix timestamp".into()
             })
         );
+    }
+
+    /// Slack's spec from the catalog, for tests that vary one field.
+    fn slack_spec() -> HmacSpec {
+        match &super::super::catalog::lookup("slack").unwrap().family {
+            super::super::catalog::Family::Hmac(spec) => spec.clone(),
+            _ => unreachable!("slack is a one-header HMAC scheme"),
+        }
+    }
+
+    /// A scheme whose template and headers disagree is refused when built,
+    /// never run: each inconsistency alone is enough.
+    #[test]
+    fn an_inconsistent_scheme_is_refused_when_built() {
+        let s = secrets(&[SLACK_SECRET]);
+        let build = |spec: &HmacSpec| {
+            let params = ProviderParams {
+                secrets: &s,
+                ..ProviderParams::default()
+            };
+            HmacVerifier::build("slack", spec, params).map(|_| ())
+        };
+        let padded = |n: usize| {
+            let mut parts = slack_spec().signed.to_vec();
+            parts.resize(n, Part::Literal(Cow::Borrowed(".")));
+            HmacSpec {
+                signed: parts.into(),
+                ..slack_spec()
+            }
+        };
+        assert_eq!(build(&slack_spec()), Ok(()));
+        // Up to MAX_PARTS pieces fit the stack array; one more does not.
+        assert_eq!(build(&padded(MAX_PARTS)), Ok(()));
+        let mut with_id = slack_spec().signed.to_vec();
+        with_id.push(Part::Id);
+        let refused = [
+            padded(MAX_PARTS + 1),
+            // A signed timestamp without its header.
+            HmacSpec {
+                timestamp: None,
+                ..slack_spec()
+            },
+            // A signed id without its header.
+            HmacSpec {
+                signed: with_id.into(),
+                ..slack_spec()
+            },
+        ];
+        for spec in &refused {
+            let e = build(spec).unwrap_err();
+            assert_eq!(e.field, "provider", "{spec:?}");
+            assert!(e.message.contains("inconsistent"), "{spec:?}");
+        }
+    }
+
+    /// Only a provider with a GET or HEAD handshake opens its route to
+    /// that method; every other route takes POST alone.
+    #[test]
+    fn only_a_handshake_adds_methods() {
+        let plain = verifier("github", &secrets(&[GH_SECRET]));
+        assert_eq!(plain.extra_methods(), &[] as &[http::Method]);
+        let dropbox = verifier("dropbox", &secrets(&["s"]));
+        assert_eq!(dropbox.extra_methods(), &[http::Method::GET]);
     }
 
     #[test]
