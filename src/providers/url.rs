@@ -446,7 +446,9 @@ pub(crate) fn sign(
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::{headers, kind, precheck_and_verify, secrets, verifier, Garbage};
+    use super::super::testutil::{
+        headers, kind, precheck_and_verify, precheck_at, secrets, verifier, Garbage,
+    };
     use super::super::SharedVerifier;
     use super::*;
 
@@ -756,6 +758,72 @@ mod tests {
             let no_url = SignRequest { url: None, ..req };
             assert!(sign(scheme, b"k3y", &no_url).is_err());
         }
+    }
+
+    /// Only Twilio's SDKs accept the URL with the default port toggled; the
+    /// other schemes sign the URL exactly as called.
+    #[test]
+    fn only_twilio_tries_the_port_variant() {
+        let (at_443, plain) = ("https://example.com:443/hook", "https://example.com/hook");
+        let t = 1_700_000_000;
+        for (scheme, name) in [
+            (UrlScheme::Square, "square"),
+            (UrlScheme::HubSpotV3, "hubspot"),
+            (UrlScheme::Trello, "trello"),
+            (UrlScheme::Mandrill, "mandrill"),
+        ] {
+            let req = SignRequest {
+                body: b"{}",
+                timestamp: t,
+                id: None,
+                url: Some(at_443),
+                method: "POST",
+            };
+            let mut map = HeaderMap::new();
+            for (k, val) in sign(scheme, b"k3y", &req).unwrap() {
+                map.insert(
+                    HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                    val.parse().unwrap(),
+                );
+            }
+            let v = verifier(name, &secrets(&["k3y"]));
+            let at = |url| run_at(&v, &map, b"{}", url, "POST", t * 1000);
+            assert!(at(at_443).is_ok(), "{name}");
+            assert_eq!(kind(&at(plain)), "invalid", "{name}");
+        }
+    }
+
+    /// What the pipeline asks of every URL-bound verifier before the body:
+    /// its URL, methods, window and head-only check.
+    #[test]
+    fn route_facts_and_precheck() {
+        let twilio = verifier("twilio", &secrets(&["12345"]));
+        let trello = verifier("trello", &secrets(&["s"]));
+        let hubspot = verifier("hubspot", &secrets(&["s"]));
+        assert!(twilio.signs_url() && trello.signs_url() && hubspot.signs_url());
+        // Only Trello's HEAD handshake opens the route to another method.
+        assert_eq!(twilio.extra_methods(), &[] as &[http::Method]);
+        assert_eq!(trello.extra_methods(), &[http::Method::HEAD]);
+        // Only HubSpot v3 signs a timestamp.
+        assert_eq!(twilio.tolerance(), None);
+        assert_eq!(hubspot.tolerance(), Some(Duration::from_secs(300)));
+        let h = headers(&[
+            (
+                "x-hubspot-signature-v3",
+                &[[b'A'; 43].as_slice(), b"="].concat(),
+            ),
+            (HUBSPOT_TS, b"1700000000000"),
+        ]);
+        assert_eq!(precheck_at(&hubspot, &h, 1_700_000_000), Ok(()));
+        assert!(matches!(
+            precheck_at(&hubspot, &h, 1_700_000_301),
+            Err(Rejection::TimestampOutOfTolerance { .. })
+        ));
+        let unsigned = headers(&[(HUBSPOT_TS, b"1700000000000")]);
+        assert!(matches!(
+            precheck_at(&hubspot, &unsigned, 1_700_000_000),
+            Err(Rejection::MissingSignature { .. })
+        ));
     }
 
     #[test]
