@@ -242,3 +242,153 @@ fn trello_head_is_answered_empty() {
     // Only Trello routes answer HEAD.
     assert!(ask("github", "s", Method::HEAD, "/t", &[]).is_none());
 }
+
+/// The methods each handshake opens its route to, beyond POST.
+#[test]
+fn each_handshake_adds_only_its_method() {
+    assert_eq!(Handshake::XCrc.extra_methods(), &[Method::GET]);
+    assert_eq!(Handshake::HeadOk.extra_methods(), &[Method::HEAD]);
+    assert_eq!(
+        Handshake::EventGridValidation.extra_methods(),
+        &[Method::OPTIONS]
+    );
+    assert!(Handshake::SlackUrlVerification.extra_methods().is_empty());
+}
+
+/// Asana's handshake is an unsigned POST with `X-Hook-Secret`; a signed
+/// POST, another method or a POST without the header is not one.
+#[test]
+fn asana_handshake_is_an_unsigned_post_with_the_secret() {
+    let (uri, keys) = (Uri::from_static("/a"), ChallengeKeys::default());
+    let with_secret = super::super::testutil::headers(&[(ASANA_SECRET, b"s3cret")]);
+    let none = HeaderMap::new();
+    let ask = |method: &Method, h: &HeaderMap, signed: bool| {
+        Handshake::AsanaHookSecret.challenge(&inbound(method, &uri, h), keys, signed)
+    };
+    let reply = ask(&Method::POST, &with_secret, false).unwrap().unwrap();
+    assert_eq!(reply.headers.len(), 1);
+    assert_eq!(reply.headers[0].1, "s3cret");
+    assert!(ask(&Method::POST, &with_secret, true).is_none());
+    assert!(ask(&Method::GET, &with_secret, false).is_none());
+    assert!(ask(&Method::POST, &none, false).is_none());
+}
+
+/// Only an unsigned POST declaring a body no longer than the handshake's
+/// waits for its body; anything else is judged from its head.
+#[test]
+fn only_a_small_unsigned_post_awaits_a_body_handshake() {
+    let uri = Uri::from_static("/w");
+    let awaits = |h: Handshake, method: &Method, len: Option<&str>, signed: bool| {
+        let mut map = HeaderMap::new();
+        if let Some(len) = len {
+            map.insert(http::header::CONTENT_LENGTH, len.parse().unwrap());
+        }
+        h.awaits_body(&inbound(method, &uri, &map), signed)
+    };
+    let (woo, notion, post) = (
+        Handshake::WooCommercePing,
+        Handshake::NotionVerification,
+        Method::POST,
+    );
+    assert!(awaits(woo, &post, Some("31"), false));
+    assert!(!awaits(woo, &post, Some("32"), false));
+    assert!(awaits(notion, &post, Some("1024"), false));
+    assert!(!awaits(notion, &post, Some("1025"), false));
+    assert!(!awaits(woo, &post, None, false));
+    assert!(!awaits(woo, &post, Some("31"), true));
+    assert!(!awaits(woo, &Method::PUT, Some("31"), false));
+    assert!(!awaits(
+        Handshake::SlackUrlVerification,
+        &post,
+        Some("1"),
+        false
+    ));
+}
+
+#[test]
+fn body_handshakes_answer_only_their_exact_shape() {
+    let woo = Handshake::WooCommercePing;
+    let twenty = format!("webhook_id={}", "9".repeat(20));
+    for ok in [&b"webhook_id=123"[..], twenty.as_bytes()] {
+        let reply = woo.body_challenge(ok).unwrap();
+        assert_eq!((reply.status, reply.body.len()), (200, 0));
+    }
+    let too_long = format!("webhook_id={}", "9".repeat(21));
+    for bad in [&b"webhook_id="[..], b"webhook_id=12a", too_long.as_bytes()] {
+        assert!(matches!(
+            woo.body_challenge(bad),
+            Err(Rejection::MissingSignature { .. })
+        ));
+    }
+    let notion = Handshake::NotionVerification;
+    let reply = notion
+        .body_challenge(br#"{"verification_token":"secret_abc"}"#)
+        .unwrap();
+    assert_eq!(reply.note, Some(NOTION_NOTE));
+    for bad in [
+        &br#"{"verification_token":"secret_abc","x":1}"#[..],
+        br#"{"verification_token":""}"#,
+        br#"{"verification_token":"a\u0001"}"#,
+        b"webhook_id=123",
+    ] {
+        assert!(notion.body_challenge(bad).is_err(), "{bad:?}");
+    }
+    // A handshake answered from the head has no body form.
+    assert!(Handshake::HeadOk.body_challenge(b"webhook_id=1").is_err());
+}
+
+#[test]
+fn signed_handshakes_answer_their_message() {
+    let (post, uri) = (Method::POST, Uri::from_static("/"));
+    let plain = HeaderMap::new();
+    let req = inbound(&post, &uri, &plain);
+    let slack = br#"{"type":"url_verification","challenge":"3eZbrw1aB"}"#;
+    let reply = Handshake::SlackUrlVerification
+        .handshake(&req, slack, None)
+        .unwrap();
+    assert_eq!(reply.body, b"3eZbrw1aB");
+    let twitch_body = br#"{"challenge":"pogchamp-kappa"}"#;
+    let twitch = |kind: &'static [u8]| {
+        let h = super::super::testutil::headers(&[("twitch-eventsub-message-type", kind)]);
+        Handshake::TwitchCallbackVerification.handshake(
+            &inbound(&post, &uri, &h),
+            twitch_body,
+            None,
+        )
+    };
+    assert_eq!(
+        twitch(b"webhook_callback_verification").unwrap().body,
+        b"pogchamp-kappa"
+    );
+    assert!(twitch(b"notification").is_none());
+    // comp (Python hmac): HMAC-SHA256("zoom_secret_token", plainToken).
+    let key = hmac::Key::new(hmac::HMAC_SHA256, b"zoom_secret_token");
+    let zoom = |plain: &str| {
+        let body = serde_json::json!({
+            "event": "endpoint.url_validation",
+            "payload": { "plainToken": plain },
+        });
+        let body = body.to_string();
+        Handshake::ZoomUrlValidation.handshake(&req, body.as_bytes(), Some(&key))
+    };
+    let reply = zoom("qgg8vlvZRS6UYooatFL8Aw").unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
+    assert_eq!(
+        v["encryptedToken"],
+        "bd48235863f4a6323ccc4963c594908b7c97f88b4a6a95278f4f093690b12726"
+    );
+    assert_eq!(v["plainToken"], "qgg8vlvZRS6UYooatFL8Aw");
+    // Up to MAX_CHALLENGE characters are answered, no more.
+    assert!(zoom(&"a".repeat(MAX_CHALLENGE)).is_some());
+    assert!(zoom(&"a".repeat(MAX_CHALLENGE + 1)).is_none());
+    let other = br#"{"event":"meeting.started","payload":{"plainToken":"p"}}"#;
+    assert!(Handshake::ZoomUrlValidation
+        .handshake(&req, other, Some(&key))
+        .is_none());
+}
+
+#[test]
+fn echo_takes_up_to_max_challenge_printable_bytes() {
+    assert!(echo(&"a".repeat(MAX_CHALLENGE)).is_ok());
+    assert!(echo(&"a".repeat(MAX_CHALLENGE + 1)).is_err());
+}
