@@ -392,3 +392,35 @@ fn echo_takes_up_to_max_challenge_printable_bytes() {
     assert!(echo(&"a".repeat(MAX_CHALLENGE)).is_ok());
     assert!(echo(&"a".repeat(MAX_CHALLENGE + 1)).is_err());
 }
+
+#[test]
+fn monday_challenge_is_its_exact_shape_echoed_as_json() {
+    // monday.com "Webhooks", URL verification: its docs' example challenge.
+    let body = br#"{"challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}"#;
+    let monday = Handshake::MondayChallenge;
+    let reply = monday.body_challenge(body).expect("answered");
+    assert_eq!(
+        (reply.status, reply.content_type),
+        (200, "application/json")
+    );
+    let sent: serde_json::Value = serde_json::from_slice(body).unwrap();
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&reply.body).unwrap(),
+        sent
+    );
+    for other in [
+        &br#"{"challenge":"c","event":{}}"#[..],
+        br#"{"challenge":""}"#,
+        br#"{"challenge":7}"#,
+        br#"{"challenge":"a\u0007b"}"#,
+        br#"["challenge"]"#,
+    ] {
+        assert!(monday.body_challenge(other).is_err(), "{other:?}");
+    }
+    // The same shape after the app's token verified (the signed path);
+    // any other verified body is an event.
+    let (post, uri, h) = (Method::POST, Uri::from_static("/m"), HeaderMap::new());
+    let req = inbound(&post, &uri, &h);
+    assert!(monday.handshake(&req, body, None).is_some());
+    assert!(monday.handshake(&req, br#"{"event":{}}"#, None).is_none());
+}
