@@ -405,6 +405,24 @@ fn ambiguity(template: &str, digits_only: bool) -> Option<String> {
              e.g. \"{{{left}}}.{{{right}}}\""
         ));
     }
+    // A URL always holds `:` and `/`, and almost always `.`: as the
+    // separator after `{url}` (on the body's side) it would refuse every
+    // request at run time, so say so now.
+    if let Some(at) = template.find("{url}") {
+        let body_after = ["{body}", "{body_sha256_hex}", "{form}"]
+            .iter()
+            .any(|b| template[at..].contains(b));
+        let separator = match body_after {
+            true => template[at + "{url}".len()..].chars().next(),
+            false => template[..at].chars().next_back(),
+        };
+        if let Some(c) = separator.filter(|c| [':', '/', '.'].contains(c)) {
+            return Some(format!(
+                "the separator after {{url}} is {c:?}, which every URL holds, so every request \
+                 would be refused as splitting two ways: use one a URL cannot hold, e.g. \"\\n\""
+            ));
+        }
+    }
     let body = template
         .find("{body}")
         .or_else(|| template.find("{body_sha256_hex}"))
@@ -467,6 +485,17 @@ mod tests {
         for (template, pair) in adjacent {
             let why = ambiguity(template, false).unwrap_or_default();
             assert!(why.starts_with(&format!("{pair} are adjacent")), "{why}");
+        }
+        for url in [
+            "{url}.{body}",
+            "{url}:{form}",
+            "{method}/{url}/{body_sha256_hex}",
+        ] {
+            let why = ambiguity(url, false).unwrap_or_default();
+            assert!(why.contains("which every URL holds"), "{url}: {why}");
+        }
+        for fine in ["{url}\n{body}", "{body}\n{url}", "{url}{form}"] {
+            assert_eq!(ambiguity(fine, false), None, "{fine}");
         }
         for digit in ["{timestamp}1{body}", "{body}.2{timestamp}"] {
             let why = ambiguity(digit, false).unwrap_or_default();
