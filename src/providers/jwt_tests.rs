@@ -535,3 +535,76 @@ fn jwk_of_rsa(kid: &str) -> Value {
     let components: ring::rsa::PublicKeyComponents<Vec<u8>> = pair.public().into();
     json!({"kty": "RSA", "n": b64(&components.n), "e": b64(&components.e), "kid": kid})
 }
+
+/// A fresh EC public key as SPKI PEM, and as a JWK with its curve's `x`
+/// and `y` (the coordinates of the SPKI's uncompressed point).
+fn ec_keys(alg: &'static rcgen::SignatureAlgorithm, crv: &str, len: usize) -> (String, Value) {
+    let pair = rcgen::KeyPair::generate_for(alg).unwrap();
+    let spki = pair.public_key_der();
+    let point = &spki[spki.len() - (2 * len + 1)..]; // 0x04 || x || y
+    let jwk =
+        json!({"kty": "EC", "crv": crv, "x": b64(&point[1..=len]), "y": b64(&point[1 + len..])});
+    (spki_pem(&spki), jwk)
+}
+
+/// DER SubjectPublicKeyInfo as PEM.
+fn spki_pem(spki: &[u8]) -> String {
+    use base64::Engine as _;
+    let text = base64::engine::general_purpose::STANDARD.encode(spki);
+    let lines: Vec<&str> = text
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    format!(
+        "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+        lines.join("\n")
+    )
+}
+
+#[test]
+fn key_families_pin_their_curve_and_sets_their_bounds() {
+    use super::super::jwks::{KeyFamily, MAX_KEYS};
+    use jsonwebtoken::Algorithm::{EdDSA, ES256, ES384};
+    let families = |text: &str| KeySet::from_public_keys(&keys(&[text])).unwrap().families();
+    let (p256_pem, p256_jwk) = ec_keys(&rcgen::PKCS_ECDSA_P256_SHA256, "P-256", 32);
+    let (p384_pem, p384_jwk) = ec_keys(&rcgen::PKCS_ECDSA_P384_SHA384, "P-384", 48);
+    assert_eq!(families(&p256_pem), vec![KeyFamily::EcP256]);
+    assert_eq!(families(&p384_pem), vec![KeyFamily::EcP384]);
+    assert_eq!(families(&p256_jwk.to_string()), vec![KeyFamily::EcP256]);
+    assert_eq!(families(&p384_jwk.to_string()), vec![KeyFamily::EcP384]);
+    // Another curve (prime192v1: P-256's OID with its last arc 7 -> 1) is
+    // refused, never taken for P-384.
+    let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let mut spki = pair.public_key_der();
+    let p256_oid = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+    let at = spki.windows(10).position(|w| w == p256_oid).unwrap();
+    spki[at + 9] = 0x01;
+    let other = KeySet::from_public_keys(&keys(&[&spki_pem(&spki)]))
+        .err()
+        .unwrap();
+    assert!(
+        other.message.contains("unsupported EC curve"),
+        "{}",
+        other.message
+    );
+    // Each curve verifies its own algorithm only.
+    assert!(KeyFamily::EcP256.allows(ES256) && !KeyFamily::EcP256.allows(ES384));
+    assert!(KeyFamily::EcP384.allows(ES384) && !KeyFamily::EcP384.allows(ES256));
+    assert!(KeyFamily::Ed25519.allows(EdDSA) && !KeyFamily::Ed25519.allows(ES256));
+    assert_eq!(KeyFamily::EcP384.name(), "EC P-384 key");
+    // At most MAX_KEYS keys, configured or fetched.
+    let jwks = |n: usize| json!({ "keys": vec![p256_jwk.clone(); n] }).to_string();
+    assert!(KeySet::from_jwks(jwks(MAX_KEYS).as_bytes()).is_ok());
+    assert!(KeySet::from_jwks(jwks(MAX_KEYS + 1).as_bytes()).is_err());
+    assert!(KeySet::from_public_keys(&keys(&[&jwks(MAX_KEYS)])).is_ok());
+    assert!(KeySet::from_public_keys(&keys(&[&jwks(MAX_KEYS + 1)])).is_err());
+    // Expiries in key order, for the detail when no key matched.
+    let mut entries = keys(&[&p256_pem, &p384_pem]);
+    entries[0].expires = Some(1_700_000_000);
+    let set = KeySet::from_public_keys(&entries).unwrap();
+    assert_eq!(
+        set.expiries().collect::<Vec<_>>(),
+        vec![Some(1_700_000_000), None]
+    );
+}
