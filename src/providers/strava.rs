@@ -45,7 +45,7 @@ pub(crate) fn info(name: &'static str) -> ProviderInfo {
 /// `object_type` values Strava documents.
 const OBJECT_TYPES: &[&str] = &["activity", "athlete"];
 /// `aspect_type` values Strava documents.
-const ASPECT_TYPES: &[&str] = &["create", "update", "delete"];
+const CHANGE_TYPES: &[&str] = &["create", "update", "delete"];
 
 /// A built Strava verifier: each subscription id only as a blinded tag.
 pub(crate) struct StravaVerifier {
@@ -90,7 +90,7 @@ fn subscription_id(event: &Value) -> Result<String, Rejection> {
         .ok_or_else(|| missing("body has no subscription_id"))?
         .as_u64()
         .ok_or_else(|| missing("subscription_id is not a whole number"))?;
-    for (field, allowed) in [("object_type", OBJECT_TYPES), ("aspect_type", ASPECT_TYPES)] {
+    for (field, allowed) in [("object_type", OBJECT_TYPES), ("aspect_type", CHANGE_TYPES)] {
         let value = event.get(field).and_then(Value::as_str);
         if !value.is_some_and(|v| allowed.contains(&v)) {
             return Err(missing(&format!(
