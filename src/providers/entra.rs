@@ -28,7 +28,7 @@ use serde_json::{Map, Value};
 use super::common::invalid;
 use super::common::ToleranceSpec;
 use super::jwks::{parse_jwks, KeySet};
-use super::jwt::{JwtSpec, JwtVerifier, KeysFrom, TokenAt};
+use super::jwt::{JwtSpec, JwtVerifier, KeysFrom};
 use super::{BuildError, Inbound, KeyRef, KeyRequest, Rejection};
 use crate::body::Payload;
 
@@ -46,17 +46,11 @@ const SKEW: ToleranceSpec = ToleranceSpec { default_secs: 300 };
 
 /// RS256 only, `exp` required; `iss` and the client are checked here.
 const TOKEN_RULES: JwtSpec = JwtSpec {
-    token: TokenAt::Header("authorization"),
     keys: KeysFrom::PublicKeys,
     algorithms: &[RS256],
-    issuer: None,
     require_exp: true,
-    iat_window: false,
-    body_hash: None,
-    url_hash: None,
-    aud_is_endpoint: false,
-    id_claim: None,
     tolerance: Some(SKEW),
+    ..JwtSpec::BASE
 };
 
 /// The tenant `iss` must name.

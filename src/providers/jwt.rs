@@ -128,6 +128,23 @@ pub(crate) struct JwtSpec {
 }
 
 impl JwtSpec {
+    /// The starting point each scheme states its differences from: a token
+    /// in `Authorization`, keyed with secrets, binding nothing and checking
+    /// no claim (every check is opted into).
+    pub(crate) const BASE: JwtSpec = JwtSpec {
+        token: TokenAt::Header("authorization"),
+        keys: KeysFrom::Secrets,
+        algorithms: &[],
+        issuer: None,
+        require_exp: false,
+        iat_window: false,
+        body_hash: None,
+        url_hash: None,
+        aud_is_endpoint: false,
+        id_claim: None,
+        tolerance: None,
+    };
+
     /// Whether the token binds this request (its body or URL) rather than
     /// only the sender: if not, it is a bearer credential that could be
     /// reused until it expires, so it is not forwarded and keys no replay.

@@ -50,14 +50,8 @@ const TOKEN_RULES: JwtSpec = JwtSpec {
     token: TokenAt::Body,
     keys: KeysFrom::PublicKeys,
     algorithms: &[RS256],
-    issuer: None,
-    require_exp: false,
-    iat_window: false,
-    body_hash: None,
-    url_hash: None,
-    aud_is_endpoint: false,
-    id_claim: None,
     tolerance: Some(FIVE_MINUTES),
+    ..JwtSpec::BASE
 };
 
 /// Kinde's domains: `https://<subdomain>.kinde.com/...` on port 443.

@@ -47,18 +47,14 @@ const TOKEN_RULES: JwtSpec = JwtSpec {
     token: TokenAt::Header("plaid-verification"),
     keys: KeysFrom::PublicKeys,
     algorithms: &[ES256],
-    issuer: None,
-    require_exp: false,
     iat_window: true,
     body_hash: Some(BodyHash {
         claim: "request_body_sha256",
         text: HashText::Hex,
         absent_when_empty: false,
     }),
-    url_hash: None,
-    aud_is_endpoint: false,
-    id_claim: None,
     tolerance: Some(FIVE_MINUTES),
+    ..JwtSpec::BASE
 };
 
 /// The one key an answer of the key endpoint holds.

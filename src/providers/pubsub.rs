@@ -28,7 +28,7 @@ use serde_json::{Map, Value};
 use super::common::invalid;
 use super::common::ToleranceSpec;
 use super::jwks::{fetched_set, parse_jwks};
-use super::jwt::{JwtSpec, JwtVerifier, KeysFrom, TokenAt};
+use super::jwt::{JwtSpec, JwtVerifier, KeysFrom};
 use super::params::{FetchParams, FetchSetting};
 use super::{
     BuildError, Dedup, Inbound, KeyRef, KeyRequest, ProviderInfo, ProviderParams, Rejection,
@@ -52,17 +52,12 @@ const MAX_ID: usize = 256;
 /// The token rules `jwt.rs` checks: RS256 only, `exp` required, `iat`
 /// within the window. `iss`, `email` and `email_verified` are checked here.
 pub(crate) const TOKEN_RULES: JwtSpec = JwtSpec {
-    token: TokenAt::Header("authorization"),
     keys: KeysFrom::PublicKeys,
     algorithms: &[RS256],
-    issuer: None,
     require_exp: true,
     iat_window: true,
-    body_hash: None,
-    url_hash: None,
-    aud_is_endpoint: false,
-    id_claim: None,
     tolerance: Some(ONE_HOUR),
+    ..JwtSpec::BASE
 };
 
 /// A built Pub/Sub verifier: the token rules with the route's audience,
