@@ -43,7 +43,6 @@ pub(crate) fn info(name: &'static str) -> ProviderInfo {
             "none: form fields bt_signature=<public_key>|<hex>[&<public_key>|<hex>...], bt_payload"
                 .into(),
         signed: "{bt_payload} (or {bt_payload}\\n)".into(),
-        tolerance: "none".into(),
         ..ProviderInfo::default()
     }
 }
@@ -249,6 +248,8 @@ fn payload_matches(key: &hmac::Key, payload: &[u8], sig: &Sig) -> bool {
     // Both are computed, so the time does not say which form matched.
     let plain = hmac::verify(key, payload, sig.bytes()).is_ok();
     let newline = hmac::verify(key, &with_newline, sig.bytes()).is_ok();
+    // `^` would do as well (a surviving mutant, equivalent): both holding
+    // would take one HMAC-SHA1 tag for two different messages.
     plain | newline
 }
 
@@ -262,6 +263,8 @@ impl Verifier for BraintreeVerifier {
     }
 
     fn extra_methods(&self) -> &'static [Method] {
+        // `Method::default()` is GET too, so a mutant returning
+        // `[Default::default()]` survives as an equivalent.
         &[Method::GET]
     }
 

@@ -195,6 +195,70 @@ fn sdk_crypto_vector_and_sign_round_trip() {
     assert_eq!(sign(b"nopair", &req).unwrap_err().field, "secret");
 }
 
+/// `bt_signature` for `payload` under [`SAMPLE_PAIR`], as `sign` makes it.
+fn signed(payload: &str) -> String {
+    let req = SignRequest {
+        body: payload.as_bytes(),
+        timestamp: 0,
+        id: None,
+        url: None,
+        method: "POST",
+    };
+    sign(SAMPLE_PAIR.as_bytes(), &req).unwrap().remove(0).1
+}
+
+#[test]
+fn only_the_challenge_shape_is_refused_as_a_payload() {
+    let v = verifier("braintree", &secrets(&[SAMPLE_PAIR]));
+    let h = headers(&[]);
+    // Challenge-length but not hex, and all hex but longer: both payloads.
+    for payload in ["QUJDREVGR0hJSktMTU5PUFFS", &"ab".repeat(20)] {
+        let got = run(&v, &h, &form(&signed(payload), payload), 0);
+        assert_eq!(kind(&got), "ok", "{payload}");
+    }
+}
+
+#[test]
+fn exactly_max_pairs_are_read() {
+    let v = verifier("braintree", &secrets(&[SAMPLE_PAIR]));
+    let h = headers(&[]);
+    let listed = |others: usize, ours_first: bool| {
+        let mut entries = vec![format!("other|{}", "0".repeat(40)); others];
+        let at = if ours_first { 0 } else { others };
+        entries.insert(at, SAMPLE_SIG.to_owned());
+        form(&entries.join("&"), SAMPLE_PAYLOAD)
+    };
+    // Ours as the last of MAX_PAIRS is read; one more pair refuses the
+    // field even with ours first.
+    let last = run(&v, &h, &listed(MAX_PAIRS - 1, false), 0);
+    assert_eq!(kind(&last), "ok");
+    let err = run(&v, &h, &listed(MAX_PAIRS, true), 0).unwrap_err();
+    assert!(err.detail().contains("more than 16"), "{}", err.detail());
+}
+
+#[test]
+fn the_mismatch_counts_the_keys_tried_and_nothing_is_timed() {
+    let v = verifier("braintree", &secrets(&[SAMPLE_PAIR]));
+    let bad = format!("QQ{SAMPLE_PAYLOAD}");
+    let err = run(&v, &headers(&[]), &form(SAMPLE_SIG, &bad), 0).unwrap_err();
+    assert!(
+        err.detail().contains("(1 public keys tried)"),
+        "{}",
+        err.detail()
+    );
+    // No timestamp is signed: no window, and a route tolerance is refused.
+    assert!(v.tolerance().is_none());
+    let timed = build_with(
+        "braintree",
+        &secrets(&[SAMPLE_PAIR]),
+        Some(std::time::Duration::from_secs(60)),
+        None,
+    );
+    assert_eq!(timed.err().unwrap().field, "tolerance");
+    // The legacy challenge is a GET, which the route must let in.
+    assert_eq!(v.extra_methods(), &[Method::GET]);
+}
+
 #[test]
 fn garbage_never_panics() {
     let v = verifier("braintree", &secrets(&[SAMPLE_PAIR]));
