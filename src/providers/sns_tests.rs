@@ -204,3 +204,79 @@ fn topics_are_required_and_other_settings_refused() {
         "topics"
     );
 }
+
+/// `key_needed` (every check before the signature) for `body` with these
+/// headers, at the vector's time.
+fn needed(v: &SharedVerifier, body: &Value, headers: &HeaderMap) -> Result<(), Rejection> {
+    let (method, uri) = (Method::POST, Uri::from_static("/sns"));
+    let req = Inbound {
+        method: &method,
+        uri: &uri,
+        headers,
+        public_url: "",
+        now_ms: SENT_MS,
+        key: None,
+    };
+    let body = Payload::from(serde_json::to_vec(body).unwrap());
+    v.key_needed(&req, &body).map(|_| ())
+}
+
+#[test]
+fn a_message_id_is_one_to_256_printable_characters() {
+    let v = sns(&[TOPIC], None);
+    let with_id = |id: &str| {
+        let mut body = vector()["v2"].clone();
+        body["MessageId"] = id.into();
+        needed(&v, &body, &HeaderMap::new())
+    };
+    assert!(with_id(&"a".repeat(MAX_ID)).is_ok());
+    for bad in [String::new(), "a".repeat(MAX_ID + 1), "a b".into()] {
+        let err = with_id(&bad).unwrap_err();
+        assert!(err.detail().contains("MessageId"), "{bad:?}: {err:?}");
+    }
+}
+
+#[test]
+fn the_type_header_must_agree_once() {
+    let v = sns(&[TOPIC], None);
+    let h = |values: &[&str]| {
+        let mut map = HeaderMap::new();
+        for value in values {
+            map.append(MESSAGE_TYPE_HEADER, value.parse().unwrap());
+        }
+        map
+    };
+    let body = vector()["v2"].clone();
+    assert!(needed(&v, &body, &h(&["Notification"])).is_ok());
+    for bad in [&["SubscriptionConfirmation"][..], &["Notification"; 2]] {
+        let err = needed(&v, &body, &h(bad)).unwrap_err();
+        assert!(err.detail().contains("x-amz-sns-message-type"), "{bad:?}");
+    }
+}
+
+#[test]
+fn absent_fields_only_subject_may_be() {
+    let mut m: Message = serde_json::from_value(vector()["v1"].clone()).unwrap();
+    m.Subject = None;
+    let signed = string_to_sign(&m, Kind::Notification).unwrap();
+    assert!(!String::from_utf8(signed).unwrap().contains("Subject"));
+    m.Message = None;
+    let err = string_to_sign(&m, Kind::Notification).unwrap_err();
+    assert!(err.detail().contains("Message"), "{err:?}");
+}
+
+#[test]
+fn the_route_names_its_provider_and_key_rule() {
+    let v = sns(&[TOPIC], None);
+    assert_eq!(v.provider(), "aws-sns");
+    assert_eq!(
+        v.key_rule().as_deref(),
+        Some(&*format!(
+            "SigningCertURL under {CERT_RULE}; topics {TOPIC}"
+        ))
+    );
+    // A region is three or more of [a-z0-9-].
+    let host = |h: &str| is_sns_host(&HttpsUrl::parse(&format!("https://{h}/")).unwrap());
+    assert!(host("sns.us-east-1.amazonaws.com"));
+    assert!(!host("sns.ab.amazonaws.com"));
+}
