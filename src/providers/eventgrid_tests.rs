@@ -7,7 +7,7 @@
 use http::{HeaderMap, Method, Uri};
 
 use super::super::testutil::{headers, kind, secrets};
-use super::super::{build, Inbound, ProviderParams, SharedVerifier};
+use super::super::{build, Inbound, ProviderParams, Rejection, SharedVerifier};
 use crate::body::Payload;
 
 /// The validation event as Microsoft Learn shows it.
@@ -254,4 +254,118 @@ fn entra_settings_are_all_or_nothing_and_never_beside_a_key() {
     assert_eq!(graph(&graph_ok), None);
     let elsewhere = entra_error("github", &graph_ok, &["s"], None);
     assert_eq!(elsewhere.as_deref(), Some("app_id"));
+}
+
+/// An Event Grid route authenticated with Microsoft Entra ID.
+fn entra_route() -> SharedVerifier {
+    let fetch = super::super::FetchParams {
+        tenant: Some("72f988bf-86f1-41af-91ab-2d7cd011db47".into()),
+        audience: Some("api://app".into()),
+        ..super::super::FetchParams::default()
+    };
+    build(
+        "azure-eventgrid",
+        ProviderParams {
+            fetch: Some(&fetch),
+            ..ProviderParams::default()
+        },
+    )
+    .unwrap()
+}
+
+#[test]
+fn what_check_reads_of_each_kind_of_route() {
+    let key = eventgrid(Some("code"), None);
+    assert_eq!(key.provider(), "azure-eventgrid");
+    assert_eq!(key.extra_methods(), &[Method::OPTIONS]);
+    // A shared key: no window, no key to fetch; Entra: both.
+    assert_eq!(key.tolerance(), None);
+    assert_eq!(key.key_rule(), None);
+    let entra = entra_route();
+    assert_eq!(entra.tolerance(), Some(std::time::Duration::from_secs(300)));
+    let rule = entra.key_rule().unwrap();
+    assert!(rule.starts_with("Entra bearer token: "), "{rule}");
+    assert!(
+        rule.contains("72f988bf-86f1-41af-91ab-2d7cd011db47"),
+        "{rule}"
+    );
+}
+
+#[test]
+fn the_head_alone_refuses_a_missing_or_empty_key_and_names_where() {
+    let v = eventgrid(Some("code"), None);
+    let method = Method::POST;
+    let none = headers(&[]);
+    let precheck = |path: &str| {
+        let uri: Uri = path.parse().unwrap();
+        let req = Inbound {
+            method: &method,
+            uri: &uri,
+            headers: &none,
+            public_url: "",
+            now_ms: 0,
+            key: None,
+        };
+        v.precheck(&req)
+    };
+    for path in ["/eg", "/eg?code="] {
+        let got = precheck(path);
+        assert!(
+            matches!(got, Err(Rejection::MissingSignature { .. })),
+            "{path}"
+        );
+    }
+    assert!(precheck("/eg?code=k3y").is_ok());
+    let uri: Uri = "/eg?code=nope".parse().unwrap();
+    let req = Inbound {
+        method: &method,
+        uri: &uri,
+        headers: &none,
+        public_url: "",
+        now_ms: 0,
+        key: None,
+    };
+    let err = v.verify(&req, &Payload::from(&b"[]"[..])).unwrap_err();
+    assert!(err.detail().contains("query parameter \"code\""), "{err:?}");
+    let h = eventgrid(None, Some("x-eg-key"));
+    let wrong = headers(&[("x-eg-key", b"nope")]);
+    let req = Inbound {
+        headers: &wrong,
+        ..req
+    };
+    let err = h.verify(&req, &Payload::from(&b"[]"[..])).unwrap_err();
+    assert!(err.detail().contains("header \"x-eg-key\""), "{err:?}");
+}
+
+#[test]
+fn only_a_short_printable_validation_code_is_echoed() {
+    let v = eventgrid(Some("code"), None);
+    let validation = headers(&[("aeg-event-type", b"SubscriptionValidation")]);
+    let with_code = |code: &str| {
+        let mut events: serde_json::Value = serde_json::from_str(VALIDATION).unwrap();
+        events[0]["data"]["validationCode"] = code.into();
+        at(&v, "POST", "/eg?code=k3y", &validation, &events.to_string())
+    };
+    let longest = "a".repeat(512);
+    assert_eq!(
+        with_code(&longest),
+        Outcome::Handshake(format!(r#"{{"validationResponse":"{longest}"}}"#))
+    );
+    // Verified and forwarded instead of echoed.
+    for odd in ["a".repeat(513), "a\u{1}b".to_owned()] {
+        assert_eq!(with_code(&odd), Outcome::Verified("ok"), "{odd:?}");
+    }
+}
+
+#[test]
+fn sign_has_no_signature_to_make() {
+    let req = super::super::SignRequest {
+        body: b"[]",
+        timestamp: 0,
+        id: None,
+        url: None,
+        method: "POST",
+    };
+    let refused = super::super::sign("azure-eventgrid", b"k3y", &req).err();
+    assert_eq!(refused.expect("nothing to sign").field, "provider");
 }
