@@ -363,6 +363,8 @@ mod tests {
             .unwrap();
         assert_eq!(wanted.url, super::super::entra::COMMON_JWKS);
         assert_eq!(wanted.key_id.as_deref(), Some("k9"));
+        let most: Vec<String> = (0..MAX_TOKENS).map(|_| token("k9")).collect();
+        assert!(needed(serde_json::json!(most)).is_ok());
         let many: Vec<String> = (0..=MAX_TOKENS).map(|_| token("k9")).collect();
         assert_eq!(
             kind(&needed(serde_json::json!(many)).map(|_| unreachable())),
@@ -407,5 +409,47 @@ mod tests {
         assert_eq!(kind(&at(&batch(&[]))), "missing");
         assert_eq!(kind(&at("not json")), "missing");
         assert_eq!(kind(&at(r#"{"value":[{"clientState":7}]}"#)), "missing");
+    }
+
+    /// A Graph route that checks `validationTokens` for this app.
+    fn with_app_id() -> GraphVerifier {
+        let fetch = crate::providers::FetchParams {
+            app_id: Some("8e460676-ae3f-4b1e-8790-ee0fb5d6148f".into()),
+            ..Default::default()
+        };
+        let params = ProviderParams {
+            secrets: &secrets(&["state-1"]),
+            fetch: Some(&fetch),
+            ..ProviderParams::default()
+        };
+        GraphVerifier::build("microsoft-graph", params).unwrap()
+    }
+
+    #[test]
+    fn only_the_token_rule_has_a_window_and_a_key_rule() {
+        let plain = verifier("microsoft-graph", &secrets(&["state-1"]));
+        assert_eq!(plain.provider(), "microsoft-graph");
+        assert_eq!((plain.tolerance(), plain.key_rule()), (None, None));
+        let rich = with_app_id();
+        assert_eq!(rich.tolerance(), Some(Duration::from_secs(300)));
+        let rule = rich.key_rule().unwrap();
+        assert!(
+            rule.starts_with("validationTokens: JWKS ")
+                && rule.contains("aud 8e460676-ae3f-4b1e-8790-ee0fb5d6148f"),
+            "{rule}"
+        );
+    }
+
+    #[test]
+    fn sign_has_no_header_to_print() {
+        let req = crate::providers::SignRequest {
+            body: b"{}",
+            timestamp: 0,
+            id: None,
+            url: None,
+            method: "POST",
+        };
+        let refused = crate::providers::sign("microsoft-graph", b"state-1", &req).err();
+        assert_eq!(refused.expect("nothing to sign").field, "provider");
     }
 }
