@@ -163,6 +163,17 @@ async fn tokens_google_did_not_issue_for_this_route_are_refused() {
         json!(now + 7200),
         "timestamp_out_of_tolerance",
     );
+    // The window holds iat both ways: an hour-old token is refused even
+    // before its exp, and one without iat cannot be placed in it.
+    with(
+        "issued over an hour ago",
+        "iat",
+        json!(now - 3700),
+        "timestamp_out_of_tolerance",
+    );
+    let mut no_iat = claims(PUBLIC_URL);
+    no_iat.as_object_mut().unwrap().remove("iat");
+    cases.push(("no iat", rs256(KID, &no_iat), "missing_signature"));
     let mut no_exp = claims(PUBLIC_URL);
     no_exp.as_object_mut().unwrap().remove("exp");
     cases.push(("no exp", rs256(KID, &no_exp), "missing_signature"));

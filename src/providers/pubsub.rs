@@ -52,6 +52,9 @@ const MAX_ID: usize = 256;
 /// The token rules `jwt.rs` checks: RS256 only, `exp` required, `iat`
 /// within the window. `iss`, `email` and `email_verified` are checked here.
 pub(crate) const TOKEN_RULES: JwtSpec = JwtSpec {
+    // Read only by `JwtVerifier::build` and the catalog's JWT row, neither
+    // used here (keys are fetched, the row is `info` below): a mutant
+    // deleting it survives as an equivalent; it says what signs the tokens.
     keys: KeysFrom::PublicKeys,
     algorithms: &[RS256],
     require_exp: true,
@@ -290,5 +293,116 @@ mod tests {
             let got = message_id(&Payload::from(body));
             assert_eq!(got.as_deref(), want, "{}", String::from_utf8_lossy(body));
         }
+    }
+
+    fn route() -> PubSubVerifier {
+        build(&FetchParams {
+            service_account: Some("push@p.iam.gserviceaccount.com".into()),
+            audience: Some("https://hooks.example.com/p".into()),
+            ..FetchParams::default()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn the_sender_is_googles_issuer_and_the_verified_account() {
+        let v = route();
+        let claims = |iss: Option<&str>, email: &str, verified: Value| {
+            let mut map = Map::new();
+            if let Some(iss) = iss {
+                map.insert("iss".into(), iss.into());
+            }
+            map.insert("email".into(), email.into());
+            map.insert("email_verified".into(), verified);
+            map
+        };
+        let account = "push@p.iam.gserviceaccount.com";
+        for iss in ISSUERS {
+            assert_eq!(
+                v.check_sender(&claims(Some(iss), account, true.into())),
+                Ok(())
+            );
+        }
+        for (bad, why) in [
+            (
+                claims(Some("https://evil.example"), account, true.into()),
+                "iss",
+            ),
+            (claims(None, account, true.into()), "iss"),
+            (
+                claims(Some(ISSUERS[0]), "other@p.iam", true.into()),
+                "email",
+            ),
+            (
+                claims(Some(ISSUERS[0]), account, false.into()),
+                "email_verified",
+            ),
+            (
+                claims(Some(ISSUERS[0]), account, "true".into()),
+                "email_verified",
+            ),
+        ] {
+            let err = v.check_sender(&bad).unwrap_err();
+            assert!(err.detail().contains(why), "{bad:?}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn what_the_route_reads_and_fetches() {
+        let v = route();
+        assert_eq!(v.provider(), "gcp-pubsub");
+        assert_eq!(v.tolerance(), Some(Duration::from_secs(3600)));
+        assert!(v.uses_public_url());
+        assert_eq!(
+            v.credential_header().map(http::HeaderName::as_str),
+            Some("authorization")
+        );
+        assert_eq!(
+            v.key_rule().as_deref(),
+            Some(
+                "JWKS https://www.googleapis.com/oauth2/v3/certs; iss accounts.google.com or \
+                 https://accounts.google.com; aud https://hooks.example.com/p; email \
+                 push@p.iam.gserviceaccount.com (email_verified)"
+            )
+        );
+    }
+
+    #[test]
+    fn the_token_is_required_in_the_head_and_names_the_key() {
+        use base64::Engine as _;
+        let v = route();
+        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        let token = format!(
+            "{}.e30.c2ln",
+            b64(r#"{"alg":"RS256","typ":"JWT","kid":"g1"}"#)
+        );
+        let bearer = format!("Bearer {token}");
+        let uri = http::Uri::from_static("/p");
+        let ask = |auth: Option<&str>| {
+            let mut map = http::HeaderMap::new();
+            if let Some(auth) = auth {
+                map.insert(http::header::AUTHORIZATION, auth.parse().unwrap());
+            }
+            let req = Inbound {
+                method: &http::Method::POST,
+                uri: &uri,
+                headers: &map,
+                public_url: "",
+                now_ms: 0,
+                key: None,
+            };
+            let needed = v.key_needed(&req, &Payload::from(&b"{}"[..]));
+            (v.precheck(&req), needed)
+        };
+        let (head, needed) = ask(None);
+        assert!(matches!(head, Err(Rejection::MissingSignature { .. })));
+        assert!(needed.is_err());
+        let (head, needed) = ask(Some(&bearer));
+        assert_eq!(head, Ok(()));
+        let key = needed.unwrap().expect("names a key set");
+        assert_eq!(
+            (key.url.as_str(), key.key_id.as_deref()),
+            (GOOGLE_JWKS, Some("g1"))
+        );
     }
 }
