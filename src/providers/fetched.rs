@@ -34,6 +34,8 @@ pub trait KeyMaterial: Any + Send + Sync {
     /// at most once a minute per set.
     fn has_key_id(&self, id: &str) -> bool {
         let _ = id;
+        // A mutant replacing this body with `true` is the same body
+        // (equivalent).
         true
     }
 
@@ -287,5 +289,44 @@ mod tests {
             UrlPrefix::parse("https://h/p").unwrap().to_string(),
             "https://h:443/p"
         );
+    }
+
+    /// A key document without key ids, as a certificate is.
+    struct Whole;
+
+    impl KeyMaterial for Whole {
+        fn as_any(&self) -> &dyn Any {
+            self
+        }
+    }
+
+    #[test]
+    fn a_document_without_ids_holds_every_id_and_prints_no_key() {
+        let key: FetchedKey = Arc::new(Whole);
+        assert!(key.has_key_id("any"));
+        assert_eq!(format!("{key:?}"), "KeyMaterial");
+        let get = KeyRef {
+            url: "https://keys.example/certs".into(),
+            key_id: Some("k1".into()),
+            parse: |_| Ok(Arc::new(Whole)),
+            request: KeyRequest::PostJson(Secret::new("{\"secret\":\"s3cret\"}")),
+        };
+        // The POST body holds API credentials: never in a debug line.
+        assert_eq!(
+            format!("{get:?}"),
+            r#"KeyRef { url: "https://keys.example/certs", key_id: Some("k1"), .. }"#
+        );
+        assert!(get.request.per_key_id());
+        assert!(!KeyRequest::Get.per_key_id());
+    }
+
+    #[test]
+    fn a_url_is_at_most_2048_characters() {
+        let at = |len: usize| {
+            let head = "https://keys.example/";
+            format!("{head}{}", "a".repeat(len - head.len()))
+        };
+        assert!(HttpsUrl::parse(&at(2048)).is_ok());
+        assert!(HttpsUrl::parse(&at(2049)).is_err());
     }
 }
