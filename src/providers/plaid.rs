@@ -45,6 +45,9 @@ pub(crate) const FIVE_MINUTES: ToleranceSpec = ToleranceSpec { default_secs: 300
 /// `iat` within the window, `request_body_sha256` over the exact body.
 const TOKEN_RULES: JwtSpec = JwtSpec {
     token: TokenAt::Header("plaid-verification"),
+    // Read only by `JwtVerifier::build` and the catalog's JWT row, neither
+    // used here (the key is fetched, the row is `info` below): a mutant
+    // deleting it survives as an equivalent; it says what signs the tokens.
     keys: KeysFrom::PublicKeys,
     algorithms: &[ES256],
     iat_window: true,
@@ -261,8 +264,90 @@ mod tests {
         let jwk = r#"{"key":{"alg":"ES256","created_at":1560466143,"crv":"P-256","expired_at":null,"kid":"bfbd5111-8e33-4643-8ced-b2e642a72f3c","kty":"EC","use":"sig","x":"hKXLGIjWvCBv-cP5euCTxl8g9GLG9zHo_3pO5NN1DwQ","y":"shhexqPB7YffGn6fR6h2UhTSuCtPmfzQJ6ENVIoO4Ys"},"request_id":"RZ6Omi1bzzwDaLo"}"#;
         let key = parse_answer(jwk.as_bytes()).unwrap();
         assert!(key.has_key_id("bfbd5111-8e33-4643-8ced-b2e642a72f3c"));
+        assert!(!key.has_key_id("another-kid"));
         for bad in [r#"{"request_id":"x"}"#, r#"{"key":"x"}"#, "nope"] {
             assert!(parse_answer(bad.as_bytes()).is_err(), "{bad}");
+        }
+    }
+
+    fn route() -> PlaidVerifier {
+        build(&FetchParams {
+            client_id: Some(Secret::new("client-1")),
+            client_secret: Some(Secret::new("s3cret")),
+            ..FetchParams::default()
+        })
+        .unwrap()
+    }
+
+    /// `precheck` and `key_needed` for a `Plaid-Verification` token whose
+    /// header names `kid`, or none.
+    fn ask(
+        v: &PlaidVerifier,
+        kid: Option<&str>,
+    ) -> (Result<(), Rejection>, Result<KeyRef, Rejection>) {
+        use base64::Engine as _;
+        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        let mut map = http::HeaderMap::new();
+        if let Some(kid) = kid {
+            let head = format!(r#"{{"alg":"ES256","typ":"JWT","kid":"{kid}"}}"#);
+            let token = format!("{}.e30.c2ln", b64(&head));
+            map.insert("plaid-verification", token.parse().unwrap());
+        }
+        let uri = http::Uri::from_static("/plaid");
+        let req = Inbound {
+            method: &http::Method::POST,
+            uri: &uri,
+            headers: &map,
+            public_url: "",
+            now_ms: 0,
+            key: None,
+        };
+        let needed = v.key_needed(&req, &Payload::from(&b"{}"[..]));
+        (v.precheck(&req), needed.map(|k| k.expect("names a key")))
+    }
+
+    #[test]
+    fn the_token_names_the_key_asked_for_with_the_credentials() {
+        let v = route();
+        assert_eq!(v.provider(), "plaid");
+        assert_eq!(v.tolerance(), Some(Duration::from_secs(300)));
+        let rule = v.key_rule().unwrap();
+        assert!(
+            rule.starts_with(&format!("key by kid: POST {PLAID_KEY_URL} ")),
+            "{rule}"
+        );
+        let (head, _) = ask(&v, None);
+        assert!(matches!(head, Err(Rejection::MissingSignature { .. })));
+        let (head, key) = ask(&v, Some("k1"));
+        assert_eq!(head, Ok(()));
+        let key = key.unwrap();
+        assert_eq!(
+            (key.url.as_str(), key.key_id.as_deref()),
+            (PLAID_KEY_URL, Some("k1"))
+        );
+        let KeyRequest::PostJson(body) = &key.request else {
+            panic!("a POST for one key");
+        };
+        let body: Value = serde_json::from_slice(body.expose()).unwrap();
+        assert_eq!(body["key_id"], "k1");
+        // A kid of 256 characters is asked for; none, or a longer one, not.
+        assert!(ask(&v, Some(&"k".repeat(256))).1.is_ok());
+        for bad in [String::new(), "k".repeat(257)] {
+            assert!(ask(&v, Some(&bad)).1.is_err(), "{}", bad.len());
+        }
+    }
+
+    #[test]
+    fn credentials_are_printable_text() {
+        for bad in ["", "client\n1"] {
+            let err = build(&FetchParams {
+                client_id: Some(Secret::new(bad)),
+                client_secret: Some(Secret::new("s3cret")),
+                ..FetchParams::default()
+            })
+            .err()
+            .unwrap();
+            assert_eq!(err.field, "keys.client_id", "{bad:?}");
         }
     }
 }
