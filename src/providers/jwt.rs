@@ -415,9 +415,9 @@ impl JwtVerifier {
         validation.validate_exp = false;
         validation.validate_nbf = false;
         validation.validate_aud = false;
-        let mut tried = 0;
+        let mut tried_any = false;
         for key in keys.candidates(header.alg, header.kid.as_deref(), now_ms) {
-            tried += 1;
+            tried_any = true;
             match jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, &validation) {
                 Ok(data) => {
                     let input = token.rsplit_once('.').map_or(token, |(input, _)| input);
@@ -435,7 +435,7 @@ impl JwtVerifier {
             Some(KeyFamily::Hmac) => SECRET,
             _ => PUBLIC_KEY,
         };
-        let mismatch = if tried == 0 {
+        let mismatch = if !tried_any {
             format!(
                 "no key for algorithm {}{}",
                 alg_name(&header.alg),
@@ -786,3 +786,7 @@ impl Verifier for JwtVerifier {
 #[cfg(test)]
 #[path = "jwt_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "jwt_edge_tests.rs"]
+mod edge_tests;
