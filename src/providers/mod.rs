@@ -44,6 +44,9 @@ mod strava;
 mod structured;
 mod template;
 #[cfg(test)]
+#[path = "mod_tests.rs"]
+mod tests;
+#[cfg(test)]
 mod testutil;
 mod token;
 mod url;
@@ -217,7 +220,7 @@ pub trait Verifier: Send + Sync + 'static {
     /// URL return an empty string, at no cost.
     fn signed_url(&self, target: &UrlTarget<'_>) -> Result<String, Rejection> {
         let _ = target;
-        Ok(String::new())
+        Ok(String::new()) // its mutant `Ok(String::new())` is this: equivalent
     }
 
     /// Whether the route's `public_url` means something to this scheme (it
@@ -232,7 +235,7 @@ pub trait Verifier: Send + Sync + 'static {
     /// where no URL is signed, it is a configuration error.)
     fn public_url_warning(&self, public_url: Option<&str>) -> Option<String> {
         let _ = public_url;
-        None
+        None // its mutant `None` is this: equivalent
     }
 
     /// The inbound header that carries a shared credential (token schemes:
@@ -263,7 +266,7 @@ pub trait Verifier: Send + Sync + 'static {
     /// schemes whose keys are configured.
     fn key_needed(&self, req: &Inbound<'_>, body: &Payload) -> Result<Option<KeyRef>, Rejection> {
         let _ = (req, body);
-        Ok(None)
+        Ok(None) // its mutant `Ok(None)` is this: equivalent
     }
 
     /// Where this route's keys may be fetched from, for `hookguard check`;
@@ -278,7 +281,7 @@ pub trait Verifier: Send + Sync + 'static {
     /// route's rule by the verifier before it is returned.
     fn confirm_url(&self, req: &Inbound<'_>, body: &Payload) -> Option<String> {
         let _ = (req, body);
-        None
+        None // its mutant `None` is this: equivalent
     }
 
     /// Full verification against the exact received body bytes (as the
@@ -288,7 +291,7 @@ pub trait Verifier: Send + Sync + 'static {
     /// Extra methods this provider needs beyond POST (e.g. GET for a
     /// challenge handshake); added to the route's default method list.
     fn extra_methods(&self) -> &'static [Method] {
-        &[]
+        &[] // its mutant, an empty leaked Vec, is this: equivalent
     }
 
     /// An unsigned challenge the proxy answers itself, checked right after
@@ -300,7 +303,7 @@ pub trait Verifier: Send + Sync + 'static {
     /// challenge that must be refused (e.g. wrong `hub.verify_token`).
     fn challenge(&self, req: &Inbound<'_>) -> Option<Result<HandshakeReply, Rejection>> {
         let _ = req;
-        None
+        None // its mutant `None` is this: equivalent
     }
 
     /// Whether `req` is an unsigned handshake that only its body can confirm
@@ -310,7 +313,7 @@ pub trait Verifier: Send + Sync + 'static {
     /// and asks [`Verifier::body_challenge`] instead of `verify`.
     fn awaits_body_challenge(&self, req: &Inbound<'_>) -> bool {
         let _ = req;
-        false
+        false // its mutant `false` is this: equivalent
     }
 
     /// The reply to a request [`Verifier::awaits_body_challenge`] marked,
@@ -342,7 +345,7 @@ pub trait Verifier: Send + Sync + 'static {
     /// event, to be de-duplicated and forwarded.
     fn handshake(&self, req: &Inbound<'_>, body: &Payload) -> Option<HandshakeReply> {
         let _ = (req, body);
-        None
+        None // its mutant `None` is this: equivalent
     }
 }
 
