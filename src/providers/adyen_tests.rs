@@ -172,6 +172,17 @@ fn malformed_bodies_are_refused() {
     assert_eq!(kind(&run(&v, &h, hexsig.as_bytes(), 0)), "invalid");
     let many = notification(&vec![sdk_item(SIG); MAX_ITEMS + 1]);
     assert_eq!(kind(&run(&v, &h, many.as_bytes(), 0)), "invalid");
+    let most = notification(&vec![sdk_item(SIG); MAX_ITEMS]);
+    assert_eq!(kind(&run(&v, &h, most.as_bytes(), 0)), "ok");
+}
+
+/// Adyen retries an answer without `[accepted]`, so hookguard's own
+/// answers carry it; `hookguard providers` says no time is signed.
+#[test]
+fn answers_accepted_and_lists_no_window() {
+    let v = verifier("adyen", &secrets(&[KEY]));
+    assert_eq!(v.acknowledgement(), Some("[accepted]"));
+    assert_eq!(info("adyen").tolerance, "none");
 }
 
 #[test]
