@@ -3,7 +3,9 @@
 //! `examples/EventCallbackExample.py`, API key of `tests/test_event_callback_helper.py`),
 //! inside the multipart body Dropbox Sign posts, run in every framing.
 
-use super::super::testutil::{build_with, headers, kind, run, secrets, verifier, Garbage};
+use super::super::testutil::{
+    build_with, headers, kind, precheck_at, run, secrets, verifier, Garbage,
+};
 use super::*;
 
 const API_KEY: &str = "324e3b0840f065eb51f3fd63231d0d33daa35d4ed10d27718839e81737065782";
@@ -153,11 +155,33 @@ fn malformed_requests_are_refused() {
     assert_eq!(kind_of(&run(&v, &ct(), &no_event, now)), "missing");
     let numeric = good.replace(r#""event_time":"1348177752""#, r#""event_time":1348177752"#);
     assert!(run(&v, &ct(), &multipart(&[("json", &numeric)]), now).is_ok());
-    let negative = good.replace(r#""event_time":"1348177752""#, r#""event_time":-1"#);
-    assert_eq!(
-        kind_of(&run(&v, &ct(), &multipart(&[("json", &negative)]), now)),
-        "invalid"
-    );
+    // A number that is not Unix seconds is refused, even signed as its text.
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, API_KEY.as_bytes());
+    for number in ["-1", "1348177752.5"] {
+        let tag = ring::hmac::sign(&key, format!("{number}{kind}").as_bytes());
+        let json = event_json(time, kind, &hex::encode(tag.as_ref())).replace(
+            r#""event_time":"1348177752""#,
+            &format!(r#""event_time":{number}"#),
+        );
+        let got = run(&v, &ct(), &multipart(&[("json", &json)]), now).unwrap_err();
+        assert!(
+            got.detail().contains("not Unix seconds"),
+            "{number}: {got:?}"
+        );
+    }
+}
+
+/// The head is checked before the body is read; the window and the answer
+/// Dropbox Sign requires are what the route states.
+#[test]
+fn precheck_window_and_acknowledgement() {
+    let v = verifier("dropbox-sign", &secrets(&[API_KEY]));
+    let now = at(BASE.0);
+    let code = precheck_at(&v, &headers(&[]), now).map_err(|e| e.code());
+    assert_eq!(code, Err("missing_signature"));
+    assert!(precheck_at(&v, &ct(), now).is_ok());
+    assert_eq!(v.tolerance(), Some(Duration::from_secs(300)));
+    assert_eq!(v.acknowledgement(), Some("Hello API Event Received"));
 }
 
 #[test]
