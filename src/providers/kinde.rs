@@ -48,6 +48,8 @@ const MAX_ID: usize = 256;
 /// `exp`/`nbf` when present. The signing time and `event_id` are read here.
 const TOKEN_RULES: JwtSpec = JwtSpec {
     token: TokenAt::Body,
+    // Read only when keys are configured, never for a fetched set: stated
+    // for the reader (deleting it is an equivalent mutant).
     keys: KeysFrom::PublicKeys,
     algorithms: &[RS256],
     tolerance: Some(FIVE_MINUTES),
@@ -154,6 +156,8 @@ impl Verifier for KindeVerifier {
     }
 
     fn precheck(&self, req: &Inbound<'_>) -> Result<(), Rejection> {
+        // Ok(()) today, as the token is the body (so `Ok(())` is an
+        // equivalent mutant); kept so a head check added to jwt.rs applies.
         self.jwt.precheck(req)
     }
 
@@ -242,6 +246,38 @@ mod tests {
             Some("https://auth.acme.example/"),
         );
         assert!(build(Some(&custom)).is_ok());
+    }
+
+    #[test]
+    fn name_window_and_event_id() {
+        let url = with_url("https://acme.kinde.com/jwks", None);
+        let v = build(Some(&url)).unwrap();
+        assert_eq!(v.provider(), "kinde");
+        let five_minutes = Some(Duration::from_secs(300));
+        assert_eq!(v.tolerance(), five_minutes);
+        // The token's exp and nbf get the same window as skew.
+        assert_eq!(Verifier::tolerance(&v.jwt), five_minutes);
+        let wide = KindeVerifier::build(
+            "kinde",
+            ProviderParams {
+                fetch: Some(&url),
+                tolerance: Some(Duration::from_secs(600)),
+                ..ProviderParams::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(wide.tolerance(), Some(Duration::from_secs(600)));
+        let id = |value: &str| {
+            let claims = serde_json::json!({ "event_id": value });
+            event_id(claims.as_object().unwrap())
+                .ok()
+                .map(str::to_owned)
+        };
+        let longest = "e".repeat(MAX_ID);
+        assert_eq!(id(&longest), Some(longest.clone()));
+        assert_eq!(id(&"e".repeat(MAX_ID + 1)), None);
+        assert_eq!(id("event 1"), None);
+        assert_eq!(id(""), None);
     }
 
     #[test]
