@@ -355,4 +355,39 @@ mod tests {
         };
         assert_eq!(verifier(Some(&allow)).err().unwrap().field, "keys.allow");
     }
+
+    #[test]
+    fn the_head_window_and_key_are_what_the_route_states() {
+        let v = verifier(None).unwrap();
+        assert_eq!(v.provider(), "fal");
+        assert_eq!(v.tolerance(), Some(Duration::from_secs(300)));
+        let rule = v.key_rule().unwrap();
+        assert!(rule.contains(FAL_JWKS), "{rule}");
+        let (method, uri) = (Method::POST, Uri::from_static("/fal"));
+        let at = |headers: &HeaderMap, now_ms| {
+            let req = Inbound {
+                method: &method,
+                uri: &uri,
+                headers,
+                public_url: "",
+                now_ms,
+                key: None,
+            };
+            let needed = v.key_needed(&req, &Payload::from(BODY)).unwrap().unwrap();
+            (v.precheck(&req).map_err(|e| e.code()), needed.url)
+        };
+        assert_eq!(at(&headers(SIG), NOW_MS), (Ok(()), FAL_JWKS.to_owned()));
+        let late = at(&headers(SIG), NOW_MS + 301_000).0;
+        assert_eq!(late, Err("timestamp_out_of_tolerance"));
+        assert_eq!(at(&HeaderMap::new(), NOW_MS).0, Err("missing_signature"));
+    }
+
+    #[test]
+    fn a_jwks_holds_at_most_max_keys() {
+        let key =
+            r#"{"kty":"OKP","crv":"Ed25519","x":"A6EHv_POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg"}"#;
+        let set = |n: usize| format!(r#"{{"keys":[{}]}}"#, vec![key; n].join(","));
+        assert!(parse_fal_jwks(set(MAX_KEYS).as_bytes()).is_ok());
+        assert!(parse_fal_jwks(set(MAX_KEYS + 1).as_bytes()).is_err());
+    }
 }
