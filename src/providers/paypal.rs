@@ -274,4 +274,80 @@ mod tests {
             .unwrap();
         assert_eq!(err.field, "topics");
     }
+
+    /// PayPal's example delivery time, `2016-02-18T20:01:35Z`.
+    const SENT_MS: i64 = 1_455_825_695_000;
+
+    fn route() -> PayPalVerifier {
+        let fetch = FetchParams {
+            allow: Some(vec![super::super::UrlPrefix::parse(
+                "https://api.paypal.com/",
+            )
+            .unwrap()]),
+            webhook_id: Some("1JE4291016473214C".into()),
+            ..FetchParams::default()
+        };
+        PayPalVerifier::build("paypal", params(&fetch)).unwrap()
+    }
+
+    /// The five headers of a delivery, with `id` and `algo` as given.
+    fn head(id: &str, algo: &str) -> HeaderMap {
+        let id = id.as_bytes();
+        crate::providers::testutil::headers(&[
+            ("paypal-transmission-id", id),
+            ("paypal-transmission-time", b"2016-02-18T20:01:35Z"),
+            ("paypal-transmission-sig", b"c2ln"),
+            (
+                "paypal-cert-url",
+                b"https://api.paypal.com/v1/notifications/certs/CERT-1",
+            ),
+            ("paypal-auth-algo", algo.as_bytes()),
+        ])
+    }
+
+    fn precheck(v: &PayPalVerifier, headers: &HeaderMap, now_ms: i64) -> Result<(), Rejection> {
+        let uri = http::Uri::from_static("/paypal");
+        v.precheck(&Inbound {
+            method: &http::Method::POST,
+            uri: &uri,
+            headers,
+            public_url: "",
+            now_ms,
+            key: None,
+        })
+    }
+
+    #[test]
+    fn the_head_alone_refuses_a_long_id_another_algorithm_or_an_old_time() {
+        let v = route();
+        let longest = "i".repeat(MAX_ID);
+        assert_eq!(
+            precheck(&v, &head(&longest, "SHA256withRSA"), SENT_MS),
+            Ok(())
+        );
+        let too_long = "i".repeat(MAX_ID + 1);
+        let err = precheck(&v, &head(&too_long, "SHA256withRSA"), SENT_MS).unwrap_err();
+        assert!(err.detail().contains("too long"), "{err:?}");
+        let err = precheck(&v, &head("WH-1", "SHA1withRSA"), SENT_MS).unwrap_err();
+        assert!(err.detail().contains("SHA256withRSA"), "{err:?}");
+        // The default window is an hour each way.
+        assert_eq!(v.tolerance(), Some(Duration::from_secs(3600)));
+        let ok = head("WH-1", "sha256withrsa");
+        assert_eq!(precheck(&v, &ok, SENT_MS + 3_600_000), Ok(()));
+        assert!(precheck(&v, &ok, SENT_MS + 3_601_000).is_err());
+        assert!(precheck(&v, &ok, SENT_MS - 3_601_000).is_err());
+    }
+
+    #[test]
+    fn the_route_states_its_provider_and_key_rule() {
+        let v = route();
+        assert_eq!(v.provider(), "paypal");
+        assert_eq!(
+            v.key_rule().as_deref(),
+            Some(
+                "paypal-cert-url under [route.keys] allow = https://api.paypal.com:443/; \
+                 webhook_id 1JE4291016473214C"
+            )
+        );
+    }
 }
