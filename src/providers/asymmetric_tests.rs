@@ -4,7 +4,7 @@
 use http::Method;
 use ring::signature::KeyPair;
 
-use super::super::testutil::{headers, kind, precheck_at, run, secrets, Garbage};
+use super::super::testutil::{headers, inbound, kind, precheck_at, run, secrets, Garbage};
 use super::super::{build, SharedVerifier};
 use super::*;
 
@@ -22,14 +22,7 @@ fn handshake(v: &SharedVerifier, body: &[u8]) -> Option<HandshakeReply> {
     let method = Method::POST;
     let uri = http::Uri::from_static("/hook");
     let map = HeaderMap::new();
-    let req = Inbound {
-        method: &method,
-        uri: &uri,
-        headers: &map,
-        public_url: "",
-        now_ms: 0,
-        key: None,
-    };
+    let req = inbound(&method, &uri, &map);
     v.handshake(&req, &crate::body::Payload::from(body))
 }
 

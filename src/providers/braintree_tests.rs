@@ -6,7 +6,7 @@
 
 use http::{Method, Uri};
 
-use super::super::testutil::{build_with, headers, kind, run, secrets, verifier, Garbage};
+use super::super::testutil::{build_with, headers, inbound, kind, run, secrets, verifier, Garbage};
 use super::*;
 
 const SAMPLE_PAIR: &str = "public_key:private_key";
@@ -108,14 +108,7 @@ fn challenge(
 ) -> Option<Result<HandshakeReply, Rejection>> {
     let uri: Uri = path.parse().unwrap();
     let map = headers(&[]);
-    v.challenge(&Inbound {
-        method: &method,
-        uri: &uri,
-        headers: &map,
-        public_url: "",
-        now_ms: 0,
-        key: None,
-    })
+    v.challenge(&inbound(&method, &uri, &map))
 }
 
 use super::super::SharedVerifier;

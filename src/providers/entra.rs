@@ -244,6 +244,7 @@ pub(crate) fn check_tenant_id(tenant: &str) -> Result<(), BuildError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::testutil::inbound;
 
     fn claims(v: Value) -> Map<String, Value> {
         v.as_object().unwrap().clone()
@@ -349,14 +350,7 @@ mod tests {
             if let Some(a) = auth {
                 headers.insert("authorization", a.parse().unwrap());
             }
-            rule.precheck(&Inbound {
-                method: &method,
-                uri: &uri,
-                headers: &headers,
-                public_url: "",
-                now_ms: 0,
-                key: None,
-            })
+            rule.precheck(&inbound(&method, &uri, &headers))
         };
         assert!(matches!(ask(None), Err(Rejection::MissingSignature { .. })));
         // HS256 is never an Entra token's algorithm.

@@ -6,7 +6,7 @@
 
 use http::{HeaderMap, Method, Uri};
 
-use super::super::testutil::{headers, kind, secrets};
+use super::super::testutil::{headers, inbound, kind, secrets};
 use super::super::{build, Inbound, ProviderParams, Rejection, SharedVerifier};
 use crate::body::Payload;
 
@@ -29,14 +29,7 @@ fn eventgrid(query: Option<&str>, header: Option<&str>) -> SharedVerifier {
 fn at(v: &SharedVerifier, method: &str, path: &str, map: &HeaderMap, body: &str) -> Outcome {
     let method: Method = method.parse().unwrap();
     let uri: Uri = path.parse().unwrap();
-    let req = Inbound {
-        method: &method,
-        uri: &uri,
-        headers: map,
-        public_url: "",
-        now_ms: 0,
-        key: None,
-    };
+    let req = inbound(&method, &uri, map);
     if let Some(reply) = v.challenge(&req) {
         return Outcome::Challenge(reply.is_ok());
     }
@@ -120,14 +113,7 @@ fn cloudevents_options_names_the_allowed_origin() {
         ("webhook-request-origin", b"eventgrid.azure.net"),
         ("webhook-request-rate", b"120"),
     ]);
-    let req = Inbound {
-        method: &method,
-        uri: &uri,
-        headers: &map,
-        public_url: "",
-        now_ms: 0,
-        key: None,
-    };
+    let req = inbound(&method, &uri, &map);
     let reply = v.challenge(&req).unwrap().unwrap();
     assert_eq!(reply.status, 200);
     assert!(reply.body.is_empty());
@@ -298,14 +284,7 @@ fn the_head_alone_refuses_a_missing_or_empty_key_and_names_where() {
     let none = headers(&[]);
     let precheck = |path: &str| {
         let uri: Uri = path.parse().unwrap();
-        let req = Inbound {
-            method: &method,
-            uri: &uri,
-            headers: &none,
-            public_url: "",
-            now_ms: 0,
-            key: None,
-        };
+        let req = inbound(&method, &uri, &none);
         v.precheck(&req)
     };
     for path in ["/eg", "/eg?code="] {
@@ -317,14 +296,7 @@ fn the_head_alone_refuses_a_missing_or_empty_key_and_names_where() {
     }
     assert!(precheck("/eg?code=k3y").is_ok());
     let uri: Uri = "/eg?code=nope".parse().unwrap();
-    let req = Inbound {
-        method: &method,
-        uri: &uri,
-        headers: &none,
-        public_url: "",
-        now_ms: 0,
-        key: None,
-    };
+    let req = inbound(&method, &uri, &none);
     let err = v.verify(&req, &Payload::from(&b"[]"[..])).unwrap_err();
     assert!(err.detail().contains("query parameter \"code\""), "{err:?}");
     let h = eventgrid(None, Some("x-eg-key"));

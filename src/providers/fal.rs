@@ -244,6 +244,7 @@ pub(crate) fn info(name: &'static str) -> ProviderInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::testutil::inbound;
     use crate::providers::FetchParams;
     use http::{HeaderMap, Method, Uri};
 
@@ -280,12 +281,9 @@ mod tests {
         let key = parse_fal_jwks(JWKS.as_bytes()).unwrap();
         let (method, uri) = (Method::POST, Uri::from_static("/fal"));
         let req = Inbound {
-            method: &method,
-            uri: &uri,
-            headers,
-            public_url: "",
             now_ms,
             key: Some(&key),
+            ..inbound(&method, &uri, headers)
         };
         v.precheck(&req)?;
         v.verify(&req, &Payload::from(body))
@@ -366,12 +364,8 @@ mod tests {
         let (method, uri) = (Method::POST, Uri::from_static("/fal"));
         let at = |headers: &HeaderMap, now_ms| {
             let req = Inbound {
-                method: &method,
-                uri: &uri,
-                headers,
-                public_url: "",
                 now_ms,
-                key: None,
+                ..inbound(&method, &uri, headers)
             };
             let needed = v.key_needed(&req, &Payload::from(BODY)).unwrap().unwrap();
             (v.precheck(&req).map_err(|e| e.code()), needed.url)

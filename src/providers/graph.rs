@@ -262,21 +262,14 @@ pub(crate) fn sign(
 mod tests {
     use http::{Method, Uri};
 
-    use super::super::testutil::{headers, kind, run, secrets, verifier};
+    use super::super::testutil::{headers, inbound, kind, run, secrets, verifier};
     use super::*;
 
     fn challenge(method: Method, path: &str) -> Option<Result<HandshakeReply, Rejection>> {
         let v = verifier("microsoft-graph", &secrets(&["state-1"]));
         let uri: Uri = path.parse().unwrap();
         let map = headers(&[]);
-        let req = Inbound {
-            method: &method,
-            uri: &uri,
-            headers: &map,
-            public_url: "",
-            now_ms: 0,
-            key: None,
-        };
+        let req = inbound(&method, &uri, &map);
         v.challenge(&req)
     }
 
@@ -329,16 +322,7 @@ mod tests {
     #[test]
     fn with_app_id_the_first_token_names_the_key_set_and_the_list_is_bounded() {
         use base64::Engine as _;
-        let fetch = crate::providers::FetchParams {
-            app_id: Some("8e460676-ae3f-4b1e-8790-ee0fb5d6148f".into()),
-            ..Default::default()
-        };
-        let params = ProviderParams {
-            secrets: &secrets(&["state-1"]),
-            fetch: Some(&fetch),
-            ..ProviderParams::default()
-        };
-        let v = GraphVerifier::build("microsoft-graph", params).unwrap();
+        let v = with_app_id();
         let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
         let token = |kid: &str| {
             let head = format!(r#"{{"alg":"RS256","typ":"JWT","kid":"{kid}"}}"#);
@@ -346,14 +330,7 @@ mod tests {
         };
         let uri: Uri = "/graph".parse().unwrap();
         let map = headers(&[]);
-        let req = Inbound {
-            method: &Method::POST,
-            uri: &uri,
-            headers: &map,
-            public_url: "",
-            now_ms: 0,
-            key: None,
-        };
+        let req = inbound(&Method::POST, &uri, &map);
         let needed = |tokens: Value| {
             let body = serde_json::json!({"value": [], "validationTokens": tokens});
             v.key_needed(&req, &Payload::from(body.to_string().as_bytes()))

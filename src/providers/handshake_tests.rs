@@ -5,16 +5,7 @@
 use super::*;
 use http::{HeaderMap, Uri};
 
-fn inbound<'a>(method: &'a Method, uri: &'a Uri, headers: &'a HeaderMap) -> Inbound<'a> {
-    Inbound {
-        method,
-        uri,
-        headers,
-        public_url: "",
-        now_ms: 0,
-        key: None,
-    }
-}
+use crate::providers::testutil::inbound;
 
 #[test]
 fn meta_challenge_needs_mode_and_the_right_token() {

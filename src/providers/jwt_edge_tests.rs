@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use super::super::catalog::{self, Family};
 use super::super::jwks::KeySet;
-use super::super::testutil::{headers, kind, run, secrets};
+use super::super::testutil::{headers, inbound, kind, run, secrets};
 use super::super::{build, Dedup, Inbound, ProviderParams, Rejection, SharedVerifier, UrlTarget};
 use super::{JwtSpec, JwtVerifier, MAX_BODY_TOKEN};
 use crate::body::Payload;
@@ -63,12 +63,8 @@ fn spec(name: &str) -> JwtSpec {
 fn with_request<T>(map: &HeaderMap, f: impl FnOnce(&Inbound<'_>) -> T) -> T {
     let uri = Uri::from_static("/hook");
     f(&Inbound {
-        method: &Method::POST,
-        uri: &uri,
-        headers: map,
-        public_url: "",
         now_ms: NOW * 1000,
-        key: None,
+        ..inbound(&Method::POST, &uri, map)
     })
 }
 

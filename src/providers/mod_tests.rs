@@ -6,7 +6,7 @@
 
 use http::{HeaderMap, Method, Uri};
 
-use super::testutil::{headers, secrets, verifier};
+use super::testutil::{headers, inbound, secrets, verifier};
 use super::{
     cloudevents_options, fetches_keys, sign_token_route, takes_either_key, Inbound, SignRequest,
     UrlTarget,
@@ -100,14 +100,7 @@ fn only_schemes_with_fetched_keys_fetch_keys() {
 fn a_cloudevents_options_request_is_answered() {
     let map = headers(&[("webhook-request-origin", b"eventemitter.example.com")]);
     let uri = Uri::from_static("/hook");
-    let req = Inbound {
-        method: &Method::OPTIONS,
-        uri: &uri,
-        headers: &map,
-        public_url: "",
-        now_ms: 0,
-        key: None,
-    };
+    let req = inbound(&Method::OPTIONS, &uri, &map);
     let reply = cloudevents_options(&req).unwrap().unwrap();
     assert_eq!(reply.status, 200);
     assert!(!reply.headers.is_empty());

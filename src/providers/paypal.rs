@@ -217,6 +217,7 @@ pub(crate) fn info(name: &'static str) -> ProviderInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::testutil::inbound;
     use crate::providers::FetchParams;
 
     #[test]
@@ -308,12 +309,8 @@ mod tests {
     fn precheck(v: &PayPalVerifier, headers: &HeaderMap, now_ms: i64) -> Result<(), Rejection> {
         let uri = http::Uri::from_static("/paypal");
         v.precheck(&Inbound {
-            method: &http::Method::POST,
-            uri: &uri,
-            headers,
-            public_url: "",
             now_ms,
-            key: None,
+            ..inbound(&http::Method::POST, &uri, headers)
         })
     }
 

@@ -226,6 +226,7 @@ pub(crate) fn info(name: &'static str) -> ProviderInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::testutil::inbound;
     use crate::providers::FetchParams;
 
     fn build(fetch: &FetchParams) -> Result<PlaidVerifier, BuildError> {
@@ -294,14 +295,7 @@ mod tests {
             map.insert("plaid-verification", token.parse().unwrap());
         }
         let uri = http::Uri::from_static("/plaid");
-        let req = Inbound {
-            method: &http::Method::POST,
-            uri: &uri,
-            headers: &map,
-            public_url: "",
-            now_ms: 0,
-            key: None,
-        };
+        let req = inbound(&http::Method::POST, &uri, &map);
         let needed = v.key_needed(&req, &Payload::from(&b"{}"[..]));
         (v.precheck(&req), needed.map(|k| k.expect("names a key")))
     }

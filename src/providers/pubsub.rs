@@ -223,6 +223,7 @@ pub(crate) fn info(name: &'static str) -> ProviderInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::testutil::inbound;
     use crate::providers::FetchParams;
 
     /// The key store refreshes a cached set that lacks the `kid` a token
@@ -383,14 +384,7 @@ mod tests {
             if let Some(auth) = auth {
                 map.insert(http::header::AUTHORIZATION, auth.parse().unwrap());
             }
-            let req = Inbound {
-                method: &http::Method::POST,
-                uri: &uri,
-                headers: &map,
-                public_url: "",
-                now_ms: 0,
-                key: None,
-            };
+            let req = inbound(&http::Method::POST, &uri, &map);
             let needed = v.key_needed(&req, &Payload::from(&b"{}"[..]));
             (v.precheck(&req), needed)
         };

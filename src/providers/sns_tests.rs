@@ -6,6 +6,7 @@ use http::{HeaderMap, Method, Uri};
 use serde_json::Value;
 
 use super::*;
+use crate::providers::testutil::inbound;
 use crate::providers::{build, FetchParams, SharedVerifier};
 
 const VECTOR: &str = include_str!("../../tests/data/sns_synthetic_vector.json");
@@ -170,12 +171,8 @@ fn a_message_that_is_not_sns_json_is_refused() {
     let dup = br#"{"Signature":"a","Signature":"b"}"#;
     let (method, uri, headers) = (Method::POST, Uri::from_static("/"), HeaderMap::new());
     let req = Inbound {
-        method: &method,
-        uri: &uri,
-        headers: &headers,
-        public_url: "",
         now_ms: SENT_MS,
-        key: None,
+        ..inbound(&method, &uri, &headers)
     };
     let err = v.key_needed(&req, &Payload::from(&dup[..])).unwrap_err();
     assert_eq!(err.code(), "invalid_signature");

@@ -171,7 +171,7 @@ pub(crate) fn sign(
 mod tests {
     use http::{Method, Uri};
 
-    use super::super::testutil::{headers, kind, run, secrets, verifier};
+    use super::super::testutil::{headers, inbound, kind, run, secrets, verifier};
     use super::super::{build, ProviderParams};
     use super::*;
 
@@ -256,14 +256,7 @@ mod tests {
         let v = build("strava", params).unwrap();
         let ask = |uri: &'static str| {
             let (get, uri, h) = (Method::GET, Uri::from_static(uri), headers(&[]));
-            let req = Inbound {
-                method: &get,
-                uri: &uri,
-                headers: &h,
-                public_url: "",
-                now_ms: 0,
-                key: None,
-            };
+            let req = inbound(&get, &uri, &h);
             v.challenge(&req)
         };
         let reply = ask("/s?hub.verify_token=STRAVA&hub.challenge=15f7d1a91c1f40f8a748fd134752feb3&hub.mode=subscribe")

@@ -60,6 +60,19 @@ pub(crate) fn headers(pairs: &[(&str, &[u8])]) -> HeaderMap {
     map
 }
 
+/// The head of a request with no public URL, clock or fetched key; tests
+/// that need one of those set it with struct update syntax.
+pub(crate) fn inbound<'a>(method: &'a Method, uri: &'a Uri, headers: &'a HeaderMap) -> Inbound<'a> {
+    Inbound {
+        method,
+        uri,
+        headers,
+        public_url: "",
+        now_ms: 0,
+        key: None,
+    }
+}
+
 /// Runs `precheck`, then `verify`, the way the pipeline does; the precheck
 /// must never reject a request that `verify` accepts.
 pub(crate) fn run(
