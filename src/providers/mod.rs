@@ -197,6 +197,10 @@ pub enum Dedup {
 
 /// A built verifier for one route: keys decoded and scheme parameters fixed at
 /// start-up, so the per-request path does no parsing of configuration.
+///
+/// Most optional methods default to the constant cargo-mutants would put in
+/// their place (`None`, `false`, an empty list or string): those mutants are
+/// equivalent, and `mod_tests.rs` pins the defaults a scheme relies on.
 pub trait Verifier: Send + Sync + 'static {
     /// The provider name that built this verifier (goes into
     /// `X-Hookguard-Verified` and the audit log).
@@ -220,7 +224,7 @@ pub trait Verifier: Send + Sync + 'static {
     /// URL return an empty string, at no cost.
     fn signed_url(&self, target: &UrlTarget<'_>) -> Result<String, Rejection> {
         let _ = target;
-        Ok(String::new()) // its mutant `Ok(String::new())` is this: equivalent
+        Ok(String::new())
     }
 
     /// Whether the route's `public_url` means something to this scheme (it
@@ -235,7 +239,7 @@ pub trait Verifier: Send + Sync + 'static {
     /// where no URL is signed, it is a configuration error.)
     fn public_url_warning(&self, public_url: Option<&str>) -> Option<String> {
         let _ = public_url;
-        None // its mutant `None` is this: equivalent
+        None
     }
 
     /// The inbound header that carries a shared credential (token schemes:
@@ -266,7 +270,7 @@ pub trait Verifier: Send + Sync + 'static {
     /// schemes whose keys are configured.
     fn key_needed(&self, req: &Inbound<'_>, body: &Payload) -> Result<Option<KeyRef>, Rejection> {
         let _ = (req, body);
-        Ok(None) // its mutant `Ok(None)` is this: equivalent
+        Ok(None)
     }
 
     /// Where this route's keys may be fetched from, for `hookguard check`;
@@ -281,7 +285,7 @@ pub trait Verifier: Send + Sync + 'static {
     /// route's rule by the verifier before it is returned.
     fn confirm_url(&self, req: &Inbound<'_>, body: &Payload) -> Option<String> {
         let _ = (req, body);
-        None // its mutant `None` is this: equivalent
+        None
     }
 
     /// Full verification against the exact received body bytes (as the
@@ -291,7 +295,7 @@ pub trait Verifier: Send + Sync + 'static {
     /// Extra methods this provider needs beyond POST (e.g. GET for a
     /// challenge handshake); added to the route's default method list.
     fn extra_methods(&self) -> &'static [Method] {
-        &[] // its mutant, an empty leaked Vec, is this: equivalent
+        &[]
     }
 
     /// An unsigned challenge the proxy answers itself, checked right after
@@ -303,7 +307,7 @@ pub trait Verifier: Send + Sync + 'static {
     /// challenge that must be refused (e.g. wrong `hub.verify_token`).
     fn challenge(&self, req: &Inbound<'_>) -> Option<Result<HandshakeReply, Rejection>> {
         let _ = req;
-        None // its mutant `None` is this: equivalent
+        None
     }
 
     /// Whether `req` is an unsigned handshake that only its body can confirm
@@ -313,7 +317,7 @@ pub trait Verifier: Send + Sync + 'static {
     /// and asks [`Verifier::body_challenge`] instead of `verify`.
     fn awaits_body_challenge(&self, req: &Inbound<'_>) -> bool {
         let _ = req;
-        false // its mutant `false` is this: equivalent
+        false
     }
 
     /// The reply to a request [`Verifier::awaits_body_challenge`] marked,
@@ -345,7 +349,7 @@ pub trait Verifier: Send + Sync + 'static {
     /// event, to be de-duplicated and forwarded.
     fn handshake(&self, req: &Inbound<'_>, body: &Payload) -> Option<HandshakeReply> {
         let _ = (req, body);
-        None // its mutant `None` is this: equivalent
+        None
     }
 }
 
