@@ -412,9 +412,10 @@ fn ambiguity(template: &str, digits_only: bool) -> Option<String> {
         let body_after = ["{body}", "{body_sha256_hex}", "{form}"]
             .iter()
             .any(|b| template[at..].contains(b));
-        let separator = match body_after {
-            true => template[at + "{url}".len()..].chars().next(),
-            false => template[..at].chars().next_back(),
+        let separator = if body_after {
+            template[at + "{url}".len()..].chars().next()
+        } else {
+            template[..at].chars().next_back()
         };
         if let Some(c) = separator.filter(|c| [':', '/', '.'].contains(c)) {
             return Some(format!(
