@@ -104,6 +104,10 @@ pub(crate) struct BodyHash {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct JwtSpec {
     pub(crate) token: TokenAt,
+    /// Where the keys come from when they are configured. Schemes that
+    /// fetch their keys (Pub/Sub, Plaid, Kinde) state it for the
+    /// reader only: nothing reads it for a fetched set, so deleting it
+    /// there is an equivalent mutant.
     pub(crate) keys: KeysFrom,
     /// Algorithms accepted at all (each key still accepts only its family's).
     pub(crate) algorithms: &'static [Algorithm],

@@ -48,8 +48,6 @@ const MAX_ID: usize = 256;
 /// `exp`/`nbf` when present. The signing time and `event_id` are read here.
 const TOKEN_RULES: JwtSpec = JwtSpec {
     token: TokenAt::Body,
-    // Read only when keys are configured, never for a fetched set: stated
-    // for the reader (deleting it is an equivalent mutant).
     keys: KeysFrom::PublicKeys,
     algorithms: &[RS256],
     tolerance: Some(FIVE_MINUTES),

@@ -45,9 +45,6 @@ pub(crate) const FIVE_MINUTES: ToleranceSpec = ToleranceSpec { default_secs: 300
 /// `iat` within the window, `request_body_sha256` over the exact body.
 const TOKEN_RULES: JwtSpec = JwtSpec {
     token: TokenAt::Header("plaid-verification"),
-    // Read only by `JwtVerifier::build` and the catalog's JWT row, neither
-    // used here (the key is fetched, the row is `info` below): a mutant
-    // deleting it survives as an equivalent; it says what signs the tokens.
     keys: KeysFrom::PublicKeys,
     algorithms: &[ES256],
     iat_window: true,

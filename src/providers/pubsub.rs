@@ -52,9 +52,6 @@ const MAX_ID: usize = 256;
 /// The token rules `jwt.rs` checks: RS256 only, `exp` required, `iat`
 /// within the window. `iss`, `email` and `email_verified` are checked here.
 pub(crate) const TOKEN_RULES: JwtSpec = JwtSpec {
-    // Read only by `JwtVerifier::build` and the catalog's JWT row, neither
-    // used here (keys are fetched, the row is `info` below): a mutant
-    // deleting it survives as an equivalent; it says what signs the tokens.
     keys: KeysFrom::PublicKeys,
     algorithms: &[RS256],
     require_exp: true,
